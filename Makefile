@@ -1,0 +1,60 @@
+# tally's two commands are `make demo` (the main job) and `make test` (what CI runs
+# through .ci/run). Both find PostgreSQL themselves: $DATABASE_URL, else the server
+# on 127.0.0.1:5432, else a throwaway cluster in ./.pgdata (see db/localpg).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+SQLC := $(GO) tool -modfile=tools/go.mod sqlc
+BIN := bin/tally
+# Resolved lazily, once per make run, only by the targets that need a database.
+DB_URL = $(or $(DATABASE_URL),$(shell $(GO) run ./cmd/tally db url))
+
+.PHONY: all build test check fmt vet sqlc-check generate unit demo bench bench-ledger fuzz clean db-stop
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tally
+
+## test: every check CI makes (gofmt, go vet, sqlc staleness) and the whole test suite
+## with the race detector against real PostgreSQL.
+test: check unit
+
+check: fmt vet sqlc-check
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/') $$(git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+sqlc-check:
+	$(SQLC) diff
+
+generate:
+	$(SQLC) generate
+
+unit:
+	DATABASE_URL='$(DB_URL)' $(GO) test -race -count=1 -timeout 20m ./...
+
+## demo: the one-command tour (see README).
+demo: build
+	DATABASE_URL='$(DB_URL)' ./$(BIN) demo
+
+## bench: the performance figures reported in issue notes.
+bench: build
+	DATABASE_URL='$(DB_URL)' ./$(BIN) bench ledger
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg; \
+	  done; \
+	done
+
+db-stop:
+	$(GO) run ./cmd/tally db stop
+
+clean:
+	rm -rf bin out

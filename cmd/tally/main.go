@@ -1,0 +1,91 @@
+// Command tally is the one binary of tally: the HTTP server and workers, the
+// migrations, the provider sandbox, the demo, reconciliation and reports.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/tallyhq/tally/db"
+	"github.com/tallyhq/tally/db/localpg"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tally:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	databaseURL string
+	logLevel    string
+	logJSON     bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "tally",
+		Short:         "Payment reconciliation engine: ledger, provider jobs, reconciliation",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setupLogger()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.databaseURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster in ./.pgdata)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVar(&g.logJSON, "log-json", false, "write logs as JSON")
+	root.AddCommand(newMigrateCmd(g), newDBCmd(g))
+	for _, add := range extraCommands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// extraCommands lets each subcommand file register itself, keeping main.go short.
+var extraCommands []func(*globals) *cobra.Command
+
+func (g *globals) setupLogger() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", g.logLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if g.logJSON {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	slog.SetDefault(slog.New(h))
+	return nil
+}
+
+// url resolves the database URL: the flag, else localpg's discovery.
+func (g *globals) url(ctx context.Context) (string, error) {
+	if g.databaseURL != "" {
+		return g.databaseURL, nil
+	}
+	return localpg.URL(ctx, localpg.Options{})
+}
+
+// pool opens a pool on the resolved database.
+func (g *globals) pool(ctx context.Context) (*pgxpool.Pool, error) {
+	u, err := g.url(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return db.Connect(ctx, u)
+}

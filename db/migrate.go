@@ -1,0 +1,201 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the folder of tally's own SQL migrations (goose format); sqlc reads
+// the same files as its schema.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // the folder is embedded at build time
+	}
+	return sub
+}
+
+// MigrationStatus is one line of `tally migrate status`.
+type MigrationStatus struct {
+	Component string // "tally" or "river"
+	Version   int64
+	Name      string
+	Applied   bool
+}
+
+// MigrateUp applies every pending migration: River's queue schema first (our
+// tables may reference it), then tally's own. It takes a session advisory lock, so
+// two migrate commands at once are safe; run it from one deploy step, not from
+// every replica at start-up.
+func MigrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	rm, err := riverMigrator(pool)
+	if err != nil {
+		return err
+	}
+	res, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("river migrations up: %w", err)
+	}
+	for _, v := range res.Versions {
+		logger.Info("applied river migration", "version", v.Version, "name", v.Name)
+	}
+	p, closeFn, err := gooseProvider(pool, logger)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("tally migrations up: %w", err)
+	}
+	for _, r := range results {
+		logger.Info("applied tally migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// MigrateDown rolls tally's migrations back by one step, or to version `to` when to
+// >= 0 (0 removes every tally table). With river set and tally fully rolled back,
+// River's tables are removed too.
+func MigrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, to int64, river bool) error {
+	p, closeFn, err := gooseProvider(pool, logger)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if to < 0 {
+		r, err := p.Down(ctx)
+		if err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
+			return fmt.Errorf("tally migration down: %w", err)
+		}
+		if r != nil {
+			logger.Info("rolled back tally migration", "version", r.Source.Version, "file", r.Source.Path)
+		}
+	} else {
+		results, err := p.DownTo(ctx, to)
+		if err != nil {
+			return fmt.Errorf("tally migrations down to %d: %w", to, err)
+		}
+		for _, r := range results {
+			logger.Info("rolled back tally migration", "version", r.Source.Version, "file", r.Source.Path)
+		}
+	}
+	if !river {
+		return nil
+	}
+	if v, err := p.GetDBVersion(ctx); err != nil || v != 0 {
+		return fmt.Errorf("river tables are removed only after every tally migration is rolled back (at version %d): %w", v, err)
+	}
+	rm, err := riverMigrator(pool)
+	if err != nil {
+		return err
+	}
+	if _, err := rm.Migrate(ctx, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: -1}); err != nil {
+		return fmt.Errorf("river migrations down: %w", err)
+	}
+	logger.Info("removed river tables")
+	return nil
+}
+
+// Status lists every known migration of River and tally and whether it is applied.
+func Status(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) ([]MigrationStatus, error) {
+	var out []MigrationStatus
+	rm, err := riverMigrator(pool)
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]bool{}
+	existing, err := rm.ExistingVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("river migration status: %w", err)
+	}
+	for _, m := range existing {
+		applied[m.Version] = true
+	}
+	for _, m := range rm.AllVersions() {
+		out = append(out, MigrationStatus{Component: "river", Version: int64(m.Version), Name: m.Name, Applied: applied[m.Version]})
+	}
+	p, closeFn, err := gooseProvider(pool, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tally migration status: %w", err)
+	}
+	for _, s := range st {
+		out = append(out, MigrationStatus{Component: "tally", Version: s.Source.Version, Name: s.Source.Path, Applied: s.State == goose.StateApplied})
+	}
+	return out, nil
+}
+
+// SchemaHash identifies the schema MigrateUp produces: our migration files and
+// River's migration set. Test templates are keyed by it.
+func SchemaHash() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(Migrations(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Migrations(), path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash migrations: %w", err)
+	}
+	rm, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return "", fmt.Errorf("river migrator: %w", err)
+	}
+	for _, m := range rm.AllVersions() {
+		fmt.Fprintf(h, "river\x00%d\x00%s\x00", m.Version, m.Name)
+		h.Write([]byte(m.SQLUp))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func riverMigrator(pool *pgxpool.Pool) (*rivermigrate.Migrator[pgx.Tx], error) {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	return m, nil
+}
+
+func gooseProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func(), error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, nil, fmt.Errorf("goose locker: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, Migrations(),
+		goose.WithSessionLocker(locker), goose.WithSlog(logger))
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, fmt.Errorf("goose provider: %w", err)
+	}
+	return p, func() { _ = sqlDB.Close() }, nil
+}
