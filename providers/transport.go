@@ -1,0 +1,163 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Transport makes an adapter's HTTP calls and turns failures into the typed
+// errors of this package, so that all five adapters retry, give up and query in
+// the same way.
+type Transport struct {
+	Provider string
+	BaseURL  string
+	Client   *http.Client
+	Logger   *slog.Logger
+}
+
+// NewTransport builds the Transport of an adapter from its Config.
+func NewTransport(provider string, cfg Config) *Transport {
+	return &Transport{
+		Provider: provider,
+		BaseURL:  strings.TrimRight(cfg.BaseURL, "/"),
+		Client:   cfg.HTTPClient,
+		Logger:   cfg.Logger,
+	}
+}
+
+// Call is one HTTP request to a provider.
+type Call struct {
+	Op          string // the provider's operation name, for errors and logs
+	Method      string
+	Path        string // appended to the base URL
+	Query       url.Values
+	Header      http.Header
+	ContentType string
+	Body        []byte
+	// Creates marks a call that makes the provider act (create an order): a
+	// failure after the request may have reached the provider is ErrAmbiguous,
+	// not ErrTransient.
+	Creates bool
+}
+
+// Response is a provider's HTTP answer, read whole (up to MaxResponseBytes).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// MaxResponseBytes bounds what a provider's answer may weigh.
+const MaxResponseBytes = 4 << 20
+
+// Do sends c. A network failure or a 5xx becomes ErrTransient, or ErrAmbiguous
+// when c.Creates and the request may have reached the provider; 429 is
+// ErrTransient. Any other status is returned for the adapter to interpret.
+func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
+	u := t.BaseURL + c.Path
+	if len(c.Query) > 0 {
+		u += "?" + c.Query.Encode()
+	}
+	var body io.Reader
+	if c.Body != nil {
+		body = bytes.NewReader(c.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, u, body)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalidRequest, Provider: t.Provider, Op: c.Op, Err: err}
+	}
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if c.ContentType != "" {
+		req.Header.Set("Content-Type", c.ContentType)
+	}
+	start := time.Now()
+	resp, err := t.client().Do(req)
+	if err != nil {
+		t.logger().WarnContext(ctx, "provider call failed", "provider", t.Provider, "op", c.Op, "duration", time.Since(start), "error", err)
+		return nil, &Error{Kind: classifyNetwork(err, c.Creates), Provider: t.Provider, Op: c.Op, Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		kind := ErrTransient
+		if c.Creates {
+			kind = ErrAmbiguous
+		}
+		return nil, &Error{Kind: kind, Provider: t.Provider, Op: c.Op, Message: "reading response", Err: err}
+	}
+	if len(b) > MaxResponseBytes {
+		return nil, Errorf(ErrTransient, t.Provider, c.Op, "response larger than %d bytes", MaxResponseBytes)
+	}
+	t.logger().DebugContext(ctx, "provider call", "provider", t.Provider, "op", c.Op, "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return nil, &Error{Kind: ErrTransient, Provider: t.Provider, Op: c.Op, Code: fmt.Sprint(resp.StatusCode), Message: snippet(b)}
+	case resp.StatusCode >= 500:
+		kind := ErrTransient
+		if c.Creates {
+			kind = ErrAmbiguous
+		}
+		return nil, &Error{Kind: kind, Provider: t.Provider, Op: c.Op, Code: fmt.Sprint(resp.StatusCode), Message: snippet(b)}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+func (t *Transport) client() *http.Client {
+	if t.Client != nil {
+		return t.Client
+	}
+	return defaultClient
+}
+
+func (t *Transport) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+var defaultClient = &http.Client{Timeout: 30 * time.Second}
+
+// classifyNetwork decides whether a failed request may have reached the provider.
+// A refused or unresolvable connection never did; a timeout or a reset after
+// the connection was up might have.
+func classifyNetwork(err error, creates bool) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return ErrTransient
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return ErrTransient
+	}
+	if creates {
+		return ErrAmbiguous
+	}
+	return ErrTransient
+}
+
+// snippet is the start of a provider's error body, for messages; bodies of
+// error answers carry no secrets.
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// Snippet is snippet for the adapters' own messages.
+func Snippet(b []byte) string { return snippet(b) }
