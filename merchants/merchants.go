@@ -1,0 +1,517 @@
+// Package merchants holds tally's tenants and their configuration: merchants,
+// their API keys (shown once, stored hashed), their outbound webhook, and their
+// provider accounts, whose credentials are sealed at rest (package secrets) and
+// opened only to build a provider adapter.
+package merchants
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/merchantsdb"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/secrets"
+)
+
+// Errors callers tell apart.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrExists       = errors.New("already exists")
+	ErrInvalid      = errors.New("invalid")
+	ErrUnauthorized = errors.New("invalid or revoked API key")
+)
+
+// Merchant is a tenant.
+type Merchant struct {
+	ID         int64
+	Code       string
+	Name       string
+	WebhookURL string
+	CreatedAt  time.Time
+}
+
+// APIKey describes a key without its secret part.
+type APIKey struct {
+	ID         int64
+	MerchantID int64
+	Name       string
+	Prefix     string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
+// AmountPolicy is what a deposit paid with a different amount than ordered does
+// to the ledger.
+type AmountPolicy string
+
+const (
+	// HoldInSuspense puts the whole received amount in suspense until an
+	// accountant decides (the default).
+	HoldInSuspense AmountPolicy = "hold_in_suspense"
+	// CreditReceived credits the customer with what was received.
+	CreditReceived AmountPolicy = "credit_received"
+)
+
+// ProviderAccount is one set of credentials at one provider. Secret is opened.
+type ProviderAccount struct {
+	ID                 int64
+	MerchantID         int64
+	Name               string
+	Provider           string
+	BaseURL            string
+	ProviderMerchantID string
+	Secret             providers.Secret
+	Options            map[string]string
+	AmountPolicy       AmountPolicy
+	AmountTolerance    decimal.Decimal
+	BalanceTolerance   decimal.Decimal
+	DateTolerance      time.Duration
+	Enabled            bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Config is the adapter configuration of the account; notifyURL is tally's
+// callback URL for it.
+func (a ProviderAccount) Config(notifyURL string) providers.Config {
+	return providers.Config{
+		Account:    a.Name,
+		BaseURL:    a.BaseURL,
+		MerchantID: a.ProviderMerchantID,
+		Secret:     a.Secret,
+		Options:    a.Options,
+		NotifyURL:  notifyURL,
+	}
+}
+
+// ProviderAccountInput creates or updates a provider account.
+type ProviderAccountInput struct {
+	MerchantCode       string
+	Name               string
+	Provider           string
+	BaseURL            string
+	ProviderMerchantID string
+	Secret             string
+	Options            map[string]string
+	AmountPolicy       AmountPolicy
+	AmountTolerance    decimal.Decimal
+	BalanceTolerance   decimal.Decimal
+	DateTolerance      time.Duration
+}
+
+// Service manages merchants and their configuration.
+type Service struct {
+	pool *pgxpool.Pool
+	q    *merchantsdb.Queries
+	box  *secrets.Box
+	// Validate checks a provider account's configuration by building its adapter;
+	// nil skips the check.
+	Validate func(provider string, cfg providers.Config) error
+}
+
+// New returns a Service; box seals and opens stored secrets.
+func New(pool *pgxpool.Pool, box *secrets.Box) *Service {
+	return &Service{pool: pool, q: merchantsdb.New(pool), box: box}
+}
+
+var codeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// CreateMerchant creates a merchant with a fresh webhook secret, returned once.
+func (s *Service) CreateMerchant(ctx context.Context, code, name, webhookURL string) (Merchant, string, error) {
+	if !codeRE.MatchString(code) {
+		return Merchant{}, "", fmt.Errorf("merchant code %q: lowercase letters, digits, _ and - (up to 63): %w", code, ErrInvalid)
+	}
+	if strings.TrimSpace(name) == "" {
+		name = code
+	}
+	if err := checkURL(webhookURL, true); err != nil {
+		return Merchant{}, "", fmt.Errorf("webhook URL: %w", err)
+	}
+	secret := "whsec_" + randomString(32)
+	sealed, err := s.box.Seal(secret, webhookContext(code))
+	if err != nil {
+		return Merchant{}, "", err
+	}
+	row, err := s.q.InsertMerchant(ctx, merchantsdb.InsertMerchantParams{Code: code, Name: name, WebhookUrl: webhookURL, WebhookSecretSealed: sealed})
+	if err != nil {
+		if isUnique(err) {
+			return Merchant{}, "", fmt.Errorf("merchant %q: %w", code, ErrExists)
+		}
+		return Merchant{}, "", fmt.Errorf("create merchant %q: %w", code, err)
+	}
+	return merchantFrom(row), secret, nil
+}
+
+// Merchant returns the merchant with code.
+func (s *Service) Merchant(ctx context.Context, code string) (Merchant, error) {
+	row, err := s.q.MerchantByCode(ctx, code)
+	if err != nil {
+		return Merchant{}, notFound(err, "merchant %q", code)
+	}
+	return merchantFrom(row), nil
+}
+
+// MerchantByID returns the merchant with id.
+func (s *Service) MerchantByID(ctx context.Context, id int64) (Merchant, error) {
+	row, err := s.q.MerchantByID(ctx, id)
+	if err != nil {
+		return Merchant{}, notFound(err, "merchant %d", id)
+	}
+	return merchantFrom(row), nil
+}
+
+// Merchants lists every merchant.
+func (s *Service) Merchants(ctx context.Context) ([]Merchant, error) {
+	rows, err := s.q.ListMerchants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list merchants: %w", err)
+	}
+	out := make([]Merchant, len(rows))
+	for i, r := range rows {
+		out[i] = merchantFrom(r)
+	}
+	return out, nil
+}
+
+// SetWebhook sets the merchant's webhook URL; with rotate it also makes a new
+// webhook secret, returned once (otherwise the returned secret is empty).
+func (s *Service) SetWebhook(ctx context.Context, code, webhookURL string, rotate bool) (Merchant, string, error) {
+	if err := checkURL(webhookURL, true); err != nil {
+		return Merchant{}, "", fmt.Errorf("webhook URL: %w", err)
+	}
+	row, err := s.q.MerchantByCode(ctx, code)
+	if err != nil {
+		return Merchant{}, "", notFound(err, "merchant %q", code)
+	}
+	sealed, secret := row.WebhookSecretSealed, ""
+	if rotate || len(sealed) == 0 {
+		secret = "whsec_" + randomString(32)
+		if sealed, err = s.box.Seal(secret, webhookContext(code)); err != nil {
+			return Merchant{}, "", err
+		}
+	}
+	row, err = s.q.UpdateMerchantWebhook(ctx, merchantsdb.UpdateMerchantWebhookParams{ID: row.ID, WebhookUrl: webhookURL, WebhookSecretSealed: sealed})
+	if err != nil {
+		return Merchant{}, "", fmt.Errorf("set webhook of %q: %w", code, err)
+	}
+	return merchantFrom(row), secret, nil
+}
+
+// WebhookSecret opens the merchant's webhook signing secret.
+func (s *Service) WebhookSecret(ctx context.Context, merchantID int64) (string, error) {
+	row, err := s.q.MerchantByID(ctx, merchantID)
+	if err != nil {
+		return "", notFound(err, "merchant %d", merchantID)
+	}
+	if len(row.WebhookSecretSealed) == 0 {
+		return "", fmt.Errorf("merchant %q has no webhook secret: %w", row.Code, ErrNotFound)
+	}
+	return s.box.Open(row.WebhookSecretSealed, webhookContext(row.Code))
+}
+
+// CreateAPIKey makes a new API key for a merchant. The key is returned once and
+// only its hash is stored.
+func (s *Service) CreateAPIKey(ctx context.Context, merchantCode, name string) (string, APIKey, error) {
+	m, err := s.Merchant(ctx, merchantCode)
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	prefix := "tly_" + randomString(8)
+	key := prefix + "_" + randomString(32)
+	sum := sha256.Sum256([]byte(key))
+	row, err := s.q.InsertAPIKey(ctx, merchantsdb.InsertAPIKeyParams{MerchantID: m.ID, Name: name, Prefix: prefix, KeyHash: sum[:]})
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key for %q: %w", merchantCode, err)
+	}
+	return key, apiKeyFrom(row), nil
+}
+
+// APIKeys lists a merchant's keys (without secrets).
+func (s *Service) APIKeys(ctx context.Context, merchantCode string) ([]APIKey, error) {
+	m, err := s.Merchant(ctx, merchantCode)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListAPIKeys(ctx, m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys of %q: %w", merchantCode, err)
+	}
+	out := make([]APIKey, len(rows))
+	for i, r := range rows {
+		out[i] = apiKeyFrom(r)
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes the key with prefix.
+func (s *Service) RevokeAPIKey(ctx context.Context, merchantCode, prefix string) error {
+	m, err := s.Merchant(ctx, merchantCode)
+	if err != nil {
+		return err
+	}
+	n, err := s.q.RevokeAPIKey(ctx, merchantsdb.RevokeAPIKeyParams{MerchantID: m.ID, Prefix: prefix})
+	if err != nil {
+		return fmt.Errorf("revoke API key %s: %w", prefix, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("active API key %s of %q: %w", prefix, merchantCode, ErrNotFound)
+	}
+	return nil
+}
+
+// Authenticate returns the merchant owning an API key; a malformed, unknown or
+// revoked key is ErrUnauthorized. The comparison is constant-time.
+func (s *Service) Authenticate(ctx context.Context, key string) (Merchant, error) {
+	i := strings.LastIndexByte(key, '_')
+	if !strings.HasPrefix(key, "tly_") || i <= len("tly_") {
+		return Merchant{}, ErrUnauthorized
+	}
+	row, err := s.q.APIKeyByPrefix(ctx, key[:i])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Merchant{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Merchant{}, fmt.Errorf("look up API key: %w", err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(sum[:], row.KeyHash) != 1 || row.RevokedAt != nil {
+		return Merchant{}, ErrUnauthorized
+	}
+	return s.MerchantByID(ctx, row.MerchantID)
+}
+
+// AddProviderAccount creates a provider account, sealing its secret.
+func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInput) (ProviderAccount, error) {
+	m, err := s.Merchant(ctx, in.MerchantCode)
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	in = in.withDefaults()
+	if err := s.check(in); err != nil {
+		return ProviderAccount{}, err
+	}
+	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	opts, _ := json.Marshal(in.Options)
+	row, err := s.q.InsertProviderAccount(ctx, merchantsdb.InsertProviderAccountParams{
+		MerchantID: m.ID, Name: in.Name, Provider: in.Provider, BaseUrl: in.BaseURL,
+		ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed, Options: opts,
+		AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
+		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
+	})
+	if err != nil {
+		if isUnique(err) {
+			return ProviderAccount{}, fmt.Errorf("provider account %q: %w", in.Name, ErrExists)
+		}
+		return ProviderAccount{}, fmt.Errorf("create provider account %q: %w", in.Name, err)
+	}
+	return s.accountFrom(row)
+}
+
+// ProviderAccount returns the provider account named name, secret opened.
+func (s *Service) ProviderAccount(ctx context.Context, name string) (ProviderAccount, error) {
+	row, err := s.q.ProviderAccountByName(ctx, name)
+	if err != nil {
+		return ProviderAccount{}, notFound(err, "provider account %q", name)
+	}
+	return s.accountFrom(row)
+}
+
+// ProviderAccountByID returns the provider account with id, secret opened.
+func (s *Service) ProviderAccountByID(ctx context.Context, id int64) (ProviderAccount, error) {
+	row, err := s.q.ProviderAccountByID(ctx, id)
+	if err != nil {
+		return ProviderAccount{}, notFound(err, "provider account %d", id)
+	}
+	return s.accountFrom(row)
+}
+
+// ProviderAccounts lists provider accounts, of one merchant when merchantID > 0.
+func (s *Service) ProviderAccounts(ctx context.Context, merchantID int64) ([]ProviderAccount, error) {
+	var mid *int64
+	if merchantID > 0 {
+		mid = &merchantID
+	}
+	rows, err := s.q.ListProviderAccounts(ctx, mid)
+	if err != nil {
+		return nil, fmt.Errorf("list provider accounts: %w", err)
+	}
+	out := make([]ProviderAccount, 0, len(rows))
+	for _, r := range rows {
+		a, err := s.accountFrom(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// UpdateProviderAccount changes an account's settings; an empty Secret keeps the
+// stored one.
+func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
+	cur, err := s.ProviderAccount(ctx, in.Name)
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	in.Provider = cur.Provider
+	if in.Secret == "" {
+		in.Secret = cur.Secret.Reveal()
+	}
+	in = in.withDefaults()
+	if err := s.check(in); err != nil {
+		return ProviderAccount{}, err
+	}
+	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	opts, _ := json.Marshal(in.Options)
+	row, err := s.q.UpdateProviderAccount(ctx, merchantsdb.UpdateProviderAccountParams{
+		ID: cur.ID, BaseUrl: in.BaseURL, ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed,
+		Options: opts, AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
+		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second), Enabled: enabled,
+	})
+	if err != nil {
+		return ProviderAccount{}, fmt.Errorf("update provider account %q: %w", in.Name, err)
+	}
+	return s.accountFrom(row)
+}
+
+func (in ProviderAccountInput) withDefaults() ProviderAccountInput {
+	if in.AmountPolicy == "" {
+		in.AmountPolicy = HoldInSuspense
+	}
+	if in.Options == nil {
+		in.Options = map[string]string{}
+	}
+	if in.DateTolerance == 0 {
+		in.DateTolerance = 24 * time.Hour
+	}
+	return in
+}
+
+func (s *Service) check(in ProviderAccountInput) error {
+	var problems []string
+	if !codeRE.MatchString(in.Name) {
+		problems = append(problems, fmt.Sprintf("name %q: lowercase letters, digits, _ and - (up to 63)", in.Name))
+	}
+	switch in.Provider {
+	case "usdtpay", "cxpay", "usdtcnpay", "cpay", "vpay":
+	default:
+		problems = append(problems, fmt.Sprintf("provider %q: one of usdtpay, cxpay, usdtcnpay, cpay, vpay", in.Provider))
+	}
+	if err := checkURL(in.BaseURL, false); err != nil {
+		problems = append(problems, "base URL: "+err.Error())
+	}
+	if strings.TrimSpace(in.ProviderMerchantID) == "" {
+		problems = append(problems, "provider merchant id is required")
+	}
+	if in.Secret == "" {
+		problems = append(problems, "secret is required")
+	}
+	if in.AmountPolicy != HoldInSuspense && in.AmountPolicy != CreditReceived {
+		problems = append(problems, fmt.Sprintf("amount policy %q: hold_in_suspense or credit_received", in.AmountPolicy))
+	}
+	if in.AmountTolerance.IsNegative() || in.BalanceTolerance.IsNegative() || in.DateTolerance < 0 {
+		problems = append(problems, "tolerances must not be negative")
+	}
+	if len(problems) == 0 && s.Validate != nil {
+		cfg := providers.Config{Account: in.Name, BaseURL: in.BaseURL, MerchantID: in.ProviderMerchantID,
+			Secret: providers.Secret(in.Secret), Options: in.Options, NotifyURL: "http://127.0.0.1/callbacks/" + in.Name}
+		if err := s.Validate(in.Provider, cfg); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("provider account %q: %s: %w", in.Name, strings.Join(problems, "; "), ErrInvalid)
+	}
+	return nil
+}
+
+func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, error) {
+	secret, err := s.box.Open(r.SecretSealed, accountContext(r.Name))
+	if err != nil {
+		return ProviderAccount{}, fmt.Errorf("open secret of provider account %q: %w", r.Name, err)
+	}
+	opts := map[string]string{}
+	if len(r.Options) > 0 {
+		if err := json.Unmarshal(r.Options, &opts); err != nil {
+			return ProviderAccount{}, fmt.Errorf("options of provider account %q: %w", r.Name, err)
+		}
+	}
+	return ProviderAccount{
+		ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Provider: r.Provider, BaseURL: r.BaseUrl,
+		ProviderMerchantID: r.ProviderMerchantID, Secret: providers.Secret(secret), Options: opts,
+		AmountPolicy: AmountPolicy(r.AmountPolicy), AmountTolerance: r.AmountTolerance,
+		BalanceTolerance: r.BalanceTolerance, DateTolerance: time.Duration(r.DateToleranceSecs) * time.Second,
+		Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}, nil
+}
+
+func merchantFrom(r merchantsdb.Merchant) Merchant {
+	return Merchant{ID: r.ID, Code: r.Code, Name: r.Name, WebhookURL: r.WebhookUrl, CreatedAt: r.CreatedAt}
+}
+
+func apiKeyFrom(r merchantsdb.ApiKey) APIKey {
+	return APIKey{ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Prefix: r.Prefix, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
+}
+
+func webhookContext(code string) string { return "merchant_webhook:" + code }
+func accountContext(name string) string { return "provider_account:" + name }
+
+func checkURL(raw string, optional bool) error {
+	if raw == "" && optional {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL: %w", raw, ErrInvalid)
+	}
+	return nil
+}
+
+const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomString returns n characters of base62 from crypto/rand.
+func randomString(n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err)
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	return fmt.Errorf("look up "+format+": %w", append(args, err)...)
+}
+
+func isUnique(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}

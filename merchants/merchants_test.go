@@ -1,0 +1,124 @@
+package merchants_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/testdb"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/secrets"
+)
+
+func newService(t *testing.T) *merchants.Service {
+	t.Helper()
+	box, err := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return merchants.New(testdb.New(t), box)
+}
+
+func TestAPIKeysAuthenticateAndRevoke(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newService(t)
+	m, whsec, err := s.CreateMerchant(ctx, "acme", "Acme", "http://127.0.0.1:1/hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(whsec, "whsec_") {
+		t.Fatalf("webhook secret %q", whsec)
+	}
+	if got, err := s.WebhookSecret(ctx, m.ID); err != nil || got != whsec {
+		t.Fatalf("WebhookSecret = %q, %v", got, err)
+	}
+	if _, _, err := s.CreateMerchant(ctx, "acme", "again", ""); !errors.Is(err, merchants.ErrExists) {
+		t.Fatalf("duplicate merchant: %v", err)
+	}
+	if _, _, err := s.CreateMerchant(ctx, "Bad Code", "x", ""); !errors.Is(err, merchants.ErrInvalid) {
+		t.Fatalf("bad code: %v", err)
+	}
+	key, info, err := s.CreateAPIKey(ctx, "acme", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Authenticate(ctx, key)
+	if err != nil || got.ID != m.ID {
+		t.Fatalf("Authenticate = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "tly_", "nope", key + "x", key[:len(key)-1] + "Z", strings.Replace(key, "tly_", "tlx_", 1)} {
+		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, merchants.ErrUnauthorized) {
+			t.Errorf("Authenticate(%q) err = %v, want ErrUnauthorized", bad, err)
+		}
+	}
+	if err := s.RevokeAPIKey(ctx, "acme", info.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, key); !errors.Is(err, merchants.ErrUnauthorized) {
+		t.Fatalf("revoked key: %v", err)
+	}
+	if err := s.RevokeAPIKey(ctx, "acme", info.Prefix); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("second revoke: %v", err)
+	}
+}
+
+func TestProviderAccountSecretSealedAtRest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	box, _ := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
+	pool := testdb.New(t)
+	s := merchants.New(pool, box)
+	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	in := merchants.ProviderAccountInput{
+		MerchantCode: "acme", Name: "cpay-main", Provider: "cpay", BaseURL: "http://127.0.0.1:9000/cpay",
+		ProviderMerchantID: "20000387", Secret: "xxx112233", Options: map[string]string{"network": "TRON(TRC-20)"},
+		BalanceTolerance: decimal.RequireFromString("0.01"),
+	}
+	a, err := s.AddProviderAccount(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Secret.Reveal() != "xxx112233" || a.AmountPolicy != merchants.HoldInSuspense || a.Options["network"] != "TRON(TRC-20)" {
+		t.Fatalf("account = %+v", a)
+	}
+	var raw []byte
+	if err := pool.QueryRow(ctx, `SELECT secret_sealed FROM provider_accounts WHERE name = 'cpay-main'`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "xxx112233") {
+		t.Fatal("secret stored in clear")
+	}
+	if _, err := s.AddProviderAccount(ctx, in); !errors.Is(err, merchants.ErrExists) {
+		t.Fatalf("duplicate account: %v", err)
+	}
+	bad := []merchants.ProviderAccountInput{
+		{MerchantCode: "acme", Name: "x1", Provider: "paypal", BaseURL: "http://h", ProviderMerchantID: "1", Secret: "s"},
+		{MerchantCode: "acme", Name: "x2", Provider: "cpay", BaseURL: "ftp://h", ProviderMerchantID: "1", Secret: "s"},
+		{MerchantCode: "acme", Name: "x3", Provider: "cpay", BaseURL: "http://h", ProviderMerchantID: "", Secret: "s"},
+		{MerchantCode: "acme", Name: "x4", Provider: "cpay", BaseURL: "http://h", ProviderMerchantID: "1", Secret: ""},
+		{MerchantCode: "acme", Name: "x5", Provider: "cpay", BaseURL: "http://h", ProviderMerchantID: "1", Secret: "s", AmountPolicy: "keep"},
+		{MerchantCode: "acme", Name: "X 6", Provider: "cpay", BaseURL: "http://h", ProviderMerchantID: "1", Secret: "s"},
+	}
+	for _, b := range bad {
+		if _, err := s.AddProviderAccount(ctx, b); !errors.Is(err, merchants.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", b.Name, err)
+		}
+	}
+	if _, err := s.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "nobody", Name: "y"}); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("unknown merchant: %v", err)
+	}
+	upd, err := s.UpdateProviderAccount(ctx, merchants.ProviderAccountInput{Name: "cpay-main", BaseURL: "http://127.0.0.1:9001/cpay",
+		ProviderMerchantID: "20000387", AmountPolicy: merchants.CreditReceived}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Secret.Reveal() != "xxx112233" || upd.AmountPolicy != merchants.CreditReceived || upd.BaseURL != "http://127.0.0.1:9001/cpay" {
+		t.Fatalf("updated = %+v", upd)
+	}
+}

@@ -1,0 +1,62 @@
+-- name: InsertMerchant :one
+INSERT INTO merchants (code, name, webhook_url, webhook_secret_sealed)
+VALUES (@code, @name, @webhook_url, @webhook_secret_sealed)
+RETURNING *;
+
+-- name: MerchantByCode :one
+SELECT * FROM merchants WHERE code = $1;
+
+-- name: MerchantByID :one
+SELECT * FROM merchants WHERE id = $1;
+
+-- name: ListMerchants :many
+SELECT * FROM merchants ORDER BY id;
+
+-- name: UpdateMerchantWebhook :one
+UPDATE merchants SET webhook_url = @webhook_url, webhook_secret_sealed = @webhook_secret_sealed
+WHERE id = @id
+RETURNING *;
+
+-- name: InsertAPIKey :one
+INSERT INTO api_keys (merchant_id, name, prefix, key_hash)
+VALUES (@merchant_id, @name, @prefix, @key_hash)
+RETURNING *;
+
+-- name: APIKeyByPrefix :one
+SELECT k.*, m.code AS merchant_code
+FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
+WHERE k.prefix = $1;
+
+-- name: ListAPIKeys :many
+SELECT * FROM api_keys WHERE merchant_id = $1 ORDER BY id;
+
+-- name: RevokeAPIKey :execrows
+UPDATE api_keys SET revoked_at = now()
+WHERE merchant_id = @merchant_id AND prefix = @prefix AND revoked_at IS NULL;
+
+-- name: InsertProviderAccount :one
+INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
+                               options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs)
+VALUES (@merchant_id, @name, @provider, @base_url, @provider_merchant_id, @secret_sealed,
+        @options, @amount_policy, @amount_tolerance, @balance_tolerance, @date_tolerance_secs)
+RETURNING *;
+
+-- name: ProviderAccountByName :one
+SELECT * FROM provider_accounts WHERE name = $1;
+
+-- name: ProviderAccountByID :one
+SELECT * FROM provider_accounts WHERE id = $1;
+
+-- name: ListProviderAccounts :many
+SELECT * FROM provider_accounts
+WHERE (sqlc.narg(merchant_id)::bigint IS NULL OR merchant_id = sqlc.narg(merchant_id))
+ORDER BY id;
+
+-- name: UpdateProviderAccount :one
+UPDATE provider_accounts SET
+    base_url = @base_url, provider_merchant_id = @provider_merchant_id, secret_sealed = @secret_sealed,
+    options = @options, amount_policy = @amount_policy, amount_tolerance = @amount_tolerance,
+    balance_tolerance = @balance_tolerance, date_tolerance_secs = @date_tolerance_secs,
+    enabled = @enabled, updated_at = now()
+WHERE id = @id
+RETURNING *;
