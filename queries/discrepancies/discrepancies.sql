@@ -1,0 +1,67 @@
+-- name: UpsertDiscrepancy :one
+-- Open a discrepancy, or count another sighting of the same one. A discrepancy a
+-- run had closed automatically opens again; one an accountant resolved or ignored
+-- stays as they left it.
+INSERT INTO discrepancies (merchant_id, provider_account_id, order_id, type, fingerprint, severity, currency,
+                           expected, actual, amount_delta, summary, detail, suspense_amount, last_run_id)
+VALUES (@merchant_id, @provider_account_id, @order_id, @type, @fingerprint, @severity, @currency,
+        @expected, @actual, @amount_delta, @summary, @detail, @suspense_amount, @last_run_id)
+ON CONFLICT (fingerprint) DO UPDATE SET
+    last_seen_at = now(),
+    seen_count = discrepancies.seen_count + 1,
+    last_run_id = COALESCE(EXCLUDED.last_run_id, discrepancies.last_run_id),
+    expected = EXCLUDED.expected,
+    actual = EXCLUDED.actual,
+    amount_delta = EXCLUDED.amount_delta,
+    summary = EXCLUDED.summary,
+    suspense_amount = GREATEST(discrepancies.suspense_amount, EXCLUDED.suspense_amount),
+    status = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+                  THEN 'open' ELSE discrepancies.status END,
+    resolution = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+                      THEN '' ELSE discrepancies.resolution END,
+    resolved_at = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+                       THEN NULL ELSE discrepancies.resolved_at END
+RETURNING *, (xmax = 0) AS inserted;
+
+-- name: InsertDiscrepancyEvent :exec
+INSERT INTO discrepancy_events (discrepancy_id, action, actor, note, detail)
+VALUES (@discrepancy_id, @action, @actor, @note, @detail);
+
+-- name: GetDiscrepancy :one
+SELECT * FROM discrepancies WHERE id = $1;
+
+-- name: GetDiscrepancyForUpdate :one
+SELECT * FROM discrepancies WHERE id = $1 FOR UPDATE;
+
+-- name: DiscrepancyByFingerprint :one
+SELECT * FROM discrepancies WHERE fingerprint = $1;
+
+-- name: ListDiscrepancies :many
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_id)::bigint IS NULL OR merchant_id = sqlc.narg(merchant_id))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(type)::text IS NULL OR type = sqlc.narg(type))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id))
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id))
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: ListDiscrepancyEvents :many
+SELECT * FROM discrepancy_events WHERE discrepancy_id = $1 ORDER BY id;
+
+-- name: MarkDiscrepancyRepaired :one
+UPDATE discrepancies SET repaired = true, last_seen_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: CloseDiscrepancy :one
+UPDATE discrepancies SET status = @status, resolved_at = now(), resolved_by = @resolved_by,
+    resolution = @resolution, resolution_note = @resolution_note, resolution_transfer_key = @resolution_transfer_key
+WHERE id = @id AND status = 'open'
+RETURNING *;
+
+-- name: CountOpenDiscrepancies :many
+SELECT type, count(*)::bigint AS n FROM discrepancies
+WHERE status = 'open' AND (sqlc.narg(merchant_id)::bigint IS NULL OR merchant_id = sqlc.narg(merchant_id))
+GROUP BY type ORDER BY type;
