@@ -1,0 +1,317 @@
+package vpay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/sim"
+)
+
+// PayDecimals is the precision of the amount a payer owes in USDT or TRX (both
+// are 6-decimal tokens on TRON): quoteAmount / rate is rounded UP to it, so
+// that the merchant never receives less than its quote.
+const PayDecimals = 6
+
+// Simulator is a faithful in-memory MinPay: the create endpoint of section
+// 6.3.2 with its envelope and codes, the hosted pay page, signature checks,
+// per-merchant balances in the paid currency with deposit fees, and signed
+// JSON callbacks retried on MinPay's schedule until "success" comes back.
+//
+// Merchant options: "rate:CNY" is the merchant's quote rate, CNY per USDT
+// (MinPay's back-office setting); "rate:CNY:TRX" the rate for payers in TRX;
+// "merchant_id" the numeric merchant number sent as merchantId (default:
+// derived from the key).
+type Simulator struct {
+	cfg  sim.Config
+	eng  *sim.Engine
+	base string
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	byPubKey map[string]string // publicKey -> provider order id
+}
+
+var _ sim.Simulator = (*Simulator)(nil)
+
+// NewSimulator starts a MinPay simulator. cfg.BaseURL is its public mount
+// point; pay page URLs point under it.
+func NewSimulator(cfg sim.Config) *Simulator {
+	s := &Simulator{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), byPubKey: map[string]string{}}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s.eng = cfg.NewEngine(Name, protocol{now: now}, PayDecimals)
+	s.mux = http.NewServeMux()
+	s.mux.Handle("POST "+CreatePath, s.eng.Endpoint(CreatePath, s.create))
+	s.mux.Handle("GET "+PayPagePrefix+"{publicKey}", s.eng.Endpoint(PayPagePrefix, s.payPage))
+	return s
+}
+
+// Provider returns "vpay".
+func (s *Simulator) Provider() string { return Name }
+
+// Handler serves MinPay's API relative to the mount point.
+func (s *Simulator) Handler() http.Handler { return s.mux }
+
+// Engine is the order book, balances, faults and callbacks behind the API.
+func (s *Simulator) Engine() *sim.Engine { return s.eng }
+
+// Close stops callback deliveries.
+func (s *Simulator) Close() { s.eng.Close() }
+
+// maxRequestBytes bounds a create request.
+const maxRequestBytes = 64 << 10
+
+// create serves POST CreatePath.
+func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeEnvelope(w, http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	if err != nil || len(b) > maxRequestBytes {
+		writeEnvelope(w, http.StatusOK, CodeInvalidParam, "request body unreadable or too large", nil)
+		return
+	}
+	root, err := parseJSON(b)
+	if err != nil || root.kind != kindObject {
+		writeEnvelope(w, http.StatusOK, CodeInvalidParam, "request body is not a JSON object", nil)
+		return
+	}
+	str := func(name string) string {
+		v, _ := root.field(name).scalar()
+		return strings.TrimSpace(v)
+	}
+	key := str("key")
+	if key == "" {
+		writeEnvelope(w, http.StatusOK, CodeInvalidParam, "key is required", nil)
+		return
+	}
+	m, err := s.eng.Merchant(key)
+	if err != nil {
+		writeEnvelope(w, http.StatusOK, CodeUnknownMerchant, "merchant key does not exist", nil)
+		return
+	}
+	if !verifyObject(root, m.Secret) {
+		writeEnvelope(w, http.StatusOK, CodeBadSignature, "sign error", nil)
+		return
+	}
+	o, code, msg := s.orderFromRequest(root, &m)
+	if code != CodeOK {
+		writeEnvelope(w, http.StatusOK, code, msg, nil)
+		return
+	}
+	created, err := s.eng.CreateOrder(*o)
+	switch {
+	case errors.Is(err, sim.ErrDuplicateOrder):
+		writeEnvelope(w, http.StatusOK, CodeDuplicateOrder, "localOrderId already exists", nil)
+		return
+	case errors.Is(err, sim.ErrUnknownMerchant):
+		writeEnvelope(w, http.StatusOK, CodeUnknownMerchant, "merchant key does not exist", nil)
+		return
+	case err != nil:
+		writeEnvelope(w, http.StatusInternalServerError, 500, "system error", nil)
+		return
+	}
+	pub := created.Fields["publicKey"]
+	s.mu.Lock()
+	s.byPubKey[pub] = created.ID
+	s.mu.Unlock()
+	var localUserID any
+	if created.UserID != "" {
+		localUserID = created.UserID
+	}
+	writeEnvelope(w, http.StatusOK, CodeOK, "", map[string]any{
+		"orderId":      json.Number(created.ID),
+		"localUserId":  localUserID,
+		"localOrderId": created.OrderNo,
+		"orderType":    TypePayment,
+		"orderBizType": BizFixedDigitalScan,
+		"paymentUrl":   s.base + PayPagePrefix + pub,
+		"publicKey":    pub,
+		"addresses":    addressesFor(created.Currency, m.ID, created.ID),
+	})
+}
+
+// orderFromRequest validates a verified create request and prices it: the
+// payer owes quoteAmount / rate in userCurrency, rounded up to PayDecimals.
+func (s *Simulator) orderFromRequest(root *node, m *sim.Merchant) (*sim.Order, int, string) {
+	str := func(name string) string {
+		v, _ := root.field(name).scalar()
+		return strings.TrimSpace(v)
+	}
+	for _, name := range []string{"localOrderId", "userCurrency", "quoteCurrency", "quoteAmount"} {
+		if str(name) == "" {
+			return nil, CodeInvalidParam, name + " is required"
+		}
+	}
+	orderNo, userCur, quoteCur := str("localOrderId"), str("userCurrency"), str("quoteCurrency")
+	if len(orderNo) > 64 {
+		return nil, CodeInvalidParam, "localOrderId is longer than 64 characters"
+	}
+	if userCur != "USDT" && userCur != "TRX" {
+		return nil, CodeCurrencyRejected, "userCurrency " + userCur + " is not supported (USDT, TRX)"
+	}
+	quote, _, err := root.field("quoteAmount").amount()
+	if err != nil || !quote.IsPositive() || providers.CheckDecimals(quote, QuoteDecimals) != nil {
+		return nil, CodeInvalidParam, "quoteAmount must be a positive amount with at most 2 decimals"
+	}
+	if v := root.field("isBlockchain"); v != nil && v.kind != kindBool && v.kind != kindNull {
+		return nil, CodeInvalidParam, "isBlockchain must be a boolean"
+	}
+	for _, name := range []string{"notifyUrl", "successRedirectUrl"} {
+		if v := str(name); v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, CodeInvalidParam, name + " must be an absolute http(s) URL"
+			}
+		}
+	}
+	rate, ok := merchantRate(m, quoteCur, userCur)
+	if !ok {
+		return nil, CodeRateNotSet, fmt.Sprintf("no %s rate set for %s in the merchant back office", quoteCur, userCur)
+	}
+	id := s.eng.NextID()
+	o := &sim.Order{
+		ID:             id,
+		MerchantID:     m.ID,
+		OrderNo:        orderNo,
+		Kind:           providers.KindDeposit,
+		Amount:         PayAmount(quote, rate),
+		Currency:       userCur,
+		SettleCurrency: userCur,
+		QuoteCurrency:  quoteCur,
+		QuoteAmount:    quote,
+		Rate:           rate,
+		UserID:         str("localUserId"),
+		NotifyURL:      str("notifyUrl"),
+		ReturnURL:      str("successRedirectUrl"),
+		Network:        "TRON",
+		Fields:         map[string]string{"publicKey": publicKey(m.ID, id)},
+	}
+	return o, CodeOK, ""
+}
+
+// PayAmount is what the payer owes for quote at rate (quote currency per paid
+// unit): quote / rate rounded up to PayDecimals.
+func PayAmount(quote, rate decimal.Decimal) decimal.Decimal {
+	q, rem := quote.QuoRem(rate, PayDecimals)
+	if !rem.IsZero() {
+		q = q.Add(decimal.New(1, -PayDecimals))
+	}
+	return q
+}
+
+// merchantRate reads the merchant's quote rate: "rate:CNY:TRX" for a payer in
+// TRX, else "rate:CNY" (per USDT) for USDT.
+func merchantRate(m *sim.Merchant, quoteCur, userCur string) (decimal.Decimal, bool) {
+	v, ok := m.Options["rate:"+quoteCur+":"+userCur]
+	if !ok && userCur == "USDT" {
+		v, ok = m.Options["rate:"+quoteCur]
+	}
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	d, err := providers.ParseAmount(v)
+	if err != nil || !d.IsPositive() {
+		return decimal.Decimal{}, false
+	}
+	return d, true
+}
+
+// writeEnvelope writes MinPay's {code, success, message, data} answer.
+func writeEnvelope(w http.ResponseWriter, status, code int, message string, data any) {
+	var msg any
+	if message != "" {
+		msg = message
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "success": code == CodeOK, "message": msg, "data": data})
+}
+
+// protocol renders MinPay's callbacks for the engine.
+type protocol struct{ now func() time.Time }
+
+// Callback renders the JSON callback for the order's state: none while
+// pending; PROCESSING, SUCCESS, FAIL, EXPIRED or REVERSED otherwise. forged
+// alters userAmount and keeps the genuine signature, which then fails.
+func (p protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
+	if o.Status == providers.StatusPending || o.NotifyURL == "" {
+		return nil, nil
+	}
+	settle := o.SettleCurrency
+	if settle == "" {
+		settle = o.Currency
+	}
+	fields := map[string]any{
+		"amount":               json.Number(o.Amount.String()),
+		"bizType":              BizFixedDigitalScan,
+		"currency":             o.Currency,
+		"key":                  m.ID,
+		"localOrderId":         o.OrderNo,
+		"merchantActualAmount": json.Number(o.Credited.String()),
+		"merchantCurrency":     settle,
+		"merchantId":           idValue(merchantNumber(m)),
+		"merchantPaidAmount":   json.Number(o.Paid.String()),
+		"notifyTime":           json.Number(fmt.Sprint(p.now().UnixMilli())),
+		"orderCreateTime":      json.Number(fmt.Sprint(o.CreatedAt.UnixMilli())),
+		"orderId":              o.ID,
+		"status":               wireStatus(o.Status),
+		"type":                 TypePayment,
+		"userAmount":           json.Number(o.Paid.String()),
+		"userCurrency":         o.Currency,
+	}
+	if o.UserID != "" {
+		fields["merchantUserId"] = o.UserID
+	}
+	if o.QuoteCurrency != "" {
+		fields["extra"] = map[string]any{
+			"quoteAmount":   json.Number(o.QuoteAmount.String()),
+			"quoteCurrency": o.QuoteCurrency,
+			"quotePrice":    json.Number(o.Rate.String()),
+		}
+	}
+	body, err := signedJSON(fields, m.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if forged {
+		sig := fields["sign"]
+		fields["userAmount"] = json.Number(o.Paid.Add(decimal.NewFromInt(1)).String())
+		delete(fields, "sign")
+		if body, err = json.Marshal(fields); err != nil {
+			return nil, err
+		}
+		body = append(body[:len(body)-1], []byte(fmt.Sprintf(`,"sign":%q}`, sig))...)
+	}
+	return &sim.Outbound{Method: http.MethodPost, URL: o.NotifyURL, ContentType: "application/json", Body: body}, nil
+}
+
+// idValue writes a numeric id as a JSON number, as MinPay does, and any other
+// id as a string.
+func idValue(id string) any {
+	if _, err := providers.ParseAmount(id); err == nil && !strings.ContainsAny(id, ".-") {
+		return json.Number(id)
+	}
+	return id
+}
+
+// Schedule is MinPay's documented retry schedule after the first attempt.
+func (protocol) Schedule() []time.Duration {
+	return []time.Duration{15 * time.Second, 15 * time.Second, 30 * time.Second, 180 * time.Second, 600 * time.Second, 1200 * time.Second, 1800 * time.Second}
+}
+
+// Ack is "success".
+func (protocol) Ack() string { return Ack }
