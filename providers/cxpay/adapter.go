@@ -1,0 +1,477 @@
+package cxpay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/providers"
+)
+
+// Config.Options keys this adapter understands.
+const (
+	// OptPayCode is the collection payCode ("merchant backend query"); required.
+	OptPayCode = "pay_code"
+	// OptPayoutPayCode is the payout payCode; default the collection one.
+	OptPayoutPayCode = "payout_pay_code"
+	// OptCurrency is the account's single currency; default DefaultCurrency.
+	OptCurrency = "currency"
+	// OptAmountDecimals is how many decimals amounts may carry (0..2); default 2,
+	// 0 for IDR.
+	OptAmountDecimals = "amount_decimals"
+)
+
+// ExtraRemark is the one DepositRequest/PayoutRequest Extra key understood: it
+// replaces the remark field the adapter would derive from the Party.
+const ExtraRemark = "remark"
+
+// Adapter is a CXPay client for one merchant account. It depends only on an
+// *http.Client and a base URL, so the same code talks to the simulator and to
+// CXPay itself.
+type Adapter struct {
+	cfg           providers.Config
+	tr            *providers.Transport
+	log           *slog.Logger
+	payCode       string
+	payoutPayCode string
+	currency      string
+	decimals      int32
+}
+
+var _ providers.Adapter = (*Adapter)(nil)
+
+// New builds an adapter. BaseURL, MerchantID, Secret and Options "pay_code" are
+// required; an unknown Options key is refused so that a typo does not silently
+// fall back to a default.
+func New(cfg providers.Config) (*Adapter, error) {
+	var missing []string
+	if strings.TrimSpace(cfg.BaseURL) == "" {
+		missing = append(missing, "BaseURL")
+	}
+	if strings.TrimSpace(cfg.MerchantID) == "" {
+		missing = append(missing, "MerchantID")
+	}
+	if cfg.Secret.Reveal() == "" {
+		missing = append(missing, "Secret")
+	}
+	if strings.TrimSpace(cfg.Options[OptPayCode]) == "" {
+		missing = append(missing, "Options[\""+OptPayCode+"\"]")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("cxpay: missing config: %s", strings.Join(missing, ", "))
+	}
+	for k := range cfg.Options {
+		switch k {
+		case OptPayCode, OptPayoutPayCode, OptCurrency, OptAmountDecimals:
+		default:
+			return nil, fmt.Errorf("cxpay: unknown option %q (known: %s, %s, %s, %s)", k, OptPayCode, OptPayoutPayCode, OptCurrency, OptAmountDecimals)
+		}
+	}
+	a := &Adapter{
+		cfg:           cfg,
+		tr:            providers.NewTransport(Provider, cfg),
+		log:           cfg.Logger,
+		payCode:       strings.TrimSpace(cfg.Options[OptPayCode]),
+		payoutPayCode: strings.TrimSpace(cfg.Options[OptPayoutPayCode]),
+		currency:      strings.ToUpper(strings.TrimSpace(cfg.Options[OptCurrency])),
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.payoutPayCode == "" {
+		a.payoutPayCode = a.payCode
+	}
+	if a.currency == "" {
+		a.currency = DefaultCurrency
+	}
+	if len(a.currency) != 3 || strings.Trim(a.currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return nil, fmt.Errorf("cxpay: option %s %q is not a three-letter currency code", OptCurrency, a.currency)
+	}
+	a.decimals = defaultDecimals(a.currency)
+	if s := strings.TrimSpace(cfg.Options[OptAmountDecimals]); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 2 {
+			return nil, fmt.Errorf("cxpay: option %s %q must be 0, 1 or 2", OptAmountDecimals, s)
+		}
+		a.decimals = int32(n)
+	}
+	return a, nil
+}
+
+// Provider returns "cxpay".
+func (a *Adapter) Provider() string { return Provider }
+
+// Capabilities: collections with a cashier page, payouts, one order query for
+// both, the balance, signed callbacks; one currency per account.
+func (a *Adapter) Capabilities() providers.Capabilities {
+	return providers.Capabilities{
+		Deposit:           true,
+		Payout:            true,
+		QueryOrder:        true,
+		QueryBalance:      true,
+		SignedCallbacks:   true,
+		PayPage:           true,
+		DepositCurrencies: []string{a.currency},
+		PayoutCurrencies:  []string{a.currency},
+		AmountDecimals:    a.decimals,
+	}
+}
+
+// Currency is the account's currency (Options "currency").
+func (a *Adapter) Currency() string { return a.currency }
+
+// ValidateDeposit refuses, before any call, a collection CXPay would refuse: a
+// currency other than the account's, an amount that is not positive or has
+// more decimals than allowed, an order number longer than 32 characters, no
+// notify URL, or a field the account's country requires (Brazil: the payer's
+// CPF/CNPJ, name, phone and email).
+func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
+	_, err := a.depositParams(req)
+	return err
+}
+
+// ValidatePayout is ValidateDeposit for payouts: the beneficiary's account and
+// name always, and per country the remark (Brazil account type, India IFSC,
+// Indonesia/Nigeria bank code), email (Brazil) and phone (India).
+func (a *Adapter) ValidatePayout(req providers.PayoutRequest) error {
+	_, err := a.payoutParams(req)
+	return err
+}
+
+// CreateDeposit creates a collection order (POST /collect/create) and returns
+// its cashier URL. CXPay's answer carries no platform order id: it comes with
+// the callback or the order query.
+func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositRequest) (*providers.CreateResult, error) {
+	const op = "collect/create"
+	params, err := a.depositParams(req)
+	if err != nil {
+		return nil, err
+	}
+	data, raw, err := a.call(ctx, op, PathCollectCreate, params, true)
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil || strings.TrimSpace(d.URL) == "" {
+		// Code 200 means the order exists; without its URL, query before retrying.
+		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Provider, Op: op, Code: "200",
+			Message: "success answer without a cashier url: " + providers.Snippet(raw)}
+	}
+	a.log.InfoContext(ctx, "cxpay deposit created", "account", a.cfg.Account, "order_no", req.OrderNo, "amount", params["amount"], "currency", a.currency)
+	return &providers.CreateResult{Status: providers.StatusPending, CashierURL: d.URL, Raw: raw}, nil
+}
+
+// CreatePayout creates a payout order (POST /pay/create) and returns CXPay's
+// platform order id; the payout is then in flight (processing).
+func (a *Adapter) CreatePayout(ctx context.Context, req providers.PayoutRequest) (*providers.CreateResult, error) {
+	const op = "pay/create"
+	params, err := a.payoutParams(req)
+	if err != nil {
+		return nil, err
+	}
+	data, raw, err := a.call(ctx, op, PathPayCreate, params, true)
+	if err != nil {
+		return nil, err
+	}
+	p, perr := ParseJSONParams(data)
+	if perr != nil || p["platOrderId"] == "" {
+		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Provider, Op: op, Code: "200",
+			Message: "success answer without a platOrderId: " + providers.Snippet(raw)}
+	}
+	a.log.InfoContext(ctx, "cxpay payout created", "account", a.cfg.Account, "order_no", req.OrderNo, "provider_order_id", p["platOrderId"], "amount", params["amount"], "currency", a.currency)
+	return &providers.CreateResult{ProviderOrderID: p["platOrderId"], Status: providers.StatusProcessing, Raw: raw}, nil
+}
+
+// QueryOrder asks for an order's state (POST /order/query). CXPay looks orders
+// up by the merchant order number only, for deposits and payouts alike; q.Kind,
+// when given, is copied to the event and tells a payout in flight from a
+// deposit awaiting its payer. An order CXPay does not know wraps ErrNotFound.
+//
+// The query has no reverse flag: a reversed order reads as paid (status 1)
+// unless CXPay adds "reverse" to the answer, which is honoured when present.
+func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*providers.Event, error) {
+	const op = "order/query"
+	if strings.TrimSpace(q.OrderNo) == "" {
+		return nil, providers.Invalid(Provider, op, "CXPay queries orders by merchant order number only; OrderNo is empty")
+	}
+	data, raw, err := a.call(ctx, op, PathOrderQuery, map[string]string{"orderId": q.OrderNo}, false)
+	if err != nil {
+		var pe *providers.Error
+		if errors.As(err, &pe) && pe.Kind == providers.ErrRejected && isNotFound(pe.Message) {
+			return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Provider, Op: op, Code: pe.Code, Message: pe.Message}
+		}
+		return nil, err
+	}
+	p, err := ParseJSONParams(data)
+	if err != nil {
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "unreadable order data", Err: err}
+	}
+	if p["orderId"] != "" && p["orderId"] != q.OrderNo {
+		return nil, providers.Errorf(providers.ErrTransient, Provider, op, "asked for order %q, answered for %q", q.OrderNo, p["orderId"])
+	}
+	if p["orderId"] == "" {
+		p["orderId"] = q.OrderNo
+	}
+	ev, err := a.event(op, p, q.Kind, raw)
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// QueryBalances returns the account's balance (POST /order/balance): balanceAll
+// is the total and balanceUsable the available part; the difference is frozen
+// (payouts in flight).
+func (a *Adapter) QueryBalances(ctx context.Context) ([]providers.Balance, error) {
+	const op = "order/balance"
+	data, _, err := a.call(ctx, op, PathOrderBalance, map[string]string{}, false)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParseJSONParams(data)
+	if err != nil {
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "unreadable balance data", Err: err}
+	}
+	total, err := providers.ParseAmount(p["balanceAll"])
+	if err != nil {
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "balanceAll", Err: err}
+	}
+	usable, err := providers.ParseAmount(p["balanceUsable"])
+	if err != nil {
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "balanceUsable", Err: err}
+	}
+	return []providers.Balance{{Currency: a.currency, Total: total, Available: usable, Frozen: total.Sub(usable)}}, nil
+}
+
+// depositParams builds and validates the /collect/create fields (without sign).
+func (a *Adapter) depositParams(req providers.DepositRequest) (map[string]string, error) {
+	const op = "collect/create"
+	p := map[string]string{
+		"merchant":    a.cfg.MerchantID,
+		"payCode":     firstNonEmpty(req.Method, a.payCode),
+		"orderId":     req.OrderNo,
+		"notifyUrl":   firstNonEmpty(req.NotifyURL, a.cfg.NotifyURL),
+		"callbackUrl": req.ReturnURL,
+		"remark":      req.Payer.TaxID,
+		"customName":  req.Payer.Name,
+		"number":      req.Payer.Phone,
+		"email":       req.Payer.Email,
+	}
+	if err := a.common(op, p, req.Amount, req.Currency, req.Extra); err != nil {
+		return nil, err
+	}
+	if err := requireWire(op, p, append(slices.Clone(depositAlways), depositRequired(a.currency)...), depositSource); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// payoutParams builds and validates the /pay/create fields (without sign).
+func (a *Adapter) payoutParams(req providers.PayoutRequest) (map[string]string, error) {
+	const op = "pay/create"
+	b := req.Beneficiary
+	remark := b.BankCode
+	if a.currency == "BRL" {
+		remark = b.AccountType
+	}
+	p := map[string]string{
+		"merchant":    a.cfg.MerchantID,
+		"payCode":     firstNonEmpty(req.Method, a.payoutPayCode),
+		"orderId":     req.OrderNo,
+		"notifyUrl":   firstNonEmpty(req.NotifyURL, a.cfg.NotifyURL),
+		"bankAccount": b.Account,
+		"customName":  b.Name,
+		"remark":      remark,
+		"number":      b.Phone,
+		"email":       b.Email,
+	}
+	if err := a.common(op, p, req.Amount, req.Currency, req.Extra); err != nil {
+		return nil, err
+	}
+	if err := requireWire(op, p, append(slices.Clone(payoutAlways), payoutRequired(a.currency)...), payoutSource); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// common checks what deposits and payouts share and sets amount and the Extra
+// remark in p.
+func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal, currency string, extra map[string]string) error {
+	if err := providers.CheckCurrency(Provider, op, []string{a.currency}, currency); err != nil {
+		return err
+	}
+	if err := providers.CheckAmount(Provider, op, a.Capabilities(), amount); err != nil {
+		return err
+	}
+	s, err := providers.FormatFixed(amount, a.decimals)
+	if err != nil {
+		return providers.Invalid(Provider, op, "%v", err)
+	}
+	p["amount"] = s
+	for k, v := range p {
+		if k != "orderId" {
+			p[k] = strings.TrimSpace(v)
+		}
+	}
+	if no := p["orderId"]; no != strings.TrimSpace(no) || strings.ContainsFunc(no, unicode.IsControl) {
+		return providers.Invalid(Provider, op, "order number %q has surrounding spaces or control characters", no)
+	}
+	if n := utf8.RuneCountInString(p["orderId"]); n > MaxOrderIDLen {
+		return providers.Invalid(Provider, op, "order number %q is %d characters; CXPay accepts at most %d", p["orderId"], n, MaxOrderIDLen)
+	}
+	for k, v := range extra {
+		if k != ExtraRemark {
+			return providers.Invalid(Provider, op, "unknown Extra key %q (CXPay understands only %q)", k, ExtraRemark)
+		}
+		if v != "" {
+			p["remark"] = strings.TrimSpace(v)
+		}
+	}
+	return nil
+}
+
+// Where each wire field comes from, for clear validation messages.
+var (
+	depositSource = map[string]string{
+		"payCode": "Method or Options[pay_code]", "amount": "Amount", "orderId": "OrderNo", "notifyUrl": "NotifyURL",
+		"remark": "Payer.TaxID (CPF/CNPJ)", "customName": "Payer.Name", "number": "Payer.Phone", "email": "Payer.Email",
+	}
+	payoutSource = map[string]string{
+		"payCode": "Method or Options[payout_pay_code]", "amount": "Amount", "orderId": "OrderNo", "notifyUrl": "NotifyURL",
+		"bankAccount": "Beneficiary.Account", "customName": "Beneficiary.Name",
+		"remark": "Beneficiary.AccountType (Brazil) or Beneficiary.BankCode (IFSC, bank code)", "number": "Beneficiary.Phone",
+		"email": "Beneficiary.Email",
+	}
+)
+
+// requireWire refuses params missing one of the required wire fields.
+func requireWire(op string, p map[string]string, required []string, source map[string]string) error {
+	var missing []string
+	for _, f := range required {
+		if p[f] == "" {
+			name := f
+			if s, ok := source[f]; ok {
+				name += " (" + s + ")"
+			}
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return providers.Invalid(Provider, op, "missing required field(s): %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// call signs params, posts them as JSON to path and interprets CXPay's envelope:
+// code 200 returns data; 400 (business error) is ErrRejected with CXPay's
+// message; 500 ("other anomalies") is ErrAmbiguous on a create, ErrTransient
+// otherwise.
+func (a *Adapter) call(ctx context.Context, op, path string, params map[string]string, creates bool) (json.RawMessage, []byte, error) {
+	params["merchant"] = a.cfg.MerchantID
+	params[SignField] = Sign(params, a.cfg.Secret.Reveal())
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Err: err}
+	}
+	resp, err := a.tr.Do(ctx, providers.Call{Op: op, Method: http.MethodPost, Path: path, ContentType: "application/json", Body: body, Creates: creates})
+	if err != nil {
+		return nil, nil, err
+	}
+	unsure := providers.ErrTransient
+	if creates {
+		unsure = providers.ErrAmbiguous
+	}
+	env, err := parseEnvelope(resp.Body)
+	if err != nil {
+		if resp.Status >= 400 {
+			return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: fmt.Sprintf("HTTP %d", resp.Status), Message: providers.Snippet(resp.Body)}
+		}
+		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Provider, Op: op, Message: "unreadable answer: " + providers.Snippet(resp.Body), Err: err}
+	}
+	code, msg := env.code, env.message()
+	switch {
+	case code == 200:
+		return env.Data, resp.Body, nil
+	case code >= 400 && code < 500:
+		a.log.WarnContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "order_no", params["orderId"], "code", code, "message", msg)
+		return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}
+	default:
+		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}
+	}
+}
+
+// envelope is CXPay's answer: {code, success, msg, desc, data}.
+type envelope struct {
+	code int
+	Msg  *string         `json:"msg"`
+	Desc *string         `json:"desc"`
+	Data json.RawMessage `json:"data"`
+}
+
+// message is desc (the error message) or else msg.
+func (e envelope) message() string {
+	if e.Desc != nil && strings.TrimSpace(*e.Desc) != "" {
+		return strings.TrimSpace(*e.Desc)
+	}
+	if e.Msg != nil {
+		return strings.TrimSpace(*e.Msg)
+	}
+	return ""
+}
+
+// parseEnvelope reads an answer; the code may come as a number or a string.
+func parseEnvelope(b []byte) (envelope, error) {
+	var raw struct {
+		Code json.RawMessage `json:"code"`
+		envelope
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return envelope{}, err
+	}
+	text, ok, err := jsonValueText(raw.Code)
+	if err != nil || !ok {
+		return envelope{}, fmt.Errorf("answer without a code")
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(text))
+	if err != nil {
+		return envelope{}, fmt.Errorf("code %q is not a number", text)
+	}
+	env := raw.envelope
+	env.code = code
+	return env, nil
+}
+
+// isNotFound reports whether a code-400 message says the order does not exist.
+func isNotFound(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{"not exist", "not found", "no order", "no such order", "订单不存在"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,67 @@
+package cxpay
+
+import "strings"
+
+// Provider is this package's provider name.
+const Provider = "cxpay"
+
+// Documented API paths, relative to the base URL.
+const (
+	PathCollectCreate = "/collect/create"
+	PathPayCreate     = "/pay/create"
+	PathOrderQuery    = "/order/query"
+	PathOrderBalance  = "/order/balance"
+)
+
+// Ack is the body a merchant answers a callback with: the lowercase string
+// "success". Anything else makes CXPay push the notification again.
+const Ack = "success"
+
+// DefaultCurrency is the account currency when Options "currency" is not set:
+// Brazil, the market the document details most (CPF/CNPJ, Pix account types).
+const DefaultCurrency = "BRL"
+
+// MaxOrderIDLen is the longest merchant order number CXPay accepts.
+const MaxOrderIDLen = 32
+
+// defaultDecimals is how many decimals amounts may carry in currency: two, the
+// document's "supports 2 decimal places", except in Indonesia, which "does not
+// allow decimal points".
+func defaultDecimals(currency string) int32 {
+	if strings.EqualFold(currency, "IDR") {
+		return 0
+	}
+	return 2
+}
+
+// depositRequired lists the collection fields required beyond the always
+// required ones, per account currency: the document marks remark (CPF/CNPJ),
+// customName, number and email "Brazil required".
+func depositRequired(currency string) []string {
+	if strings.EqualFold(currency, "BRL") {
+		return []string{"remark", "customName", "number", "email"}
+	}
+	return nil
+}
+
+// payoutRequired lists the payout fields required beyond the always required
+// ones (bankAccount, customName), per account currency: Brazil needs the
+// account type in remark and an email, India the IFSC code in remark and a
+// mobile number, Indonesia and Nigeria the bank code in remark.
+func payoutRequired(currency string) []string {
+	switch strings.ToUpper(currency) {
+	case "BRL":
+		return []string{"remark", "email"}
+	case "INR":
+		return []string{"remark", "number"}
+	case "IDR", "NGN":
+		return []string{"remark"}
+	}
+	return nil
+}
+
+// Always-required request fields, in the document's order.
+var (
+	depositAlways = []string{"merchant", "payCode", "amount", "orderId", "notifyUrl"}
+	payoutAlways  = []string{"merchant", "payCode", "amount", "orderId", "notifyUrl", "bankAccount", "customName"}
+)
