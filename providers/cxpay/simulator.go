@@ -34,16 +34,16 @@ const (
 
 // Error descriptions the simulator answers with (code 400, in desc).
 const (
-	DescSignError          = "sign error"
-	DescMerchantNotExist   = "merchant does not exist"
-	DescOrderNotExist      = "order does not exist"
-	DescOrderExists        = "orderId already exists"
-	DescInsufficient       = "insufficient balance"
-	DescPayCodeNotEnabled  = "payCode is not enabled for this merchant"
-	DescAmountFormat       = "amount format error"
-	DescOrderIDTooLong     = "orderId length must not exceed 32"
-	DescUnparsableRequest  = "request parameters could not be parsed"
-	descRequiredSuffix = " is required"
+	DescSignError         = "sign error"
+	DescMerchantNotExist  = "merchant does not exist"
+	DescOrderNotExist     = "order does not exist"
+	DescOrderExists       = "orderId already exists"
+	DescInsufficient      = "insufficient balance"
+	DescPayCodeNotEnabled = "payCode is not enabled for this merchant"
+	DescAmountFormat      = "amount format error"
+	DescOrderIDTooLong    = "orderId length must not exceed 32"
+	DescUnparsableRequest = "request parameters could not be parsed"
+	descRequiredSuffix    = " is required"
 )
 
 // maxRequestBytes bounds a request body the simulator reads.
