@@ -11,7 +11,7 @@ import (
 
 const createMerchant = `-- name: CreateMerchant :one
 INSERT INTO merchants (code, name) VALUES ($1, $2)
-RETURNING id, code, name, created_at
+RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed
 `
 
 type CreateMerchantParams struct {
@@ -27,12 +27,14 @@ func (q *Queries) CreateMerchant(ctx context.Context, arg CreateMerchantParams) 
 		&i.Code,
 		&i.Name,
 		&i.CreatedAt,
+		&i.WebhookUrl,
+		&i.WebhookSecretSealed,
 	)
 	return i, err
 }
 
 const getMerchantByCode = `-- name: GetMerchantByCode :one
-SELECT id, code, name, created_at FROM merchants WHERE code = $1
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants WHERE code = $1
 `
 
 func (q *Queries) GetMerchantByCode(ctx context.Context, code string) (Merchant, error) {
@@ -43,12 +45,14 @@ func (q *Queries) GetMerchantByCode(ctx context.Context, code string) (Merchant,
 		&i.Code,
 		&i.Name,
 		&i.CreatedAt,
+		&i.WebhookUrl,
+		&i.WebhookSecretSealed,
 	)
 	return i, err
 }
 
 const listMerchants = `-- name: ListMerchants :many
-SELECT id, code, name, created_at FROM merchants ORDER BY id
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants ORDER BY id
 `
 
 func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
@@ -65,6 +69,8 @@ func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
 			&i.Code,
 			&i.Name,
 			&i.CreatedAt,
+			&i.WebhookUrl,
+			&i.WebhookSecretSealed,
 		); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,110 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyhq/tally/db/ledgerdb"
+)
+
+// Violation is one broken invariant found by Check.
+type Violation struct {
+	// Invariant names the rule, e.g. "balance rows equal their entries".
+	Invariant string
+	// Detail names the transfer, entry or account and the figures that disagree.
+	Detail string
+}
+
+// Report is the result of Check: what it looked at and what it found.
+type Report struct {
+	Transfers int64
+	Entries   int64
+	Accounts  int64
+	// OpenHolds are pending transfers; OverdueHolds those of them past their
+	// deadline that ExpirePending has not expired yet (not a violation).
+	OpenHolds    int64
+	OverdueHolds int64
+	Violations   []Violation
+}
+
+// OK reports whether Check found no violation.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+// String is a human-readable summary, one line per violation.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ledger check: %d transfers, %d entries, %d accounts, %d open holds (%d overdue): ",
+		r.Transfers, r.Entries, r.Accounts, r.OpenHolds, r.OverdueHolds)
+	if r.OK() {
+		b.WriteString("ok")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%d violations", len(r.Violations))
+	for _, v := range r.Violations {
+		fmt.Fprintf(&b, "\n  %s: %s", v.Invariant, v.Detail)
+	}
+	return b.String()
+}
+
+// Check proves the ledger's invariants over the whole database, in one
+// repeatable-read snapshot, and reports every violation (at most 100 per
+// invariant):
+//
+//   - every transfer balances per currency (in each phase on its own) and has at
+//     least two entries;
+//   - every entry is on an account of its transfer's merchant, in the account's
+//     currency and within the currency's scale, in the phase its transfer allows;
+//   - every balances row equals the sums of its entries, copies its account's
+//     attributes, and no account that forbids it is negative;
+//   - the pending columns of every account equal what its open holds hold;
+//   - every hold is in the state its resolutions say (pending: none; committed:
+//     one that posts; voided or expired: one that posts nothing), every resolution
+//     released exactly what its hold held, and no post exceeded its hold.
+//
+// An error is returned only when the check itself could not run.
+func Check(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
+	var rep Report
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		q := ledgerdb.New(tx)
+		c, err := q.CheckCounts(ctx)
+		if err != nil {
+			return fmt.Errorf("counts: %w", err)
+		}
+		rep.Transfers, rep.Entries, rep.Accounts, rep.OpenHolds, rep.OverdueHolds =
+			c.Transfers, c.Entries, c.Accounts, c.OpenHolds, c.OverdueHolds
+		checks := []struct {
+			invariant string
+			run       func(context.Context) ([]string, error)
+		}{
+			{"transfers balance per currency", q.CheckUnbalancedTransfers},
+			{"transfers have two or more entries", q.CheckEntryCounts},
+			{"entries have their transfer's phase", q.CheckEntryPhases},
+			{"entries match their account", q.CheckEntryAccounts},
+			{"balance rows equal their entries", q.CheckBalanceRows},
+			{"balance rows match their account", q.CheckBalanceAttributes},
+			{"no forbidden negative balance", q.CheckNegativeBalances},
+			{"pending balances equal open holds", q.CheckPendingMatchesHolds},
+			{"holds are in the state their resolutions say", q.CheckHoldStates},
+			{"resolutions release what their hold held", q.CheckReleases},
+			{"posts stay within their hold", q.CheckPostsWithinHolds},
+		}
+		for _, ch := range checks {
+			details, err := ch.run(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ch.invariant, err)
+			}
+			for _, d := range details {
+				rep.Violations = append(rep.Violations, Violation{Invariant: ch.invariant, Detail: d})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("ledger check: %w", err)
+	}
+	return rep, nil
+}

@@ -1,0 +1,526 @@
+// Package ledger is tally's double-entry ledger, the source of truth for money.
+//
+// A transfer is two or more entries (debit or credit, positive amount) that
+// balance per currency. It is posted at once, or held: a hold (pending transfer)
+// reduces the available balance without moving the posted one, and is later
+// posted (fully or partially, the rest released), voided, or expired, exactly
+// once. Entries are never changed: resolving a hold writes a new transfer whose
+// "release" entries take the held amounts back out of the pending columns and
+// whose "posted" entries move the posted amount. So every balance column is always
+// the sum of its entries, which Check proves.
+//
+// Accounts are named by code and created on first use from the chart of accounts
+// (see Chart), which decides their type, normal side, whether they may go negative
+// and whether they are hot. A hot account (a provider's clearing account, in every
+// deposit) has HotSlots balance rows; each transfer updates one of them.
+//
+// Every write is one statement, one database round trip: a plpgsql function
+// (migration 00002_ledger.sql) inserts the transfer (idempotently, by key), locks
+// the balance rows it touches in (account, slot) order, updates them and inserts
+// the entries; CHECK constraints on the balance rows refuse an overdraft. Each
+// write has two forms:
+//
+//   - the pool form (Transfer, PostPending, ...) runs in its own transaction and
+//     retries deadlocks and serialization failures with a bounded backoff;
+//   - the Tx form (TransferTx, PostPendingTx, ...) runs inside the caller's
+//     transaction, in a subtransaction, so that a refusal leaves the caller's
+//     transaction usable. It does not retry: a deadlock there is the caller's
+//     transaction's, and only the caller can retry that whole transaction.
+//
+// Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ledgerdb"
+)
+
+// Ledger posts transfers and reads balances for every merchant of one database.
+// It is safe for concurrent use; create one per process and share it, because it
+// caches account ids.
+type Ledger struct {
+	pool        *pgxpool.Pool
+	accounts    *accountCache
+	maxAttempts int
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+// Option configures a Ledger.
+type Option func(*Ledger)
+
+// WithMaxAttempts sets how often the pool form tries a write that failed with a
+// deadlock or serialization failure (default 8).
+func WithMaxAttempts(n int) Option {
+	return func(l *Ledger) {
+		if n > 0 {
+			l.maxAttempts = n
+		}
+	}
+}
+
+// WithLogger sets the logger for retries and expiry (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(l *Ledger) { l.log = log } }
+
+// WithAccountCacheSize bounds the number of account ids kept in memory (default
+// 1,000,000). When full the cache starts over, which costs one lookup per account.
+func WithAccountCacheSize(n int) Option { return func(l *Ledger) { l.accounts.max = n } }
+
+// New returns a ledger on pool, whose database holds migration 00002_ledger.sql.
+func New(pool *pgxpool.Pool, opts ...Option) *Ledger {
+	l := &Ledger{
+		pool:        pool,
+		accounts:    newAccountCache(1_000_000),
+		maxAttempts: 8,
+		log:         slog.Default(),
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// Pool returns the pool the ledger writes through.
+func (l *Ledger) Pool() *pgxpool.Pool { return l.pool }
+
+// Entry is one line of a transfer request.
+type Entry struct {
+	// Account is the account code, e.g. ledger.CustomerAccount("83430099", "USDT").
+	Account string
+	Side    Side
+	// Amount is positive, with at most the currency's scale of decimal places.
+	Amount decimal.Decimal
+	// Currency, when set, must equal the account's currency (the last segment of
+	// its code); it is a cross-check, and may be left empty.
+	Currency string
+}
+
+// TransferRequest asks for a new transfer, posted at once or held (Pending).
+type TransferRequest struct {
+	// Merchant owns the transfer and every account in it.
+	Merchant int64
+	// Key makes the request idempotent per merchant: the same key with the same
+	// content returns the first transfer; with other content ErrIdempotencyConflict.
+	// Keys beginning with "ledger:" are reserved.
+	Key     string
+	Entries []Entry
+	// Pending makes the transfer a hold: its amounts count against the available
+	// balance but not the posted one until PostPending.
+	Pending bool
+	// ExpiresAt is a hold's deadline (zero: none). After it the hold can no longer
+	// be posted or voided; ExpirePending releases it.
+	ExpiresAt time.Time
+	// Reference says what the transfer is for (an order, a callback, a resolution).
+	Reference string
+	// Metadata is stored with the transfer (an FX rate, a provider's order id).
+	Metadata map[string]string
+}
+
+// TransferState is the state of a transfer.
+type TransferState string
+
+// Transfer states. A posted transfer is final; a pending one is a hold that ends
+// committed, voided or expired.
+const (
+	StatePosted    TransferState = "posted"
+	StatePending   TransferState = "pending"
+	StateCommitted TransferState = "committed"
+	StateVoided    TransferState = "voided"
+	StateExpired   TransferState = "expired"
+)
+
+// Transfer is a transfer the ledger stored.
+type Transfer struct {
+	ID       int64
+	Merchant int64
+	Key      string
+	// State is the state when the call returned (a replayed hold may since have
+	// been committed).
+	State TransferState
+	// PendingID is, for a transfer that resolved a hold, the hold's id.
+	PendingID int64
+	ExpiresAt time.Time
+	Reference string
+	Metadata  map[string]string
+	CreatedAt time.Time
+	// Replayed is true when the key had already been used with the same content:
+	// nothing was written, and this is the first transfer.
+	Replayed bool
+}
+
+// Transfer stores one transfer in its own transaction, retrying deadlocks and
+// serialization failures. See TransferRequest.
+func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
+	out, err := l.TransferBatch(ctx, []TransferRequest{req})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return out[0], nil
+}
+
+// TransferTx is Transfer inside the caller's transaction tx. A refusal leaves tx
+// usable; nothing is retried (see the package documentation).
+func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
+	out, err := l.TransferBatchTx(ctx, tx, []TransferRequest{req})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return out[0], nil
+}
+
+// TransferBatch stores many transfers in one statement, one round trip, all or
+// nothing; it is the fast path for bulk posting (imports, settlements, tests).
+// Each transfer keeps its own idempotency: a replayed key returns its first
+// transfer and writes nothing. Balance limits are checked on the batch's net
+// effect: an account that may not go negative must be within its limit after the
+// batch, not after each transfer in it. Resolutions of holds are not batched.
+func (l *Ledger) TransferBatch(ctx context.Context, reqs []TransferRequest) ([]Transfer, error) {
+	return l.transferBatch(ctx, nil, reqs)
+}
+
+// TransferBatchTx is TransferBatch inside the caller's transaction tx. A refusal
+// leaves tx usable; nothing is retried.
+func (l *Ledger) TransferBatchTx(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("transfer batch: nil transaction: %w", ErrInvalid)
+	}
+	return l.transferBatch(ctx, tx, reqs)
+}
+
+// Resolution asks to post or void a hold.
+type Resolution struct {
+	Merchant int64
+	// Key makes the resolution idempotent, like TransferRequest.Key.
+	Key string
+	// Hold names the hold by id, or HoldKey by its idempotency key (one of them).
+	Hold    int64
+	HoldKey string
+	// Amount (post only) posts this amount on every leg of the hold and releases
+	// the rest: a partial post of the usual two-leg hold. Zero posts the hold in
+	// full. Holds whose legs differ in amount take Entries instead.
+	Amount decimal.Decimal
+	// Entries (post only) are the posted entries explicitly; each must be on an
+	// account and side of the hold and at most what it holds there, and they must
+	// balance. The rest of the hold is released.
+	Entries   []Entry
+	Reference string
+	Metadata  map[string]string
+}
+
+// PostPending commits a hold: it releases the held amounts and posts the hold in
+// full, or partially (Resolution.Amount or Entries). A hold is resolved once: a
+// second post, a post after a void and anything after expiry are refused with
+// ErrHoldNotPending or ErrHoldExpired. Of racing resolutions of one hold exactly
+// one wins.
+func (l *Ledger) PostPending(ctx context.Context, r Resolution) (Transfer, error) {
+	return l.resolve(ctx, nil, actionPost, r, time.Time{})
+}
+
+// PostPendingTx is PostPending inside the caller's transaction tx. A refusal leaves
+// tx usable; nothing is retried. The hold stays locked until tx ends.
+func (l *Ledger) PostPendingTx(ctx context.Context, tx pgx.Tx, r Resolution) (Transfer, error) {
+	if tx == nil {
+		return Transfer{}, fmt.Errorf("post pending: nil transaction: %w", ErrInvalid)
+	}
+	return l.resolve(ctx, tx, actionPost, r, time.Time{})
+}
+
+// VoidPending releases a hold without posting anything.
+func (l *Ledger) VoidPending(ctx context.Context, r Resolution) (Transfer, error) {
+	return l.resolve(ctx, nil, actionVoid, r, time.Time{})
+}
+
+// VoidPendingTx is VoidPending inside the caller's transaction tx. A refusal leaves
+// tx usable; nothing is retried.
+func (l *Ledger) VoidPendingTx(ctx context.Context, tx pgx.Tx, r Resolution) (Transfer, error) {
+	if tx == nil {
+		return Transfer{}, fmt.Errorf("void pending: nil transaction: %w", ErrInvalid)
+	}
+	return l.resolve(ctx, tx, actionVoid, r, time.Time{})
+}
+
+// ExpirePending expires every hold whose deadline is at or before now, releasing
+// what it holds, and returns how many it expired. Each hold expires in its own
+// transaction, under the key "ledger:expire:{hold id}", so that concurrent runs
+// (two scheduler nodes) expire each hold once. A hold posted or voided while this
+// runs is skipped.
+func (l *Ledger) ExpirePending(ctx context.Context, now time.Time) (int, error) {
+	const page = 500
+	q := ledgerdb.New(l.pool)
+	expired := 0
+	for {
+		due, err := q.ListDueHolds(ctx, ledgerdb.ListDueHoldsParams{Now: now, MaxHolds: page})
+		if err != nil {
+			return expired, fmt.Errorf("expire pending: list due holds: %w", err)
+		}
+		progressed := false
+		for _, h := range due {
+			r := Resolution{Merchant: h.MerchantID, Key: fmt.Sprintf("%sexpire:%d", reservedPrefix, h.ID), Hold: h.ID}
+			t, err := l.resolve(ctx, nil, actionExpire, r, now)
+			switch {
+			case err == nil:
+				progressed = true
+				if !t.Replayed {
+					expired++
+				}
+			case errors.Is(err, ErrHoldNotPending), errors.Is(err, errNotDue):
+				progressed = true
+			default:
+				return expired, fmt.Errorf("expire pending: %w", err)
+			}
+		}
+		if len(due) < page || !progressed {
+			if expired > 0 {
+				l.log.InfoContext(ctx, "ledger: expired holds", "count", expired)
+			}
+			return expired, nil
+		}
+	}
+}
+
+// reservedPrefix starts the keys the ledger makes itself.
+const reservedPrefix = "ledger:"
+
+const (
+	actionPost   = "post"
+	actionVoid   = "void"
+	actionExpire = "expire"
+)
+
+// transferBatch validates reqs, resolves their accounts and posts them with one
+// call of ledger_post_transfers: in tx (caught, no retry) or on the pool (retried).
+func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	label := "transfer batch"
+	if len(reqs) == 1 {
+		label = "transfer " + reqs[0].Key
+	}
+	prepared := make([]preparedTransfer, len(reqs))
+	for i := range reqs {
+		p, err := prepareTransfer(reqs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		prepared[i] = p
+	}
+	// The same key twice in one batch: the same content is one transfer, other
+	// content a conflict.
+	first := make(map[merchantKey]int, len(reqs))
+	dupOf := make([]int, len(reqs))
+	var unique []int
+	for i, p := range prepared {
+		k := merchantKey{reqs[i].Merchant, reqs[i].Key}
+		if j, ok := first[k]; ok {
+			if string(prepared[j].hash) != string(p.hash) {
+				return nil, fmt.Errorf("%s: key %s twice with different content: %w", label, reqs[i].Key, ErrIdempotencyConflict)
+			}
+			dupOf[i] = j
+			continue
+		}
+		first[k] = i
+		dupOf[i] = -1
+		unique = append(unique, i)
+	}
+
+	var params ledgerdb.PostTransfersParams
+	params.Catch = tx != nil
+	for n, i := range unique {
+		p, req := prepared[i], reqs[i]
+		expires := ""
+		if !req.ExpiresAt.IsZero() {
+			expires = p.expiresAt.Format(time.RFC3339Nano)
+		}
+		params.TMerchant = append(params.TMerchant, req.Merchant)
+		params.TKey = append(params.TKey, req.Key)
+		params.THash = append(params.THash, p.hash)
+		params.TPending = append(params.TPending, req.Pending)
+		params.TExpires = append(params.TExpires, expires)
+		params.TReference = append(params.TReference, req.Reference)
+		params.TMetadata = append(params.TMetadata, p.metadata)
+		for _, e := range p.entries {
+			acct, err := l.account(ctx, req.Merchant, e.spec)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", label, err)
+			}
+			params.ETransfer = append(params.ETransfer, int32(n+1))
+			params.EAccount = append(params.EAccount, acct.id)
+			params.ESlots = append(params.ESlots, acct.slots)
+			params.ESide = append(params.ESide, string(e.Side))
+			params.EAmount = append(params.EAmount, e.Amount)
+			params.ECurrency = append(params.ECurrency, e.spec.Currency)
+		}
+	}
+
+	var rows []ledgerdb.PostTransfersRow
+	var err error
+	if tx != nil {
+		rows, err = ledgerdb.New(tx).PostTransfers(ctx, params)
+		if err == nil && len(rows) == 1 && rows[0].ErrCode != "" {
+			r := rows[0]
+			err = fromDB(r.ErrCode, r.ErrMessage, r.ErrDetail, r.ErrConstraint)
+		}
+	} else {
+		err = l.retry(ctx, label, func() error {
+			var e error
+			rows, e = ledgerdb.New(l.pool).PostTransfers(ctx, params)
+			return e
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+	}
+	if len(rows) != len(unique) {
+		return nil, fmt.Errorf("%s: database returned %d results for %d transfers", label, len(rows), len(unique))
+	}
+	out := make([]Transfer, len(reqs))
+	for _, r := range rows {
+		i := unique[r.Idx-1]
+		out[i] = transferFromRequest(reqs[i], prepared[i], r.ID, TransferState(r.State), r.CreatedAt, r.Replayed)
+	}
+	for i, j := range dupOf {
+		if j >= 0 {
+			out[i] = out[j]
+			out[i].Replayed = true
+		}
+	}
+	return out, nil
+}
+
+// resolve posts, voids or expires a hold with one call of ledger_resolve.
+func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolution, now time.Time) (Transfer, error) {
+	label := action + " hold " + r.HoldKey
+	if r.Hold != 0 {
+		label = fmt.Sprintf("%s hold %d", action, r.Hold)
+	}
+	if r.Key != "" {
+		label += " (" + r.Key + ")"
+	}
+	p, err := prepareResolution(action, r)
+	if err != nil {
+		return Transfer{}, fmt.Errorf("%s: %w", label, err)
+	}
+	if now.IsZero() {
+		now = l.now()
+	}
+	params := ledgerdb.ResolveHoldParams{
+		Catch:      tx != nil,
+		MerchantID: r.Merchant,
+		Key:        r.Key,
+		Hash:       p.hash,
+		Action:     action,
+		Now:        now,
+		Reference:  r.Reference,
+		Metadata:   p.metadata,
+	}
+	if r.Hold != 0 {
+		params.HoldID.Int64, params.HoldID.Valid = r.Hold, true
+	} else {
+		params.HoldKey.String, params.HoldKey.Valid = r.HoldKey, true
+	}
+	if !r.Amount.IsZero() {
+		params.Amount = decimal.NullDecimal{Decimal: r.Amount, Valid: true}
+	}
+	for _, e := range p.entries {
+		acct, err := l.existingAccount(ctx, r.Merchant, e.spec)
+		if errors.Is(err, ErrNotFound) {
+			return Transfer{}, fmt.Errorf("%s: account %s is not in the hold: %w", label, e.Account, ErrPostExceedsHold)
+		}
+		if err != nil {
+			return Transfer{}, fmt.Errorf("%s: %w", label, err)
+		}
+		params.EAccount = append(params.EAccount, acct.id)
+		params.ESide = append(params.ESide, string(e.Side))
+		params.EAmount = append(params.EAmount, e.Amount)
+	}
+
+	var row ledgerdb.ResolveHoldRow
+	if tx != nil {
+		row, err = ledgerdb.New(tx).ResolveHold(ctx, params)
+		if err == nil && row.ErrCode != "" {
+			err = fromDB(row.ErrCode, row.ErrMessage, row.ErrDetail, row.ErrConstraint)
+		}
+	} else {
+		err = l.retry(ctx, label, func() error {
+			var e error
+			row, e = ledgerdb.New(l.pool).ResolveHold(ctx, params)
+			return e
+		})
+	}
+	if err != nil {
+		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+	}
+	return Transfer{
+		ID:        row.ID,
+		Merchant:  r.Merchant,
+		Key:       r.Key,
+		State:     TransferState(row.State),
+		PendingID: row.HoldID,
+		Reference: r.Reference,
+		Metadata:  r.Metadata,
+		CreatedAt: row.CreatedAt,
+		Replayed:  row.Replayed,
+	}, nil
+}
+
+// retry runs fn until it succeeds, fails with an error other than a deadlock or
+// serialization failure, or has run maxAttempts times, sleeping a jittered
+// exponential backoff (2 ms doubling, at most 200 ms) in between.
+func (l *Ledger) retry(ctx context.Context, label string, fn func() error) error {
+	backoff := 2 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !retryable(err) || attempt >= l.maxAttempts {
+			return err
+		}
+		l.log.DebugContext(ctx, "ledger: retrying", "op", label, "attempt", attempt, "err", err)
+		sleep := backoff/2 + rand.N(backoff)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(sleep):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// describe names the account of an ErrInsufficientFunds when the cache knows it.
+func (l *Ledger) describe(err error) error {
+	var fe *fundsError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if code, ok := l.accounts.codeOf(fe.accountID); ok {
+		return fmt.Errorf("account %s: %w", code, ErrInsufficientFunds)
+	}
+	return err
+}
+
+func transferFromRequest(req TransferRequest, p preparedTransfer, id int64, state TransferState, created time.Time, replayed bool) Transfer {
+	t := Transfer{
+		ID:        id,
+		Merchant:  req.Merchant,
+		Key:       req.Key,
+		State:     state,
+		Reference: req.Reference,
+		Metadata:  req.Metadata,
+		CreatedAt: created,
+		Replayed:  replayed,
+	}
+	if !req.ExpiresAt.IsZero() {
+		t.ExpiresAt = p.expiresAt
+	}
+	return t
+}

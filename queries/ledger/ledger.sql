@@ -1,0 +1,108 @@
+-- Queries of package ledger. Writes go through the plpgsql functions of migration
+-- 00002_ledger.sql, one statement (one round trip) per transfer or batch.
+
+-- name: EnsureMerchant :one
+WITH ins AS (
+    INSERT INTO merchants (code, name) VALUES (sqlc.arg(code), sqlc.arg(name))
+    ON CONFLICT (code) DO NOTHING
+    RETURNING id, code, name, created_at
+)
+SELECT id, code, name, created_at FROM ins
+UNION ALL
+SELECT id, code, name, created_at FROM merchants WHERE code = sqlc.arg(code)
+LIMIT 1;
+
+-- name: ListCurrencies :many
+SELECT code, scale FROM currencies ORDER BY code;
+
+-- name: EnsureAccount :one
+SELECT r.id::bigint AS id, r.type::text AS type, r.normal_side::text AS normal_side, r.currency::text AS currency,
+    r.allow_negative::boolean AS allow_negative, r.slots::integer AS slots
+FROM ledger_ensure_account(sqlc.arg(merchant_id)::bigint, sqlc.arg(code)::text, sqlc.arg(type)::text,
+    sqlc.arg(normal_side)::text, sqlc.arg(currency)::text, sqlc.arg(allow_negative)::boolean, sqlc.arg(slots)::integer) r;
+
+-- name: PostTransfers :many
+-- A refused batch (with catch) is one row whose err_* columns say why.
+SELECT coalesce(r.idx, 0)::integer AS idx, coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
+    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_post_transfers(sqlc.arg(catch)::boolean,
+    sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
+    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o), sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
+    sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_slots)::integer[],
+    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+
+-- name: ResolveHold :one
+SELECT coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
+    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
+    coalesce(r.hold_id, 0)::bigint AS hold_id,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_resolve(sqlc.arg(catch)::boolean, sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
+    sqlc.narg(hold_id)::bigint, sqlc.narg(hold_key)::text, sqlc.arg(action)::text, sqlc.arg(now)::timestamptz,
+    sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
+    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb) r;
+
+-- name: GetAccount :one
+SELECT * FROM accounts WHERE merchant_id = sqlc.arg(merchant_id) AND code = sqlc.arg(code);
+
+-- name: ListAccounts :many
+SELECT * FROM accounts WHERE merchant_id = sqlc.arg(merchant_id) ORDER BY code;
+
+-- name: GetBalance :one
+-- The balance of one account: the sums over its slots.
+SELECT a.id, a.code, a.type, a.normal_side, a.currency, a.allow_negative,
+    sum(b.debits_posted)::numeric AS debits_posted, sum(b.credits_posted)::numeric AS credits_posted,
+    sum(b.debits_pending)::numeric AS debits_pending, sum(b.credits_pending)::numeric AS credits_pending
+FROM accounts a JOIN balances b ON b.account_id = a.id
+WHERE a.merchant_id = sqlc.arg(merchant_id) AND a.code = sqlc.arg(code)
+GROUP BY a.id;
+
+-- name: ListBalances :many
+SELECT a.id, a.code, a.type, a.normal_side, a.currency, a.allow_negative,
+    sum(b.debits_posted)::numeric AS debits_posted, sum(b.credits_posted)::numeric AS credits_posted,
+    sum(b.debits_pending)::numeric AS debits_pending, sum(b.credits_pending)::numeric AS credits_pending
+FROM accounts a JOIN balances b ON b.account_id = a.id
+WHERE a.merchant_id = sqlc.arg(merchant_id)
+GROUP BY a.id
+ORDER BY a.code;
+
+-- name: BalanceAt :one
+-- The balance of one account from its entries created at or before a time.
+SELECT
+    coalesce(sum(e.amount) FILTER (WHERE e.phase = 'posted' AND e.side = 'debit'), 0)::numeric AS debits_posted,
+    coalesce(sum(e.amount) FILTER (WHERE e.phase = 'posted' AND e.side = 'credit'), 0)::numeric AS credits_posted,
+    coalesce(sum(CASE e.phase WHEN 'pending' THEN e.amount WHEN 'release' THEN -e.amount END)
+        FILTER (WHERE e.side = 'debit'), 0)::numeric AS debits_pending,
+    coalesce(sum(CASE e.phase WHEN 'pending' THEN e.amount WHEN 'release' THEN -e.amount END)
+        FILTER (WHERE e.side = 'credit'), 0)::numeric AS credits_pending
+FROM entries e
+WHERE e.account_id = sqlc.arg(account_id) AND e.created_at <= sqlc.arg(at);
+
+-- name: ListAccountEntries :many
+-- One page of an account's entries in id order, after a keyset cursor.
+SELECT e.id, e.transfer_id, t.idempotency_key, t.reference, e.side, e.phase, e.amount, e.currency, e.created_at
+FROM entries e JOIN transfers t ON t.id = e.transfer_id
+WHERE e.account_id = sqlc.arg(account_id) AND e.id > sqlc.arg(after)
+ORDER BY e.id
+LIMIT sqlc.arg(page_size);
+
+-- name: GetTransfer :one
+SELECT * FROM transfers WHERE merchant_id = sqlc.arg(merchant_id) AND id = sqlc.arg(id);
+
+-- name: GetTransferByKey :one
+SELECT * FROM transfers WHERE merchant_id = sqlc.arg(merchant_id) AND idempotency_key = sqlc.arg(idempotency_key);
+
+-- name: ListTransferEntries :many
+SELECT e.id, e.account_id, a.code AS account_code, e.slot, e.side, e.phase, e.amount, e.currency, e.created_at
+FROM entries e JOIN accounts a ON a.id = e.account_id
+WHERE e.transfer_id = sqlc.arg(transfer_id)
+ORDER BY e.id;
+
+-- name: ListDueHolds :many
+-- Open holds whose deadline has passed, oldest first.
+SELECT id, merchant_id FROM transfers
+WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= sqlc.arg(now)::timestamptz
+ORDER BY expires_at, id
+LIMIT sqlc.arg(max_holds);
