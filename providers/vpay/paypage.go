@@ -40,8 +40,8 @@ func (s *Simulator) payPage(w http.ResponseWriter, r *http.Request) {
 	type addr struct{ Network, Address string }
 	view := struct {
 		OrderID, OrderNo, Amount, Currency, Quote, QuoteCurrency, Rate, Status, ReturnURL string
-		Paid                                                                            bool
-		Addresses                                                                       []addr
+		Paid                                                                              bool
+		Addresses                                                                         []addr
 	}{
 		OrderID: o.ID, OrderNo: o.OrderNo, Amount: o.Amount.String(), Currency: o.Currency,
 		Quote: o.QuoteAmount.StringFixed(QuoteDecimals), QuoteCurrency: o.QuoteCurrency, Rate: o.Rate.String(),

@@ -14,8 +14,8 @@ const (
 
 func TestRequestVector(t *testing.T) {
 	bodies := map[string]string{
-		"quoteAmount 100":    `{"key":"9yUreYgTRtit39Dy","localOrderId":"1700000000","localUserId":"55","notifyUrl":"http://conan.test/notify","isBlockchain":true,"userCurrency":"USDT","quoteCurrency":"CNY","quoteAmount":100}`,
-		"quoteAmount 100.00": `{"quoteAmount":100.00,"quoteCurrency":"CNY","userCurrency":"USDT","isBlockchain":true,"notifyUrl":"http://conan.test/notify","localUserId":"55","localOrderId":"1700000000","key":"9yUreYgTRtit39Dy"}`,
+		"quoteAmount 100":           `{"key":"9yUreYgTRtit39Dy","localOrderId":"1700000000","localUserId":"55","notifyUrl":"http://conan.test/notify","isBlockchain":true,"userCurrency":"USDT","quoteCurrency":"CNY","quoteAmount":100}`,
+		"quoteAmount 100.00":        `{"quoteAmount":100.00,"quoteCurrency":"CNY","userCurrency":"USDT","isBlockchain":true,"notifyUrl":"http://conan.test/notify","localUserId":"55","localOrderId":"1700000000","key":"9yUreYgTRtit39Dy"}`,
 		"numeric ids, sign present": `{"key":"9yUreYgTRtit39Dy","localOrderId":1700000000,"localUserId":55,"notifyUrl":"http://conan.test/notify","isBlockchain":true,"userCurrency":"USDT","quoteCurrency":"CNY","quoteAmount":100.0,"sign":"whatever","successRedirectUrl":null,"tags":[]}`,
 	}
 	for name, body := range bodies {
