@@ -1,0 +1,143 @@
+// Package cpay is tally's adapter for C-Pay (cpay.ltd), a crypto payment
+// provider, and a faithful simulator of it.
+//
+// # What C-Pay offers
+//
+// Per-user crypto wallet addresses (getWalletAddress) whose deposits arrive
+// without any order; hosted cashier orders in USDT, ETH, BTC or BNB
+// (createOrder); card orders in USD, EUR or BRL (createOrderByCreditCard);
+// crypto payouts (withdraw) and fiat payouts (createFiatPayoutOrder: Pix or
+// bank card); balances per currency (getMerchantBalance); exchange rates
+// (getExchangeRate, getExchangeRateForCreditCard); conversions between
+// currencies (exchange); order details by merchant order no, C-Pay order id or
+// transaction hash (getOrderDetail); and JSON webhooks answered "OK".
+// Production is https://api.cpay.ltd, C-Pay's sandbox
+// https://sandbox-api.cpay.ltd; tally's sandbox serves the simulator under
+// /cpay.
+//
+// # Adapter
+//
+//	CreateDeposit Method ""            -> POST /openapi/v1/createOrder (CashierURL)
+//	CreateDeposit Method "credit_card" -> POST /openapi/v1/createOrderByCreditCard (CashierURL)
+//	CreateDeposit Method "wallet"      -> GET  /openapi/v1/getWalletAddress (Addresses, no order)
+//	CreatePayout crypto currency       -> POST /openapi/v1/withdraw
+//	CreatePayout fiat currency         -> POST /openapi/v1/createFiatPayoutOrder (Method "" or "pix": Pix; "bank_card")
+//	QueryOrder                         -> GET  /openapi/v1/getOrderDetail
+//	QueryBalances                      -> GET  /openapi/v1/getMerchantBalance
+//	WalletAddresses                    -> GET  /openapi/v1/getWalletAddress
+//	ExchangeRate                       -> GET  /openapi/v1/getExchangeRate
+//	ExchangeRateForCreditCard          -> GET  /openapi/v1/getExchangeRateForCreditCard
+//	Exchange                           -> POST /openapi/v1/exchange
+//	ParseCallback, Reply               <- the webhook (JSON POST), answered OK / FAIL
+//
+// Config: BaseURL, MerchantID (merchantId) and Secret are required; NotifyURL
+// is sent as the orders' callback URL (when neither it nor the request's is
+// set, C-Pay uses the URL configured in its merchant platform). C-Pay reads no
+// Config.Options.
+//
+// Request fields taken from tally's requests: OrderNo is merchantTradeNo,
+// CustomerID userId (required everywhere), ReturnURL successURL, FailURL
+// failURL, CreatedAt createTime (milliseconds; zero means now). Card deposits
+// need Payer.Email, Payer.Country and Extra["ip"]; Extra["products"] (a JSON
+// array) defaults to one product named after the order, Extra["language"] is
+// sent as the document's field "lanuage". Crypto payouts need
+// Beneficiary.Network (TRON(TRC-20), BSC(BEP-20), Ethereum(ERC-20), Bitcoin,
+// matching the currency) and Beneficiary.Account (toAddress); Amount is
+// receivedAmount and Extra["totalAmount"] (default Amount) totalAmount. Fiat
+// payouts need Beneficiary.Account (toAccount) and Beneficiary.AccountType
+// (accountType; Pix: 1 cpf/cnpj, 2 email, 3 mobile, 4 random key),
+// Beneficiary.Country (Pix: BRA, filled in), optionally Beneficiary.BankCode
+// (accountCode), Extra["remark"], Extra["extInfo"].
+//
+// Amounts go out as plain decimals, exactly as validated, at most 8 decimals
+// ("Support 8 decimals"); fiat amounts (card orders, fiat payouts) at most 2,
+// because C-Pay would round a third decimal down and tally never lets money be
+// rounded silently. Such an amount, an unsupported currency or network, a
+// missing field or an over-long order no is refused before any call with
+// ErrInvalidRequest.
+//
+// Answers: code 0 is success. Any other code is a refusal: a msg starting
+// "invalid param" wraps ErrInvalidRequest, anything else ErrRejected, with
+// C-Pay's code and msg kept in providers.Error. getOrderDetail's "order not
+// exist" (or a success with no data) wraps ErrNotFound. 5xx and network
+// failures are transient, or ambiguous for creates (createOrder,
+// createOrderByCreditCard, withdraw, createFiatPayoutOrder, exchange), as is a
+// success whose data cannot be read.
+//
+// # Statuses
+//
+// 0 PENDING -> pending, 11 PROCESSING -> processing, 14 COMPLETED ->
+// succeeded, 15 CLOSED -> failed. C-Pay has no expired or reversed status: an
+// unpaid order closes (15), and a COMPLETED order that C-Pay later closes is a
+// reversal only its history shows, so Event.Reversed is never set from C-Pay
+// data; reconciliation must treat 15 after 14 as a reversal.
+//
+// # Webhooks
+//
+// A JSON POST with merchantId, merchantTradeNo, merchantUserId, orderId,
+// orderStatus, hash, actualAmount, receivedAmount, fee, cryptoCurrency,
+// network, remark, extInfo, createTime and sign. Event.Paid is actualAmount
+// (what C.Pay received; for a payout what it sent), Credited receivedAmount
+// (what moved on the merchant account: a deposit net of fee, a payout's amount
+// plus fee), Fee fee, Currency cryptoCurrency (also for fiat and card orders),
+// TxHash hash, UserID merchantUserId. The webhook carries no requested
+// amount, so Requested is unset (QueryOrder's getOrderDetail has none either).
+// A deposit to a user's wallet address that belongs to no order has no
+// merchantTradeNo: its event has OrderNo "", UserID and TxHash set, Kind
+// deposit; reconcile it by user and hash. The answer is the text OK; failures
+// are answered FAIL (400 when the webhook will never verify, 500 when tally
+// could not store it, so that C-Pay retries).
+//
+// # Where the document is silent or contradicts itself, and the reading taken
+//
+//   - Signing (vectors README wins): HMAC-SHA256 keyed with the secret over the
+//     sorted name=value pairs without sign and without empty values, plus
+//     "&key=SECRET"; values signed exactly as sent. JSON (webhooks, the card
+//     order's answer) signs each member's JSON text: a number as written
+//     ("1663155010000"), never reformatted through float64; null is empty.
+//   - The webhook's sign is marked optional; an unsigned webhook is refused.
+//   - Requests: "this interface uses the form form": GET parameters in the query
+//     string, POST parameters as an application/x-www-form-urlencoded body
+//     (the curl examples put POST parameters in the URL; the simulator reads
+//     both).
+//   - createFiatPayoutOrder's URL is printed with "/openapi/v1" twice; its own
+//     example uses /openapi/v1/createFiatPayoutOrder, which the adapter calls.
+//     The simulator answers both paths.
+//   - The callback URL is spelled callbackURL (createOrder's table, withdraw) and
+//     callBackURL (createOrder's example, fiat payouts, card orders); the
+//     adapter sends each endpoint's table spelling, the simulator reads both.
+//   - The card order's "lanuage" field is sent with the document's spelling.
+//   - withdraw takes totalAmount and receivedAmount: totalAmount is what the
+//     user is charged at the merchant, receivedAmount what reaches toAddress
+//     (must not exceed totalAmount); C-Pay debits receivedAmount plus its fee
+//     from the merchant balance.
+//   - createFiatPayoutOrder's amount is what the beneficiary receives; the
+//     answer's orderAmount is amount plus fee (as in the document's example).
+//   - Exchange rates are source units per one target unit (USDT to BTC 40000),
+//     as the examples compute, not "1:exchangeRate" as the note says; a quote of
+//     0 (the document's example) means no rate and is refused.
+//   - Payouts are created PROCESSING (11), as the fiat example answers; C-Pay
+//     calls back "after the order succeeds or fails" and when "a payout was
+//     initiated": the simulator sends 11, 14 and 15, never 0.
+//   - Retries: "ten tries" with no intervals; the simulator uses RetrySchedule
+//     (10 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min, 1 h, 2 h).
+//   - getOrderDetail for an unknown order: code 1 "order not exist".
+//   - The card order's answer carries a sign over its data members; the adapter
+//     verifies it when present (ErrBadSignature otherwise: the order may exist,
+//     query it).
+//   - createTime is milliseconds; webhooks' createTime is the order's creation
+//     time (Event.OccurredAt).
+//
+// # Simulator
+//
+// NewSimulator serves the documented paths with their methods, the hosted
+// page /payment (cashier and card orders; its button pays in full) and C-Pay's
+// envelopes: {"code":0,"msg":"success","data":...,"traceid":"..."}, refusals
+// as HTTP 200 with code 1 and a msg ("invalid param X", "verify sign fail",
+// "merchant not exist", "merchantTradeNo already exists", "insufficient
+// balance", "order not exist", "unsupported currency pair"). Wallet addresses
+// are derived from merchant, user and network, stable across calls. Deposits
+// without an order come from the control API (POST /deposits, Engine.Deposit)
+// and are sent to Merchant.NotifyURL with the user id and hash. See Simulator
+// for the merchant Options it reads (rates, exchange fee).
+package cpay
