@@ -210,7 +210,7 @@ func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*prov
 	data, raw, err := a.call(ctx, op, PathOrderQuery, map[string]string{"orderId": q.OrderNo}, false)
 	if err != nil {
 		var pe *providers.Error
-		if errors.As(err, &pe) && pe.Kind == providers.ErrRejected && isNotFound(pe.Message) {
+		if errors.As(err, &pe) && pe.Kind == providers.ErrRejected && pe.Code == "400" && isNotFound(pe.Message) {
 			return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Provider, Op: op, Code: pe.Code, Message: pe.Message}
 		}
 		return nil, err
@@ -381,6 +381,11 @@ func requireWire(op string, p map[string]string, required []string, source map[s
 // otherwise.
 func (a *Adapter) call(ctx context.Context, op, path string, params map[string]string, creates bool) (json.RawMessage, []byte, error) {
 	params["merchant"] = a.cfg.MerchantID
+	for k, v := range params {
+		if v == "" {
+			delete(params, k) // optional fields left empty are not sent
+		}
+	}
 	params[SignField] = Sign(params, a.cfg.Secret.Reveal())
 	body, err := json.Marshal(params)
 	if err != nil {
