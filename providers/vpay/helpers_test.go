@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -61,6 +62,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	t.Cleanup(e.srv.Close)
 	e.sim = NewSimulator(sim.Config{
 		BaseURL: e.srv.URL,
+		Logger:  slog.New(slog.DiscardHandler),
 		Scale:   o.scale,
 		Seed:    1,
 		Merchants: []sim.Merchant{{
@@ -82,7 +84,7 @@ func newAdapter(t *testing.T, baseURL, key, secret string, client *http.Client, 
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	ad, err := New(providers.Config{Account: "vpay-test", BaseURL: baseURL, MerchantID: key, Secret: providers.Secret(secret), HTTPClient: client, Options: opts})
+	ad, err := New(providers.Config{Account: "vpay-test", BaseURL: baseURL, MerchantID: key, Secret: providers.Secret(secret), HTTPClient: client, Options: opts, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

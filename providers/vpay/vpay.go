@@ -102,7 +102,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	a.log = a.log.With("provider", Name, "account", cfg.Account)
+	a.log = a.log.With("account", cfg.Account) // the transport adds provider
 	a.t = providers.NewTransport(Name, cfg)
 	a.t.Logger = a.log
 	return a, nil
