@@ -73,6 +73,22 @@ func (s *Simulator) Engine() *sim.Engine { return s.engine }
 // Close stops callback deliveries.
 func (s *Simulator) Close() { s.engine.Close() }
 
+// CrmNoFromOrderNo reads the merchant number a Leanwork CRM order number
+// carries: 12 digits of time (yyMMddHHmmss), then the 8-character crmNo
+// ("180606174026TW0014780000081000012" carries "TW001478"). It returns "" for
+// an order number of another shape.
+func CrmNoFromOrderNo(orderNo string) string {
+	if len(orderNo) < 12+maxCrmNoLen {
+		return ""
+	}
+	for i := 0; i < 12; i++ {
+		if orderNo[i] < '0' || orderNo[i] > '9' {
+			return ""
+		}
+	}
+	return orderNo[12 : 12+maxCrmNoLen]
+}
+
 // Error codes of the simulator's error pages (<p id="error" data-code="...">).
 const (
 	CodeMethodNotAllowed = "method_not_allowed"
@@ -81,6 +97,7 @@ const (
 	CodeSignError        = "sign_error"
 	CodeParamError       = "param_error"
 	CodeOrderExists      = "order_exists"
+	CodeSystemError      = "system_error"
 )
 
 // maxPayFormBytes bounds a pay form.
@@ -144,7 +161,7 @@ func (s *Simulator) pay(w http.ResponseWriter, r *http.Request) {
 		writeErrorPage(w, http.StatusBadRequest, CodeOrderExists, "订单号重复 / order number already used")
 		return
 	case err != nil:
-		writeErrorPage(w, http.StatusInternalServerError, "system_error", "系统错误 / system error")
+		writeErrorPage(w, http.StatusInternalServerError, CodeSystemError, "系统错误 / system error")
 		return
 	}
 	page := payPageData{
@@ -162,22 +179,6 @@ func (s *Simulator) pay(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_ = payPage.Execute(w, page)
-}
-
-// CrmNoFromOrderNo reads the merchant number a Leanwork CRM order number
-// carries: 12 digits of time (yyMMddHHmmss), then the 8-character crmNo
-// ("180606174026TW0014780000081000012" carries "TW001478"). It returns "" for
-// an order number of another shape.
-func CrmNoFromOrderNo(orderNo string) string {
-	if len(orderNo) < 12+maxCrmNoLen {
-		return ""
-	}
-	for i := 0; i < 12; i++ {
-		if orderNo[i] < '0' || orderNo[i] > '9' {
-			return ""
-		}
-	}
-	return orderNo[12 : 12+maxCrmNoLen]
 }
 
 // checkPayRequest refuses what UsdtPay would refuse in a pay form whose
