@@ -98,8 +98,8 @@
 //     sign_error, param_error (missing, too long or malformed field),
 //     order_exists (an order number the merchant already used), bad_request
 //     (unreadable form), method_not_allowed (405, anything but POST), not_found
-//     (404, any other path), system_error (500). SubmitPayForm turns any of them into ErrRejected
-//     with that code.
+//     (404, any other path), system_error (500). SubmitPayForm turns an error
+//     page into ErrRejected with that code; a 5xx or no answer is ErrAmbiguous.
 //
 // # Simulator
 //

@@ -107,3 +107,15 @@ func TestPayRequestFieldsInDocumentOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestConcatenationHasNoSeparators pins the protocol's known weakness (see the
+// package doc): moving characters across a field boundary keeps the signature,
+// which is why order numbers must have a fixed length and callback amounts are
+// always compared with the order's.
+func TestConcatenationHasNoSeparators(t *testing.T) {
+	a := CallbackFields{SignType: "MD5", OrderNo: "AB1", OrderAmount: "0.50", OrderCurrency: "CNY", TransactionID: "9", Status: "success"}
+	b := CallbackFields{SignType: "MD5", OrderNo: "AB", OrderAmount: "10.50", OrderCurrency: "CNY", TransactionID: "9", Status: "success"}
+	if a.ComputeSign(vectorKey) != b.ComputeSign(vectorKey) {
+		t.Fatal("the rule changed: shifted fields no longer sign alike; update the package doc")
+	}
+}
