@@ -62,9 +62,19 @@ var _ sim.Simulator = (*Simulator)(nil)
 
 // NewSimulator starts a simulator with a fresh 2048-bit platform key.
 func NewSimulator(cfg sim.Config) *Simulator {
+	return newSimulator(cfg, nil)
+}
+
+// newSimulator starts a simulator with the given platform key, or a fresh one
+// when key is nil (tests share one key to save the key generation).
+func newSimulator(cfg sim.Config, key *rsa.PrivateKey) *Simulator {
 	s := &Simulator{cfg: cfg, tokens: map[string]simToken{}}
-	if err := s.RotateKey(); err != nil {
-		panic(fmt.Sprintf("usdtcnpay simulator: %v", err)) // crypto/rand does not fail
+	if key == nil {
+		if err := s.RotateKey(); err != nil {
+			panic(fmt.Sprintf("usdtcnpay simulator: %v", err)) // crypto/rand does not fail
+		}
+	} else if err := s.setKey(key); err != nil {
+		panic(fmt.Sprintf("usdtcnpay simulator: %v", err))
 	}
 	s.eng = cfg.NewEngine(Provider, protocol{}, 2)
 	mux := http.NewServeMux()
@@ -107,6 +117,10 @@ func (s *Simulator) RotateKey() error {
 	if err != nil {
 		return fmt.Errorf("generate platform key: %w", err)
 	}
+	return s.setKey(key)
+}
+
+func (s *Simulator) setKey(key *rsa.PrivateKey) error {
 	pub, err := EncodePublicKey(&key.PublicKey)
 	if err != nil {
 		return err
