@@ -13,7 +13,7 @@ import (
 )
 
 func TestNewConfig(t *testing.T) {
-	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptPayCode: "PIX"}}
+	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet}
 	with := func(f func(*providers.Config)) providers.Config {
 		c := base
 		c.Options = map[string]string{}
@@ -193,7 +193,7 @@ func mustAdapter(t *testing.T, opts map[string]string) *Adapter {
 		o[k] = v
 	}
 	// An unroutable base URL: a test that reaches the network fails.
-	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: o})
+	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: o, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestWireRequests(t *testing.T) {
 	}))
 	defer srv.Close()
 	a, err := New(providers.Config{BaseURL: srv.URL + "/", MerchantID: testMerchant, Secret: testKey,
-		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT"}, NotifyURL: "https://tally.example/cb"})
+		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestEnvelopeClassification(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, NotifyURL: "https://x/cb"})
+			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet, NotifyURL: "https://x/cb"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +362,7 @@ func TestQueryOrderForAnotherOrder(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":200,"success":true,"data":{"amount":5,"orderId":"OTHER","platOrderId":"1","status":1,"fee":0}}`)
 	}))
 	defer srv.Close()
-	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}})
+	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet})
 	_, err := a.QueryOrder(context.Background(), providers.OrderQuery{OrderNo: "MINE"})
 	wantKind(t, err, providers.ErrTransient)
 }
