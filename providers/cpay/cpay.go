@@ -945,4 +945,3 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-
