@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,6 +333,11 @@ func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal,
 	if n := utf8.RuneCountInString(p["orderId"]); n > MaxOrderIDLen {
 		return providers.Invalid(Provider, op, "order number %q is %d characters; CXPay accepts at most %d", p["orderId"], n, MaxOrderIDLen)
 	}
+	for _, f := range []string{"notifyUrl", "callbackUrl"} {
+		if v := p[f]; v != "" && !absoluteHTTP(v) {
+			return providers.Invalid(Provider, op, "%s %q is not an absolute http(s) URL", f, v)
+		}
+	}
 	for k, v := range extra {
 		if k != ExtraRemark {
 			return providers.Invalid(Provider, op, "unknown Extra key %q (CXPay understands only %q)", k, ExtraRemark)
@@ -459,6 +465,12 @@ func parseEnvelope(b []byte) (envelope, error) {
 	env := raw.envelope
 	env.code = code
 	return env, nil
+}
+
+// absoluteHTTP reports whether s is an absolute http or https URL with a host.
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // isNotFound reports whether a code-400 message says the order does not exist.

@@ -92,6 +92,8 @@ func TestValidateDeposit(t *testing.T) {
 		{"brazil no name", func(r *providers.DepositRequest) { r.Payer.Name = " " }, "customName (Payer.Name)"},
 		{"brazil no phone", func(r *providers.DepositRequest) { r.Payer.Phone = "" }, "number (Payer.Phone)"},
 		{"brazil no email", func(r *providers.DepositRequest) { r.Payer.Email = "" }, "email (Payer.Email)"},
+		{"relative notify url", func(r *providers.DepositRequest) { r.NotifyURL = "/callbacks/cxpay" }, `notifyUrl "/callbacks/cxpay" is not an absolute`},
+		{"ftp return url", func(r *providers.DepositRequest) { r.ReturnURL = "ftp://shop.example/r" }, `callbackUrl "ftp://shop.example/r"`},
 		{"unknown extra", func(r *providers.DepositRequest) { r.Extra = map[string]string{"utr": "1"} }, `unknown Extra key "utr"`},
 	}
 	for _, tc := range tests {

@@ -53,7 +53,7 @@
 // account's; the amount positive with at most amount_decimals decimals, sent
 // with exactly that many ("100.00"; "100" for IDR); orderId at most 32
 // characters without surrounding spaces; notifyUrl present (request or
-// Config.NotifyURL). Collections in BRL need remark, customName, number and
+// Config.NotifyURL) and, like callbackUrl, an absolute http(s) URL. Collections in BRL need remark, customName, number and
 // email ("Brazil required"). Payouts always need bankAccount and customName;
 // BRL also remark and email, INR remark and number, IDR and NGN remark.
 //
@@ -119,7 +119,8 @@
 // callbacks through the sim engine. Merchants' sim Options: "currency"
 // (default BRL), "amount_decimals", "pay_code" and "payout_pay_code"
 // (comma-separated enabled payCodes; empty accepts any). Every answer is HTTP
-// 200 with the envelope; a bad signature is code 400 "sign error". utr is the
+// 200 with the envelope (a method other than POST gets the HTTP server's own
+// 405); a bad signature is code 400 "sign error". utr is the
 // last twelve digits of the platform order id. Deposit fees are DepositFeeRate
 // of the amount paid; a payout freezes amount + fee at creation.
 package cxpay

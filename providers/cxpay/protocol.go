@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,8 +89,8 @@ func (protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbo
 	return &sim.Outbound{Method: http.MethodPost, URL: o.NotifyURL, ContentType: "application/json", Body: body}, nil
 }
 
-// Schedule is RetrySchedule.
-func (protocol) Schedule() []time.Duration { return RetrySchedule }
+// Schedule is a copy of RetrySchedule.
+func (protocol) Schedule() []time.Duration { return slices.Clone(RetrySchedule) }
 
 // Ack is "success".
 func (protocol) Ack() string { return Ack }
