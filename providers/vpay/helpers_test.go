@@ -79,7 +79,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	return e
 }
 
-func newAdapter(t *testing.T, baseURL, key, secret string, client *http.Client, opts map[string]string) *Adapter {
+func newAdapter(t testing.TB, baseURL, key, secret string, client *http.Client, opts map[string]string) *Adapter {
 	t.Helper()
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}

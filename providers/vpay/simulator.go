@@ -288,13 +288,11 @@ func (p protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Out
 		return nil, err
 	}
 	if forged {
-		sig := fields["sign"]
+		// signedJSON left the genuine sign in fields: alter the amount under it.
 		fields["userAmount"] = json.Number(o.Paid.Add(decimal.NewFromInt(1)).String())
-		delete(fields, "sign")
 		if body, err = json.Marshal(fields); err != nil {
 			return nil, err
 		}
-		body = append(body[:len(body)-1], []byte(fmt.Sprintf(`,"sign":%q}`, sig))...)
 	}
 	return &sim.Outbound{Method: http.MethodPost, URL: o.NotifyURL, ContentType: "application/json", Body: body}, nil
 }

@@ -380,3 +380,51 @@ func TestPayAmount(t *testing.T) {
 		}
 	}
 }
+
+func TestProtocolCallbackRendering(t *testing.T) {
+	m := &sim.Merchant{ID: testKey, Secret: testSecret, Options: map[string]string{}}
+	o := &sim.Order{ID: "1763800000000001", MerchantID: testKey, OrderNo: "X-1", Kind: providers.KindDeposit,
+		Amount: dec(owed), Currency: "USDT", SettleCurrency: "USDT", QuoteCurrency: "CNY", QuoteAmount: dec("100.00"), Rate: dec("7.10"),
+		Paid: dec(owed), Fee: dec(fee), Credited: dec(credited), Status: providers.StatusPending, NotifyURL: "http://tally.test/cb",
+		CreatedAt: time.UnixMilli(1731572133082)}
+	p := protocol{now: func() time.Time { return time.UnixMilli(1736744168370) }}
+	if out, err := p.Callback(m, o, false); out != nil || err != nil {
+		t.Fatalf("pending order rendered a callback: %v %v", out, err)
+	}
+	o.Status = providers.StatusSucceeded
+	out, err := p.Callback(m, o, false)
+	if err != nil || out.Method != "POST" || out.ContentType != "application/json" || out.URL != "http://tally.test/cb" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	merchantID := merchantNumber(m)
+	want := `{"amount":14.084508,"bizType":"PAYMENT_FIXED_DIGITAL_SCAN","currency":"USDT","extra":{"quoteAmount":100,"quoteCurrency":"CNY","quotePrice":7.1},` +
+		`"key":"` + testKey + `","localOrderId":"X-1","merchantActualAmount":13.943663,"merchantCurrency":"USDT","merchantId":` + merchantID +
+		`,"merchantPaidAmount":14.084508,"notifyTime":1736744168370,"orderCreateTime":1731572133082,"orderId":"1763800000000001",` +
+		`"sign":"%s","status":"SUCCESS","type":"PAYMENT","userAmount":14.084508,"userCurrency":"USDT"}`
+	sig, _ := Sign(out.Body, testSecret)
+	if got := string(out.Body); got != strings.Replace(want, "%s", sig, 1) {
+		t.Fatalf("callback\n got %s\nwant %s", got, want)
+	}
+	if len(merchantID) != 12 || merchantID != merchantNumber(m) {
+		t.Fatalf("derived merchant id %q", merchantID)
+	}
+	forged, err := p.Callback(m, o, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, gm := fieldsOf(t, string(forged.Body)), fieldsOf(t, string(out.Body))
+	if fm["userAmount"] != json.Number("15.084508") || fm["sign"] != gm["sign"] {
+		t.Fatalf("forged %s", forged.Body)
+	}
+	a := newAdapter(t, "https://x.test", testKey, testSecret, nil, nil)
+	if _, err := a.ParseCallback(post(forged.Body)); !errors.Is(err, providers.ErrBadSignature) {
+		t.Fatalf("forged callback = %v", err)
+	}
+	o.NotifyURL = ""
+	if out, _ := p.Callback(m, o, false); out != nil {
+		t.Fatal("callback rendered without a notify URL")
+	}
+	if idValue("abc") != "abc" || idValue("12") != json.Number("12") || idValue("1.5") != "1.5" {
+		t.Fatal("idValue")
+	}
+}
