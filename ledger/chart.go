@@ -67,6 +67,8 @@ var Chart = []Rule{
 		Purpose: "money held at a provider account (clearing); in every deposit and payout of that provider"},
 	{Pattern: "liabilities:customer:{customer_id}:{CUR}", Type: Liability, NormalSide: Credit, AllowNegative: false, Slots: 1,
 		Purpose: "what the merchant owes one of its customers; never negative"},
+	{Pattern: "assets:receivable:{customer_id}:{CUR}", Type: Asset, NormalSide: Debit, AllowNegative: true, Slots: 1,
+		Purpose: "what a customer owes the merchant: a reversal their balance no longer covered"},
 	{Pattern: "liabilities:suspense:{CUR}", Type: Liability, NormalSide: Credit, AllowNegative: false, Slots: 1,
 		Purpose: "money received that is not yet attributed (discrepancies awaiting an accountant)"},
 	{Pattern: "expenses:fees:{provider_account}:{CUR}", Type: Expense, NormalSide: Debit, AllowNegative: true, Slots: HotSlots,
@@ -109,6 +111,10 @@ func ProviderAccount(name, cur string) string { return "assets:provider:" + name
 
 // CustomerAccount is what the merchant owes a customer: liabilities:customer:{id}:{cur}.
 func CustomerAccount(id, cur string) string { return "liabilities:customer:" + id + ":" + cur }
+
+// ReceivableAccount is what a customer owes the merchant after a reversal their
+// balance did not cover: assets:receivable:{id}:{cur}.
+func ReceivableAccount(id, cur string) string { return "assets:receivable:" + id + ":" + cur }
 
 // SuspenseAccount holds unattributed money: liabilities:suspense:{cur}.
 func SuspenseAccount(cur string) string { return "liabilities:suspense:" + cur }

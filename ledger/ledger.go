@@ -162,21 +162,16 @@ type Transfer struct {
 // Transfer stores one transfer in its own transaction, retrying deadlocks and
 // serialization failures. See TransferRequest.
 func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
-	out, err := l.TransferBatch(ctx, []TransferRequest{req})
-	if err != nil {
-		return Transfer{}, err
-	}
-	return out[0], nil
+	return l.transfer(ctx, nil, req)
 }
 
 // TransferTx is Transfer inside the caller's transaction tx. A refusal leaves tx
 // usable; nothing is retried (see the package documentation).
 func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
-	out, err := l.TransferBatchTx(ctx, tx, []TransferRequest{req})
-	if err != nil {
-		return Transfer{}, err
+	if tx == nil {
+		return Transfer{}, fmt.Errorf("transfer %s: nil transaction: %w", req.Key, ErrInvalid)
 	}
-	return out[0], nil
+	return l.transfer(ctx, tx, req)
 }
 
 // TransferBatch stores many transfers in one statement, one round trip, all or
@@ -298,6 +293,81 @@ const (
 	actionExpire = "expire"
 )
 
+// transfer validates req, resolves its accounts and stores it with one call of
+// ledger_transfer: in tx (caught, no retry) or on the pool (retried).
+func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
+	label := "transfer " + req.Key
+	p, err := prepareTransfer(req)
+	if err != nil {
+		return Transfer{}, fmt.Errorf("%s: %w", label, err)
+	}
+	params := ledgerdb.TransferParams{
+		MerchantID: req.Merchant,
+		Key:        req.Key,
+		Hash:       p.hash,
+		Pending:    req.Pending,
+		Reference:  req.Reference,
+		Metadata:   p.metadata,
+	}
+	if !p.expiresAt.IsZero() {
+		params.ExpiresAt = &p.expiresAt
+	}
+	var ea entryArrays
+	if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries); err != nil {
+		return Transfer{}, fmt.Errorf("%s: %w", label, err)
+	}
+	params.EAccount, params.ENslots, params.ESide, params.EAmount, params.ECurrency =
+		ea.account, ea.nslots, ea.side, ea.amount, ea.currency
+
+	var row ledgerdb.TransferRow
+	if tx != nil {
+		var c ledgerdb.TransferCaughtRow
+		c, err = ledgerdb.New(tx).TransferCaught(ctx, ledgerdb.TransferCaughtParams(params))
+		if err == nil && c.ErrCode != "" {
+			err = fromDB(c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
+		}
+		row = ledgerdb.TransferRow{ID: c.ID, State: c.State, CreatedAt: c.CreatedAt, Replayed: c.Replayed}
+	} else {
+		err = l.retry(ctx, label, func() error {
+			var e error
+			row, e = ledgerdb.New(l.pool).Transfer(ctx, params)
+			return e
+		})
+	}
+	if err != nil {
+		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+	}
+	return transferFromRequest(req, p, row.ID, TransferState(row.State), row.CreatedAt, row.Replayed), nil
+}
+
+// entryArrays are entries as the posting functions take them: one array per
+// column.
+type entryArrays struct {
+	transfer []int32
+	account  []int64
+	nslots   []int32
+	side     []string
+	amount   []decimal.Decimal
+	currency []string
+}
+
+// appendEntries resolves the accounts of entries (creating them on first use) and
+// appends the entries to ea.
+func (l *Ledger) appendEntries(ctx context.Context, ea *entryArrays, merchant int64, entries []preparedEntry) error {
+	for _, e := range entries {
+		acct, err := l.account(ctx, merchant, e.spec)
+		if err != nil {
+			return err
+		}
+		ea.account = append(ea.account, acct.id)
+		ea.nslots = append(ea.nslots, acct.slots)
+		ea.side = append(ea.side, string(e.Side))
+		ea.amount = append(ea.amount, e.Amount)
+		ea.currency = append(ea.currency, e.spec.Currency)
+	}
+	return nil
+}
+
 // transferBatch validates reqs, resolves their accounts and posts them with one
 // call of ledger_post_transfers: in tx (caught, no retry) or on the pool (retried).
 func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
@@ -336,7 +406,7 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 	}
 
 	var params ledgerdb.PostTransfersParams
-	params.Catch = tx != nil
+	var ea entryArrays
 	for n, i := range unique {
 		p, req := prepared[i], reqs[i]
 		expires := ""
@@ -350,27 +420,27 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		params.TExpires = append(params.TExpires, expires)
 		params.TReference = append(params.TReference, req.Reference)
 		params.TMetadata = append(params.TMetadata, p.metadata)
-		for _, e := range p.entries {
-			acct, err := l.account(ctx, req.Merchant, e.spec)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", label, err)
-			}
-			params.ETransfer = append(params.ETransfer, int32(n+1))
-			params.EAccount = append(params.EAccount, acct.id)
-			params.ESlots = append(params.ESlots, acct.slots)
-			params.ESide = append(params.ESide, string(e.Side))
-			params.EAmount = append(params.EAmount, e.Amount)
-			params.ECurrency = append(params.ECurrency, e.spec.Currency)
+		if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries); err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		for len(ea.transfer) < len(ea.account) {
+			ea.transfer = append(ea.transfer, int32(n+1))
 		}
 	}
+	params.ETransfer, params.EAccount, params.ENslots, params.ESide, params.EAmount, params.ECurrency =
+		ea.transfer, ea.account, ea.nslots, ea.side, ea.amount, ea.currency
 
 	var rows []ledgerdb.PostTransfersRow
 	var err error
 	if tx != nil {
-		rows, err = ledgerdb.New(tx).PostTransfers(ctx, params)
-		if err == nil && len(rows) == 1 && rows[0].ErrCode != "" {
-			r := rows[0]
+		var caught []ledgerdb.PostTransfersCaughtRow
+		caught, err = ledgerdb.New(tx).PostTransfersCaught(ctx, ledgerdb.PostTransfersCaughtParams(params))
+		if err == nil && len(caught) == 1 && caught[0].ErrCode != "" {
+			r := caught[0]
 			err = fromDB(r.ErrCode, r.ErrMessage, r.ErrDetail, r.ErrConstraint)
+		}
+		for _, r := range caught {
+			rows = append(rows, ledgerdb.PostTransfersRow{Idx: r.Idx, ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, Replayed: r.Replayed})
 		}
 	} else {
 		err = l.retry(ctx, label, func() error {
@@ -416,7 +486,6 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 		now = l.now()
 	}
 	params := ledgerdb.ResolveHoldParams{
-		Catch:      tx != nil,
 		MerchantID: r.Merchant,
 		Key:        r.Key,
 		Hash:       p.hash,
@@ -448,10 +517,12 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 
 	var row ledgerdb.ResolveHoldRow
 	if tx != nil {
-		row, err = ledgerdb.New(tx).ResolveHold(ctx, params)
-		if err == nil && row.ErrCode != "" {
-			err = fromDB(row.ErrCode, row.ErrMessage, row.ErrDetail, row.ErrConstraint)
+		var c ledgerdb.ResolveHoldCaughtRow
+		c, err = ledgerdb.New(tx).ResolveHoldCaught(ctx, ledgerdb.ResolveHoldCaughtParams(params))
+		if err == nil && c.ErrCode != "" {
+			err = fromDB(c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
 		}
+		row = ledgerdb.ResolveHoldRow{ID: c.ID, State: c.State, CreatedAt: c.CreatedAt, Replayed: c.Replayed, HoldID: c.HoldID}
 	} else {
 		err = l.retry(ctx, label, func() error {
 			var e error

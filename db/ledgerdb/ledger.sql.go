@@ -520,19 +520,16 @@ func (q *Queries) ListTransferEntries(ctx context.Context, transferID int64) ([]
 }
 
 const postTransfers = `-- name: PostTransfers :many
-SELECT coalesce(r.idx, 0)::integer AS idx, coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
-    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
-    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
-    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_post_transfers($1::boolean,
-    $2::bigint[], $3::text[], $4::bytea[], $5::boolean[],
-    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest($6::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o), $7::text[], $8::jsonb[],
-    $9::integer[], $10::bigint[], $11::integer[],
-    $12::text[], $13::numeric[], $14::text[]) r
+SELECT r.o_idx::integer AS idx, r.o_id::bigint AS id, r.o_state::text AS state,
+    r.o_created::timestamptz AS created_at, r.o_replayed::boolean AS replayed
+FROM ledger_post_transfers($1::bigint[], $2::text[], $3::bytea[], $4::boolean[],
+    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest($5::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
+    $6::text[], $7::jsonb[],
+    $8::integer[], $9::bigint[], $10::integer[],
+    $11::text[], $12::numeric[], $13::text[]) r
 `
 
 type PostTransfersParams struct {
-	Catch      bool
 	TMerchant  []int64
 	TKey       []string
 	THash      [][]byte
@@ -542,28 +539,23 @@ type PostTransfersParams struct {
 	TMetadata  [][]byte
 	ETransfer  []int32
 	EAccount   []int64
-	ESlots     []int32
+	ENslots    []int32
 	ESide      []string
 	EAmount    []decimal.Decimal
 	ECurrency  []string
 }
 
 type PostTransfersRow struct {
-	Idx           int32
-	ID            int64
-	State         string
-	CreatedAt     time.Time
-	Replayed      bool
-	ErrCode       string
-	ErrMessage    string
-	ErrDetail     string
-	ErrConstraint string
+	Idx       int32
+	ID        int64
+	State     string
+	CreatedAt time.Time
+	Replayed  bool
 }
 
-// A refused batch (with catch) is one row whose err_* columns say why.
+// A batch of new transfers, one round trip, all or nothing. Raises on refusal.
 func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([]PostTransfersRow, error) {
 	rows, err := q.db.Query(ctx, postTransfers,
-		arg.Catch,
 		arg.TMerchant,
 		arg.TKey,
 		arg.THash,
@@ -573,7 +565,7 @@ func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([
 		arg.TMetadata,
 		arg.ETransfer,
 		arg.EAccount,
-		arg.ESlots,
+		arg.ENslots,
 		arg.ESide,
 		arg.EAmount,
 		arg.ECurrency,
@@ -585,6 +577,87 @@ func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([
 	var items []PostTransfersRow
 	for rows.Next() {
 		var i PostTransfersRow
+		if err := rows.Scan(
+			&i.Idx,
+			&i.ID,
+			&i.State,
+			&i.CreatedAt,
+			&i.Replayed,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const postTransfersCaught = `-- name: PostTransfersCaught :many
+SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_post_transfers_caught($1::bigint[], $2::text[], $3::bytea[], $4::boolean[],
+    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest($5::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
+    $6::text[], $7::jsonb[],
+    $8::integer[], $9::bigint[], $10::integer[],
+    $11::text[], $12::numeric[], $13::text[]) r
+`
+
+type PostTransfersCaughtParams struct {
+	TMerchant  []int64
+	TKey       []string
+	THash      [][]byte
+	TPending   []bool
+	TExpires   []string
+	TReference []string
+	TMetadata  [][]byte
+	ETransfer  []int32
+	EAccount   []int64
+	ENslots    []int32
+	ESide      []string
+	EAmount    []decimal.Decimal
+	ECurrency  []string
+}
+
+type PostTransfersCaughtRow struct {
+	Idx           int32
+	ID            int64
+	State         string
+	CreatedAt     time.Time
+	Replayed      bool
+	ErrCode       string
+	ErrMessage    string
+	ErrDetail     string
+	ErrConstraint string
+}
+
+// PostTransfers in a subtransaction: a refusal is one row whose err_* say why.
+func (q *Queries) PostTransfersCaught(ctx context.Context, arg PostTransfersCaughtParams) ([]PostTransfersCaughtRow, error) {
+	rows, err := q.db.Query(ctx, postTransfersCaught,
+		arg.TMerchant,
+		arg.TKey,
+		arg.THash,
+		arg.TPending,
+		arg.TExpires,
+		arg.TReference,
+		arg.TMetadata,
+		arg.ETransfer,
+		arg.EAccount,
+		arg.ENslots,
+		arg.ESide,
+		arg.EAmount,
+		arg.ECurrency,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PostTransfersCaughtRow
+	for rows.Next() {
+		var i PostTransfersCaughtRow
 		if err := rows.Scan(
 			&i.Idx,
 			&i.ID,
@@ -607,19 +680,15 @@ func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([
 }
 
 const resolveHold = `-- name: ResolveHold :one
-SELECT coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
-    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
-    coalesce(r.hold_id, 0)::bigint AS hold_id,
-    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
-    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_resolve($1::boolean, $2::bigint, $3::text, $4::bytea,
-    $5::bigint, $6::text, $7::text, $8::timestamptz,
-    $9::numeric, $10::bigint[], $11::text[], $12::numeric[],
-    $13::text, $14::jsonb) r
+SELECT r.o_id::bigint AS id, r.o_state::text AS state, r.o_created::timestamptz AS created_at,
+    r.o_replayed::boolean AS replayed, r.o_hold::bigint AS hold_id
+FROM ledger_resolve($1::bigint, $2::text, $3::bytea,
+    $4::bigint, $5::text, $6::text, $7::timestamptz,
+    $8::numeric, $9::bigint[], $10::text[], $11::numeric[],
+    $12::text, $13::jsonb) r
 `
 
 type ResolveHoldParams struct {
-	Catch      bool
 	MerchantID int64
 	Key        string
 	Hash       []byte
@@ -636,20 +705,16 @@ type ResolveHoldParams struct {
 }
 
 type ResolveHoldRow struct {
-	ID            int64
-	State         string
-	CreatedAt     time.Time
-	Replayed      bool
-	HoldID        int64
-	ErrCode       string
-	ErrMessage    string
-	ErrDetail     string
-	ErrConstraint string
+	ID        int64
+	State     string
+	CreatedAt time.Time
+	Replayed  bool
+	HoldID    int64
 }
 
+// Post, void or expire one hold, one round trip. Raises on refusal.
 func (q *Queries) ResolveHold(ctx context.Context, arg ResolveHoldParams) (ResolveHoldRow, error) {
 	row := q.db.QueryRow(ctx, resolveHold,
-		arg.Catch,
 		arg.MerchantID,
 		arg.Key,
 		arg.Hash,
@@ -671,6 +736,198 @@ func (q *Queries) ResolveHold(ctx context.Context, arg ResolveHoldParams) (Resol
 		&i.CreatedAt,
 		&i.Replayed,
 		&i.HoldID,
+	)
+	return i, err
+}
+
+const resolveHoldCaught = `-- name: ResolveHoldCaught :one
+SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.o_hold, 0)::bigint AS hold_id,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_resolve_caught($1::bigint, $2::text, $3::bytea,
+    $4::bigint, $5::text, $6::text, $7::timestamptz,
+    $8::numeric, $9::bigint[], $10::text[], $11::numeric[],
+    $12::text, $13::jsonb) r
+`
+
+type ResolveHoldCaughtParams struct {
+	MerchantID int64
+	Key        string
+	Hash       []byte
+	HoldID     pgtype.Int8
+	HoldKey    pgtype.Text
+	Action     string
+	Now        time.Time
+	Amount     decimal.NullDecimal
+	EAccount   []int64
+	ESide      []string
+	EAmount    []decimal.Decimal
+	Reference  string
+	Metadata   []byte
+}
+
+type ResolveHoldCaughtRow struct {
+	ID            int64
+	State         string
+	CreatedAt     time.Time
+	Replayed      bool
+	HoldID        int64
+	ErrCode       string
+	ErrMessage    string
+	ErrDetail     string
+	ErrConstraint string
+}
+
+// ResolveHold in a subtransaction: a refusal comes back in err_*.
+func (q *Queries) ResolveHoldCaught(ctx context.Context, arg ResolveHoldCaughtParams) (ResolveHoldCaughtRow, error) {
+	row := q.db.QueryRow(ctx, resolveHoldCaught,
+		arg.MerchantID,
+		arg.Key,
+		arg.Hash,
+		arg.HoldID,
+		arg.HoldKey,
+		arg.Action,
+		arg.Now,
+		arg.Amount,
+		arg.EAccount,
+		arg.ESide,
+		arg.EAmount,
+		arg.Reference,
+		arg.Metadata,
+	)
+	var i ResolveHoldCaughtRow
+	err := row.Scan(
+		&i.ID,
+		&i.State,
+		&i.CreatedAt,
+		&i.Replayed,
+		&i.HoldID,
+		&i.ErrCode,
+		&i.ErrMessage,
+		&i.ErrDetail,
+		&i.ErrConstraint,
+	)
+	return i, err
+}
+
+const transfer = `-- name: Transfer :one
+SELECT r.o_id::bigint AS id, r.o_state::text AS state, r.o_created::timestamptz AS created_at,
+    r.o_replayed::boolean AS replayed
+FROM ledger_transfer($1::bigint, $2::text, $3::bytea, $4::boolean,
+    $5::timestamptz, $6::text, $7::jsonb,
+    $8::bigint[], $9::integer[], $10::text[],
+    $11::numeric[], $12::text[]) r
+`
+
+type TransferParams struct {
+	MerchantID int64
+	Key        string
+	Hash       []byte
+	Pending    bool
+	ExpiresAt  *time.Time
+	Reference  string
+	Metadata   []byte
+	EAccount   []int64
+	ENslots    []int32
+	ESide      []string
+	EAmount    []decimal.Decimal
+	ECurrency  []string
+}
+
+type TransferRow struct {
+	ID        int64
+	State     string
+	CreatedAt time.Time
+	Replayed  bool
+}
+
+// One new transfer (posted or a hold), one round trip. Raises on refusal.
+func (q *Queries) Transfer(ctx context.Context, arg TransferParams) (TransferRow, error) {
+	row := q.db.QueryRow(ctx, transfer,
+		arg.MerchantID,
+		arg.Key,
+		arg.Hash,
+		arg.Pending,
+		arg.ExpiresAt,
+		arg.Reference,
+		arg.Metadata,
+		arg.EAccount,
+		arg.ENslots,
+		arg.ESide,
+		arg.EAmount,
+		arg.ECurrency,
+	)
+	var i TransferRow
+	err := row.Scan(
+		&i.ID,
+		&i.State,
+		&i.CreatedAt,
+		&i.Replayed,
+	)
+	return i, err
+}
+
+const transferCaught = `-- name: TransferCaught :one
+SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_transfer_caught($1::bigint, $2::text, $3::bytea, $4::boolean,
+    $5::timestamptz, $6::text, $7::jsonb,
+    $8::bigint[], $9::integer[], $10::text[],
+    $11::numeric[], $12::text[]) r
+`
+
+type TransferCaughtParams struct {
+	MerchantID int64
+	Key        string
+	Hash       []byte
+	Pending    bool
+	ExpiresAt  *time.Time
+	Reference  string
+	Metadata   []byte
+	EAccount   []int64
+	ENslots    []int32
+	ESide      []string
+	EAmount    []decimal.Decimal
+	ECurrency  []string
+}
+
+type TransferCaughtRow struct {
+	ID            int64
+	State         string
+	CreatedAt     time.Time
+	Replayed      bool
+	ErrCode       string
+	ErrMessage    string
+	ErrDetail     string
+	ErrConstraint string
+}
+
+// Transfer in a subtransaction: a refusal comes back in err_*.
+func (q *Queries) TransferCaught(ctx context.Context, arg TransferCaughtParams) (TransferCaughtRow, error) {
+	row := q.db.QueryRow(ctx, transferCaught,
+		arg.MerchantID,
+		arg.Key,
+		arg.Hash,
+		arg.Pending,
+		arg.ExpiresAt,
+		arg.Reference,
+		arg.Metadata,
+		arg.EAccount,
+		arg.ENslots,
+		arg.ESide,
+		arg.EAmount,
+		arg.ECurrency,
+	)
+	var i TransferCaughtRow
+	err := row.Scan(
+		&i.ID,
+		&i.State,
+		&i.CreatedAt,
+		&i.Replayed,
 		&i.ErrCode,
 		&i.ErrMessage,
 		&i.ErrDetail,

@@ -144,70 +144,103 @@ END
 $$;
 -- +goose StatementEnd
 
--- ledger_apply locks the balance rows the entries in the arrays touch, in
--- (account_id, slot) order so that concurrent transfers never deadlock, adds the
--- entries to them, and inserts the entries. The CHECK constraints on balances
--- refuse an overdraft, which aborts the whole statement. An account that does not
+-- ledger_apply adds entries to the balances and inserts them. Entry i belongs to
+-- transfer e_transfer[i] of merchant e_merchant[i]; its account has e_nslots[i]
+-- balance rows and the entry moves row (transfer id mod slots). The rows are
+-- updated one by one in (account_id, slot) order, so that concurrent transfers
+-- lock them in one order and never deadlock; the CHECK constraints on balances
+-- refuse an overdraft, aborting the whole statement. An account that does not
 -- exist or belongs to another merchant is refused with TL011.
 -- +goose StatementBegin
 CREATE FUNCTION ledger_apply(
-    e_merchant bigint[], e_transfer bigint[], e_account bigint[], e_slot smallint[], e_side text[],
-    e_phase text[], e_amount numeric[], e_currency text[], e_created timestamptz[])
+    e_merchant bigint[], e_transfer bigint[], e_created timestamptz[], e_account bigint[], e_nslots integer[],
+    e_side text[], e_phase text[], e_amount numeric[], e_currency text[])
 RETURNS void LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
-    v_want integer;
-    v_got integer;
+    r record;
 BEGIN
-    PERFORM 1 FROM balances b
-        WHERE (b.account_id, b.slot) IN (SELECT u.a, u.s FROM unnest(e_account, e_slot) u(a, s))
-        ORDER BY b.account_id, b.slot
-        FOR NO KEY UPDATE;
-
-    UPDATE balances b SET
-        debits_posted   = b.debits_posted + d.dp,
-        credits_posted  = b.credits_posted + d.cp,
-        debits_pending  = b.debits_pending + d.dq,
-        credits_pending = b.credits_pending + d.cq
-    FROM (
-        SELECT u.a, u.s, u.m,
+    FOR r IN
+        SELECT u.a, (u.t % u.n)::smallint AS s, u.m,
             coalesce(sum(u.amt) FILTER (WHERE u.ph = 'posted' AND u.sd = 'debit'), 0) AS dp,
             coalesce(sum(u.amt) FILTER (WHERE u.ph = 'posted' AND u.sd = 'credit'), 0) AS cp,
             coalesce(sum(CASE u.ph WHEN 'pending' THEN u.amt WHEN 'release' THEN -u.amt END)
                 FILTER (WHERE u.sd = 'debit'), 0) AS dq,
             coalesce(sum(CASE u.ph WHEN 'pending' THEN u.amt WHEN 'release' THEN -u.amt END)
                 FILTER (WHERE u.sd = 'credit'), 0) AS cq
-        FROM unnest(e_account, e_slot, e_merchant, e_side, e_phase, e_amount) u(a, s, m, sd, ph, amt)
-        GROUP BY u.a, u.s, u.m
-    ) d
-    WHERE b.account_id = d.a AND b.slot = d.s AND b.merchant_id = d.m;
-    GET DIAGNOSTICS v_got = ROW_COUNT;
-    SELECT count(*) INTO v_want FROM (SELECT DISTINCT u.a, u.s, u.m FROM unnest(e_account, e_slot, e_merchant) u(a, s, m)) x;
-    IF v_got <> v_want THEN
-        RAISE EXCEPTION 'ledger: % of % balance rows found: an account does not exist or belongs to another merchant', v_got, v_want
-            USING ERRCODE = 'TL011';
-    END IF;
+        FROM unnest(e_account, e_transfer, e_nslots, e_merchant, e_side, e_phase, e_amount) u(a, t, n, m, sd, ph, amt)
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2
+    LOOP
+        UPDATE balances SET
+            debits_posted   = debits_posted + r.dp,
+            credits_posted  = credits_posted + r.cp,
+            debits_pending  = debits_pending + r.dq,
+            credits_pending = credits_pending + r.cq
+        WHERE account_id = r.a AND slot = r.s AND merchant_id = r.m;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ledger: account % (slot %) of merchant % not found', r.a, r.s, r.m
+                USING ERRCODE = 'TL011';
+        END IF;
+    END LOOP;
 
     INSERT INTO entries (merchant_id, transfer_id, account_id, slot, side, phase, amount, currency, created_at)
-        SELECT * FROM unnest(e_merchant, e_transfer, e_account, e_slot, e_side, e_phase, e_amount, e_currency, e_created);
+        SELECT u.m, u.t, u.a, (u.t % u.n)::smallint, u.sd, u.ph, u.amt, u.cur, u.c
+        FROM unnest(e_merchant, e_transfer, e_account, e_nslots, e_side, e_phase, e_amount, e_currency, e_created)
+            u(m, t, a, n, sd, ph, amt, cur, c);
 END
 $$;
 -- +goose StatementEnd
 
--- ledger_post_transfers posts a batch of new transfers (posted or pending) in one
--- statement, all or nothing. t_* arrays describe transfers; e_* arrays describe
--- entries, e_transfer being the 1-based index of the entry's transfer and e_slots
--- its account's slot count. A key already used with the same content hash returns
--- that transfer (replayed); with another hash the batch fails with TL001.
--- Validation of amounts, scales and balance is the caller's (package ledger).
+-- ledger_transfer stores one new transfer, posted or pending (a hold), in one
+-- statement: the hot path. e_* describe its entries (e_nslots: the account's slot
+-- count). A key already used with the same content hash returns that transfer
+-- (o_replayed); with another hash it fails with TL001. Validation of amounts,
+-- scales and balance is the caller's (package ledger).
 -- +goose StatementBegin
-CREATE FUNCTION ledger_post_transfers_impl(
+CREATE FUNCTION ledger_transfer(
+    p_merchant bigint, p_key text, p_hash bytea, p_pending boolean, p_expires timestamptz,
+    p_reference text, p_metadata jsonb,
+    e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[],
+    OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_hash bytea;
+    v_n integer := cardinality(e_account);
+BEGIN
+    o_state := CASE WHEN p_pending THEN 'pending' ELSE 'posted' END;
+    INSERT INTO transfers AS t (merchant_id, idempotency_key, content_hash, state, expires_at, reference, metadata)
+        VALUES (p_merchant, p_key, p_hash, o_state, p_expires, p_reference, p_metadata)
+        ON CONFLICT (merchant_id, idempotency_key) DO NOTHING
+        RETURNING t.id, t.created_at INTO o_id, o_created;
+    IF o_id IS NULL THEN
+        SELECT t.id, t.created_at, t.content_hash, t.state INTO o_id, o_created, v_hash, o_state
+            FROM transfers t WHERE t.merchant_id = p_merchant AND t.idempotency_key = p_key;
+        IF v_hash <> p_hash THEN
+            RAISE EXCEPTION 'ledger: idempotency key % was used for a different transfer', p_key
+                USING ERRCODE = 'TL001', DETAIL = p_key;
+        END IF;
+        o_replayed := true;
+        RETURN;
+    END IF;
+    o_replayed := false;
+    PERFORM ledger_apply(array_fill(p_merchant, ARRAY[v_n]), array_fill(o_id, ARRAY[v_n]),
+        array_fill(o_created, ARRAY[v_n]), e_account, e_nslots, e_side,
+        array_fill(CASE WHEN p_pending THEN 'pending' ELSE 'posted' END, ARRAY[v_n]), e_amount, e_currency);
+END
+$$;
+-- +goose StatementEnd
+
+-- ledger_post_transfers stores a batch of new transfers in one statement, all or
+-- nothing. t_* arrays describe transfers; e_* arrays describe entries, e_transfer
+-- being the 1-based index of the entry's transfer. Replays and conflicts are as
+-- in ledger_transfer, per transfer.
+-- +goose StatementBegin
+CREATE FUNCTION ledger_post_transfers(
     t_merchant bigint[], t_key text[], t_hash bytea[], t_pending boolean[], t_expires timestamptz[],
     t_reference text[], t_metadata jsonb[],
-    e_transfer integer[], e_account bigint[], e_slots integer[], e_side text[], e_amount numeric[], e_currency text[])
-RETURNS TABLE (idx integer, id bigint, state text, created_at timestamptz, replayed boolean)
+    e_transfer integer[], e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[])
+RETURNS TABLE (o_idx integer, o_id bigint, o_state text, o_created timestamptz, o_replayed boolean)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
     n_idx integer[];
     n_id bigint[];
@@ -243,10 +276,10 @@ BEGIN
 
     IF n_idx IS NOT NULL THEN
         PERFORM ledger_apply(
-            array_agg(t_merchant[u.ti]), array_agg(n.id), array_agg(u.a), array_agg((n.id % u.sl)::smallint),
+            array_agg(t_merchant[u.ti]), array_agg(n.id), array_agg(n.created), array_agg(u.a), array_agg(u.ns),
             array_agg(u.sd), array_agg(CASE WHEN t_pending[u.ti] THEN 'pending' ELSE 'posted' END),
-            array_agg(u.amt), array_agg(u.cur), array_agg(n.created))
-        FROM unnest(e_transfer, e_account, e_slots, e_side, e_amount, e_currency) u(ti, a, sl, sd, amt, cur)
+            array_agg(u.amt), array_agg(u.cur))
+        FROM unnest(e_transfer, e_account, e_nslots, e_side, e_amount, e_currency) u(ti, a, ns, sd, amt, cur)
         JOIN unnest(n_idx, n_id, n_created) n(i, id, created) ON n.i = u.ti;
     END IF;
 
@@ -271,82 +304,78 @@ $$;
 -- exactly one wins. A key already used for this hold with the same hash returns
 -- its transfer (the hash leaves out how the hold was named: by id or by key).
 -- +goose StatementBegin
-CREATE FUNCTION ledger_resolve_impl(
+CREATE FUNCTION ledger_resolve(
     p_merchant bigint, p_key text, p_hash bytea, p_hold bigint, p_hold_key text, p_action text,
     p_now timestamptz, p_amount numeric, e_account bigint[], e_side text[], e_amount numeric[],
-    p_reference text, p_metadata jsonb)
-RETURNS TABLE (id bigint, state text, created_at timestamptz, replayed boolean, hold_id bigint)
+    p_reference text, p_metadata jsonb,
+    OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean, OUT o_hold bigint)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
-    v_hold bigint;
     v_state text;
     v_expires timestamptz;
-    v_id bigint;
-    v_created timestamptz;
     v_hash bytea;
-    v_xstate text;
     v_xhold bigint;
     v_bad text;
+    v_n integer;
     h_account bigint[];
-    h_slots integer[];
+    h_nslots integer[];
     h_side text[];
     h_amount numeric[];
     h_currency text[];
     p_acc bigint[];
     p_sd text[];
     p_amt numeric[];
+    v_phase text[];
 BEGIN
     IF p_action NOT IN ('post', 'void', 'expire') THEN
         RAISE EXCEPTION 'ledger: unknown hold action %', p_action USING ERRCODE = 'TL012';
     END IF;
     IF p_hold IS NOT NULL THEN
-        SELECT t.id, t.state, t.expires_at INTO v_hold, v_state, v_expires
+        SELECT t.id, t.state, t.expires_at INTO o_hold, v_state, v_expires
             FROM transfers t WHERE t.id = p_hold AND t.merchant_id = p_merchant
             FOR NO KEY UPDATE;
     ELSE
-        SELECT t.id, t.state, t.expires_at INTO v_hold, v_state, v_expires
+        SELECT t.id, t.state, t.expires_at INTO o_hold, v_state, v_expires
             FROM transfers t WHERE t.merchant_id = p_merchant AND t.idempotency_key = p_hold_key
             FOR NO KEY UPDATE;
     END IF;
-    IF v_hold IS NULL THEN
+    IF o_hold IS NULL THEN
         RAISE EXCEPTION 'ledger: hold % not found', coalesce(p_hold::text, p_hold_key) USING ERRCODE = 'TL007';
     END IF;
 
     -- A replay (same key, same content) returns the first transfer even though the
     -- hold is no longer pending; so the key is looked up before the hold's state.
-    SELECT t.id, t.created_at, t.content_hash, t.state, t.pending_id INTO v_id, v_created, v_hash, v_xstate, v_xhold
+    SELECT t.id, t.created_at, t.content_hash, t.state, t.pending_id INTO o_id, o_created, v_hash, o_state, v_xhold
         FROM transfers t WHERE t.merchant_id = p_merchant AND t.idempotency_key = p_key;
-    IF v_id IS NOT NULL THEN
-        IF v_hash <> p_hash OR v_xhold IS DISTINCT FROM v_hold THEN
+    IF o_id IS NOT NULL THEN
+        IF v_hash <> p_hash OR v_xhold IS DISTINCT FROM o_hold THEN
             RAISE EXCEPTION 'ledger: idempotency key % was used for a different transfer', p_key
                 USING ERRCODE = 'TL001', DETAIL = p_key;
         END IF;
-        RETURN QUERY SELECT v_id, v_xstate, v_created, true, v_hold;
+        o_replayed := true;
         RETURN;
     END IF;
 
     IF v_state <> 'pending' THEN
-        RAISE EXCEPTION 'ledger: transfer % is %, not pending', v_hold, v_state
+        RAISE EXCEPTION 'ledger: transfer % is %, not pending', o_hold, v_state
             USING ERRCODE = 'TL002', DETAIL = v_state;
     END IF;
     IF p_action = 'expire' THEN
         IF v_expires IS NULL OR v_expires > p_now THEN
-            RAISE EXCEPTION 'ledger: hold % is not due to expire', v_hold USING ERRCODE = 'TL009';
+            RAISE EXCEPTION 'ledger: hold % is not due to expire', o_hold USING ERRCODE = 'TL009';
         END IF;
     ELSIF v_expires IS NOT NULL AND v_expires <= now() THEN
-        RAISE EXCEPTION 'ledger: hold % expired at %', v_hold, v_expires USING ERRCODE = 'TL003';
+        RAISE EXCEPTION 'ledger: hold % expired at %', o_hold, v_expires USING ERRCODE = 'TL003';
     END IF;
 
     SELECT array_agg(e.account_id ORDER BY e.id), array_agg(a.slots::integer ORDER BY e.id),
            array_agg(e.side ORDER BY e.id), array_agg(e.amount ORDER BY e.id), array_agg(e.currency ORDER BY e.id)
-        INTO h_account, h_slots, h_side, h_amount, h_currency
+        INTO h_account, h_nslots, h_side, h_amount, h_currency
         FROM entries e JOIN accounts a ON a.id = e.account_id
-        WHERE e.transfer_id = v_hold AND e.phase = 'pending';
+        WHERE e.transfer_id = o_hold AND e.phase = 'pending';
 
     IF p_action = 'post' THEN
         IF e_account IS NOT NULL THEN
-            p_acc := e_account; p_sd := e_side; p_amt := e_amount;
             SELECT x.a::text || ' ' || x.sd INTO v_bad FROM (
                 SELECT u.a, u.sd, sum(u.amt) AS amt FROM unnest(e_account, e_side, e_amount) u(a, sd, amt) GROUP BY 1, 2
             ) x LEFT JOIN (
@@ -354,26 +383,26 @@ BEGIN
             ) y ON y.a = x.a AND y.sd = x.sd
             WHERE y.amt IS NULL OR x.amt > y.amt LIMIT 1;
             IF FOUND THEN
-                RAISE EXCEPTION 'ledger: posting more than hold % holds on account/side %', v_hold, v_bad
+                RAISE EXCEPTION 'ledger: posting more than hold % holds on account/side %', o_hold, v_bad
                     USING ERRCODE = 'TL004';
             END IF;
+            p_acc := e_account; p_sd := e_side; p_amt := e_amount;
         ELSIF p_amount IS NOT NULL THEN
             IF p_amount <= 0 THEN
                 RAISE EXCEPTION 'ledger: amount % is not positive', p_amount USING ERRCODE = 'TL008';
             END IF;
-            IF EXISTS (SELECT 1 FROM unnest(h_amount) h(amt) WHERE p_amount > h.amt) THEN
-                RAISE EXCEPTION 'ledger: posting % exceeds a leg of hold %', p_amount, v_hold USING ERRCODE = 'TL004';
+            IF p_amount > ANY (h_amount) THEN
+                RAISE EXCEPTION 'ledger: posting % exceeds a leg of hold %', p_amount, o_hold USING ERRCODE = 'TL004';
             END IF;
             IF EXISTS (SELECT 1 FROM currencies c WHERE c.code = ANY (h_currency) AND p_amount <> round(p_amount, c.scale)) THEN
                 RAISE EXCEPTION 'ledger: amount % has more digits than the currency allows', p_amount USING ERRCODE = 'TL006';
             END IF;
             IF EXISTS (SELECT 1 FROM unnest(h_side, h_currency) h(sd, cur) GROUP BY h.cur
                        HAVING count(*) FILTER (WHERE h.sd = 'debit') <> count(*) FILTER (WHERE h.sd = 'credit')) THEN
-                RAISE EXCEPTION 'ledger: posting % on every leg of hold % would not balance', p_amount, v_hold
+                RAISE EXCEPTION 'ledger: posting % on every leg of hold % would not balance', p_amount, o_hold
                     USING ERRCODE = 'TL005';
             END IF;
-            p_acc := h_account; p_sd := h_side;
-            SELECT array_agg(p_amount) INTO p_amt FROM unnest(h_account);
+            p_acc := h_account; p_sd := h_side; p_amt := array_fill(p_amount, ARRAY[cardinality(h_account)]);
         ELSE
             p_acc := h_account; p_sd := h_side; p_amt := h_amount;
         END IF;
@@ -382,110 +411,113 @@ BEGIN
     -- Same-content callers of this key serialise on the hold lock above; a caller
     -- using the key for another hold can still race us here.
     INSERT INTO transfers AS t (merchant_id, idempotency_key, content_hash, state, pending_id, reference, metadata)
-        VALUES (p_merchant, p_key, p_hash, 'posted', v_hold, p_reference, p_metadata)
+        VALUES (p_merchant, p_key, p_hash, 'posted', o_hold, p_reference, p_metadata)
         ON CONFLICT (merchant_id, idempotency_key) DO NOTHING
-        RETURNING t.id, t.created_at INTO v_id, v_created;
-    IF v_id IS NULL THEN
+        RETURNING t.id, t.created_at INTO o_id, o_created;
+    IF o_id IS NULL THEN
         RAISE EXCEPTION 'ledger: idempotency key % was used for a different transfer', p_key
             USING ERRCODE = 'TL001', DETAIL = p_key;
     END IF;
+    o_state := 'posted';
+    o_replayed := false;
 
     UPDATE transfers t SET state = CASE p_action WHEN 'post' THEN 'committed' WHEN 'void' THEN 'voided' ELSE 'expired' END
-        WHERE t.id = v_hold;
+        WHERE t.id = o_hold;
 
-    PERFORM ledger_apply(
-        array_agg(p_merchant), array_agg(v_id), array_agg(x.a), array_agg((v_id % x.sl)::smallint), array_agg(x.sd),
-        array_agg(x.ph), array_agg(x.amt), array_agg(x.cur), array_agg(v_created))
-    FROM (
-        SELECT h.a, h.sl, h.sd, 'release' AS ph, h.amt, h.cur
-            FROM unnest(h_account, h_slots, h_side, h_amount, h_currency) h(a, sl, sd, amt, cur)
-        UNION ALL
-        SELECT p.a, h.sl, p.sd, 'posted', p.amt, h.cur
-            FROM unnest(p_acc, p_sd, p_amt) p(a, sd, amt)
-            JOIN (SELECT DISTINCT hh.a, hh.sl, hh.cur FROM unnest(h_account, h_slots, h_currency) hh(a, sl, cur)) h ON h.a = p.a
-    ) x;
-
-    RETURN QUERY SELECT v_id, 'posted'::text, v_created, false, v_hold;
+    -- Release every held leg; post the posted ones (their slot counts and
+    -- currencies are the hold's, as they are on the hold's accounts).
+    IF p_acc IS NOT NULL THEN
+        SELECT h_account || array_agg(p.a ORDER BY p.o), h_nslots || array_agg(h.ns ORDER BY p.o),
+               h_side || array_agg(p.sd ORDER BY p.o), h_amount || array_agg(p.amt ORDER BY p.o),
+               h_currency || array_agg(h.cur ORDER BY p.o),
+               array_fill('release'::text, ARRAY[cardinality(h_account)]) || array_fill('posted'::text, ARRAY[count(*)::integer])
+            INTO h_account, h_nslots, h_side, h_amount, h_currency, v_phase
+            FROM unnest(p_acc, p_sd, p_amt) WITH ORDINALITY p(a, sd, amt, o)
+            JOIN (SELECT DISTINCT hh.a, hh.ns, hh.cur FROM unnest(h_account, h_nslots, h_currency) hh(a, ns, cur)) h
+                ON h.a = p.a;
+    ELSE
+        v_phase := array_fill('release'::text, ARRAY[cardinality(h_account)]);
+    END IF;
+    v_n := cardinality(h_account);
+    PERFORM ledger_apply(array_fill(p_merchant, ARRAY[v_n]), array_fill(o_id, ARRAY[v_n]),
+        array_fill(o_created, ARRAY[v_n]), h_account, h_nslots, h_side, v_phase, h_amount, h_currency);
 END
 $$;
 -- +goose StatementEnd
 
--- The callable forms. With p_catch the work runs in a subtransaction (a plpgsql
--- exception block) and a refusal comes back as err_* columns instead of an error,
--- so that a caller's own transaction stays usable; without it a refusal is an
--- error that aborts the statement (what the pool form wants: it can retry).
+-- The _caught forms run the same work in a subtransaction (a plpgsql exception
+-- block) and return a refusal as err_* values instead of raising it, so that a
+-- caller's own transaction stays usable (package ledger's ...Tx methods). The
+-- plain forms raise, aborting the statement (the pool form, which can retry).
 -- +goose StatementBegin
-CREATE FUNCTION ledger_post_transfers(
-    p_catch boolean,
+CREATE FUNCTION ledger_transfer_caught(
+    p_merchant bigint, p_key text, p_hash bytea, p_pending boolean, p_expires timestamptz,
+    p_reference text, p_metadata jsonb,
+    e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[],
+    OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean,
+    OUT err_code text, OUT err_message text, OUT err_detail text, OUT err_constraint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT r.o_id, r.o_state, r.o_created, r.o_replayed INTO o_id, o_state, o_created, o_replayed
+        FROM ledger_transfer(p_merchant, p_key, p_hash, p_pending, p_expires, p_reference, p_metadata,
+            e_account, e_nslots, e_side, e_amount, e_currency) r;
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+        err_detail = PG_EXCEPTION_DETAIL, err_constraint = CONSTRAINT_NAME;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION ledger_post_transfers_caught(
     t_merchant bigint[], t_key text[], t_hash bytea[], t_pending boolean[], t_expires timestamptz[],
     t_reference text[], t_metadata jsonb[],
-    e_transfer integer[], e_account bigint[], e_slots integer[], e_side text[], e_amount numeric[], e_currency text[])
-RETURNS TABLE (idx integer, id bigint, state text, created_at timestamptz, replayed boolean,
+    e_transfer integer[], e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[])
+RETURNS TABLE (o_idx integer, o_id bigint, o_state text, o_created timestamptz, o_replayed boolean,
                err_code text, err_message text, err_detail text, err_constraint text)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
     v_code text; v_msg text; v_detail text; v_constraint text;
 BEGIN
-    IF NOT p_catch THEN
-        RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text, NULL::text FROM ledger_post_transfers_impl(
-            t_merchant, t_key, t_hash, t_pending, t_expires, t_reference, t_metadata,
-            e_transfer, e_account, e_slots, e_side, e_amount, e_currency) r;
-        RETURN;
-    END IF;
-    BEGIN
-        RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text, NULL::text FROM ledger_post_transfers_impl(
-            t_merchant, t_key, t_hash, t_pending, t_expires, t_reference, t_metadata,
-            e_transfer, e_account, e_slots, e_side, e_amount, e_currency) r;
-    EXCEPTION WHEN others THEN
-        GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-            v_detail = PG_EXCEPTION_DETAIL, v_constraint = CONSTRAINT_NAME;
-        RETURN QUERY SELECT NULL::integer, NULL::bigint, NULL::text, NULL::timestamptz, NULL::boolean,
-            v_code, v_msg, v_detail, v_constraint;
-    END;
+    RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text, NULL::text FROM ledger_post_transfers(
+        t_merchant, t_key, t_hash, t_pending, t_expires, t_reference, t_metadata,
+        e_transfer, e_account, e_nslots, e_side, e_amount, e_currency) r;
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+        v_detail = PG_EXCEPTION_DETAIL, v_constraint = CONSTRAINT_NAME;
+    RETURN QUERY SELECT NULL::integer, NULL::bigint, NULL::text, NULL::timestamptz, NULL::boolean,
+        v_code, v_msg, v_detail, v_constraint;
 END
 $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE FUNCTION ledger_resolve(
-    p_catch boolean,
+CREATE FUNCTION ledger_resolve_caught(
     p_merchant bigint, p_key text, p_hash bytea, p_hold bigint, p_hold_key text, p_action text,
     p_now timestamptz, p_amount numeric, e_account bigint[], e_side text[], e_amount numeric[],
-    p_reference text, p_metadata jsonb)
-RETURNS TABLE (id bigint, state text, created_at timestamptz, replayed boolean, hold_id bigint,
-               err_code text, err_message text, err_detail text, err_constraint text)
+    p_reference text, p_metadata jsonb,
+    OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean, OUT o_hold bigint,
+    OUT err_code text, OUT err_message text, OUT err_detail text, OUT err_constraint text)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE
-    v_code text; v_msg text; v_detail text; v_constraint text;
 BEGIN
-    IF NOT p_catch THEN
-        RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text, NULL::text FROM ledger_resolve_impl(
-            p_merchant, p_key, p_hash, p_hold, p_hold_key, p_action, p_now, p_amount,
+    SELECT r.o_id, r.o_state, r.o_created, r.o_replayed, r.o_hold INTO o_id, o_state, o_created, o_replayed, o_hold
+        FROM ledger_resolve(p_merchant, p_key, p_hash, p_hold, p_hold_key, p_action, p_now, p_amount,
             e_account, e_side, e_amount, p_reference, p_metadata) r;
-        RETURN;
-    END IF;
-    BEGIN
-        RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text, NULL::text FROM ledger_resolve_impl(
-            p_merchant, p_key, p_hash, p_hold, p_hold_key, p_action, p_now, p_amount,
-            e_account, e_side, e_amount, p_reference, p_metadata) r;
-    EXCEPTION WHEN others THEN
-        GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-            v_detail = PG_EXCEPTION_DETAIL, v_constraint = CONSTRAINT_NAME;
-        RETURN QUERY SELECT NULL::bigint, NULL::text, NULL::timestamptz, NULL::boolean, NULL::bigint,
-            v_code, v_msg, v_detail, v_constraint;
-    END;
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+        err_detail = PG_EXCEPTION_DETAIL, err_constraint = CONSTRAINT_NAME;
 END
 $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION ledger_resolve(boolean, bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb);
-DROP FUNCTION ledger_post_transfers(boolean, bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[]);
-DROP FUNCTION ledger_resolve_impl(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb);
-DROP FUNCTION ledger_post_transfers_impl(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[]);
-DROP FUNCTION ledger_apply(bigint[], bigint[], bigint[], smallint[], text[], text[], numeric[], text[], timestamptz[]);
+DROP FUNCTION ledger_resolve_caught(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb);
+DROP FUNCTION ledger_post_transfers_caught(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[]);
+DROP FUNCTION ledger_transfer_caught(bigint, text, bytea, boolean, timestamptz, text, jsonb, bigint[], integer[], text[], numeric[], text[]);
+DROP FUNCTION ledger_resolve(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb);
+DROP FUNCTION ledger_post_transfers(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[]);
+DROP FUNCTION ledger_transfer(bigint, text, bytea, boolean, timestamptz, text, jsonb, bigint[], integer[], text[], numeric[], text[]);
+DROP FUNCTION ledger_apply(bigint[], bigint[], timestamptz[], bigint[], integer[], text[], text[], numeric[], text[]);
 DROP FUNCTION ledger_ensure_account(bigint, text, text, text, text, boolean, integer);
 DROP TABLE balances;
 DROP TABLE entries;

@@ -21,25 +21,65 @@ SELECT r.id::bigint AS id, r.type::text AS type, r.normal_side::text AS normal_s
 FROM ledger_ensure_account(sqlc.arg(merchant_id)::bigint, sqlc.arg(code)::text, sqlc.arg(type)::text,
     sqlc.arg(normal_side)::text, sqlc.arg(currency)::text, sqlc.arg(allow_negative)::boolean, sqlc.arg(slots)::integer) r;
 
--- name: PostTransfers :many
--- A refused batch (with catch) is one row whose err_* columns say why.
-SELECT coalesce(r.idx, 0)::integer AS idx, coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
-    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
+-- name: Transfer :one
+-- One new transfer (posted or a hold), one round trip. Raises on refusal.
+SELECT r.o_id::bigint AS id, r.o_state::text AS state, r.o_created::timestamptz AS created_at,
+    r.o_replayed::boolean AS replayed
+FROM ledger_transfer(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea, sqlc.arg(pending)::boolean,
+    sqlc.narg(expires_at)::timestamptz, sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb,
+    sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[], sqlc.arg(e_side)::text[],
+    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+
+-- name: TransferCaught :one
+-- Transfer in a subtransaction: a refusal comes back in err_*.
+SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_post_transfers(sqlc.arg(catch)::boolean,
-    sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
-    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o), sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
-    sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_slots)::integer[],
+FROM ledger_transfer_caught(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea, sqlc.arg(pending)::boolean,
+    sqlc.narg(expires_at)::timestamptz, sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb,
+    sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[], sqlc.arg(e_side)::text[],
+    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+
+-- name: PostTransfers :many
+-- A batch of new transfers, one round trip, all or nothing. Raises on refusal.
+SELECT r.o_idx::integer AS idx, r.o_id::bigint AS id, r.o_state::text AS state,
+    r.o_created::timestamptz AS created_at, r.o_replayed::boolean AS replayed
+FROM ledger_post_transfers(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
+    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
+    sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
+    sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[],
+    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+
+-- name: PostTransfersCaught :many
+-- PostTransfers in a subtransaction: a refusal is one row whose err_* say why.
+SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
+    coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
+FROM ledger_post_transfers_caught(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
+    ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
+    sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
+    sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[],
     sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
 
 -- name: ResolveHold :one
-SELECT coalesce(r.id, 0)::bigint AS id, coalesce(r.state, '')::text AS state,
-    coalesce(r.created_at, 'epoch')::timestamptz AS created_at, coalesce(r.replayed, false)::boolean AS replayed,
-    coalesce(r.hold_id, 0)::bigint AS hold_id,
+-- Post, void or expire one hold, one round trip. Raises on refusal.
+SELECT r.o_id::bigint AS id, r.o_state::text AS state, r.o_created::timestamptz AS created_at,
+    r.o_replayed::boolean AS replayed, r.o_hold::bigint AS hold_id
+FROM ledger_resolve(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
+    sqlc.narg(hold_id)::bigint, sqlc.narg(hold_key)::text, sqlc.arg(action)::text, sqlc.arg(now)::timestamptz,
+    sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
+    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb) r;
+
+-- name: ResolveHoldCaught :one
+-- ResolveHold in a subtransaction: a refusal comes back in err_*.
+SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
+    coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.o_hold, 0)::bigint AS hold_id,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_resolve(sqlc.arg(catch)::boolean, sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
+FROM ledger_resolve_caught(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
     sqlc.narg(hold_id)::bigint, sqlc.narg(hold_key)::text, sqlc.arg(action)::text, sqlc.arg(now)::timestamptz,
     sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
     sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb) r;
