@@ -84,9 +84,10 @@
 //
 // any other non-zero code (or code 0 with success false) -> ErrRejected, with
 // the provider's code and message kept in the *providers.Error. A non-200
-// answer below 500 (415 wrong media type, 404, 405) means our request was
-// malformed: ErrInvalidRequest. 5xx and timeouts are ErrAmbiguous (the create
-// may have happened); an unreadable 200 answer is ErrAmbiguous too. Since
+// answer below 500 other than 429 (415 wrong media type, 404, 405) means our
+// request was malformed: ErrInvalidRequest. 429 and a refused connection are
+// ErrTransient; 5xx and timeouts are ErrAmbiguous (the create may have
+// happened); an unreadable 200 answer is ErrAmbiguous too. Since
 // VPay has no order query, the way to learn whether an ambiguous create took
 // place is to send it again: ErrDuplicateOrder proves the order exists (its
 // callback will come; do not fail it), success means the first try never

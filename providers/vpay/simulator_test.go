@@ -349,6 +349,9 @@ func TestFullRetrySchedule(t *testing.T) {
 // TestControlAPIOrdersView: the control API shows the quoted order as stored.
 func TestControlAPIOrdersView(t *testing.T) {
 	e := newEnv(t, envOpts{})
+	if e.sim.Provider() != "vpay" || e.sim.Engine().Provider() != "vpay" {
+		t.Fatal("provider name")
+	}
 	e.deposit(t, "C-1", nil)
 	resp, err := http.Get(e.control.URL + "/orders/C-1")
 	if err != nil {
