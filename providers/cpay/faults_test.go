@@ -112,8 +112,11 @@ func TestFaultCallbacksDroppedDuplicatedDelayed(t *testing.T) {
 	start := time.Now()
 	h.deposit("D3", "30")
 	evs = h.waitEvents(4)
-	if evs[3].OrderNo != "D3" || h.recv.at[3].Sub(start) < 30*time.Millisecond {
-		t.Fatalf("delayed callback %s after %s", evs[3].OrderNo, h.recv.at[3].Sub(start))
+	h.recv.mu.Lock()
+	arrived := h.recv.at[3]
+	h.recv.mu.Unlock()
+	if evs[3].OrderNo != "D3" || arrived.Sub(start) < 30*time.Millisecond {
+		t.Fatalf("delayed callback %s after %s", evs[3].OrderNo, arrived.Sub(start))
 	}
 	for _, d := range h.sim.Engine().Deliveries() {
 		if d.OrderNo == "D1" {

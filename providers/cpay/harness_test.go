@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/sim"
 )
@@ -242,5 +240,3 @@ func checkBalance(t *testing.T, b providers.Balance, avail, frozen string) {
 		t.Fatalf("%s balance = available %s frozen %s total %s; want %s + %s", b.Currency, b.Available, b.Frozen, b.Total, avail, frozen)
 	}
 }
-
-var _ = decimal.Zero
