@@ -184,8 +184,16 @@ func TestValidationRefusals(t *testing.T) {
 		}
 	}
 	for _, r := range []providers.PayoutRequest{crypto(func(*providers.PayoutRequest) {}), pix(func(*providers.PayoutRequest) {}),
-		crypto(func(r *providers.PayoutRequest) { r.Currency = "BTC"; r.Beneficiary.Network = NetworkBitcoin; r.Amount = dec("0.00000001") }),
-		pix(func(r *providers.PayoutRequest) { r.Method = MethodBankCard; r.Currency = "EUR"; r.Beneficiary.Country = "DEU" })} {
+		crypto(func(r *providers.PayoutRequest) {
+			r.Currency = "BTC"
+			r.Beneficiary.Network = NetworkBitcoin
+			r.Amount = dec("0.00000001")
+		}),
+		pix(func(r *providers.PayoutRequest) {
+			r.Method = MethodBankCard
+			r.Currency = "EUR"
+			r.Beneficiary.Country = "DEU"
+		})} {
 		if err := a.ValidatePayout(r); err != nil {
 			t.Errorf("ValidatePayout(%+v) = %v", r, err)
 		}
