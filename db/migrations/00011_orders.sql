@@ -30,6 +30,11 @@ CREATE TABLE orders (
     settled_currency     text NOT NULL DEFAULT '',
     fx_rate              numeric,
     tx_hash              text NOT NULL DEFAULT '',
+    -- Where a settled deposit's money went in the ledger: the customer's account,
+    -- or suspense (an amount mismatch or unknown order awaiting an accountant).
+    credited_to          text NOT NULL DEFAULT '',
+    -- The pieces of an order the provider settled in several parts.
+    parts                jsonb,
     -- The provider's answer to the create call: what the payer needs.
     cashier_url          text NOT NULL DEFAULT '',
     pay_form             jsonb,

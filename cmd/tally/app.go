@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyhq/tally/db"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/secrets"
+)
+
+// app is every service a long-running command needs, built once.
+type app struct {
+	pool      *pgxpool.Pool
+	ledger    *ledger.Ledger
+	merchants *merchants.Service
+	disc      *discrepancies.Store
+	orders    *orders.Service
+}
+
+// newApp connects and builds the services. poolSize bounds the connections.
+func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) (*app, error) {
+	box, err := secrets.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	u, err := g.url(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		return nil, fmt.Errorf("database URL %s: %w", db.Redact(u), err)
+	}
+	if poolSize > 0 {
+		cfg.MaxConns = poolSize
+	}
+	pool, err := db.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(slog.Default())), disc: discrepancies.New()}
+	a.merchants = merchants.New(pool, box)
+	a.merchants.Validate = registry.Validate
+	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default()})
+	return a, nil
+}
+
+// adminApp is newApp for short commands that need no public URL.
+func (g *globals) adminApp(ctx context.Context) (*app, error) {
+	return g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 4)
+}
+
+func (a *app) close() { a.pool.Close() }
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

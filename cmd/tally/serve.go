@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/server"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newServeCmd, newWorkerCmd)
+}
+
+// runtimeFlags are the flags of serve and worker.
+type runtimeFlags struct {
+	workers, schedule bool
+	poolSize          int32
+	callbackWorkers   int
+	syncEvery         time.Duration
+	syncAge           time.Duration
+}
+
+func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
+	cmd.Flags().BoolVar(&f.schedule, "schedule", true, "run the periodic schedule (one leader across all processes)")
+	if serve {
+		cmd.Flags().BoolVar(&f.workers, "workers", true, "run River workers in this process (false: API only)")
+	}
+	cmd.Flags().Int32Var(&f.poolSize, "pool-size", 40, "database connections")
+	cmd.Flags().IntVar(&f.callbackWorkers, "callback-workers", 16, "workers processing provider callbacks")
+	cmd.Flags().DurationVar(&f.syncEvery, "sync-every", 30*time.Second, "how often open orders are polled through providers' query APIs")
+	cmd.Flags().DurationVar(&f.syncAge, "sync-age", time.Minute, "how old an open order must be before it is polled")
+}
+
+func (f *runtimeFlags) options() jobs.Options {
+	return jobs.Options{Workers: f.workers, Schedule: f.schedule, CallbackWorkers: f.callbackWorkers,
+		SyncEvery: f.syncEvery, SyncAge: f.syncAge, Logger: slog.Default()}
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var addr, publicURL string
+	f := &runtimeFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP server (merchant API, callback ingress) and, unless told otherwise, the workers and the schedule",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if publicURL == "" {
+				publicURL = "http://" + addr
+			}
+			a, err := g.newApp(ctx, publicURL, f.poolSize)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			runner, err := jobs.New(a.pool, a.orders, f.options())
+			if err != nil {
+				return err
+			}
+			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc},
+				server.Options{Logger: slog.Default()})
+			return serveUntilDone(ctx, addr, srv.Handler(), runner)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account>); default http://<addr>")
+	f.workers = true
+	f.bind(cmd, true)
+	return cmd
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	f := &runtimeFlags{workers: true}
+	var publicURL string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run River workers (and the schedule) without the HTTP server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := g.newApp(ctx, publicURL, f.poolSize)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			f.workers = true
+			runner, err := jobs.New(a.pool, a.orders, f.options())
+			if err != nil {
+				return err
+			}
+			if err := runner.Start(ctx); err != nil {
+				return err
+			}
+			slog.Info("worker running")
+			<-ctx.Done()
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return runner.Stop(stopCtx)
+		},
+	}
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), "URL providers reach the API nodes at (for the notify URLs sent with orders)")
+	f.bind(cmd, false)
+	return cmd
+}
+
+// serveUntilDone runs the HTTP server and the runner until ctx ends, then shuts
+// both down gracefully.
+func serveUntilDone(ctx context.Context, addr string, h http.Handler, runner *jobs.Runner) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	if err := runner.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	slog.Info("tally serving", "addr", ln.Addr().String())
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = errors.Join(hs.Shutdown(stopCtx), runner.Stop(stopCtx))
+	slog.Info("tally stopped")
+	return err
+}

@@ -1,0 +1,364 @@
+// Package jobs runs tally's background work on River: every provider call
+// (submit_order, sync_order), every callback (process_callback), every merchant
+// webhook (notify_merchant) and the periodic sweeps, plus the gocron schedule
+// that enqueues the periodic work from one leader across all processes.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tallyhq/tally/orders"
+)
+
+// Queue names: provider calls, callbacks and merchant webhooks get their own
+// workers so that a slow provider cannot starve callback processing.
+const (
+	QueueProvider  = "provider"
+	QueueCallbacks = "callbacks"
+	QueueWebhooks  = "webhooks"
+	QueueDefault   = river.QueueDefault
+)
+
+// SubmitOrderArgs: call the provider for a new order.
+type SubmitOrderArgs struct {
+	OrderID int64 `json:"order_id"`
+}
+
+// Kind is the River job kind.
+func (SubmitOrderArgs) Kind() string { return "submit_order" }
+
+// InsertOpts puts provider calls on their own queue.
+func (SubmitOrderArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueProvider, MaxAttempts: 10}
+}
+
+// ProcessCallbackArgs: apply a stored callback.
+type ProcessCallbackArgs struct {
+	InboxID int64 `json:"inbox_id"`
+}
+
+// Kind is the River job kind.
+func (ProcessCallbackArgs) Kind() string { return "process_callback" }
+
+// InsertOpts puts callbacks on their own queue.
+func (ProcessCallbackArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueCallbacks, MaxAttempts: 25}
+}
+
+// SyncOrderArgs: query the provider for an order and apply the answer.
+type SyncOrderArgs struct {
+	OrderID int64 `json:"order_id" river:"unique"`
+}
+
+// Kind is the River job kind.
+func (SyncOrderArgs) Kind() string { return "sync_order" }
+
+// InsertOpts dedupes syncs of one order while one is waiting or running.
+func (SyncOrderArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueProvider, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{
+		ByArgs:  true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable},
+	}}
+}
+
+// NotifyMerchantArgs: send the merchant the webhook for one order event.
+type NotifyMerchantArgs struct {
+	OrderID int64 `json:"order_id"`
+	EventID int64 `json:"event_id"`
+}
+
+// Kind is the River job kind.
+func (NotifyMerchantArgs) Kind() string { return "notify_merchant" }
+
+// InsertOpts puts webhooks on their own queue, retried for about a day.
+func (NotifyMerchantArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: 15}
+}
+
+// SyncOpenOrdersArgs: queue a sync_order for every order still open.
+type SyncOpenOrdersArgs struct{}
+
+// Kind is the River job kind.
+func (SyncOpenOrdersArgs) Kind() string { return "sync_open_orders" }
+
+// ExpireHoldsArgs: end payouts whose hold expired.
+type ExpireHoldsArgs struct{}
+
+// Kind is the River job kind.
+func (ExpireHoldsArgs) Kind() string { return "expire_holds" }
+
+// Options configure a Runner.
+type Options struct {
+	// Workers runs River workers in this process; false makes an insert-only
+	// client (an API node).
+	Workers bool
+	// Schedule runs the gocron schedule (one leader across processes).
+	Schedule bool
+	// SyncEvery is how often open orders are polled; SyncAge how old an open
+	// order must be before it is polled. Defaults 30s and 1m.
+	SyncEvery time.Duration
+	SyncAge   time.Duration
+	// ExpireEvery is how often expired payout holds are swept. Default 1m.
+	ExpireEvery time.Duration
+	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues.
+	CallbackWorkers, ProviderWorkers, WebhookWorkers int
+	// FetchPoll is how often idle workers look for jobs (River LISTENs as well).
+	FetchPoll time.Duration
+	// Register adds workers and periodic tasks of other packages (reconciliation).
+	Register []func(*river.Workers)
+	// Tasks are more scheduled tasks (each only enqueues a River job).
+	Tasks  []Task
+	Logger *slog.Logger
+}
+
+// Runner owns the River client, its workers and the schedule.
+type Runner struct {
+	client    *river.Client[pgx.Tx]
+	queue     *Queue
+	schedule  *Schedule
+	opts      Options
+	pool      *pgxpool.Pool
+	ordersSvc *orders.Service
+}
+
+// New builds a Runner for svc and sets svc's queue to it.
+func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SyncEvery == 0 {
+		opts.SyncEvery = 30 * time.Second
+	}
+	if opts.SyncAge == 0 {
+		opts.SyncAge = time.Minute
+	}
+	if opts.ExpireEvery == 0 {
+		opts.ExpireEvery = time.Minute
+	}
+	r := &Runner{opts: opts, pool: pool, ordersSvc: svc}
+	cfg := &river.Config{
+		Logger:               opts.Logger.With("component", "river"),
+		JobTimeout:           2 * time.Minute,
+		RescueStuckJobsAfter: 5 * time.Minute,
+	}
+	if opts.FetchPoll > 0 {
+		cfg.FetchPollInterval = opts.FetchPoll
+		cfg.FetchCooldown = opts.FetchPoll / 4
+	}
+	if opts.Workers {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &submitWorker{svc: svc})
+		river.AddWorker(workers, &callbackWorker{svc: svc})
+		river.AddWorker(workers, &syncWorker{svc: svc})
+		river.AddWorker(workers, &notifyWorker{svc: svc})
+		river.AddWorker(workers, &syncOpenWorker{svc: svc, runner: r})
+		river.AddWorker(workers, &expireWorker{svc: svc})
+		for _, reg := range opts.Register {
+			reg(workers)
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{
+			QueueDefault:   {MaxWorkers: 4},
+			QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
+			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 16)},
+			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 8)},
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	r.client = client
+	r.queue = &Queue{client: client}
+	svc.SetQueue(r.queue)
+	if opts.Schedule {
+		tasks := append([]Task{
+			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
+			{Name: "expire_holds", Every: opts.ExpireEvery, Args: ExpireHoldsArgs{}},
+		}, opts.Tasks...)
+		r.schedule, err = NewSchedule(pool, client, tasks, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Client is the River client, for inserting jobs of other packages.
+func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+
+// Queue is the orders.Queue the Runner implements.
+func (r *Runner) Queue() *Queue { return r.queue }
+
+// Start starts the workers (if any) and the schedule (if any).
+func (r *Runner) Start(ctx context.Context) error {
+	if r.opts.Workers {
+		if err := r.client.Start(ctx); err != nil {
+			return fmt.Errorf("start river: %w", err)
+		}
+	}
+	if r.schedule != nil {
+		r.schedule.Start()
+	}
+	return nil
+}
+
+// Stop stops the schedule, then the workers, letting running jobs finish until
+// ctx ends (then cancelling them; River retries them later).
+func (r *Runner) Stop(ctx context.Context) error {
+	var errs []error
+	if r.schedule != nil {
+		errs = append(errs, r.schedule.Stop())
+	}
+	if r.opts.Workers {
+		if err := r.client.Stop(ctx); err != nil {
+			errs = append(errs, r.client.StopAndCancel(context.Background()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Queue inserts the order pipeline's jobs inside the caller's transaction.
+type Queue struct{ client *river.Client[pgx.Tx] }
+
+// SubmitOrder queues submit_order.
+func (q *Queue) SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
+	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, nil)
+}
+
+// ProcessCallback queues process_callback.
+func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxID int64) error {
+	return q.insert(ctx, tx, ProcessCallbackArgs{InboxID: inboxID}, nil)
+}
+
+// SyncOrder queues sync_order (one waiting per order at a time).
+func (q *Queue) SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
+	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID}, nil)
+}
+
+// NotifyMerchant queues notify_merchant.
+func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, orderID, eventID int64) error {
+	return q.insert(ctx, tx, NotifyMerchantArgs{OrderID: orderID, EventID: eventID}, nil)
+}
+
+func (q *Queue) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
+		return fmt.Errorf("queue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+type submitWorker struct {
+	river.WorkerDefaults[SubmitOrderArgs]
+	svc *orders.Service
+}
+
+func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitOrderArgs]) error {
+	return w.svc.Submit(ctx, job.Args.OrderID, job.Attempt >= job.MaxAttempts)
+}
+
+// NextRetry retries provider calls quickly at first: 1, 2, 4 ... seconds, at most a minute.
+func (w *submitWorker) NextRetry(job *river.Job[SubmitOrderArgs]) time.Time {
+	return time.Now().Add(backoff(job.Attempt, time.Second, time.Minute))
+}
+
+func (w *submitWorker) Timeout(*river.Job[SubmitOrderArgs]) time.Duration { return time.Minute }
+
+type callbackWorker struct {
+	river.WorkerDefaults[ProcessCallbackArgs]
+	svc *orders.Service
+}
+
+func (w *callbackWorker) Work(ctx context.Context, job *river.Job[ProcessCallbackArgs]) error {
+	return w.svc.ProcessCallback(ctx, job.Args.InboxID)
+}
+
+func (w *callbackWorker) NextRetry(job *river.Job[ProcessCallbackArgs]) time.Time {
+	return time.Now().Add(backoff(job.Attempt, 500*time.Millisecond, 5*time.Minute))
+}
+
+type syncWorker struct {
+	river.WorkerDefaults[SyncOrderArgs]
+	svc *orders.Service
+}
+
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncOrderArgs]) error {
+	_, err := w.svc.Sync(ctx, job.Args.OrderID)
+	return err
+}
+
+func (w *syncWorker) NextRetry(job *river.Job[SyncOrderArgs]) time.Time {
+	return time.Now().Add(backoff(job.Attempt, 2*time.Second, 2*time.Minute))
+}
+
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyMerchantArgs]
+	svc *orders.Service
+}
+
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyMerchantArgs]) error {
+	return w.svc.Notify(ctx, job.Args.OrderID, job.Args.EventID, job.Attempt)
+}
+
+// NextRetry backs webhooks off from 2 s to an hour.
+func (w *notifyWorker) NextRetry(job *river.Job[NotifyMerchantArgs]) time.Time {
+	return time.Now().Add(backoff(job.Attempt, 2*time.Second, time.Hour))
+}
+
+func (w *notifyWorker) Timeout(*river.Job[NotifyMerchantArgs]) time.Duration { return 30 * time.Second }
+
+type syncOpenWorker struct {
+	river.WorkerDefaults[SyncOpenOrdersArgs]
+	svc    *orders.Service
+	runner *Runner
+}
+
+func (w *syncOpenWorker) Work(ctx context.Context, _ *river.Job[SyncOpenOrdersArgs]) error {
+	ids, err := w.svc.OpenOrders(ctx, time.Now().Add(-w.runner.opts.SyncAge), 2000)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: SyncOrderArgs{OrderID: id}}
+	}
+	_, err = w.runner.client.InsertMany(ctx, params)
+	return err
+}
+
+type expireWorker struct {
+	river.WorkerDefaults[ExpireHoldsArgs]
+	svc *orders.Service
+}
+
+func (w *expireWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
+	_, err := w.svc.ExpireHolds(ctx)
+	return err
+}
+
+// backoff is base * 2^(attempt-1), at most max.
+func backoff(attempt int, base, max time.Duration) time.Duration {
+	d := time.Duration(float64(base) * math.Pow(2, float64(attempt-1)))
+	if d > max || d <= 0 {
+		return max
+	}
+	return d
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,604 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/providers"
+)
+
+// Outcome is what applying a provider event did to an order.
+type Outcome string
+
+const (
+	// Applied: the order moved (and the ledger was posted where money moved).
+	Applied Outcome = "applied"
+	// Duplicate: the order was already in that state; nothing was posted.
+	Duplicate Outcome = "duplicate"
+	// Stale: an older event arrived after a newer one; a final order never moves back.
+	Stale Outcome = "stale"
+	// Conflict: the event contradicts what was already applied; a
+	// duplicate_conflict or status_mismatch discrepancy was opened.
+	Conflict Outcome = "conflict"
+)
+
+// rank orders statuses so that events only ever move an order forward.
+func rank(s Status) int {
+	switch s {
+	case StatusCreated:
+		return 0
+	case StatusPending:
+		return 1
+	case StatusProcessing:
+		return 2
+	case StatusSucceeded, StatusFailed, StatusExpired:
+		return 3
+	case StatusReversed:
+		return 4
+	}
+	return -1
+}
+
+// target is the status an event asks for: a reversed flag on a success is a reversal.
+func target(ev providers.Event) Status {
+	if ev.Reversed && (ev.Status == providers.StatusSucceeded || ev.Status == providers.StatusReversed) {
+		return StatusReversed
+	}
+	return Status(ev.Status)
+}
+
+// applier carries one application of an event to a locked order, inside the
+// caller's transaction.
+type applier struct {
+	s    *Service
+	tx   pgx.Tx
+	q    *ordersdb.Queries
+	acct merchants.ProviderAccount
+	row  ordersdb.Order
+	ev   providers.Event
+	src  string
+	ref  map[string]any // what triggered it: callback id, job id
+	// settled holds the entries of a settlement posted in this same application,
+	// so that a reversal that overtook its success can invert them.
+	settled []ledger.Entry
+	events  []int64 // order events written, to notify the merchant of each
+}
+
+// applyTx applies ev to the locked order row and returns the updated row.
+func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, row ordersdb.Order, ev providers.Event, src string, ref map[string]any) (ordersdb.Order, Outcome, error) {
+	a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: src, ref: ref}
+	out, err := a.apply(ctx)
+	if err != nil {
+		return row, out, fmt.Errorf("apply %s event to order %d: %w", ev.Status, row.ID, err)
+	}
+	for _, id := range a.events {
+		if err := s.queue.NotifyMerchant(ctx, tx, a.row.ID, id); err != nil {
+			return row, out, err
+		}
+	}
+	return a.row, out, nil
+}
+
+func (a *applier) apply(ctx context.Context) (Outcome, error) {
+	cur, tgt := Status(a.row.Status), target(a.ev)
+	if rank(tgt) < 0 {
+		return Stale, fmt.Errorf("unknown event status %q", a.ev.Status)
+	}
+	a.fillIdentity()
+	switch {
+	case tgt == cur:
+		return a.same(ctx)
+	case rank(tgt) < rank(cur):
+		_, err := a.record(ctx, string(cur), map[string]any{"ignored": "stale " + string(tgt) + " event after " + string(cur)})
+		return Stale, err
+	case rank(tgt) == rank(cur):
+		// Two different final statuses. A deposit that expired or failed and is
+		// then paid is a late payment: the money arrived, so it is applied.
+		if a.kind() == providers.KindDeposit && tgt == StatusSucceeded {
+			return Applied, a.succeed(ctx, "late payment after "+string(cur))
+		}
+		return Conflict, a.conflict(ctx, discrepancies.StatusMismatch,
+			fmt.Sprintf("provider says %s, order is %s", tgt, cur))
+	}
+	switch tgt {
+	case StatusPending, StatusProcessing:
+		return Applied, a.progress(ctx, tgt)
+	case StatusSucceeded:
+		return Applied, a.succeed(ctx, "")
+	case StatusFailed, StatusExpired:
+		return Applied, a.fail(ctx, tgt)
+	case StatusReversed:
+		if cur != StatusSucceeded {
+			// The reversal overtook the success: settle first, then reverse.
+			if err := a.succeed(ctx, "implied by a reversal"); err != nil {
+				return Applied, err
+			}
+		}
+		return Applied, a.reverse(ctx)
+	}
+	return Stale, nil
+}
+
+// same handles an event for the status the order already has: a repeat, new
+// parts of a multi-part settlement, or a conflicting duplicate.
+func (a *applier) same(ctx context.Context) (Outcome, error) {
+	st := Status(a.row.Status)
+	if len(a.ev.Parts) > len(partsOf(a.row)) {
+		a.setParts()
+		_, err := a.save(ctx, st, "", map[string]any{"parts": len(a.ev.Parts)})
+		return Applied, err
+	}
+	if (st == StatusSucceeded || st == StatusReversed) && a.row.PaidAmount.Valid {
+		if paid, ok := a.amountIn(a.row.SettledCurrency); ok && !paid.Equal(a.row.PaidAmount.Decimal) {
+			return Conflict, a.conflict(ctx, discrepancies.DuplicateConflict,
+				fmt.Sprintf("a second %s callback says %s %s was paid, the first said %s", st, paid, a.row.SettledCurrency, a.row.PaidAmount.Decimal))
+		}
+	}
+	if err := a.saveIdentity(ctx); err != nil {
+		return Duplicate, err
+	}
+	return Duplicate, nil
+}
+
+// progress moves a non-final order forward without money moving.
+func (a *applier) progress(ctx context.Context, to Status) error {
+	a.setParts()
+	_, err := a.save(ctx, to, a.ev.Remark, nil)
+	return err
+}
+
+// succeed settles the order in the ledger.
+func (a *applier) succeed(ctx context.Context, note string) error {
+	if a.kind() == providers.KindPayout {
+		return a.settlePayout(ctx, note)
+	}
+	return a.settleDeposit(ctx, note)
+}
+
+// settleDeposit posts a deposit: the provider clearing account up by the gross
+// amount, the customer (or suspense) credited, the fee from clearing to fees.
+// A cross-currency deposit balances each currency through the FX accounts.
+func (a *applier) settleDeposit(ctx context.Context, note string) error {
+	r := a.row
+	payCur, ordCur := r.PayCurrency, r.Currency
+	ordered := r.Amount
+	// What was paid, in the order's currency and in the currency the provider holds.
+	inOrder, okOrder := a.amountIn(ordCur)
+	inPay, okPay := a.amountIn(payCur)
+	if !okPay && payCur != ordCur {
+		// The provider did not say what it received in the paid currency: keep
+		// the books in the order currency rather than guess a rate.
+		payCur, inPay, okPay = ordCur, inOrder, okOrder
+	}
+	if !okOrder {
+		inOrder = ordered
+	}
+	if !okPay {
+		inPay = inOrder
+	}
+	if payCur != ordCur {
+		inOrder = a.quotedValue(inOrder)
+	}
+	// A provider that states both the requested and the paid amount in one
+	// currency shows a payer-modified amount even when its quote does not change.
+	mismatch := inOrder.Sub(ordered).Abs().GreaterThan(a.acct.AmountTolerance)
+	if a.ev.Requested.Valid && a.ev.Paid.Valid && !a.ev.Requested.Decimal.Equal(a.ev.Paid.Decimal) {
+		mismatch = true
+	}
+	fee := a.fee(payCur, inPay)
+
+	creditTo := ledger.CustomerAccount(r.CustomerID, ordCur)
+	origin := r.Origin
+	suspense := mismatch && a.acct.AmountPolicy != merchants.CreditReceived || origin == "provider"
+	if suspense {
+		creditTo = ledger.SuspenseAccount(ordCur)
+	}
+	entries := []ledger.Entry{{Account: ledger.ProviderAccount(a.acct.Name, payCur), Side: ledger.Debit, Amount: inPay}}
+	meta := map[string]string{"provider_order_no": r.ProviderOrderNo, "provider_order_id": a.ev.ProviderOrderID}
+	var rate decimal.NullDecimal
+	if payCur != ordCur {
+		rate = providers.Nullable(inOrder.Div(inPay).Round(12))
+		meta["fx_rate"] = rate.Decimal.String()
+		meta["fx_pair"] = ordCur + "/" + payCur
+		entries = append(entries,
+			ledger.Entry{Account: ledger.FXAccount(payCur), Side: ledger.Credit, Amount: inPay},
+			ledger.Entry{Account: ledger.FXAccount(ordCur), Side: ledger.Debit, Amount: inOrder})
+	}
+	entries = append(entries, ledger.Entry{Account: creditTo, Side: ledger.Credit, Amount: inOrder})
+	if fee.IsPositive() {
+		entries = append(entries,
+			ledger.Entry{Account: ledger.FeesAccount(a.acct.Name, payCur), Side: ledger.Debit, Amount: fee},
+			ledger.Entry{Account: ledger.ProviderAccount(a.acct.Name, payCur), Side: ledger.Credit, Amount: fee})
+	}
+	if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
+		Merchant: r.MerchantID, Key: settleKey(r.ID), Entries: entries, Reference: orderRef(r.ID), Metadata: meta,
+	}); err != nil {
+		return fmt.Errorf("post deposit settlement: %w", err)
+	}
+	a.settled = entries
+	a.row.PaidAmount = providers.Nullable(inPay)
+	a.row.CreditedAmount = providers.Nullable(inPay.Sub(fee))
+	a.row.Fee = providers.Nullable(fee)
+	a.row.SettledCurrency = payCur
+	a.row.FxRate = rate
+	a.row.CreditedTo = creditTo
+
+	if mismatch && origin != "provider" {
+		sev := discrepancies.Medium
+		if !suspense {
+			sev = discrepancies.Low
+		}
+		parked := decimal.Zero
+		if suspense {
+			parked = inOrder
+		}
+		if err := a.open(ctx, discrepancies.Finding{
+			Type: discrepancies.AmountMismatch, Severity: sev, Currency: ordCur,
+			Expected: providers.Nullable(ordered), Actual: providers.Nullable(inOrder), Delta: inOrder.Sub(ordered),
+			Summary: fmt.Sprintf("order %s asked %s %s, payer paid %s %s (%s)", r.ProviderOrderNo, ordered, ordCur, inOrder, ordCur,
+				map[bool]string{true: "held in suspense", false: "credited to the customer"}[suspense]),
+			Suspense: parked,
+		}); err != nil {
+			return err
+		}
+	}
+	if note == "" && mismatch {
+		note = "amount differs from order"
+	}
+	_, err := a.save(ctx, StatusSucceeded, note, map[string]any{"paid": inPay.String(), "currency": payCur, "fee": fee.String(), "credited_to": creditTo})
+	return err
+}
+
+// quotedValue is the order-currency value of a cross-currency payment: the
+// provider's quote, scaled when the payer paid a different amount than asked.
+func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
+	q := a.ev.Quote
+	if q == nil || q.Currency != a.row.Currency || !q.Amount.IsPositive() {
+		return fallback
+	}
+	v := q.Amount
+	if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && !a.ev.Requested.Decimal.Equal(a.ev.Paid.Decimal) {
+		v = q.Amount.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
+	}
+	if c, ok := ledger.Currencies[a.row.Currency]; ok {
+		v = v.Round(c.Scale)
+	}
+	return v
+}
+
+// settlePayout posts a payout's hold (partially when the provider paid less) and
+// its fee.
+func (a *applier) settlePayout(ctx context.Context, note string) error {
+	r := a.row
+	paid, ok := a.amountIn(r.Currency)
+	if !ok {
+		paid = r.Amount
+	}
+	post := paid
+	if post.GreaterThan(r.Amount) {
+		post = r.Amount
+	}
+	res := ledger.Resolution{Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:post", r.ID), HoldKey: r.HoldKey, Reference: orderRef(r.ID),
+		Metadata: map[string]string{"provider_order_no": r.ProviderOrderNo, "provider_order_id": a.ev.ProviderOrderID}}
+	if post.LessThan(r.Amount) {
+		res.Amount = post
+	}
+	_, err := a.s.ledger.PostPendingTx(ctx, a.tx, res)
+	if errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldNotPending) {
+		// The hold is gone (expired while the provider was silent): post directly.
+		_, err = a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
+			Merchant: r.MerchantID, Key: settleKey(r.ID), Reference: orderRef(r.ID), Metadata: res.Metadata,
+			Entries: []ledger.Entry{
+				{Account: ledger.CustomerAccount(r.CustomerID, r.Currency), Side: ledger.Debit, Amount: post},
+				{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: post},
+			}})
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			return a.conflict(ctx, discrepancies.StatusMismatch,
+				fmt.Sprintf("payout settled after its hold lapsed and the customer balance no longer covers %s %s", post, r.Currency))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("post payout hold: %w", err)
+	}
+	fee := a.fee(r.Currency, paid)
+	if fee.IsPositive() {
+		if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
+			Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:fee", r.ID), Reference: orderRef(r.ID),
+			Entries: []ledger.Entry{
+				{Account: ledger.FeesAccount(a.acct.Name, r.Currency), Side: ledger.Debit, Amount: fee},
+				{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: fee},
+			}}); err != nil {
+			return fmt.Errorf("post payout fee: %w", err)
+		}
+	}
+	a.row.PaidAmount = providers.Nullable(paid)
+	a.row.CreditedAmount = providers.Nullable(post)
+	a.row.Fee = providers.Nullable(fee)
+	a.row.SettledCurrency = r.Currency
+	a.row.CreditedTo = ledger.CustomerAccount(r.CustomerID, r.Currency)
+	a.setParts()
+	if !paid.Equal(r.Amount) {
+		sev := discrepancies.Low
+		if paid.GreaterThan(r.Amount) {
+			sev = discrepancies.High
+		}
+		if err := a.open(ctx, discrepancies.Finding{
+			Type: discrepancies.AmountMismatch, Severity: sev, Currency: r.Currency,
+			Expected: providers.Nullable(r.Amount), Actual: providers.Nullable(paid), Delta: paid.Sub(r.Amount),
+			Summary: fmt.Sprintf("payout %s asked %s %s, provider paid out %s", r.ProviderOrderNo, r.Amount, r.Currency, paid),
+		}); err != nil {
+			return err
+		}
+	}
+	_, err = a.save(ctx, StatusSucceeded, note, map[string]any{"paid": paid.String(), "fee": fee.String()})
+	return err
+}
+
+// fail ends an order without money moving; a payout's hold is released.
+func (a *applier) fail(ctx context.Context, to Status) error {
+	if a.kind() == providers.KindPayout && a.row.HoldKey != "" {
+		_, err := a.s.ledger.VoidPendingTx(ctx, a.tx, ledger.Resolution{Merchant: a.row.MerchantID,
+			Key: fmt.Sprintf("order:%d:void", a.row.ID), HoldKey: a.row.HoldKey, Reference: orderRef(a.row.ID)})
+		if err != nil && !errors.Is(err, ledger.ErrHoldExpired) && !errors.Is(err, ledger.ErrHoldNotPending) {
+			return fmt.Errorf("void payout hold: %w", err)
+		}
+	}
+	_, err := a.save(ctx, to, a.ev.Remark, nil)
+	return err
+}
+
+// reverse posts the exact inverse of a succeeded order's settlement (a payout's
+// fee stays spent) and opens a reversal discrepancy. When the customer's balance no longer covers a deposit's
+// reversal, the shortfall is booked as a receivable from the customer.
+func (a *applier) reverse(ctx context.Context) error {
+	r := a.row
+	settlement := a.settled
+	if settlement == nil {
+		key := settleKey(r.ID)
+		if a.kind() == providers.KindPayout {
+			key = fmt.Sprintf("order:%d:post", r.ID)
+		}
+		d, err := a.s.ledger.GetTransferByKey(ctx, r.MerchantID, key)
+		if errors.Is(err, ledger.ErrNotFound) && a.kind() == providers.KindPayout {
+			d, err = a.s.ledger.GetTransferByKey(ctx, r.MerchantID, settleKey(r.ID))
+		}
+		if err != nil {
+			return fmt.Errorf("find settlement to reverse: %w", err)
+		}
+		for _, e := range d.Entries {
+			if e.Phase == ledger.PhasePosted {
+				settlement = append(settlement, ledger.Entry{Account: e.Account, Side: e.Side, Amount: e.Amount})
+			}
+		}
+	}
+	inverse := make([]ledger.Entry, len(settlement))
+	for i, e := range settlement {
+		inverse[i] = ledger.Entry{Account: e.Account, Side: e.Side.Opposite(), Amount: e.Amount}
+	}
+	req := ledger.TransferRequest{Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:reverse", r.ID), Entries: inverse,
+		Reference: orderRef(r.ID), Metadata: map[string]string{"reverses": settleKey(r.ID)}}
+	_, err := a.s.ledger.TransferTx(ctx, a.tx, req)
+	if errors.Is(err, ledger.ErrInsufficientFunds) {
+		// The customer (or suspense) already spent it: the merchant is owed it.
+		for i, e := range req.Entries {
+			if e.Side == ledger.Debit && (e.Account == r.CreditedTo) {
+				cur := ledgerCurrency(e.Account)
+				req.Entries[i].Account = receivableAccount(r.CustomerID, cur)
+			}
+		}
+		req.Metadata["shortfall"] = "customer balance did not cover the reversal"
+		_, err = a.s.ledger.TransferTx(ctx, a.tx, req)
+	}
+	if err != nil {
+		return fmt.Errorf("post reversal: %w", err)
+	}
+	amount, cur := r.Amount, r.Currency
+	if r.PaidAmount.Valid {
+		amount, cur = r.PaidAmount.Decimal, r.SettledCurrency
+	}
+	if err := a.open(ctx, discrepancies.Finding{
+		Type: discrepancies.Reversal, Currency: cur, Expected: providers.Nullable(amount), Actual: providers.Nullable(decimal.Zero),
+		Delta: amount.Neg(), Summary: fmt.Sprintf("%s %s reversed by the provider after success (%s %s)", r.Kind, r.ProviderOrderNo, amount, cur),
+	}); err != nil {
+		return err
+	}
+	_, err = a.save(ctx, StatusReversed, a.ev.Remark, nil)
+	return err
+}
+
+// conflict opens a discrepancy for an event that contradicts the order, and
+// records it on the timeline without moving the order.
+func (a *applier) conflict(ctx context.Context, t discrepancies.Type, summary string) error {
+	cur := a.row.Currency
+	paid, _ := a.amountIn(cur)
+	f := discrepancies.Finding{Type: t, Currency: cur, Summary: fmt.Sprintf("order %s: %s", a.row.ProviderOrderNo, summary),
+		Detail: map[string]any{"event_status": a.ev.Status, "provider_status": a.ev.ProviderStatus}}
+	if a.row.PaidAmount.Valid {
+		f.Expected = a.row.PaidAmount
+		f.Actual = providers.Nullable(paid)
+		f.Delta = paid.Sub(a.row.PaidAmount.Decimal)
+	}
+	if err := a.open(ctx, f); err != nil {
+		return err
+	}
+	_, err := a.record(ctx, a.row.Status, map[string]any{"conflict": summary})
+	return err
+}
+
+// open records a discrepancy about this order.
+func (a *applier) open(ctx context.Context, f discrepancies.Finding) error {
+	f.MerchantID = a.row.MerchantID
+	f.ProviderAccountID = a.acct.ID
+	f.OrderID = a.row.ID
+	f.Fingerprint = discrepancies.Fingerprint(f.Type, a.acct.Name, a.row.ProviderOrderNo)
+	if f.Detail == nil {
+		f.Detail = map[string]any{}
+	}
+	f.Detail["source"] = a.src
+	for k, v := range a.ref {
+		f.Detail[k] = v
+	}
+	_, _, err := a.s.disc.RecordTx(ctx, a.tx, f)
+	return err
+}
+
+// save stores the order's new status and amounts and a timeline event.
+func (a *applier) save(ctx context.Context, to Status, reason string, detail map[string]any) (int64, error) {
+	from := a.row.Status
+	var final *time.Time
+	if to.Final() {
+		now := a.s.opts.Now()
+		final = &now
+	} else {
+		final = a.row.FinalAt
+	}
+	if reason == "" {
+		reason = a.row.StatusReason
+	}
+	row, err := a.q.UpdateOrderState(ctx, ordersdb.UpdateOrderStateParams{
+		ID: a.row.ID, Status: string(to), StatusReason: reason, ProviderOrderID: a.row.ProviderOrderID,
+		PaidAmount: a.row.PaidAmount, CreditedAmount: a.row.CreditedAmount, Fee: a.row.Fee,
+		SettledCurrency: a.row.SettledCurrency, FxRate: a.row.FxRate, TxHash: a.row.TxHash,
+		CreditedTo: a.row.CreditedTo, Parts: a.row.Parts, FinalAt: final,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("update order: %w", err)
+	}
+	a.row = row
+	id, err := a.s.recordEvent(ctx, a.q, row, a.src, from, string(to), a.detail(detail))
+	if err != nil {
+		return 0, err
+	}
+	if from != string(to) {
+		a.events = append(a.events, id)
+	}
+	return id, nil
+}
+
+// saveIdentity stores identifiers a repeated event taught us, without an event.
+func (a *applier) saveIdentity(ctx context.Context) error {
+	row, err := a.q.UpdateOrderState(ctx, ordersdb.UpdateOrderStateParams{
+		ID: a.row.ID, Status: a.row.Status, StatusReason: a.row.StatusReason, ProviderOrderID: a.row.ProviderOrderID,
+		PaidAmount: a.row.PaidAmount, CreditedAmount: a.row.CreditedAmount, Fee: a.row.Fee,
+		SettledCurrency: a.row.SettledCurrency, FxRate: a.row.FxRate, TxHash: a.row.TxHash,
+		CreditedTo: a.row.CreditedTo, Parts: a.row.Parts, FinalAt: a.row.FinalAt,
+	})
+	if err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	a.row = row
+	return nil
+}
+
+// record writes a timeline event without changing the order.
+func (a *applier) record(ctx context.Context, status string, detail map[string]any) (int64, error) {
+	return a.s.recordEvent(ctx, a.q, a.row, a.src, a.row.Status, status, a.detail(detail))
+}
+
+func (a *applier) detail(extra map[string]any) map[string]any {
+	d := map[string]any{"provider_status": a.ev.ProviderStatus}
+	for k, v := range a.ref {
+		d[k] = v
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return d
+}
+
+// fillIdentity copies identifiers the event carries that the order lacks.
+func (a *applier) fillIdentity() {
+	if a.row.ProviderOrderID == "" && a.ev.ProviderOrderID != "" {
+		a.row.ProviderOrderID = a.ev.ProviderOrderID
+	}
+	if a.row.TxHash == "" && a.ev.TxHash != "" {
+		a.row.TxHash = a.ev.TxHash
+	}
+}
+
+func (a *applier) setParts() {
+	if len(a.ev.Parts) > 0 {
+		a.row.Parts, _ = json.Marshal(a.ev.Parts)
+	}
+}
+
+func (a *applier) kind() providers.OrderKind { return providers.OrderKind(a.row.Kind) }
+
+// amountIn is what the event says was paid in currency cur, if it says.
+func (a *applier) amountIn(cur string) (decimal.Decimal, bool) {
+	ev := a.ev
+	if ev.Currency == cur || (ev.Currency == "" && cur == a.row.Currency) {
+		switch {
+		case ev.Paid.Valid:
+			return ev.Paid.Decimal, true
+		case ev.Credited.Valid && ev.Fee.Valid:
+			return ev.Credited.Decimal.Add(ev.Fee.Decimal), true
+		}
+	}
+	if ev.Quote != nil && ev.Quote.Currency == cur && ev.Quote.Amount.IsPositive() && cur != a.row.Currency {
+		return ev.Quote.Amount, true
+	}
+	return decimal.Decimal{}, false
+}
+
+// fee is the provider's fee in cur: stated, or paid less credited.
+func (a *applier) fee(cur string, gross decimal.Decimal) decimal.Decimal {
+	ev := a.ev
+	if ev.Currency != cur && ev.Currency != "" {
+		return decimal.Zero
+	}
+	switch {
+	case ev.Fee.Valid && ev.Fee.Decimal.IsPositive():
+		return ev.Fee.Decimal
+	case ev.Credited.Valid && ev.Credited.Decimal.LessThan(gross):
+		return gross.Sub(ev.Credited.Decimal)
+	}
+	return decimal.Zero
+}
+
+func partsOf(r ordersdb.Order) []providers.Part {
+	var p []providers.Part
+	if len(r.Parts) > 0 {
+		_ = json.Unmarshal(r.Parts, &p)
+	}
+	return p
+}
+
+// recordEvent writes an order timeline event.
+func (s *Service) recordEvent(ctx context.Context, q *ordersdb.Queries, row ordersdb.Order, source, from, to string, detail map[string]any) (int64, error) {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return 0, fmt.Errorf("order event detail: %w", err)
+	}
+	ev, err := q.InsertOrderEvent(ctx, ordersdb.InsertOrderEventParams{OrderID: row.ID, MerchantID: row.MerchantID, Source: source,
+		FromStatus: from, ToStatus: to, Detail: b})
+	if err != nil {
+		return 0, fmt.Errorf("insert order event: %w", err)
+	}
+	return ev.ID, nil
+}
+
+func settleKey(id int64) string { return fmt.Sprintf("order:%d:settle", id) }
+
+// receivableAccount is what a customer owes the merchant after a reversal their
+// balance did not cover.
+func receivableAccount(customer, cur string) string { return ledger.ReceivableAccount(customer, cur) }
+
+func ledgerCurrency(code string) string {
+	for i := len(code) - 1; i >= 0; i-- {
+		if code[i] == ':' {
+			return code[i+1:]
+		}
+	}
+	return code
+}

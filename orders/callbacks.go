@@ -1,0 +1,345 @@
+package orders
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/providers"
+)
+
+// ErrUnknownAccount: a callback for a provider account tally does not have.
+var ErrUnknownAccount = errors.New("unknown provider account")
+
+// Ingested is what Ingest did with a callback.
+type Ingested struct {
+	InboxID int64
+	// Verdict is "accepted" (signature verified), "hint" (unsigned by design) or
+	// "rejected" (bad signature or unparsable).
+	Verdict string
+	// Repeat is true for a delivery identical to one already stored.
+	Repeat bool
+	// Reply is what to answer the provider: its acknowledgement for a stored
+	// callback, its failure answer for a rejected one.
+	Reply providers.Reply
+}
+
+// Ingest verifies a provider callback and, in one transaction, writes it to the
+// inbox and queues process_callback; a rejected callback is stored as rejected
+// and opens a rejected_callback discrepancy. Only after the commit does the
+// caller answer with Reply. A returned error means nothing durable happened and
+// the provider must be told to retry (503).
+func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Callback) (Ingested, error) {
+	adapter, acct, err := s.Adapter(ctx, account)
+	if err != nil {
+		if errors.Is(err, ErrProviderAccount) {
+			return Ingested{}, fmt.Errorf("callback for %q: %w", account, ErrUnknownAccount)
+		}
+		return Ingested{}, err
+	}
+	ev, perr := adapter.ParseCallback(cb)
+	verdict := "accepted"
+	switch {
+	case perr != nil:
+		verdict = "rejected"
+	case !ev.Verified:
+		verdict = "hint"
+	}
+	hash := callbackHash(cb)
+	headers, _ := json.Marshal(safeHeaders(cb.Header))
+	errText := ""
+	if perr != nil {
+		errText = perr.Error()
+	}
+	var out Ingested
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		row, err := q.InsertCallback(ctx, ordersdb.InsertCallbackParams{
+			ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
+			Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict, Error: errText,
+		})
+		if err != nil {
+			return fmt.Errorf("store callback: %w", err)
+		}
+		out = Ingested{InboxID: row.ID, Verdict: row.Verdict, Repeat: !row.Inserted}
+		if !row.Inserted {
+			return nil
+		}
+		if verdict == "rejected" {
+			_, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
+				Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
+				Fingerprint: discrepancies.Fingerprint(discrepancies.RejectedCallback, acct.Name, hex.EncodeToString(hash[:12])),
+				Summary:     fmt.Sprintf("callback to %s from %s rejected: %s", acct.Name, cb.RemoteAddr, errText),
+				Detail:      map[string]any{"inbox_id": row.ID, "remote_addr": cb.RemoteAddr, "error": errText, "order_no": orderNoOf(ev)},
+			})
+			return err
+		}
+		return s.queue.ProcessCallback(ctx, tx, row.ID)
+	})
+	if err != nil {
+		return Ingested{}, fmt.Errorf("ingest callback for %s: %w", account, err)
+	}
+	if out.Verdict == "rejected" {
+		if perr == nil {
+			perr = providers.ErrBadSignature
+		}
+		out.Reply = adapter.Reply(perr)
+	} else {
+		out.Reply = adapter.Reply(nil)
+	}
+	return out, nil
+}
+
+// ProcessCallback applies a stored callback through the order state machine. It
+// is idempotent: a processed callback is skipped, and the ledger keys make a
+// second application post nothing.
+func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
+	in, err := s.q.CallbackByID(ctx, inboxID)
+	if err != nil {
+		return fmt.Errorf("load callback %d: %w", inboxID, err)
+	}
+	if in.ProcessedAt != nil || in.Verdict == "rejected" {
+		return nil
+	}
+	adapter, acct, err := s.AdapterByID(ctx, in.ProviderAccountID)
+	if err != nil {
+		return err
+	}
+	query, _ := url.ParseQuery(in.Query)
+	header := http.Header{}
+	var hs map[string][]string
+	if json.Unmarshal(in.Headers, &hs) == nil {
+		for k, v := range hs {
+			header[k] = v
+		}
+	}
+	ev, err := adapter.ParseCallback(&providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr})
+	if err != nil {
+		return s.q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "unparsable: " + err.Error()})
+	}
+	ref := map[string]any{"callback_id": inboxID}
+	if !ev.Verified {
+		return s.hint(ctx, acct, ev, inboxID)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		row, found, err := s.lockForEvent(ctx, tx, acct, *ev, ref)
+		if err != nil {
+			return err
+		}
+		outcome := "no order"
+		var orderID *int64
+		if found {
+			var out Outcome
+			row, out, err = s.applyTx(ctx, tx, acct, row, *ev, "callback", ref)
+			if err != nil {
+				return err
+			}
+			outcome, orderID = string(out), &row.ID
+		}
+		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: orderID, Outcome: outcome})
+	})
+}
+
+// hint handles an unsigned callback: it only makes tally query the order.
+func (s *Service) hint(ctx context.Context, acct merchants.ProviderAccount, ev *providers.Event, inboxID int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acct.ID, ProviderOrderNo: ev.OrderNo})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "hint for an unknown order: ignored"})
+		}
+		if err != nil {
+			return fmt.Errorf("find order for hint: %w", err)
+		}
+		if err := s.queue.SyncOrder(ctx, tx, row.ID); err != nil {
+			return err
+		}
+		if _, err := s.recordEvent(ctx, q, row, "callback", row.Status, row.Status, map[string]any{"callback_id": inboxID, "hint": string(ev.Status), "action": "query queued"}); err != nil {
+			return err
+		}
+		return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: &row.ID, Outcome: "hint: query queued"})
+	})
+}
+
+// lockForEvent finds and locks the order an event is about. An event for an
+// order tally does not know creates one: a C-Pay deposit to a user's wallet
+// address credits that user; anything else is an unknown order whose money goes
+// to suspense, with an unknown_order discrepancy.
+func (s *Service) lockForEvent(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, ref map[string]any) (ordersdb.Order, bool, error) {
+	q := s.q.WithTx(tx)
+	row, err := s.findForUpdate(ctx, q, acct.ID, ev)
+	if err == nil {
+		return row, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return ordersdb.Order{}, false, fmt.Errorf("find order for event: %w", err)
+	}
+	amount, cur := eventAmount(ev)
+	if _, ok := ledger.Currencies[cur]; !ok || !amount.IsPositive() {
+		// Nothing to book: still a discrepancy an accountant must see.
+		_, _, err := s.disc.RecordTx(ctx, tx, unknownFinding(acct, ev, amount, cur, 0, ref))
+		return ordersdb.Order{}, false, err
+	}
+	kind := ev.Kind
+	if kind == "" {
+		kind = providers.KindDeposit
+	}
+	wallet := ev.OrderNo == "" && ev.UserID != "" && kind == providers.KindDeposit
+	p := ordersdb.InsertOrderParams{
+		MerchantID: acct.MerchantID, ProviderAccountID: acct.ID, Kind: string(kind), Origin: "provider",
+		ProviderOrderNo: syntheticOrderNo(ev), ProviderOrderID: ev.ProviderOrderID, CustomerID: "unknown",
+		Amount: amount, Currency: cur, PayCurrency: cur, Status: string(StatusCreated), Request: []byte("{}"),
+	}
+	if wallet {
+		p.Origin, p.CustomerID = "wallet", ev.UserID
+	}
+	if _, err := q.InsertOrder(ctx, p); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return ordersdb.Order{}, false, fmt.Errorf("record %s order: %w", p.Origin, err)
+	}
+	row, err = q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acct.ID, ProviderOrderNo: p.ProviderOrderNo})
+	if err != nil {
+		return ordersdb.Order{}, false, fmt.Errorf("lock %s order: %w", p.Origin, err)
+	}
+	if row.Origin == "provider" {
+		if _, _, err := s.disc.RecordTx(ctx, tx, unknownFinding(acct, ev, amount, cur, row.ID, ref)); err != nil {
+			return ordersdb.Order{}, false, err
+		}
+		if kind == providers.KindPayout {
+			// Money left for a payout tally never asked for: nothing to post
+			// against; the accountant decides.
+			_, err := s.recordEvent(ctx, q, row, "callback", row.Status, row.Status, map[string]any{"unknown_payout": string(ev.Status)})
+			return row, false, err
+		}
+	}
+	if _, err := s.recordEvent(ctx, q, row, "callback", "", string(StatusCreated), map[string]any{"origin": row.Origin}); err != nil {
+		return ordersdb.Order{}, false, err
+	}
+	return row, true, nil
+}
+
+func (s *Service) findForUpdate(ctx context.Context, q *ordersdb.Queries, acctID int64, ev providers.Event) (ordersdb.Order, error) {
+	if ev.OrderNo != "" {
+		row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acctID, ProviderOrderNo: ev.OrderNo})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return row, err
+		}
+	}
+	if ev.OrderNo == "" {
+		if row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acctID, ProviderOrderNo: syntheticOrderNo(ev)}); !errors.Is(err, pgx.ErrNoRows) {
+			return row, err
+		}
+	}
+	if ev.ProviderOrderID != "" {
+		row, err := q.OrderByProviderIDForUpdate(ctx, ordersdb.OrderByProviderIDForUpdateParams{ProviderAccountID: acctID, ProviderOrderID: ev.ProviderOrderID})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return row, err
+		}
+	}
+	if ev.TxHash != "" {
+		return q.OrderByTxHashForUpdate(ctx, ordersdb.OrderByTxHashForUpdateParams{ProviderAccountID: acctID, TxHash: ev.TxHash})
+	}
+	return ordersdb.Order{}, pgx.ErrNoRows
+}
+
+// syntheticOrderNo names an order tally learns of from the provider: its own
+// order number when it has one, else "wallet:" (a deposit to a user's address)
+// or "unknown:" and the provider's id or transaction hash.
+func syntheticOrderNo(ev providers.Event) string {
+	if ev.OrderNo != "" {
+		return ev.OrderNo
+	}
+	prefix := "unknown:"
+	if ev.UserID != "" && ev.Kind != providers.KindPayout {
+		prefix = "wallet:"
+	}
+	if ev.ProviderOrderID != "" {
+		return prefix + ev.ProviderOrderID
+	}
+	return prefix + ev.TxHash
+}
+
+func unknownFinding(acct merchants.ProviderAccount, ev providers.Event, amount decimal.Decimal, cur string, orderID int64, ref map[string]any) discrepancies.Finding {
+	detail := map[string]any{"order_no": ev.OrderNo, "provider_order_id": ev.ProviderOrderID, "tx_hash": ev.TxHash,
+		"status": ev.Status, "kind": ev.Kind}
+	for k, v := range ref {
+		detail[k] = v
+	}
+	return discrepancies.Finding{
+		Type: discrepancies.UnknownOrder, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID, OrderID: orderID,
+		Fingerprint: discrepancies.Fingerprint(discrepancies.UnknownOrder, acct.Name, syntheticOrderNo(ev)),
+		Currency:    cur, Actual: providers.Nullable(amount), Delta: amount, Suspense: amount,
+		Summary: fmt.Sprintf("%s reported %s order %s (%s %s) that tally does not know", acct.Name, ev.Status,
+			firstOf(ev.OrderNo, ev.ProviderOrderID, ev.TxHash), amount, cur),
+		Detail: detail,
+	}
+}
+
+// eventAmount is the best amount an event states, with its currency.
+func eventAmount(ev providers.Event) (decimal.Decimal, string) {
+	for _, d := range []decimal.NullDecimal{ev.Paid, ev.Requested} {
+		if d.Valid && d.Decimal.IsPositive() {
+			return d.Decimal, ev.Currency
+		}
+	}
+	if ev.Credited.Valid && ev.Credited.Decimal.IsPositive() {
+		amt := ev.Credited.Decimal
+		if ev.Fee.Valid {
+			amt = amt.Add(ev.Fee.Decimal)
+		}
+		return amt, ev.Currency
+	}
+	if ev.Quote != nil && ev.Quote.Amount.IsPositive() {
+		return ev.Quote.Amount, ev.Quote.Currency
+	}
+	return decimal.Zero, ev.Currency
+}
+
+func orderNoOf(ev *providers.Event) string {
+	if ev == nil {
+		return ""
+	}
+	return ev.OrderNo
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// callbackHash identifies a delivery: identical requests are one inbox row.
+func callbackHash(cb *providers.Callback) []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", cb.Method, cb.Path, cb.Query.Encode())
+	h.Write(cb.Body)
+	return h.Sum(nil)
+}
+
+// safeHeaders drops headers that may carry credentials before they are stored.
+func safeHeaders(h http.Header) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if lk == "authorization" || lk == "cookie" || strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

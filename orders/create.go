@@ -1,0 +1,280 @@
+package orders
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/providers"
+)
+
+// CreateRequest asks for a deposit or a payout.
+type CreateRequest struct {
+	MerchantID      int64             `json:"-"`
+	Kind            Kind              `json:"kind"`
+	ProviderAccount string            `json:"provider_account"`
+	MerchantOrderNo string            `json:"merchant_order_no,omitempty"`
+	CustomerID      string            `json:"customer_id"`
+	Amount          decimal.Decimal   `json:"amount"`
+	Currency        string            `json:"currency"`
+	PayCurrency     string            `json:"pay_currency,omitempty"`
+	Method          string            `json:"method,omitempty"`
+	Party           providers.Party   `json:"party"`
+	ReturnURL       string            `json:"return_url,omitempty"`
+	FailURL         string            `json:"fail_url,omitempty"`
+	Extra           map[string]string `json:"extra,omitempty"`
+	IdempotencyKey  string            `json:"-"`
+}
+
+// InputError is an ErrInvalid with a machine-readable code and the field at fault.
+type InputError struct {
+	Code    string // e.g. "invalid_amount", "unsupported_currency"
+	Field   string
+	Message string
+}
+
+func (e *InputError) Error() string { return e.Message }
+
+// Unwrap makes an InputError an ErrInvalid.
+func (e *InputError) Unwrap() error { return ErrInvalid }
+
+// Create validates and stores an order and, in the same transaction, a payout's
+// ledger hold on the customer's balance and the submit_order job. The same
+// idempotency key with the same request returns the first order (replayed);
+// with another request it is ErrIdempotencyConflict. Nothing is stored when it
+// returns an error.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
+	if err := checkRequest(req); err != nil {
+		return Order{}, false, err
+	}
+	hash := requestHash(req)
+	if prev, ok, err := s.replay(ctx, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
+		return prev, ok, err
+	}
+	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
+	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
+		return Order{}, false, &InputError{Code: "unknown_provider_account", Field: "provider_account",
+			Message: fmt.Sprintf("provider account %q is unknown, disabled or not yours", req.ProviderAccount)}
+	}
+	if req.PayCurrency == "" {
+		req.PayCurrency = req.Currency
+	}
+	if _, ok := ledger.Currencies[req.PayCurrency]; !ok {
+		return Order{}, false, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+	}
+	providerNo := newProviderOrderNo(s.opts.Now())
+	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct.Name)); err != nil {
+		return Order{}, false, err
+	}
+
+	requestJSON, _ := json.Marshal(req)
+	var row ordersdb.Order
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		p := ordersdb.InsertOrderParams{
+			MerchantID: req.MerchantID, ProviderAccountID: acct.ID, Kind: string(req.Kind), Origin: "api",
+			ProviderOrderNo: providerNo, CustomerID: req.CustomerID, Amount: req.Amount, Currency: req.Currency,
+			PayCurrency: req.PayCurrency, Status: string(StatusCreated), Request: requestJSON,
+			IdempotencyKey: &req.IdempotencyKey, RequestHash: hash,
+		}
+		if req.MerchantOrderNo != "" {
+			p.MerchantOrderNo = &req.MerchantOrderNo
+		}
+		if req.Kind == providers.KindPayout {
+			exp := s.opts.Now().Add(s.opts.HoldTTL)
+			p.ExpiresAt = &exp
+		}
+		var err error
+		row, err = q.InsertOrder(ctx, p)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errInsertConflict
+		}
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		if req.Kind == providers.KindPayout {
+			holdKey := fmt.Sprintf("order:%d:hold", row.ID)
+			_, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
+				Merchant: req.MerchantID, Key: holdKey, Pending: true, ExpiresAt: *row.ExpiresAt,
+				Reference: orderRef(row.ID),
+				Entries: []ledger.Entry{
+					{Account: ledger.CustomerAccount(req.CustomerID, req.Currency), Side: ledger.Debit, Amount: req.Amount},
+					{Account: ledger.ProviderAccount(acct.Name, req.Currency), Side: ledger.Credit, Amount: req.Amount},
+				},
+			})
+			if errors.Is(err, ledger.ErrInsufficientFunds) {
+				return ErrInsufficientFunds
+			}
+			if err != nil {
+				return fmt.Errorf("hold payout: %w", err)
+			}
+			if err := q.SetHoldKey(ctx, ordersdb.SetHoldKeyParams{ID: row.ID, HoldKey: holdKey}); err != nil {
+				return fmt.Errorf("record hold: %w", err)
+			}
+			row.HoldKey = holdKey
+		}
+		if _, err := s.recordEvent(ctx, q, row, "api", "", string(StatusCreated), map[string]any{"request": json.RawMessage(requestJSON)}); err != nil {
+			return err
+		}
+		return s.queue.SubmitOrder(ctx, tx, row.ID)
+	})
+	switch {
+	case errors.Is(err, errInsertConflict):
+		if prev, ok, rerr := s.replay(ctx, req.MerchantID, req.IdempotencyKey, hash); ok || rerr != nil {
+			return prev, ok, rerr
+		}
+		return Order{}, false, fmt.Errorf("merchant order no %q: %w", req.MerchantOrderNo, ErrDuplicateOrderNo)
+	case errors.Is(err, ErrInsufficientFunds):
+		return Order{}, false, fmt.Errorf("payout of %s %s for customer %s: %w", req.Amount, req.Currency, req.CustomerID, ErrInsufficientFunds)
+	case err != nil:
+		return Order{}, false, fmt.Errorf("create %s: %w", req.Kind, err)
+	}
+	o, err := s.fromRow(ctx, row)
+	return o, false, err
+}
+
+var errInsertConflict = errors.New("order insert conflict")
+
+// replay returns the order stored under an idempotency key: (order, true) when
+// the request is the same, ErrIdempotencyConflict when it differs, (_, false)
+// when the key is new.
+func (s *Service) replay(ctx context.Context, merchantID int64, key string, hash []byte) (Order, bool, error) {
+	row, err := s.q.OrderByIdempotencyKey(ctx, ordersdb.OrderByIdempotencyKeyParams{MerchantID: merchantID, IdempotencyKey: &key})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, false, nil
+	}
+	if err != nil {
+		return Order{}, false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if !bytes.Equal(row.RequestHash, hash) {
+		return Order{}, false, fmt.Errorf("idempotency key %q: %w", key, ErrIdempotencyConflict)
+	}
+	o, err := s.fromRow(ctx, row)
+	return o, true, err
+}
+
+var (
+	customerRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+	orderNoRE  = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
+)
+
+// checkRequest validates what needs no database or provider.
+func checkRequest(req CreateRequest) error {
+	if req.Kind != providers.KindDeposit && req.Kind != providers.KindPayout {
+		return &InputError{Code: "invalid_kind", Field: "kind", Message: fmt.Sprintf("kind %q: deposit or payout", req.Kind)}
+	}
+	if k := req.IdempotencyKey; k == "" || len(k) > 255 {
+		return &InputError{Code: "missing_idempotency_key", Field: "Idempotency-Key", Message: "an Idempotency-Key of 1 to 255 characters is required"}
+	}
+	if req.ProviderAccount == "" {
+		return &InputError{Code: "missing_field", Field: "provider_account", Message: "provider_account is required"}
+	}
+	if !customerRE.MatchString(req.CustomerID) {
+		return &InputError{Code: "invalid_customer_id", Field: "customer_id", Message: "customer_id: 1 to 64 of A-Z a-z 0-9 _ . @ -"}
+	}
+	if req.MerchantOrderNo != "" && !orderNoRE.MatchString(req.MerchantOrderNo) {
+		return &InputError{Code: "invalid_merchant_order_no", Field: "merchant_order_no", Message: "merchant_order_no: 1 to 64 printable ASCII characters"}
+	}
+	cur, ok := ledger.Currencies[req.Currency]
+	if !ok {
+		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
+	}
+	if !req.Amount.IsPositive() {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}
+	}
+	if !req.Amount.Equal(req.Amount.Truncate(cur.Scale)) {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s has more than %d decimals for %s", req.Amount, cur.Scale, req.Currency)}
+	}
+	return nil
+}
+
+// validateAtProvider asks the adapter whether the provider would take the order,
+// before anything is stored.
+func validateAtProvider(a providers.Adapter, req CreateRequest, providerNo, notifyURL string) error {
+	caps := a.Capabilities()
+	var err error
+	switch req.Kind {
+	case providers.KindDeposit:
+		if !caps.Deposit {
+			return &InputError{Code: "unsupported_operation", Field: "provider_account", Message: a.Provider() + " does not take deposits"}
+		}
+		err = a.ValidateDeposit(depositRequest(req, providerNo, notifyURL))
+	case providers.KindPayout:
+		if !caps.Payout {
+			return &InputError{Code: "unsupported_operation", Field: "provider_account", Message: a.Provider() + " does not make payouts"}
+		}
+		err = a.ValidatePayout(payoutRequest(req, providerNo, notifyURL))
+	}
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var perr *providers.Error
+	if errors.As(err, &perr) && perr.Message != "" {
+		msg = perr.Message
+	}
+	code, field := "rejected_by_provider_rules", ""
+	switch lower := strings.ToLower(msg); {
+	case strings.Contains(lower, "currency"):
+		code, field = "unsupported_currency", "currency"
+	case strings.Contains(lower, "multiple"), strings.Contains(lower, "decimal"), strings.Contains(lower, "amount"):
+		code, field = "invalid_amount", "amount"
+	case strings.Contains(lower, "missing"), strings.Contains(lower, "required"):
+		code = "missing_field"
+	}
+	return &InputError{Code: code, Field: field, Message: fmt.Sprintf("%s: %s", a.Provider(), msg)}
+}
+
+func depositRequest(req CreateRequest, providerNo, notifyURL string) providers.DepositRequest {
+	pay := req.PayCurrency
+	if pay == req.Currency {
+		pay = ""
+	}
+	return providers.DepositRequest{
+		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, PayCurrency: pay, CustomerID: req.CustomerID,
+		NotifyURL: notifyURL, ReturnURL: req.ReturnURL, FailURL: req.FailURL, Payer: req.Party, Method: req.Method, Extra: req.Extra,
+	}
+}
+
+func payoutRequest(req CreateRequest, providerNo, notifyURL string) providers.PayoutRequest {
+	return providers.PayoutRequest{
+		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, CustomerID: req.CustomerID, NotifyURL: notifyURL,
+		ReturnURL: req.ReturnURL, FailURL: req.FailURL, Beneficiary: req.Party, Method: req.Method, Extra: req.Extra,
+	}
+}
+
+// requestHash identifies a request's content for idempotency.
+func requestHash(req CreateRequest) []byte {
+	b, _ := json.Marshal(struct {
+		CreateRequest
+		Amount string `json:"amount"`
+	}{req, req.Amount.String()})
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// newProviderOrderNo makes the order number tally sends a provider: "T", the
+// time to the second and 8 random digits (21 characters, digits only after the
+// T), within every provider's length and character limits.
+func newProviderOrderNo(now time.Time) string {
+	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("T%s%08d", now.UTC().Format("060102150405"), n.Int64())
+}
+
+func orderRef(id int64) string { return fmt.Sprintf("order:%d", id) }

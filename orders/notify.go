@@ -1,0 +1,181 @@
+package orders
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+)
+
+// SignatureHeader carries the signature of a merchant webhook:
+// "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the webhook secret>".
+const SignatureHeader = "Tally-Signature"
+
+// WebhookEvent is the body of a merchant webhook: the order as it is now and
+// the status change that caused the webhook.
+type WebhookEvent struct {
+	ID         int64     `json:"id"`
+	Type       string    `json:"type"` // "order.<status>"
+	FromStatus string    `json:"from_status"`
+	ToStatus   string    `json:"to_status"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Order      Order     `json:"order"`
+}
+
+// ErrWebhookFailed: the merchant's endpoint did not answer 2xx; the job retries.
+var ErrWebhookFailed = errors.New("merchant webhook not acknowledged")
+
+// Notify sends the merchant the signed webhook for one order event and records
+// the attempt. A merchant without a webhook URL is skipped. A non-2xx answer or a
+// network failure is an error, so that the job retries with backoff.
+func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt int) error {
+	row, err := s.q.OrderByID(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("load order %d: %w", orderID, err)
+	}
+	m, err := s.merchants.MerchantByID(ctx, row.MerchantID)
+	if err != nil {
+		return err
+	}
+	if m.WebhookURL == "" {
+		return nil
+	}
+	secret, err := s.merchants.WebhookSecret(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	ev, err := s.q.OrderEventByID(ctx, eventID)
+	if err != nil {
+		return fmt.Errorf("load order event %d: %w", eventID, err)
+	}
+	o, err := s.fromRow(ctx, row)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o})
+	if err != nil {
+		return fmt.Errorf("webhook body: %w", err)
+	}
+	now := s.opts.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, SignWebhook(secret, now, body))
+	req.Header.Set("Tally-Event-Id", strconv.FormatInt(ev.ID, 10))
+	client := s.opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	d := ordersdb.InsertWebhookDeliveryParams{MerchantID: m.ID, OrderID: orderID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		d.StatusCode = int32(resp.StatusCode)
+		d.Delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
+	} else {
+		d.Error = err.Error()
+	}
+	d.DurationMs = int32(time.Since(start).Milliseconds())
+	if _, rerr := s.q.InsertWebhookDelivery(ctx, d); rerr != nil {
+		s.opts.Logger.Warn("record webhook delivery", "order_id", orderID, "error", rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("webhook for order %d event %d: %w: %v", orderID, eventID, ErrWebhookFailed, err)
+	}
+	if !d.Delivered {
+		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrWebhookFailed, resp.StatusCode)
+	}
+	return nil
+}
+
+// SignWebhook is the Tally-Signature value for body sent at t.
+func SignWebhook(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts))
+	m.Write([]byte("."))
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifyWebhook checks a Tally-Signature header against body, refusing
+// signatures older than tolerance (replays). Merchants use the same rule.
+func VerifyWebhook(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sig == "" {
+		return errors.New("malformed signature header")
+	}
+	t := time.Unix(sec, 0)
+	if d := now.Sub(t); d > tolerance || d < -tolerance {
+		return fmt.Errorf("signature timestamp %s outside the %s tolerance", t.UTC().Format(time.RFC3339), tolerance)
+	}
+	want := SignWebhook(secret, t, body)
+	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+		return errors.New("signature does not match")
+	}
+	return nil
+}
+
+// Delivery is one recorded webhook attempt.
+type Delivery struct {
+	ID         int64     `json:"id"`
+	OrderID    int64     `json:"order_id"`
+	EventID    int64     `json:"event_id"`
+	URL        string    `json:"url"`
+	Attempt    int32     `json:"attempt"`
+	StatusCode int32     `json:"status_code"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS int32     `json:"duration_ms"`
+	Delivered  bool      `json:"delivered"`
+	At         time.Time `json:"at"`
+}
+
+// Deliveries lists a merchant's webhook attempts, newest first; orderID > 0
+// narrows to one order.
+func (s *Service) Deliveries(ctx context.Context, merchantID, orderID, beforeID int64, limit int32) ([]Delivery, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	p := ordersdb.ListWebhookDeliveriesParams{MerchantID: merchantID, RowLimit: limit}
+	if orderID > 0 {
+		p.OrderID = &orderID
+	}
+	if beforeID > 0 {
+		p.BeforeID = &beforeID
+	}
+	rows, err := s.q.ListWebhookDeliveries(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook deliveries: %w", err)
+	}
+	out := make([]Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = Delivery{ID: r.ID, OrderID: r.OrderID, EventID: r.EventID, URL: r.Url, Attempt: r.Attempt, StatusCode: r.StatusCode,
+			Error: r.Error, DurationMS: r.DurationMs, Delivered: r.Delivered, At: r.CreatedAt}
+	}
+	return out, nil
+}

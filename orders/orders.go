@@ -1,0 +1,365 @@
+// Package orders is the deposit and payout lifecycle: orders created by merchant
+// systems, submitted to providers, moved through a state machine by provider
+// callbacks and queries, and posted to the ledger exactly once per event. It
+// decides every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
+// discrepancies the pipeline itself can see (amount mismatches, reversals,
+// unknown orders, conflicting duplicates, rejected callbacks).
+//
+// Work that must not be lost is queued in the same transaction as the writes
+// that call for it, through the Queue interface that package jobs implements
+// with River.
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/registry"
+)
+
+// Errors callers tell apart.
+var (
+	// ErrInvalid: the request is malformed or asks for something a provider or
+	// the ledger refuses; nothing was stored.
+	ErrInvalid = errors.New("invalid order request")
+	// ErrIdempotencyConflict: the idempotency key was used with another request.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	// ErrDuplicateOrderNo: the merchant order number is already used.
+	ErrDuplicateOrderNo = errors.New("merchant order number already used")
+	// ErrInsufficientFunds: a payout larger than the customer's available balance.
+	ErrInsufficientFunds = errors.New("insufficient customer balance")
+	// ErrNotFound: no such order (or not the caller's).
+	ErrNotFound = errors.New("order not found")
+	// ErrProviderAccount: the provider account is unknown, disabled or not the merchant's.
+	ErrProviderAccount = errors.New("unknown or disabled provider account")
+)
+
+// Kind tells deposits from payouts.
+type Kind = providers.OrderKind
+
+// Status is an order's status. created means stored but not yet accepted by the
+// provider; the others are the normalized provider statuses.
+type Status string
+
+// Order statuses.
+const (
+	StatusCreated    Status = "created"
+	StatusPending    Status = Status(providers.StatusPending)
+	StatusProcessing Status = Status(providers.StatusProcessing)
+	StatusSucceeded  Status = Status(providers.StatusSucceeded)
+	StatusFailed     Status = Status(providers.StatusFailed)
+	StatusExpired    Status = Status(providers.StatusExpired)
+	StatusReversed   Status = Status(providers.StatusReversed)
+)
+
+// Final reports whether no ordinary transition is expected any more.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusExpired, StatusReversed:
+		return true
+	}
+	return false
+}
+
+// Order is an order as the merchant API shows it.
+type Order struct {
+	ID                int64                     `json:"id"`
+	MerchantID        int64                     `json:"-"`
+	ProviderAccountID int64                     `json:"-"`
+	ProviderAccount   string                    `json:"provider_account"`
+	Provider          string                    `json:"provider"`
+	Kind              Kind                      `json:"kind"`
+	Origin            string                    `json:"origin"`
+	MerchantOrderNo   string                    `json:"merchant_order_no,omitempty"`
+	ProviderOrderNo   string                    `json:"provider_order_no"`
+	ProviderOrderID   string                    `json:"provider_order_id,omitempty"`
+	CustomerID        string                    `json:"customer_id"`
+	Amount            decimal.Decimal           `json:"amount"`
+	Currency          string                    `json:"currency"`
+	PayCurrency       string                    `json:"pay_currency"`
+	Status            Status                    `json:"status"`
+	StatusReason      string                    `json:"status_reason,omitempty"`
+	PaidAmount        decimal.NullDecimal       `json:"paid_amount"`
+	CreditedAmount    decimal.NullDecimal       `json:"credited_amount"`
+	Fee               decimal.NullDecimal       `json:"fee"`
+	SettledCurrency   string                    `json:"settled_currency,omitempty"`
+	FXRate            decimal.NullDecimal       `json:"fx_rate"`
+	TxHash            string                    `json:"tx_hash,omitempty"`
+	CreditedTo        string                    `json:"credited_to,omitempty"`
+	Parts             []providers.Part          `json:"parts,omitempty"`
+	CashierURL        string                    `json:"cashier_url,omitempty"`
+	PayForm           *providers.PayForm        `json:"pay_form,omitempty"`
+	Addresses         []providers.WalletAddress `json:"addresses,omitempty"`
+	SubmitState       string                    `json:"submit_state"`
+	LastError         string                    `json:"last_error,omitempty"`
+	HoldKey           string                    `json:"-"`
+	ExpiresAt         *time.Time                `json:"expires_at,omitempty"`
+	CreatedAt         time.Time                 `json:"created_at"`
+	UpdatedAt         time.Time                 `json:"updated_at"`
+	FinalAt           *time.Time                `json:"final_at,omitempty"`
+	Request           json.RawMessage           `json:"-"`
+}
+
+// Queue is how the order pipeline schedules work in the same transaction as the
+// writes that call for it; package jobs implements it with River.
+type Queue interface {
+	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
+	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxID int64) error
+	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
+	NotifyMerchant(ctx context.Context, tx pgx.Tx, orderID, eventID int64) error
+}
+
+// Options configure a Service.
+type Options struct {
+	// PublicURL is where providers reach tally: callbacks go to
+	// {PublicURL}/callbacks/{provider_account}.
+	PublicURL string
+	// HoldTTL is how long a payout's hold lasts before it expires. Default 72h.
+	HoldTTL time.Duration
+	// HTTPClient makes provider calls; default a 30 s timeout client.
+	HTTPClient *http.Client
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service runs the order lifecycle.
+type Service struct {
+	pool      *pgxpool.Pool
+	q         *ordersdb.Queries
+	ledger    *ledger.Ledger
+	merchants *merchants.Service
+	disc      *discrepancies.Store
+	queue     Queue
+	opts      Options
+
+	mu       sync.Mutex
+	adapters map[string]cachedAdapter
+}
+
+type cachedAdapter struct {
+	adapter providers.Adapter
+	account merchants.ProviderAccount
+}
+
+// New returns a Service.
+func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepancies.Store, q Queue, opts Options) *Service {
+	if opts.HoldTTL == 0 {
+		opts.HoldTTL = 72 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}}
+}
+
+// SetQueue sets the queue after construction (the queue's workers need the
+// Service, and the Service needs the queue).
+func (s *Service) SetQueue(q Queue) { s.queue = q }
+
+// Ledger is the ledger the service posts to.
+func (s *Service) Ledger() *ledger.Ledger { return s.ledger }
+
+// NotifyURL is the callback URL tally gives a provider account.
+func (s *Service) NotifyURL(account string) string {
+	return s.opts.PublicURL + "/callbacks/" + account
+}
+
+// Adapter returns the (cached) adapter and account for a provider account name.
+// The cache follows the account's updated_at, so a changed secret takes effect.
+func (s *Service) Adapter(ctx context.Context, name string) (providers.Adapter, merchants.ProviderAccount, error) {
+	acct, err := s.merchants.ProviderAccount(ctx, name)
+	if err != nil {
+		if errors.Is(err, merchants.ErrNotFound) {
+			return nil, merchants.ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrProviderAccount)
+		}
+		return nil, merchants.ProviderAccount{}, err
+	}
+	return s.adapterFor(acct)
+}
+
+// AdapterByID is Adapter by provider account id.
+func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter, merchants.ProviderAccount, error) {
+	acct, err := s.merchants.ProviderAccountByID(ctx, id)
+	if err != nil {
+		return nil, merchants.ProviderAccount{}, err
+	}
+	return s.adapterFor(acct)
+}
+
+func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter, merchants.ProviderAccount, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.adapters[acct.Name]; ok && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
+		return c.adapter, c.account, nil
+	}
+	cfg := acct.Config(s.NotifyURL(acct.Name))
+	cfg.Logger = s.opts.Logger
+	if s.opts.HTTPClient != nil {
+		cfg.HTTPClient = s.opts.HTTPClient
+	}
+	a, err := registry.NewAdapter(acct.Provider, cfg)
+	if err != nil {
+		return nil, merchants.ProviderAccount{}, err
+	}
+	s.adapters[acct.Name] = cachedAdapter{adapter: a, account: acct}
+	return a, acct, nil
+}
+
+// Get returns an order of a merchant.
+func (s *Service) Get(ctx context.Context, merchantID, id int64) (Order, error) {
+	row, err := s.q.OrderByID(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && merchantID != 0 && row.MerchantID != merchantID) {
+		return Order{}, fmt.Errorf("order %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("get order %d: %w", id, err)
+	}
+	return s.fromRow(ctx, row)
+}
+
+// ListFilter selects orders of one merchant; zero fields match everything.
+type ListFilter struct {
+	MerchantID      int64
+	Status          Status
+	Kind            Kind
+	ProviderAccount string
+	MerchantOrderNo string
+	From, To        time.Time
+	BeforeID        int64 // paging: ids below this one
+	Limit           int32 // default 50, at most 500
+}
+
+// List returns a merchant's orders, newest first.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]Order, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	p := ordersdb.ListOrdersParams{MerchantID: f.MerchantID, RowLimit: f.Limit}
+	if f.Status != "" {
+		v := string(f.Status)
+		p.Status = &v
+	}
+	if f.Kind != "" {
+		v := string(f.Kind)
+		p.Kind = &v
+	}
+	if f.ProviderAccount != "" {
+		acct, err := s.merchants.ProviderAccount(ctx, f.ProviderAccount)
+		if err != nil || acct.MerchantID != f.MerchantID {
+			return nil, fmt.Errorf("provider account %q: %w", f.ProviderAccount, ErrProviderAccount)
+		}
+		p.ProviderAccountID = &acct.ID
+	}
+	if f.MerchantOrderNo != "" {
+		p.MerchantOrderNo = &f.MerchantOrderNo
+	}
+	if !f.From.IsZero() {
+		p.CreatedFrom = &f.From
+	}
+	if !f.To.IsZero() {
+		p.CreatedTo = &f.To
+	}
+	if f.BeforeID > 0 {
+		p.BeforeID = &f.BeforeID
+	}
+	rows, err := s.q.ListOrders(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	out := make([]Order, 0, len(rows))
+	for _, r := range rows {
+		o, err := s.fromRow(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// TimelineEntry is one line of an order's timeline.
+type TimelineEntry struct {
+	ID         int64           `json:"id"`
+	Source     string          `json:"source"`
+	FromStatus string          `json:"from_status"`
+	ToStatus   string          `json:"to_status"`
+	Detail     json.RawMessage `json:"detail"`
+	At         time.Time       `json:"at"`
+}
+
+// Timeline returns an order's events, oldest first.
+func (s *Service) Timeline(ctx context.Context, orderID int64) ([]TimelineEntry, error) {
+	rows, err := s.q.ListOrderEvents(ctx, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("timeline of order %d: %w", orderID, err)
+	}
+	out := make([]TimelineEntry, len(rows))
+	for i, r := range rows {
+		out[i] = TimelineEntry{ID: r.ID, Source: r.Source, FromStatus: r.FromStatus, ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt}
+	}
+	return out, nil
+}
+
+// fromRow converts a stored order, naming its provider account.
+func (s *Service) fromRow(ctx context.Context, r ordersdb.Order) (Order, error) {
+	o := orderFromRow(r)
+	acct, err := s.merchants.ProviderAccountByID(ctx, r.ProviderAccountID)
+	if err != nil {
+		return Order{}, err
+	}
+	o.ProviderAccount, o.Provider = acct.Name, acct.Provider
+	return o, nil
+}
+
+func orderFromRow(r ordersdb.Order) Order {
+	o := Order{
+		ID: r.ID, MerchantID: r.MerchantID, ProviderAccountID: r.ProviderAccountID, Kind: Kind(r.Kind), Origin: r.Origin,
+		ProviderOrderNo: r.ProviderOrderNo, ProviderOrderID: r.ProviderOrderID, CustomerID: r.CustomerID,
+		Amount: r.Amount, Currency: r.Currency, PayCurrency: r.PayCurrency, Status: Status(r.Status), StatusReason: r.StatusReason,
+		PaidAmount: r.PaidAmount, CreditedAmount: r.CreditedAmount, Fee: r.Fee, SettledCurrency: r.SettledCurrency,
+		FXRate: r.FxRate, TxHash: r.TxHash, CreditedTo: r.CreditedTo, CashierURL: r.CashierUrl, SubmitState: r.SubmitState,
+		LastError: r.LastError, HoldKey: r.HoldKey, ExpiresAt: r.ExpiresAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		FinalAt: r.FinalAt, Request: r.Request,
+	}
+	if r.MerchantOrderNo != nil {
+		o.MerchantOrderNo = *r.MerchantOrderNo
+	}
+	if len(r.PayForm) > 0 {
+		var pf providers.PayForm
+		if json.Unmarshal(r.PayForm, &pf) == nil {
+			o.PayForm = &pf
+		}
+	}
+	if len(r.Addresses) > 0 {
+		_ = json.Unmarshal(r.Addresses, &o.Addresses)
+	}
+	if len(r.Parts) > 0 {
+		_ = json.Unmarshal(r.Parts, &o.Parts)
+	}
+	return o
+}

@@ -1,0 +1,128 @@
+-- name: InsertOrder :one
+-- Store a new order; a repeated idempotency key stores nothing and returns no row.
+INSERT INTO orders (merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no,
+                    provider_order_id, customer_id, amount, currency, pay_currency, status, request,
+                    idempotency_key, request_hash, hold_key, expires_at)
+VALUES (@merchant_id, @provider_account_id, @kind, @origin, @merchant_order_no, @provider_order_no,
+        @provider_order_id, @customer_id, @amount, @currency, @pay_currency, @status, @request,
+        @idempotency_key, @request_hash, @hold_key, @expires_at)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: OrderByIdempotencyKey :one
+SELECT * FROM orders WHERE merchant_id = @merchant_id AND idempotency_key = @idempotency_key;
+
+-- name: OrderByMerchantOrderNo :one
+SELECT * FROM orders WHERE merchant_id = @merchant_id AND merchant_order_no = @merchant_order_no;
+
+-- name: OrderByID :one
+SELECT * FROM orders WHERE id = $1;
+
+-- name: OrderByIDForUpdate :one
+SELECT * FROM orders WHERE id = $1 FOR UPDATE;
+
+-- name: OrderByProviderNoForUpdate :one
+SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_no = @provider_order_no FOR UPDATE;
+
+-- name: OrderByProviderIDForUpdate :one
+SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_id = @provider_order_id
+ORDER BY id LIMIT 1 FOR UPDATE;
+
+-- name: OrderByTxHashForUpdate :one
+SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND tx_hash = @tx_hash
+ORDER BY id LIMIT 1 FOR UPDATE;
+
+-- name: ListOrders :many
+SELECT * FROM orders
+WHERE merchant_id = @merchant_id
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(kind)::text IS NULL OR kind = sqlc.narg(kind))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id))
+  AND (sqlc.narg(merchant_order_no)::text IS NULL OR merchant_order_no = sqlc.narg(merchant_order_no))
+  AND (sqlc.narg(created_from)::timestamptz IS NULL OR created_at >= sqlc.narg(created_from))
+  AND (sqlc.narg(created_to)::timestamptz IS NULL OR created_at < sqlc.narg(created_to))
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: UpdateOrderSubmit :one
+UPDATE orders SET
+    provider_order_id = @provider_order_id, status = @status, status_reason = @status_reason,
+    cashier_url = @cashier_url, pay_form = @pay_form, addresses = @addresses,
+    submit_state = @submit_state, submit_attempts = @submit_attempts, last_error = @last_error,
+    final_at = @final_at, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: UpdateOrderState :one
+UPDATE orders SET
+    status = @status, status_reason = @status_reason, provider_order_id = @provider_order_id,
+    paid_amount = @paid_amount, credited_amount = @credited_amount, fee = @fee,
+    settled_currency = @settled_currency, fx_rate = @fx_rate, tx_hash = @tx_hash,
+    credited_to = @credited_to, parts = @parts, final_at = @final_at, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: InsertOrderEvent :one
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
+VALUES (@order_id, @merchant_id, @source, @from_status, @to_status, @detail)
+RETURNING *;
+
+-- name: OrderEventByID :one
+SELECT * FROM order_events WHERE id = $1;
+
+-- name: ListOrderEvents :many
+SELECT * FROM order_events WHERE order_id = $1 ORDER BY id;
+
+-- name: OpenOrdersToSync :many
+-- Orders without a final status, oldest first, created before a cutoff.
+SELECT * FROM orders
+WHERE status IN ('created', 'pending', 'processing') AND created_at < @created_before
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id))
+ORDER BY created_at
+LIMIT @row_limit;
+
+-- name: DueHolds :many
+-- Payouts whose hold passed its deadline without a final status.
+SELECT * FROM orders
+WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= @now::timestamptz
+ORDER BY expires_at
+LIMIT @row_limit;
+
+-- name: InsertCallback :one
+-- Store a callback; an identical delivery only counts another delivery.
+INSERT INTO callback_inbox (provider_account_id, merchant_id, request_hash, method, path, query, headers, body,
+                            remote_addr, verdict, error)
+VALUES (@provider_account_id, @merchant_id, @request_hash, @method, @path, @query, @headers, @body,
+        @remote_addr, @verdict, @error)
+ON CONFLICT (provider_account_id, request_hash) DO UPDATE SET
+    deliveries = callback_inbox.deliveries + 1,
+    last_received_at = now()
+RETURNING id, verdict, processed_at, (xmax = 0) AS inserted;
+
+-- name: CallbackByID :one
+SELECT * FROM callback_inbox WHERE id = $1;
+
+-- name: MarkCallbackProcessed :exec
+UPDATE callback_inbox SET processed_at = now(), order_id = @order_id, outcome = @outcome
+WHERE id = @id;
+
+-- name: ListCallbacksForOrder :many
+SELECT id, provider_account_id, method, path, verdict, error, deliveries, outcome, received_at, last_received_at, processed_at
+FROM callback_inbox WHERE order_id = $1 ORDER BY id;
+
+-- name: InsertWebhookDelivery :one
+INSERT INTO webhook_deliveries (merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered)
+VALUES (@merchant_id, @order_id, @event_id, @url, @attempt, @status_code, @error, @duration_ms, @delivered)
+RETURNING *;
+
+-- name: ListWebhookDeliveries :many
+SELECT * FROM webhook_deliveries
+WHERE merchant_id = @merchant_id
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id))
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: SetHoldKey :exec
+UPDATE orders SET hold_key = @hold_key WHERE id = @id;

@@ -1,0 +1,208 @@
+// Package server is tally's HTTP face: the merchant API (bearer API keys, JSON,
+// described by the OpenAPI document it serves), the callback ingress providers
+// post to, health checks and Prometheus metrics.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+)
+
+// Deps are the services the server exposes.
+type Deps struct {
+	Pool          *pgxpool.Pool
+	Orders        *orders.Service
+	Merchants     *merchants.Service
+	Ledger        *ledger.Ledger
+	Discrepancies *discrepancies.Store
+	// Extra mounts more routes (reconciliation, the accounting UI) on the same mux.
+	Extra []Route
+}
+
+// Options tune the server.
+type Options struct {
+	// MaxBodyBytes bounds a merchant API request body. Default 64 KiB.
+	MaxBodyBytes int64
+	// MaxCallbackBytes bounds a provider callback body. Default 64 KiB.
+	MaxCallbackBytes int64
+	// MaxWait bounds ?wait= on create. Default 30s.
+	MaxWait time.Duration
+	Logger  *slog.Logger
+	// Registry receives the server's metrics; default a new registry.
+	Registry *prometheus.Registry
+}
+
+// Route is one route of the server, kept as data so that a test can hold the
+// OpenAPI document and the routes to each other.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern path, e.g. /v1/orders/{id}
+	// Auth: the route needs a merchant API key; the handler finds the merchant
+	// with MerchantFrom.
+	Auth    bool
+	Handler http.HandlerFunc
+	// Internal routes (health, metrics, the document itself) are not in the
+	// merchant API document.
+	Internal bool
+}
+
+// Server is the HTTP server.
+type Server struct {
+	deps    Deps
+	opts    Options
+	routes  []Route
+	handler http.Handler
+	metrics *metrics
+}
+
+// New builds the server.
+func New(deps Deps, opts Options) *Server {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.MaxCallbackBytes == 0 {
+		opts.MaxCallbackBytes = 64 << 10
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry)}
+	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
+	s.routes = append(s.routes,
+		Route{Method: "GET", Pattern: "/healthz", Handler: s.healthz, Internal: true},
+		Route{Method: "GET", Pattern: "/readyz", Handler: s.readyz, Internal: true},
+		Route{Method: "GET", Pattern: "/openapi.json", Handler: serveOpenAPI, Internal: true},
+		Route{Method: "GET", Pattern: "/metrics", Handler: promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}).ServeHTTP, Internal: true},
+	)
+	s.routes = append(s.routes, deps.Extra...)
+	mux := http.NewServeMux()
+	for _, r := range s.routes {
+		h := r.Handler
+		if r.Auth {
+			h = s.authenticate(h)
+		}
+		mux.Handle(r.Method+" "+r.Pattern, s.instrument(r.Pattern, h))
+	}
+	s.handler = s.recoverPanics(mux)
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes lists the routes served.
+func (s *Server) Routes() []Route { return s.routes }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Pool.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "database_unavailable", "database does not answer", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type ctxKey struct{}
+
+// MerchantFrom returns the merchant an authenticated request belongs to.
+func MerchantFrom(ctx context.Context) merchants.Merchant {
+	m, _ := ctx.Value(ctxKey{}).(merchants.Merchant)
+	return m
+}
+
+// authenticate requires "Authorization: Bearer <API key>".
+func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tally"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "an API key is required: Authorization: Bearer <key>", "")
+			return
+		}
+		m, err := s.deps.Merchants.Authenticate(r.Context(), strings.TrimSpace(key))
+		if err != nil {
+			if errors.Is(err, merchants.ErrUnauthorized) {
+				writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or revoked API key", "")
+				return
+			}
+			s.internal(w, r, err)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, m)))
+	}
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.opts.Logger.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// internal answers 500 (503 when the database is the cause) and logs the error.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	if isUnavailable(err) {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry", "")
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
+}
+
+// APIError is the error body of every 4xx and 5xx.
+type APIError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message, field string) {
+	var e APIError
+	e.Error.Code, e.Error.Message, e.Error.Field = code, message, field
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,481 @@
+// Package tallytest runs a whole tally in a test: a fresh PostgreSQL database,
+// the five provider simulators behind the sandbox over real HTTP, tally's HTTP
+// server with its River workers, one merchant with an API key and a webhook
+// receiver, and one provider account per provider. Nothing is mocked; tests
+// drive it through the merchant API and the sandbox control API as a user would.
+package tallytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/testdb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/sandbox"
+	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/server"
+)
+
+// Options tune an Env.
+type Options struct {
+	// Scale divides the simulators' documented delays; default 600 (a one-minute
+	// callback retry takes 100 ms).
+	Scale float64
+	// AmountPolicy of every provider account; default hold_in_suspense.
+	AmountPolicy merchants.AmountPolicy
+	// NoWorkers leaves the River workers stopped (StartWorkers starts them).
+	NoWorkers bool
+	// Jobs tunes the runner (its Workers/Schedule fields are set by the Env).
+	Jobs jobs.Options
+	// Logger; default discards below warn.
+	Logger *slog.Logger
+}
+
+// Env is a running tally.
+type Env struct {
+	T         testing.TB
+	Pool      *pgxpool.Pool
+	DBURL     string
+	Ledger    *ledger.Ledger
+	Merchants *merchants.Service
+	Disc      *discrepancies.Store
+	Orders    *orders.Service
+	Runner    *jobs.Runner
+	Sandbox   *sandbox.Sandbox
+	// SandboxURL and URL are the sandbox's and tally's base URLs.
+	SandboxURL string
+	URL        string
+	Merchant   merchants.Merchant
+	APIKey     string
+	// Webhooks records the signed webhooks tally sends the merchant.
+	Webhooks *WebhookRecorder
+	// Accounts maps provider -> provider account name ("cpay" -> "cpay-main").
+	Accounts map[string]string
+
+	handler  swappable
+	sbx      swappable
+	workerOn bool
+	mu       sync.Mutex
+}
+
+// New starts an Env; everything stops when the test ends.
+func New(t testing.TB, opts Options) *Env {
+	t.Helper()
+	if opts.Scale == 0 {
+		opts.Scale = 600
+	}
+	if opts.Logger == nil {
+		level := slog.LevelWarn
+		if os.Getenv("TALLY_TEST_LOG") != "" {
+			level = slog.LevelDebug
+		}
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	ctx := context.Background()
+	pool, dbURL := testdb.NewWithURL(t)
+	e := &Env{T: t, Pool: pool, DBURL: dbURL, Accounts: map[string]string{}}
+
+	tallySrv := httptest.NewServer(&e.handler)
+	t.Cleanup(tallySrv.Close)
+	sbxSrv := httptest.NewServer(&e.sbx)
+	t.Cleanup(sbxSrv.Close)
+	e.URL, e.SandboxURL = tallySrv.URL, sbxSrv.URL
+
+	box, err := secrets.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Ledger = ledger.New(pool, ledger.WithLogger(opts.Logger))
+	e.Merchants = merchants.New(pool, box)
+	e.Merchants.Validate = registry.Validate
+	e.Disc = discrepancies.New()
+	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+
+	e.Webhooks = newWebhookRecorder(t)
+	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Merchant, e.Webhooks.secret = m, whsec
+	if e.APIKey, _, err = e.Merchants.CreateAPIKey(ctx, "acme", "tests"); err != nil {
+		t.Fatal(err)
+	}
+
+	ms := sandbox.DefaultMerchants()
+	for p := range ms {
+		for i := range ms[p] {
+			ms[p][i].NotifyURL = e.URL + "/callbacks/" + p + "-main"
+		}
+	}
+	sb, err := sandbox.New(sandbox.Config{BaseURL: e.SandboxURL, Merchants: ms, Scale: opts.Scale, Seed: 1, Logger: opts.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Sandbox = sb
+	e.sbx.set(sb.Handler())
+	t.Cleanup(sb.Close)
+
+	for _, p := range registry.Names() {
+		c := sandbox.DefaultCredentials[p]
+		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
+			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy}
+		if _, err := e.Merchants.AddProviderAccount(ctx, in); err != nil {
+			t.Fatalf("provider account %s: %v", in.Name, err)
+		}
+		e.Accounts[p] = in.Name
+	}
+
+	jo := opts.Jobs
+	jo.Workers, jo.Logger = true, opts.Logger
+	if jo.FetchPoll == 0 {
+		jo.FetchPoll = 50 * time.Millisecond
+	}
+	e.Runner, err = jobs.New(pool, e.Orders, jo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc},
+		server.Options{Logger: opts.Logger})
+	e.handler.set(srv.Handler())
+	if !opts.NoWorkers {
+		e.StartWorkers()
+	}
+	t.Cleanup(func() { e.StopWorkers() })
+	return e
+}
+
+// AccountOptions are the provider account options the sandbox merchants need.
+func AccountOptions(provider string) map[string]string {
+	switch provider {
+	case "cxpay":
+		return map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
+	}
+	return map[string]string{}
+}
+
+// StartWorkers starts River's workers.
+func (e *Env) StartWorkers() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.workerOn {
+		return
+	}
+	if err := e.Runner.Start(context.Background()); err != nil {
+		e.T.Fatal(err)
+	}
+	e.workerOn = true
+}
+
+// StopWorkers stops River's workers, letting running jobs finish.
+func (e *Env) StopWorkers() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.workerOn {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = e.Runner.Stop(ctx)
+	e.workerOn = false
+}
+
+// Response is an HTTP answer read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it does not decode.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// API calls tally's merchant API with the merchant's key. body may be a string
+// (sent as is), nil, or a value sent as JSON.
+func (e *Env) API(method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
+}
+
+// Control calls the sandbox control API of a provider (path relative to
+// /control/{provider}).
+func (e *Env) Control(provider, method, path string, body any) Response {
+	e.T.Helper()
+	r := e.do(e.SandboxURL, method, "/control/"+provider+path, body)
+	if r.Status >= 300 {
+		e.T.Fatalf("control %s %s %s: %d %s", provider, method, path, r.Status, r.Body)
+	}
+	return r
+}
+
+func (e *Env) do(base, method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// CreateOrder posts a deposit or payout with a fresh idempotency key (unless
+// given in req["idempotency_key"]) and ?wait=5s, and returns the order; a non-2xx
+// answer fails the test.
+func (e *Env) CreateOrder(kind string, req map[string]any) orders.Order {
+	e.T.Helper()
+	key, _ := req["idempotency_key"].(string)
+	if key == "" {
+		key = fmt.Sprintf("k-%d", time.Now().UnixNano())
+	}
+	delete(req, "idempotency_key")
+	r := e.API("POST", "/v1/"+kind+"s?wait=5s", req, "Idempotency-Key", key)
+	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		e.T.Fatalf("create %s: %d %s", kind, r.Status, r.Body)
+	}
+	var o orders.Order
+	r.JSON(e.T, &o)
+	return o
+}
+
+// Order reads an order through the service.
+func (e *Env) Order(id int64) orders.Order {
+	e.T.Helper()
+	o, err := e.Orders.Get(context.Background(), e.Merchant.ID, id)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return o
+}
+
+// WaitOrder waits (up to 20 s) until cond holds for the order.
+func (e *Env) WaitOrder(id int64, what string, cond func(orders.Order) bool) orders.Order {
+	e.T.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o := e.Order(id)
+		if cond(o) {
+			return o
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("order %d: timed out waiting for %s; it is %s (submit %s, last error %q)", id, what, o.Status, o.SubmitState, o.LastError)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitStatus waits for an order to reach status.
+func (e *Env) WaitStatus(id int64, status orders.Status) orders.Order {
+	e.T.Helper()
+	return e.WaitOrder(id, string(status), func(o orders.Order) bool { return o.Status == status })
+}
+
+// Eventually polls cond for up to 20 s.
+func (e *Env) Eventually(what string, cond func() bool) {
+	e.T.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitIdle waits until River has no job left to run (or 20 s pass).
+func (e *Env) WaitIdle() {
+	e.T.Helper()
+	e.Eventually("River queues to drain", func() bool {
+		var n int
+		_ = e.Pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable','scheduled') AND kind NOT IN ('sync_open_orders','expire_holds')`).Scan(&n)
+		return n == 0
+	})
+}
+
+// Balance is the posted balance of a ledger account of the merchant (zero when unused).
+func (e *Env) Balance(account string) decimal.Decimal {
+	e.T.Helper()
+	b, err := e.Ledger.Balance(context.Background(), e.Merchant.ID, account)
+	if err != nil {
+		return decimal.Zero
+	}
+	return b.Posted
+}
+
+// Available is the available balance of a ledger account.
+func (e *Env) Available(account string) decimal.Decimal {
+	e.T.Helper()
+	b, err := e.Ledger.Balance(context.Background(), e.Merchant.ID, account)
+	if err != nil {
+		return decimal.Zero
+	}
+	return b.Available
+}
+
+// Fund credits a customer as if earlier deposits had arrived at a provider
+// account, so that payouts have a balance to hold.
+func (e *Env) Fund(provider, customer, currency, amount string) {
+	e.T.Helper()
+	amt := decimal.RequireFromString(amount)
+	_, err := e.Ledger.Transfer(context.Background(), ledger.TransferRequest{
+		Merchant: e.Merchant.ID, Key: fmt.Sprintf("fund:%s:%s:%s:%d", provider, customer, currency, time.Now().UnixNano()),
+		Reference: "test funding",
+		Entries: []ledger.Entry{
+			{Account: ledger.ProviderAccount(e.Accounts[provider], currency), Side: ledger.Debit, Amount: amt},
+			{Account: ledger.CustomerAccount(customer, currency), Side: ledger.Credit, Amount: amt},
+		},
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// CheckLedger runs the ledger invariant check and fails the test on a violation.
+func (e *Env) CheckLedger() {
+	e.T.Helper()
+	rep, err := ledger.Check(context.Background(), e.Pool)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if !rep.OK() {
+		e.T.Fatalf("ledger check failed: %+v", rep)
+	}
+}
+
+// Discrepancies lists the merchant's discrepancies of a type ("" for all).
+func (e *Env) Discrepancies(t discrepancies.Type) []discrepancies.Discrepancy {
+	e.T.Helper()
+	list, err := e.Disc.List(context.Background(), e.Pool, discrepancies.Filter{MerchantID: e.Merchant.ID, Type: t, Limit: 1000})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return list
+}
+
+// swappable is a handler set after its server started (URLs must be known first).
+type swappable struct {
+	mu sync.RWMutex
+	h  http.Handler
+}
+
+func (s *swappable) set(h http.Handler) { s.mu.Lock(); s.h = h; s.mu.Unlock() }
+
+func (s *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	h := s.h
+	s.mu.RUnlock()
+	if h == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// WebhookRecorder is the merchant's webhook endpoint: it verifies each
+// signature and records the events.
+type WebhookRecorder struct {
+	URL    string
+	secret string
+	mu     sync.Mutex
+	events []orders.WebhookEvent
+	bad    int
+	// Fail makes the next n deliveries answer 500.
+	fail int
+}
+
+func newWebhookRecorder(t testing.TB) *WebhookRecorder {
+	w := &WebhookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.fail > 0 {
+			w.fail--
+			http.Error(rw, "down", http.StatusInternalServerError)
+			return
+		}
+		if err := orders.VerifyWebhook(w.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+			w.bad++
+			http.Error(rw, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var ev orders.WebhookEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			w.bad++
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.events = append(w.events, ev)
+	}))
+	t.Cleanup(srv.Close)
+	w.URL = srv.URL
+	return w
+}
+
+// FailNext makes the next n deliveries fail with 500.
+func (w *WebhookRecorder) FailNext(n int) { w.mu.Lock(); w.fail = n; w.mu.Unlock() }
+
+// For returns the verified events of an order, in arrival order.
+func (w *WebhookRecorder) For(orderID int64) []orders.WebhookEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []orders.WebhookEvent
+	for _, ev := range w.events {
+		if ev.Order.ID == orderID {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Bad counts deliveries whose signature did not verify.
+func (w *WebhookRecorder) Bad() int { w.mu.Lock(); defer w.mu.Unlock(); return w.bad }
