@@ -84,7 +84,8 @@
 // amount, so Requested is unset (QueryOrder's getOrderDetail has none either).
 // A deposit to a user's wallet address that belongs to no order has no
 // merchantTradeNo: its event has OrderNo "", UserID and TxHash set, Kind
-// deposit; reconcile it by user and hash. The answer is the text OK; failures
+// deposit; reconcile it by user and hash (the webhook names no address, so
+// Event.Address stays empty). The answer is the text OK; failures
 // are answered FAIL (400 when the webhook will never verify, 500 when tally
 // could not store it, so that C-Pay retries).
 //
@@ -138,6 +139,12 @@
 // balance", "order not exist", "unsupported currency pair"). Wallet addresses
 // are derived from merchant, user and network, stable across calls. Deposits
 // without an order come from the control API (POST /deposits, Engine.Deposit)
-// and are sent to Merchant.NotifyURL with the user id and hash. See Simulator
-// for the merchant Options it reads (rates, exchange fee).
+// and are sent to Merchant.NotifyURL with the user id and hash (one is derived
+// from the order when the control call gives none). Merchant Options the
+// simulator reads: "rate:SRC:DST" (source units per target unit, e.g.
+// "rate:USDT:BTC" = "40000"; the inverse pair is derived; a pair without a
+// rate quotes 0 on getExchangeRate and is refused by exchange), "ccrate:SRC:DST"
+// (card quotes; default the rate: key), "exchange_fee_rate" (fraction of the
+// target amount, default 0). Fees come from Merchant.DepositFeeRate,
+// PayoutFeeRate and PayoutFixedFee, truncated to 8 decimals.
 package cpay
