@@ -179,6 +179,21 @@ func TestSimulatorCallbackShape(t *testing.T) {
 	if ev := e.query(got.ev.Kind, got.ev.OrderNo); ev.Status != got.ev.Status || !ev.Verified {
 		t.Errorf("query after hint %+v", ev)
 	}
+	// The control API's resend calls the same URL again.
+	e.mustControl("POST", "/orders/D-CB/notify", "")
+	waitFor(t, "resent callback", func() bool { return len(e.rcv.snapshot()) == 2 })
+	again := e.rcv.snapshot()[1]
+	if again.status != 200 || again.ev.Status != providers.StatusSucceeded || again.ev.OrderNo != "D-CB" || string(again.ev.Raw) != string(got.ev.Raw) {
+		t.Errorf("resent callback %+v", again)
+	}
+	// Pending and in-progress states call nothing.
+	e.deposit("D-CB2", "100")
+	e.mustControl("POST", "/orders/D-CB2/process", "")
+	e.mustControl("POST", "/orders/D-CB2/notify", "")
+	time.Sleep(50 * time.Millisecond)
+	if d := e.deliveriesOf("D-CB2"); len(d) != 0 {
+		t.Errorf("callbacks for a charge under review: %+v", d)
+	}
 }
 
 // A receiver that fails to store the callback is called again on the
