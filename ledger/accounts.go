@@ -39,6 +39,18 @@ func (l *Ledger) EnsureMerchant(ctx context.Context, code, name string) (Merchan
 	return Merchant{}, fmt.Errorf("ensure merchant %s: not found after insert", code)
 }
 
+// MerchantByCode returns the merchant with code, or ErrNotFound.
+func (l *Ledger) MerchantByCode(ctx context.Context, code string) (Merchant, error) {
+	m, err := ledgerdb.New(l.pool).GetMerchantByCode(ctx, code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Merchant{}, fmt.Errorf("merchant %s: %w", code, ErrNotFound)
+	}
+	if err != nil {
+		return Merchant{}, fmt.Errorf("merchant %s: %w", code, err)
+	}
+	return Merchant{ID: m.ID, Code: m.Code, Name: m.Name, CreatedAt: m.CreatedAt}, nil
+}
+
 // Account is an account of the chart as stored.
 type Account struct {
 	ID            int64

@@ -34,7 +34,8 @@ type Report struct {
 // OK reports whether Check found no violation.
 func (r Report) OK() bool { return len(r.Violations) == 0 }
 
-// String is a human-readable summary, one line per violation.
+// String is a human-readable summary: the counts, then each broken invariant with
+// up to ten of its violations.
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ledger check: %d transfers, %d entries, %d accounts, %d open holds (%d overdue): ",
@@ -44,11 +45,37 @@ func (r Report) String() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "%d violations", len(r.Violations))
+	shown := map[string]int{}
+	var order []string
 	for _, v := range r.Violations {
-		fmt.Fprintf(&b, "\n  %s: %s", v.Invariant, v.Detail)
+		if _, ok := shown[v.Invariant]; !ok {
+			order = append(order, v.Invariant)
+		}
+		shown[v.Invariant]++
+	}
+	for _, inv := range order {
+		more := " (the first 100)"
+		if shown[inv] < maxViolations {
+			more = ""
+		}
+		fmt.Fprintf(&b, "\n  %s: %d violations%s", inv, shown[inv], more)
+		n := 0
+		for _, v := range r.Violations {
+			if v.Invariant == inv && n < 10 {
+				fmt.Fprintf(&b, "\n    %s", v.Detail)
+				n++
+			}
+		}
+		if shown[inv] > n {
+			fmt.Fprintf(&b, "\n    ...")
+		}
 	}
 	return b.String()
 }
+
+// maxViolations is how many violations of one invariant Check reports (the LIMIT
+// of its queries).
+const maxViolations = 100
 
 // Check proves the ledger's invariants over the whole database, in one
 // repeatable-read snapshot, and reports every violation (at most 100 per

@@ -23,7 +23,7 @@ func TestBalanceAsOf(t *testing.T) {
 	t4 := e.transfer(e.move("t4", cust1, cust2, "0.000001"))
 
 	cases := []struct {
-		at                          time.Time
+		at                         time.Time
 		posted, pending, available string
 	}{
 		{t1.CreatedAt.Add(-time.Microsecond), "0", "0", "0"},

@@ -20,8 +20,12 @@ func TestTransferRefusals(t *testing.T) {
 	entries := func(es ...ledger.Entry) ledger.TransferRequest {
 		return ledger.TransferRequest{Merchant: e.m, Key: key("v"), Entries: es}
 	}
-	dr := func(acct, amt string) ledger.Entry { return ledger.Entry{Account: acct, Side: ledger.Debit, Amount: d(amt)} }
-	cr := func(acct, amt string) ledger.Entry { return ledger.Entry{Account: acct, Side: ledger.Credit, Amount: d(amt)} }
+	dr := func(acct, amt string) ledger.Entry {
+		return ledger.Entry{Account: acct, Side: ledger.Debit, Amount: d(amt)}
+	}
+	cr := func(acct, amt string) ledger.Entry {
+		return ledger.Entry{Account: acct, Side: ledger.Credit, Amount: d(amt)}
+	}
 	cases := []struct {
 		name     string
 		req      ledger.TransferRequest
