@@ -64,7 +64,11 @@ func Enqueue(ctx context.Context, client *river.Client[pgx.Tx], t Task, now time
 	if t.Opts != nil {
 		opts = *t.Opts
 	}
-	opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByPeriod: t.Every}
+	period := t.Every
+	if period < time.Second {
+		period = time.Second // River's smallest uniqueness period
+	}
+	opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByPeriod: period}
 	_, err := client.Insert(ctx, t.Args, &opts)
 	return err
 }

@@ -44,8 +44,12 @@ type Options struct {
 	AmountPolicy merchants.AmountPolicy
 	// NoWorkers leaves the River workers stopped (StartWorkers starts them).
 	NoWorkers bool
-	// Jobs tunes the runner (its Workers/Schedule fields are set by the Env).
+	// Jobs tunes the runner (Workers is set by the Env; Schedule runs the
+	// periodic sync and expiry).
 	Jobs jobs.Options
+	// DBProxy routes the tally server's and workers' connections through a TCP
+	// proxy the test can cut (Env.DBDown) to simulate a database outage.
+	DBProxy bool
 	// Logger; default discards below warn.
 	Logger *slog.Logger
 }
@@ -73,6 +77,7 @@ type Env struct {
 
 	handler  swappable
 	sbx      swappable
+	proxy    *proxy
 	workerOn bool
 	mu       sync.Mutex
 }
@@ -91,8 +96,25 @@ func New(t testing.TB, opts Options) *Env {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
 	ctx := context.Background()
-	pool, dbURL := testdb.NewWithURL(t)
-	e := &Env{T: t, Pool: pool, DBURL: dbURL, Accounts: map[string]string{}}
+	testPool, dbURL := testdb.NewWithURL(t)
+	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}}
+	// tally gets its own pool, sized like a small deployment, optionally through
+	// a proxy the test can cut.
+	svcURL := dbURL
+	if opts.DBProxy {
+		e.proxy = newProxy(t, dbURL)
+		svcURL = e.proxy.url
+	}
+	cfg, err := pgxpool.ParseConfig(svcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 
 	tallySrv := httptest.NewServer(&e.handler)
 	t.Cleanup(tallySrv.Close)
@@ -301,8 +323,9 @@ func (e *Env) WaitOrder(id int64, what string, cond func(orders.Order) bool) ord
 	e.T.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		o := e.Order(id)
-		if cond(o) {
+		// Reads may fail for a moment after a simulated database outage.
+		o, err := e.Orders.Get(context.Background(), e.Merchant.ID, id)
+		if err == nil && cond(o) {
 			return o
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,346 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/cxpay"
+	"github.com/tallyhq/tally/tallytest"
+)
+
+// brlDeposit creates a CXPay deposit of amount BRL for customer.
+func brlDeposit(e *tallytest.Env, customer, amount string) orders.Order {
+	e.T.Helper()
+	return e.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": customer, "amount": amount, "currency": "BRL",
+		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+}
+
+func brlPayout(e *tallytest.Env, customer, amount string) orders.Order {
+	e.T.Helper()
+	return e.CreateOrder("payout", map[string]any{"provider_account": "cxpay-main", "customer_id": customer, "amount": amount, "currency": "BRL",
+		"beneficiary": map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+}
+
+func script(e *tallytest.Env, provider, orderNo string, s map[string]any) {
+	e.T.Helper()
+	e.Control(provider, "PUT", "/scripts/"+orderNo, s)
+}
+
+func TestPayerModifiedAmount(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []merchants.AmountPolicy{merchants.HoldInSuspense, merchants.CreditReceived} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			e := tallytest.New(t, tallytest.Options{AmountPolicy: policy})
+			o := brlDeposit(e, "c1", "100.00")
+			e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", map[string]string{"amount": "90.00"})
+			o = e.WaitStatus(o.ID, orders.StatusSucceeded)
+			e.WaitIdle()
+			if !o.PaidAmount.Decimal.Equal(dec("90")) || !o.Fee.Decimal.Equal(dec("0.9")) {
+				t.Fatalf("order paid %s fee %s, want 90 and 0.9", o.PaidAmount.Decimal, o.Fee.Decimal)
+			}
+			cust, susp := e.Balance("liabilities:customer:c1:BRL"), e.Balance("liabilities:suspense:BRL")
+			if policy == merchants.HoldInSuspense && (!cust.IsZero() || !susp.Equal(dec("90"))) {
+				t.Fatalf("hold_in_suspense: customer %s suspense %s, want 0 and 90", cust, susp)
+			}
+			if policy == merchants.CreditReceived && (!cust.Equal(dec("90")) || !susp.IsZero()) {
+				t.Fatalf("credit_received: customer %s suspense %s, want 90 and 0", cust, susp)
+			}
+			if got := e.Balance("assets:provider:cxpay-main:BRL"); !got.Equal(dec("89.1")) {
+				t.Fatalf("clearing = %s, want 89.1", got)
+			}
+			ds := e.Discrepancies(discrepancies.AmountMismatch)
+			if len(ds) != 1 || !ds[0].AmountDelta.Equal(dec("-10")) || ds[0].OrderID != o.ID || ds[0].Status != discrepancies.Open {
+				t.Fatalf("amount_mismatch discrepancies = %+v", ds)
+			}
+			e.CheckLedger()
+		})
+	}
+}
+
+func TestPayoutSettlesAndFailureVoidsHold(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Fund("cxpay", "c2", "BRL", "500")
+	p := brlPayout(e, "c2", "200.00")
+	if got := e.Available("liabilities:customer:c2:BRL"); !got.Equal(dec("300")) {
+		t.Fatalf("available during hold = %s, want 300", got)
+	}
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/settle", nil)
+	p = e.WaitStatus(p.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:c2:BRL"); !got.Equal(dec("300")) {
+		t.Fatalf("customer after payout = %s, want 300", got)
+	}
+	// 500 funded - 200 paid out - 2 fee (1%).
+	if got := e.Balance("assets:provider:cxpay-main:BRL"); !got.Equal(dec("298")) {
+		t.Fatalf("clearing after payout = %s, want 298", got)
+	}
+	f := brlPayout(e, "c2", "100.00")
+	if got := e.Available("liabilities:customer:c2:BRL"); !got.Equal(dec("200")) {
+		t.Fatalf("available during second hold = %s, want 200", got)
+	}
+	e.Control("cxpay", "POST", "/orders/"+f.ProviderOrderNo+"/fail", map[string]string{"reason": "account closed"})
+	f = e.WaitStatus(f.ID, orders.StatusFailed)
+	e.WaitIdle()
+	if got := e.Available("liabilities:customer:c2:BRL"); !got.Equal(dec("300")) {
+		t.Fatalf("available after failed payout = %s, want 300", got)
+	}
+	// A payout larger than the balance is refused whole, nothing stored.
+	r := e.API("POST", "/v1/payouts", map[string]any{"provider_account": "cxpay-main", "customer_id": "c2", "amount": "300.01", "currency": "BRL",
+		"beneficiary": map[string]string{"Name": "Ana", "Account": "1", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}}, "Idempotency-Key", "too-much")
+	if r.Status != http.StatusUnprocessableEntity || !contains(r.Body, "insufficient_funds") {
+		t.Fatalf("overdraft payout: %d %s", r.Status, r.Body)
+	}
+	e.CheckLedger()
+}
+
+func TestReversalAfterSuccess(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "c3", "50.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/reverse", nil)
+	o = e.WaitStatus(o.ID, orders.StatusReversed)
+	e.WaitIdle()
+	for acct, want := range map[string]string{"liabilities:customer:c3:BRL": "0", "assets:provider:cxpay-main:BRL": "0", "expenses:fees:cxpay-main:BRL": "0"} {
+		if got := e.Balance(acct); !got.Equal(dec(want)) {
+			t.Errorf("%s = %s, want %s after the reversal", acct, got, want)
+		}
+	}
+	ds := e.Discrepancies(discrepancies.Reversal)
+	if len(ds) != 1 || ds[0].OrderID != o.ID || !ds[0].AmountDelta.Equal(dec("-50")) {
+		t.Fatalf("reversal discrepancies = %+v", ds)
+	}
+	evs := e.Webhooks.For(o.ID)
+	if len(evs) == 0 || evs[len(evs)-1].ToStatus != "reversed" {
+		t.Fatalf("webhooks = %+v, want the last one reversed", evs)
+	}
+	e.CheckLedger()
+}
+
+func TestReversalOvertakesSuccess(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "c4", "40.00")
+	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "reverse_after": "30s", "callbacks": map[string]any{"reorder": true}})
+	o = e.WaitStatus(o.ID, orders.StatusReversed)
+	e.WaitIdle()
+	time.Sleep(300 * time.Millisecond) // the overtaken success callback arrives after
+	e.WaitIdle()
+	if o = e.Order(o.ID); o.Status != orders.StatusReversed {
+		t.Fatalf("a stale success moved a reversed order back to %s", o.Status)
+	}
+	if got := e.Balance("liabilities:customer:c4:BRL"); !got.IsZero() {
+		t.Fatalf("customer = %s, want 0", got)
+	}
+	e.CheckLedger()
+}
+
+func TestBadSignatureRejectedThenGenuineProcessed(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "c5", "10.00")
+	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"bad_signature": true}})
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	ds := e.Discrepancies(discrepancies.RejectedCallback)
+	if len(ds) != 1 {
+		t.Fatalf("rejected_callback discrepancies = %d, want 1", len(ds))
+	}
+	if got := e.Balance("liabilities:customer:c5:BRL"); !got.Equal(dec("10")) {
+		t.Fatalf("customer = %s, want 10 (the forged copy claimed another amount)", got)
+	}
+	e.CheckLedger()
+}
+
+func TestDroppedCallbackRepairedBySync(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, SyncEvery: time.Second, SyncAge: time.Millisecond}})
+	o := brlDeposit(e, "c6", "25.00")
+	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"drop": true}})
+	o = e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:c6:BRL"); !got.Equal(dec("25")) {
+		t.Fatalf("customer = %s, want 25", got)
+	}
+	tl, err := e.Orders.Timeline(context.Background(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := tl[len(tl)-1]; last.Source != "query" || last.ToStatus != "succeeded" {
+		t.Fatalf("the success came from %s, want a query (the callback was dropped)", last.Source)
+	}
+	e.CheckLedger()
+}
+
+func TestCreateFaults(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	// Two 5xx answers: submit_order retries until the provider takes the order.
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/collect/create", "mode": "error_5xx", "count": 2})
+	o := brlDeposit(e, "c7", "12.00")
+	o = e.WaitOrder(o.ID, "submitted", func(o orders.Order) bool { return o.SubmitState == "submitted" })
+	if o.Status != orders.StatusPending || o.CashierURL == "" {
+		t.Fatalf("after retries: %+v", o)
+	}
+	// A timeout after the provider acted: ambiguous, then the query finds the
+	// order and it is not created twice.
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/collect/create", "mode": "timeout", "count": 1})
+	a := brlDeposit(e, "c7", "13.00")
+	a = e.WaitOrder(a.ID, "submitted after an ambiguous create", func(o orders.Order) bool { return o.SubmitState == "submitted" })
+	var at struct{ Data []map[string]any }
+	e.Control("cxpay", "GET", "/orders", nil).JSON(t, &at.Data)
+	n := 0
+	for _, so := range at.Data {
+		if so["order_no"] == a.ProviderOrderNo {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("provider has %d orders numbered %s, want exactly 1", n, a.ProviderOrderNo)
+	}
+	// A definite rejection fails the order (here: an unknown payCode).
+	e.Control("cxpay", "POST", "/orders/"+a.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(a.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	e.CheckLedger()
+}
+
+func TestUnknownOrderCallbackGoesToSuspense(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	// Another system uses the same CXPay credentials with tally's notify URL.
+	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.URL + "/callbacks/cxpay-main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ad.CreateDeposit(context.Background(), providers.DepositRequest{OrderNo: "STRANGER-1", Amount: dec("77.00"), Currency: "BRL",
+		Payer: providers.Party{Name: "X", TaxID: "1", Email: "x@y.z", Phone: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Control("cxpay", "POST", "/orders/STRANGER-1/pay", nil)
+	e.Eventually("unknown_order discrepancy", func() bool { return len(e.Discrepancies(discrepancies.UnknownOrder)) == 1 })
+	e.WaitIdle()
+	if got := e.Balance("liabilities:suspense:BRL"); !got.Equal(dec("77")) {
+		t.Fatalf("suspense = %s, want 77", got)
+	}
+	d := e.Discrepancies(discrepancies.UnknownOrder)[0]
+	if !d.SuspenseAmount.Equal(dec("77")) || d.OrderID == 0 {
+		t.Fatalf("discrepancy = %+v", d)
+	}
+	e.CheckLedger()
+}
+
+func TestDuplicateStorm(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{CallbackWorkers: 16}})
+	const n = 20
+	var ids []int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			o := brlDeposit(e, fmt.Sprintf("s%d", i%4), fmt.Sprintf("%d.00", 10+i))
+			// Each callback 1 to 10 times, concurrently.
+			script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"duplicate": i % 10}})
+			mu.Lock()
+			ids = append(ids, o.ID)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	for _, id := range ids {
+		e.WaitStatus(id, orders.StatusSucceeded)
+	}
+	e.WaitIdle()
+	total := dec("0")
+	for i := 0; i < 4; i++ {
+		total = total.Add(e.Balance(fmt.Sprintf("liabilities:customer:s%d:BRL", i)))
+	}
+	// 10 + 11 + ... + 29 = 390, each posted exactly once.
+	if !total.Equal(dec("390")) {
+		t.Fatalf("customers hold %s, want 390: some callback posted twice or not at all", total)
+	}
+	if ds := e.Discrepancies(""); len(ds) != 0 {
+		t.Fatalf("identical duplicates opened discrepancies: %+v", ds)
+	}
+	e.CheckLedger()
+}
+
+func TestDatabaseDownAtCallbackThenProviderRetry(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{DBProxy: true})
+	o := brlDeposit(e, "c8", "33.00")
+	e.DBDown()
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.Eventually("a 503 to the provider", func() bool {
+		var ds []map[string]any
+		e.Control("cxpay", "GET", "/deliveries", nil).JSON(t, &ds)
+		for _, d := range ds {
+			if d["status"] == float64(503) {
+				return true
+			}
+		}
+		return false
+	})
+	e.DBUp()
+	o = e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:c8:BRL"); !got.Equal(dec("33")) {
+		t.Fatalf("customer = %s, want 33", got)
+	}
+	e.CheckLedger()
+}
+
+func TestWebhookRetriedAndListed(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Webhooks.FailNext(2)
+	o := brlDeposit(e, "c9", "5.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.Eventually("both webhooks delivered", func() bool {
+		evs := e.Webhooks.For(o.ID)
+		seen := map[string]bool{}
+		for _, ev := range evs {
+			seen[ev.ToStatus] = true
+		}
+		return seen["pending"] && seen["succeeded"]
+	})
+	r := e.API("GET", fmt.Sprintf("/v1/webhook-deliveries?order_id=%d", o.ID), nil)
+	var list struct{ Data []orders.Delivery }
+	r.JSON(t, &list)
+	failed, ok := 0, 0
+	for _, d := range list.Data {
+		if d.Delivered {
+			ok++
+		} else {
+			failed++
+		}
+	}
+	if failed != 2 || ok < 2 {
+		t.Fatalf("deliveries: %d failed, %d delivered; want 2 failed and both events delivered", failed, ok)
+	}
+	if e.Webhooks.Bad() != 0 {
+		t.Fatal("a webhook signature did not verify")
+	}
+}
+
+func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
