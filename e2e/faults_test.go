@@ -343,4 +343,3 @@ func TestWebhookRetriedAndListed(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
-

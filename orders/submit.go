@@ -34,22 +34,23 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		return err
 	}
 	log := s.opts.Logger.With("order_id", row.ID, "provider", acct.Provider, "provider_account", acct.Name)
+	probeByResend := false
 	if row.SubmitState == "ambiguous" {
-		if !adapter.Capabilities().QueryOrder {
-			// Creating again could make a second order at a provider that cannot be
-			// asked: wait for its callback; reconciliation flags it if none comes.
-			log.Warn("ambiguous submit at a provider without an order query; waiting for its callback")
-			return s.note(ctx, row, "submit", map[string]any{"ambiguous": "no query API; waiting for the provider's callback"})
-		}
-		ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
-		switch {
-		case err == nil:
-			log.Info("ambiguous submit resolved by query: the provider has the order", "status", ev.Status)
-			return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev)
-		case errors.Is(err, providers.ErrNotFound):
-			log.Info("ambiguous submit resolved by query: the provider does not have the order; creating it")
-		default:
-			return fmt.Errorf("query order %d after an ambiguous submit: %w", row.ID, err)
+		if adapter.Capabilities().QueryOrder {
+			ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
+			switch {
+			case err == nil:
+				log.Info("ambiguous submit resolved by query: the provider has the order", "status", ev.Status)
+				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev)
+			case errors.Is(err, providers.ErrNotFound):
+				log.Info("ambiguous submit resolved by query: the provider does not have the order; creating it")
+			default:
+				return fmt.Errorf("query order %d after an ambiguous submit: %w", row.ID, err)
+			}
+		} else {
+			// No query: sending the same order number again is the probe; a
+			// duplicate refusal proves the first create worked.
+			probeByResend = true
 		}
 	}
 	var req CreateRequest
@@ -68,6 +69,10 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	if err == nil {
 		log.Info("order submitted", "provider_order_id", res.ProviderOrderID, "status", res.Status)
 		return s.afterSubmit(ctx, acct, row.ID, res, nil)
+	}
+	if probeByResend && errors.Is(err, providers.ErrDuplicateOrder) {
+		log.Info("ambiguous submit resolved by resending: the provider already has the order")
+		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil)
 	}
 	kind := providers.KindOf(err)
 	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", err)

@@ -24,6 +24,10 @@ var (
 	ErrUnsupported = errors.New("unsupported by provider")
 	// ErrNotFound: the provider does not know the order.
 	ErrNotFound = errors.New("order not found at provider")
+	// ErrDuplicateOrder is wrapped, beside ErrRejected, by a create the provider
+	// refused because the order number exists: after an ambiguous create at a
+	// provider without an order query, it proves the first create worked.
+	ErrDuplicateOrder = errors.New("order number already exists at provider")
 )
 
 // Error is an adapter error with the provider's own code and message.

@@ -56,7 +56,7 @@ const (
 // query, so after an ambiguous create this refusal is the proof that the
 // first attempt did create the order: wait for its callback or the statement,
 // do not fail it.
-var ErrDuplicateOrder = errors.New("vpay: localOrderId already exists at the provider")
+var ErrDuplicateOrder = fmt.Errorf("vpay: localOrderId: %w", providers.ErrDuplicateOrder)
 
 // Adapter is a client for one MinPay merchant account.
 type Adapter struct {
