@@ -45,6 +45,7 @@ transfers/s and p50/p99 latency, then runs ledger.Check over the result.`,
 	f.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "transfers per batch call")
 	f.IntVar(&cfg.BatchClients, "batch-clients", cfg.BatchClients, "concurrent batch callers")
 	f.StringVar(&cfg.PgBench, "pgbench", cfg.PgBench, "pgbench binary (default: found under /usr/lib/postgresql; - to skip)")
+	f.StringSliceVar(&cfg.Runs, "runs", nil, "runs to make: random, hot, batch, raw, pgbench (default all)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database")
 	cmd.AddCommand(ledgerCmd)
 	return cmd

@@ -50,6 +50,8 @@ type Config struct {
 	// PgBench is the pgbench binary; empty: /usr/lib/postgresql/*/bin/pgbench or
 	// $PATH; "-" skips pgbench.
 	PgBench string
+	// Runs selects runs by name: random, hot, batch, raw, pgbench (empty: all).
+	Runs []string
 	// Keep leaves the scratch database in place.
 	Keep bool
 	Log  *slog.Logger
@@ -119,38 +121,42 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 		results = append(results, r)
 		printResult(out, r)
 	}
-	add(s.measure(ctx, "single transfer, random accounts", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
-		a, b := s.pair(rng)
-		_, err := l.Transfer(ctx, s.move(a, b))
-		return err
-	}))
-	add(s.measure(ctx, "single transfer, hot account in each", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
-		_, err := l.Transfer(ctx, s.move(s.provider, s.customers[rng.IntN(len(s.customers))]))
-		return err
-	}))
-	add(s.measure(ctx, fmt.Sprintf("batch API (%d per call, hot account in each)", cfg.BatchSize), cfg.BatchClients, cfg.BatchSize,
-		func(ctx context.Context, rng *rand.Rand) error {
-			reqs := make([]ledger.TransferRequest, cfg.BatchSize)
-			for i := range reqs {
-				reqs[i] = s.move(s.provider, s.customers[rng.IntN(len(s.customers))])
-			}
-			_, err := l.TransferBatch(ctx, reqs)
+	if cfg.selected("random") {
+		add(s.measure(ctx, "single transfer, random accounts", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
+			a, b := s.pair(rng)
+			_, err := l.Transfer(ctx, s.move(a, b))
 			return err
 		}))
-	raw, err := s.rawSQL(ctx, pool)
-	if err != nil {
-		return results, err
 	}
-	add(s.measure(ctx, "ceiling: raw SQL via pgx, random accounts", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
-		a, b := rng.IntN(len(s.customerIDs)), rng.IntN(len(s.customerIDs)-1)
-		if b >= a {
-			b++
-		}
-		_, err := pool.Exec(ctx, raw, s.merchant, s.customerIDs[a], s.customerIDs[b])
-		return err
-	}))
-	if cfg.PgBench != "-" {
-		r, err := s.pgbench(ctx, cfg, benchURL, raw)
+	if cfg.selected("hot") {
+		add(s.measure(ctx, "single transfer, hot account in each", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
+			_, err := l.Transfer(ctx, s.move(s.provider, s.customers[rng.IntN(len(s.customers))]))
+			return err
+		}))
+	}
+	if cfg.selected("batch") {
+		add(s.measure(ctx, fmt.Sprintf("batch API (%d per call, hot account in each)", cfg.BatchSize), cfg.BatchClients, cfg.BatchSize,
+			func(ctx context.Context, rng *rand.Rand) error {
+				reqs := make([]ledger.TransferRequest, cfg.BatchSize)
+				for i := range reqs {
+					reqs[i] = s.move(s.provider, s.customers[rng.IntN(len(s.customers))])
+				}
+				_, err := l.TransferBatch(ctx, reqs)
+				return err
+			}))
+	}
+	if cfg.selected("raw") {
+		add(s.measure(ctx, "ceiling: raw SQL via pgx, random accounts", cfg.Clients, 1, func(ctx context.Context, rng *rand.Rand) error {
+			a, b := rng.IntN(len(s.customerIDs)), rng.IntN(len(s.customerIDs)-1)
+			if b >= a {
+				b++
+			}
+			_, err := pool.Exec(ctx, rawTransferSQL, s.merchant, s.customerIDs[a], s.customerIDs[b])
+			return err
+		}))
+	}
+	if cfg.selected("pgbench") && cfg.PgBench != "-" {
+		r, err := s.pgbench(ctx, cfg, benchURL)
 		if err != nil {
 			r = Result{Name: "ceiling: pgbench, random accounts", Note: err.Error()}
 		}
@@ -165,6 +171,19 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 		return results, errors.New("ledger check failed after the benchmark")
 	}
 	return results, nil
+}
+
+// selected reports whether run is one of c.Runs (all runs when it is empty).
+func (c Config) selected(run string) bool {
+	if len(c.Runs) == 0 {
+		return true
+	}
+	for _, r := range c.Runs {
+		if r == run {
+			return true
+		}
+	}
+	return false
 }
 
 func withDefaults(c Config) Config {
@@ -326,11 +345,11 @@ func summarize(name string, lat []time.Duration, perCall int, elapsed time.Durat
 	return r
 }
 
-// rawSQL is the ceiling: the rows one ledger transfer writes (a transfer, two
-// entries, two balance updates), in one hand-written statement with no checks
-// beyond the table constraints. $1 merchant, $2 debited and $3 credited account.
-func (s *state) rawSQL(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	return `WITH t AS (
+// rawTransferSQL is the ceiling: the rows one ledger transfer writes (a
+// transfer, two entries, two balance updates), in one hand-written statement
+// with no checks beyond the table constraints. $1 merchant, $2 debited and $3
+// credited account.
+const rawTransferSQL = `WITH t AS (
     INSERT INTO transfers (merchant_id, idempotency_key, content_hash, state)
     VALUES ($1, 'raw:' || gen_random_uuid(), '\x00', 'posted') RETURNING id, created_at
 ), e AS (
@@ -341,11 +360,10 @@ func (s *state) rawSQL(ctx context.Context, pool *pgxpool.Pool) (string, error) 
 UPDATE balances SET
     debits_posted = debits_posted + CASE WHEN account_id = $2 THEN 0.01 ELSE 0 END,
     credits_posted = credits_posted + CASE WHEN account_id = $3 THEN 0.01 ELSE 0 END
-WHERE account_id IN ($2, $3) AND slot = 0`, nil
-}
+WHERE account_id IN ($2, $3) AND slot = 0`
 
-// pgbench runs rawSQL through pgbench with the same number of clients.
-func (s *state) pgbench(ctx context.Context, cfg Config, benchURL, raw string) (Result, error) {
+// pgbench runs rawTransferSQL through pgbench with the same number of clients.
+func (s *state) pgbench(ctx context.Context, cfg Config, benchURL string) (Result, error) {
 	name := "ceiling: pgbench, random accounts"
 	bin := cfg.PgBench
 	if bin == "" {
@@ -374,12 +392,12 @@ func (s *state) pgbench(ctx context.Context, cfg Config, benchURL, raw string) (
 		"\\set b random(" + strconv.FormatInt(lo, 10) + ", " + strconv.FormatInt(hi, 10) + ")\n" +
 		"\\if :a = :b\n\\set b " + strconv.FormatInt(lo, 10) + " + ((:a - " + strconv.FormatInt(lo, 10) + " + 1) % " +
 		strconv.Itoa(len(s.customerIDs)) + ")\n\\endif\n" +
-		strings.NewReplacer("$1", ":m", "$2", ":a", "$3", ":b", "\n", " ").Replace(raw) + ";\n"
+		strings.NewReplacer("$1", ":m", "$2", ":a", "$3", ":b", "\n", " ").Replace(rawTransferSQL) + ";\n"
 	scriptPath := filepath.Join(dir, "transfer.sql")
 	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
 		return Result{}, err
 	}
-	secs := int((cfg.Warmup + cfg.Duration).Seconds())
+	secs := max(1, int((cfg.Warmup + cfg.Duration + time.Second/2).Seconds()))
 	args := []string{
 		"-n", "-M", "prepared", "-c", strconv.Itoa(cfg.Clients), "-j", "2", "-T", strconv.Itoa(secs),
 		"-D", "m=" + strconv.FormatInt(s.merchant, 10), "-f", scriptPath,
@@ -392,10 +410,12 @@ func (s *state) pgbench(ctx context.Context, cfg Config, benchURL, raw string) (
 	if err != nil {
 		return Result{}, fmt.Errorf("pgbench: %w: %s", err, lastLines(string(outb), 5))
 	}
-	// Per-transaction log lines: client_id transaction_no time_us script_no epoch_s epoch_us.
+	// Per-transaction log lines: client_id transaction_no latency_us script_no
+	// epoch_s epoch_us (the end time). Transactions that started within the
+	// warm-up are dropped.
+	type txn struct{ start, end, us int64 }
+	var txns []txn
 	logs, _ := filepath.Glob(filepath.Join(dir, "log*"))
-	var lat []time.Duration
-	var first, last int64
 	for _, f := range logs {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -410,37 +430,24 @@ func (s *state) pgbench(ctx context.Context, cfg Config, benchURL, raw string) (
 			sec, _ := strconv.ParseInt(fs[4], 10, 64)
 			usec, _ := strconv.ParseInt(fs[5], 10, 64)
 			end := sec*1_000_000 + usec
-			if first == 0 || end-us < first {
-				first = end - us
-			}
-			last = max(last, end)
-			lat = append(lat, time.Duration(us)*time.Microsecond)
-			_ = fs[1]
+			txns = append(txns, txn{start: end - us, end: end, us: us})
 		}
 	}
-	// Drop the warm-up: keep transactions that ended after first + warm-up.
+	if len(txns) == 0 {
+		return Result{}, fmt.Errorf("pgbench wrote no transaction log: %s", lastLines(string(outb), 5))
+	}
+	first, last := txns[0].start, txns[0].end
+	for _, t := range txns {
+		first, last = min(first, t.start), max(last, t.end)
+	}
 	cut := first + cfg.Warmup.Microseconds()
 	var kept []time.Duration
-	for _, f := range logs {
-		b, _ := os.ReadFile(f)
-		for _, line := range strings.Split(string(b), "\n") {
-			fs := strings.Fields(line)
-			if len(fs) < 6 {
-				continue
-			}
-			us, _ := strconv.ParseInt(fs[2], 10, 64)
-			sec, _ := strconv.ParseInt(fs[4], 10, 64)
-			usec, _ := strconv.ParseInt(fs[5], 10, 64)
-			if sec*1_000_000+usec-us >= cut {
-				kept = append(kept, time.Duration(us)*time.Microsecond)
-			}
+	for _, t := range txns {
+		if t.start >= cut {
+			kept = append(kept, time.Duration(t.us)*time.Microsecond)
 		}
 	}
-	if len(kept) == 0 {
-		kept = lat
-		cut = first
-	}
-	r := summarize(name, kept, 1, time.Duration(last-cut)*time.Microsecond)
+	r := summarize(name, kept, 1, time.Duration(last-max(cut, first))*time.Microsecond)
 	r.Note = bin
 	return r, nil
 }
