@@ -68,10 +68,12 @@ var errNotDue = errors.New("ledger: hold is not due to expire")
 // CHECK violation's failing row), so that the message can name the account.
 type fundsError struct{ accountID int64 }
 
+// Error names the account by id (Ledger.describe replaces it by its code).
 func (e *fundsError) Error() string {
 	return fmt.Sprintf("account id %d: %s", e.accountID, ErrInsufficientFunds)
 }
 
+// Unwrap makes errors.Is(err, ErrInsufficientFunds) hold.
 func (e *fundsError) Unwrap() error { return ErrInsufficientFunds }
 
 // failingAccount finds the account id in "Failing row contains (12, 0, ...)".

@@ -27,6 +27,12 @@
 //     transaction usable. It does not retry: a deadlock there is the caller's
 //     transaction's, and only the caller can retry that whole transaction.
 //
+// Accounts are created on first use in their own short transaction on the pool,
+// also from the Tx forms (an empty account is harmless if the caller rolls back,
+// and only committed accounts are cached). So a Tx form may need a second pool
+// connection the first time it meets an account, and the merchant must be
+// committed before its first transfer.
+//
 // Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
 package ledger
 
