@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -223,8 +224,7 @@ type state struct {
 	customers   []string
 	customerIDs []int64
 	amount      decimal.Decimal
-	seq         sync.Mutex
-	n           int64
+	seq         atomic.Int64 // the last key number used
 }
 
 func setup(ctx context.Context, l *ledger.Ledger, cfg Config) (*state, error) {
@@ -268,10 +268,7 @@ func (s *state) pair(rng *rand.Rand) (string, string) {
 
 // move is a transfer of 0.01 from a (debit) to b (credit) under a fresh key.
 func (s *state) move(a, b string) ledger.TransferRequest {
-	s.seq.Lock()
-	s.n++
-	n := s.n
-	s.seq.Unlock()
+	n := s.seq.Add(1)
 	return ledger.TransferRequest{Merchant: s.merchant, Key: "bench:" + strconv.FormatInt(n, 10), Entries: []ledger.Entry{
 		{Account: a, Side: ledger.Debit, Amount: s.amount},
 		{Account: b, Side: ledger.Credit, Amount: s.amount},
