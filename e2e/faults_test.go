@@ -343,3 +343,32 @@ func TestWebhookRetriedAndListed(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
+	t.Parallel()
+	// River's rescuer sweeps every 30 s: wait long enough for it. Callbacks
+	// refused while the database was cut may exhaust the (time-scaled) provider
+	// retries; the periodic sync repairs those, as in production.
+	e := tallytest.New(t, tallytest.Options{DBProxy: true, Wait: 90 * time.Second,
+		Jobs: jobs.Options{CallbackWorkers: 8, Schedule: true, SyncEvery: time.Second, SyncAge: time.Millisecond}})
+	const n = 30
+	ids := make([]int64, n)
+	for i := range ids {
+		o := brlDeposit(e, "k", "1.00")
+		ids[i] = o.ID
+		// Slow the stream a little so that the kill lands while jobs run.
+		script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "after": fmt.Sprintf("%ds", i*3)})
+	}
+	// Kill the workers once the first callbacks are being processed.
+	e.Eventually("processing to start", func() bool { return e.Order(ids[2]).Status == orders.StatusSucceeded })
+	e.KillWorkers()
+	e.RestartWorkers(jobs.Options{RescueAfter: 2 * time.Second, Schedule: true, SyncEvery: time.Second, SyncAge: time.Millisecond})
+	for _, id := range ids {
+		e.WaitStatus(id, orders.StatusSucceeded)
+	}
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:k:BRL"); !got.Equal(dec(fmt.Sprint(n))) {
+		t.Fatalf("customer = %s, want %d: a callback was lost or posted twice", got, n)
+	}
+	e.CheckLedger()
+}

@@ -115,6 +115,9 @@ type Options struct {
 	CallbackWorkers, ProviderWorkers, WebhookWorkers int
 	// FetchPoll is how often idle workers look for jobs (River LISTENs as well).
 	FetchPoll time.Duration
+	// RescueAfter is how long a job may stay running before River hands it to
+	// another worker (its process is presumed dead). Default 5m.
+	RescueAfter time.Duration
 	// Register adds workers and periodic tasks of other packages (reconciliation).
 	Register []func(*river.Workers)
 	// Tasks are more scheduled tasks (each only enqueues a River job).
@@ -151,6 +154,12 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		Logger:               opts.Logger.With("component", "river"),
 		JobTimeout:           2 * time.Minute,
 		RescueStuckJobsAfter: 5 * time.Minute,
+	}
+	if opts.RescueAfter > 0 {
+		cfg.RescueStuckJobsAfter = opts.RescueAfter
+		if cfg.JobTimeout > opts.RescueAfter {
+			cfg.JobTimeout = opts.RescueAfter // River wants rescue no sooner than a timeout
+		}
 	}
 	if opts.FetchPoll > 0 {
 		cfg.FetchPollInterval = opts.FetchPoll
@@ -227,6 +236,13 @@ func (r *Runner) Stop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// StopSchedule stops the schedule only (used when a test abandons a Runner).
+func (r *Runner) StopSchedule() {
+	if r.schedule != nil {
+		_ = r.schedule.Stop()
+	}
 }
 
 // Queue inserts the order pipeline's jobs inside the caller's transaction.

@@ -52,6 +52,8 @@ type Options struct {
 	DBProxy bool
 	// Logger; default discards below warn.
 	Logger *slog.Logger
+	// Wait bounds every Wait* and Eventually; default 20s.
+	Wait time.Duration
 }
 
 // Env is a running tally.
@@ -78,6 +80,8 @@ type Env struct {
 	handler  swappable
 	sbx      swappable
 	proxy    *proxy
+	svcPool  *pgxpool.Pool
+	wait     time.Duration
 	workerOn bool
 	mu       sync.Mutex
 }
@@ -88,6 +92,9 @@ func New(t testing.TB, opts Options) *Env {
 	if opts.Scale == 0 {
 		opts.Scale = 600
 	}
+	if opts.Wait == 0 {
+		opts.Wait = 20 * time.Second
+	}
 	if opts.Logger == nil {
 		level := slog.LevelWarn
 		if os.Getenv("TALLY_TEST_LOG") != "" {
@@ -97,7 +104,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	ctx := context.Background()
 	testPool, dbURL := testdb.NewWithURL(t)
-	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}}
+	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}, wait: opts.Wait}
 	// tally gets its own pool, sized like a small deployment, optionally through
 	// a proxy the test can cut.
 	svcURL := dbURL
@@ -115,6 +122,7 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	e.svcPool = pool
 
 	tallySrv := httptest.NewServer(&e.handler)
 	t.Cleanup(tallySrv.Close)
@@ -318,10 +326,10 @@ func (e *Env) Order(id int64) orders.Order {
 	return o
 }
 
-// WaitOrder waits (up to 20 s) until cond holds for the order.
+// WaitOrder waits (up to Options.Wait) until cond holds for the order.
 func (e *Env) WaitOrder(id int64, what string, cond func(orders.Order) bool) orders.Order {
 	e.T.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(e.wait)
 	for {
 		// Reads may fail for a moment after a simulated database outage.
 		o, err := e.Orders.Get(context.Background(), e.Merchant.ID, id)
@@ -341,10 +349,10 @@ func (e *Env) WaitStatus(id int64, status orders.Status) orders.Order {
 	return e.WaitOrder(id, string(status), func(o orders.Order) bool { return o.Status == status })
 }
 
-// Eventually polls cond for up to 20 s.
+// Eventually polls cond for up to Options.Wait.
 func (e *Env) Eventually(what string, cond func() bool) {
 	e.T.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(e.wait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			e.T.Fatalf("timed out waiting for %s", what)
@@ -353,7 +361,7 @@ func (e *Env) Eventually(what string, cond func() bool) {
 	}
 }
 
-// WaitIdle waits until River has no job left to run (or 20 s pass).
+// WaitIdle waits until River has no job left to run.
 func (e *Env) WaitIdle() {
 	e.T.Helper()
 	e.Eventually("River queues to drain", func() bool {
@@ -502,3 +510,37 @@ func (w *WebhookRecorder) For(orderID int64) []orders.WebhookEvent {
 
 // Bad counts deliveries whose signature did not verify.
 func (w *WebhookRecorder) Bad() int { w.mu.Lock(); defer w.mu.Unlock(); return w.bad }
+
+// KillWorkers simulates the death of the worker process: tally's database
+// connections are cut mid-job, its River client is abandoned without finishing
+// anything, and the database comes back. Jobs it had running stay "running"
+// until another worker (RestartWorkers) rescues them. Needs Options.DBProxy.
+func (e *Env) KillWorkers() {
+	e.T.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.proxy.cut()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = e.Runner.Client().StopAndCancel(ctx)
+	e.Runner.StopSchedule()
+	e.workerOn = false
+	e.proxy.restore()
+}
+
+// RestartWorkers starts a fresh River client (a new worker process) with opts.
+func (e *Env) RestartWorkers(opts jobs.Options) {
+	e.T.Helper()
+	opts.Workers = true
+	if opts.FetchPoll == 0 {
+		opts.FetchPoll = 50 * time.Millisecond
+	}
+	r, err := jobs.New(e.svcPool, e.Orders, opts)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.mu.Lock()
+	e.Runner = r
+	e.mu.Unlock()
+	e.StartWorkers()
+}

@@ -1,0 +1,130 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/tallytest"
+)
+
+func countOrders(t *testing.T, e *tallytest.Env) int {
+	t.Helper()
+	var n int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM orders`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAPIRefusesBadInputAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
+	payer := `"payer":{"Name":"A","TaxID":"1","Email":"a@b.c","Phone":"1"}`
+	tests := []struct {
+		name, path, body string
+		headers          []string
+		status           int
+		code             string
+	}{
+		{"unknown provider account", "/v1/deposits", `{"provider_account":"nope","customer_id":"c","amount":"1","currency":"BRL"}`, nil, 422, "unknown_provider_account"},
+		{"too many decimals", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"1.001","currency":"BRL",` + payer + `}`, nil, 422, "invalid_amount"},
+		{"negative amount", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"-5","currency":"BRL",` + payer + `}`, nil, 422, "invalid_amount"},
+		{"zero amount", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"0","currency":"BRL",` + payer + `}`, nil, 422, "invalid_amount"},
+		{"currency the provider does not take", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"USDT",` + payer + `}`, nil, 422, "unsupported_currency"},
+		{"unknown currency", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"XYZ"}`, nil, 422, "unsupported_currency"},
+		{"USDTCNPAY amount not a multiple of 100", "/v1/deposits", `{"provider_account":"usdtcnpay-main","customer_id":"c","amount":"150","currency":"CNY"}`, nil, 422, "invalid_amount"},
+		{"USDTCNPAY payout not a multiple of 100", "/v1/payouts", `{"provider_account":"usdtcnpay-main","customer_id":"c","amount":"250","currency":"CNY","beneficiary":{"Name":"x","Account":"1","Category":"1"}}`, nil, 422, "invalid_amount"},
+		{"deposit-only provider asked for a payout", "/v1/payouts", `{"provider_account":"vpay-main","customer_id":"c","amount":"5","currency":"CNY"}`, nil, 422, "unsupported_operation"},
+		{"malformed JSON", "/v1/deposits", `{"provider_account":`, nil, 400, "malformed_json"},
+		{"unknown field", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL","colour":"red"}`, nil, 400, "unknown_field"},
+		{"amount not a string or number", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":true,"currency":"BRL"}`, nil, 400, "malformed_json"},
+		{"missing amount", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","currency":"BRL"}`, nil, 400, "missing_field"},
+		{"bad customer id", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"a b:c","amount":"5","currency":"BRL"}`, nil, 422, "invalid_customer_id"},
+		{"payer on a payout", "/v1/payouts", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL","payer":{}}`, nil, 400, "unknown_field"},
+		{"oversized body", "/v1/deposits", `{"provider_account":"cxpay-main","extra":{"x":"` + strings.Repeat("a", 70000) + `"}}`, nil, 413, "body_too_large"},
+		{"trailing data", "/v1/deposits", `{"provider_account":"cxpay-main"} {}`, nil, 400, "malformed_json"},
+		{"wrong content type", "/v1/deposits", `provider_account=cxpay-main`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"},
+		{"missing idempotency key", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL",` + payer + `}`, []string{"Idempotency-Key", ""}, 400, "missing_idempotency_key"},
+		{"bad wait", "/v1/deposits?wait=forever", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL",` + payer + `}`, nil, 400, "invalid_wait"},
+		{"payout over the balance", "/v1/payouts", `{"provider_account":"cxpay-main","customer_id":"broke","amount":"5.00","currency":"BRL","beneficiary":{"Name":"x","Account":"1","AccountType":"CPF","TaxID":"1","Email":"a@b.c","Phone":"1"}}`, nil, 422, "insufficient_funds"},
+	}
+	for i, tc := range tests {
+		headers := append([]string{"Idempotency-Key", fmt.Sprintf("bad-%d", i)}, tc.headers...)
+		r := e.API("POST", tc.path, tc.body, headers...)
+		if r.Status != tc.status || !strings.Contains(string(r.Body), `"code":"`+tc.code+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+	if n := countOrders(t, e); n != 0 {
+		t.Fatalf("%d orders stored by refused requests", n)
+	}
+	for _, tc := range []struct{ auth string }{{""}, {"Bearer "}, {"Bearer tly_nope_nope"}, {"Basic abc"}} {
+		req, _ := http.NewRequest("GET", e.URL+"/v1/orders", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: %d, want 401", tc.auth, resp.StatusCode)
+		}
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
+	body := `{"provider_account":"cpay-main","customer_id":"c1","amount":"12.5","currency":"USDT"}`
+	first := e.API("POST", "/v1/deposits", body, "Idempotency-Key", "same")
+	again := e.API("POST", "/v1/deposits", body, "Idempotency-Key", "same")
+	var a, b orders.Order
+	first.JSON(t, &a)
+	again.JSON(t, &b)
+	if first.Status != 201 || again.Status != 200 || a.ID != b.ID || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d/%d ids %d/%d", first.Status, again.Status, a.ID, b.ID)
+	}
+	other := e.API("POST", "/v1/deposits", strings.Replace(body, "12.5", "13", 1), "Idempotency-Key", "same")
+	if other.Status != http.StatusConflict || !strings.Contains(string(other.Body), "idempotency_conflict") {
+		t.Fatalf("same key, other body: %d %s", other.Status, other.Body)
+	}
+	// Twenty concurrent requests with one key create one order.
+	var wg sync.WaitGroup
+	ids := make(chan int64, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.API("POST", "/v1/deposits", strings.Replace(body, "c1", "c2", 1), "Idempotency-Key", "race")
+			var o orders.Order
+			if r.Status == 200 || r.Status == 201 {
+				r.JSON(t, &o)
+				ids <- o.ID
+			} else {
+				t.Errorf("concurrent create: %d %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[int64]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 || countOrders(t, e) != 2 {
+		t.Fatalf("concurrent creates made %d distinct orders (%d stored), want 1 (2 in all)", len(seen), countOrders(t, e))
+	}
+	// The merchant order number is unique too.
+	r1 := e.API("POST", "/v1/deposits", `{"provider_account":"cpay-main","merchant_order_no":"M-1","customer_id":"c1","amount":"1","currency":"USDT"}`, "Idempotency-Key", "m1")
+	r2 := e.API("POST", "/v1/deposits", `{"provider_account":"cpay-main","merchant_order_no":"M-1","customer_id":"c1","amount":"2","currency":"USDT"}`, "Idempotency-Key", "m2")
+	if r1.Status != 201 || r2.Status != http.StatusConflict || !strings.Contains(string(r2.Body), "duplicate_merchant_order_no") {
+		t.Fatalf("duplicate merchant order no: %d, %d %s", r1.Status, r2.Status, r2.Body)
+	}
+}
