@@ -151,6 +151,8 @@ type Order struct {
 	SettledCurrency   string
 	FxRate            decimal.NullDecimal
 	TxHash            string
+	CreditedTo        string
+	Parts             []byte
 	CashierUrl        string
 	PayForm           []byte
 	Addresses         []byte

@@ -44,9 +44,68 @@ type Balance struct {
 	CreditsPending decimal.Decimal
 }
 
+type CallbackInbox struct {
+	ID                int64
+	ProviderAccountID int64
+	MerchantID        int64
+	RequestHash       []byte
+	Method            string
+	Path              string
+	Query             string
+	Headers           []byte
+	Body              []byte
+	RemoteAddr        string
+	Verdict           string
+	Error             string
+	Deliveries        int32
+	OrderID           *int64
+	Outcome           string
+	ReceivedAt        time.Time
+	LastReceivedAt    time.Time
+	ProcessedAt       *time.Time
+}
+
 type Currency struct {
 	Code  string
 	Scale int16
+}
+
+type Discrepancy struct {
+	ID                    int64
+	MerchantID            int64
+	ProviderAccountID     *int64
+	OrderID               *int64
+	Type                  string
+	Fingerprint           string
+	Status                string
+	Severity              string
+	Currency              string
+	Expected              decimal.NullDecimal
+	Actual                decimal.NullDecimal
+	AmountDelta           decimal.Decimal
+	Summary               string
+	Detail                []byte
+	SuspenseAmount        decimal.Decimal
+	Repaired              bool
+	FirstSeenAt           time.Time
+	LastSeenAt            time.Time
+	SeenCount             int32
+	LastRunID             *int64
+	ResolvedAt            *time.Time
+	ResolvedBy            string
+	Resolution            string
+	ResolutionNote        string
+	ResolutionTransferKey string
+}
+
+type DiscrepancyEvent struct {
+	ID            int64
+	DiscrepancyID int64
+	Action        string
+	Actor         string
+	Note          string
+	Detail        []byte
+	CreatedAt     time.Time
 }
 
 type Entry struct {
@@ -69,6 +128,56 @@ type Merchant struct {
 	CreatedAt           time.Time
 	WebhookUrl          string
 	WebhookSecretSealed []byte
+}
+
+type Order struct {
+	ID                int64
+	MerchantID        int64
+	ProviderAccountID int64
+	Kind              string
+	Origin            string
+	MerchantOrderNo   *string
+	ProviderOrderNo   string
+	ProviderOrderID   string
+	CustomerID        string
+	Amount            decimal.Decimal
+	Currency          string
+	PayCurrency       string
+	Status            string
+	StatusReason      string
+	PaidAmount        decimal.NullDecimal
+	CreditedAmount    decimal.NullDecimal
+	Fee               decimal.NullDecimal
+	SettledCurrency   string
+	FxRate            decimal.NullDecimal
+	TxHash            string
+	CreditedTo        string
+	Parts             []byte
+	CashierUrl        string
+	PayForm           []byte
+	Addresses         []byte
+	Request           []byte
+	IdempotencyKey    *string
+	RequestHash       []byte
+	SubmitState       string
+	SubmitAttempts    int32
+	LastError         string
+	HoldKey           string
+	ExpiresAt         *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	FinalAt           *time.Time
+}
+
+type OrderEvent struct {
+	ID         int64
+	OrderID    int64
+	MerchantID int64
+	Source     string
+	FromStatus string
+	ToStatus   string
+	Detail     []byte
+	CreatedAt  time.Time
 }
 
 type ProviderAccount struct {
@@ -100,4 +209,18 @@ type Transfer struct {
 	Reference      string
 	Metadata       []byte
 	CreatedAt      time.Time
+}
+
+type WebhookDelivery struct {
+	ID         int64
+	MerchantID int64
+	OrderID    int64
+	EventID    int64
+	Url        string
+	Attempt    int32
+	StatusCode int32
+	Error      string
+	DurationMs int32
+	Delivered  bool
+	CreatedAt  time.Time
 }
