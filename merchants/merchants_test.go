@@ -50,7 +50,11 @@ func TestAPIKeysAuthenticateAndRevoke(t *testing.T) {
 	if err != nil || got.ID != m.ID {
 		t.Fatalf("Authenticate = %+v, %v", got, err)
 	}
-	for _, bad := range []string{"", "tly_", "nope", key + "x", key[:len(key)-1] + "Z", strings.Replace(key, "tly_", "tlx_", 1)} {
+	last := "Z"
+	if strings.HasSuffix(key, "Z") {
+		last = "Y"
+	}
+	for _, bad := range []string{"", "tly_", "nope", key + "x", key[:len(key)-1] + last, strings.Replace(key, "tly_", "tlx_", 1)} {
 		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, merchants.ErrUnauthorized) {
 			t.Errorf("Authenticate(%q) err = %v, want ErrUnauthorized", bad, err)
 		}
