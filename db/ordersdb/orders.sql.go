@@ -922,6 +922,59 @@ func (q *Queries) OrderByProviderIDForUpdate(ctx context.Context, arg OrderByPro
 	return i, err
 }
 
+const orderByProviderNo = `-- name: OrderByProviderNo :one
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
+`
+
+type OrderByProviderNoParams struct {
+	ProviderAccountID int64
+	ProviderOrderNo   string
+}
+
+func (q *Queries) OrderByProviderNo(ctx context.Context, arg OrderByProviderNoParams) (Order, error) {
+	row := q.db.QueryRow(ctx, orderByProviderNo, arg.ProviderAccountID, arg.ProviderOrderNo)
+	var i Order
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.ProviderAccountID,
+		&i.Kind,
+		&i.Origin,
+		&i.MerchantOrderNo,
+		&i.ProviderOrderNo,
+		&i.ProviderOrderID,
+		&i.CustomerID,
+		&i.Amount,
+		&i.Currency,
+		&i.PayCurrency,
+		&i.Status,
+		&i.StatusReason,
+		&i.PaidAmount,
+		&i.CreditedAmount,
+		&i.Fee,
+		&i.SettledCurrency,
+		&i.FxRate,
+		&i.TxHash,
+		&i.CreditedTo,
+		&i.Parts,
+		&i.CashierUrl,
+		&i.PayForm,
+		&i.Addresses,
+		&i.Request,
+		&i.IdempotencyKey,
+		&i.RequestHash,
+		&i.SubmitState,
+		&i.SubmitAttempts,
+		&i.LastError,
+		&i.HoldKey,
+		&i.ExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FinalAt,
+	)
+	return i, err
+}
+
 const orderByProviderNoForUpdate = `-- name: OrderByProviderNoForUpdate :one
 SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
 `
@@ -1061,6 +1114,51 @@ type SetHoldKeyParams struct {
 func (q *Queries) SetHoldKey(ctx context.Context, arg SetHoldKeyParams) error {
 	_, err := q.db.Exec(ctx, setHoldKey, arg.HoldKey, arg.ID)
 	return err
+}
+
+const unappliedCallbacks = `-- name: UnappliedCallbacks :many
+SELECT id, method, path, query, headers, body, remote_addr FROM callback_inbox
+WHERE provider_account_id = $1 AND processed_at IS NULL AND verdict = 'accepted'
+ORDER BY id LIMIT 5000
+`
+
+type UnappliedCallbacksRow struct {
+	ID         int64
+	Method     string
+	Path       string
+	Query      string
+	Headers    []byte
+	Body       []byte
+	RemoteAddr string
+}
+
+// Accepted callbacks of an account not yet applied: money in flight.
+func (q *Queries) UnappliedCallbacks(ctx context.Context, providerAccountID int64) ([]UnappliedCallbacksRow, error) {
+	rows, err := q.db.Query(ctx, unappliedCallbacks, providerAccountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UnappliedCallbacksRow
+	for rows.Next() {
+		var i UnappliedCallbacksRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Method,
+			&i.Path,
+			&i.Query,
+			&i.Headers,
+			&i.Body,
+			&i.RemoteAddr,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const updateOrderState = `-- name: UpdateOrderState :one

@@ -126,3 +126,12 @@ LIMIT @row_limit;
 
 -- name: SetHoldKey :exec
 UPDATE orders SET hold_key = @hold_key WHERE id = @id;
+
+-- name: UnappliedCallbacks :many
+-- Accepted callbacks of an account not yet applied: money in flight.
+SELECT id, method, path, query, headers, body, remote_addr FROM callback_inbox
+WHERE provider_account_id = @provider_account_id AND processed_at IS NULL AND verdict = 'accepted'
+ORDER BY id LIMIT 5000;
+
+-- name: OrderByProviderNo :one
+SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_no = @provider_order_no;

@@ -1,0 +1,502 @@
+package recon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/db/recondb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/providers"
+)
+
+// execution is one Execute call.
+type execution struct {
+	s        *Service
+	run      Run
+	cp       *checkpoint
+	progress Progress
+	acct     merchants.ProviderAccount
+	adapter  providers.Adapter
+}
+
+// loop walks the checkpoint's phases until the run is done.
+func (x *execution) loop(ctx context.Context) error {
+	for x.cp.Index < len(x.cp.Accounts) {
+		adapter, acct, err := x.s.orders.AdapterByID(ctx, x.cp.Accounts[x.cp.Index])
+		if err != nil {
+			return err
+		}
+		x.acct, x.adapter = acct, adapter
+		if x.cp.Phase == "" {
+			x.cp.Phase = x.firstPhase()
+		}
+		for x.cp.Phase != "" {
+			next, err := x.step(ctx)
+			if err != nil {
+				return fmt.Errorf("%s, %s phase: %w", acct.Name, x.cp.Phase, err)
+			}
+			if next != x.cp.Phase {
+				x.cp.Phase, x.cp.AfterID, x.cp.AfterKey = next, 0, ""
+			}
+			if err := x.s.saveCheckpoint(ctx, x.run.ID, x.cp); err != nil {
+				return err
+			}
+		}
+		x.cp.Index++
+		if err := x.s.saveCheckpoint(ctx, x.run.ID, x.cp); err != nil {
+			return err
+		}
+	}
+	if x.cp.Ledger == nil {
+		if err := x.checkLedger(ctx); err != nil {
+			return err
+		}
+		return x.s.saveCheckpoint(ctx, x.run.ID, x.cp)
+	}
+	return nil
+}
+
+// firstPhase is where an account's part of the run starts.
+func (x *execution) firstPhase() string {
+	switch x.run.Kind {
+	case KindStatement:
+		return phaseStatement
+	case KindBalances:
+		return phaseBalances
+	default:
+		return phaseOrders
+	}
+}
+
+// step runs one page of the current phase and returns the phase to go on with
+// ("" when the account is done).
+func (x *execution) step(ctx context.Context) (string, error) {
+	switch x.cp.Phase {
+	case phaseOrders:
+		if !x.adapter.Capabilities().QueryOrder {
+			x.note(fmt.Sprintf("%s (%s) has no order query: reconcile it by importing its statement", x.acct.Name, x.acct.Provider))
+			return x.afterOrders(), nil
+		}
+		more, err := x.queryPage(ctx)
+		if err != nil || more {
+			return phaseOrders, err
+		}
+		return x.afterOrders(), nil
+	case phaseStatement:
+		more, err := x.statementPage(ctx)
+		if err != nil || more {
+			return phaseStatement, err
+		}
+		return phaseMissing, nil
+	case phaseMissing:
+		more, err := x.missingPage(ctx)
+		if err != nil || more {
+			return phaseMissing, err
+		}
+		return phaseClose, nil
+	case phaseBalances:
+		if err := x.balances(ctx); err != nil {
+			return phaseBalances, err
+		}
+		return phaseClose, nil
+	case phaseClose:
+		return "", x.autoClose(ctx)
+	}
+	return "", fmt.Errorf("unknown phase %q", x.cp.Phase)
+}
+
+func (x *execution) afterOrders() string {
+	if x.run.Kind == KindFull {
+		return phaseBalances
+	}
+	return phaseClose
+}
+
+func (x *execution) note(n string) {
+	for _, have := range x.cp.Notes {
+		if have == n {
+			return
+		}
+	}
+	x.cp.Notes = append(x.cp.Notes, n)
+}
+
+// queryPage reconciles a page of the account's orders against the provider's
+// order query, a few queries at a time.
+func (x *execution) queryPage(ctx context.Context) (bool, error) {
+	rows, err := x.s.q.OrdersInWindow(ctx, recondb.OrdersInWindowParams{ProviderAccountID: x.acct.ID,
+		WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd, AfterID: x.cp.AfterID, RowLimit: min(x.s.opts.PageSize, 200)})
+	if err != nil {
+		return false, fmt.Errorf("orders page: %w", err)
+	}
+	type result struct {
+		ev  *providers.Event
+		err error
+	}
+	results := make([]result, len(rows))
+	sem := make(chan struct{}, x.s.opts.QueryConcurrency)
+	var wg sync.WaitGroup
+	for i, o := range rows {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			q := providers.OrderQuery{Kind: providers.OrderKind(o.Kind), ProviderOrderID: o.ProviderOrderID, TxHash: o.TxHash}
+			if o.Origin == "api" || o.Origin == "provider" && !strings.HasPrefix(o.ProviderOrderNo, "unknown:") {
+				q.OrderNo = o.ProviderOrderNo
+			}
+			ev, err := x.adapter.QueryOrder(ctx, q)
+			results[i] = result{ev, err}
+		}()
+	}
+	wg.Wait()
+	for i, ro := range rows {
+		o := ordersdb.Order(ro)
+		if err := x.compareQuery(ctx, o, results[i].ev, results[i].err); err != nil {
+			return false, fmt.Errorf("order %d: %w", o.ID, err)
+		}
+		x.cp.AfterID = o.ID
+		x.cp.Done++
+	}
+	x.report(phaseOrders)
+	return len(rows) == int(min(x.s.opts.PageSize, 200)), nil
+}
+
+// compareQuery compares one order with the provider's answer.
+func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *providers.Event, qerr error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	line := x.cp.line(x.acct, o.Currency, "query")
+	line.Checked++
+	st := orderStatus(o.Status)
+	switch {
+	case errors.Is(qerr, providers.ErrNotFound):
+		switch {
+		case st == "created":
+			// Not submitted yet (or submit will find out): in flight.
+			return x.matched(line, o)
+		case st == "succeeded" || st == "reversed":
+			return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s %s %s, the provider does not know the order", o.Status, o.Amount, o.Currency), nil)
+		case st == "failed" || st == "expired":
+			return x.matched(line, o) // never reached the provider
+		default:
+			return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("order is %s in tally, the provider does not know it", o.Status), nil)
+		}
+	case qerr != nil:
+		line.Unmatched++
+		line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
+		x.note(fmt.Sprintf("%s: %d order queries failed (first: %v)", x.acct.Name, 1, qerr))
+		return nil
+	}
+	pst := eventStatus(*ev)
+	switch {
+	case pst == st:
+		return x.same(ctx, line, o, *ev)
+	case rank(pst) > rank(st):
+		return x.repair(ctx, line, o, *ev, "recon")
+	case pst == "succeeded" && (st == "expired" || st == "failed") && o.Kind == string(providers.KindDeposit):
+		return x.repair(ctx, line, o, *ev, "recon") // a late payment: the money arrived
+	case rank(pst) < rank(st) && !(pst == "processing" && st == "pending"):
+		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s, the provider says %s", o.Status, pst), ev)
+	default:
+		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s, the provider says %s", o.Status, pst), ev)
+	}
+}
+
+// same compares the amounts of an order on which tally and the provider agree.
+func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
+	if st := orderStatus(o.Status); st == "pending" || st == "processing" || st == "created" {
+		if x.s.opts.Now().Sub(o.CreatedAt) > x.s.opts.StaleAfter {
+			return x.unmatched(ctx, line, o, discrepancies.StalePending, fmt.Sprintf("%s for %s at both ends", o.Status, x.s.opts.Now().Sub(o.CreatedAt).Round(time.Minute)), &ev)
+		}
+		return x.matched(line, o)
+	}
+	found := false
+	if o.PaidAmount.Valid {
+		if paid, ok := amountIn(ev, o.SettledCurrency); ok && paid.Sub(o.PaidAmount.Decimal).Abs().GreaterThan(x.acct.AmountTolerance) {
+			found = true
+			if err := x.record(ctx, o, finding{t: discrepancies.AmountMismatch, suffix: "ledger", currency: o.SettledCurrency,
+				expected: o.PaidAmount, actual: providers.Nullable(paid), delta: paid.Sub(o.PaidAmount.Decimal),
+				summary: fmt.Sprintf("the ledger recorded %s %s paid, the provider says %s", o.PaidAmount.Decimal, o.SettledCurrency, paid)}); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Fee.Valid && ev.Fee.Valid && (ev.Currency == "" || ev.Currency == o.SettledCurrency) &&
+		ev.Fee.Decimal.Sub(o.Fee.Decimal).Abs().GreaterThan(x.acct.AmountTolerance) {
+		found = true
+		if err := x.record(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, expected: o.Fee,
+			actual: ev.Fee, delta: ev.Fee.Decimal.Sub(o.Fee.Decimal),
+			summary: fmt.Sprintf("the ledger recorded a fee of %s %s, the provider says %s", o.Fee.Decimal, o.SettledCurrency, ev.Fee.Decimal)}); err != nil {
+			return err
+		}
+	}
+	if err := x.refind(ctx, o); err != nil {
+		return err
+	}
+	if found {
+		line.Unmatched++
+		line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
+		return nil
+	}
+	return x.matched(line, o)
+}
+
+// refind records again the pipeline's own finding about an order whose paid
+// amount differs from what was ordered, so that closing consistent
+// discrepancies never closes that one.
+func (x *execution) refind(ctx context.Context, o ordersdb.Order) error {
+	if o.Kind != string(providers.KindDeposit) || !o.PaidAmount.Valid || o.SettledCurrency != o.Currency {
+		return nil
+	}
+	if o.PaidAmount.Decimal.Sub(o.Amount).Abs().LessThanOrEqual(x.acct.AmountTolerance) {
+		return nil
+	}
+	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, discrepancies.Fingerprint(discrepancies.AmountMismatch, x.acct.Name, o.ProviderOrderNo))
+	if err != nil {
+		return nil // the pipeline did not open one (e.g. credited under a tolerance)
+	}
+	return x.touch(ctx, d.ID, false, false, false)
+}
+
+// repair moves an order tally has behind the provider's answer through the
+// state machine: a missing callback, fixed and reported as repaired.
+func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event, source string) error {
+	ev.Verified = true
+	res, err := x.s.orders.Apply(ctx, o.ID, ev, source, map[string]any{"run_id": x.run.ID})
+	if err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	line.Repaired++
+	amount, cur := o.Amount, o.Currency
+	if p, ok := amountIn(ev, ev.Currency); ok && ev.Currency != "" {
+		amount, cur = p, ev.Currency
+	}
+	f := finding{t: discrepancies.MissingCallback, currency: cur, actual: providers.Nullable(amount), delta: amount,
+		summary: fmt.Sprintf("the provider had %s the order, tally still had it %s: applied (now %s)", ev.Status, res.Before, res.After)}
+	d, opened, err := x.recordTx(ctx, o, f)
+	if err != nil {
+		return err
+	}
+	if err := pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
+		if err := x.s.disc.MarkRepairedTx(ctx, tx, d.ID, "recon", fmt.Sprintf("run %d applied the provider's %s", x.run.ID, ev.Status)); err != nil {
+			return err
+		}
+		if d.Status == discrepancies.Open {
+			_, err := x.s.disc.CloseTx(ctx, tx, d.ID, discrepancies.Resolved, "repaired", "recon", fmt.Sprintf("repaired by run %d", x.run.ID), "")
+			return err
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := x.touch(ctx, d.ID, opened, true, false); err != nil {
+		return err
+	}
+	line.Matched++
+	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
+	return nil
+}
+
+func (x *execution) matched(line *OrderLine, o ordersdb.Order) error {
+	line.Matched++
+	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
+	return nil
+}
+
+func (x *execution) unmatched(ctx context.Context, line *OrderLine, o ordersdb.Order, t discrepancies.Type, summary string, ev *providers.Event) error {
+	line.Unmatched++
+	line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
+	f := finding{t: t, currency: o.Currency, expected: providers.Nullable(o.Amount), delta: o.Amount, summary: summary}
+	if ev != nil {
+		if p, ok := amountIn(*ev, o.Currency); ok {
+			f.actual = providers.Nullable(p)
+			f.delta = p.Sub(o.Amount)
+		}
+	}
+	return x.record(ctx, o, f)
+}
+
+// checkLedger runs the invariant check; a failure is the most severe discrepancy.
+func (x *execution) checkLedger(ctx context.Context) error {
+	rep, err := ledger.Check(ctx, x.s.pool)
+	if err != nil {
+		return fmt.Errorf("ledger check: %w", err)
+	}
+	l := &LedgerLine{OK: rep.OK(), Transfers: rep.Transfers, Entries: rep.Entries}
+	for _, v := range rep.Violations {
+		l.Violations = append(l.Violations, fmt.Sprint(v))
+	}
+	x.cp.Ledger = l
+	fp := discrepancies.Fingerprint(discrepancies.LedgerInvariant, fmt.Sprint(x.run.MerchantID))
+	if !rep.OK() {
+		return pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
+			d, opened, err := x.s.disc.RecordTx(ctx, tx, discrepancies.Finding{Type: discrepancies.LedgerInvariant, MerchantID: x.run.MerchantID,
+				Fingerprint: fp, Summary: fmt.Sprintf("ledger invariant check failed: %d violations", len(rep.Violations)),
+				Detail: map[string]any{"report": rep.String()}, RunID: x.run.ID, Actor: "recon"})
+			if err != nil {
+				return err
+			}
+			return recondb.New(tx).RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: d.ID, New: opened})
+		})
+	}
+	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, fp)
+	if err == nil && d.Status == discrepancies.Open {
+		return x.close(ctx, d.ID, "the ledger invariant check passes again")
+	}
+	return nil
+}
+
+// autoClose closes the account's open discrepancies of the kinds this run
+// checks that it did not find again: consistent now, closed with the reason.
+func (x *execution) autoClose(ctx context.Context) error {
+	types := []string{string(discrepancies.StatusMismatch), string(discrepancies.FeeMismatch), string(discrepancies.StalePending),
+		string(discrepancies.MissingCallback), string(discrepancies.AmountMismatch)}
+	switch x.run.Kind {
+	case KindBalances:
+		types = []string{string(discrepancies.BalanceDrift)}
+	case KindFull:
+		types = append(types, string(discrepancies.BalanceDrift))
+	case KindStatement:
+		types = append(types, string(discrepancies.UnknownOrder))
+	}
+	if x.run.Kind != KindBalances && x.run.Kind != KindStatement && !x.adapter.Capabilities().QueryOrder {
+		return nil // nothing about orders was checked
+	}
+	rows, err := x.s.q.OpenDiscrepanciesNotSeen(ctx, recondb.OpenDiscrepanciesNotSeenParams{ProviderAccountID: &x.acct.ID,
+		Types: types, RunID: x.run.ID, WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd})
+	if err != nil {
+		return fmt.Errorf("open discrepancies: %w", err)
+	}
+	for _, d := range rows {
+		// A payer-modified amount and an unknown order found by the pipeline are
+		// facts for an accountant, not conditions a run can see resolve.
+		if d.Type == string(discrepancies.AmountMismatch) && !strings.HasSuffix(d.Fingerprint, ":ledger") {
+			continue
+		}
+		if d.Type == string(discrepancies.UnknownOrder) && d.OrderID != nil {
+			continue
+		}
+		if err := x.close(ctx, d.ID, fmt.Sprintf("consistent in run %d", x.run.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *execution) close(ctx context.Context, id int64, reason string) error {
+	err := pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
+		if _, err := x.s.disc.CloseTx(ctx, tx, id, discrepancies.Resolved, "auto_closed", "recon", reason, ""); err != nil {
+			return err
+		}
+		return recondb.New(tx).RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: id, AutoClosed: true})
+	})
+	if errors.Is(err, discrepancies.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (x *execution) report(phase string) {
+	if x.progress != nil {
+		x.progress(phase, x.cp.Done)
+	}
+}
+
+// finding is a discrepancy about one order, before it is stored.
+type finding struct {
+	t        discrepancies.Type
+	suffix   string // distinguishes two problems of one type about one order
+	currency string
+	expected decimal.NullDecimal
+	actual   decimal.NullDecimal
+	delta    decimal.Decimal
+	summary  string
+}
+
+// record stores a finding about an order and ties it to the run.
+func (x *execution) record(ctx context.Context, o ordersdb.Order, f finding) error {
+	d, opened, err := x.recordTx(ctx, o, f)
+	if err != nil {
+		return err
+	}
+	return x.touch(ctx, d.ID, opened, false, false)
+}
+
+func (x *execution) recordTx(ctx context.Context, o ordersdb.Order, f finding) (discrepancies.Discrepancy, bool, error) {
+	parts := []string{x.acct.Name, o.ProviderOrderNo}
+	if f.suffix != "" {
+		parts = append(parts, f.suffix)
+	}
+	var d discrepancies.Discrepancy
+	var opened bool
+	err := pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
+		var err error
+		d, opened, err = x.s.disc.RecordTx(ctx, tx, discrepancies.Finding{
+			Type: f.t, MerchantID: x.run.MerchantID, ProviderAccountID: x.acct.ID, OrderID: o.ID,
+			Fingerprint: discrepancies.Fingerprint(f.t, parts...), Currency: f.currency, Expected: f.expected, Actual: f.actual,
+			Delta: f.delta, Summary: fmt.Sprintf("order %s: %s", o.ProviderOrderNo, f.summary), RunID: x.run.ID, Actor: "recon",
+			Detail: map[string]any{"run_id": x.run.ID, "order_status": o.Status},
+		})
+		return err
+	})
+	return d, opened, err
+}
+
+// touch ties a discrepancy to the run.
+func (x *execution) touch(ctx context.Context, id int64, opened, repaired, closed bool) error {
+	return x.s.q.RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: id, New: opened, Repaired: repaired, AutoClosed: closed})
+}
+
+// amountIn is what an event says was paid in currency cur.
+func amountIn(ev providers.Event, cur string) (decimal.Decimal, bool) {
+	if ev.Currency == cur || ev.Currency == "" {
+		switch {
+		case ev.Paid.Valid:
+			return ev.Paid.Decimal, true
+		case ev.Credited.Valid && ev.Fee.Valid:
+			return ev.Credited.Decimal.Add(ev.Fee.Decimal), true
+		}
+	}
+	if ev.Quote != nil && ev.Quote.Currency == cur && ev.Quote.Amount.IsPositive() {
+		return ev.Quote.Amount, true
+	}
+	return decimal.Decimal{}, false
+}
+
+func eventStatus(ev providers.Event) string {
+	if ev.Reversed && (ev.Status == providers.StatusSucceeded || ev.Status == providers.StatusReversed) {
+		return "reversed"
+	}
+	return string(ev.Status)
+}
+
+func orderStatus(s string) string { return s }
+
+func rank(s string) int {
+	switch s {
+	case "created":
+		return 0
+	case "pending":
+		return 1
+	case "processing":
+		return 2
+	case "succeeded", "failed", "expired":
+		return 3
+	case "reversed":
+		return 4
+	}
+	return -1
+}

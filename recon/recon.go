@@ -1,0 +1,456 @@
+package recon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/db/recondb"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+)
+
+// Errors callers tell apart.
+var (
+	ErrInvalid    = errors.New("invalid reconciliation request")
+	ErrNotFound   = errors.New("not found")
+	ErrDuplicate  = errors.New("this window was already reconciled by the schedule")
+	ErrNoProvider = errors.New("provider offers no way to reconcile this")
+)
+
+// Options tune a Service.
+type Options struct {
+	// PageSize is how many orders a run handles between checkpoints. Default 2000.
+	PageSize int32
+	// QueryConcurrency bounds concurrent order queries to one provider. Default 8.
+	QueryConcurrency int
+	// StaleAfter is how long an order may stay pending before it is stale. Default 24h.
+	StaleAfter time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Service runs reconciliations.
+type Service struct {
+	pool      *pgxpool.Pool
+	q         *recondb.Queries
+	orders    *orders.Service
+	merchants *merchants.Service
+	ledger    *ledger.Ledger
+	disc      *discrepancies.Store
+	opts      Options
+}
+
+// New returns a Service.
+func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, l *ledger.Ledger, d *discrepancies.Store, opts Options) *Service {
+	if opts.PageSize <= 0 {
+		opts.PageSize = 2000
+	}
+	if opts.QueryConcurrency <= 0 {
+		opts.QueryConcurrency = 8
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{pool: pool, q: recondb.New(pool), orders: o, merchants: m, ledger: l, disc: d, opts: opts}
+}
+
+// Request asks for a run.
+type Request struct {
+	MerchantID int64
+	// ProviderAccount narrows the run to one account; empty runs every enabled
+	// account of the merchant (a statement run needs its account).
+	ProviderAccount string
+	Kind            RunKind
+	// From and To bound the window: orders created (statement runs: settled)
+	// in [From, To). A statement run defaults them to the statement's period.
+	From, To    time.Time
+	StatementID int64
+	// Trigger is who asked: schedule, cli, api, demo, test.
+	Trigger string
+}
+
+// Run is a stored run.
+type Run struct {
+	ID                int64      `json:"id"`
+	MerchantID        int64      `json:"-"`
+	ProviderAccountID int64      `json:"-"`
+	ProviderAccount   string     `json:"provider_account,omitempty"`
+	Kind              RunKind    `json:"kind"`
+	WindowStart       time.Time  `json:"window_start"`
+	WindowEnd         time.Time  `json:"window_end"`
+	StatementID       int64      `json:"statement_id,omitempty"`
+	Trigger           string     `json:"trigger"`
+	Status            RunStatus  `json:"status"`
+	Error             string     `json:"error,omitempty"`
+	StartedAt         time.Time  `json:"started_at"`
+	FinishedAt        *time.Time `json:"finished_at,omitempty"`
+}
+
+// Create stores a new run in status running; Execute then carries it out
+// (usually as the recon_run job). A scheduled window that already has a run is
+// ErrDuplicate, with that run.
+func (s *Service) Create(ctx context.Context, req Request) (Run, error) {
+	return s.CreateTx(ctx, nil, req)
+}
+
+// CreateTx is Create inside the caller's transaction (so that the run and its
+// job commit together); tx nil uses the pool.
+func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req Request) (Run, error) {
+	q := s.q
+	if tx != nil {
+		q = s.q.WithTx(tx)
+	}
+	if req.Trigger == "" {
+		req.Trigger = "cli"
+	}
+	switch req.Kind {
+	case KindOrders, KindBalances, KindFull, KindStatement:
+	default:
+		return Run{}, fmt.Errorf("kind %q: orders, statement, balances or full: %w", req.Kind, ErrInvalid)
+	}
+	var acctID *int64
+	if req.ProviderAccount != "" {
+		acct, err := s.merchants.ProviderAccount(ctx, req.ProviderAccount)
+		if err != nil || acct.MerchantID != req.MerchantID {
+			return Run{}, fmt.Errorf("provider account %q: %w", req.ProviderAccount, ErrNotFound)
+		}
+		acctID = &acct.ID
+	}
+	var stmtID *int64
+	if req.Kind == KindStatement {
+		if req.StatementID == 0 {
+			return Run{}, fmt.Errorf("a statement run needs a statement (tally recon import): %w", ErrInvalid)
+		}
+		st, err := q.StatementByID(ctx, req.StatementID)
+		if err != nil || st.MerchantID != req.MerchantID {
+			return Run{}, fmt.Errorf("statement %d: %w", req.StatementID, ErrNotFound)
+		}
+		acctID = &st.ProviderAccountID
+		stmtID = &st.ID
+		if req.From.IsZero() && st.PeriodStart != nil {
+			req.From = *st.PeriodStart
+		}
+		if req.To.IsZero() && st.PeriodEnd != nil {
+			req.To = st.PeriodEnd.Add(time.Second)
+		}
+	}
+	if req.To.IsZero() {
+		req.To = s.opts.Now()
+	}
+	if req.From.IsZero() {
+		req.From = req.To.Add(-24 * time.Hour)
+	}
+	if !req.To.After(req.From) {
+		return Run{}, fmt.Errorf("window [%s, %s) is empty: %w", req.From.Format(time.RFC3339), req.To.Format(time.RFC3339), ErrInvalid)
+	}
+	row, err := q.InsertRun(ctx, recondb.InsertRunParams{MerchantID: req.MerchantID, ProviderAccountID: acctID, Kind: string(req.Kind),
+		WindowStart: req.From, WindowEnd: req.To, StatementID: stmtID, Trigger: req.Trigger})
+	if errors.Is(err, pgx.ErrNoRows) {
+		prev, perr := q.ScheduledRun(ctx, recondb.ScheduledRunParams{Kind: string(req.Kind), ProviderAccountID: acctID, WindowStart: req.From, WindowEnd: req.To})
+		if perr != nil {
+			return Run{}, fmt.Errorf("find the scheduled run: %w", perr)
+		}
+		r, _ := s.runFrom(ctx, prev)
+		return r, ErrDuplicate
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("create run: %w", err)
+	}
+	return s.runFrom(ctx, row)
+}
+
+// Get returns a run.
+func (s *Service) Get(ctx context.Context, merchantID, id int64) (Run, error) {
+	row, err := s.q.RunByID(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && merchantID != 0 && row.MerchantID != merchantID) {
+		return Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("get run %d: %w", id, err)
+	}
+	return s.runFrom(ctx, row)
+}
+
+// Runs lists a merchant's runs, newest first.
+func (s *Service) Runs(ctx context.Context, merchantID, beforeID int64, limit int32) ([]Run, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	p := recondb.ListRunsParams{MerchantID: merchantID, RowLimit: limit}
+	if beforeID > 0 {
+		p.BeforeID = &beforeID
+	}
+	rows, err := s.q.ListRuns(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	out := make([]Run, 0, len(rows))
+	for _, r := range rows {
+		run, err := s.runFrom(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, run)
+	}
+	return out, nil
+}
+
+func (s *Service) runFrom(ctx context.Context, r recondb.ReconRun) (Run, error) {
+	run := Run{ID: r.ID, MerchantID: r.MerchantID, Kind: RunKind(r.Kind), WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
+		Trigger: r.Trigger, Status: RunStatus(r.Status), Error: r.Error, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+	if r.ProviderAccountID != nil {
+		run.ProviderAccountID = *r.ProviderAccountID
+		acct, err := s.merchants.ProviderAccountByID(ctx, *r.ProviderAccountID)
+		if err != nil {
+			return Run{}, err
+		}
+		run.ProviderAccount = acct.Name
+	}
+	if r.StatementID != nil {
+		run.StatementID = *r.StatementID
+	}
+	return run, nil
+}
+
+// Progress receives a run's progress: the phase and the orders handled so far.
+type Progress func(phase string, done int64)
+
+// checkpoint is where a run is, saved after every page so that a crashed run
+// resumes instead of starting over. Counters travel with it.
+type checkpoint struct {
+	Accounts    []int64               `json:"accounts"`
+	Index       int                   `json:"index"`
+	Phase       string                `json:"phase"`
+	AfterID     int64                 `json:"after_id"`
+	AfterKey    string                `json:"after_key"`
+	Lines       map[string]*OrderLine `json:"lines"`
+	Balances    []BalanceLine         `json:"balances"`
+	Ledger      *LedgerLine           `json:"ledger"`
+	Done        int64                 `json:"done"`
+	Notes       []string              `json:"notes"`
+	Initialised bool                  `json:"initialised"`
+}
+
+// Phases of a run, per provider account, then once for the ledger.
+const (
+	phaseOrders    = "orders"    // orders against the provider's query API
+	phaseStatement = "statement" // a statement's orders against tally's
+	phaseMissing   = "missing"   // tally's settled orders the statement does not list
+	phaseBalances  = "balances"
+	phaseClose     = "close" // auto-close what the run found consistent
+	phaseLedger    = "ledger"
+)
+
+// Execute carries out (or resumes) a run and returns its summary. A run already
+// finished returns its stored summary. It is what the recon_run job calls; a
+// crash resumes from the last checkpoint.
+func (s *Service) Execute(ctx context.Context, runID int64, progress Progress) (Summary, error) {
+	row, err := s.q.RunByID(ctx, runID)
+	if err != nil {
+		return Summary{}, fmt.Errorf("load run %d: %w", runID, err)
+	}
+	if RunStatus(row.Status) != RunRunning {
+		return s.Summary(ctx, runID)
+	}
+	run, err := s.runFrom(ctx, row)
+	if err != nil {
+		return Summary{}, err
+	}
+	var cp checkpoint
+	if len(row.Checkpoint) > 0 {
+		if err := json.Unmarshal(row.Checkpoint, &cp); err != nil {
+			return Summary{}, fmt.Errorf("run %d checkpoint: %w", runID, err)
+		}
+	}
+	if !cp.Initialised {
+		if err := s.initCheckpoint(ctx, run, &cp); err != nil {
+			return s.fail(ctx, run, err)
+		}
+	}
+	x := &execution{s: s, run: run, cp: &cp, progress: progress}
+	if err := x.loop(ctx); err != nil {
+		if ctx.Err() != nil {
+			return Summary{}, err // interrupted: the job resumes from the checkpoint
+		}
+		return s.fail(ctx, run, err)
+	}
+	return s.finish(ctx, run, &cp)
+}
+
+func (s *Service) initCheckpoint(ctx context.Context, run Run, cp *checkpoint) error {
+	cp.Lines = map[string]*OrderLine{}
+	cp.Initialised = true
+	if run.ProviderAccountID != 0 {
+		cp.Accounts = []int64{run.ProviderAccountID}
+	} else {
+		accts, err := s.merchants.ProviderAccounts(ctx, run.MerchantID)
+		if err != nil {
+			return err
+		}
+		for _, a := range accts {
+			if a.Enabled {
+				cp.Accounts = append(cp.Accounts, a.ID)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) saveCheckpoint(ctx context.Context, runID int64, cp *checkpoint) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return s.q.SaveCheckpoint(ctx, recondb.SaveCheckpointParams{ID: runID, Checkpoint: b})
+}
+
+func (s *Service) fail(ctx context.Context, run Run, cause error) (Summary, error) {
+	s.opts.Logger.Error("reconciliation run failed", "run_id", run.ID, "error", cause)
+	sum := Summary{RunID: run.ID, Kind: run.Kind, ProviderAccount: run.ProviderAccount, WindowStart: run.WindowStart,
+		WindowEnd: run.WindowEnd, Status: RunFailed, StartedAt: run.StartedAt, FinishedAt: s.opts.Now(), Error: cause.Error()}
+	b, _ := json.Marshal(sum)
+	if _, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: cause.Error()}); err != nil {
+		return sum, errors.Join(cause, err)
+	}
+	return sum, cause
+}
+
+// finish builds the summary, stores it and completes the run.
+func (s *Service) finish(ctx context.Context, run Run, cp *checkpoint) (Summary, error) {
+	sum, err := s.build(ctx, run, cp)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum.Status = RunCompleted
+	sum.FinishedAt = s.opts.Now()
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return Summary{}, fmt.Errorf("summary: %w", err)
+	}
+	if _, err := s.q.FinishRun(ctx, recondb.FinishRunParams{ID: run.ID, Status: string(RunCompleted), Summary: b}); err != nil {
+		return Summary{}, fmt.Errorf("finish run %d: %w", run.ID, err)
+	}
+	return sum, nil
+}
+
+// Summary returns a finished run's stored summary, or the summary so far of a
+// running one.
+func (s *Service) Summary(ctx context.Context, runID int64) (Summary, error) {
+	row, err := s.q.RunByID(ctx, runID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Summary{}, fmt.Errorf("run %d: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("load run %d: %w", runID, err)
+	}
+	if len(row.Summary) > 0 {
+		var sum Summary
+		if err := json.Unmarshal(row.Summary, &sum); err != nil {
+			return Summary{}, fmt.Errorf("run %d summary: %w", runID, err)
+		}
+		return sum, nil
+	}
+	run, err := s.runFrom(ctx, row)
+	if err != nil {
+		return Summary{}, err
+	}
+	var cp checkpoint
+	_ = json.Unmarshal(row.Checkpoint, &cp)
+	return s.build(ctx, run, &cp)
+}
+
+// build assembles the summary from the checkpoint's counters and the run's findings.
+func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, error) {
+	m, err := s.merchants.MerchantByID(ctx, run.MerchantID)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{RunID: run.ID, Merchant: m.Code, Kind: run.Kind, ProviderAccount: run.ProviderAccount,
+		WindowStart: run.WindowStart, WindowEnd: run.WindowEnd, Status: run.Status, StartedAt: run.StartedAt,
+		Orders: []OrderLine{}, Discrepancies: []DiscrepancyLine{}, Balances: []BalanceLine{}, Findings: []Finding{}}
+	for _, l := range cp.Lines {
+		sum.Orders = append(sum.Orders, *l)
+	}
+	sort.Slice(sum.Orders, func(i, j int) bool {
+		a, b := sum.Orders[i], sum.Orders[j]
+		return a.ProviderAccount+"|"+a.Currency < b.ProviderAccount+"|"+b.Currency
+	})
+	sum.Balances = append(sum.Balances, cp.Balances...)
+	if cp.Ledger != nil {
+		sum.Ledger = *cp.Ledger
+	}
+	counts, err := s.q.RunFindingCounts(ctx, run.ID)
+	if err != nil {
+		return Summary{}, fmt.Errorf("finding counts: %w", err)
+	}
+	for _, c := range counts {
+		sum.Discrepancies = append(sum.Discrepancies, DiscrepancyLine{ProviderAccount: c.ProviderAccount, Currency: c.Currency,
+			Type: c.Type, Found: c.Found, New: c.New, AutoClosed: c.AutoClosed, AmountDelta: c.AmountDelta})
+	}
+	var after int64
+	for {
+		rows, err := s.q.RunFindings(ctx, recondb.RunFindingsParams{RunID: run.ID, AfterID: after, RowLimit: 5000})
+		if err != nil {
+			return Summary{}, fmt.Errorf("findings: %w", err)
+		}
+		for _, r := range rows {
+			f := Finding{DiscrepancyID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, ProviderAccount: r.ProviderAccount,
+				OrderNo: r.OrderNo, Currency: r.Currency, AmountDelta: r.AmountDelta, Summary: r.Summary, New: r.New,
+				AutoClosed: r.AutoClosed, Repaired: r.Repaired}
+			if r.OrderID != nil {
+				f.OrderID = *r.OrderID
+			}
+			if r.Expected.Valid {
+				f.Expected = r.Expected.Decimal.String()
+			}
+			if r.Actual.Valid {
+				f.Actual = r.Actual.Decimal.String()
+			}
+			sum.Findings = append(sum.Findings, f)
+			after = r.ID
+		}
+		if len(rows) < 5000 {
+			break
+		}
+	}
+	return sum, nil
+}
+
+// line returns the counters of an account and currency.
+func (cp *checkpoint) line(acct merchants.ProviderAccount, currency, source string) *OrderLine {
+	k := acct.Name + "|" + currency
+	l, ok := cp.Lines[k]
+	if !ok {
+		l = &OrderLine{ProviderAccount: acct.Name, Provider: acct.Provider, Currency: currency, Source: source,
+			MatchedAmount: decimal.Zero, UnmatchedAmount: decimal.Zero}
+		cp.Lines[k] = l
+	}
+	return l
+}
+
+// ordersRow reads an order row (read-only; the state machine locks its own).
+func (s *Service) ordersRow(ctx context.Context, id int64) (ordersdb.Order, error) {
+	r, err := s.q.OrderRow(ctx, id)
+	if err != nil {
+		return ordersdb.Order{}, fmt.Errorf("order %d: %w", id, err)
+	}
+	return ordersdb.Order(r), nil
+}

@@ -1,0 +1,213 @@
+package recon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
+)
+
+// Action is what an accountant decides about a discrepancy.
+type Action string
+
+// The resolutions. Each that moves money posts one adjusting transfer, keyed
+// "resolution:{discrepancy id}", in the same transaction that closes the
+// discrepancy.
+const (
+	// AcceptReceived credits the customer with what the payer really paid
+	// (suspense to the customer's account).
+	AcceptReceived Action = "accept_received"
+	// RefundPayer credits the customer and pays the money back out through a
+	// payout order (suspense to the customer, then a payout).
+	RefundPayer Action = "refund_payer"
+	// WriteOff books the difference as a loss (or a gain): suspense to
+	// expenses:loss, a balance drift against the clearing account, a reversal's
+	// receivable written off.
+	WriteOff Action = "write_off"
+	// MatchOrder attributes parked money to an order tally knows (suspense to
+	// that order's customer).
+	MatchOrder Action = "match_order"
+	// Ignore closes the discrepancy without moving money; a reason is required.
+	Ignore Action = "ignore"
+)
+
+// Resolution is an accountant's decision.
+type Resolution struct {
+	Action Action
+	// Actor is who decided (required); Note why.
+	Actor string
+	Note  string
+	// OrderID is the order MatchOrder attributes the money to.
+	OrderID int64
+	// Refund describes RefundPayer's payout: provider account and beneficiary.
+	RefundAccount string
+	Beneficiary   providers.Party
+}
+
+// Resolved is what Resolve did.
+type Resolved struct {
+	Discrepancy discrepancies.Discrepancy `json:"discrepancy"`
+	TransferKey string                    `json:"transfer_key,omitempty"`
+	Refund      *orders.Order             `json:"refund,omitempty"`
+}
+
+// ErrNothingToMove: the resolution needs money that the discrepancy did not
+// park (use ignore, or another resolution).
+var ErrNothingToMove = errors.New("no money is parked for this discrepancy")
+
+// Resolve applies an accountant's resolution: it posts the adjusting transfer
+// where money moves and closes the discrepancy with who, when and why, in one
+// transaction. Resolving a closed discrepancy is discrepancies.ErrClosed.
+func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolution) (Resolved, error) {
+	if strings.TrimSpace(r.Actor) == "" {
+		return Resolved{}, fmt.Errorf("resolution needs an actor (who decides): %w", ErrInvalid)
+	}
+	switch r.Action {
+	case AcceptReceived, RefundPayer, WriteOff, MatchOrder:
+	case Ignore:
+		if strings.TrimSpace(r.Note) == "" {
+			return Resolved{}, fmt.Errorf("ignoring a discrepancy needs a reason (--note): %w", ErrInvalid)
+		}
+	default:
+		return Resolved{}, fmt.Errorf("resolution %q: accept_received, refund_payer, write_off, match_order or ignore: %w", r.Action, ErrInvalid)
+	}
+	var out Resolved
+	var refund *orders.CreateRequest
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := s.disc.GetForUpdateTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if d.MerchantID != merchantID {
+			return fmt.Errorf("discrepancy %d: %w", id, discrepancies.ErrNotFound)
+		}
+		if d.Status != discrepancies.Open {
+			return fmt.Errorf("discrepancy %d is %s (%s by %s): %w", id, d.Status, d.Resolution, d.ResolvedBy, discrepancies.ErrClosed)
+		}
+		entries, req, err := s.adjustment(ctx, d, r)
+		if err != nil {
+			return err
+		}
+		refund = req
+		key := ""
+		if len(entries) > 0 {
+			key = fmt.Sprintf("resolution:%d", d.ID)
+			if _, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{Merchant: merchantID, Key: key, Entries: entries,
+				Reference: fmt.Sprintf("discrepancy:%d", d.ID), Metadata: map[string]string{"resolution": string(r.Action), "actor": r.Actor}}); err != nil {
+				return fmt.Errorf("post the adjusting transfer: %w", err)
+			}
+		}
+		status := discrepancies.Resolved
+		if r.Action == Ignore {
+			status = discrepancies.Ignored
+		}
+		out.Discrepancy, err = s.disc.CloseTx(ctx, tx, d.ID, status, string(r.Action), r.Actor, r.Note, key)
+		out.TransferKey = key
+		return err
+	})
+	if err != nil {
+		return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
+	}
+	if refund != nil {
+		o, _, err := s.orders.Create(ctx, *refund)
+		if err != nil {
+			return out, fmt.Errorf("discrepancy %d resolved and the customer credited, but the refund payout was refused: %w", id, err)
+		}
+		out.Refund = &o
+	}
+	return out, nil
+}
+
+// adjustment is the transfer a resolution posts (none for ignore), and the
+// refund payout to create after it.
+func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r Resolution) ([]ledger.Entry, *orders.CreateRequest, error) {
+	parked := d.SuspenseAmount
+	cur := d.Currency
+	switch r.Action {
+	case Ignore:
+		return nil, nil, nil
+	case AcceptReceived, RefundPayer:
+		if !parked.IsPositive() || d.OrderID == 0 {
+			return nil, nil, fmt.Errorf("%s on a %s: %w", r.Action, d.Type, ErrNothingToMove)
+		}
+		o, err := s.orders.Get(ctx, d.MerchantID, d.OrderID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.Origin == "provider" {
+			return nil, nil, fmt.Errorf("the order of this %s is unknown to the merchant: use match_order: %w", d.Type, ErrInvalid)
+		}
+		entries := suspenseTo(ledger.CustomerAccount(o.CustomerID, cur), cur, parked)
+		if r.Action == AcceptReceived {
+			return entries, nil, nil
+		}
+		acct := r.RefundAccount
+		if acct == "" {
+			acct = o.ProviderAccount
+		}
+		return entries, &orders.CreateRequest{MerchantID: d.MerchantID, Kind: providers.KindPayout, ProviderAccount: acct,
+			CustomerID: o.CustomerID, Amount: parked, Currency: cur, Party: r.Beneficiary,
+			IdempotencyKey: fmt.Sprintf("refund:discrepancy:%d", d.ID)}, nil
+	case MatchOrder:
+		if !parked.IsPositive() {
+			return nil, nil, fmt.Errorf("match_order on a %s: %w", d.Type, ErrNothingToMove)
+		}
+		if r.OrderID == 0 {
+			return nil, nil, fmt.Errorf("match_order needs the order to match (--order): %w", ErrInvalid)
+		}
+		o, err := s.orders.Get(ctx, d.MerchantID, r.OrderID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.Currency != cur {
+			return nil, nil, fmt.Errorf("order %d is in %s, the parked money in %s: %w", o.ID, o.Currency, cur, ErrInvalid)
+		}
+		return suspenseTo(ledger.CustomerAccount(o.CustomerID, cur), cur, parked), nil, nil
+	case WriteOff:
+		loss := ledger.LossAccount(cur)
+		switch {
+		case parked.IsPositive():
+			return []ledger.Entry{{Account: ledger.SuspenseAccount(cur), Side: ledger.Debit, Amount: parked},
+				{Account: loss, Side: ledger.Credit, Amount: parked}}, nil, nil
+		case d.Type == discrepancies.BalanceDrift && !d.AmountDelta.IsZero():
+			acct, err := s.merchants.ProviderAccountByID(ctx, d.ProviderAccountID)
+			if err != nil {
+				return nil, nil, err
+			}
+			clearing := ledger.ProviderAccount(acct.Name, cur)
+			amt := d.AmountDelta.Abs()
+			if d.AmountDelta.IsNegative() { // the provider holds less than the ledger says
+				return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: amt}, {Account: clearing, Side: ledger.Credit, Amount: amt}}, nil, nil
+			}
+			return []ledger.Entry{{Account: clearing, Side: ledger.Debit, Amount: amt}, {Account: loss, Side: ledger.Credit, Amount: amt}}, nil, nil
+		case d.Type == discrepancies.Reversal && d.OrderID != 0:
+			o, err := s.orders.Get(ctx, d.MerchantID, d.OrderID)
+			if err != nil {
+				return nil, nil, err
+			}
+			rec := ledger.ReceivableAccount(o.CustomerID, cur)
+			b, err := s.ledger.Balance(ctx, d.MerchantID, rec)
+			if err != nil || !b.Posted.IsPositive() {
+				return nil, nil, fmt.Errorf("the customer owes nothing for this reversal: %w", ErrNothingToMove)
+			}
+			return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: b.Posted}, {Account: rec, Side: ledger.Credit, Amount: b.Posted}}, nil, nil
+		}
+		return nil, nil, fmt.Errorf("write_off on a %s: %w", d.Type, ErrNothingToMove)
+	}
+	return nil, nil, fmt.Errorf("resolution %q: %w", r.Action, ErrInvalid)
+}
+
+func suspenseTo(account, cur string, amount decimal.Decimal) []ledger.Entry {
+	return []ledger.Entry{
+		{Account: ledger.SuspenseAccount(cur), Side: ledger.Debit, Amount: amount},
+		{Account: account, Side: ledger.Credit, Amount: amount},
+	}
+}
