@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
@@ -54,6 +56,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Wait bounds every Wait* and Eventually; default 20s.
 	Wait time.Duration
+	// ReconPageSize is the reconciliation page size (small values exercise checkpoints).
+	ReconPageSize int32
+	// ReconStaleAfter is how long an order may stay pending before reconciliation
+	// calls it stale; default 24h.
+	ReconStaleAfter time.Duration
 }
 
 // Env is a running tally.
@@ -66,6 +73,7 @@ type Env struct {
 	Disc      *discrepancies.Store
 	Orders    *orders.Service
 	Runner    *jobs.Runner
+	Recon     *recon.Service
 	Sandbox   *sandbox.Sandbox
 	// SandboxURL and URL are the sandbox's and tally's base URLs.
 	SandboxURL string
@@ -81,6 +89,7 @@ type Env struct {
 	sbx      swappable
 	proxy    *proxy
 	svcPool  *pgxpool.Pool
+	jobOpts  jobs.Options
 	wait     time.Duration
 	workerOn bool
 	mu       sync.Mutex
@@ -141,6 +150,7 @@ func New(t testing.TB, opts Options) *Env {
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger,
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 
+	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	e.Webhooks = newWebhookRecorder(t)
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
 	if err != nil {
@@ -177,6 +187,8 @@ func New(t testing.TB, opts Options) *Env {
 
 	jo := opts.Jobs
 	jo.Workers, jo.Logger = true, opts.Logger
+	jo.Register = append(jo.Register, e.Recon.Register)
+	e.jobOpts = jo
 	if jo.FetchPoll == 0 {
 		jo.FetchPoll = 50 * time.Millisecond
 	}
@@ -535,6 +547,7 @@ func (e *Env) RestartWorkers(opts jobs.Options) {
 	if opts.FetchPoll == 0 {
 		opts.FetchPoll = 50 * time.Millisecond
 	}
+	opts.Register = append(opts.Register, e.Recon.Register)
 	r, err := jobs.New(e.svcPool, e.Orders, opts)
 	if err != nil {
 		e.T.Fatal(err)
@@ -543,4 +556,61 @@ func (e *Env) RestartWorkers(opts jobs.Options) {
 	e.Runner = r
 	e.mu.Unlock()
 	e.StartWorkers()
+}
+
+// Reconcile runs a reconciliation to completion in the test's goroutine and
+// returns its summary.
+func (e *Env) Reconcile(req recon.Request) recon.Summary {
+	e.T.Helper()
+	req.MerchantID = e.Merchant.ID
+	if req.Trigger == "" {
+		req.Trigger = "test"
+	}
+	run, err := e.Recon.Create(context.Background(), req)
+	if err != nil {
+		e.T.Fatalf("create run: %v", err)
+	}
+	sum, err := e.Recon.Execute(context.Background(), run.ID, nil)
+	if err != nil {
+		e.T.Fatalf("run %d: %v", run.ID, err)
+	}
+	return sum
+}
+
+// StatementFromSandbox exports a provider's statement for [from, to) from the
+// sandbox (what the provider's settlement file says) and imports it.
+func (e *Env) StatementFromSandbox(provider string, from, to time.Time) recon.ImportResult {
+	e.T.Helper()
+	c := sandbox.DefaultCredentials[provider]
+	r := e.do(e.SandboxURL, "GET", fmt.Sprintf("/control/%s/statement?merchant_id=%s&from=%s&to=%s", provider, url.QueryEscape(c.ID),
+		url.QueryEscape(from.UTC().Format(time.RFC3339Nano)), url.QueryEscape(to.UTC().Format(time.RFC3339Nano))), nil)
+	if r.Status != http.StatusOK {
+		e.T.Fatalf("statement of %s: %d %s", provider, r.Status, r.Body)
+	}
+	res, err := e.Recon.Import(context.Background(), e.Merchant.ID, e.Accounts[provider], provider+".csv", bytes.NewReader(r.Body), recon.ImportOptions{Actor: "test"})
+	if err != nil {
+		e.T.Fatalf("import statement of %s: %v", provider, err)
+	}
+	return res
+}
+
+// JobOptions are the options the Env's runner was built with.
+func (e *Env) JobOptions() jobs.Options { return e.jobOpts }
+
+// Opening books a provider account's starting balance (what the provider holds
+// before tally's first order) against equity:opening, as an accountant does when
+// an account is onboarded.
+func (e *Env) Opening(provider, currency, amount string) {
+	e.T.Helper()
+	amt := decimal.RequireFromString(amount)
+	_, err := e.Ledger.Transfer(context.Background(), ledger.TransferRequest{
+		Merchant: e.Merchant.ID, Key: fmt.Sprintf("opening:%s:%s", provider, currency), Reference: "opening balance",
+		Entries: []ledger.Entry{
+			{Account: ledger.ProviderAccount(e.Accounts[provider], currency), Side: ledger.Debit, Amount: amt},
+			{Account: ledger.OpeningAccount(currency), Side: ledger.Credit, Amount: amt},
+		},
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
 }

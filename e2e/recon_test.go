@@ -1,0 +1,419 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/cxpay"
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/tallytest"
+)
+
+// window is a reconciliation window around everything a test created.
+func window(start time.Time) (time.Time, time.Time) {
+	return start.Add(-time.Minute), time.Now().Add(time.Minute)
+}
+
+// byType indexes a summary's discrepancy lines.
+func byType(sum recon.Summary) map[string]recon.DiscrepancyLine {
+	out := map[string]recon.DiscrepancyLine{}
+	for _, l := range sum.Discrepancies {
+		prev := out[l.Type]
+		prev.Type = l.Type
+		prev.Found += l.Found
+		prev.New += l.New
+		prev.AutoClosed += l.AutoClosed
+		out[l.Type] = prev
+	}
+	return out
+}
+
+func TestReconQueryRunFindsRepairsAndRerunsClean(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{ReconStaleAfter: time.Hour})
+	// A: paid exactly: consistent.
+	a := brlDeposit(e, "r1", "10.00")
+	e.Control("cxpay", "POST", "/orders/"+a.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(a.ID, orders.StatusSucceeded)
+	// B: paid, callback dropped: tally still pending.
+	b := brlDeposit(e, "r1", "20.00")
+	script(e, "cxpay", b.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"drop": true}})
+	// C: the payer paid less: the pipeline's amount_mismatch.
+	c := brlDeposit(e, "r1", "30.00")
+	e.Control("cxpay", "POST", "/orders/"+c.ProviderOrderNo+"/pay", map[string]string{"amount": "25.00"})
+	e.WaitStatus(c.ID, orders.StatusSucceeded)
+	// D: reversed by callback; CXPay's query cannot see reversals and says paid.
+	d := brlDeposit(e, "r1", "40.00")
+	e.Control("cxpay", "POST", "/orders/"+d.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(d.ID, orders.StatusSucceeded)
+	e.Control("cxpay", "POST", "/orders/"+d.ProviderOrderNo+"/reverse", nil)
+	e.WaitStatus(d.ID, orders.StatusReversed)
+	e.Eventually("B paid at the provider", func() bool {
+		var o map[string]any
+		e.Control("cxpay", "GET", "/orders/"+b.ProviderOrderNo, nil).JSON(t, &o)
+		return o["status"] == "succeeded"
+	})
+	e.WaitIdle()
+	if got := e.Order(b.ID).Status; got != orders.StatusPending {
+		t.Fatalf("B is %s before the run, want pending (its callback was dropped)", got)
+	}
+
+	from, to := window(start)
+	sum := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if sum.Status != recon.RunCompleted || !sum.Ledger.OK {
+		t.Fatalf("run: %+v", sum)
+	}
+	if len(sum.Orders) != 1 {
+		t.Fatalf("order lines = %+v", sum.Orders)
+	}
+	ol := sum.Orders[0]
+	if ol.Checked != 4 || ol.Matched != 3 || ol.Unmatched != 1 || ol.Repaired != 1 || !ol.MatchedAmount.Equal(dec("60")) {
+		t.Fatalf("order line = %+v, want 4 checked, 3 matched (60 BRL), 1 unmatched, 1 repaired", ol)
+	}
+	types := byType(sum)
+	if l := types["missing_callback"]; l.Found != 1 || l.New != 1 {
+		t.Errorf("missing_callback = %+v", l)
+	}
+	if l := types["amount_mismatch"]; l.Found != 1 || l.New != 0 {
+		t.Errorf("amount_mismatch = %+v, want the pipeline's one found again", l)
+	}
+	if l := types["status_mismatch"]; l.Found != 1 || l.New != 1 {
+		t.Errorf("status_mismatch = %+v", l)
+	}
+	// B was repaired through the state machine and posted.
+	if o := e.WaitStatus(b.ID, orders.StatusSucceeded); !o.PaidAmount.Decimal.Equal(dec("20")) {
+		t.Fatalf("B after repair: %+v", o)
+	}
+	var repaired bool
+	for _, f := range sum.Findings {
+		if f.Type == "missing_callback" && f.Repaired && f.OrderID == b.ID {
+			repaired = true
+		}
+	}
+	if !repaired {
+		t.Fatalf("findings do not report B repaired: %+v", sum.Findings)
+	}
+	if got := e.Balance("liabilities:customer:r1:BRL"); !got.Equal(dec("30")) {
+		t.Fatalf("customer r1 = %s, want 10 + 20 (C's 25 is in suspense, D reversed)", got)
+	}
+	before := len(e.Discrepancies(""))
+	again := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	for _, l := range again.Discrepancies {
+		if l.New != 0 {
+			t.Errorf("re-running the window opened a new %s", l.Type)
+		}
+	}
+	if after := len(e.Discrepancies("")); after != before {
+		t.Fatalf("re-running the window changed the discrepancy rows from %d to %d", before, after)
+	}
+	e.CheckLedger()
+}
+
+func TestReconStalePending(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{ReconStaleAfter: time.Millisecond})
+	o := brlDeposit(e, "r2", "5.00")
+	time.Sleep(10 * time.Millisecond)
+	from, to := window(start)
+	sum := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if l := byType(sum)["stale_pending"]; l.New != 1 {
+		t.Fatalf("stale_pending = %+v (findings %+v)", l, sum.Findings)
+	}
+	// Paid now: the next run closes it automatically, and says why.
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	sum = e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if l := byType(sum)["stale_pending"]; l.AutoClosed != 1 {
+		t.Fatalf("stale_pending after payment = %+v", l)
+	}
+	ds := e.Discrepancies(discrepancies.StalePending)
+	if len(ds) != 1 || ds[0].Status != discrepancies.Resolved || ds[0].Resolution != "auto_closed" || !strings.Contains(ds[0].ResolutionNote, "consistent in run") {
+		t.Fatalf("stale_pending row = %+v", ds)
+	}
+}
+
+func TestReconBalanceDriftAutoCloseAndWriteOff(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Opening("cxpay", "BRL", "100000") // the sandbox merchant's starting balance
+	o := brlDeposit(e, "r3", "100.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	from, to := window(start)
+	run := func() recon.Summary {
+		return e.Reconcile(recon.Request{Kind: recon.KindBalances, ProviderAccount: "cxpay-main", From: from, To: to})
+	}
+	sum := run()
+	if len(sum.Balances) != 1 || !sum.Balances[0].OK || !sum.Balances[0].Provider.Equal(dec("100099")) {
+		t.Fatalf("balances = %+v, want 100099 BRL on both sides", sum.Balances)
+	}
+	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "-5"})
+	sum = run()
+	if l := byType(sum)["balance_drift"]; l.New != 1 || !sum.Balances[0].Difference.Equal(dec("-5")) {
+		t.Fatalf("after drift: %+v %+v", l, sum.Balances)
+	}
+	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "5"})
+	if l := byType(run())["balance_drift"]; l.AutoClosed != 1 {
+		t.Fatalf("drift corrected at the provider: %+v, want it closed automatically", l)
+	}
+	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "-3"})
+	sum = run()
+	ds := e.Discrepancies(discrepancies.BalanceDrift)
+	if len(ds) != 1 || ds[0].Status != discrepancies.Open || !ds[0].AmountDelta.Equal(dec("-3")) {
+		t.Fatalf("the same drift found again must be the same row, reopened: %+v", ds)
+	}
+	res, err := e.Recon.Resolve(context.Background(), e.Merchant.ID, ds[0].ID, recon.Resolution{Action: recon.WriteOff, Actor: "alice", Note: "provider fee not in the API"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TransferKey == "" || !e.Balance("expenses:loss:BRL").Equal(dec("3")) || !e.Balance("assets:provider:cxpay-main:BRL").Equal(dec("100096")) {
+		t.Fatalf("write-off: %+v, loss %s, clearing %s", res, e.Balance("expenses:loss:BRL"), e.Balance("assets:provider:cxpay-main:BRL"))
+	}
+	if sum = run(); !sum.Balances[0].OK {
+		t.Fatalf("after the write-off the balances must agree: %+v", sum.Balances)
+	}
+	if _, err := e.Recon.Resolve(context.Background(), e.Merchant.ID, ds[0].ID, recon.Resolution{Action: recon.WriteOff, Actor: "bob"}); !errors.Is(err, discrepancies.ErrClosed) {
+		t.Fatalf("resolving twice: %v, want ErrClosed", err)
+	}
+	e.CheckLedger()
+}
+
+func TestResolutions(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	mismatch := func(customer, amount, paid string) discrepancies.Discrepancy {
+		t.Helper()
+		o := brlDeposit(e, customer, amount)
+		e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", map[string]string{"amount": paid})
+		e.WaitStatus(o.ID, orders.StatusSucceeded)
+		e.WaitIdle()
+		for _, d := range e.Discrepancies(discrepancies.AmountMismatch) {
+			if d.OrderID == o.ID {
+				return d
+			}
+		}
+		t.Fatalf("no amount_mismatch for order %d", o.ID)
+		return discrepancies.Discrepancy{}
+	}
+	// accept_received: suspense to the customer.
+	d1 := mismatch("a1", "50.00", "45.00")
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d1.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "alice", Note: "customer confirmed"}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Balance("liabilities:customer:a1:BRL").Equal(dec("45")) || !e.Balance("liabilities:suspense:BRL").IsZero() {
+		t.Fatalf("accept_received: customer %s suspense %s", e.Balance("liabilities:customer:a1:BRL"), e.Balance("liabilities:suspense:BRL"))
+	}
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d1.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "bob"}); !errors.Is(err, discrepancies.ErrClosed) {
+		t.Fatalf("second resolution: %v", err)
+	}
+	e.CheckLedger()
+	// write_off: suspense to the loss account.
+	d2 := mismatch("a2", "10.00", "12.00")
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d2.ID, recon.Resolution{Action: recon.WriteOff, Actor: "alice", Note: "overpayment kept"}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Balance("expenses:loss:BRL").Equal(dec("-12")) || !e.Balance("liabilities:suspense:BRL").IsZero() {
+		t.Fatalf("write_off: loss %s suspense %s", e.Balance("expenses:loss:BRL"), e.Balance("liabilities:suspense:BRL"))
+	}
+	e.CheckLedger()
+	// refund_payer: suspense to the customer, then a payout back.
+	d3 := mismatch("a3", "20.00", "19.00")
+	res, err := e.Recon.Resolve(ctx, e.Merchant.ID, d3.ID, recon.Resolution{Action: recon.RefundPayer, Actor: "alice", Note: "refund",
+		Beneficiary: providers.Party{Name: "Ana", Account: "12345-6", AccountType: "CPF", TaxID: "1", Email: "a@b.c", Phone: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Refund == nil || res.Refund.Kind != providers.KindPayout || !res.Refund.Amount.Equal(dec("19")) {
+		t.Fatalf("refund = %+v", res.Refund)
+	}
+	p := e.WaitOrder(res.Refund.ID, "refund submitted", func(o orders.Order) bool { return o.SubmitState == "submitted" })
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/settle", nil)
+	e.WaitStatus(p.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if !e.Balance("liabilities:customer:a3:BRL").IsZero() {
+		t.Fatalf("after the refund the customer holds %s, want 0", e.Balance("liabilities:customer:a3:BRL"))
+	}
+	e.CheckLedger()
+	// match_order: an unknown order's parked money to a known order's customer.
+	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.URL + "/callbacks/cxpay-main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ad.CreateDeposit(ctx, providers.DepositRequest{OrderNo: "LOST-1", Amount: dec("7.00"), Currency: "BRL",
+		Payer: providers.Party{Name: "X", TaxID: "1", Email: "x@y.z", Phone: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Control("cxpay", "POST", "/orders/LOST-1/pay", nil)
+	e.Eventually("unknown order", func() bool { return len(e.Discrepancies(discrepancies.UnknownOrder)) == 1 })
+	e.WaitIdle()
+	target := brlDeposit(e, "a4", "7.00")
+	u := e.Discrepancies(discrepancies.UnknownOrder)[0]
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, u.ID, recon.Resolution{Action: recon.MatchOrder, Actor: "alice", OrderID: target.ID, Note: "payer used the wrong reference"}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Balance("liabilities:customer:a4:BRL").Equal(dec("7")) {
+		t.Fatalf("match_order: customer a4 = %s", e.Balance("liabilities:customer:a4:BRL"))
+	}
+	// ignore needs a reason.
+	d5 := mismatch("a5", "3.00", "2.00")
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d5.ID, recon.Resolution{Action: recon.Ignore, Actor: "alice"}); !errors.Is(err, recon.ErrInvalid) {
+		t.Fatalf("ignore without a reason: %v", err)
+	}
+	got, err := e.Recon.Resolve(ctx, e.Merchant.ID, d5.ID, recon.Resolution{Action: recon.Ignore, Actor: "alice", Note: "test payment"})
+	if err != nil || got.Discrepancy.Status != discrepancies.Ignored || got.TransferKey != "" {
+		t.Fatalf("ignore: %+v %v", got, err)
+	}
+	evs, err := e.Disc.Events(ctx, e.Pool, d5.ID)
+	if err != nil || evs[len(evs)-1].Action != "ignored" || evs[len(evs)-1].Actor != "alice" || evs[len(evs)-1].Note != "test payment" {
+		t.Fatalf("audit trail = %+v %v", evs, err)
+	}
+	e.CheckLedger()
+}
+
+func TestReconLedgerInvariantIsCritical(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "r5", "9.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	ctx := context.Background()
+	// Damage a stored balance behind the ledger's back.
+	if _, err := e.Pool.Exec(ctx, `UPDATE balances SET credits_posted = credits_posted + 1
+		WHERE account_id = (SELECT id FROM accounts WHERE code = 'liabilities:customer:r5:BRL')`); err != nil {
+		t.Fatal(err)
+	}
+	sum := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main"})
+	if sum.Ledger.OK || len(sum.Ledger.Violations) == 0 {
+		t.Fatalf("ledger line = %+v", sum.Ledger)
+	}
+	ds := e.Discrepancies(discrepancies.LedgerInvariant)
+	if len(ds) != 1 || ds[0].Severity != discrepancies.Critical {
+		t.Fatalf("ledger_invariant = %+v", ds)
+	}
+	if _, err := e.Pool.Exec(ctx, `UPDATE balances SET credits_posted = credits_posted - 1
+		WHERE account_id = (SELECT id FROM accounts WHERE code = 'liabilities:customer:r5:BRL')`); err != nil {
+		t.Fatal(err)
+	}
+	e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main"})
+	if ds = e.Discrepancies(discrepancies.LedgerInvariant); ds[0].Status != discrepancies.Resolved {
+		t.Fatalf("repaired ledger: %+v", ds[0])
+	}
+}
+
+func TestDuplicateConflict(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "r6", "15.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	// A second, correctly signed callback for the same order with another amount.
+	params := map[string]string{"platOrderId": o.ProviderOrderID, "orderId": o.ProviderOrderNo, "amount": "16", "status": "1",
+		"reverse": "false", "remark": "", "fee": "0"}
+	sig := cxpay.Sign(params, "34797ffec7814a0b")
+	body := fmt.Sprintf(`{"platOrderId":%q,"orderId":%q,"amount":16,"status":1,"reverse":false,"remark":"","fee":0,"sign":%q}`,
+		o.ProviderOrderID, o.ProviderOrderNo, sig)
+	r := e.API("POST", "/callbacks/cxpay-main", body)
+	if r.Status != 200 || string(r.Body) != "success" {
+		t.Fatalf("conflicting callback: %d %s", r.Status, r.Body)
+	}
+	e.Eventually("duplicate_conflict", func() bool { return len(e.Discrepancies(discrepancies.DuplicateConflict)) == 1 })
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:r6:BRL"); !got.Equal(dec("15")) {
+		t.Fatalf("the conflicting callback moved money: customer %s", got)
+	}
+	e.CheckLedger()
+}
+
+func TestReconRunKilledMidRunResumes(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{ReconPageSize: 2})
+	for i := 0; i < 7; i++ {
+		o := brlDeposit(e, "r7", "1.00")
+		e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+		e.WaitStatus(o.ID, orders.StatusSucceeded)
+	}
+	from, to := window(start)
+	run, err := e.Recon.Create(context.Background(), recon.Request{MerchantID: e.Merchant.ID, Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to, Trigger: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := e.Recon.Execute(ctx, run.ID, func(phase string, done int64) {
+		if done >= 2 {
+			cancel() // the worker dies after its first page
+		}
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if got, _ := e.Recon.Get(context.Background(), e.Merchant.ID, run.ID); got.Status != recon.RunRunning {
+		t.Fatalf("interrupted run is %s, want still running", got.Status)
+	}
+	sum, err := e.Recon.Execute(context.Background(), run.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Orders) != 1 || sum.Orders[0].Checked != 7 || sum.Orders[0].Matched != 7 {
+		t.Fatalf("resumed run counted %+v, want 7 checked and matched once each", sum.Orders)
+	}
+}
+
+func TestTwoSchedulersEnqueueEachWindowOnce(t *testing.T) {
+	t.Parallel()
+	task := jobs.Task{Name: "recon", Every: time.Second, Args: recon.ScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
+	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, Tasks: []jobs.Task{task}}})
+	// A second node with its own scheduler and workers on the same database.
+	second, err := jobs.New(e.Pool, e.Orders, jobs.Options{Workers: true, Schedule: true, Tasks: []jobs.Task{task},
+		Register: e.JobOptions().Register, FetchPoll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop(context.Background())
+	// Two nodes, two schedulers: whichever fires, a window is one job (unique
+	// per period) and one run (the runs' unique key), never two.
+	for i := 0; i < 3; i++ {
+		if err := jobs.Enqueue(context.Background(), second.Client(), task, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(4 * time.Second)
+	rows, err := e.Pool.Query(context.Background(), `SELECT provider_account_id, window_start, count(*) FROM recon_runs
+		WHERE trigger = 'schedule' GROUP BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := 0
+	for rows.Next() {
+		var acct int64
+		var ws time.Time
+		var n int
+		if err := rows.Scan(&acct, &ws, &n); err != nil {
+			t.Fatal(err)
+		}
+		windows++
+		if n != 1 {
+			t.Errorf("account %d window %s ran %d times", acct, ws, n)
+		}
+	}
+	if windows < 5 {
+		t.Fatalf("%d scheduled windows, want at least one per provider account", windows)
+	}
+}
