@@ -31,6 +31,7 @@ import (
 //	GET    /merchants                     merchants with balances
 //	POST   /merchants/{id}/adjust         {"currency":"USDT","amount":"-5"} balance drift
 //	POST   /deposits                      {"merchant_id","user_id","currency","amount",...} a deposit without an order
+//	GET    /statement?merchant_id=&from=&to=  the merchant's settlement statement for [from, to) (RFC 3339), text/csv
 func (e *Engine) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, e.Orders()) })
@@ -169,6 +170,7 @@ func (e *Engine) ControlHandler() http.Handler {
 			Network: body.Network, Address: body.Address, Amount: body.Amount, TxHash: body.TxHash, NotifyURL: body.NotifyURL})
 		reply(w, o, err)
 	})
+	mux.HandleFunc("GET /statement", e.serveStatement)
 	return mux
 }
 

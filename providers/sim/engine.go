@@ -297,6 +297,10 @@ type Order struct {
 	Events    int       `json:"events"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SettledAt is when the order first reached a final status (succeeded,
+	// failed, expired); a later reversal leaves it as it is. Zero while the
+	// order is open. Statements list orders by it.
+	SettledAt time.Time `json:"settled_at,omitzero"`
 
 	script *Script
 }
@@ -363,6 +367,9 @@ func (e *Engine) CreateOrder(o Order) (*Order, error) {
 		o.Status = providers.StatusPending
 	}
 	o.CreatedAt, o.UpdatedAt = now, now
+	if o.Status.Final() && o.SettledAt.IsZero() {
+		o.SettledAt = now
+	}
 	if o.Fields == nil {
 		o.Fields = map[string]string{}
 	}
@@ -610,6 +617,7 @@ func (e *Engine) Deposit(o Order) (*Order, error) {
 	o.Credited = o.Paid.Sub(o.Fee)
 	m.balance(o.settleCurrency()).Available = m.balance(o.settleCurrency()).Available.Add(o.Credited)
 	o.Status = providers.StatusSucceeded
+	o.SettledAt = now
 	o.Events = 1
 	if o.NotifyURL == "" {
 		o.NotifyURL = m.NotifyURL
@@ -658,6 +666,9 @@ func (e *Engine) transition(ref string, change func(*Merchant, *Order) error) (*
 	}
 	o.Events++
 	o.UpdatedAt = e.opts.Now()
+	if o.Status.Final() && o.SettledAt.IsZero() {
+		o.SettledAt = o.UpdatedAt
+	}
 	if err := e.notifyLocked(o); err != nil {
 		return o.clone(), err
 	}
