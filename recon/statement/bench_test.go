@@ -150,7 +150,7 @@ func TestReaderMemoryIsFlat(t *testing.T) {
 		t.Fatalf("read %d lines", n)
 	}
 	late := heap()
-	// 20,000 more part lines at about 40 bytes each (a map may double once) is
+	// 20,000 more part lines at up to 60 bytes each (a map may double once) is
 	// under 2 MB; a reader that kept lines would hold 200,000 x 80 bytes.
 	const allowance = 2 << 20
 	if late > early+allowance {

@@ -15,8 +15,8 @@
 // UTF-8 byte order mark, CRLF or LF line endings, and quoted fields holding
 // commas, quotes or line breaks are all accepted. Columns are found by their
 // header name, case-insensitively and ignoring surrounding spaces, in any
-// order; columns with other names are ignored; a column named twice is an
-// error. Every row must have as many fields as the header. Blank lines are
+// order; columns with other names are ignored; a known column named twice is
+// an error. Every row must have as many fields as the header. Blank lines are
 // skipped. Surrounding spaces of every value are ignored; a value of only
 // spaces is blank.
 //
@@ -68,8 +68,9 @@
 //
 // The Reader holds one row at a time, whatever the size of the file, except
 // for the duplicate part check: it remembers a 128-bit hash and a line number
-// (about 40 bytes) for every line that carries a part_id, and nothing for lines
-// without one. A row longer than MaxRowBytes stops the reader with
+// (35 to 60 bytes with the map's overhead: under 60 MB for a million part
+// lines) for every line that carries a part_id, and nothing for lines without
+// one. A row longer than MaxRowBytes stops the reader with
 // ErrRowTooLong, so that a missing closing quote cannot make it buffer the rest
 // of the file.
 package statement

@@ -18,17 +18,18 @@ var ErrRowTooLong = errors.New("statement row too long")
 
 // RowError is a bad row: the Reader reports it and goes on with the next row on
 // the following call to Next. Callers tell it from a fatal error with errors.As.
+// It encodes to JSON with snake_case keys, as the API reports bad rows.
 type RowError struct {
 	// Line is the 1-based physical line of the file (the header is line 1) the
 	// offending field starts on; see the package doc.
-	Line int
+	Line int `json:"line"`
 	// Column is the name of the offending column; empty when the row as a whole
 	// is malformed (wrong number of fields, broken quoting).
-	Column string
+	Column string `json:"column,omitempty"`
 	// Value is the offending value as found, cut to 64 bytes.
-	Value string
+	Value string `json:"value,omitempty"`
 	// Reason says what is wrong with it.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // maxValueBytes bounds RowError.Value.

@@ -1,6 +1,7 @@
 package statement_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -373,6 +374,9 @@ func TestRowErrorThroughWrapping(t *testing.T) {
 	}
 	if want := `statement line 2: amount "1e3": an exponent is not allowed`; err.Error() != want {
 		t.Fatalf("Error() = %q, want %q", err.Error(), want)
+	}
+	if b, err := json.Marshal(re); err != nil || string(b) != `{"line":2,"column":"amount","value":"1e3","reason":"an exponent is not allowed"}` {
+		t.Fatalf("JSON = %s, %v", b, err)
 	}
 	long := strings.Repeat("é", 129)
 	r, _ = statement.NewReader(strings.NewReader(header + long + ",,deposit,succeeded,1,,USDT,2025-03-01T12:00:00Z,\n"))
