@@ -363,3 +363,15 @@ func orderFromRow(r ordersdb.Order) Order {
 	}
 	return o
 }
+
+// ByProviderNo returns the order a provider account knows by order number.
+func (s *Service) ByProviderNo(ctx context.Context, providerAccountID int64, no string) (Order, error) {
+	row, err := s.q.OrderByProviderNo(ctx, ordersdb.OrderByProviderNoParams{ProviderAccountID: providerAccountID, ProviderOrderNo: no})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, fmt.Errorf("order %s: %w", no, ErrNotFound)
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", no, err)
+	}
+	return s.fromRow(ctx, row)
+}

@@ -14,14 +14,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/recon"
 )
 
 // Deps are the services the server exposes.
@@ -31,6 +34,9 @@ type Deps struct {
 	Merchants     *merchants.Service
 	Ledger        *ledger.Ledger
 	Discrepancies *discrepancies.Store
+	// Recon runs reconciliations; River enqueues their jobs. Both optional.
+	Recon *recon.Service
+	River *river.Client[pgx.Tx]
 	// Extra mounts more routes (reconciliation, the accounting UI) on the same mux.
 	Extra []Route
 }
@@ -90,6 +96,7 @@ func New(deps Deps, opts Options) *Server {
 	}
 	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
+	s.routes = append(s.routes, s.reconRoutes()...)
 	s.routes = append(s.routes,
 		Route{Method: "GET", Pattern: "/healthz", Handler: s.healthz, Internal: true},
 		Route{Method: "GET", Pattern: "/readyz", Handler: s.readyz, Internal: true},

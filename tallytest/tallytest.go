@@ -196,7 +196,8 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc},
+	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
+		Recon: e.Recon, River: e.Runner.Client()},
 		server.Options{Logger: opts.Logger})
 	e.handler.set(srv.Handler())
 	if !opts.NoWorkers {

@@ -14,6 +14,7 @@ import (
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
 )
 
@@ -24,6 +25,7 @@ type app struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	recon     *recon.Service
 }
 
 // newApp connects and builds the services. poolSize bounds the connections.
@@ -51,6 +53,7 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) 
 	a.merchants = merchants.New(pool, box)
 	a.merchants.Validate = registry.Validate
 	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default()})
+	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }
 

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/server"
 )
 
@@ -26,6 +28,8 @@ type runtimeFlags struct {
 	callbackWorkers   int
 	syncEvery         time.Duration
 	syncAge           time.Duration
+	reconEvery        time.Duration
+	reconLag          time.Duration
 }
 
 func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
@@ -37,11 +41,19 @@ func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
 	cmd.Flags().IntVar(&f.callbackWorkers, "callback-workers", 16, "workers processing provider callbacks")
 	cmd.Flags().DurationVar(&f.syncEvery, "sync-every", 30*time.Second, "how often open orders are polled through providers' query APIs")
 	cmd.Flags().DurationVar(&f.syncAge, "sync-age", time.Minute, "how old an open order must be before it is polled")
+	cmd.Flags().DurationVar(&f.reconEvery, "recon-every", 15*time.Minute, "reconciliation window: every provider account is reconciled (orders and balances) once per window")
+	cmd.Flags().DurationVar(&f.reconLag, "recon-lag", 5*time.Minute, "how long after a window ends it is reconciled (late callbacks land first)")
 }
 
-func (f *runtimeFlags) options() jobs.Options {
+func (f *runtimeFlags) options(a *app) jobs.Options {
 	return jobs.Options{Workers: f.workers, Schedule: f.schedule, CallbackWorkers: f.callbackWorkers,
-		SyncEvery: f.syncEvery, SyncAge: f.syncAge, Logger: slog.Default()}
+		SyncEvery: f.syncEvery, SyncAge: f.syncAge, Logger: slog.Default(),
+		Register: []func(*river.Workers){a.recon.Register},
+		Tasks: []jobs.Task{
+			{Name: "recon_schedule", Every: f.reconEvery, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: f.reconEvery, Lag: f.reconLag}},
+			{Name: "recon_daily", Every: 24 * time.Hour, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: 24 * time.Hour, Lag: f.reconLag}},
+			{Name: "recon_sweep", Every: 5 * time.Minute, Args: recon.SweepArgs{}},
+		}}
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -61,11 +73,12 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.close()
-			runner, err := jobs.New(a.pool, a.orders, f.options())
+			runner, err := jobs.New(a.pool, a.orders, f.options(a))
 			if err != nil {
 				return err
 			}
-			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc},
+			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
+				Recon: a.recon, River: runner.Client()},
 				server.Options{Logger: slog.Default()})
 			return serveUntilDone(ctx, addr, srv.Handler(), runner)
 		},
@@ -92,7 +105,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			defer a.close()
 			f.workers = true
-			runner, err := jobs.New(a.pool, a.orders, f.options())
+			runner, err := jobs.New(a.pool, a.orders, f.options(a))
 			if err != nil {
 				return err
 			}

@@ -301,3 +301,29 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// RecreateDatabase drops database name on the server of databaseURL (closing
+// its connections) and creates it empty, returning its URL. The demo uses it so
+// that every run starts from nothing.
+func RecreateDatabase(ctx context.Context, databaseURL, name string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", redact(databaseURL), err)
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", redact(admin.String()), err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return "", fmt.Errorf("drop database %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}

@@ -1,0 +1,466 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/progress"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/recon/report"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newReconCmd, newDiscrepancyCmd, newReportCmd)
+}
+
+func newReconCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "recon", Short: "Reconcile provider accounts against the ledger"}
+	var merchant, account, kind, from, to string
+	var statementID int64
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Run a reconciliation now, with progress, and print its summary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			m, err := a.merchants.Merchant(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			req := recon.Request{MerchantID: m.ID, ProviderAccount: account, Kind: recon.RunKind(kind), StatementID: statementID, Trigger: "cli"}
+			if req.From, err = optTime(from); err != nil {
+				return err
+			}
+			if req.To, err = optTime(to); err != nil {
+				return err
+			}
+			r, err := a.recon.Create(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			bar := progress.New(os.Stderr, 0, fmt.Sprintf("run %d", r.ID))
+			var last int64
+			sum, err := a.recon.Execute(cmd.Context(), r.ID, func(phase string, done int64) {
+				bar.Add(done - last)
+				last = done
+			})
+			bar.Finish()
+			if err != nil {
+				return err
+			}
+			printSummary(cmd.OutOrStdout(), sum)
+			return nil
+		},
+	}
+	f := run.Flags()
+	f.StringVar(&merchant, "merchant", "", "merchant code")
+	f.StringVar(&account, "account", "", "provider account (default: every account of the merchant)")
+	f.StringVar(&kind, "kind", "full", "orders, statement, balances or full")
+	f.StringVar(&from, "from", "", "window start, RFC 3339 (default: 24 h before --to)")
+	f.StringVar(&to, "to", "", "window end, RFC 3339 (default: now)")
+	f.Int64Var(&statementID, "statement", 0, "statement id for --kind statement (tally recon import prints it)")
+	_ = run.MarkFlagRequired("merchant")
+
+	var allowBad bool
+	imp := &cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Import a provider settlement statement (CSV); bad rows are reported with their line numbers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			m, err := a.merchants.Merchant(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			file, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer file.Close()
+			var size int64
+			if st, err := file.Stat(); err == nil {
+				size = st.Size()
+			}
+			bar := progress.New(os.Stderr, 0, "import "+filepath.Base(args[0]))
+			var last int64
+			res, err := a.recon.Import(cmd.Context(), m.ID, account, filepath.Base(args[0]), file, recon.ImportOptions{AllowBadRows: allowBad,
+				Actor: "cli", Progress: func(n int64) { bar.Add(n - last); last = n }})
+			bar.Finish()
+			_ = size
+			for _, b := range res.BadRows {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: %s\n", args[0], b.Line, b.Error())
+			}
+			if err != nil {
+				return err
+			}
+			if res.Duplicate {
+				fmt.Fprintf(cmd.OutOrStdout(), "already imported as statement %d (%d lines)\n", res.Statement.ID, res.Statement.Lines)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "statement %d: %d lines (%d bad, skipped), settled %s to %s\nreconcile it: tally recon run --merchant %s --kind statement --statement %d\n",
+				res.Statement.ID, res.Statement.Lines, res.Statement.BadLines, res.Statement.PeriodStart.Format(time.RFC3339),
+				res.Statement.PeriodEnd.Format(time.RFC3339), merchant, res.Statement.ID)
+			return nil
+		},
+	}
+	imp.Flags().StringVar(&merchant, "merchant", "", "merchant code")
+	imp.Flags().StringVar(&account, "account", "", "provider account the statement belongs to")
+	imp.Flags().BoolVar(&allowBad, "allow-bad-rows", false, "import the good rows of a file with bad ones")
+	_ = imp.MarkFlagRequired("merchant")
+	_ = imp.MarkFlagRequired("account")
+
+	runs := &cobra.Command{
+		Use:   "runs",
+		Short: "List reconciliation runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			m, err := a.merchants.Merchant(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			list, err := a.recon.Runs(cmd.Context(), m.ID, 0, 50)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RUN\tKIND\tACCOUNT\tWINDOW\tTRIGGER\tSTATUS")
+			for _, r := range list {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s .. %s\t%s\t%s\n", r.ID, r.Kind, orAll(r.ProviderAccount), r.WindowStart.Format(time.RFC3339),
+					r.WindowEnd.Format(time.RFC3339), r.Trigger, r.Status)
+			}
+			return w.Flush()
+		},
+	}
+	runs.Flags().StringVar(&merchant, "merchant", "", "merchant code")
+	_ = runs.MarkFlagRequired("merchant")
+
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Print a run's summary",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("run id %q: %w", args[0], err)
+			}
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			sum, err := a.recon.Summary(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			printSummary(cmd.OutOrStdout(), sum)
+			return nil
+		},
+	}
+	cmd.AddCommand(run, imp, runs, show)
+	return cmd
+}
+
+func newDiscrepancyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "discrepancy", Aliases: []string{"discrepancies"}, Short: "List, show and resolve discrepancies"}
+	var merchant, status, typ string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List discrepancies, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			m, err := a.merchants.Merchant(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			ds, err := a.disc.List(cmd.Context(), a.pool, discrepancies.Filter{MerchantID: m.ID, Status: discrepancies.Status(status), Type: discrepancies.Type(typ), Limit: 500})
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tTYPE\tSEVERITY\tSTATUS\tDELTA\tCUR\tAGE\tSUMMARY")
+			now := time.Now()
+			for _, d := range ds {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Type, d.Severity, d.Status, d.AmountDelta, d.Currency,
+					d.Age(now).Round(time.Second), truncate(d.Summary, 90))
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().StringVar(&merchant, "merchant", "", "merchant code")
+	list.Flags().StringVar(&status, "status", "open", "open, resolved, ignored (empty: all)")
+	list.Flags().StringVar(&typ, "type", "", "only this type")
+	_ = list.MarkFlagRequired("merchant")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a discrepancy and its audit trail",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return err
+			}
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			d, err := a.disc.Get(cmd.Context(), a.pool, id)
+			if err != nil {
+				return err
+			}
+			evs, err := a.disc.Events(cmd.Context(), a.pool, id)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "discrepancy %d: %s (%s, %s)\n%s\ndelta %s %s, suspense %s, first seen %s, seen %d times\n",
+				d.ID, d.Type, d.Severity, d.Status, d.Summary, d.AmountDelta, d.Currency, d.SuspenseAmount, d.FirstSeenAt.Format(time.RFC3339), d.SeenCount)
+			if d.Status != discrepancies.Open {
+				fmt.Fprintf(out, "%s by %s at %s: %s (transfer %s)\n", d.Resolution, d.ResolvedBy, d.ResolvedAt.Format(time.RFC3339), d.ResolutionNote, d.ResolutionTransferKey)
+			}
+			fmt.Fprintln(out, "audit trail:")
+			for _, e := range evs {
+				fmt.Fprintf(out, "  %s  %-11s %-8s %s\n", e.CreatedAt.Format(time.RFC3339), e.Action, e.Actor, e.Note)
+			}
+			return nil
+		},
+	}
+	var action, actor, note, refundAccount string
+	var orderID int64
+	var bene []string
+	resolve := &cobra.Command{
+		Use:   "resolve ID",
+		Short: "Resolve a discrepancy: accept_received, refund_payer, write_off, match_order or ignore",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return err
+			}
+			party, err := parseParty(bene)
+			if err != nil {
+				return err
+			}
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			m, err := a.merchants.Merchant(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			res, err := a.recon.Resolve(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
+				OrderID: orderID, RefundAccount: refundAccount, Beneficiary: party})
+			if err != nil && res.Discrepancy.ID == 0 {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "discrepancy %d %s (%s by %s)", res.Discrepancy.ID, res.Discrepancy.Status, res.Discrepancy.Resolution, res.Discrepancy.ResolvedBy)
+			if res.TransferKey != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "; ledger transfer %s", res.TransferKey)
+			}
+			if res.Refund != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "; refund payout order %d", res.Refund.ID)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			return err
+		},
+	}
+	rf := resolve.Flags()
+	rf.StringVar(&merchant, "merchant", "", "merchant code")
+	rf.StringVar(&action, "action", "", "accept_received, refund_payer, write_off, match_order or ignore")
+	rf.StringVar(&actor, "actor", os.Getenv("USER"), "who decides (recorded in the audit trail)")
+	rf.StringVar(&note, "note", "", "why (required for ignore)")
+	rf.Int64Var(&orderID, "order", 0, "match_order: the order to attribute the money to")
+	rf.StringVar(&refundAccount, "refund-account", "", "refund_payer: provider account of the payout (default: the order's)")
+	rf.StringArrayVar(&bene, "beneficiary", nil, "refund_payer: beneficiary field Name=..., Account=... (repeatable)")
+	_ = resolve.MarkFlagRequired("merchant")
+	_ = resolve.MarkFlagRequired("action")
+	cmd.AddCommand(list, show, resolve)
+	return cmd
+}
+
+func newReportCmd(g *globals) *cobra.Command {
+	var merchant, day, format, out string
+	var runID int64
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Export a reconciliation run (--run) or a day (--day) as CSV, JSON or XLSX",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := report.ParseFormat(format)
+			if err != nil {
+				return err
+			}
+			if (runID == 0) == (day == "") {
+				return errors.New("give --run ID or --day YYYY-MM-DD")
+			}
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			var sum recon.Summary
+			if runID != 0 {
+				sum, err = a.recon.Summary(cmd.Context(), runID)
+			} else {
+				m, merr := a.merchants.Merchant(cmd.Context(), merchant)
+				if merr != nil {
+					return merr
+				}
+				d, perr := time.Parse(time.DateOnly, day)
+				if perr != nil {
+					return fmt.Errorf("--day %q: %w", day, perr)
+				}
+				sum, err = a.recon.Day(cmd.Context(), m.ID, d)
+			}
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				return report.Write(cmd.OutOrStdout(), sum, f)
+			}
+			bar := progress.New(os.Stderr, int64(len(sum.Findings)), "export")
+			err = report.WriteFile(out, sum, f)
+			bar.Add(int64(len(sum.Findings)))
+			bar.Finish()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&merchant, "merchant", "", "merchant code (with --day)")
+	cmd.Flags().Int64Var(&runID, "run", 0, "run id")
+	cmd.Flags().StringVar(&day, "day", "", "UTC day YYYY-MM-DD: every run finished that day, merged")
+	cmd.Flags().StringVar(&format, "format", "xlsx", "csv, json or xlsx")
+	cmd.Flags().StringVar(&out, "out", "", "output file (default standard output)")
+	return cmd
+}
+
+// printSummary writes a run's summary as text tables.
+func printSummary(w io.Writer, s recon.Summary) {
+	fmt.Fprintf(w, "run %d: %s %s, window %s .. %s, %s\n", s.RunID, s.Kind, orAll(s.ProviderAccount),
+		s.WindowStart.Format(time.RFC3339), s.WindowEnd.Format(time.RFC3339), s.Status)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ACCOUNT\tCUR\tSOURCE\tCHECKED\tMATCHED\tAMOUNT\tUNMATCHED\tAMOUNT\tREPAIRED\t")
+	for _, o := range s.Orders {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%d\t\n", o.ProviderAccount, o.Currency, o.Source, o.Checked, o.Matched,
+			o.MatchedAmount, o.Unmatched, o.UnmatchedAmount, o.Repaired)
+	}
+	_ = tw.Flush()
+	if len(s.Discrepancies) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "ACCOUNT\tCUR\tTYPE\tFOUND\tNEW\tAUTO-CLOSED\tDELTA\t")
+		for _, d := range s.Discrepancies {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n", orAll(d.ProviderAccount), d.Currency, d.Type, d.Found, d.New, d.AutoClosed, d.AmountDelta)
+		}
+		_ = tw.Flush()
+	}
+	if len(s.Balances) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "ACCOUNT\tCUR\tPROVIDER\tLEDGER\tIN FLIGHT\tDIFFERENCE\tOK\t")
+		for _, b := range s.Balances {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t\n", b.ProviderAccount, b.Currency, b.Provider, b.Ledger, b.InFlight, b.Difference, b.OK)
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(w, "\nledger invariant check: %s (%d transfers, %d entries)\n", map[bool]string{true: "ok", false: "FAILED"}[s.Ledger.OK], s.Ledger.Transfers, s.Ledger.Entries)
+	for _, v := range s.Ledger.Violations {
+		fmt.Fprintln(w, "  ", v)
+	}
+}
+
+func parseParty(fields []string) (providers.Party, error) {
+	var p providers.Party
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return p, fmt.Errorf("--beneficiary %q: want Field=value", f)
+		}
+		switch strings.ToLower(k) {
+		case "name":
+			p.Name = v
+		case "email":
+			p.Email = v
+		case "phone":
+			p.Phone = v
+		case "taxid":
+			p.TaxID = v
+		case "account":
+			p.Account = v
+		case "accounttype":
+			p.AccountType = v
+		case "bankcode":
+			p.BankCode = v
+		case "network":
+			p.Network = v
+		case "country":
+			p.Country = v
+		case "category":
+			p.Category = v
+		default:
+			return p, fmt.Errorf("--beneficiary field %q unknown", k)
+		}
+	}
+	return p, nil
+}
+
+func optTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339: %w", s, err)
+	}
+	return t, nil
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all accounts"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+

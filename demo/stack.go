@@ -1,0 +1,292 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/db"
+	"github.com/tallyhq/tally/db/localpg"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/sandbox"
+	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/server"
+)
+
+// stack is everything the demo runs: its own database, the sandbox and tally,
+// each on a real TCP port, as `tally sandbox` and `tally serve` run them.
+type stack struct {
+	opts   Options
+	log    *slog.Logger
+	dbURL  string
+	pool   *pgxpool.Pool
+	ledger *ledger.Ledger
+	merch  *merchants.Service
+	disc   *discrepancies.Store
+	orders *orders.Service
+	recon  *recon.Service
+	runner *jobs.Runner
+
+	sandbox    *sandbox.Sandbox
+	sandboxURL string
+	tallyURL   string
+	servers    []*http.Server
+
+	merchant merchants.Merchant
+	apiKey   string
+	hooks    *hookReceiver
+	accounts map[string]merchants.ProviderAccount
+	client   *http.Client
+}
+
+// providersInOrder is the order the demo reports providers in.
+var providersInOrder = []string{"cpay", "cxpay", "usdtcnpay", "usdtpay", "vpay"}
+
+// up creates the database, starts the sandbox and tally, and sets up the
+// merchant and its five provider accounts.
+func up(ctx context.Context, opts Options) (*stack, error) {
+	st := &stack{opts: opts, log: opts.Logger, accounts: map[string]merchants.ProviderAccount{},
+		client: &http.Client{Timeout: 30 * time.Second}}
+	var err error
+	if st.dbURL, err = localpg.RecreateDatabase(ctx, opts.DatabaseURL, opts.Database); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(st.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = 40
+	if st.pool, err = db.ConnectConfig(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := db.MigrateUp(ctx, st.pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, _ := secrets.New(key)
+
+	tallyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sbxLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	st.tallyURL, st.sandboxURL = "http://"+tallyLn.Addr().String(), "http://"+sbxLn.Addr().String()
+
+	ms := sandbox.DefaultMerchants()
+	for p := range ms {
+		for i := range ms[p] {
+			ms[p][i].NotifyURL = st.tallyURL + "/callbacks/" + p + "-main"
+		}
+	}
+	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,
+		Logger: st.log.With("component", "sandbox")}); err != nil {
+		return nil, err
+	}
+	st.serve(sbxLn, st.sandbox.Handler())
+
+	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
+	st.merch = merchants.New(st.pool, box)
+	st.merch.Validate = registry.Validate
+	st.disc = discrepancies.New()
+	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
+		HTTPClient: &http.Client{Timeout: 3 * time.Second}})
+	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
+	if st.runner, err = jobs.New(st.pool, st.orders, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
+		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
+		return nil, err
+	}
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
+		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
+	st.serve(tallyLn, srv.Handler())
+	if err := st.runner.Start(ctx); err != nil {
+		return nil, err
+	}
+	return st, st.setup(ctx)
+}
+
+func (st *stack) serve(ln net.Listener, h http.Handler) {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	st.servers = append(st.servers, hs)
+	go func() { _ = hs.Serve(ln) }()
+}
+
+// setup creates the merchant, its API key and webhook, the provider accounts
+// and their opening balances (what the sandbox merchants hold before the day).
+func (st *stack) setup(ctx context.Context) error {
+	var err error
+	if st.hooks, err = newHookReceiver(st); err != nil {
+		return err
+	}
+	m, secret, err := st.merch.CreateMerchant(ctx, "demo-broker", "Demo Broker Ltd", st.hooks.url)
+	if err != nil {
+		return err
+	}
+	st.merchant, st.hooks.secret = m, secret
+	if st.apiKey, _, err = st.merch.CreateAPIKey(ctx, m.Code, "demo"); err != nil {
+		return err
+	}
+	for _, p := range providersInOrder {
+		c := sandbox.DefaultCredentials[p]
+		opts := map[string]string{}
+		if p == "cxpay" {
+			opts = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
+		}
+		acct, err := st.merch.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: p + "-main", Provider: p,
+			BaseURL: st.sandboxURL + "/" + p, ProviderMerchantID: c.ID, Secret: c.Secret, Options: opts,
+			BalanceTolerance: decimal.RequireFromString("0.01"), DateTolerance: time.Hour})
+		if err != nil {
+			return err
+		}
+		st.accounts[p] = acct
+		sm, err := st.sandbox.Simulator(p).Engine().Merchant(c.ID)
+		if err != nil {
+			return err
+		}
+		for cur, b := range sm.Balances {
+			total := b.Available.Add(b.Frozen)
+			if _, ok := ledger.Currencies[cur]; !ok || !total.IsPositive() {
+				continue
+			}
+			if _, err := st.ledger.Transfer(ctx, ledger.TransferRequest{Merchant: m.ID, Key: "opening:" + p + ":" + cur, Reference: "opening balance",
+				Entries: []ledger.Entry{
+					{Account: ledger.ProviderAccount(acct.Name, cur), Side: ledger.Debit, Amount: total},
+					{Account: ledger.OpeningAccount(cur), Side: ledger.Credit, Amount: total},
+				}}); err != nil {
+				return fmt.Errorf("opening balance %s %s: %w", p, cur, err)
+			}
+		}
+	}
+	return nil
+}
+
+// down stops everything the demo started.
+func (st *stack) down() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if st.runner != nil {
+		_ = st.runner.Stop(ctx)
+	}
+	for _, s := range st.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if st.sandbox != nil {
+		st.sandbox.Close()
+	}
+	if st.pool != nil {
+		st.pool.Close()
+	}
+}
+
+// api calls tally's merchant API as the merchant's system does.
+func (st *stack) api(ctx context.Context, method, path string, body any, headers ...string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, st.tallyURL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+st.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := st.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// control calls a provider's sandbox control API.
+func (st *stack) control(ctx context.Context, provider, method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, st.sandboxURL+"/control/"+provider+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := st.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return b, fmt.Errorf("control %s %s %s: %d %s", provider, method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
+
+// hookReceiver is the merchant system's webhook endpoint: it verifies every
+// signature and counts what it got.
+type hookReceiver struct {
+	url    string
+	secret string
+	mu     sync.Mutex
+	ok     int
+	bad    int
+}
+
+func newHookReceiver(st *stack) (*hookReceiver, error) {
+	h := &hookReceiver{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h.url = "http://" + ln.Addr().String() + "/tally"
+	st.serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err := orders.VerifyWebhook(h.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+			h.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		h.ok++
+	}))
+	return h, nil
+}
+
+func (h *hookReceiver) counts() (int, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ok, h.bad
+}
+
+var errTimeout = errors.New("timed out")

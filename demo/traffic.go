@@ -1,0 +1,280 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/cxpay"
+	"github.com/tallyhq/tally/providers/sim"
+	"github.com/tallyhq/tally/sandbox"
+)
+
+// faults sets every simulator's autopilot (what payers do and what goes wrong
+// with callbacks) and a few endpoint outages, so that the day has every kind of
+// trouble a real one has.
+func (st *stack) faults(ctx context.Context) error {
+	auto := sim.Auto{Enabled: true, After: sim.Duration{Duration: 30 * time.Second},
+		Succeed: 0.80, PayDifferent: 0.06, Fail: 0.07, Expire: 0.07, DifferentBy: decimal.RequireFromString("0.1"),
+		Reverse: 0.04, Parts: 0.4, Drop: 0.06, Duplicate: 0.10, Reorder: 0.05, Delay: 0.05,
+		DelayBy: sim.Duration{Duration: 3 * time.Minute}, BadSignature: 0.04}
+	for _, p := range providersInOrder {
+		if _, err := st.control(ctx, p, "PUT", "/auto", auto); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		provider string
+		fault    sim.EndpointFault
+	}{
+		{"cxpay", sim.EndpointFault{Path: "/collect/create", Mode: sim.ModeError5xx, Count: 3}},
+		{"cpay", sim.EndpointFault{Path: "/openapi/v1/createOrder", Mode: sim.ModeTimeout, Count: 2}},
+		{"usdtcnpay", sim.EndpointFault{Path: "/api/invokecharge", Mode: sim.ModeError5xx, Count: 2}},
+		{"vpay", sim.EndpointFault{Path: "/wallet-trade-merchant/v1/receive/blockchain/fixed/custom/rate/create", Mode: sim.ModeError5xx, Count: 2}},
+	} {
+		if _, err := st.control(ctx, f.provider, "POST", "/faults", f.fault); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// order is one order the demo created, and the provider it went to.
+type order struct {
+	provider string
+	order    orders.Order
+}
+
+// deposits creates the day's deposits through the merchant API, a few at a time,
+// and for UsdtPay posts the pay form as the payer's browser does.
+func (st *stack) deposits(ctx context.Context, rng *rand.Rand) ([]order, error) {
+	var reqs []order
+	for _, p := range providersInOrder {
+		for i := 0; i < st.opts.Deposits; i++ {
+			reqs = append(reqs, order{provider: p, order: orders.Order{CustomerID: fmt.Sprintf("c-%s-%d", p, i%6), Amount: depositAmount(p, rng)}})
+		}
+	}
+	rng.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
+	return st.create(ctx, "deposit", reqs)
+}
+
+// payouts pays out about half of what each customer of the payout providers holds.
+func (st *stack) payouts(ctx context.Context, rng *rand.Rand) ([]order, error) {
+	var reqs []order
+	for _, p := range []string{"cpay", "cxpay", "usdtcnpay"} {
+		cur := map[string]string{"cpay": "USDT", "cxpay": "BRL", "usdtcnpay": "CNY"}[p]
+		for i := 0; i < 6 && len(reqs) < st.opts.Payouts*3; i++ {
+			cust := fmt.Sprintf("c-%s-%d", p, i)
+			b, err := st.ledger.Balance(ctx, st.merchant.ID, "liabilities:customer:"+cust+":"+cur)
+			if err != nil || !b.Available.IsPositive() {
+				continue
+			}
+			for k := 0; k < st.opts.Payouts/6+1; k++ {
+				amt := payoutAmount(p, b.Available.Div(decimal.NewFromInt(int64(st.opts.Payouts/6+2))))
+				if amt.IsPositive() {
+					reqs = append(reqs, order{provider: p, order: orders.Order{CustomerID: cust, Amount: amt}})
+				}
+			}
+		}
+	}
+	rng.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
+	return st.create(ctx, "payout", reqs)
+}
+
+// create posts orders through the API with 6 concurrent clients.
+func (st *stack) create(ctx context.Context, kind string, reqs []order) ([]order, error) {
+	var mu sync.Mutex
+	var out []order
+	var firstErr error
+	work := make(chan order)
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				o, err := st.createOne(ctx, kind, r)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					out = append(out, order{provider: r.provider, order: o})
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i, r := range reqs {
+		select {
+		case work <- r:
+		case <-ctx.Done():
+			close(work)
+			wg.Wait()
+			return out, ctx.Err()
+		}
+		if i%25 == 24 {
+			st.progress(fmt.Sprintf("%ss created: %d/%d", kind, i+1, len(reqs)))
+		}
+	}
+	close(work)
+	wg.Wait()
+	return out, firstErr
+}
+
+func (st *stack) createOne(ctx context.Context, kind string, r order) (orders.Order, error) {
+	body := map[string]any{"provider_account": r.provider + "-main", "customer_id": r.order.CustomerID, "amount": r.order.Amount.String()}
+	cur := map[string]string{"cpay": "USDT", "cxpay": "BRL", "usdtcnpay": "CNY", "usdtpay": "CNY", "vpay": "CNY"}[r.provider]
+	body["currency"] = cur
+	if r.provider == "vpay" {
+		body["pay_currency"] = "USDT"
+	}
+	party := map[string]string{"Name": "Ana Souza", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999990000"}
+	if kind == "payout" {
+		switch r.provider {
+		case "cpay":
+			party = map[string]string{"Account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "Network": "TRON(TRC-20)"}
+		case "cxpay":
+			party["Account"], party["AccountType"] = "12345-6", "CPF"
+		case "usdtcnpay":
+			party = map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}
+		}
+		body["beneficiary"] = party
+	} else if r.provider == "cxpay" {
+		body["payer"] = party
+	}
+	key := fmt.Sprintf("demo-%s-%s-%d", kind, r.provider, rand.Int64())
+	code, b, err := st.api(ctx, "POST", "/v1/"+kind+"s?wait=5s", body, "Idempotency-Key", key)
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if code != http.StatusCreated {
+		return orders.Order{}, fmt.Errorf("create %s at %s: HTTP %d %s", kind, r.provider, code, b)
+	}
+	var o orders.Order
+	if err := json.Unmarshal(b, &o); err != nil {
+		return orders.Order{}, err
+	}
+	if o.PayForm != nil {
+		form := url.Values{}
+		for _, f := range o.PayForm.Fields {
+			form.Set(f.Name, f.Value)
+		}
+		resp, err := st.client.PostForm(o.PayForm.Action, form)
+		if err != nil {
+			return o, fmt.Errorf("post the UsdtPay form: %w", err)
+		}
+		resp.Body.Close()
+	}
+	return o, nil
+}
+
+// extras are the day's faults that are not about one scripted order: deposits to
+// users' wallet addresses with no order, a payment tally never asked for, and
+// provider balances that change without an order.
+func (st *stack) extras(ctx context.Context) ([]sim.Injection, error) {
+	for i := 0; i < 3; i++ {
+		if _, err := st.control(ctx, "cpay", "POST", "/deposits", map[string]string{"merchant_id": sandbox.DefaultCredentials["cpay"].ID,
+			"user_id": fmt.Sprintf("wallet-user-%d", i), "currency": "USDT", "network": "TRON(TRC-20)", "amount": fmt.Sprintf("%d.5", 10+i)}); err != nil {
+			return nil, err
+		}
+	}
+	// Another system shares the CXPay credentials and tally's notify URL: its
+	// paid order is unknown to tally.
+	c := sandbox.DefaultCredentials["cxpay"]
+	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: st.sandboxURL + "/cxpay", MerchantID: c.ID, Secret: providers.Secret(c.Secret),
+		Options: map[string]string{"pay_code": "PIX", "currency": "BRL"}, NotifyURL: st.tallyURL + "/callbacks/cxpay-main"})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ad.CreateDeposit(ctx, providers.DepositRequest{OrderNo: "OTHER-SYSTEM-1", Amount: decimal.RequireFromString("77.00"), Currency: "BRL",
+		Payer: providers.Party{Name: "X", TaxID: "1", Email: "x@example.com", Phone: "1"}}); err != nil {
+		return nil, err
+	}
+	if _, err := st.control(ctx, "cxpay", "PUT", "/scripts/OTHER-SYSTEM-1", sim.Script{Outcome: sim.OutcomeSucceed}); err != nil {
+		return nil, err
+	}
+	return []sim.Injection{{Kind: "unknown_order", Provider: "cxpay", OrderNo: "OTHER-SYSTEM-1", Detail: "77.00 BRL paid to an order tally never created"}}, nil
+}
+
+// drift changes provider balances behind tally's back, after the day's traffic.
+func (st *stack) drift(ctx context.Context) error {
+	for _, d := range []struct{ provider, id, cur, amount string }{
+		{"cpay", sandbox.DefaultCredentials["cpay"].ID, "USDT", "-1.5"},
+		{"cxpay", sandbox.DefaultCredentials["cxpay"].ID, "BRL", "2.00"},
+	} {
+		if _, err := st.control(ctx, d.provider, "POST", "/merchants/"+d.id+"/adjust", map[string]string{"currency": d.cur, "amount": d.amount}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle waits until every simulator order has a final status and tally has
+// nothing left to do (or the deadline passes).
+func (st *stack) settle(ctx context.Context, what string, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	stableSince := time.Time{}
+	var last string
+	for time.Now().Before(deadline) {
+		open := 0
+		for _, p := range providersInOrder {
+			for _, o := range st.sandbox.Simulator(p).Engine().Orders() {
+				if !o.Status.Final() && !(o.Status == providers.StatusProcessing && len(o.Parts) > 0) {
+					open++
+				}
+			}
+		}
+		var jobs int
+		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable')
+			AND kind IN ('submit_order','process_callback','notify_merchant')`).Scan(&jobs)
+		state := fmt.Sprintf("%d provider orders open, %d jobs", open, jobs)
+		if state != last {
+			stableSince, last = time.Now(), state
+			st.progress(what + ": " + state)
+		}
+		if open == 0 && jobs == 0 && time.Since(stableSince) > 2*time.Second {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s: %w (%s)", what, errTimeout, last)
+}
+
+func (st *stack) progress(msg string) {
+	if st.opts.Progress != nil {
+		st.opts.Progress(msg)
+	}
+}
+
+func depositAmount(p string, rng *rand.Rand) decimal.Decimal {
+	switch p {
+	case "usdtcnpay":
+		return decimal.NewFromInt(int64(1+rng.IntN(30)) * 100)
+	case "cpay":
+		return decimal.New(int64(500+rng.IntN(30000)), -2)
+	default:
+		return decimal.New(int64(1000+rng.IntN(200000)), -2)
+	}
+}
+
+func payoutAmount(p string, max decimal.Decimal) decimal.Decimal {
+	if p == "usdtcnpay" {
+		return max.Div(decimal.NewFromInt(100)).Floor().Mul(decimal.NewFromInt(100))
+	}
+	return max.Truncate(2)
+}

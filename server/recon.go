@@ -1,0 +1,241 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/recon/report"
+)
+
+// MaxStatementBytes bounds an uploaded statement (about 2 million lines).
+const MaxStatementBytes = 256 << 20
+
+func (s *Server) reconRoutes() []Route {
+	return []Route{
+		{Method: "POST", Pattern: "/v1/recon/runs", Auth: true, Handler: s.startRun},
+		{Method: "GET", Pattern: "/v1/recon/runs", Auth: true, Handler: s.listRuns},
+		{Method: "GET", Pattern: "/v1/recon/runs/{id}", Auth: true, Handler: s.getRun},
+		{Method: "GET", Pattern: "/v1/recon/runs/{id}/report", Auth: true, Handler: s.runReport},
+		{Method: "GET", Pattern: "/v1/reports/daily", Auth: true, Handler: s.dailyReport},
+		{Method: "POST", Pattern: "/v1/statements", Auth: true, Handler: s.importStatement},
+		{Method: "POST", Pattern: "/v1/discrepancies/{id}/resolve", Auth: true, Handler: s.resolve},
+	}
+}
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Kind            string `json:"kind"`
+		ProviderAccount string `json:"provider_account"`
+		From            string `json:"from"`
+		To              string `json:"to"`
+		StatementID     int64  `json:"statement_id"`
+	}
+	if !s.decode(w, r, &body) {
+		return
+	}
+	from, err := parseTime(body.From)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_time", err.Error(), "from")
+		return
+	}
+	to, err := parseTime(body.To)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_time", err.Error(), "to")
+		return
+	}
+	if body.Kind == "" {
+		body.Kind = string(recon.KindFull)
+	}
+	var run recon.Run
+	err = pgx.BeginFunc(r.Context(), s.deps.Pool, func(tx pgx.Tx) error {
+		var err error
+		run, err = s.deps.Recon.CreateTx(r.Context(), tx, recon.Request{MerchantID: MerchantFrom(r.Context()).ID, ProviderAccount: body.ProviderAccount,
+			Kind: recon.RunKind(body.Kind), From: from, To: to, StatementID: body.StatementID, Trigger: "api"})
+		if err != nil {
+			return err
+		}
+		return recon.Enqueue(r.Context(), s.deps.River, tx, run.ID)
+	})
+	switch {
+	case errors.Is(err, recon.ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_run", err.Error(), "")
+	case errors.Is(err, recon.ErrNotFound):
+		writeError(w, http.StatusUnprocessableEntity, "not_found", err.Error(), "")
+	case err != nil:
+		s.internal(w, r, err)
+	default:
+		w.Header().Set("Location", fmt.Sprintf("/v1/recon/runs/%d", run.ID))
+		writeJSON(w, http.StatusAccepted, run)
+	}
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
+	before, err := optInt(r.URL.Query().Get("before"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_cursor", "before must be a run id", "before")
+		return
+	}
+	runs, err := s.deps.Recon.Runs(r.Context(), MerchantFrom(r.Context()).ID, before, 50)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if runs == nil {
+		runs = []recon.Run{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": runs})
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	sum, err := s.deps.Recon.Summary(r.Context(), run.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": run, "summary": sum})
+}
+
+func (s *Server) runReport(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	sum, err := s.deps.Recon.Summary(r.Context(), run.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.writeReport(w, r, sum, fmt.Sprintf("recon-run-%d", run.ID))
+}
+
+func (s *Server) dailyReport(w http.ResponseWriter, r *http.Request) {
+	date := r.URL.Query().Get("date")
+	day, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_date", "date must be YYYY-MM-DD", "date")
+		return
+	}
+	sum, err := s.deps.Recon.Day(r.Context(), MerchantFrom(r.Context()).ID, day)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.writeReport(w, r, sum, "recon-"+date)
+}
+
+func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, sum recon.Summary, name string) {
+	f, err := report.ParseFormat(r.URL.Query().Get("format"))
+	if r.URL.Query().Get("format") == "" {
+		f, err = report.JSON, nil
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_format", err.Error(), "format")
+		return
+	}
+	w.Header().Set("Content-Type", report.ContentType(f))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s%s"`, name, report.Extension(f)))
+	if err := report.Write(w, sum, f); err != nil {
+		s.opts.Logger.Error("write report", "error", err)
+	}
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) (recon.Run, bool) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return recon.Run{}, false
+	}
+	run, err := s.deps.Recon.Get(r.Context(), MerchantFrom(r.Context()).ID, id)
+	if errors.Is(err, recon.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such run", "")
+		return recon.Run{}, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return recon.Run{}, false
+	}
+	return run, true
+}
+
+// importStatement takes a statement CSV as the request body.
+func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	acct := q.Get("provider_account")
+	if acct == "" {
+		writeError(w, http.StatusBadRequest, "missing_field", "provider_account is required (query parameter)", "provider_account")
+		return
+	}
+	name := q.Get("filename")
+	if name == "" {
+		name = "upload.csv"
+	}
+	allow, _ := strconv.ParseBool(q.Get("allow_bad_rows"))
+	m := MerchantFrom(r.Context())
+	res, err := s.deps.Recon.Import(r.Context(), m.ID, acct, name, http.MaxBytesReader(w, r.Body, MaxStatementBytes),
+		recon.ImportOptions{AllowBadRows: allow, Actor: "api:" + m.Code})
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a statement may weigh at most %d bytes", MaxStatementBytes), "")
+	case errors.Is(err, recon.ErrBadRows):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]string{"code": "bad_rows", "message": err.Error()}, "bad_rows": res.BadRows})
+	case errors.Is(err, recon.ErrNotFound):
+		writeError(w, http.StatusUnprocessableEntity, "unknown_provider_account", err.Error(), "provider_account")
+	case errors.Is(err, recon.ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_statement", err.Error(), "")
+	case err != nil:
+		s.internal(w, r, err)
+	case res.Duplicate:
+		writeJSON(w, http.StatusOK, res)
+	default:
+		writeJSON(w, http.StatusCreated, res)
+	}
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Action        string           `json:"action"`
+		Actor         string           `json:"actor"`
+		Note          string           `json:"note"`
+		OrderID       int64            `json:"order_id"`
+		RefundAccount string           `json:"refund_account"`
+		Beneficiary   *providers.Party `json:"beneficiary"`
+	}
+	if !s.decode(w, r, &body) {
+		return
+	}
+	res := recon.Resolution{Action: recon.Action(body.Action), Actor: body.Actor, Note: body.Note, OrderID: body.OrderID, RefundAccount: body.RefundAccount}
+	if body.Beneficiary != nil {
+		res.Beneficiary = *body.Beneficiary
+	}
+	out, err := s.deps.Recon.Resolve(r.Context(), MerchantFrom(r.Context()).ID, id, res)
+	switch {
+	case errors.Is(err, discrepancies.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such discrepancy", "")
+	case errors.Is(err, discrepancies.ErrClosed):
+		writeError(w, http.StatusConflict, "already_resolved", err.Error(), "")
+	case errors.Is(err, recon.ErrInvalid), errors.Is(err, recon.ErrNothingToMove):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_resolution", err.Error(), "action")
+	case err != nil && out.Discrepancy.ID != 0:
+		writeJSON(w, http.StatusAccepted, map[string]any{"resolved": out, "warning": err.Error()})
+	case err != nil:
+		s.orderError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, out)
+	}
+}
