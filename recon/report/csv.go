@@ -1,0 +1,38 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+
+	"github.com/tallyhq/tally/recon"
+)
+
+// writeCSV writes every section as a block of one stream: a header row whose
+// first field is "section", then the section's rows, each led by the section
+// name. A section without rows still has its header. encoding/csv quotes per
+// RFC 4180 and buffers its output, so rows go out as they are made.
+func writeCSV(w io.Writer, s *recon.Summary) error {
+	cw := csv.NewWriter(w)
+	record := make([]string, 0, 16)
+	for _, sec := range sections {
+		record = append(record[:0], "section")
+		for _, c := range sec.columns {
+			record = append(record, c.name)
+		}
+		if err := cw.Write(record); err != nil {
+			return err
+		}
+		err := sec.rows(s, func(cells []cell) error {
+			record = append(record[:0], sec.name)
+			for _, c := range cells {
+				record = append(record, c.String())
+			}
+			return cw.Write(record)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

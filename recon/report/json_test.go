@@ -1,0 +1,90 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/recon/report"
+)
+
+func TestJSONRoundTrip(t *testing.T) {
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			want := fx.summary()
+			var buf bytes.Buffer
+			if err := report.Write(&buf, want, report.JSON); err != nil {
+				t.Fatal(err)
+			}
+			var got recon.Summary
+			dec := json.NewDecoder(&buf)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			requireSameSummary(t, want, got)
+		})
+	}
+}
+
+// TestJSONIsMarshalIndent checks that the streamed document is byte for byte
+// what encoding/json makes of the whole summary, for no, one and many
+// findings.
+func TestJSONIsMarshalIndent(t *testing.T) {
+	many := fullSummary()
+	for i := range 50 {
+		f := many.Findings[i%len(many.Findings)]
+		f.DiscrepancyID = int64(100 + i)
+		many.Findings = append(many.Findings, f)
+	}
+	one := fullSummary()
+	one.Findings = one.Findings[:1]
+	cases := []struct {
+		name string
+		s    recon.Summary
+	}{
+		{"nil findings", emptySummary()},
+		{"empty findings", func() recon.Summary { s := emptySummary(); s.Findings = []recon.Finding{}; return s }()},
+		{"one finding", one},
+		{"full", fullSummary()},
+		{"many findings", many},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.MarshalIndent(tc.s, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, '\n')
+			var got bytes.Buffer
+			if err := report.Write(&got, tc.s, report.JSON); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("streamed JSON differs from json.MarshalIndent:\n%s\nwant:\n%s", got.Bytes(), want)
+			}
+		})
+	}
+}
+
+// TestJSONAmountsAreStrings pins the wire form of amounts: quoted decimal
+// strings, exact, never JSON numbers.
+func TestJSONAmountsAreStrings(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Write(&buf, fullSummary(), report.JSON); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"matched_amount": "0.3"`,
+		`"unmatched_amount": "12345678901234567890"`,
+		`"amount_delta": "-0.00000001"`,
+		`"provider_balance": "1.23456789012345678901"`,
+		`"amount_delta": "12345678901234567890.123456"`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+}
