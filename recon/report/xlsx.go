@@ -74,8 +74,10 @@ func writeSheet(f *excelize.File, i int, sec section, s *recon.Summary, st *xlsx
 	if err != nil {
 		return 0, err
 	}
-	for col, c := range sec.columns {
-		if err := sw.SetColWidth(col+1, col+1, c.width); err != nil {
+	// excelize puts each width before those already set; Excel wants the
+	// <col> elements in ascending order, so set them from the last column.
+	for col := len(sec.columns) - 1; col >= 0; col-- {
+		if err := sw.SetColWidth(col+1, col+1, sec.columns[col].width); err != nil {
 			return 0, err
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -253,7 +255,8 @@ func worksheetXML(t *testing.T, data []byte, section string) []byte {
 }
 
 // TestXLSXNoMarkerLeft looks into the sheets' XML: no amount is left as
-// marked text, and amounts are numeric cells.
+// marked text, amounts are numeric cells, and column widths come in column
+// order.
 func TestXLSXNoMarkerLeft(t *testing.T) {
 	data := writeXLSX(t, fullSummary)
 	for _, wc := range wantColumns {
@@ -263,6 +266,15 @@ func TestXLSXNoMarkerLeft(t *testing.T) {
 		}
 	}
 	xml := worksheetXML(t, data, "orders")
+	cols := regexp.MustCompile(`<col min="(\d+)"`).FindAllSubmatch(xml, -1)
+	for i, m := range cols {
+		if string(m[1]) != strconv.Itoa(i+1) {
+			t.Errorf("<col> element %d is for column %s: Excel wants them in ascending order", i+1, m[1])
+		}
+	}
+	if len(cols) != 10 {
+		t.Errorf("orders sheet has %d <col> elements, want 10", len(cols))
+	}
 	if !bytes.Contains(xml, []byte(`t="n"><v>12345678901234567890</v></c>`)) {
 		t.Errorf("orders sheet lacks the numeric cell of 12345678901234567890:\n%s", xml)
 	}
