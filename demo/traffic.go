@@ -150,8 +150,11 @@ func (st *stack) createOne(ctx context.Context, kind string, r order) (orders.Or
 			party = map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}
 		}
 		body["beneficiary"] = party
-	} else if r.provider == "cxpay" {
-		body["payer"] = party
+	} else {
+		body["return_url"] = "https://demo-broker.example/deposit/done"
+		if r.provider == "cxpay" {
+			body["payer"] = party
+		}
 	}
 	key := fmt.Sprintf("demo-%s-%s-%d", kind, r.provider, rand.Int64())
 	code, b, err := st.api(ctx, "POST", "/v1/"+kind+"s?wait=5s", body, "Idempotency-Key", key)

@@ -173,7 +173,7 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, f Finding) (Discrepancy
 	}
 	q := discdb.New(tx)
 	prior, perr := q.DiscrepancyByFingerprint(ctx, f.Fingerprint)
-	wasAutoClosed := perr == nil && prior.Status == string(Resolved) && prior.Resolution == "auto_closed"
+	wasClosed := perr == nil && prior.Status != string(Open)
 	row, err := q.UpsertDiscrepancy(ctx, discdb.UpsertDiscrepancyParams{
 		MerchantID: f.MerchantID, ProviderAccountID: nonZero(f.ProviderAccountID), OrderID: nonZero(f.OrderID),
 		Type: string(f.Type), Fingerprint: f.Fingerprint, Severity: string(f.Severity), Currency: f.Currency,
@@ -188,7 +188,7 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, f Finding) (Discrepancy
 	switch {
 	case row.Inserted:
 		action = "opened"
-	case wasAutoClosed:
+	case wasClosed && d.Status == Open:
 		action = "reopened"
 	}
 	if action != "" {
@@ -398,4 +398,22 @@ func actorOr(a, def string) string {
 		return def
 	}
 	return a
+}
+
+// ClearSuspenseTx records that the money parked for an order left suspense (a
+// reversal took it back), so that no resolution moves it again.
+func (s *Store) ClearSuspenseTx(ctx context.Context, tx pgx.Tx, orderID int64) error {
+	if err := discdb.New(tx).ClearOrderSuspense(ctx, &orderID); err != nil {
+		return fmt.Errorf("clear suspense of order %d: %w", orderID, err)
+	}
+	return nil
+}
+
+// TouchOrder marks an order's open discrepancies as seen by a run that could
+// not check the order (its provider query failed).
+func (s *Store) TouchOrder(ctx context.Context, db discdb.DBTX, orderID, runID int64) error {
+	if err := discdb.New(db).TouchOrderDiscrepancies(ctx, discdb.TouchOrderDiscrepanciesParams{OrderID: &orderID, RunID: &runID}); err != nil {
+		return fmt.Errorf("touch discrepancies of order %d: %w", orderID, err)
+	}
+	return nil
 }

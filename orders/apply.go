@@ -64,6 +64,7 @@ type applier struct {
 	tx   pgx.Tx
 	q    *ordersdb.Queries
 	acct merchants.ProviderAccount
+	caps providers.Capabilities
 	row  ordersdb.Order
 	ev   providers.Event
 	src  string
@@ -77,6 +78,9 @@ type applier struct {
 // applyTx applies ev to the locked order row and returns the updated row.
 func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, row ordersdb.Order, ev providers.Event, src string, ref map[string]any) (ordersdb.Order, Outcome, error) {
 	a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: src, ref: ref}
+	if adapter, _, err := s.adapterFor(acct); err == nil {
+		a.caps = adapter.Capabilities()
+	}
 	out, err := a.apply(ctx)
 	if err != nil {
 		return row, out, fmt.Errorf("apply %s event to order %d: %w", ev.Status, row.ID, err)
@@ -91,6 +95,9 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.Provide
 
 func (a *applier) apply(ctx context.Context) (Outcome, error) {
 	cur, tgt := Status(a.row.Status), target(a.ev)
+	if a.caps.ReversedAsFailed && tgt == StatusFailed && cur == StatusSucceeded {
+		tgt = StatusReversed // this provider's only way to say reversed
+	}
 	if rank(tgt) < 0 {
 		return Stale, fmt.Errorf("unknown event status %q", a.ev.Status)
 	}
@@ -192,10 +199,10 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 	// A provider that states both the requested and the paid amount in one
 	// currency shows a payer-modified amount even when its quote does not change.
 	mismatch := inOrder.Sub(ordered).Abs().GreaterThan(a.acct.AmountTolerance)
-	if a.ev.Requested.Valid && a.ev.Paid.Valid && !a.ev.Requested.Decimal.Equal(a.ev.Paid.Decimal) {
+	if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.Sub(a.ev.Paid.Decimal).Abs().GreaterThan(a.acct.AmountTolerance) {
 		mismatch = true
 	}
-	fee := a.fee(payCur, inPay)
+	fee, feeStated := a.fee(payCur, inPay)
 
 	creditTo := ledger.CustomerAccount(r.CustomerID, ordCur)
 	origin := r.Origin
@@ -206,6 +213,9 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 	entries := []ledger.Entry{{Account: ledger.ProviderAccount(a.acct.Name, payCur), Side: ledger.Debit, Amount: inPay}}
 	meta := map[string]string{"provider_order_no": r.ProviderOrderNo, "provider_order_id": a.ev.ProviderOrderID}
 	var rate decimal.NullDecimal
+	if !inPay.IsPositive() || !inOrder.IsPositive() {
+		return a.conflict(ctx, discrepancies.AmountMismatch, fmt.Sprintf("the provider reports success with nothing paid (%s %s)", inPay, payCur))
+	}
 	if payCur != ordCur {
 		rate = providers.Nullable(inOrder.Div(inPay).Round(12))
 		meta["fx_rate"] = rate.Decimal.String()
@@ -227,12 +237,25 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 	}
 	a.settled = entries
 	a.row.PaidAmount = providers.Nullable(inPay)
-	a.row.CreditedAmount = providers.Nullable(inPay.Sub(fee))
-	a.row.Fee = providers.Nullable(fee)
+	a.row.CreditedAmount, a.row.Fee = decimal.NullDecimal{}, decimal.NullDecimal{}
+	if feeStated {
+		// A fee the provider did not state stays unknown (NULL) until a query or
+		// its statement does; reconciliation then books it.
+		a.row.CreditedAmount = providers.Nullable(inPay.Sub(fee))
+		a.row.Fee = providers.Nullable(fee)
+	}
 	a.row.SettledCurrency = payCur
 	a.row.FxRate = rate
 	a.row.CreditedTo = creditTo
 
+	if origin == "provider" {
+		// The money of an order tally does not know is parked now: say how much.
+		if err := a.open(ctx, discrepancies.Finding{Type: discrepancies.UnknownOrder, Currency: ordCur,
+			Actual: providers.Nullable(inOrder), Delta: inOrder, Suspense: inOrder,
+			Summary: fmt.Sprintf("%s reported paid order %s (%s %s) that tally does not know: held in suspense", a.acct.Name, r.ProviderOrderNo, inOrder, ordCur)}); err != nil {
+			return err
+		}
+	}
 	if mismatch && origin != "provider" {
 		sev := discrepancies.Medium
 		if !suspense {
@@ -284,6 +307,9 @@ func (a *applier) settlePayout(ctx context.Context, note string) error {
 	if !ok {
 		paid = r.Amount
 	}
+	if !paid.IsPositive() {
+		return a.conflict(ctx, discrepancies.AmountMismatch, fmt.Sprintf("the provider reports the payout succeeded with %s %s paid", paid, r.Currency))
+	}
 	post := paid
 	if post.GreaterThan(r.Amount) {
 		post = r.Amount
@@ -310,8 +336,15 @@ func (a *applier) settlePayout(ctx context.Context, note string) error {
 	if err != nil {
 		return fmt.Errorf("post payout hold: %w", err)
 	}
-	fee := a.fee(r.Currency, paid)
+	a.settled = []ledger.Entry{
+		{Account: ledger.CustomerAccount(r.CustomerID, r.Currency), Side: ledger.Debit, Amount: post},
+		{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: post},
+	}
+	fee, feeStated := a.fee(r.Currency, paid)
 	if fee.IsPositive() {
+		a.settled = append(a.settled,
+			ledger.Entry{Account: ledger.FeesAccount(a.acct.Name, r.Currency), Side: ledger.Debit, Amount: fee},
+			ledger.Entry{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: fee})
 		if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
 			Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:fee", r.ID), Reference: orderRef(r.ID),
 			Entries: []ledger.Entry{
@@ -323,7 +356,10 @@ func (a *applier) settlePayout(ctx context.Context, note string) error {
 	}
 	a.row.PaidAmount = providers.Nullable(paid)
 	a.row.CreditedAmount = providers.Nullable(post)
-	a.row.Fee = providers.Nullable(fee)
+	a.row.Fee = decimal.NullDecimal{}
+	if feeStated {
+		a.row.Fee = providers.Nullable(fee)
+	}
 	a.row.SettledCurrency = r.Currency
 	a.row.CreditedTo = ledger.CustomerAccount(r.CustomerID, r.Currency)
 	a.setParts()
@@ -357,8 +393,9 @@ func (a *applier) fail(ctx context.Context, to Status) error {
 	return err
 }
 
-// reverse posts the exact inverse of a succeeded order's settlement (a payout's
-// fee stays spent) and opens a reversal discrepancy. When the customer's balance no longer covers a deposit's
+// reverse posts the exact inverse of a succeeded order's settlement, fee
+// included (the provider takes back, or returns, everything the settlement
+// moved), and opens a reversal discrepancy. When the customer's balance no longer covers a deposit's
 // reversal, the shortfall is booked as a receivable from the customer.
 func (a *applier) reverse(ctx context.Context) error {
 	r := a.row
@@ -380,6 +417,15 @@ func (a *applier) reverse(ctx context.Context) error {
 				settlement = append(settlement, ledger.Entry{Account: e.Account, Side: e.Side, Amount: e.Amount})
 			}
 		}
+		// The fee booked on its own (a payout's, or one completed later) is part of
+		// what the provider gives back.
+		if fee, err := a.s.ledger.GetTransferByKey(ctx, r.MerchantID, fmt.Sprintf("order:%d:fee", r.ID)); err == nil {
+			for _, e := range fee.Entries {
+				settlement = append(settlement, ledger.Entry{Account: e.Account, Side: e.Side, Amount: e.Amount})
+			}
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return fmt.Errorf("find fee to reverse: %w", err)
+		}
 	}
 	inverse := make([]ledger.Entry, len(settlement))
 	for i, e := range settlement {
@@ -388,27 +434,52 @@ func (a *applier) reverse(ctx context.Context) error {
 	req := ledger.TransferRequest{Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:reverse", r.ID), Entries: inverse,
 		Reference: orderRef(r.ID), Metadata: map[string]string{"reverses": settleKey(r.ID)}}
 	_, err := a.s.ledger.TransferTx(ctx, a.tx, req)
+	shortfall := decimal.Zero
 	if errors.Is(err, ledger.ErrInsufficientFunds) {
-		// The customer (or suspense) already spent it: the merchant is owed it.
-		for i, e := range req.Entries {
-			if e.Side == ledger.Debit && (e.Account == r.CreditedTo) {
-				cur := ledgerCurrency(e.Account)
-				req.Entries[i].Account = receivableAccount(r.CustomerID, cur)
+		// The customer (or suspense) already spent part of it: take what is left
+		// and book the rest as owed by the customer.
+		var entries []ledger.Entry
+		for _, e := range req.Entries {
+			if e.Side != ledger.Debit || e.Account != r.CreditedTo {
+				entries = append(entries, e)
+				continue
 			}
+			avail := decimal.Zero
+			if b, berr := a.s.ledger.Balance(ctx, r.MerchantID, e.Account); berr == nil && b.Available.IsPositive() {
+				avail = decimal.Min(b.Available, e.Amount)
+			}
+			if avail.IsPositive() {
+				entries = append(entries, ledger.Entry{Account: e.Account, Side: ledger.Debit, Amount: avail})
+			}
+			shortfall = e.Amount.Sub(avail)
+			entries = append(entries, ledger.Entry{Account: receivableAccount(r.CustomerID, ledgerCurrency(e.Account)), Side: ledger.Debit, Amount: shortfall})
 		}
-		req.Metadata["shortfall"] = "customer balance did not cover the reversal"
+		req.Entries = entries
+		req.Metadata["shortfall"] = shortfall.String()
 		_, err = a.s.ledger.TransferTx(ctx, a.tx, req)
 	}
 	if err != nil {
 		return fmt.Errorf("post reversal: %w", err)
 	}
+	if r.CreditedTo == ledger.SuspenseAccount(ledgerCurrency(r.CreditedTo)) {
+		// The money parked for this order left with the reversal.
+		if err := a.s.disc.ClearSuspenseTx(ctx, a.tx, r.ID); err != nil {
+			return err
+		}
+	}
 	amount, cur := r.Amount, r.Currency
 	if r.PaidAmount.Valid {
 		amount, cur = r.PaidAmount.Decimal, r.SettledCurrency
 	}
+	summary := fmt.Sprintf("%s %s reversed by the provider after success (%s %s)", r.Kind, r.ProviderOrderNo, amount, cur)
+	if shortfall.IsPositive() {
+		// What is owed is in the currency of the account that was short.
+		cur = ledgerCurrency(r.CreditedTo)
+		summary += fmt.Sprintf("; the customer owes %s it had already spent", shortfall)
+	}
 	if err := a.open(ctx, discrepancies.Finding{
 		Type: discrepancies.Reversal, Currency: cur, Expected: providers.Nullable(amount), Actual: providers.Nullable(decimal.Zero),
-		Delta: amount.Neg(), Summary: fmt.Sprintf("%s %s reversed by the provider after success (%s %s)", r.Kind, r.ProviderOrderNo, amount, cur),
+		Delta: amount.Neg(), Summary: summary, Suspense: shortfall,
 	}); err != nil {
 		return err
 	}
@@ -551,19 +622,20 @@ func (a *applier) amountIn(cur string) (decimal.Decimal, bool) {
 	return decimal.Decimal{}, false
 }
 
-// fee is the provider's fee in cur: stated, or paid less credited.
-func (a *applier) fee(cur string, gross decimal.Decimal) decimal.Decimal {
+// fee is the provider's fee in cur — stated, or paid less credited — and
+// whether the provider said anything about it at all.
+func (a *applier) fee(cur string, gross decimal.Decimal) (decimal.Decimal, bool) {
 	ev := a.ev
 	if ev.Currency != cur && ev.Currency != "" {
-		return decimal.Zero
+		return decimal.Zero, false
 	}
 	switch {
-	case ev.Fee.Valid && ev.Fee.Decimal.IsPositive():
-		return ev.Fee.Decimal
-	case ev.Credited.Valid && ev.Credited.Decimal.LessThan(gross):
-		return gross.Sub(ev.Credited.Decimal)
+	case ev.Fee.Valid:
+		return ev.Fee.Decimal, true
+	case ev.Credited.Valid && ev.Credited.Decimal.LessThanOrEqual(gross):
+		return gross.Sub(ev.Credited.Decimal), true
 	}
-	return decimal.Zero
+	return decimal.Zero, false
 }
 
 func partsOf(r ordersdb.Order) []providers.Part {

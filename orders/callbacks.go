@@ -76,7 +76,16 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 		}
 		out = Ingested{InboxID: row.ID, Verdict: row.Verdict, Repeat: !row.Inserted}
 		if !row.Inserted {
-			return nil
+			if row.Verdict != "rejected" || verdict == "rejected" || row.ProcessedAt != nil {
+				return nil
+			}
+			// Refused before (a wrong secret, since fixed) and verified now: the
+			// provider's retry is taken.
+			if err := q.UpdateCallbackVerdict(ctx, ordersdb.UpdateCallbackVerdictParams{ID: row.ID, Verdict: verdict}); err != nil {
+				return fmt.Errorf("update callback verdict: %w", err)
+			}
+			out.Verdict = verdict
+			return s.queue.ProcessCallback(ctx, tx, row.ID)
 		}
 		if verdict == "rejected" {
 			_, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
@@ -128,7 +137,9 @@ func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
 	}
 	ev, err := adapter.ParseCallback(&providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr})
 	if err != nil {
-		return s.q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "unparsable: " + err.Error()})
+		// Acknowledged at intake, refused now (the account's secret changed in
+		// between): an accountant must see it.
+		return s.FailCallback(ctx, inboxID, fmt.Errorf("no longer verifies: %w", err))
 	}
 	ref := map[string]any{"callback_id": inboxID}
 	if !ev.Verified {
@@ -280,7 +291,7 @@ func unknownFinding(acct merchants.ProviderAccount, ev providers.Event, amount d
 	return discrepancies.Finding{
 		Type: discrepancies.UnknownOrder, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID, OrderID: orderID,
 		Fingerprint: discrepancies.Fingerprint(discrepancies.UnknownOrder, acct.Name, syntheticOrderNo(ev)),
-		Currency:    cur, Actual: providers.Nullable(amount), Delta: amount, Suspense: amount,
+		Currency:    cur, Actual: providers.Nullable(amount), Delta: amount,
 		Summary: fmt.Sprintf("%s reported %s order %s (%s %s) that tally does not know", acct.Name, ev.Status,
 			firstOf(ev.OrderNo, ev.ProviderOrderID, ev.TxHash), amount, cur),
 		Detail: detail,
@@ -342,4 +353,30 @@ func safeHeaders(h http.Header) map[string][]string {
 		out[k] = v
 	}
 	return out
+}
+
+// FailCallback gives up on a stored callback that cannot be applied (its job
+// ran out of attempts, or it no longer verifies): it is marked processed with
+// the reason and opens a rejected_callback discrepancy, so that it is neither
+// lost nor counted as in flight forever.
+func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) error {
+	in, err := s.q.CallbackByID(ctx, inboxID)
+	if err != nil {
+		return fmt.Errorf("load callback %d: %w", inboxID, err)
+	}
+	acct, err := s.merchants.ProviderAccountByID(ctx, in.ProviderAccountID)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
+			Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
+			Fingerprint: discrepancies.Fingerprint(discrepancies.RejectedCallback, acct.Name, hex.EncodeToString(in.RequestHash[:12])),
+			Summary:     fmt.Sprintf("callback %d to %s could not be applied: %v", inboxID, acct.Name, cause),
+			Detail:      map[string]any{"inbox_id": inboxID, "error": cause.Error()},
+		}); err != nil {
+			return err
+		}
+		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "failed: " + cause.Error()})
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -90,4 +91,55 @@ func (s *Service) InFlight(ctx context.Context, providerAccountID int64) (map[st
 		}
 	}
 	return out, nil
+}
+
+// CompleteFee books the fee of a settled order whose provider did not state
+// one at settlement (UsdtPay's callbacks, for one), once its query or its
+// settlement statement does: fees from the clearing account, under the key
+// order:{id}:fee. An order whose fee is already known is left alone; it reports
+// whether it booked anything.
+func (s *Service) CompleteFee(ctx context.Context, orderID int64, fee decimal.Decimal, currency, source string, ref map[string]any) (bool, error) {
+	booked := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		row, err := q.OrderByIDForUpdate(ctx, orderID)
+		if err != nil {
+			return fmt.Errorf("lock order %d: %w", orderID, err)
+		}
+		if row.Fee.Valid || !row.PaidAmount.Valid || row.SettledCurrency != currency || fee.IsNegative() {
+			return nil
+		}
+		_, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+		if err != nil {
+			return err
+		}
+		if fee.IsPositive() {
+			if _, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
+				Merchant: row.MerchantID, Key: fmt.Sprintf("order:%d:fee", row.ID), Reference: orderRef(row.ID),
+				Metadata: map[string]string{"source": source},
+				Entries: []ledger.Entry{
+					{Account: ledger.FeesAccount(acct.Name, currency), Side: ledger.Debit, Amount: fee},
+					{Account: ledger.ProviderAccount(acct.Name, currency), Side: ledger.Credit, Amount: fee},
+				}}); err != nil {
+				return fmt.Errorf("book fee: %w", err)
+			}
+		}
+		credited := row.PaidAmount.Decimal.Sub(fee)
+		if row.Kind == string(providers.KindPayout) {
+			credited = row.CreditedAmount.Decimal
+		}
+		if err := q.SetOrderFee(ctx, ordersdb.SetOrderFeeParams{ID: row.ID, Fee: providers.Nullable(fee), CreditedAmount: providers.Nullable(credited)}); err != nil {
+			return fmt.Errorf("record fee: %w", err)
+		}
+		detail := map[string]any{"fee": fee.String(), "currency": currency, "completed_fee": true}
+		for k, v := range ref {
+			detail[k] = v
+		}
+		if _, err := s.recordEvent(ctx, q, row, source, row.Status, row.Status, detail); err != nil {
+			return err
+		}
+		booked = true
+		return nil
+	})
+	return booked, err
 }

@@ -150,13 +150,23 @@ type Service struct {
 	queue     Queue
 	opts      Options
 
-	mu       sync.Mutex
-	adapters map[string]cachedAdapter
+	mu         sync.Mutex
+	adapters   map[string]cachedAdapter
+	adapterIDs map[int64]string // provider account id -> name, for AdapterByID
 }
+
+// accountTTL is how long Adapter and AdapterByID reuse a provider account they
+// read (with its secret opened and its adapter built) before reading it again:
+// every callback needs its account twice (ingress and process_callback), and the
+// read and the secret's decryption were a database round trip and an AES-GCM
+// open each time (tally bench callbacks). A change to an account (a new secret,
+// disabled) takes effect within accountTTL in every process.
+const accountTTL = 2 * time.Second
 
 type cachedAdapter struct {
 	adapter providers.Adapter
 	account merchants.ProviderAccount
+	read    time.Time // when account was read from the database
 }
 
 // New returns a Service.
@@ -171,7 +181,7 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 		opts.Now = time.Now
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}}
+	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{}}
 }
 
 // SetQueue sets the queue after construction (the queue's workers need the
@@ -187,8 +197,13 @@ func (s *Service) NotifyURL(account string) string {
 }
 
 // Adapter returns the (cached) adapter and account for a provider account name.
-// The cache follows the account's updated_at, so a changed secret takes effect.
+// An account read less than accountTTL ago is not read again; after that it is,
+// and the adapter is rebuilt when the account's updated_at moved, so that a
+// changed secret takes effect.
 func (s *Service) Adapter(ctx context.Context, name string) (providers.Adapter, merchants.ProviderAccount, error) {
+	if c, ok := s.fresh(name); ok {
+		return c.adapter, c.account, nil
+	}
 	acct, err := s.merchants.ProviderAccount(ctx, name)
 	if err != nil {
 		if errors.Is(err, merchants.ErrNotFound) {
@@ -201,6 +216,14 @@ func (s *Service) Adapter(ctx context.Context, name string) (providers.Adapter, 
 
 // AdapterByID is Adapter by provider account id.
 func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter, merchants.ProviderAccount, error) {
+	s.mu.Lock()
+	name, known := s.adapterIDs[id]
+	s.mu.Unlock()
+	if known {
+		if c, ok := s.fresh(name); ok && c.account.ID == id {
+			return c.adapter, c.account, nil
+		}
+	}
 	acct, err := s.merchants.ProviderAccountByID(ctx, id)
 	if err != nil {
 		return nil, merchants.ProviderAccount{}, err
@@ -208,10 +231,26 @@ func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter,
 	return s.adapterFor(acct)
 }
 
+// fresh returns the cached adapter of an account read less than accountTTL ago.
+func (s *Service) fresh(name string) (cachedAdapter, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.adapters[name]
+	if !ok || time.Since(c.read) >= accountTTL {
+		return cachedAdapter{}, false
+	}
+	return c, true
+}
+
+// adapterFor returns the adapter of an account just read from the database,
+// building it unless the cached one is of the same updated_at.
 func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter, merchants.ProviderAccount, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.adapters[acct.Name]; ok && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
+	s.adapterIDs[acct.ID] = acct.Name
+	if c, ok := s.adapters[acct.Name]; ok && c.account.ID == acct.ID && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
+		c.read = time.Now()
+		s.adapters[acct.Name] = c
 		return c.adapter, c.account, nil
 	}
 	cfg := acct.Config(s.NotifyURL(acct.Name))
@@ -223,7 +262,7 @@ func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter,
 	if err != nil {
 		return nil, merchants.ProviderAccount{}, err
 	}
-	s.adapters[acct.Name] = cachedAdapter{adapter: a, account: acct}
+	s.adapters[acct.Name] = cachedAdapter{adapter: a, account: acct, read: time.Now()}
 	return a, acct, nil
 }
 

@@ -34,7 +34,6 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		return err
 	}
 	log := s.opts.Logger.With("order_id", row.ID, "provider", acct.Provider, "provider_account", acct.Name)
-	probeByResend := false
 	if row.SubmitState == "ambiguous" {
 		if adapter.Capabilities().QueryOrder {
 			ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
@@ -47,11 +46,9 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 			default:
 				return fmt.Errorf("query order %d after an ambiguous submit: %w", row.ID, err)
 			}
-		} else {
-			// No query: sending the same order number again is the probe; a
-			// duplicate refusal proves the first create worked.
-			probeByResend = true
 		}
+		// No query: sending the same order number again is the probe; a
+		// duplicate refusal proves the first create worked (below).
 	}
 	var req CreateRequest
 	if err := json.Unmarshal(row.Request, &req); err != nil {
@@ -70,14 +67,27 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		log.Info("order submitted", "provider_order_id", res.ProviderOrderID, "status", res.Status)
 		return s.afterSubmit(ctx, acct, row.ID, res, nil)
 	}
-	if probeByResend && errors.Is(err, providers.ErrDuplicateOrder) {
+	if errors.Is(err, providers.ErrDuplicateOrder) {
 		log.Info("ambiguous submit resolved by resending: the provider already has the order")
 		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil)
 	}
 	kind := providers.KindOf(err)
 	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", err)
+	if errors.Is(err, providers.ErrRejected) && adapter.Capabilities().QueryOrder {
+		// Never fail an order the provider has: a refusal of a create sent again
+		// (the first answer lost, the worker killed) is often "already exists".
+		ev, qerr := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
+		switch {
+		case qerr == nil:
+			log.Info("the provider refused the create but has the order: recorded as submitted", "status", ev.Status)
+			return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev)
+		case !errors.Is(qerr, providers.ErrNotFound):
+			return fmt.Errorf("query order %d after a refused create: %w", row.ID, qerr)
+		}
+	}
 	switch {
-	case errors.Is(err, providers.ErrAmbiguous):
+	case errors.Is(err, providers.ErrAmbiguous), errors.Is(err, providers.ErrBadSignature):
+		// A create answer that does not verify may come from an order that exists.
 		if err2 := s.setSubmitState(ctx, row.ID, "ambiguous", err.Error()); err2 != nil {
 			return err2
 		}
@@ -284,7 +294,9 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return n, fmt.Errorf("expire payout %d: %w", r.ID, err)
+			// One order must not block every later one: log it and go on.
+			s.opts.Logger.Error("expire payout", "order_id", r.ID, "error", err)
+			continue
 		}
 		if expired {
 			n++

@@ -83,6 +83,15 @@ type Capabilities struct {
 	// AmountMultiple, when non-zero, is what every amount must be a multiple of
 	// (USDTCNPAY: 100).
 	AmountMultiple decimal.Decimal
+
+	// ReversedAsFailed: the provider has no reversed status and reports a
+	// reversal as a failure of an order that had succeeded (C-Pay 15 after 14,
+	// USDTCNPAY 已取消/已驳回 after 已确认/已完成). tally reads it as a reversal.
+	ReversedAsFailed bool
+	// QueryHidesReversals: the order query still says succeeded after a
+	// reversal (CXPay); only the callback shows it, so reconciliation does not
+	// call a reversed order that the query reports succeeded a mismatch.
+	QueryHidesReversals bool
 }
 
 // Config is what an adapter needs to talk to one provider account.

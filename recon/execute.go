@@ -16,6 +16,7 @@ import (
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -47,14 +48,13 @@ func (x *execution) loop(ctx context.Context) error {
 			}
 			if next != x.cp.Phase {
 				x.cp.Phase, x.cp.AfterID, x.cp.AfterKey = next, 0, ""
+				if next == "" {
+					x.cp.Index++ // in the same save: a resume never replays a finished account
+				}
 			}
 			if err := x.s.saveCheckpoint(ctx, x.run.ID, x.cp); err != nil {
 				return err
 			}
-		}
-		x.cp.Index++
-		if err := x.s.saveCheckpoint(ctx, x.run.ID, x.cp); err != nil {
-			return err
 		}
 	}
 	if x.cp.Ledger == nil {
@@ -197,10 +197,23 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 	case qerr != nil:
 		line.Unmatched++
 		line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
-		x.note(fmt.Sprintf("%s: %d order queries failed (first: %v)", x.acct.Name, 1, qerr))
-		return nil
+		x.cp.QueryErrors++
+		if x.cp.QueryErrors == 1 {
+			x.note(fmt.Sprintf("%s: order queries failed (first: %v)", x.acct.Name, qerr))
+		}
+		// Unchecked is not consistent: its open discrepancies stay open.
+		return x.s.disc.TouchOrder(ctx, x.s.pool, o.ID, x.run.ID)
 	}
 	pst := eventStatus(*ev)
+	caps := x.adapter.Capabilities()
+	switch {
+	case caps.ReversedAsFailed && pst == "failed" && st == "succeeded":
+		pst = "reversed" // this provider's only way to say reversed
+	case caps.QueryHidesReversals && pst == "succeeded" && st == "reversed":
+		return x.matched(line, o) // its query cannot see the reversal its callback reported
+	case caps.ReversedAsFailed && pst == "failed" && st == "reversed":
+		return x.matched(line, o) // its "failed after success" is the reversal tally applied
+	}
 	switch {
 	case pst == st:
 		return x.same(ctx, line, o, *ev)
@@ -208,8 +221,6 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 		return x.repair(ctx, line, o, *ev, "recon")
 	case pst == "succeeded" && (st == "expired" || st == "failed") && o.Kind == string(providers.KindDeposit):
 		return x.repair(ctx, line, o, *ev, "recon") // a late payment: the money arrived
-	case rank(pst) < rank(st) && !(pst == "processing" && st == "pending"):
-		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s, the provider says %s", o.Status, pst), ev)
 	default:
 		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s, the provider says %s", o.Status, pst), ev)
 	}
@@ -224,6 +235,11 @@ func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order,
 		return x.matched(line, o)
 	}
 	found := false
+	if !o.Fee.Valid && ev.Fee.Valid && o.PaidAmount.Valid && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
+		if err := x.completeFee(ctx, line, o, ev.Fee.Decimal); err != nil {
+			return err
+		}
+	}
 	if o.PaidAmount.Valid {
 		if paid, ok := amountIn(ev, o.SettledCurrency); ok && paid.Sub(o.PaidAmount.Decimal).Abs().GreaterThan(x.acct.AmountTolerance) {
 			found = true
@@ -279,6 +295,11 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Orde
 	if err != nil {
 		return fmt.Errorf("repair: %w", err)
 	}
+	if res.Outcome == orders.Conflict || res.Outcome == orders.Stale {
+		// The state machine refused it (and opened its own discrepancy): not repaired.
+		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch,
+			fmt.Sprintf("the provider says %s, tally could not apply it to its %s order", ev.Status, res.Before), &ev)
+	}
 	line.Repaired++
 	amount, cur := o.Amount, o.Currency
 	if p, ok := amountIn(ev, ev.Currency); ok && ev.Currency != "" {
@@ -286,28 +307,51 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Orde
 	}
 	f := finding{t: discrepancies.MissingCallback, currency: cur, actual: providers.Nullable(amount), delta: amount,
 		summary: fmt.Sprintf("the provider had %s the order, tally still had it %s: applied (now %s)", ev.Status, res.Before, res.After)}
+	if err := x.repaired(ctx, o, f, fmt.Sprintf("run %d applied the provider's %s", x.run.ID, ev.Status)); err != nil {
+		return err
+	}
+	line.Matched++
+	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
+	return nil
+}
+
+// completeFee books the fee a provider did not state at settlement once its
+// query or statement does, and reports it as a repaired fee_mismatch.
+func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb.Order, fee decimal.Decimal) error {
+	source := "recon"
+	if x.run.Kind == KindStatement {
+		source = "statement"
+	}
+	booked, err := x.s.orders.CompleteFee(ctx, o.ID, fee, o.SettledCurrency, source, map[string]any{"run_id": x.run.ID})
+	if err != nil || !booked {
+		return err
+	}
+	line.Repaired++
+	return x.repaired(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, actual: providers.Nullable(fee), delta: fee.Neg(),
+		summary: fmt.Sprintf("the provider did not state its fee at settlement; its %s says %s %s: booked", source, fee, o.SettledCurrency)},
+		fmt.Sprintf("run %d booked the fee", x.run.ID))
+}
+
+// repaired records a finding tally fixed itself: opened (or seen), marked
+// repaired and closed, so that it is reported without waiting for anyone.
+func (x *execution) repaired(ctx context.Context, o ordersdb.Order, f finding, note string) error {
 	d, opened, err := x.recordTx(ctx, o, f)
 	if err != nil {
 		return err
 	}
 	if err := pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
-		if err := x.s.disc.MarkRepairedTx(ctx, tx, d.ID, "recon", fmt.Sprintf("run %d applied the provider's %s", x.run.ID, ev.Status)); err != nil {
+		if err := x.s.disc.MarkRepairedTx(ctx, tx, d.ID, "recon", note); err != nil {
 			return err
 		}
 		if d.Status == discrepancies.Open {
-			_, err := x.s.disc.CloseTx(ctx, tx, d.ID, discrepancies.Resolved, "repaired", "recon", fmt.Sprintf("repaired by run %d", x.run.ID), "")
+			_, err := x.s.disc.CloseTx(ctx, tx, d.ID, discrepancies.Resolved, "repaired", "recon", note, "")
 			return err
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	if err := x.touch(ctx, d.ID, opened, true, false); err != nil {
-		return err
-	}
-	line.Matched++
-	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
-	return nil
+	return x.touch(ctx, d.ID, opened, true, false)
 }
 
 func (x *execution) matched(line *OrderLine, o ordersdb.Order) error {
@@ -345,6 +389,7 @@ func (x *execution) checkLedger(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
 			d, opened, err := x.s.disc.RecordTx(ctx, tx, discrepancies.Finding{Type: discrepancies.LedgerInvariant, MerchantID: x.run.MerchantID,
 				Fingerprint: fp, Summary: fmt.Sprintf("ledger invariant check failed: %d violations", len(rep.Violations)),
+				Delta: decimal.NewFromInt(int64(len(rep.Violations))),
 				Detail: map[string]any{"report": rep.String()}, RunID: x.run.ID, Actor: "recon"})
 			if err != nil {
 				return err
@@ -369,14 +414,17 @@ func (x *execution) autoClose(ctx context.Context) error {
 		types = []string{string(discrepancies.BalanceDrift)}
 	case KindFull:
 		types = append(types, string(discrepancies.BalanceDrift))
-	case KindStatement:
-		types = append(types, string(discrepancies.UnknownOrder))
 	}
-	if x.run.Kind != KindBalances && x.run.Kind != KindStatement && !x.adapter.Capabilities().QueryOrder {
+	switch {
+	case x.run.Kind == KindStatement:
+		// A statement lists what settled in its period: too partial a view to
+		// call anything consistent. Query and balance runs close.
+		return nil
+	case x.run.Kind != KindBalances && !x.adapter.Capabilities().QueryOrder:
 		return nil // nothing about orders was checked
 	}
 	rows, err := x.s.q.OpenDiscrepanciesNotSeen(ctx, recondb.OpenDiscrepanciesNotSeenParams{ProviderAccountID: &x.acct.ID,
-		Types: types, RunID: x.run.ID, WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd})
+		Types: types, StartedAt: x.run.StartedAt, WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd})
 	if err != nil {
 		return fmt.Errorf("open discrepancies: %w", err)
 	}

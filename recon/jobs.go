@@ -93,7 +93,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return river.JobSnooze(30 * time.Second)
 	}
 	defer func() { _, _ = jobsdb.New(conn).AdvisoryUnlock(context.WithoutCancel(ctx), key) }()
-	_, err = w.s.Execute(ctx, job.Args.RunID, nil)
+	_, err = w.s.execute(ctx, job.Args.RunID, nil, job.Attempt >= job.MaxAttempts)
 	return err
 }
 

@@ -246,6 +246,7 @@ type checkpoint struct {
 	Ledger      *LedgerLine           `json:"ledger"`
 	Done        int64                 `json:"done"`
 	Notes       []string              `json:"notes"`
+	QueryErrors int64                 `json:"query_errors"`
 	Initialised bool                  `json:"initialised"`
 }
 
@@ -263,6 +264,13 @@ const (
 // finished returns its stored summary. It is what the recon_run job calls; a
 // crash resumes from the last checkpoint.
 func (s *Service) Execute(ctx context.Context, runID int64, progress Progress) (Summary, error) {
+	return s.execute(ctx, runID, progress, true)
+}
+
+// execute runs or resumes a run. With failOnError an error fails the run;
+// without it (a job with attempts left) the run stays running at its checkpoint
+// for the retry.
+func (s *Service) execute(ctx context.Context, runID int64, progress Progress, failOnError bool) (Summary, error) {
 	row, err := s.q.RunByID(ctx, runID)
 	if err != nil {
 		return Summary{}, fmt.Errorf("load run %d: %w", runID, err)
@@ -287,8 +295,8 @@ func (s *Service) Execute(ctx context.Context, runID int64, progress Progress) (
 	}
 	x := &execution{s: s, run: run, cp: &cp, progress: progress}
 	if err := x.loop(ctx); err != nil {
-		if ctx.Err() != nil {
-			return Summary{}, err // interrupted: the job resumes from the checkpoint
+		if ctx.Err() != nil || !failOnError {
+			return Summary{}, err // interrupted or retried: it resumes from the checkpoint
 		}
 		return s.fail(ctx, run, err)
 	}

@@ -131,6 +131,12 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r Resolution) ([]ledger.Entry, *orders.CreateRequest, error) {
 	parked := d.SuspenseAmount
 	cur := d.Currency
+	// Money in suspense belongs to payer-modified amounts and unknown orders; a
+	// reversal's parked amount is what the customer owes (a receivable).
+	inSuspense := d.Type == discrepancies.AmountMismatch || d.Type == discrepancies.UnknownOrder
+	if !inSuspense && r.Action != WriteOff && r.Action != Ignore {
+		return nil, nil, fmt.Errorf("%s on a %s: %w", r.Action, d.Type, ErrNothingToMove)
+	}
 	switch r.Action {
 	case Ignore:
 		return nil, nil, nil
@@ -174,7 +180,17 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 	case WriteOff:
 		loss := ledger.LossAccount(cur)
 		switch {
-		case parked.IsPositive():
+		case d.Type == discrepancies.Reversal && d.OrderID != 0:
+			if !parked.IsPositive() {
+				return nil, nil, fmt.Errorf("the customer owes nothing for this reversal: %w", ErrNothingToMove)
+			}
+			o, err := s.orders.Get(ctx, d.MerchantID, d.OrderID)
+			if err != nil {
+				return nil, nil, err
+			}
+			rec := ledger.ReceivableAccount(o.CustomerID, cur)
+			return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: parked}, {Account: rec, Side: ledger.Credit, Amount: parked}}, nil, nil
+		case parked.IsPositive() && inSuspense:
 			return []ledger.Entry{{Account: ledger.SuspenseAccount(cur), Side: ledger.Debit, Amount: parked},
 				{Account: loss, Side: ledger.Credit, Amount: parked}}, nil, nil
 		case d.Type == discrepancies.BalanceDrift && !d.AmountDelta.IsZero():
@@ -188,17 +204,6 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 				return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: amt}, {Account: clearing, Side: ledger.Credit, Amount: amt}}, nil, nil
 			}
 			return []ledger.Entry{{Account: clearing, Side: ledger.Debit, Amount: amt}, {Account: loss, Side: ledger.Credit, Amount: amt}}, nil, nil
-		case d.Type == discrepancies.Reversal && d.OrderID != 0:
-			o, err := s.orders.Get(ctx, d.MerchantID, d.OrderID)
-			if err != nil {
-				return nil, nil, err
-			}
-			rec := ledger.ReceivableAccount(o.CustomerID, cur)
-			b, err := s.ledger.Balance(ctx, d.MerchantID, rec)
-			if err != nil || !b.Posted.IsPositive() {
-				return nil, nil, fmt.Errorf("the customer owes nothing for this reversal: %w", ErrNothingToMove)
-			}
-			return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: b.Posted}, {Account: rec, Side: ledger.Credit, Amount: b.Posted}}, nil, nil
 		}
 		return nil, nil, fmt.Errorf("write_off on a %s: %w", d.Type, ErrNothingToMove)
 	}

@@ -49,9 +49,13 @@ func New(cfg Config) (*Sandbox, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	sb := &Sandbox{sims: map[string]sim.Simulator{}}
 	mux := http.NewServeMux()
-	for _, name := range registry.Names() {
+	for i, name := range registry.Names() {
+		seed := cfg.Seed
+		if seed != 0 {
+			seed += uint64(i+1) * 7919 // each provider its own stream of payer behaviour
+		}
 		s, err := registry.NewSimulator(name, sim.Config{
-			BaseURL: base + "/" + name, Merchants: cfg.Merchants[name], Scale: cfg.Scale, Seed: cfg.Seed,
+			BaseURL: base + "/" + name, Merchants: cfg.Merchants[name], Scale: cfg.Scale, Seed: seed,
 			HTTPClient: cfg.HTTPClient, Logger: cfg.Logger.With("provider", name),
 		})
 		if err != nil {

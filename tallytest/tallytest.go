@@ -58,6 +58,8 @@ type Options struct {
 	Wait time.Duration
 	// ReconPageSize is the reconciliation page size (small values exercise checkpoints).
 	ReconPageSize int32
+	// HoldTTL is how long payout holds last; default the service's 72h.
+	HoldTTL time.Duration
 	// ReconStaleAfter is how long an order may stay pending before reconciliation
 	// calls it stale; default 24h.
 	ReconStaleAfter time.Duration
@@ -147,7 +149,7 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants = merchants.New(pool, box)
 	e.Merchants.Validate = registry.Validate
 	e.Disc = discrepancies.New()
-	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger,
+	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})

@@ -12,6 +12,17 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const clearOrderSuspense = `-- name: ClearOrderSuspense :exec
+UPDATE discrepancies SET suspense_amount = 0
+WHERE order_id = $1 AND status = 'open' AND type IN ('amount_mismatch', 'unknown_order')
+`
+
+// The money parked for an order left suspense (the order was reversed).
+func (q *Queries) ClearOrderSuspense(ctx context.Context, orderID *int64) error {
+	_, err := q.db.Exec(ctx, clearOrderSuspense, orderID)
+	return err
+}
+
 const closeDiscrepancy = `-- name: CloseDiscrepancy :one
 UPDATE discrepancies SET status = $1, resolved_at = now(), resolved_by = $2,
     resolution = $3, resolution_note = $4, resolution_transfer_key = $5
@@ -381,6 +392,23 @@ func (q *Queries) MarkDiscrepancyRepaired(ctx context.Context, id int64) (Discre
 	return i, err
 }
 
+const touchOrderDiscrepancies = `-- name: TouchOrderDiscrepancies :exec
+UPDATE discrepancies SET last_run_id = $1, last_seen_at = now()
+WHERE order_id = $2 AND status = 'open'
+`
+
+type TouchOrderDiscrepanciesParams struct {
+	RunID   *int64
+	OrderID *int64
+}
+
+// A run could not check an order: its open discrepancies count as seen, so that
+// the run does not close them as consistent.
+func (q *Queries) TouchOrderDiscrepancies(ctx context.Context, arg TouchOrderDiscrepanciesParams) error {
+	_, err := q.db.Exec(ctx, touchOrderDiscrepancies, arg.RunID, arg.OrderID)
+	return err
+}
+
 const upsertDiscrepancy = `-- name: UpsertDiscrepancy :one
 INSERT INTO discrepancies (merchant_id, provider_account_id, order_id, type, fingerprint, severity, currency,
                            expected, actual, amount_delta, summary, detail, suspense_amount, last_run_id)
@@ -390,17 +418,28 @@ ON CONFLICT (fingerprint) DO UPDATE SET
     last_seen_at = now(),
     seen_count = discrepancies.seen_count + 1,
     last_run_id = COALESCE(EXCLUDED.last_run_id, discrepancies.last_run_id),
-    expected = EXCLUDED.expected,
-    actual = EXCLUDED.actual,
-    amount_delta = EXCLUDED.amount_delta,
-    summary = EXCLUDED.summary,
+    expected = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                         OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                    THEN EXCLUDED.expected ELSE discrepancies.expected END,
+    actual = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                       OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                  THEN EXCLUDED.actual ELSE discrepancies.actual END,
+    summary = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                        OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                   THEN EXCLUDED.summary ELSE discrepancies.summary END,
     suspense_amount = GREATEST(discrepancies.suspense_amount, EXCLUDED.suspense_amount),
-    status = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+    status = CASE WHEN discrepancies.status <> 'open'
+                       AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
                   THEN 'open' ELSE discrepancies.status END,
-    resolution = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+    resolution = CASE WHEN discrepancies.status <> 'open'
+                           AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
                       THEN '' ELSE discrepancies.resolution END,
-    resolved_at = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
-                       THEN NULL ELSE discrepancies.resolved_at END
+    resolved_at = CASE WHEN discrepancies.status <> 'open'
+                            AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
+                       THEN NULL ELSE discrepancies.resolved_at END,
+    amount_delta = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                             OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                        THEN EXCLUDED.amount_delta ELSE discrepancies.amount_delta END
 RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, (xmax = 0) AS inserted
 `
 
@@ -450,9 +489,11 @@ type UpsertDiscrepancyRow struct {
 	Inserted              bool
 }
 
-// Open a discrepancy, or count another sighting of the same one. A discrepancy a
-// run had closed automatically opens again; one an accountant resolved or ignored
-// stays as they left it.
+// Open a discrepancy, or count another sighting of the same one. It opens again
+// when a run had closed it automatically, or when an accountant had closed it
+// and it comes back with another amount (a new drift after a write-off); one an
+// accountant closed that comes back unchanged stays as they left it, amounts
+// and all.
 func (q *Queries) UpsertDiscrepancy(ctx context.Context, arg UpsertDiscrepancyParams) (UpsertDiscrepancyRow, error) {
 	row := q.db.QueryRow(ctx, upsertDiscrepancy,
 		arg.MerchantID,

@@ -88,6 +88,11 @@ CREATE TABLE recon_run_findings (
     PRIMARY KEY (run_id, discrepancy_id)
 );
 
+-- Reconciliation pages through an account's orders by creation time, and finds
+-- settled orders a statement does not list by settlement time.
+CREATE INDEX orders_account_created_idx ON orders (provider_account_id, created_at, id);
+CREATE INDEX orders_account_settled_idx ON orders (provider_account_id, final_at) WHERE status IN ('succeeded', 'reversed');
+
 -- +goose Down
 DROP TABLE recon_run_findings;
 DROP TABLE recon_runs;

@@ -1116,6 +1116,21 @@ func (q *Queries) SetHoldKey(ctx context.Context, arg SetHoldKeyParams) error {
 	return err
 }
 
+const setOrderFee = `-- name: SetOrderFee :exec
+UPDATE orders SET fee = $1, credited_amount = $2, updated_at = now() WHERE id = $3
+`
+
+type SetOrderFeeParams struct {
+	Fee            decimal.NullDecimal
+	CreditedAmount decimal.NullDecimal
+	ID             int64
+}
+
+func (q *Queries) SetOrderFee(ctx context.Context, arg SetOrderFeeParams) error {
+	_, err := q.db.Exec(ctx, setOrderFee, arg.Fee, arg.CreditedAmount, arg.ID)
+	return err
+}
+
 const unappliedCallbacks = `-- name: UnappliedCallbacks :many
 SELECT id, method, path, query, headers, body, remote_addr FROM callback_inbox
 WHERE provider_account_id = $1 AND processed_at IS NULL AND verdict = 'accepted'
@@ -1159,6 +1174,20 @@ func (q *Queries) UnappliedCallbacks(ctx context.Context, providerAccountID int6
 		return nil, err
 	}
 	return items, nil
+}
+
+const updateCallbackVerdict = `-- name: UpdateCallbackVerdict :exec
+UPDATE callback_inbox SET verdict = $1, error = '' WHERE id = $2
+`
+
+type UpdateCallbackVerdictParams struct {
+	Verdict string
+	ID      int64
+}
+
+func (q *Queries) UpdateCallbackVerdict(ctx context.Context, arg UpdateCallbackVerdictParams) error {
+	_, err := q.db.Exec(ctx, updateCallbackVerdict, arg.Verdict, arg.ID)
+	return err
 }
 
 const updateOrderState = `-- name: UpdateOrderState :one

@@ -59,16 +59,22 @@ SELECT $1::bigint,
        CASE WHEN order_no <> '' THEN order_no ELSE 'wallet:' || provider_order_id END AS key,
        max(order_no), max(provider_order_id), max(kind),
        (array_agg(status ORDER BY settled_at DESC, line_no DESC))[1],
-       sum(amount),
-       CASE WHEN count(fee) = count(*) THEN sum(fee) END,
+       CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
+            THEN sum(amount) FILTER (WHERE part_id <> '')
+            ELSE (array_agg(amount ORDER BY settled_at DESC, line_no DESC))[1] END,
+       CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
+            THEN CASE WHEN count(fee) FILTER (WHERE part_id <> '') > 0 THEN sum(fee) FILTER (WHERE part_id <> '') END
+            ELSE (array_agg(fee ORDER BY settled_at DESC, line_no DESC))[1] END,
        max(currency), count(DISTINCT currency)::int, max(settled_at), count(*)::int, min(line_no)
 FROM statement_lines
 WHERE statement_id = $1::bigint
 GROUP BY 2
 `
 
-// Sum a statement's lines per order. Parts of one order settle one order; the
-// status of an order is its latest line's.
+// One row per order of a statement. Lines with distinct part ids are parts of one
+// settlement and are summed; lines without a part id are the same order stated
+// again (a repeat, or a later status such as reversed): the latest one counts.
+// The status of an order is its latest line's.
 func (q *Queries) BuildStatementOrders(ctx context.Context, statementID int64) (int64, error) {
 	result, err := q.db.Exec(ctx, buildStatementOrders, statementID)
 	if err != nil {
@@ -316,7 +322,7 @@ SELECT d.id, d.merchant_id, d.provider_account_id, d.order_id, d.type, d.fingerp
 LEFT JOIN orders o ON o.id = d.order_id
 WHERE d.status = 'open' AND d.provider_account_id = $1
   AND d.type = ANY($2::text[])
-  AND (d.last_run_id IS DISTINCT FROM $3::bigint)
+  AND d.last_seen_at < $3
   AND (d.order_id IS NULL OR (o.created_at >= $4 AND o.created_at < $5))
 ORDER BY d.id
 LIMIT 1000
@@ -325,18 +331,18 @@ LIMIT 1000
 type OpenDiscrepanciesNotSeenParams struct {
 	ProviderAccountID *int64
 	Types             []string
-	RunID             int64
+	StartedAt         time.Time
 	WindowStart       time.Time
 	WindowEnd         time.Time
 }
 
 // Open discrepancies of the given types about orders of an account in a window
-// (or about the account itself) that a run did not find again.
+// (or about the account itself) that nothing found again since a run started.
 func (q *Queries) OpenDiscrepanciesNotSeen(ctx context.Context, arg OpenDiscrepanciesNotSeenParams) ([]Discrepancy, error) {
 	rows, err := q.db.Query(ctx, openDiscrepanciesNotSeen,
 		arg.ProviderAccountID,
 		arg.Types,
-		arg.RunID,
+		arg.StartedAt,
 		arg.WindowStart,
 		arg.WindowEnd,
 	)
@@ -1038,7 +1044,9 @@ SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee
        o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,
        o.created_at AS order_created_at, o.origin AS order_origin
 FROM statement_orders s
-LEFT JOIN orders o ON o.provider_account_id = $1 AND o.provider_order_no = s.key
+LEFT JOIN orders o ON o.provider_account_id = $1
+    AND (o.provider_order_no = s.key
+         OR (s.order_no = '' AND s.provider_order_id <> '' AND o.provider_order_id = s.provider_order_id))
 WHERE s.statement_id = $2 AND s.key > $3
 ORDER BY s.key
 LIMIT $4
@@ -1079,6 +1087,8 @@ type StatementPageRow struct {
 }
 
 // A page of a statement's orders, each with the tally order of the same number.
+// By the order number tally sent; a line naming only the provider's id finds
+// the order by that id.
 func (q *Queries) StatementPage(ctx context.Context, arg StatementPageParams) ([]StatementPageRow, error) {
 	rows, err := q.db.Query(ctx, statementPage,
 		arg.ProviderAccountID,

@@ -183,6 +183,8 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		DepositCurrencies: union(cashierCurrencies, walletCurrencies, cardCurrencies),
 		PayoutCurrencies:  union(cryptoCurrencies, fiatCurrencies),
 		AmountDecimals:    AmountDecimals,
+		// Status 15 (CLOSED) after 14 (COMPLETED) is C-Pay's only way to say reversed.
+		ReversedAsFailed: true,
 	}
 }
 

@@ -126,6 +126,8 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		DepositCurrencies: []string{a.currency},
 		PayoutCurrencies:  []string{a.currency},
 		AmountDecimals:    a.decimals,
+		// /order/query has no reverse field: a reversed order still reads as paid.
+		QueryHidesReversals: true,
 	}
 }
 

@@ -131,6 +131,8 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		PayoutCurrencies:  []string{Currency},
 		AmountDecimals:    0,
 		AmountMultiple:    AmountMultiple,
+		// 已取消/已驳回 after 已确认/已完成 is the platform's only way to say reversed.
+		ReversedAsFailed: true,
 	}
 }
 

@@ -1,7 +1,9 @@
 -- name: UpsertDiscrepancy :one
--- Open a discrepancy, or count another sighting of the same one. A discrepancy a
--- run had closed automatically opens again; one an accountant resolved or ignored
--- stays as they left it.
+-- Open a discrepancy, or count another sighting of the same one. It opens again
+-- when a run had closed it automatically, or when an accountant had closed it
+-- and it comes back with another amount (a new drift after a write-off); one an
+-- accountant closed that comes back unchanged stays as they left it, amounts
+-- and all.
 INSERT INTO discrepancies (merchant_id, provider_account_id, order_id, type, fingerprint, severity, currency,
                            expected, actual, amount_delta, summary, detail, suspense_amount, last_run_id)
 VALUES (@merchant_id, @provider_account_id, @order_id, @type, @fingerprint, @severity, @currency,
@@ -10,17 +12,28 @@ ON CONFLICT (fingerprint) DO UPDATE SET
     last_seen_at = now(),
     seen_count = discrepancies.seen_count + 1,
     last_run_id = COALESCE(EXCLUDED.last_run_id, discrepancies.last_run_id),
-    expected = EXCLUDED.expected,
-    actual = EXCLUDED.actual,
-    amount_delta = EXCLUDED.amount_delta,
-    summary = EXCLUDED.summary,
+    expected = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                         OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                    THEN EXCLUDED.expected ELSE discrepancies.expected END,
+    actual = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                       OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                  THEN EXCLUDED.actual ELSE discrepancies.actual END,
+    summary = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                        OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                   THEN EXCLUDED.summary ELSE discrepancies.summary END,
     suspense_amount = GREATEST(discrepancies.suspense_amount, EXCLUDED.suspense_amount),
-    status = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+    status = CASE WHEN discrepancies.status <> 'open'
+                       AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
                   THEN 'open' ELSE discrepancies.status END,
-    resolution = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
+    resolution = CASE WHEN discrepancies.status <> 'open'
+                           AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
                       THEN '' ELSE discrepancies.resolution END,
-    resolved_at = CASE WHEN discrepancies.status = 'resolved' AND discrepancies.resolution = 'auto_closed'
-                       THEN NULL ELSE discrepancies.resolved_at END
+    resolved_at = CASE WHEN discrepancies.status <> 'open'
+                            AND (discrepancies.resolution = 'auto_closed' OR discrepancies.amount_delta <> EXCLUDED.amount_delta)
+                       THEN NULL ELSE discrepancies.resolved_at END,
+    amount_delta = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
+                             OR discrepancies.amount_delta <> EXCLUDED.amount_delta
+                        THEN EXCLUDED.amount_delta ELSE discrepancies.amount_delta END
 RETURNING *, (xmax = 0) AS inserted;
 
 -- name: InsertDiscrepancyEvent :exec
@@ -65,3 +78,14 @@ RETURNING *;
 SELECT type, count(*)::bigint AS n FROM discrepancies
 WHERE status = 'open' AND (sqlc.narg(merchant_id)::bigint IS NULL OR merchant_id = sqlc.narg(merchant_id))
 GROUP BY type ORDER BY type;
+
+-- name: ClearOrderSuspense :exec
+-- The money parked for an order left suspense (the order was reversed).
+UPDATE discrepancies SET suspense_amount = 0
+WHERE order_id = @order_id AND status = 'open' AND type IN ('amount_mismatch', 'unknown_order');
+
+-- name: TouchOrderDiscrepancies :exec
+-- A run could not check an order: its open discrepancies count as seen, so that
+-- the run does not close them as consistent.
+UPDATE discrepancies SET last_run_id = @run_id, last_seen_at = now()
+WHERE order_id = @order_id AND status = 'open';

@@ -135,3 +135,9 @@ ORDER BY id LIMIT 5000;
 
 -- name: OrderByProviderNo :one
 SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_no = @provider_order_no;
+
+-- name: SetOrderFee :exec
+UPDATE orders SET fee = @fee, credited_amount = @credited_amount, updated_at = now() WHERE id = @id;
+
+-- name: UpdateCallbackVerdict :exec
+UPDATE callback_inbox SET verdict = @verdict, error = '' WHERE id = @id;

@@ -80,12 +80,12 @@ LIMIT @row_limit;
 
 -- name: OpenDiscrepanciesNotSeen :many
 -- Open discrepancies of the given types about orders of an account in a window
--- (or about the account itself) that a run did not find again.
+-- (or about the account itself) that nothing found again since a run started.
 SELECT d.* FROM discrepancies d
 LEFT JOIN orders o ON o.id = d.order_id
 WHERE d.status = 'open' AND d.provider_account_id = @provider_account_id
   AND d.type = ANY(@types::text[])
-  AND (d.last_run_id IS DISTINCT FROM @run_id::bigint)
+  AND d.last_seen_at < @started_at
   AND (d.order_id IS NULL OR (o.created_at >= @window_start AND o.created_at < @window_end))
 ORDER BY d.id
 LIMIT 1000;
@@ -119,16 +119,22 @@ INSERT INTO statement_lines (statement_id, line_no, order_no, provider_order_id,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: BuildStatementOrders :execrows
--- Sum a statement's lines per order. Parts of one order settle one order; the
--- status of an order is its latest line's.
+-- One row per order of a statement. Lines with distinct part ids are parts of one
+-- settlement and are summed; lines without a part id are the same order stated
+-- again (a repeat, or a later status such as reversed): the latest one counts.
+-- The status of an order is its latest line's.
 INSERT INTO statement_orders (statement_id, key, order_no, provider_order_id, kind, status, amount, fee, currency,
                               currencies, settled_at, lines, first_line)
 SELECT @statement_id::bigint,
        CASE WHEN order_no <> '' THEN order_no ELSE 'wallet:' || provider_order_id END AS key,
        max(order_no), max(provider_order_id), max(kind),
        (array_agg(status ORDER BY settled_at DESC, line_no DESC))[1],
-       sum(amount),
-       CASE WHEN count(fee) = count(*) THEN sum(fee) END,
+       CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
+            THEN sum(amount) FILTER (WHERE part_id <> '')
+            ELSE (array_agg(amount ORDER BY settled_at DESC, line_no DESC))[1] END,
+       CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
+            THEN CASE WHEN count(fee) FILTER (WHERE part_id <> '') > 0 THEN sum(fee) FILTER (WHERE part_id <> '') END
+            ELSE (array_agg(fee ORDER BY settled_at DESC, line_no DESC))[1] END,
        max(currency), count(DISTINCT currency)::int, max(settled_at), count(*)::int, min(line_no)
 FROM statement_lines
 WHERE statement_id = @statement_id::bigint
@@ -143,7 +149,11 @@ SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee
        o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,
        o.created_at AS order_created_at, o.origin AS order_origin
 FROM statement_orders s
-LEFT JOIN orders o ON o.provider_account_id = @provider_account_id AND o.provider_order_no = s.key
+-- By the order number tally sent; a line naming only the provider's id finds
+-- the order by that id.
+LEFT JOIN orders o ON o.provider_account_id = @provider_account_id
+    AND (o.provider_order_no = s.key
+         OR (s.order_no = '' AND s.provider_order_id <> '' AND o.provider_order_id = s.provider_order_id))
 WHERE s.statement_id = @statement_id AND s.key > @after_key
 ORDER BY s.key
 LIMIT @row_limit;

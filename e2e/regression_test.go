@@ -1,0 +1,221 @@
+package e2e_test
+
+// Regression tests for defects found in review: each failed before its fix.
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/cxpay"
+	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/tallytest"
+)
+
+// A create sent again after the first one's answer was lost (the worker died
+// before recording it) is refused as a duplicate: the order exists, so it must
+// be recorded as submitted, never failed with its hold released.
+func TestResubmitOfAnExistingOrderIsNotARejection(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
+	e.Fund("cxpay", "j1", "BRL", "500")
+	r := e.API("POST", "/v1/payouts", map[string]any{"provider_account": "cxpay-main", "customer_id": "j1", "amount": "200.00", "currency": "BRL",
+		"beneficiary": map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}},
+		"Idempotency-Key", "j1")
+	var p orders.Order
+	r.JSON(t, &p)
+	// The first submit reached the provider; its answer never got recorded.
+	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.URL + "/callbacks/cxpay-main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ad.CreatePayout(context.Background(), providers.PayoutRequest{OrderNo: p.ProviderOrderNo, Amount: dec("200.00"), Currency: "BRL",
+		Beneficiary: providers.Party{Name: "Ana", Account: "12345-6", AccountType: "CPF", TaxID: "1", Email: "a@b.c", Phone: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.StartWorkers()
+	p = e.WaitOrder(p.ID, "submitted", func(o orders.Order) bool { return o.SubmitState != "pending" })
+	if p.SubmitState != "submitted" || p.Status == orders.StatusFailed {
+		t.Fatalf("resubmitted payout: %s / %s (%s), want submitted", p.Status, p.SubmitState, p.LastError)
+	}
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/settle", nil)
+	e.WaitStatus(p.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:j1:BRL"); !got.Equal(dec("300")) {
+		t.Fatalf("customer = %s, want 300 after the 200 payout", got)
+	}
+	e.CheckLedger()
+}
+
+// A reversal the customer can only partly cover takes what is left and books
+// only the shortfall as a receivable; the receivable is what a write-off clears.
+func TestReversalShortfallSplit(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "b1", "100.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	p := brlPayout(e, "b1", "60.00")
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/settle", nil)
+	e.WaitStatus(p.ID, orders.StatusSucceeded)
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/reverse", nil)
+	e.WaitStatus(o.ID, orders.StatusReversed)
+	e.WaitIdle()
+	if c, r := e.Balance("liabilities:customer:b1:BRL"), e.Balance("assets:receivable:b1:BRL"); !c.IsZero() || !r.Equal(dec("60")) {
+		t.Fatalf("after the reversal: customer %s receivable %s, want 0 and 60", c, r)
+	}
+	d := e.Discrepancies(discrepancies.Reversal)[0]
+	if _, err := e.Recon.Resolve(context.Background(), e.Merchant.ID, d.ID, recon.Resolution{Action: recon.WriteOff, Actor: "alice", Note: "uncollectable"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, l := e.Balance("assets:receivable:b1:BRL"), e.Balance("expenses:loss:BRL"); !r.IsZero() || !l.Equal(dec("60")) {
+		t.Fatalf("after the write-off: receivable %s loss %s", r, l)
+	}
+	e.CheckLedger()
+}
+
+// Money parked in suspense that a reversal took back is no longer there to be
+// resolved: an accept_received must not pay out another order's parked money.
+func TestReversalClearsParkedMoney(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	a := brlDeposit(e, "c1", "100.00")
+	e.Control("cxpay", "POST", "/orders/"+a.ProviderOrderNo+"/pay", map[string]string{"amount": "95.00"})
+	e.WaitStatus(a.ID, orders.StatusSucceeded)
+	b := brlDeposit(e, "c2", "250.00")
+	e.Control("cxpay", "POST", "/orders/"+b.ProviderOrderNo+"/pay", map[string]string{"amount": "200.00"})
+	e.WaitStatus(b.ID, orders.StatusSucceeded)
+	e.Control("cxpay", "POST", "/orders/"+a.ProviderOrderNo+"/reverse", nil)
+	e.WaitStatus(a.ID, orders.StatusReversed)
+	e.WaitIdle()
+	var da discrepancies.Discrepancy
+	for _, d := range e.Discrepancies(discrepancies.AmountMismatch) {
+		if d.OrderID == a.ID {
+			da = d
+		}
+	}
+	if !da.SuspenseAmount.IsZero() {
+		t.Fatalf("reversed order's mismatch still says %s parked", da.SuspenseAmount)
+	}
+	if _, err := e.Recon.Resolve(context.Background(), e.Merchant.ID, da.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "alice"}); !errors.Is(err, recon.ErrNothingToMove) {
+		t.Fatalf("accept_received on a reversed order: %v, want ErrNothingToMove", err)
+	}
+	if got := e.Balance("liabilities:suspense:BRL"); !got.Equal(dec("200")) {
+		t.Fatalf("suspense = %s, want the other order's 200", got)
+	}
+	e.CheckLedger()
+}
+
+// A payout's reversal that overtakes its success is applied in one go.
+func TestPayoutReversalOvertakesSuccess(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Fund("cxpay", "a1", "BRL", "100")
+	p := brlPayout(e, "a1", "40.00")
+	script(e, "cxpay", p.ProviderOrderNo, map[string]any{"outcome": "succeed", "reverse_after": "30s", "callbacks": map[string]any{"reorder": true}})
+	e.WaitStatus(p.ID, orders.StatusReversed)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:a1:BRL"); !got.Equal(dec("100")) {
+		t.Fatalf("customer = %s, want 100 (the payout came back)", got)
+	}
+	e.CheckLedger()
+}
+
+// An accountant's resolution sticks for the same problem, but the problem coming
+// back with another amount reopens it, with the new amount.
+func TestResolvedDriftReopensWithANewAmount(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Opening("cxpay", "BRL", "100000")
+	from, to := window(start)
+	run := func() { e.Reconcile(recon.Request{Kind: recon.KindBalances, ProviderAccount: "cxpay-main", From: from, To: to}) }
+	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "-3"})
+	run()
+	d := e.Discrepancies(discrepancies.BalanceDrift)[0]
+	if _, err := e.Recon.Resolve(context.Background(), e.Merchant.ID, d.ID, recon.Resolution{Action: recon.Ignore, Actor: "alice", Note: "known bank fee"}); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	if d = e.Discrepancies(discrepancies.BalanceDrift)[0]; d.Status != discrepancies.Ignored || !d.AmountDelta.Equal(dec("-3")) {
+		t.Fatalf("the same drift again: %s %s, want it left ignored at -3", d.Status, d.AmountDelta)
+	}
+	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "-700"})
+	run()
+	if d = e.Discrepancies(discrepancies.BalanceDrift)[0]; d.Status != discrepancies.Open || !d.AmountDelta.Equal(dec("-703")) {
+		t.Fatalf("a new drift: %s %s, want it reopened at -703", d.Status, d.AmountDelta)
+	}
+}
+
+// An unchecked order is not a consistent one: when the provider's queries fail,
+// the run closes nothing.
+func TestFailedQueriesCloseNothing(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{ReconStaleAfter: time.Millisecond})
+	o := brlDeposit(e, "e1", "5.00")
+	time.Sleep(5 * time.Millisecond)
+	from, to := window(start)
+	e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if ds := e.Discrepancies(discrepancies.StalePending); len(ds) != 1 {
+		t.Fatalf("stale_pending = %+v", ds)
+	}
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/order/query", "mode": "error_5xx"})
+	sum := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if ds := e.Discrepancies(discrepancies.StalePending); ds[0].Status != discrepancies.Open {
+		t.Fatalf("a run whose queries all failed closed %+v", ds[0])
+	}
+	if sum.Orders[0].Unmatched != 1 {
+		t.Fatalf("order line = %+v", sum.Orders[0])
+	}
+	_ = o
+}
+
+// Statement lines: a repeated line is not a second payment, and a line that
+// names only the provider's id finds the order.
+func TestStatementRepeatsAndProviderIDs(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{AmountPolicy: "credit_received"})
+	o := brlDeposit(e, "g1", "100.00")
+	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"drop": true}})
+	var so map[string]any
+	e.Eventually("paid at CXPay", func() bool {
+		e.Control("cxpay", "GET", "/orders/"+o.ProviderOrderNo, nil).JSON(t, &so)
+		return so["status"] == "succeeded"
+	})
+	paid := time.Now().UTC().Format("2006-01-02 15:04:05")
+	csv := "order_no,provider_order_id,kind,status,amount,fee,currency,settled_at\n" +
+		o.ProviderOrderNo + ",,deposit,succeeded,100.00,1.00,BRL," + paid + "\n" +
+		o.ProviderOrderNo + ",,deposit,succeeded,100.00,1.00,BRL," + paid + "\n"
+	res, err := e.Recon.Import(context.Background(), e.Merchant.ID, "cxpay-main", "dup.csv", strings.NewReader(csv), recon.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID})
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:g1:BRL"); !got.Equal(dec("100")) {
+		t.Fatalf("customer = %s, want 100: a repeated statement line is not a second payment", got)
+	}
+	// A line with the provider's id only.
+	o2 := brlDeposit(e, "g2", "20.00")
+	e.Control("cxpay", "POST", "/orders/"+o2.ProviderOrderNo+"/pay", nil)
+	o2 = e.WaitStatus(o2.ID, orders.StatusSucceeded)
+	csv = "order_no,provider_order_id,kind,status,amount,fee,currency,settled_at\n" +
+		"," + o2.ProviderOrderID + ",deposit,succeeded,20.00,0.20,BRL," + paid + "\n"
+	res, err = e.Recon.Import(context.Background(), e.Merchant.ID, "cxpay-main", "ids.csv", strings.NewReader(csv), recon.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID})
+	if l := byType(sum)["unknown_order"]; l.Found != 0 || sum.Orders[0].Matched != 1 {
+		t.Fatalf("a line by provider id: %+v %+v", sum.Orders, sum.Discrepancies)
+	}
+	e.CheckLedger()
+}
