@@ -135,7 +135,9 @@ func TestResolvedDriftReopensWithANewAmount(t *testing.T) {
 	e := tallytest.New(t, tallytest.Options{})
 	e.Opening("cxpay", "BRL", "100000")
 	from, to := window(start)
-	run := func() { e.Reconcile(recon.Request{Kind: recon.KindBalances, ProviderAccount: "cxpay-main", From: from, To: to}) }
+	run := func() {
+		e.Reconcile(recon.Request{Kind: recon.KindBalances, ProviderAccount: "cxpay-main", From: from, To: to})
+	}
 	e.Control("cxpay", "POST", "/merchants/M10001/adjust", map[string]string{"currency": "BRL", "amount": "-3"})
 	run()
 	d := e.Discrepancies(discrepancies.BalanceDrift)[0]

@@ -389,7 +389,7 @@ func (x *execution) checkLedger(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, x.s.pool, func(tx pgx.Tx) error {
 			d, opened, err := x.s.disc.RecordTx(ctx, tx, discrepancies.Finding{Type: discrepancies.LedgerInvariant, MerchantID: x.run.MerchantID,
 				Fingerprint: fp, Summary: fmt.Sprintf("ledger invariant check failed: %d violations", len(rep.Violations)),
-				Delta: decimal.NewFromInt(int64(len(rep.Violations))),
+				Delta:  decimal.NewFromInt(int64(len(rep.Violations))),
 				Detail: map[string]any{"report": rep.String()}, RunID: x.run.ID, Actor: "recon"})
 			if err != nil {
 				return err
