@@ -221,3 +221,32 @@ func TestStatementRepeatsAndProviderIDs(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// A VPay payer who paid half, whose callback was lost, is found from the
+// statement: the order is repaired with what was really paid (half the quote,
+// held in suspense) and an amount_mismatch, not credited in full.
+func TestQuotedUnderpaymentFromStatement(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{})
+	o := e.CreateOrder("deposit", map[string]any{"provider_account": "vpay-main", "customer_id": "i1", "amount": "100.00", "currency": "CNY", "pay_currency": "USDT"})
+	var so map[string]any
+	e.Control("vpay", "GET", "/orders/"+o.ProviderOrderNo, nil).JSON(t, &so)
+	half := dec(so["amount"].(string)).Div(dec("2")).Round(6)
+	script(e, "vpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "amount": half.String(), "callbacks": map[string]any{"drop": true}})
+	e.Eventually("paid at VPay", func() bool {
+		e.Control("vpay", "GET", "/orders/"+o.ProviderOrderNo, nil).JSON(t, &so)
+		return so["status"] == "succeeded"
+	})
+	imp := e.StatementFromSandbox("vpay", start.Add(-time.Minute), time.Now().Add(time.Minute))
+	e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: imp.Statement.ID})
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if c, s := e.Balance("liabilities:customer:i1:CNY"), e.Balance("liabilities:suspense:CNY"); !c.IsZero() || !s.Equal(dec("50")) {
+		t.Fatalf("customer %s suspense %s, want 0 and 50 (half of the 100 CNY quote)", c, s)
+	}
+	if ds := e.Discrepancies(discrepancies.AmountMismatch); len(ds) != 1 || !ds[0].AmountDelta.Equal(dec("-50")) {
+		t.Fatalf("amount_mismatch = %+v", ds)
+	}
+	e.CheckLedger()
+}

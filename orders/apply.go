@@ -287,6 +287,15 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
 	q := a.ev.Quote
 	if q == nil || q.Currency != a.row.Currency || !q.Amount.IsPositive() {
+		// No quote (a statement line): what was ordered, scaled by what was paid
+		// of what was asked for in the paid currency.
+		if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && a.ev.Currency == a.row.PayCurrency {
+			v := fallback.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
+			if c, ok := ledger.Currencies[a.row.Currency]; ok {
+				v = v.Round(c.Scale)
+			}
+			return v
+		}
 		return fallback
 	}
 	v := q.Amount

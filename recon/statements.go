@@ -113,7 +113,7 @@ func (s *Service) Import(ctx context.Context, merchantID int64, account, filenam
 			}
 			batch = append(batch, recondb.CopyStatementLinesParams{StatementID: st.ID, LineNo: int32(l.LineNo), OrderNo: l.OrderNo,
 				ProviderOrderID: l.ProviderOrderID, Kind: string(l.Kind), Status: string(l.Status), Amount: l.Amount, Fee: l.Fee,
-				Currency: l.Currency, SettledAt: l.SettledAt, PartID: l.PartID})
+				Currency: l.Currency, SettledAt: l.SettledAt, PartID: l.PartID, Requested: l.Requested})
 			lines++
 			if len(batch) == 10000 {
 				if err := flush(); err != nil {
@@ -222,7 +222,7 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow)
 	sst, ost := r.Status, o.Status
 	ev := providers.Event{Provider: x.acct.Provider, Kind: providers.OrderKind(r.Kind), OrderNo: r.OrderNo, ProviderOrderID: r.ProviderOrderID,
 		Status: providers.Status(sst), ProviderStatus: "statement", Paid: providers.Nullable(r.Amount), Fee: r.Fee, Currency: r.Currency,
-		Verified: true, OccurredAt: r.SettledAt}
+		Requested: r.Requested, Verified: true, OccurredAt: r.SettledAt}
 	if sst == "reversed" {
 		ev.Status, ev.Reversed = providers.StatusReversed, true
 	}

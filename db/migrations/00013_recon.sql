@@ -31,6 +31,8 @@ CREATE TABLE statement_lines (
     currency           text NOT NULL,
     settled_at         timestamptz NOT NULL,
     part_id            text NOT NULL DEFAULT '',
+    -- What the order asked for, when the provider's file says.
+    requested          numeric,
     PRIMARY KEY (statement_id, line_no)
 );
 
@@ -48,6 +50,7 @@ CREATE TABLE statement_orders (
     fee                numeric,
     currency           text NOT NULL,
     currencies         integer NOT NULL,
+    requested          numeric,
     settled_at         timestamptz NOT NULL,
     lines              integer NOT NULL,
     first_line         integer NOT NULL,

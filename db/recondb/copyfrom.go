@@ -40,6 +40,7 @@ func (r iteratorForCopyStatementLines) Values() ([]interface{}, error) {
 		r.rows[0].Currency,
 		r.rows[0].SettledAt,
 		r.rows[0].PartID,
+		r.rows[0].Requested,
 	}, nil
 }
 
@@ -48,5 +49,5 @@ func (r iteratorForCopyStatementLines) Err() error {
 }
 
 func (q *Queries) CopyStatementLines(ctx context.Context, arg []CopyStatementLinesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"statement_lines"}, []string{"statement_id", "line_no", "order_no", "provider_order_id", "kind", "status", "amount", "fee", "currency", "settled_at", "part_id"}, &iteratorForCopyStatementLines{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"statement_lines"}, []string{"statement_id", "line_no", "order_no", "provider_order_id", "kind", "status", "amount", "fee", "currency", "settled_at", "part_id", "requested"}, &iteratorForCopyStatementLines{rows: arg})
 }

@@ -54,7 +54,7 @@ func (q *Queries) AbandonedRuns(ctx context.Context, before time.Time) ([]ReconR
 
 const buildStatementOrders = `-- name: BuildStatementOrders :execrows
 INSERT INTO statement_orders (statement_id, key, order_no, provider_order_id, kind, status, amount, fee, currency,
-                              currencies, settled_at, lines, first_line)
+                              currencies, requested, settled_at, lines, first_line)
 SELECT $1::bigint,
        CASE WHEN order_no <> '' THEN order_no ELSE 'wallet:' || provider_order_id END AS key,
        max(order_no), max(provider_order_id), max(kind),
@@ -65,7 +65,7 @@ SELECT $1::bigint,
        CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
             THEN CASE WHEN count(fee) FILTER (WHERE part_id <> '') > 0 THEN sum(fee) FILTER (WHERE part_id <> '') END
             ELSE (array_agg(fee ORDER BY settled_at DESC, line_no DESC))[1] END,
-       max(currency), count(DISTINCT currency)::int, max(settled_at), count(*)::int, min(line_no)
+       max(currency), count(DISTINCT currency)::int, max(requested), max(settled_at), count(*)::int, min(line_no)
 FROM statement_lines
 WHERE statement_id = $1::bigint
 GROUP BY 2
@@ -95,6 +95,7 @@ type CopyStatementLinesParams struct {
 	Currency        string
 	SettledAt       time.Time
 	PartID          string
+	Requested       decimal.NullDecimal
 }
 
 const finishRun = `-- name: FinishRun :one
@@ -1038,7 +1039,7 @@ func (q *Queries) StatementBySHA(ctx context.Context, arg StatementBySHAParams) 
 
 const statementPage = `-- name: StatementPage :many
 SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee, s.currency, s.currencies,
-       s.settled_at, s.lines, s.first_line,
+       s.requested, s.settled_at, s.lines, s.first_line,
        o.id AS order_id, o.status AS order_status, o.kind AS order_kind, o.amount AS order_amount,
        o.currency AS order_currency, o.pay_currency AS order_pay_currency, o.paid_amount AS order_paid,
        o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,
@@ -1069,6 +1070,7 @@ type StatementPageRow struct {
 	Fee                  decimal.NullDecimal
 	Currency             string
 	Currencies           int32
+	Requested            decimal.NullDecimal
 	SettledAt            time.Time
 	Lines                int32
 	FirstLine            int32
@@ -1113,6 +1115,7 @@ func (q *Queries) StatementPage(ctx context.Context, arg StatementPageParams) ([
 			&i.Fee,
 			&i.Currency,
 			&i.Currencies,
+			&i.Requested,
 			&i.SettledAt,
 			&i.Lines,
 			&i.FirstLine,

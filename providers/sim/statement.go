@@ -22,7 +22,7 @@ var ErrBadWindow = errors.New("statement window must start before it ends")
 // recon/statement's tests read what WriteStatement writes, so the two stay in
 // step.
 var statementColumns = []string{
-	"order_no", "provider_order_id", "kind", "status", "amount", "fee", "currency", "settled_at", "part_id",
+	"order_no", "provider_order_id", "kind", "status", "amount", "fee", "currency", "settled_at", "part_id", "requested",
 }
 
 // StatementLine is one line of a provider's settlement statement.
@@ -38,6 +38,8 @@ type StatementLine struct {
 	Currency  string              `json:"currency"`
 	SettledAt time.Time           `json:"settled_at"`
 	PartID    string              `json:"part_id,omitempty"`
+	// Requested is what the order asked for, in Currency.
+	Requested decimal.NullDecimal `json:"requested"`
 }
 
 // Statement returns the settlement statement of a merchant for the window
@@ -72,6 +74,9 @@ func (e *Engine) Statement(merchantID string, from, to time.Time) ([]StatementLi
 			continue
 		}
 		base := StatementLine{OrderNo: o.OrderNo, ProviderOrderID: o.ID, Kind: o.Kind, Status: o.Status, Currency: o.Currency}
+		if o.Amount.IsPositive() && o.Kind == providers.KindDeposit && o.OrderNo != "" {
+			base.Requested = decimal.NewNullDecimal(o.Amount)
+		}
 		switch {
 		case o.Status == providers.StatusFailed || o.Status == providers.StatusExpired:
 			if in(o.SettledAt) {
@@ -147,7 +152,10 @@ func writeStatementLines(w io.Writer, lines []StatementLine) error {
 		if l.Fee.Valid {
 			record[5] = plainDecimal(l.Fee.Decimal)
 		}
-		record[7], record[8] = l.SettledAt.UTC().Format(time.RFC3339Nano), l.PartID
+		record[7], record[8], record[9] = l.SettledAt.UTC().Format(time.RFC3339Nano), l.PartID, ""
+		if l.Requested.Valid {
+			record[9] = plainDecimal(l.Requested.Decimal)
+		}
 		if err := cw.Write(record); err != nil {
 			return err
 		}

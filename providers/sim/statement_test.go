@@ -195,10 +195,10 @@ func TestWriteStatementCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	p1 := d.ids["P1"]
-	want := "order_no,provider_order_id,kind,status,amount,fee,currency,settled_at,part_id\n" +
-		"D2," + d.ids["D2"] + ",deposit,succeeded,90.50,0.90,USD,2025-03-01T00:02:00Z,\n" +
-		"P1," + p1 + ",payout,succeeded,100,,USD,2025-03-01T00:03:00Z," + p1 + "-1\n" +
-		"P1," + p1 + ",payout,succeeded,200,7.00,USD,2025-03-01T00:04:00Z," + p1 + "-2\n"
+	want := "order_no,provider_order_id,kind,status,amount,fee,currency,settled_at,part_id,requested\n" +
+		"D2," + d.ids["D2"] + ",deposit,succeeded,90.50,0.90,USD,2025-03-01T00:02:00Z,,100\n" +
+		"P1," + p1 + ",payout,succeeded,100,,USD,2025-03-01T00:03:00Z," + p1 + "-1,\n" +
+		"P1," + p1 + ",payout,succeeded,200,7.00,USD,2025-03-01T00:04:00Z," + p1 + "-2,\n"
 	if buf.String() != want {
 		t.Fatalf("statement:\n%s\nwant:\n%s", buf.String(), want)
 	}

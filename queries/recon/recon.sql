@@ -115,8 +115,8 @@ WHERE st.id = @id
 RETURNING *;
 
 -- name: CopyStatementLines :copyfrom
-INSERT INTO statement_lines (statement_id, line_no, order_no, provider_order_id, kind, status, amount, fee, currency, settled_at, part_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+INSERT INTO statement_lines (statement_id, line_no, order_no, provider_order_id, kind, status, amount, fee, currency, settled_at, part_id, requested)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: BuildStatementOrders :execrows
 -- One row per order of a statement. Lines with distinct part ids are parts of one
@@ -124,7 +124,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 -- again (a repeat, or a later status such as reversed): the latest one counts.
 -- The status of an order is its latest line's.
 INSERT INTO statement_orders (statement_id, key, order_no, provider_order_id, kind, status, amount, fee, currency,
-                              currencies, settled_at, lines, first_line)
+                              currencies, requested, settled_at, lines, first_line)
 SELECT @statement_id::bigint,
        CASE WHEN order_no <> '' THEN order_no ELSE 'wallet:' || provider_order_id END AS key,
        max(order_no), max(provider_order_id), max(kind),
@@ -135,7 +135,7 @@ SELECT @statement_id::bigint,
        CASE WHEN count(*) FILTER (WHERE part_id <> '') > 0
             THEN CASE WHEN count(fee) FILTER (WHERE part_id <> '') > 0 THEN sum(fee) FILTER (WHERE part_id <> '') END
             ELSE (array_agg(fee ORDER BY settled_at DESC, line_no DESC))[1] END,
-       max(currency), count(DISTINCT currency)::int, max(settled_at), count(*)::int, min(line_no)
+       max(currency), count(DISTINCT currency)::int, max(requested), max(settled_at), count(*)::int, min(line_no)
 FROM statement_lines
 WHERE statement_id = @statement_id::bigint
 GROUP BY 2;
@@ -143,7 +143,7 @@ GROUP BY 2;
 -- name: StatementPage :many
 -- A page of a statement's orders, each with the tally order of the same number.
 SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee, s.currency, s.currencies,
-       s.settled_at, s.lines, s.first_line,
+       s.requested, s.settled_at, s.lines, s.first_line,
        o.id AS order_id, o.status AS order_status, o.kind AS order_kind, o.amount AS order_amount,
        o.currency AS order_currency, o.pay_currency AS order_pay_currency, o.paid_amount AS order_paid,
        o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,

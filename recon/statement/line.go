@@ -40,6 +40,10 @@ type Line struct {
 	// PartID identifies one part of an order settled in several parts; empty
 	// for an order settled at once.
 	PartID string
+	// Requested is what the order asked the payer for, in Currency, when the
+	// provider's file says (optional column requested): it tells an
+	// underpayment of a quoted order from a full one.
+	Requested decimal.NullDecimal
 }
 
 // Column names, as the header spells them.
@@ -53,6 +57,7 @@ const (
 	ColCurrency        = "currency"
 	ColSettledAt       = "settled_at"
 	ColPartID          = "part_id"
+	ColRequested       = "requested"
 )
 
 // Limits of the format.
@@ -80,11 +85,12 @@ const (
 	colCurrency
 	colSettledAt
 	colPartID
+	colRequested
 	numColumns
 )
 
 var columnNames = [numColumns]string{
-	ColOrderNo, ColProviderOrderID, ColKind, ColStatus, ColAmount, ColFee, ColCurrency, ColSettledAt, ColPartID,
+	ColOrderNo, ColProviderOrderID, ColKind, ColStatus, ColAmount, ColFee, ColCurrency, ColSettledAt, ColPartID, ColRequested,
 }
 
 // Columns returns the known column names in the order the Writer writes them.
@@ -147,6 +153,15 @@ func (l Line) format(lineNo int) ([numColumns]string, *RowError) {
 		}
 		if len(f[colFee]) > MaxFieldChars {
 			return bad(colFee, f[colFee], tooLong)
+		}
+	}
+	if l.Requested.Valid {
+		f[colRequested] = formatDecimal(l.Requested.Decimal)
+		if !l.Requested.Decimal.IsPositive() {
+			return bad(colRequested, f[colRequested], "must be positive")
+		}
+		if len(f[colRequested]) > MaxFieldChars {
+			return bad(colRequested, f[colRequested], tooLong)
 		}
 	}
 	if reason := checkCurrency(l.Currency); reason != "" {

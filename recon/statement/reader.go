@@ -249,6 +249,16 @@ func (r *Reader) parse(rec []string) (Line, error) {
 		}
 		l.Fee = decimal.NullDecimal{Decimal: fee, Valid: true}
 	}
+	if v := field(colRequested); bad == nil && v != "" {
+		req, reason := parseDecimal(v)
+		if reason == "" && !req.IsPositive() {
+			reason = "must be positive"
+		}
+		if reason != "" {
+			fail(colRequested, reason)
+		}
+		l.Requested = decimal.NullDecimal{Decimal: req, Valid: true}
+	}
 	if v := field(colCurrency); bad == nil {
 		if reason := checkCurrency(v); reason != "" {
 			fail(colCurrency, reason)
