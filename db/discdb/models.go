@@ -251,6 +251,7 @@ type StatementLine struct {
 	Currency        string
 	SettledAt       time.Time
 	PartID          string
+	Requested       decimal.NullDecimal
 }
 
 type StatementOrder struct {
@@ -264,6 +265,7 @@ type StatementOrder struct {
 	Fee             decimal.NullDecimal
 	Currency        string
 	Currencies      int32
+	Requested       decimal.NullDecimal
 	SettledAt       time.Time
 	Lines           int32
 	FirstLine       int32

@@ -198,6 +198,79 @@ type ProviderAccount struct {
 	UpdatedAt          time.Time
 }
 
+type ReconRun struct {
+	ID                int64
+	MerchantID        int64
+	ProviderAccountID *int64
+	Kind              string
+	WindowStart       time.Time
+	WindowEnd         time.Time
+	StatementID       *int64
+	Trigger           string
+	Status            string
+	Checkpoint        []byte
+	Summary           []byte
+	Error             string
+	StartedAt         time.Time
+	HeartbeatAt       time.Time
+	FinishedAt        *time.Time
+}
+
+type ReconRunFinding struct {
+	RunID         int64
+	DiscrepancyID int64
+	New           bool
+	Repaired      bool
+	AutoClosed    bool
+}
+
+type Statement struct {
+	ID                int64
+	MerchantID        int64
+	ProviderAccountID int64
+	Filename          string
+	Sha256            []byte
+	Lines             int32
+	BadLines          int32
+	Errors            []byte
+	PeriodStart       *time.Time
+	PeriodEnd         *time.Time
+	ImportedAt        time.Time
+	ImportedBy        string
+}
+
+type StatementLine struct {
+	StatementID     int64
+	LineNo          int32
+	OrderNo         string
+	ProviderOrderID string
+	Kind            string
+	Status          string
+	Amount          decimal.Decimal
+	Fee             decimal.NullDecimal
+	Currency        string
+	SettledAt       time.Time
+	PartID          string
+	Requested       decimal.NullDecimal
+}
+
+type StatementOrder struct {
+	StatementID     int64
+	Key             string
+	OrderNo         string
+	ProviderOrderID string
+	Kind            string
+	Status          string
+	Amount          decimal.Decimal
+	Fee             decimal.NullDecimal
+	Currency        string
+	Currencies      int32
+	Requested       decimal.NullDecimal
+	SettledAt       time.Time
+	Lines           int32
+	FirstLine       int32
+}
+
 type Transfer struct {
 	ID             int64
 	MerchantID     int64
