@@ -157,7 +157,7 @@ func (st *stack) setup(ctx context.Context) error {
 		}
 		acct, err := st.merch.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: p + "-main", Provider: p,
 			BaseURL: st.sandboxURL + "/" + p, ProviderMerchantID: c.ID, Secret: c.Secret, Options: opts,
-			BalanceTolerance: decimal.RequireFromString("0.01"), DateTolerance: time.Hour})
+			BalanceTolerance: decimal.RequireFromString("0.01"), DateTolerance: 5 * time.Second})
 		if err != nil {
 			return err
 		}

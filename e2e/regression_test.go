@@ -250,3 +250,41 @@ func TestQuotedUnderpaymentFromStatement(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// An order tally settled in a statement's period that the statement does not
+// list is a status_mismatch; one settled within the date tolerance of the
+// period's edge is not (it may be in the next statement).
+func TestSettledOrderMissingFromStatement(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{DateTolerance: time.Second})
+	start := time.Now().Add(-10 * time.Second)
+	o := brlDeposit(e, "m1", "30.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	end := time.Now().Add(10 * time.Second)
+	csv := "order_no,kind,status,amount,currency,settled_at\nSOMETHING-ELSE,deposit,failed,1.00,BRL," + start.UTC().Format(time.RFC3339) + "\n"
+	res, err := e.Recon.Import(context.Background(), e.Merchant.ID, "cxpay-main", "partial.csv", strings.NewReader(csv), recon.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID, From: start, To: end})
+	found := false
+	for _, f := range sum.Findings {
+		if f.Type == "status_mismatch" && f.OrderID == o.ID && strings.Contains(f.Summary, "not in the provider's statement") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("findings = %+v, want the settled order flagged as missing from the statement", sum.Findings)
+	}
+	// With the period ending half a second after it settled (inside the one
+	// second tolerance), the same order is not checked at all.
+	settled := *e.Order(o.ID).FinalAt
+	sum = e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID, From: start, To: settled.Add(500 * time.Millisecond)})
+	for _, f := range sum.Findings {
+		if f.OrderID == o.ID {
+			t.Fatalf("an order settled at the period's edge was flagged: %+v", f)
+		}
+	}
+}

@@ -403,7 +403,7 @@ func (in ProviderAccountInput) withDefaults() ProviderAccountInput {
 		in.Options = map[string]string{}
 	}
 	if in.DateTolerance == 0 {
-		in.DateTolerance = 24 * time.Hour
+		in.DateTolerance = time.Hour
 	}
 	return in
 }

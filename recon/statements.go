@@ -241,9 +241,17 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow)
 
 // missingPage flags tally's settled orders of the window that the statement
 // does not list.
+//
+// Orders tally settled within the account's date tolerance of the period's
+// edges may sit in the neighbouring statement: they are not called missing.
 func (x *execution) missingPage(ctx context.Context) (bool, error) {
+	from, to := x.run.WindowStart.Add(x.acct.DateTolerance), x.run.WindowEnd.Add(-x.acct.DateTolerance)
+	if !to.After(from) {
+		x.note(fmt.Sprintf("%s: the statement's period is shorter than twice the date tolerance (%s): missing orders not checked", x.acct.Name, x.acct.DateTolerance))
+		return false, nil
+	}
 	rows, err := x.s.q.OrdersMissingFromStatement(ctx, recondb.OrdersMissingFromStatementParams{ProviderAccountID: x.acct.ID,
-		WindowStart: &x.run.WindowStart, WindowEnd: &x.run.WindowEnd, AfterID: x.cp.AfterID, StatementID: x.run.StatementID,
+		WindowStart: &from, WindowEnd: &to, AfterID: x.cp.AfterID, StatementID: x.run.StatementID,
 		RowLimit: x.s.opts.PageSize})
 	if err != nil {
 		return false, fmt.Errorf("orders missing from statement: %w", err)

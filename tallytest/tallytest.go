@@ -58,6 +58,8 @@ type Options struct {
 	Wait time.Duration
 	// ReconPageSize is the reconciliation page size (small values exercise checkpoints).
 	ReconPageSize int32
+	// DateTolerance of every provider account; default an hour.
+	DateTolerance time.Duration
 	// HoldTTL is how long payout holds last; default the service's 72h.
 	HoldTTL time.Duration
 	// ReconStaleAfter is how long an order may stay pending before reconciliation
@@ -180,7 +182,8 @@ func New(t testing.TB, opts Options) *Env {
 	for _, p := range registry.Names() {
 		c := sandbox.DefaultCredentials[p]
 		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
-			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy}
+			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy,
+			DateTolerance: opts.DateTolerance}
 		if _, err := e.Merchants.AddProviderAccount(ctx, in); err != nil {
 			t.Fatalf("provider account %s: %v", in.Name, err)
 		}

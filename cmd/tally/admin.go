@@ -230,7 +230,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 	f.StringVar(&policy, "amount-policy", "hold_in_suspense", "payer-modified amounts: hold_in_suspense or credit_received")
 	f.StringVar(&amountTol, "amount-tolerance", "0", "reconciliation amount tolerance")
 	f.StringVar(&balanceTol, "balance-tolerance", "0", "reconciliation balance tolerance")
-	f.DurationVar(&dateTol, "date-tolerance", 24*time.Hour, "reconciliation date tolerance")
+	f.DurationVar(&dateTol, "date-tolerance", time.Hour, "reconciliation date tolerance")
 	for _, n := range []string{"merchant", "provider", "name", "base-url", "merchant-id"} {
 		_ = add.MarkFlagRequired(n)
 	}

@@ -35,7 +35,7 @@ CREATE TABLE provider_accounts (
     -- Reconciliation tolerances: amounts that differ by no more than these match.
     amount_tolerance      numeric NOT NULL DEFAULT 0 CHECK (amount_tolerance >= 0),
     balance_tolerance     numeric NOT NULL DEFAULT 0 CHECK (balance_tolerance >= 0),
-    date_tolerance_secs   integer NOT NULL DEFAULT 86400 CHECK (date_tolerance_secs >= 0),
+    date_tolerance_secs   integer NOT NULL DEFAULT 3600 CHECK (date_tolerance_secs >= 0),
     enabled               boolean NOT NULL DEFAULT true,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now()
