@@ -38,9 +38,10 @@ generate:
 unit:
 	DATABASE_URL='$(DB_URL)' $(GO) test -race -count=1 -timeout 20m ./...
 
-## demo: the one-command tour (see README).
+## demo: the one-command tour (see README). tally finds (or starts, and then
+## stops) PostgreSQL itself.
 demo: build
-	DATABASE_URL='$(DB_URL)' ./$(BIN) demo
+	./$(BIN) demo
 
 ## bench: the performance figures reported in issue notes.
 bench: build
