@@ -70,3 +70,18 @@ func envOr(k, def string) string {
 	}
 	return def
 }
+
+// merchantApp is adminApp for the commands that act on one merchant: it also
+// finds the merchant by code.
+func (g *globals) merchantApp(ctx context.Context, code string) (*app, merchants.Merchant, error) {
+	a, err := g.adminApp(ctx)
+	if err != nil {
+		return nil, merchants.Merchant{}, err
+	}
+	m, err := a.merchants.Merchant(ctx, code)
+	if err != nil {
+		a.close()
+		return nil, merchants.Merchant{}, err
+	}
+	return a, m, nil
+}

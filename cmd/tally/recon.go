@@ -33,15 +33,11 @@ func newReconCmd(g *globals) *cobra.Command {
 		Short: "Run a reconciliation now, with progress, and print its summary",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.adminApp(cmd.Context())
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			m, err := a.merchants.Merchant(cmd.Context(), merchant)
-			if err != nil {
-				return err
-			}
 			req := recon.Request{MerchantID: m.ID, ProviderAccount: account, Kind: recon.RunKind(kind), StatementID: statementID, Trigger: "cli"}
 			if req.From, err = optTime(from); err != nil {
 				return err
@@ -82,15 +78,11 @@ func newReconCmd(g *globals) *cobra.Command {
 		Short: "Import a provider settlement statement (CSV); bad rows are reported with their line numbers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.adminApp(cmd.Context())
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			m, err := a.merchants.Merchant(cmd.Context(), merchant)
-			if err != nil {
-				return err
-			}
 			file, err := os.Open(args[0])
 			if err != nil {
 				return err
@@ -133,15 +125,11 @@ func newReconCmd(g *globals) *cobra.Command {
 		Short: "List reconciliation runs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.adminApp(cmd.Context())
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			m, err := a.merchants.Merchant(cmd.Context(), merchant)
-			if err != nil {
-				return err
-			}
 			list, err := a.recon.Runs(cmd.Context(), m.ID, 0, 50)
 			if err != nil {
 				return err
@@ -192,15 +180,11 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 		Short: "List discrepancies, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.adminApp(cmd.Context())
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			m, err := a.merchants.Merchant(cmd.Context(), merchant)
-			if err != nil {
-				return err
-			}
 			ds, err := a.disc.List(cmd.Context(), a.pool, discrepancies.Filter{MerchantID: m.ID, Status: discrepancies.Status(status), Type: discrepancies.Type(typ), Limit: 500})
 			if err != nil {
 				return err
@@ -271,15 +255,11 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := g.adminApp(cmd.Context())
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			m, err := a.merchants.Merchant(cmd.Context(), merchant)
-			if err != nil {
-				return err
-			}
 			res, err := a.recon.Resolve(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
 				OrderID: orderID, RefundAccount: refundAccount, Beneficiary: party})
 			if err != nil && res.Discrepancy.ID == 0 {
