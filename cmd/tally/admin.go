@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/secrets"
 )
@@ -266,7 +267,46 @@ func newAccountCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&merchant, "merchant", "", "only this merchant's accounts")
-	cmd.AddCommand(add, list)
+	var opName, opCur, opAmount string
+	opening := &cobra.Command{
+		Use:   "opening",
+		Short: "Book what a provider account already holds when tally starts (against equity:opening), so that balance reconciliation starts even",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			amt, err := decimal.NewFromString(opAmount)
+			if err != nil || !amt.IsPositive() {
+				return fmt.Errorf("--amount %q: a positive decimal", opAmount)
+			}
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			acct, err := a.merchants.ProviderAccount(cmd.Context(), opName)
+			if err != nil {
+				return err
+			}
+			t, err := a.ledger.Transfer(cmd.Context(), ledger.TransferRequest{Merchant: acct.MerchantID,
+				Key: "opening:" + acct.Name + ":" + opCur, Reference: "opening balance",
+				Entries: []ledger.Entry{
+					{Account: ledger.ProviderAccount(acct.Name, opCur), Side: ledger.Debit, Amount: amt},
+					{Account: ledger.OpeningAccount(opCur), Side: ledger.Credit, Amount: amt},
+				}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "opening balance of %s: %s %s (transfer %d%s)\n", acct.Name, amt, opCur, t.ID,
+				map[bool]string{true: ", already booked", false: ""}[t.Replayed])
+			return nil
+		},
+	}
+	opening.Flags().StringVar(&opName, "name", "", "provider account")
+	opening.Flags().StringVar(&opCur, "currency", "", "currency, e.g. USDT")
+	opening.Flags().StringVar(&opAmount, "amount", "", "what the provider holds for the merchant")
+	for _, n := range []string{"name", "currency", "amount"} {
+		_ = opening.MarkFlagRequired(n)
+	}
+	cmd.AddCommand(add, list, opening)
 	return cmd
 }
 
