@@ -46,6 +46,8 @@ demo: build
 ## bench: the performance figures reported in issue notes.
 bench: build
 	DATABASE_URL='$(DB_URL)' ./$(BIN) bench ledger
+	DATABASE_URL='$(DB_URL)' ./$(BIN) bench callbacks
+	DATABASE_URL='$(DB_URL)' ./$(BIN) bench recon --orders 100000,300000,1000000
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -10,6 +10,9 @@ func init() {
 	extraCommands = append(extraCommands, newBenchCmd)
 }
 
+// benchCommands lets each benchmark file add its subcommand to `tally bench`.
+var benchCommands []func(*globals) *cobra.Command
+
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -48,5 +51,8 @@ transfers/s and p50/p99 latency, then runs ledger.Check over the result.`,
 	f.StringSliceVar(&cfg.Runs, "runs", nil, "runs to make: random, hot, batch, raw, pgbench (default all)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database")
 	cmd.AddCommand(ledgerCmd)
+	for _, add := range benchCommands {
+		cmd.AddCommand(add(g))
+	}
 	return cmd
 }

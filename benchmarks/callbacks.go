@@ -1,0 +1,539 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/providers/cxpay"
+	"github.com/tallyhq/tally/server"
+)
+
+// CallbacksConfig says what `tally bench callbacks` runs. Zero fields take the
+// defaults of DefaultCallbacksConfig.
+type CallbacksConfig struct {
+	// URL is any database URL of the server to measure; the benchmark runs in
+	// Database on that server, which it creates and drops.
+	URL      string
+	Database string
+	// Connections is the number of concurrent clients, each on its own
+	// keep-alive connection.
+	Connections int
+	// Duration is the measured time after Warmup; sending stops earlier when
+	// every one of Orders orders has had its callback.
+	Duration, Warmup time.Duration
+	// Orders is the number of pending deposits created, one callback each.
+	Orders int
+	// Customers is the number of customers the deposits credit.
+	Customers int
+	// NewCustomers leaves the customers' ledger accounts to be created by the
+	// first deposit of each, as for customers the process has never seen; by
+	// default they exist (and the ledger has them cached) before the load, the
+	// steady state of a long-running server. Creating an account runs on a
+	// second pool connection while the settlement's transaction holds one
+	// (ledger.Ledger.account), which queues behind the callback handlers.
+	NewCustomers bool
+	// PoolSize and CallbackWorkers are tally serve's --pool-size and
+	// --callback-workers.
+	PoolSize        int32
+	CallbackWorkers int
+	// NoWorkers runs the server without River workers (tally serve
+	// --workers=false): acknowledgements only, nothing is posted.
+	NoWorkers bool
+	// Rate, when positive, paces the callbacks at that many per second in
+	// total (open loop: callback i is due Warmup-independent at i/Rate); zero
+	// sends as fast as the server answers.
+	Rate float64
+	// FetchPoll is passed to jobs.Options (River's fetch poll interval; its
+	// fetch cooldown is a quarter of it); zero keeps tally serve's setting.
+	FetchPoll time.Duration
+	// Drain bounds the wait, after sending stops, for every stored callback to
+	// be processed.
+	Drain time.Duration
+	// CPUProfile, when set, is written with a CPU profile of the process (server,
+	// workers and the load generator) over the measured time.
+	CPUProfile string
+	// Keep leaves the scratch database in place.
+	Keep bool
+	// Log receives tally's logs; default: warnings and errors to stderr.
+	Log *slog.Logger
+}
+
+// DefaultCallbacksConfig is the run issue 4 asks for: 64 connections.
+func DefaultCallbacksConfig() CallbacksConfig {
+	return CallbacksConfig{
+		Database:        "tally_bench_callbacks",
+		Connections:     64,
+		Duration:        20 * time.Second,
+		Warmup:          2 * time.Second,
+		Orders:          200_000,
+		Customers:       1000,
+		PoolSize:        40,
+		CallbackWorkers: 16,
+		Drain:           5 * time.Minute,
+	}
+}
+
+func (c CallbacksConfig) withDefaults() CallbacksConfig {
+	d := DefaultCallbacksConfig()
+	if c.Database == "" {
+		c.Database = d.Database
+	}
+	if c.Connections <= 0 {
+		c.Connections = d.Connections
+	}
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.Warmup < 0 {
+		c.Warmup = 0
+	}
+	if c.Orders <= 0 {
+		c.Orders = d.Orders
+	}
+	if c.Customers <= 0 {
+		c.Customers = d.Customers
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = d.PoolSize
+	}
+	if c.CallbackWorkers <= 0 {
+		c.CallbackWorkers = d.CallbackWorkers
+	}
+	if c.Drain <= 0 {
+		c.Drain = d.Drain
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return c
+}
+
+// CallbacksResult is what the callbacks benchmark measured. Only callbacks sent
+// after the warm-up count.
+type CallbacksResult struct {
+	Connections int
+	// Sent callbacks; Acked of them answered 200 "success" (stored durably
+	// with their process_callback job); Errors the others.
+	Sent, Acked, Errors int
+	FirstError          string
+	// Elapsed is the measured sending time; AcksPerSecond is Acked / Elapsed.
+	Elapsed       time.Duration
+	AcksPerSecond float64
+	// AckP50 and AckP99 are the latencies of the acknowledgements.
+	AckP50, AckP99 time.Duration
+	// Posted is how many acknowledged callbacks had their deposit posted to
+	// the ledger by the end of the drain; PostedInWindow of them during the
+	// sending time, PostedPerSecond their rate.
+	Posted          int
+	PostedInWindow  int
+	PostedPerSecond float64
+	// Backlog is the stored callbacks not yet processed when sending stopped,
+	// and Drain how long they then took to process.
+	Backlog int
+	Drain   time.Duration
+	// PostP50 and PostP99 are the callback-to-ledger latencies: from sending a
+	// callback to the end of the process_callback job that posted its deposit
+	// (the job's finalized_at, taken right after its transaction committed).
+	PostP50, PostP99 time.Duration
+	// WithinSecond is the fraction of acknowledged callbacks posted within one
+	// second of being sent (never-posted ones count as not within).
+	WithinSecond float64
+	// Settled is the number of orders succeeded with a settlement transfer at
+	// the end; LedgerOK the ledger invariant check after the run.
+	Settled  int
+	LedgerOK bool
+}
+
+// Callbacks runs the callbacks benchmark and prints its table to out.
+func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (CallbacksResult, error) {
+	cfg = cfg.withDefaults()
+	res := CallbacksResult{Connections: cfg.Connections}
+
+	// The merchant's webhook endpoint: every settled deposit makes a signed
+	// notify_merchant delivery, as in production; it only answers 200.
+	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	hooks := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hooks.Serve(hookLn) }()
+	defer hooks.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+
+	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.PoolSize, cfg.Keep, base, "http://"+hookLn.Addr().String()+"/hooks", cfg.Log)
+	if err != nil {
+		return res, fmt.Errorf("callbacks bench setup: %w", err)
+	}
+	defer closeStack()
+	if err := insertPendingDeposits(ctx, st, cfg.Orders, cfg.Customers); err != nil {
+		return res, fmt.Errorf("create %d pending deposits: %w", cfg.Orders, err)
+	}
+	accounts := []string{ledger.ProviderAccount(benchAccount, benchCurrency), ledger.FeesAccount(benchAccount, benchCurrency)}
+	if !cfg.NewCustomers {
+		for c := range cfg.Customers {
+			accounts = append(accounts, ledger.CustomerAccount(customerID(c), benchCurrency))
+		}
+	}
+	for _, a := range accounts {
+		if _, err := st.ledger.EnsureAccount(ctx, st.merchant.ID, a); err != nil {
+			return res, err
+		}
+	}
+	bodies := make([][]byte, cfg.Orders)
+	for i := range bodies {
+		bodies[i] = callbackBody(i)
+	}
+
+	// tally serve: the server's handler on a TCP listener with the same timeouts
+	// (cmd/tally/serve.go), the River workers in the same process. The schedule
+	// is off: its tasks only enqueue periodic work (polling open orders at a
+	// provider that does not exist here).
+	runner, err := jobs.New(st.pool, st.orders, jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log})
+	if err != nil {
+		return res, err
+	}
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
+		server.Options{Logger: cfg.Log})
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	if err := runner.Start(ctx); err != nil {
+		return res, err
+	}
+	runnerStopped := false
+	stopRunner := func() {
+		if !runnerStopped {
+			runnerStopped = true
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = runner.Stop(stopCtx)
+		}
+	}
+	defer stopRunner()
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+
+	workers := "River workers in process, " + strconv.Itoa(cfg.CallbackWorkers) + " on the callbacks queue"
+	if cfg.NoWorkers {
+		workers = "no River workers (acknowledgements only)"
+	}
+	fmt.Fprintf(out, "callbacks bench: %d connections, %s measured after %s warm-up, %s signed success callbacks (one per pending deposit, at most %s), pool %d, %s\n",
+		cfg.Connections, cfg.Duration, cfg.Warmup, benchProvider, group(int64(cfg.Orders)), cfg.PoolSize, workers)
+
+	// The load: each client its own keep-alive connection, posting the next
+	// order's callback as soon as the previous one is answered.
+	sent := make([]time.Time, cfg.Orders) // when each callback was sent (zero: never)
+	acked := make([]time.Duration, cfg.Orders)
+	ok := make([]bool, cfg.Orders)
+	var next atomic.Int64
+	start := time.Now()
+	measureFrom := start.Add(cfg.Warmup)
+	stopAt := measureFrom.Add(cfg.Duration)
+	var errMu sync.Mutex
+	var wg sync.WaitGroup
+	url := base + "/callbacks/" + benchAccount
+	var profiling bool
+	var profileErr error
+	profileStarted := make(chan struct{})
+	go func() {
+		defer close(profileStarted)
+		if cfg.CPUProfile == "" {
+			return
+		}
+		time.Sleep(time.Until(measureFrom))
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			profileErr = err
+			return
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			profileErr = err
+			f.Close()
+			return
+		}
+		profiling = true
+	}()
+	for range cfg.Connections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true}}
+			defer client.CloseIdleConnections()
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if t0.After(stopAt) {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Orders {
+					return
+				}
+				if cfg.Rate > 0 {
+					due := start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					if due.After(stopAt) {
+						return
+					}
+					time.Sleep(time.Until(due))
+					t0 = time.Now()
+				}
+				sent[i] = t0
+				err := post(ctx, client, url, bodies[i])
+				acked[i] = time.Since(t0)
+				if err != nil {
+					errMu.Lock()
+					if res.FirstError == "" {
+						res.FirstError = err.Error()
+					}
+					errMu.Unlock()
+					continue
+				}
+				ok[i] = true
+			}
+		}()
+	}
+	wg.Wait()
+	loadEnd := time.Now()
+	sendEnd := loadEnd // the end of the measured sending time
+	if sendEnd.After(stopAt) {
+		sendEnd = stopAt
+	}
+	<-profileStarted
+	if profiling {
+		pprof.StopCPUProfile()
+	}
+	if profileErr != nil {
+		fmt.Fprintf(out, "cpu profile: %v\n", profileErr)
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	res.Elapsed = sendEnd.Sub(measureFrom)
+	var ackLat []time.Duration
+	measured := func(i int) bool { return !sent[i].IsZero() && !sent[i].Before(measureFrom) }
+	for i := range sent {
+		if !measured(i) {
+			continue
+		}
+		res.Sent++
+		if ok[i] {
+			res.Acked++
+			ackLat = append(ackLat, acked[i])
+		} else {
+			res.Errors++
+		}
+	}
+	if res.Elapsed > 0 {
+		res.AcksPerSecond = float64(res.Acked) / res.Elapsed.Seconds()
+	}
+	sortDurations(ackLat)
+	res.AckP50, res.AckP99 = percentile(ackLat, 50), percentile(ackLat, 99)
+
+	// The backlog: callbacks stored but not processed yet.
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&res.Backlog); err != nil {
+		return res, err
+	}
+	if !cfg.NoWorkers {
+		deadline := time.Now().Add(cfg.Drain)
+		left := res.Backlog
+		for left > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&left); err != nil {
+				return res, err
+			}
+		}
+		res.Drain = time.Since(loadEnd)
+		if left > 0 {
+			res.Drain = 0
+			fmt.Fprintf(out, "warning: %d callbacks still unprocessed %s after sending stopped\n", left, cfg.Drain)
+		}
+	}
+	stopRunner() // River records the last completions before it stops
+
+	// Callback-to-ledger: the end of the job that posted each deposit.
+	if !cfg.NoWorkers {
+		rows, err := st.pool.Query(ctx, `
+			SELECT o.provider_order_no, j.finalized_at
+			FROM river_job j
+			JOIN callback_inbox c ON c.id = (j.args->>'inbox_id')::bigint
+			JOIN orders o ON o.id = c.order_id
+			WHERE j.kind = 'process_callback' AND j.state = 'completed' AND o.status = 'succeeded'`)
+		if err != nil {
+			return res, err
+		}
+		var postLat []time.Duration
+		within := 0
+		for rows.Next() {
+			var no string
+			var at time.Time
+			if err := rows.Scan(&no, &at); err != nil {
+				rows.Close()
+				return res, err
+			}
+			i, err := orderIndex(no)
+			if err != nil || i >= len(sent) || !measured(i) || !ok[i] {
+				continue
+			}
+			res.Posted++
+			lat := at.Sub(sent[i])
+			postLat = append(postLat, lat)
+			if lat <= time.Second {
+				within++
+			}
+			if !at.After(sendEnd) {
+				res.PostedInWindow++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return res, err
+		}
+		sortDurations(postLat)
+		res.PostP50, res.PostP99 = percentile(postLat, 50), percentile(postLat, 99)
+		if res.Acked > 0 {
+			res.WithinSecond = float64(within) / float64(res.Acked)
+		}
+		if res.Elapsed > 0 {
+			res.PostedPerSecond = float64(res.PostedInWindow) / res.Elapsed.Seconds()
+		}
+	}
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM orders o JOIN transfers t ON t.merchant_id = o.merchant_id AND t.idempotency_key = 'order:' || o.id || ':settle'
+		WHERE o.status = 'succeeded'`).Scan(&res.Settled); err != nil {
+		return res, err
+	}
+	rep, err := ledger.Check(ctx, st.pool)
+	if err != nil {
+		return res, err
+	}
+	res.LedgerOK = rep.OK()
+	printCallbacks(out, cfg, res)
+	if !rep.OK() {
+		fmt.Fprintln(out, rep.String())
+		return res, errors.New("ledger check failed after the callbacks benchmark")
+	}
+	// Every acknowledged callback (warm-up included) must have been posted once.
+	if !cfg.NoWorkers {
+		var ackedAll int
+		for i := range ok {
+			if ok[i] {
+				ackedAll++
+			}
+		}
+		if res.Settled != ackedAll {
+			return res, fmt.Errorf("%d callbacks acknowledged but %d deposits settled", ackedAll, res.Settled)
+		}
+	}
+	return res, nil
+}
+
+// post sends one callback and checks CXPay's acknowledgement.
+func post(ctx context.Context, c *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != cxpay.Ack {
+		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// Orders of the benchmark: order i (0-based) is provider order number
+// "cb-<i>", amount 100 + i%100 BRL, paid exactly with a fee of 1.50.
+func orderNo(i int) string { return "cb-" + strconv.Itoa(i) }
+
+func orderIndex(no string) (int, error) {
+	return strconv.Atoi(strings.TrimPrefix(no, "cb-"))
+}
+
+func orderAmount(i int) int { return 100 + i%100 }
+
+// customerID is customer c's id; order i is customer i % customers's.
+func customerID(c int) string { return "cust" + strconv.Itoa(c) }
+
+// insertPendingDeposits inserts n deposits as submit_order leaves them after
+// CXPay accepted them (status pending, submit_state submitted), in one statement.
+func insertPendingDeposits(ctx context.Context, st *stack, n, customers int) error {
+	_, err := st.pool.Exec(ctx, `
+		INSERT INTO orders (merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id,
+		                    customer_id, amount, currency, pay_currency, status, submit_state, request, cashier_url)
+		SELECT $1, $2, 'deposit', 'api', 'm-' || (g - 1), 'cb-' || (g - 1), 'P' || (g - 1),
+		       'cust' || ((g - 1) % $4), 100 + (g - 1) % 100, $5, $5, 'pending', 'submitted', '{}',
+		       'http://127.0.0.1:9/cxpay/pay/P' || (g - 1)
+		FROM generate_series(1, $3::int) g`,
+		st.merchant.ID, st.account.ID, n, customers, benchCurrency)
+	if err != nil {
+		return err
+	}
+	_, err = st.pool.Exec(ctx, `ANALYZE orders`)
+	return err
+}
+
+// callbackBody is CXPay's success callback for order i, exactly as its
+// simulator renders one (providers/cxpay/protocol.go), signed with cxpay.Sign.
+func callbackBody(i int) []byte {
+	amount := strconv.Itoa(orderAmount(i)) + ".00"
+	const fee = "1.50"
+	p := map[string]string{"platOrderId": "P" + strconv.Itoa(i), "orderId": orderNo(i), "amount": amount,
+		"status": "1", "reverse": "false", "remark": "", "fee": fee}
+	sign := cxpay.Sign(p, benchSecret)
+	return []byte(`{"platOrderId":"` + p["platOrderId"] + `","orderId":"` + p["orderId"] + `","amount":` + amount +
+		`,"status":1,"reverse":false,"remark":"","fee":` + fee + `,"sign":"` + sign + `"}`)
+}
+
+func printCallbacks(out io.Writer, cfg CallbacksConfig, r CallbacksResult) {
+	row := func(k, v string) { fmt.Fprintf(out, "  %-38s %s\n", k, v) }
+	row("callbacks sent (measured)", fmt.Sprintf("%s in %s", group(int64(r.Sent)), r.Elapsed.Round(10*time.Millisecond)))
+	errs := group(int64(r.Errors)) + " errors"
+	if r.FirstError != "" {
+		errs += " (first: " + r.FirstError + ")"
+	}
+	row("acknowledged (200 success)", fmt.Sprintf("%s, %s", group(int64(r.Acked)), errs))
+	row("acknowledged per second", fmt.Sprintf("%s   (target >= 2,000)", group(int64(r.AcksPerSecond+0.5))))
+	row("ack latency p50 / p99", ms(r.AckP50)+" / "+ms(r.AckP99))
+	if cfg.NoWorkers {
+		row("posted to the ledger", "- (no workers)")
+		return
+	}
+	row("posted per second while sending", group(int64(r.PostedPerSecond+0.5)))
+	row("backlog when sending stopped", fmt.Sprintf("%s callbacks, drained in %s", group(int64(r.Backlog)), r.Drain.Round(10*time.Millisecond)))
+	row("posted to the ledger (of acknowledged)", fmt.Sprintf("%s of %s", group(int64(r.Posted)), group(int64(r.Acked))))
+	row("callback-to-ledger p50 / p99", ms(r.PostP50)+" / "+ms(r.PostP99))
+	row("posted within 1 s", fmt.Sprintf("%.1f %%   (target >= 99 %%)", 100*r.WithinSecond))
+	check := "ok"
+	if !r.LedgerOK {
+		check = "FAILED"
+	}
+	row("deposits settled / ledger check", fmt.Sprintf("%s / %s", group(int64(r.Settled)), check))
+}
