@@ -150,10 +150,16 @@ SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee
        o.created_at AS order_created_at, o.origin AS order_origin
 FROM statement_orders s
 -- By the order number tally sent; a line naming only the provider's id finds
--- the order by that id.
-LEFT JOIN orders o ON o.provider_account_id = @provider_account_id
-    AND (o.provider_order_no = s.key
-         OR (s.order_no = '' AND s.provider_order_id <> '' AND o.provider_order_id = s.provider_order_id))
+-- the order by that id. The ids are looked up first, with an index each: the
+-- same condition written as one join condition with OR could use no index and
+-- joined every line with every order of the account (tally bench recon).
+LEFT JOIN orders o ON o.id = ANY (ARRAY(
+    SELECT x.id FROM orders x
+    WHERE x.provider_account_id = @provider_account_id AND x.provider_order_no = s.key
+    UNION ALL
+    SELECT x.id FROM orders x
+    WHERE s.order_no = '' AND s.provider_order_id <> '' AND x.provider_account_id = @provider_account_id
+      AND x.provider_order_id = s.provider_order_id AND x.provider_order_id <> ''))
 WHERE s.statement_id = @statement_id AND s.key > @after_key
 ORDER BY s.key
 LIMIT @row_limit;
@@ -178,3 +184,7 @@ UPDATE statements SET sha256 = @sha256 WHERE id = @id;
 
 -- name: OrderRow :one
 SELECT * FROM orders WHERE id = $1;
+
+-- name: OrderRows :many
+-- The orders of a page of a statement, read in one round trip.
+SELECT * FROM orders WHERE id = ANY(@ids::bigint[]);
