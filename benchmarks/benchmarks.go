@@ -60,6 +60,31 @@ type stack struct {
 	orders    *orders.Service
 	merchant  merchants.Merchant
 	account   merchants.ProviderAccount
+
+	url       string // the scratch database
+	box       *secrets.Box
+	publicURL string
+	log       *slog.Logger
+}
+
+// twin builds the same services on a pool of their own, as a second process
+// (tally worker beside tally serve --workers=false) would have.
+func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
+	cfg, err := pgxpool.ParseConfig(st.url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = poolSize
+	pool, err := db.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := *st
+	t.pool, t.ledger, t.disc = pool, ledger.New(pool, ledger.WithLogger(st.log)), discrepancies.New()
+	t.merchants = merchants.New(pool, st.box)
+	t.merchants.Validate = registry.Validate
+	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log})
+	return &t, nil
 }
 
 // scratch creates and migrates the scratch database and builds the services on
@@ -106,7 +131,7 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	if err != nil {
 		return nil, nil, err
 	}
-	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New()}
+	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New(), url: u, box: box, publicURL: publicURL, log: log}
 	st.merchants = merchants.New(pool, box)
 	st.merchants.Validate = registry.Validate
 	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log})
