@@ -213,7 +213,7 @@ func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*prov
 	data, raw, err := a.call(ctx, op, PathOrderQuery, map[string]string{"orderId": q.OrderNo}, false)
 	if err != nil {
 		var pe *providers.Error
-		if errors.As(err, &pe) && pe.Kind == providers.ErrRejected && pe.Code == "400" && isNotFound(pe.Message) {
+		if errors.As(err, &pe) && isOrderNotFound(pe) {
 			return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Provider, Op: op, Code: pe.Code, Message: pe.Message}
 		}
 		return nil, err
@@ -475,15 +475,14 @@ func absoluteHTTP(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// isNotFound reports whether a code-400 message says the order does not exist.
-func isNotFound(msg string) bool {
-	m := strings.ToLower(msg)
-	for _, s := range []string{"not exist", "not found", "no order", "no such order", "订单不存在"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
+// isOrderNotFound reports whether a refusal of /order/query is the answer for
+// an order CXPay does not know: code 400 with exactly DescOrderNotExist as its
+// message. Nothing looser will do: ErrNotFound tells the job layer that it is
+// safe to create the order again, and other code-400 answers that also say
+// something "does not exist" (DescMerchantNotExist for an unknown merchant)
+// are refusals of the request, not statements about the order.
+func isOrderNotFound(pe *providers.Error) bool {
+	return pe.Kind == providers.ErrRejected && pe.Code == "400" && pe.Message == DescOrderNotExist
 }
 
 func firstNonEmpty(s ...string) string {

@@ -318,6 +318,10 @@ func TestEnvelopeClassification(t *testing.T) {
 	}{
 		{"code 400", 200, `{"code":400,"success":false,"msg":"fail","desc":"amount too small","data":null}`, providers.ErrRejected, providers.ErrRejected, "400"},
 		{"code 400 as string", 200, `{"code":"400","success":false,"msg":"amount too small"}`, providers.ErrRejected, providers.ErrRejected, "400"},
+		{"order not found", 200, `{"code":400,"success":false,"msg":"fail","desc":"order does not exist","data":null}`, providers.ErrRejected, providers.ErrNotFound, "400"},
+		{"merchant not found", 200, `{"code":400,"success":false,"msg":"fail","desc":"merchant does not exist","data":null}`, providers.ErrRejected, providers.ErrRejected, "400"},
+		{"other not exist", 200, `{"code":400,"success":false,"msg":"fail","desc":"payCode does not exist","data":null}`, providers.ErrRejected, providers.ErrRejected, "400"},
+		{"not found on code 500", 200, `{"code":500,"success":false,"msg":"fail","desc":"order does not exist","data":null}`, providers.ErrAmbiguous, providers.ErrTransient, "500"},
 		{"code 500", 200, `{"code":500,"success":false,"msg":"fail","desc":"system busy","data":null}`, providers.ErrAmbiguous, providers.ErrTransient, "500"},
 		{"unknown code", 200, `{"code":302,"success":false}`, providers.ErrAmbiguous, providers.ErrTransient, "302"},
 		{"not json", 200, `<html>gateway</html>`, providers.ErrAmbiguous, providers.ErrTransient, ""},

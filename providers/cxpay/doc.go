@@ -77,10 +77,13 @@
 //     desc or msg); code 500 is ErrAmbiguous on a create and ErrTransient on a
 //     query; HTTP 5xx and timeouts are classified by providers.Transport.
 //   - An unknown order on /order/query: the document shows no such answer. The
-//     reading (and the simulator) is code 400 with desc "order does not exist";
-//     the adapter maps a code-400 answer whose message says the order does not
-//     exist ("not exist", "not found", "no order", "订单不存在") to ErrNotFound,
-//     any other 400 to ErrRejected. Other refusals the simulator gives, in desc:
+//     reading (and the simulator) is code 400 with desc "order does not exist"
+//     (DescOrderNotExist); the adapter maps exactly that answer (code 400,
+//     message "order does not exist") to ErrNotFound, and any other 400 to
+//     ErrRejected. The match is exact on purpose: ErrNotFound means "safe to
+//     create again", and "merchant does not exist" (an unknown merchant, a
+//     credentials problem) must not read as an unknown order. Other refusals
+//     the simulator gives, in desc:
 //     "sign error", "merchant does not exist", "orderId already exists",
 //     "insufficient balance", "payCode is not enabled for this merchant",
 //     "amount format error", "<field> is required".

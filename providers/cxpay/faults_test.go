@@ -193,12 +193,17 @@ func TestCallbackBadSignature(t *testing.T) {
 	if !errors.Is(errs[0], providers.ErrBadSignature) {
 		t.Fatalf("forged callback error = %v", errs[0])
 	}
+	// The engine records a delivery after the receiver has answered it: wait for the record.
 	var forged *sim.Delivery
-	for _, d := range e.sim.Engine().Deliveries() {
-		if d.Forged {
-			forged = &d
+	waitFor(t, "forged delivery recorded", func() bool {
+		for _, d := range e.sim.Engine().Deliveries() {
+			if d.Forged {
+				forged = &d
+				return true
+			}
 		}
-	}
+		return false
+	})
 	if forged == nil || forged.Acked || forged.Status != http.StatusBadRequest {
 		t.Fatalf("forged delivery = %+v", forged)
 	}

@@ -2,6 +2,7 @@ package cxpay
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -281,6 +282,24 @@ func TestUnknownMerchantAndBadSignature(t *testing.T) {
 	}
 	_, err = stranger.ad.QueryBalances(ctx)
 	wantKind(t, err, providers.ErrRejected)
+	// An unknown merchant's query is a refusal of the credentials, never
+	// "order not found": that would tell the job layer to create again.
+	_, err = stranger.ad.QueryOrder(ctx, providers.OrderQuery{OrderNo: "D1"})
+	if errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("unknown merchant query = %v, must not be ErrNotFound", err)
+	}
+	if pe := wantKind(t, err, providers.ErrRejected); pe.Code != "400" || pe.Message != DescMerchantNotExist {
+		t.Fatalf("unknown merchant query: %+v", pe)
+	}
+	// The same simulator, the right merchant, an order it does not know: ErrNotFound.
+	known, err := New(func() providers.Config { c := stranger.ad.cfg; c.MerchantID = testMerchant; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = known.QueryOrder(ctx, providers.OrderQuery{OrderNo: "D1"})
+	if pe := wantKind(t, err, providers.ErrNotFound); pe.Code != "400" || pe.Message != DescOrderNotExist {
+		t.Fatalf("unknown order query: %+v", pe)
+	}
 
 	// A wrong key: every endpoint answers code 400 "sign error" and nothing happens.
 	e := newEnv(t, func(c *envConfig) { c.adapter.Secret = "not-the-key" })
