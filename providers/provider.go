@@ -292,8 +292,18 @@ type Event struct {
 	Fee       decimal.NullDecimal // the provider's fee
 	Currency  string              // currency of Requested, Paid, Credited and Fee
 
-	// Quote is set where the provider quotes in another currency (VPay: CNY quote,
-	// USDT paid).
+	// Quote is the other currency's side of a cross-currency order: an amount
+	// in a currency other than Currency, set only where the provider states
+	// one. Which side it is depends on which amount the provider signs:
+	//   - VPay signs the paid side: Currency is the paid currency (USDT, Paid
+	//     the USDT received) and Quote the quote the order was made in
+	//     ({CNY, quoteAmount, quotePrice}).
+	//   - UsdtPay signs the order side: Currency is the order currency (CNY,
+	//     Paid the signed orderAmount UsdtPay settled for) and Quote the USDT
+	//     the payer paid ({USDT, amount, Rate zero}), from the unsigned
+	//     `amount` parameter: information for reconciliation only, never a
+	//     basis for posting money, and absent when UsdtPay does not send it.
+	// A consumer therefore reads Quote by Quote.Currency, never by position.
 	Quote *Quote
 
 	Reversed bool   // the provider flags the order as reversed
@@ -315,11 +325,16 @@ type Event struct {
 	Raw []byte
 }
 
-// Quote is the quoted side of a cross-currency order.
+// Quote is the side of a cross-currency order stated in a currency other than
+// the Event's Currency (see Event.Quote for which side each provider fills).
 type Quote struct {
+	// Currency is the currency of Amount; it differs from Event.Currency.
 	Currency string
-	Amount   decimal.Decimal
-	// Rate is quote currency per unit of the paid currency (CNY per USDT).
+	// Amount is the order's amount in Currency.
+	Amount decimal.Decimal
+	// Rate is the provider's stated rate in units of the order's quote
+	// currency per unit of the currency paid (CNY per USDT) whichever side
+	// Quote holds; zero when the provider states none (UsdtPay).
 	Rate decimal.Decimal
 }
 

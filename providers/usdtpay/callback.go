@@ -27,7 +27,10 @@ const MaxCallbackBytes = 16 << 10
 // compares it with the amount it asked for), Requested, Credited and Fee not
 // stated. The USDT amount, when present and well-formed, is Quote{USDT, amount,
 // Rate 0 (not stated)}; it is unsigned, so it is information only and never a
-// basis for posting money. A malformed USDT amount does not refuse the
+// basis for posting money. This is the UsdtPay shape that providers.Event.Quote
+// documents: the event in the signed order currency, Quote the paid USDT side
+// (the reverse of VPay, whose signed side is the paid one). A malformed USDT
+// amount does not refuse the
 // callback: it is left out and noted in Remark. Raw is the body as received.
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
 	const op = "callback"

@@ -232,8 +232,10 @@ func TestRoundTripPayExact(t *testing.T) {
 		ev.Requested.Valid || ev.Credited.Valid || ev.Fee.Valid {
 		t.Fatalf("event = %+v", ev)
 	}
-	if ev.Quote == nil || ev.Quote.Currency != "USDT" || !ev.Quote.Amount.Equal(dec("13.88")) {
-		t.Fatalf("quote = %+v, want 13.88 USDT", ev.Quote)
+	// The documented shape (providers.Event.Quote): the event is in the signed
+	// order currency, the Quote is the unsigned USDT side with no rate stated.
+	if ev.Quote == nil || ev.Quote.Currency != "USDT" || !ev.Quote.Amount.Equal(dec("13.88")) || !ev.Quote.Rate.IsZero() || ev.Quote.Currency == ev.Currency {
+		t.Fatalf("quote = %+v, want 13.88 USDT with no rate", ev.Quote)
 	}
 	// The wire shape: a form POST to receiveUrl?amount=..., fields in the document's order.
 	want := CallbackFields{SignType: "MD5", OrderNo: no, OrderAmount: "100.00", OrderCurrency: "CNY", TransactionID: page.TransactionID, Status: "success"}
