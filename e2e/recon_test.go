@@ -460,3 +460,71 @@ func TestHoldExpiryThenLateSettlement(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// TestReconOverdueOrderFlaggedBySchedule: scheduled windows look at the orders
+// created in them once, shortly after; an order still pending past its
+// deadline is flagged stale_pending by the scheduled run of the window its
+// deadline falls in, whichever window it was created in.
+func TestReconOverdueOrderFlaggedBySchedule(t *testing.T) {
+	t.Parallel()
+	task := jobs.Task{Name: "recon", Every: time.Second, Args: recon.ScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
+	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, Tasks: []jobs.Task{task}}})
+	ctx := context.Background()
+	o := brlDeposit(e, "s1", "5.00")
+	deadline := o.CreatedAt.Add(2500 * time.Millisecond)
+	if _, err := e.Pool.Exec(ctx, `UPDATE orders SET expires_at = $2 WHERE id = $1`, o.ID, deadline); err != nil {
+		t.Fatal(err)
+	}
+	var d discrepancies.Discrepancy
+	e.Eventually("stale_pending on the overdue deposit", func() bool {
+		ds := e.Discrepancies(discrepancies.StalePending)
+		if len(ds) == 1 {
+			d = ds[0]
+		}
+		return len(ds) == 1
+	})
+	if d.OrderID != o.ID || d.Status != discrepancies.Open || !strings.Contains(d.Summary, "past its deadline") {
+		t.Fatalf("stale_pending = %+v", d)
+	}
+	// Found by a scheduled run whose window holds the deadline, not the creation.
+	var n int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM recon_run_findings f JOIN recon_runs r ON r.id = f.run_id
+		WHERE f.discrepancy_id = $1 AND r.trigger = 'schedule' AND r.window_start <= $2 AND r.window_end > $2
+		  AND NOT (r.window_start <= $3 AND r.window_end > $3)`, d.ID, deadline, o.CreatedAt).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d scheduled runs of the deadline's window flagged it, want 1", n)
+	}
+	// That run counted it on its own line, apart from the window's orders.
+	var runID int64
+	if err := e.Pool.QueryRow(ctx, `SELECT r.id FROM recon_run_findings f JOIN recon_runs r ON r.id = f.run_id
+		WHERE f.discrepancy_id = $1 AND r.window_start <= $2 AND r.window_end > $2`, d.ID, deadline).Scan(&runID); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the run to finish", func() bool {
+		r, _ := e.Recon.Get(ctx, e.Merchant.ID, runID)
+		return r.Status == recon.RunCompleted
+	})
+	sum, err := e.Recon.Summary(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var overdue *recon.OrderLine
+	for i, l := range sum.Orders {
+		if l.Source == "overdue" {
+			overdue = &sum.Orders[i]
+		}
+	}
+	if overdue == nil || overdue.Checked != 1 || overdue.Unmatched != 1 || !overdue.UnmatchedAmount.Equal(dec("5")) {
+		t.Fatalf("overdue line = %+v (lines %+v)", overdue, sum.Orders)
+	}
+	// Paid at last: a later run closes it, and says why.
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.Eventually("stale_pending closed", func() bool {
+		ds := e.Discrepancies(discrepancies.StalePending)
+		return len(ds) == 1 && ds[0].Status == discrepancies.Resolved && ds[0].Resolution == "auto_closed" &&
+			strings.Contains(ds[0].ResolutionNote, "succeeded now")
+	})
+}

@@ -85,11 +85,17 @@ func (x *execution) step(ctx context.Context) (string, error) {
 	case phaseOrders:
 		if !x.adapter.Capabilities().QueryOrder {
 			x.note(fmt.Sprintf("%s (%s) has no order query: reconcile it by importing its statement", x.acct.Name, x.acct.Provider))
-			return x.afterOrders(), nil
+			return phaseOverdue, nil
 		}
 		more, err := x.queryPage(ctx)
 		if err != nil || more {
 			return phaseOrders, err
+		}
+		return phaseOverdue, nil
+	case phaseOverdue:
+		more, err := x.overduePage(ctx)
+		if err != nil || more {
+			return phaseOverdue, err
 		}
 		return x.afterOrders(), nil
 	case phaseStatement:
@@ -115,6 +121,10 @@ func (x *execution) step(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("unknown phase %q", x.cp.Phase)
 }
 
+// sourceOverdue is the summary line of orders looked at because their
+// deadline fell in the window (overduePage).
+const sourceOverdue = "overdue"
+
 func (x *execution) afterOrders() string {
 	if x.run.Kind == KindFull {
 		return phaseBalances
@@ -139,6 +149,20 @@ func (x *execution) queryPage(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("orders page: %w", err)
 	}
+	page := make([]ordersdb.Order, len(rows))
+	for i, r := range rows {
+		page[i] = ordersdb.Order(r)
+	}
+	if err := x.queryOrders(ctx, page, "query"); err != nil {
+		return false, err
+	}
+	x.report(phaseOrders)
+	return len(rows) == int(min(x.s.opts.PageSize, 200)), nil
+}
+
+// queryOrders queries the provider for a page of orders, a few at a time, and
+// compares each answer with tally; source names the summary line they count in.
+func (x *execution) queryOrders(ctx context.Context, rows []ordersdb.Order, source string) error {
 	type result struct {
 		ev  *providers.Event
 		err error
@@ -161,24 +185,109 @@ func (x *execution) queryPage(ctx context.Context) (bool, error) {
 		}()
 	}
 	wg.Wait()
-	for i, ro := range rows {
-		o := ordersdb.Order(ro)
-		if err := x.compareQuery(ctx, o, results[i].ev, results[i].err); err != nil {
-			return false, fmt.Errorf("order %d: %w", o.ID, err)
+	for i, o := range rows {
+		if err := x.compareQuery(ctx, o, results[i].ev, results[i].err, source); err != nil {
+			return fmt.Errorf("order %d: %w", o.ID, err)
 		}
 		x.cp.AfterID = o.ID
 		x.cp.Done++
 	}
-	x.report(phaseOrders)
-	return len(rows) == int(min(x.s.opts.PageSize, 200)), nil
+	return nil
+}
+
+// overduePage looks at a page of the account's open orders whose deadline fell
+// in the run's window (and before now) but that were created outside it: an
+// order pending past its deadline is looked at by the run of the window its
+// deadline falls in, whichever window it was created in. With an order query
+// each is compared with the provider's answer (a settlement the callbacks
+// missed is repaired); without one, an order still open in tally past its
+// deadline is stale_pending on tally's own word. They count in the "overdue"
+// line, apart from the window's own orders.
+func (x *execution) overduePage(ctx context.Context) (bool, error) {
+	before := x.run.WindowEnd
+	if now := x.s.opts.Now(); now.Before(before) {
+		before = now
+	}
+	if !before.After(x.run.WindowStart) {
+		return false, nil
+	}
+	life := x.s.opts.StaleAfter
+	ws := x.run.WindowStart
+	limit := min(x.s.opts.PageSize, 200)
+	rows, err := x.s.q.OverdueOrders(ctx, recondb.OverdueOrdersParams{ProviderAccountID: x.acct.ID, WindowStart: &ws, DeadlineBefore: &before,
+		CreatedFrom: ws.Add(-life), CreatedBefore: before.Add(-life), WindowEnd: x.run.WindowEnd, AfterID: x.cp.AfterID, RowLimit: limit})
+	if err != nil {
+		return false, fmt.Errorf("overdue orders page: %w", err)
+	}
+	page := make([]ordersdb.Order, len(rows))
+	for i, r := range rows {
+		page[i] = ordersdb.Order(r)
+	}
+	if x.adapter.Capabilities().QueryOrder {
+		if err := x.queryOrders(ctx, page, sourceOverdue); err != nil {
+			return false, err
+		}
+	} else {
+		for _, o := range page {
+			line := x.cp.line(x.acct, o.Currency, sourceOverdue)
+			line.Checked++
+			if err := x.stale(ctx, line, o, nil, "in tally; the provider has no order query"); err != nil {
+				return false, fmt.Errorf("order %d: %w", o.ID, err)
+			}
+			x.cp.AfterID = o.ID
+			x.cp.Done++
+		}
+	}
+	x.report(phaseOverdue)
+	if len(rows) == int(limit) {
+		return true, nil
+	}
+	return false, x.closeSettledStale(ctx)
+}
+
+// closeSettledStale closes the account's stale_pending discrepancies whose
+// order has since ended normally: no longer pending, consistent now.
+func (x *execution) closeSettledStale(ctx context.Context) error {
+	rows, err := x.s.q.StalePendingSettled(ctx, recondb.StalePendingSettledParams{ProviderAccountID: &x.acct.ID, StartedAt: x.run.StartedAt})
+	if err != nil {
+		return fmt.Errorf("settled stale orders: %w", err)
+	}
+	for _, r := range rows {
+		if err := x.close(ctx, r.ID, fmt.Sprintf("consistent in run %d: the order is %s now", x.run.ID, r.OrderStatus)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deadline is when an order should have ended: its expires_at, or its
+// creation plus the default lifetime (Options.StaleAfter) when it has none.
+func (x *execution) deadline(o ordersdb.Order) time.Time {
+	if o.ExpiresAt != nil {
+		return *o.ExpiresAt
+	}
+	return o.CreatedAt.Add(x.s.opts.StaleAfter)
+}
+
+// stale records an order open past its deadline (stale_pending), or counts it
+// matched while its deadline is ahead. where says at which ends it is open.
+func (x *execution) stale(ctx context.Context, line *OrderLine, o ordersdb.Order, ev *providers.Event, where string) error {
+	now := x.s.opts.Now()
+	dl := x.deadline(o)
+	if !now.After(dl) {
+		return x.matched(line, o)
+	}
+	return x.unmatched(ctx, line, o, discrepancies.StalePending,
+		fmt.Sprintf("%s %s past its deadline %s (created %s, %s ago) %s", o.Status, o.Amount, dl.UTC().Format(time.RFC3339),
+			o.CreatedAt.UTC().Format(time.RFC3339), now.Sub(o.CreatedAt).Round(time.Second), where), ev)
 }
 
 // compareQuery compares one order with the provider's answer.
-func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *providers.Event, qerr error) error {
+func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *providers.Event, qerr error, source string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	line := x.cp.line(x.acct, o.Currency, "query")
+	line := x.cp.line(x.acct, o.Currency, source)
 	line.Checked++
 	st := orderStatus(o.Status)
 	switch {
@@ -229,10 +338,7 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 // same compares the amounts of an order on which tally and the provider agree.
 func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
 	if st := orderStatus(o.Status); st == "pending" || st == "processing" || st == "created" {
-		if x.s.opts.Now().Sub(o.CreatedAt) > x.s.opts.StaleAfter {
-			return x.unmatched(ctx, line, o, discrepancies.StalePending, fmt.Sprintf("%s for %s at both ends", o.Status, x.s.opts.Now().Sub(o.CreatedAt).Round(time.Minute)), &ev)
-		}
-		return x.matched(line, o)
+		return x.stale(ctx, line, o, &ev, "at both ends")
 	}
 	found := false
 	if !o.Fee.Valid && ev.Fee.Valid && o.PaidAmount.Valid && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {

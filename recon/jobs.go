@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tallyhq/tally/db/jobsdb"
+	"github.com/tallyhq/tally/db/recondb"
 )
 
 // RunArgs: carry out (or resume) a reconciliation run.
@@ -104,14 +105,22 @@ type scheduleWorker struct {
 	s *Service
 }
 
-// Work starts one run per enabled provider account for the window; a window
-// already run by the schedule is skipped (the runs table's unique key).
+// Work starts one run per enabled provider account for the window, and for
+// every window since the account's last scheduled one that no run covers (a
+// tick the scheduler missed, a node that was down), at most maxCatchUp of them:
+// windows tile time, so that every order, and every deadline (overduePage),
+// falls in one scheduled run. A window already run by the schedule is skipped
+// (the runs table's unique key).
 func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs]) error {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return err
 	}
-	from, to := Window(w.s.opts.Now(), job.Args.Every, job.Args.Lag)
+	every := job.Args.Every
+	if every <= 0 {
+		return river.JobCancel(fmt.Errorf("schedule window %s: %w", every, ErrInvalid))
+	}
+	_, to := Window(w.s.opts.Now(), every, job.Args.Lag)
 	accts, err := w.s.merchants.ProviderAccounts(ctx, 0)
 	if err != nil {
 		return err
@@ -120,23 +129,43 @@ func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs])
 		if !a.Enabled {
 			continue
 		}
-		err := pgx.BeginFunc(ctx, w.s.pool, func(tx pgx.Tx) error {
-			run, err := w.s.CreateTx(ctx, tx, Request{MerchantID: a.MerchantID, ProviderAccount: a.Name, Kind: job.Args.RunKind,
-				From: from, To: to, Trigger: "schedule"})
-			if errors.Is(err, ErrDuplicate) {
-				return nil
+		from := to.Add(-every)
+		last, err := w.s.q.LastScheduledWindowEnd(ctx, recondb.LastScheduledWindowEndParams{Kind: string(job.Args.RunKind),
+			ProviderAccountID: &a.ID, LengthSeconds: int64(every / time.Second)})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("last scheduled window of %s: %w", a.Name, err)
+		case last.Before(from):
+			from = last
+			if oldest := to.Add(-maxCatchUp * every); from.Before(oldest) {
+				w.s.opts.Logger.Warn("reconciliation windows skipped: too far behind", "account", a.Name, "kind", job.Args.RunKind,
+					"from", from, "resumed_at", oldest)
+				from = oldest
 			}
+		}
+		for start := from; start.Before(to); start = start.Add(every) {
+			err := pgx.BeginFunc(ctx, w.s.pool, func(tx pgx.Tx) error {
+				run, err := w.s.CreateTx(ctx, tx, Request{MerchantID: a.MerchantID, ProviderAccount: a.Name, Kind: job.Args.RunKind,
+					From: start, To: start.Add(every), Trigger: "schedule"})
+				if errors.Is(err, ErrDuplicate) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				return Enqueue(ctx, client, tx, run.ID)
+			})
 			if err != nil {
-				return err
+				return fmt.Errorf("schedule %s run of %s: %w", job.Args.RunKind, a.Name, err)
 			}
-			return Enqueue(ctx, client, tx, run.ID)
-		})
-		if err != nil {
-			return fmt.Errorf("schedule %s run of %s: %w", job.Args.RunKind, a.Name, err)
 		}
 	}
 	return nil
 }
+
+// maxCatchUp bounds how many missed windows one schedule tick starts per account.
+const maxCatchUp = 96
 
 type sweepWorker struct {
 	river.WorkerDefaults[SweepArgs]

@@ -35,7 +35,10 @@ type Options struct {
 	PageSize int32
 	// QueryConcurrency bounds concurrent order queries to one provider. Default 8.
 	QueryConcurrency int
-	// StaleAfter is how long an order may stay pending before it is stale. Default 24h.
+	// StaleAfter is the lifetime of an order without a deadline of its own
+	// (orders.expires_at NULL): one still open StaleAfter after its creation is
+	// stale_pending. An order with expires_at is stale once that has passed.
+	// Default 24h.
 	StaleAfter time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -253,6 +256,7 @@ type checkpoint struct {
 // Phases of a run, per provider account, then once for the ledger.
 const (
 	phaseOrders    = "orders"    // orders against the provider's query API
+	phaseOverdue   = "overdue"   // open orders whose deadline fell in the window
 	phaseStatement = "statement" // a statement's orders against tally's
 	phaseMissing   = "missing"   // tally's settled orders the statement does not list
 	phaseBalances  = "balances"
@@ -399,7 +403,7 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 	}
 	sort.Slice(sum.Orders, func(i, j int) bool {
 		a, b := sum.Orders[i], sum.Orders[j]
-		return a.ProviderAccount+"|"+a.Currency < b.ProviderAccount+"|"+b.Currency
+		return a.ProviderAccount+"|"+a.Currency+"|"+a.Source < b.ProviderAccount+"|"+b.Currency+"|"+b.Source
 	})
 	sum.Balances = append(sum.Balances, cp.Balances...)
 	if cp.Ledger != nil {
@@ -445,6 +449,9 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 // line returns the counters of an account and currency.
 func (cp *checkpoint) line(acct merchants.ProviderAccount, currency, source string) *OrderLine {
 	k := acct.Name + "|" + currency
+	if source == sourceOverdue {
+		k += "|" + source
+	}
 	l, ok := cp.Lines[k]
 	if !ok {
 		l = &OrderLine{ProviderAccount: acct.Name, Provider: acct.Provider, Currency: currency, Source: source,

@@ -268,6 +268,28 @@ func (q *Queries) InsertStatement(ctx context.Context, arg InsertStatementParams
 	return i, err
 }
 
+const lastScheduledWindowEnd = `-- name: LastScheduledWindowEnd :one
+SELECT window_end FROM recon_runs
+WHERE trigger = 'schedule' AND kind = $1 AND provider_account_id = $2
+  AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = $3::bigint
+ORDER BY window_end DESC
+LIMIT 1
+`
+
+type LastScheduledWindowEndParams struct {
+	Kind              string
+	ProviderAccountID *int64
+	LengthSeconds     int64
+}
+
+// The end of the latest scheduled window of a kind and length for an account.
+func (q *Queries) LastScheduledWindowEnd(ctx context.Context, arg LastScheduledWindowEndParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, lastScheduledWindowEnd, arg.Kind, arg.ProviderAccountID, arg.LengthSeconds)
+	var window_end time.Time
+	err := row.Scan(&window_end)
+	return window_end, err
+}
+
 const listRuns = `-- name: ListRuns :many
 SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
 WHERE merchant_id = $1
@@ -723,6 +745,101 @@ func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMiss
 	return items, nil
 }
 
+const overdueOrders = `-- name: OverdueOrders :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
+WHERE provider_account_id = $1 AND status IN ('created', 'pending', 'processing')
+  AND ((expires_at >= $2 AND expires_at < $3)
+       OR (expires_at IS NULL AND created_at >= $4 AND created_at < $5))
+  AND (created_at < $2 OR created_at >= $6)
+  AND id > $7
+ORDER BY id
+LIMIT $8
+`
+
+type OverdueOrdersParams struct {
+	ProviderAccountID int64
+	WindowStart       *time.Time
+	DeadlineBefore    *time.Time
+	CreatedFrom       time.Time
+	CreatedBefore     time.Time
+	WindowEnd         time.Time
+	AfterID           int64
+	RowLimit          int32
+}
+
+// A page of an account's open orders whose deadline (expires_at, or created_at
+// plus the default lifetime when it is NULL) fell in [window_start,
+// deadline_before) and that were created outside [window_start, window_end)
+// (those the run's orders phase checks). created_from and created_before are
+// the deadline bounds less the default lifetime. Every deadline falls in one
+// scheduled window, so every open order past its deadline is looked at,
+// whatever window it was created in.
+func (q *Queries) OverdueOrders(ctx context.Context, arg OverdueOrdersParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, overdueOrders,
+		arg.ProviderAccountID,
+		arg.WindowStart,
+		arg.DeadlineBefore,
+		arg.CreatedFrom,
+		arg.CreatedBefore,
+		arg.WindowEnd,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const recordRunFinding = `-- name: RecordRunFinding :exec
 INSERT INTO recon_run_findings (run_id, discrepancy_id, new, repaired, auto_closed)
 VALUES ($1, $2, $3, $4, $5)
@@ -1044,6 +1161,48 @@ type SetStatementHashParams struct {
 func (q *Queries) SetStatementHash(ctx context.Context, arg SetStatementHashParams) error {
 	_, err := q.db.Exec(ctx, setStatementHash, arg.Sha256, arg.ID)
 	return err
+}
+
+const stalePendingSettled = `-- name: StalePendingSettled :many
+SELECT d.id, o.status AS order_status FROM discrepancies d
+JOIN orders o ON o.id = d.order_id
+WHERE d.status = 'open' AND d.type = 'stale_pending' AND d.provider_account_id = $1
+  AND o.status IN ('succeeded', 'failed', 'reversed') AND d.last_seen_at < $2
+ORDER BY d.id
+LIMIT 1000
+`
+
+type StalePendingSettledParams struct {
+	ProviderAccountID *int64
+	StartedAt         time.Time
+}
+
+type StalePendingSettledRow struct {
+	ID          int64
+	OrderStatus string
+}
+
+// Open stale_pending discrepancies of an account whose order has since ended
+// normally (succeeded, failed or reversed; an expired order stays for an
+// accountant) and that nothing found again since a run started.
+func (q *Queries) StalePendingSettled(ctx context.Context, arg StalePendingSettledParams) ([]StalePendingSettledRow, error) {
+	rows, err := q.db.Query(ctx, stalePendingSettled, arg.ProviderAccountID, arg.StartedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []StalePendingSettledRow
+	for rows.Next() {
+		var i StalePendingSettledRow
+		if err := rows.Scan(&i.ID, &i.OrderStatus); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const statementByID = `-- name: StatementByID :one

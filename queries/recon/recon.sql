@@ -188,3 +188,39 @@ SELECT * FROM orders WHERE id = $1;
 -- name: OrderRows :many
 -- The orders of a page of a statement, read in one round trip.
 SELECT * FROM orders WHERE id = ANY(@ids::bigint[]);
+
+-- name: OverdueOrders :many
+-- A page of an account's open orders whose deadline (expires_at, or created_at
+-- plus the default lifetime when it is NULL) fell in [window_start,
+-- deadline_before) and that were created outside [window_start, window_end)
+-- (those the run's orders phase checks). created_from and created_before are
+-- the deadline bounds less the default lifetime. Every deadline falls in one
+-- scheduled window, so every open order past its deadline is looked at,
+-- whatever window it was created in.
+SELECT * FROM orders
+WHERE provider_account_id = @provider_account_id AND status IN ('created', 'pending', 'processing')
+  AND ((expires_at >= @window_start AND expires_at < @deadline_before)
+       OR (expires_at IS NULL AND created_at >= @created_from AND created_at < @created_before))
+  AND (created_at < @window_start OR created_at >= @window_end)
+  AND id > @after_id
+ORDER BY id
+LIMIT @row_limit;
+
+-- name: StalePendingSettled :many
+-- Open stale_pending discrepancies of an account whose order has since ended
+-- normally (succeeded, failed or reversed; an expired order stays for an
+-- accountant) and that nothing found again since a run started.
+SELECT d.id, o.status AS order_status FROM discrepancies d
+JOIN orders o ON o.id = d.order_id
+WHERE d.status = 'open' AND d.type = 'stale_pending' AND d.provider_account_id = @provider_account_id
+  AND o.status IN ('succeeded', 'failed', 'reversed') AND d.last_seen_at < @started_at
+ORDER BY d.id
+LIMIT 1000;
+
+-- name: LastScheduledWindowEnd :one
+-- The end of the latest scheduled window of a kind and length for an account.
+SELECT window_end FROM recon_runs
+WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_account_id
+  AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = @length_seconds::bigint
+ORDER BY window_end DESC
+LIMIT 1;
