@@ -79,13 +79,18 @@ func (s *Simulator) cashier(w http.ResponseWriter, r *http.Request) {
 			o = paid
 		}
 	}
-	v := cashierView{Order: o, Sign: sig, Status: StatusCode(o.Status) + " " + string(o.Status), Card: o.Fields[fieldMethod] == orderCreditCard}
+	h2h := o.Fields[fieldMethod] == orderPWPP
+	v := cashierView{Order: o, Sign: sig, Status: StatusCode(o.Status) + " " + string(o.Status), Card: o.Fields[fieldMethod] == orderCreditCard || h2h}
 	v.Payable = o.Status == providers.StatusPending
 	v.Done = o.Status.Final()
 	if o.Status == providers.StatusSucceeded {
 		v.Return = o.ReturnURL
 	} else if v.Done {
 		v.Return = o.FailURL
+	}
+	if h2h {
+		// pwpp: the 3-D Secure page; C-Pay splices the order id onto the return URL.
+		v.Return = withTxnRef(v.Return, o.ID)
 	}
 	s.page(w, http.StatusOK, v)
 }

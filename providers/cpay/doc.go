@@ -10,7 +10,9 @@
 // bank card); balances per currency (getMerchantBalance); exchange rates
 // (getExchangeRate, getExchangeRateForCreditCard); conversions between
 // currencies (exchange); order details by merchant order no, C-Pay order id or
-// transaction hash (getOrderDetail); and JSON webhooks answered "OK".
+// transaction hash (getOrderDetail); the H2H mode, users' KYC data (submitKYC)
+// and card payments without a payment page (pwpp); and JSON webhooks
+// answered "OK".
 // Production is https://api.cpay.ltd, C-Pay's sandbox
 // https://sandbox-api.cpay.ltd; tally's sandbox serves the simulator under
 // /cpay.
@@ -28,6 +30,8 @@
 //	ExchangeRate                       -> GET  /openapi/v1/getExchangeRate
 //	ExchangeRateForCreditCard          -> GET  /openapi/v1/getExchangeRateForCreditCard
 //	Exchange                           -> POST /openapi/v1/exchange
+//	SubmitKYC                          -> POST /openapi/v1/submitKYC (H2H: users' KYC data, up to 1000)
+//	PayWithoutPaymentPage              -> POST /openapi/v1/pwpp (H2H: card payment without a payment page)
 //	ParseCallback, Reply               <- the webhook (JSON POST), answered OK / FAIL
 //
 // Config: BaseURL, MerchantID (merchantId) and Secret are required; NotifyURL
@@ -48,6 +52,14 @@
 // (accountType; Pix: 1 cpf/cnpj, 2 email, 3 mobile, 4 random key),
 // Beneficiary.Country (Pix: BRA, filled in), optionally Beneficiary.BankCode
 // (accountCode), Extra["remark"], Extra["extInfo"].
+//
+// SubmitKYC and PayWithoutPaymentPage (h2h.go) are not reached through
+// CreateDeposit: KYC data and card numbers must never be part of tally's
+// stored order requests, so only a caller that holds them itself (a
+// PCI-scoped card form) calls these methods. CardPayment's CardNumber and CVV
+// are providers.Secret; no log line or error carries them. The card order
+// pwpp creates is an ordinary C-Pay order afterwards: getOrderDetail finds it
+// by merchantTradeNo, its webhook is like a card order's.
 //
 // Amounts go out as plain decimals, exactly as validated, at most 8 decimals
 // ("Support 8 decimals"); fiat amounts (card orders, fiat payouts) at most 2,
@@ -128,6 +140,33 @@
 //     query it).
 //   - createTime is milliseconds; webhooks' createTime is the order's creation
 //     time (Event.OccurredAt).
+//   - submitKYC: data is the JSON array of the document's sample, sent as one
+//     form parameter (and signed as that text), with the sample's member names
+//     including "brithday" and "IdCardUrls"; every member is sent ("" and []
+//     when empty), as the sample shows. The document marks no member
+//     mandatory; the adapter requires userId (the records' key everywhere in
+//     the API, at most 64 characters, once per batch) and refuses dates not
+//     YYYY-MM-DD, a gender other than male/female, a country that is not two
+//     capital letters and non-http(s) URLs. count is "quantity accepted": the
+//     simulator skips (does not count) records those rules refuse, and a
+//     user submitted again replaces the earlier data, so the call is safe to
+//     repeat: it is not a create (5xx and timeouts are ErrTransient).
+//   - pwpp: "user KYC data must be submitted" for H2H: the simulator refuses a
+//     user without KYC with code 1 "user kyc not submitted". Mandatory fields
+//     as the table says, except that cardNumber and expDate may be left out
+//     when ccStorageID charges a stored card. addressLine "Alphanumeric, _ ,
+//     -, . (1-50)" is read as ASCII letters, digits, spaces, '_', '-' and '.';
+//     city "Alphabetic (1-15)" as ASCII letters and spaces; ip "IPV4" only;
+//     currency USD or EUR; amount at most two decimals (the simulator rounds a
+//     third down, as the document says, the adapter refuses it); the card
+//     number must pass the Luhn check, the CVV be 3 or 4 digits, expDate MM/YY
+//     not past its month; iddCode 1-4 digits, mobile 4-15 digits. The answer
+//     has no status: the charge is pending until 3-D Secure completes, then
+//     reported by the webhook (and getOrderDetail). A declined card is code
+//     90751015 "pay fail" (the document's example), ErrRejected. storeCc=1
+//     stores the card "in case of success": the simulator answers the
+//     ccStorageID at once but accepts it for the same user only after that
+//     charge succeeded.
 //
 // # Simulator
 //
@@ -147,4 +186,14 @@
 // (card quotes; default the rate: key), "exchange_fee_rate" (fraction of the
 // target amount, default 0). Fees come from Merchant.DepositFeeRate,
 // PayoutFeeRate and PayoutFixedFee, truncated to 8 decimals.
+//
+// H2H in the simulator: submitKYC stores the records per merchant and user
+// (Simulator.KYC). pwpp checks the parameters as the adapter does, declines
+// DeclinedCard (4000000000000002) with 90751015 "pay fail" and no order, and
+// otherwise creates a pending card order whose pageData is an HTML document
+// that goes on to redirectURL, the simulator's hosted page standing in for
+// 3-D Secure: its button pays the order (then the webhook), and its return
+// link is successURL (or failURL) with "?txnRef=<orderId>". The control API
+// pays, fails or expires the order like any other. Stored cards keep only
+// the last four digits, never the CVV.
 package cpay

@@ -39,6 +39,7 @@ type Simulator struct {
 	mux    *http.ServeMux
 	log    *slog.Logger
 	trace  atomic.Uint64
+	h2h    h2hState
 }
 
 var _ sim.Simulator = (*Simulator)(nil)
@@ -66,6 +67,8 @@ func NewSimulator(cfg sim.Config) *Simulator {
 	s.handle(PathGetExchangeRateForCreditCard, http.MethodGet, s.getExchangeRateForCreditCard)
 	s.handle(PathGetOrderDetail, http.MethodGet, s.getOrderDetail)
 	s.handle(PathExchange, http.MethodPost, s.exchange)
+	s.handle(PathSubmitKYC, http.MethodPost, s.submitKYC)
+	s.handle(PathPWPP, http.MethodPost, s.pwpp)
 	s.mux.HandleFunc(PathCashier, s.engine.Endpoint(PathCashier, s.cashier))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"timestamp": time.Now().UTC().Format(time.RFC3339), "status": 404, "error": "Not Found", "path": r.URL.Path})
@@ -228,6 +231,7 @@ const (
 	orderWithdraw   = "withdraw"
 	orderFiatPayout = "fiat_payout"
 	orderExchange   = "exchange"
+	orderPWPP       = "pwpp"
 )
 
 // kindExchange is the engine order kind of an exchange.
