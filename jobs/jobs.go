@@ -111,6 +111,12 @@ type Options struct {
 	SyncAge   time.Duration
 	// ExpireEvery is how often expired payout holds are swept. Default 1m.
 	ExpireEvery time.Duration
+	// SubmitAttempts is how many times submit_order tries a provider call
+	// (default 10); SubmitRetryBase its first backoff, doubling to a minute
+	// (default 1s). After the last attempt an order whose outcome is still
+	// ambiguous is left to sync_order.
+	SubmitAttempts  int
+	SubmitRetryBase time.Duration
 	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues.
 	CallbackWorkers, ProviderWorkers, WebhookWorkers int
 	// FetchPoll is how often idle workers look for jobs (River LISTENs as well);
@@ -160,6 +166,12 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	if opts.ExpireEvery == 0 {
 		opts.ExpireEvery = time.Minute
 	}
+	if opts.SubmitAttempts <= 0 {
+		opts.SubmitAttempts = SubmitOrderArgs{}.InsertOpts().MaxAttempts
+	}
+	if opts.SubmitRetryBase <= 0 {
+		opts.SubmitRetryBase = time.Second
+	}
 	r := &Runner{opts: opts, pool: pool, ordersSvc: svc}
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "river"),
@@ -182,7 +194,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	if opts.Workers {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &submitWorker{svc: svc})
+		river.AddWorker(workers, &submitWorker{svc: svc, base: opts.SubmitRetryBase})
 		river.AddWorker(workers, &callbackWorker{svc: svc})
 		river.AddWorker(workers, &syncWorker{svc: svc})
 		river.AddWorker(workers, &notifyWorker{svc: svc})
@@ -204,7 +216,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	r.client = client
-	r.queue = &Queue{client: client}
+	r.queue = &Queue{client: client, submitAttempts: opts.SubmitAttempts}
 	svc.SetQueue(r.queue)
 	if opts.Schedule {
 		tasks := append([]Task{
@@ -261,11 +273,18 @@ func (r *Runner) StopSchedule() {
 }
 
 // Queue inserts the order pipeline's jobs inside the caller's transaction.
-type Queue struct{ client *river.Client[pgx.Tx] }
+type Queue struct {
+	client         *river.Client[pgx.Tx]
+	submitAttempts int
+}
 
 // SubmitOrder queues submit_order.
 func (q *Queue) SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
-	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, nil)
+	var opts *river.InsertOpts
+	if q.submitAttempts > 0 {
+		opts = &river.InsertOpts{MaxAttempts: q.submitAttempts}
+	}
+	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, opts)
 }
 
 // ProcessCallback queues process_callback.
@@ -292,7 +311,8 @@ func (q *Queue) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts 
 
 type submitWorker struct {
 	river.WorkerDefaults[SubmitOrderArgs]
-	svc *orders.Service
+	svc  *orders.Service
+	base time.Duration
 }
 
 func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitOrderArgs]) error {
@@ -301,7 +321,7 @@ func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitOrderArgs]
 
 // NextRetry retries provider calls quickly at first: 1, 2, 4 ... seconds, at most a minute.
 func (w *submitWorker) NextRetry(job *river.Job[SubmitOrderArgs]) time.Time {
-	return time.Now().Add(backoff(job.Attempt, time.Second, time.Minute))
+	return time.Now().Add(backoff(job.Attempt, w.base, time.Minute))
 }
 
 func (w *submitWorker) Timeout(*river.Job[SubmitOrderArgs]) time.Duration { return time.Minute }
@@ -332,6 +352,11 @@ type syncWorker struct {
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncOrderArgs]) error {
 	_, err := w.svc.Sync(ctx, job.Args.OrderID)
+	var early *orders.TooEarlyError
+	if errors.As(err, &early) {
+		// Not a failure: ask again once the grace period has passed.
+		return river.JobSnooze(early.Wait)
+	}
 	return err
 }
 

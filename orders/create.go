@@ -108,7 +108,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 		if req.Kind == providers.KindPayout {
 			holdKey := fmt.Sprintf("order:%d:hold", row.ID)
 			_, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
-				Merchant: req.MerchantID, Key: holdKey, Pending: true, ExpiresAt: *row.ExpiresAt,
+				// No ledger deadline: the hold ends when the order does.
+				// ExpireHolds queries the provider at the order's expires_at
+				// and releases the hold only when that is safe.
+				Merchant: req.MerchantID, Key: holdKey, Pending: true,
 				Reference: orderRef(row.ID),
 				Entries: []ledger.Entry{
 					{Account: ledger.CustomerAccount(req.CustomerID, req.Currency), Side: ledger.Debit, Amount: req.Amount},

@@ -132,6 +132,10 @@ type Options struct {
 	PublicURL string
 	// HoldTTL is how long a payout's hold lasts before it expires. Default 72h.
 	HoldTTL time.Duration
+	// UnresolvedGrace is how long after submit_order gave up on an ambiguous
+	// create a provider's "no such order" is believed and the order failed: a
+	// create that timed out may still be on its way. Default 2m.
+	UnresolvedGrace time.Duration
 	// HTTPClient makes provider calls; default a 30 s timeout client.
 	HTTPClient *http.Client
 	// Logger; default slog.Default().
@@ -173,6 +177,9 @@ type cachedAdapter struct {
 func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepancies.Store, q Queue, opts Options) *Service {
 	if opts.HoldTTL == 0 {
 		opts.HoldTTL = 72 * time.Hour
+	}
+	if opts.UnresolvedGrace == 0 {
+		opts.UnresolvedGrace = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

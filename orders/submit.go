@@ -15,18 +15,104 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
+// Submit states an order goes through (orders.submit_state).
+const (
+	submitPending   = "pending"   // not yet sent, or every attempt so far failed without the provider acting
+	submitSubmitted = "submitted" // the provider has the order
+	// submitAmbiguous: a create may have reached the provider (a timeout, a 5xx,
+	// an answer that does not verify); the next attempt queries before creating.
+	submitAmbiguous = "ambiguous"
+	// submitUnresolved: submit_order ran out of attempts while ambiguous;
+	// sync_order resolves the order by querying the provider (or, for a provider
+	// without a query, its settlement statement does).
+	submitUnresolved = "unresolved"
+	submitRejected   = "rejected" // the provider refused it; the order failed
+)
+
+// unsure reports whether the provider may have an order tally has not seen it accept.
+func unsure(row ordersdb.Order) bool {
+	return Status(row.Status) == StatusCreated && (row.SubmitState == submitAmbiguous || row.SubmitState == submitUnresolved)
+}
+
+// TooEarlyError is what Sync returns for an unresolved submission the provider
+// does not (yet) know of while the grace period has not passed: a create that
+// timed out may still be on its way. The job asks again after Wait.
+type TooEarlyError struct {
+	OrderID int64
+	Wait    time.Duration
+}
+
+func (e *TooEarlyError) Error() string {
+	return fmt.Sprintf("order %d: the provider does not know it yet; asking again in %s", e.OrderID, e.Wait)
+}
+
 // Submit makes the provider call for an order still in status created. It
 // returns an error wrapping providers.ErrTransient or ErrAmbiguous when the job
 // should retry; after an ambiguous failure the next attempt queries the provider
 // before creating again, so that no order is created twice. A definite rejection
 // fails the order and voids a payout's hold. With lastAttempt, a transient
-// failure fails the order too (the provider never took it).
+// failure of an order the provider cannot have fails the order too; an order
+// whose submission is still ambiguous is handed to sync_order instead
+// (unresolved), never failed: the provider may have it.
 func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) error {
+	err := s.submit(ctx, orderID, lastAttempt)
+	if err == nil || !lastAttempt {
+		return err
+	}
+	// The job gives up now: whatever the provider may hold must not be
+	// forgotten. Record it even when the job's own context ran out.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	handed, herr := s.handOver(hctx, orderID, err)
+	if herr != nil {
+		return errors.Join(err, herr)
+	}
+	if handed {
+		return nil
+	}
+	return err
+}
+
+// handOver marks an order whose submission is still ambiguous as unresolved and
+// queues sync_order for it. It reports whether it did.
+func (s *Service) handOver(ctx context.Context, orderID int64, cause error) (bool, error) {
+	handed := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		row, err := q.OrderByIDForUpdate(ctx, orderID)
+		if err != nil {
+			return fmt.Errorf("lock order %d: %w", orderID, err)
+		}
+		if Status(row.Status) != StatusCreated || row.SubmitState != submitAmbiguous {
+			return nil
+		}
+		msg := "submit attempts exhausted with the outcome unknown: " + cause.Error()
+		if _, err := q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
+			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
+			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitUnresolved,
+			SubmitAttempts: row.SubmitAttempts, LastError: msg, FinalAt: row.FinalAt,
+		}); err != nil {
+			return fmt.Errorf("record unresolved submit of order %d: %w", orderID, err)
+		}
+		if _, err := s.recordEvent(ctx, q, row, "submit", row.Status, row.Status, map[string]any{"submit_state": submitUnresolved, "error": cause.Error(),
+			"action": "resolved by querying the provider (sync_order) or by its statement"}); err != nil {
+			return err
+		}
+		handed = true
+		return s.queue.SyncOrder(ctx, tx, row.ID)
+	})
+	if handed {
+		s.opts.Logger.Warn("submit gave up with the outcome unknown; the order is left to sync_order", "order_id", orderID, "error", cause)
+	}
+	return handed, err
+}
+
+func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) error {
 	row, err := s.q.OrderByID(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("load order %d: %w", orderID, err)
 	}
-	if Status(row.Status) != StatusCreated || row.SubmitState == "submitted" || row.SubmitState == "rejected" {
+	if Status(row.Status) != StatusCreated || row.SubmitState == submitSubmitted || row.SubmitState == submitRejected {
 		return nil
 	}
 	adapter, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
@@ -34,15 +120,20 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		return err
 	}
 	log := s.opts.Logger.With("order_id", row.ID, "provider", acct.Provider, "provider_account", acct.Name)
-	if row.SubmitState == "ambiguous" {
-		if adapter.Capabilities().QueryOrder {
+	canQuery := adapter.Capabilities().QueryOrder
+	// provenAbsent: the provider said it does not have the order, so a
+	// failure of this attempt's create cannot leave an order behind.
+	provenAbsent := row.SubmitState == submitPending
+	if unsure(row) {
+		if canQuery {
 			ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
 			switch {
 			case err == nil:
 				log.Info("ambiguous submit resolved by query: the provider has the order", "status", ev.Status)
-				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev)
+				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
 			case errors.Is(err, providers.ErrNotFound):
 				log.Info("ambiguous submit resolved by query: the provider does not have the order; creating it")
+				provenAbsent = true
 			default:
 				return fmt.Errorf("query order %d after an ambiguous submit: %w", row.ID, err)
 			}
@@ -65,22 +156,22 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	}
 	if err == nil {
 		log.Info("order submitted", "provider_order_id", res.ProviderOrderID, "status", res.Status)
-		return s.afterSubmit(ctx, acct, row.ID, res, nil)
+		return s.afterSubmit(ctx, acct, row.ID, res, nil, "submit")
 	}
 	if errors.Is(err, providers.ErrDuplicateOrder) {
 		log.Info("ambiguous submit resolved by resending: the provider already has the order")
-		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil)
+		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil, "submit")
 	}
 	kind := providers.KindOf(err)
 	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", err)
-	if errors.Is(err, providers.ErrRejected) && adapter.Capabilities().QueryOrder {
+	if errors.Is(err, providers.ErrRejected) && canQuery {
 		// Never fail an order the provider has: a refusal of a create sent again
 		// (the first answer lost, the worker killed) is often "already exists".
 		ev, qerr := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
 		switch {
 		case qerr == nil:
 			log.Info("the provider refused the create but has the order: recorded as submitted", "status", ev.Status)
-			return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev)
+			return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
 		case !errors.Is(qerr, providers.ErrNotFound):
 			return fmt.Errorf("query order %d after a refused create: %w", row.ID, qerr)
 		}
@@ -88,14 +179,31 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	switch {
 	case errors.Is(err, providers.ErrAmbiguous), errors.Is(err, providers.ErrBadSignature):
 		// A create answer that does not verify may come from an order that exists.
-		if err2 := s.setSubmitState(ctx, row.ID, "ambiguous", err.Error()); err2 != nil {
+		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
 			return err2
 		}
 		return err
 	case errors.Is(err, providers.ErrTransient) || kind == nil:
-		if lastAttempt {
+		if lastAttempt && canQuery {
+			// The last chance: fail the order only if the provider says it does
+			// not have it (a worker killed mid-create leaves no ambiguous mark).
+			ev, qerr := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
+			switch {
+			case qerr == nil:
+				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
+			case errors.Is(qerr, providers.ErrNotFound):
+				return s.reject(ctx, acct, row.ID, "provider unavailable: "+err.Error())
+			}
+			if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
+				return err2
+			}
+			return err
+		}
+		if lastAttempt && provenAbsent {
 			return s.reject(ctx, acct, row.ID, "provider unavailable: "+err.Error())
 		}
+		// An earlier create may have reached a provider that cannot be asked:
+		// keep the state (ambiguous stays ambiguous, for the hand-over).
 		if err2 := s.setSubmitState(ctx, row.ID, row.SubmitState, err.Error()); err2 != nil {
 			return err2
 		}
@@ -106,14 +214,14 @@ func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) e
 }
 
 // afterSubmit records the provider's answer and moves the order on.
-func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccount, orderID int64, res *providers.CreateResult, ev *providers.Event) error {
+func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccount, orderID int64, res *providers.CreateResult, ev *providers.Event, src string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		row, err := q.OrderByIDForUpdate(ctx, orderID)
 		if err != nil {
 			return fmt.Errorf("lock order %d: %w", orderID, err)
 		}
-		if row.SubmitState == "submitted" {
+		if row.SubmitState == submitSubmitted || row.SubmitState == submitRejected {
 			return nil
 		}
 		var payForm, addrs []byte
@@ -129,7 +237,7 @@ func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccoun
 		}
 		row, err = q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: pid, Status: row.Status, StatusReason: row.StatusReason,
-			CashierUrl: res.CashierURL, PayForm: payForm, Addresses: addrs, SubmitState: "submitted",
+			CashierUrl: res.CashierURL, PayForm: payForm, Addresses: addrs, SubmitState: submitSubmitted,
 			SubmitAttempts: row.SubmitAttempts + 1, LastError: "", FinalAt: row.FinalAt,
 		})
 		if err != nil {
@@ -142,7 +250,7 @@ func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccoun
 		if ev != nil {
 			event = *ev
 		}
-		_, _, err = s.applyTx(ctx, tx, acct, row, event, "submit", map[string]any{"cashier_url": res.CashierURL != "", "addresses": len(res.Addresses)})
+		_, _, err = s.applyTx(ctx, tx, acct, row, event, src, map[string]any{"cashier_url": res.CashierURL != "", "addresses": len(res.Addresses)})
 		return err
 	})
 }
@@ -160,7 +268,7 @@ func (s *Service) reject(ctx context.Context, acct merchants.ProviderAccount, or
 		}
 		row, err = q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
-			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: "rejected",
+			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitRejected,
 			SubmitAttempts: row.SubmitAttempts + 1, LastError: reason, FinalAt: row.FinalAt,
 		})
 		if err != nil {
@@ -206,8 +314,19 @@ type SyncResult struct {
 
 // Sync asks the provider for an order's state and applies the answer through the
 // state machine. It is the only path that moves orders of providers whose
-// callbacks are unsigned. Providers without an order query return a zero result.
+// callbacks are unsigned, and the one that resolves an order whose submission
+// stayed ambiguous: the provider has it (it is recorded as submitted and its
+// status applied) or, once submit_order has given up and the grace period
+// (Options.UnresolvedGrace) has passed, it definitely does not (ErrNotFound:
+// the order fails and a payout's hold is voided). Providers without an order
+// query return a zero result; their unresolved orders wait for a statement.
 func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
+	return s.sync(ctx, orderID, false)
+}
+
+// sync is Sync; expiring (the hold's deadline passed) also queries orders
+// still created whose submit_order never recorded an answer.
+func (s *Service) sync(ctx context.Context, orderID int64, expiring bool) (SyncResult, error) {
 	row, err := s.q.OrderByID(ctx, orderID)
 	if err != nil {
 		return SyncResult{}, fmt.Errorf("load order %d: %w", orderID, err)
@@ -215,6 +334,10 @@ func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
 	res := SyncResult{Before: Status(row.Status), After: Status(row.Status)}
 	if row.Origin != "api" {
 		return res, nil
+	}
+	created := Status(row.Status) == StatusCreated
+	if created && !unsure(row) && !expiring {
+		return res, nil // submit_order has not sent it yet, or is sending it
 	}
 	adapter, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
 	if err != nil {
@@ -225,24 +348,45 @@ func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
 	}
 	ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo, ProviderOrderID: row.ProviderOrderID})
 	if errors.Is(err, providers.ErrNotFound) {
-		if Status(row.Status) == StatusCreated {
-			return res, nil // not submitted yet, or submit will find out
+		if !created {
+			return res, s.note(ctx, row, "query", map[string]any{"query": "provider does not know the order"})
 		}
-		return res, s.note(ctx, row, "query", map[string]any{"query": "provider does not know the order"})
+		if row.SubmitState != submitUnresolved {
+			return res, nil // not submitted yet, or submit_order will find out
+		}
+		// submit_order gave up. The adapter's contract: ErrNotFound means the
+		// provider does not have the order, so it is safe to fail it, once a
+		// create that timed out cannot still be on its way.
+		if wait := s.opts.UnresolvedGrace - s.opts.Now().Sub(row.UpdatedAt); wait > 0 && !expiring {
+			return res, &TooEarlyError{OrderID: row.ID, Wait: wait}
+		}
+		if err := s.reject(ctx, acct, row.ID, "the provider does not have the order after an ambiguous submit"); err != nil {
+			return res, err
+		}
+		res.After = StatusFailed
+		return res, nil
 	}
 	if err != nil {
 		return res, fmt.Errorf("query order %d: %w", orderID, err)
 	}
 	res.Event = ev
+	if created {
+		// The provider has it and submit_order never recorded that: record it
+		// now, with the status the provider reports.
+		if err := s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "query"); err != nil {
+			return res, err
+		}
+		cur, err := s.q.OrderByID(ctx, orderID)
+		if err != nil {
+			return res, fmt.Errorf("load order %d: %w", orderID, err)
+		}
+		res.After, res.Outcome = Status(cur.Status), Applied
+		return res, nil
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		row, err := s.q.WithTx(tx).OrderByIDForUpdate(ctx, orderID)
 		if err != nil {
 			return err
-		}
-		if Status(row.Status) == StatusCreated {
-			// The provider has it but submit_order has not recorded that yet: let
-			// the submit path record the provider's answer first.
-			return nil
 		}
 		row, res.Outcome, err = s.applyTx(ctx, tx, acct, row, *ev, "query", nil)
 		res.After = Status(row.Status)
@@ -252,9 +396,13 @@ func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
 }
 
 // ExpireHolds ends payouts whose hold passed its deadline without the provider
-// settling: each is queried first; one still open is marked expired (its hold
+// settling: each is queried first (an order still created too: its submission
+// may have reached the provider); one still open is marked expired (its hold
 // released) with a stale_pending discrepancy, so that a late success surfaces as
-// a status_mismatch rather than silently. It returns how many it expired.
+// a status_mismatch rather than silently. A payout whose submission is
+// unresolved — the provider may have it and cannot say, or cannot be asked —
+// keeps its hold: it gets a stale_pending discrepancy for an accountant and is
+// tried again on the next run. It returns how many it expired.
 func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 	now := s.opts.Now()
 	rows, err := s.q.DueHolds(ctx, ordersdb.DueHoldsParams{Now: now, RowLimit: 500})
@@ -263,8 +411,8 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range rows {
-		if r.Origin == "api" && Status(r.Status) != StatusCreated {
-			if _, err := s.Sync(ctx, r.ID); err != nil {
+		if r.Origin == "api" {
+			if _, err := s.sync(ctx, r.ID, true); err != nil {
 				s.opts.Logger.Warn("query before hold expiry failed", "order_id", r.ID, "error", err)
 			}
 		}
@@ -278,13 +426,21 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			reason := fmt.Sprintf("hold expired at %s before the provider settled", row.ExpiresAt.Format(time.RFC3339))
-			if _, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
+			finding := discrepancies.Finding{
 				Type: discrepancies.StalePending, MerchantID: row.MerchantID, ProviderAccountID: acct.ID, OrderID: row.ID,
 				Fingerprint: discrepancies.Fingerprint(discrepancies.StalePending, acct.Name, row.ProviderOrderNo),
 				Currency:    row.Currency, Expected: providers.Nullable(row.Amount), Delta: row.Amount,
 				Summary: fmt.Sprintf("payout %s still %s when its hold expired", row.ProviderOrderNo, row.Status),
-			}); err != nil {
+			}
+			if unsure(row) {
+				// Never release the money of a payout the provider may have made.
+				finding.Summary = fmt.Sprintf("payout %s: its submission is unresolved (the provider may have it) and its hold expired; the hold is kept until the provider answers, its statement shows it, or an accountant decides", row.ProviderOrderNo)
+				finding.Detail = map[string]any{"submit_state": row.SubmitState, "last_error": row.LastError}
+				_, _, err := s.disc.RecordTx(ctx, tx, finding)
+				return err
+			}
+			reason := fmt.Sprintf("hold expired at %s before the provider settled", row.ExpiresAt.Format(time.RFC3339))
+			if _, _, err := s.disc.RecordTx(ctx, tx, finding); err != nil {
 				return err
 			}
 			if _, _, err := s.applyTx(ctx, tx, acct, row, providers.Event{Status: providers.StatusExpired, Remark: reason}, "expiry", nil); err != nil {
@@ -302,6 +458,8 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			n++
 		}
 	}
+	// Holds of payouts carry no ledger deadline (the order decides when its hold
+	// ends, above); this releases holds made with one.
 	if _, err := s.ledger.ExpirePending(ctx, now); err != nil {
 		return n, fmt.Errorf("expire ledger holds: %w", err)
 	}

@@ -65,6 +65,11 @@ type Options struct {
 	// ReconStaleAfter is how long an order may stay pending before reconciliation
 	// calls it stale; default 24h.
 	ReconStaleAfter time.Duration
+	// ProviderTimeout bounds every provider call tally makes; default 5s.
+	ProviderTimeout time.Duration
+	// UnresolvedGrace is the orders service's grace before a provider's "no
+	// such order" fails an unresolved submission; default the service's.
+	UnresolvedGrace time.Duration
 }
 
 // Env is a running tally.
@@ -151,8 +156,11 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants = merchants.New(pool, box)
 	e.Merchants.Validate = registry.Validate
 	e.Disc = discrepancies.New()
+	if opts.ProviderTimeout == 0 {
+		opts.ProviderTimeout = 5 * time.Second
+	}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout}})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	e.Webhooks = newWebhookRecorder(t)
