@@ -528,3 +528,93 @@ func TestReconOverdueOrderFlaggedBySchedule(t *testing.T) {
 			strings.Contains(ds[0].ResolutionNote, "succeeded now")
 	})
 }
+
+// paidDeposit is a CXPay deposit paid exactly, as tally recorded it.
+func paidDeposit(e *tallytest.Env, customer, amount string) orders.Order {
+	e.T.Helper()
+	o := brlDeposit(e, customer, amount)
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	return e.WaitStatus(o.ID, orders.StatusSucceeded)
+}
+
+// stmtLine is one line of a statement CSV with the requested amount column.
+func stmtLine(o orders.Order, status, amount, fee, currency, requested string, at time.Time) string {
+	return fmt.Sprintf("%s,%s,%s,%s,%s,%s,%s,%s,,%s\n", o.ProviderOrderNo, o.ProviderOrderID, o.Kind, status, amount, fee, currency,
+		at.UTC().Format(time.RFC3339), requested)
+}
+
+const stmtHeader = "order_no,provider_order_id,kind,status,amount,fee,currency,settled_at,part_id,requested\n"
+
+// TestReconComparesEveryAmountAndCurrency: an order on whose status tally and
+// the provider agree is compared by requested amount, paid amount, credited
+// amount (paid less the fee), fee and currency; a provider stating the order in
+// another currency is an amount_mismatch, never a match.
+func TestReconComparesEveryAmountAndCurrency(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	ok := paidDeposit(e, "k1", "10.00")
+	req := paidDeposit(e, "k1", "20.00")
+	cur := paidDeposit(e, "k1", "30.00")
+	fee := paidDeposit(e, "k1", "40.00")
+	e.WaitIdle()
+	for _, o := range []orders.Order{ok, req, cur, fee} {
+		if !o.Fee.Valid || !o.CreditedAmount.Valid || o.SettledCurrency != "BRL" {
+			t.Fatalf("order %d as settled: %+v (the test needs a stated fee)", o.ID, o)
+		}
+	}
+	at := time.Now().UTC()
+	f := func(o orders.Order) string { return o.Fee.Decimal.String() }
+	csv := stmtHeader +
+		stmtLine(ok, "succeeded", "10.00", f(ok), "BRL", "10.00", at) +
+		stmtLine(req, "succeeded", "20.00", f(req), "BRL", "21.00", at) +
+		stmtLine(cur, "succeeded", "30.00", f(cur), "USD", "30.00", at) +
+		stmtLine(fee, "succeeded", "40.00", fee.Fee.Decimal.Add(dec("1.5")).String(), "BRL", "40.00", at)
+	res, err := e.Recon.Import(ctx, e.Merchant.ID, "cxpay-main", "k.csv", strings.NewReader(csv), recon.ImportOptions{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID})
+	var checked, matched, unmatched int64
+	for _, l := range sum.Orders {
+		checked, matched, unmatched = checked+l.Checked, matched+l.Matched, unmatched+l.Unmatched
+	}
+	if checked != 4 || matched != 1 || unmatched != 3 {
+		t.Fatalf("order lines = %+v, want 4 checked, 1 matched, 3 unmatched", sum.Orders)
+	}
+	got := map[string]discrepancies.Discrepancy{}
+	for _, d := range e.Discrepancies("") {
+		got[d.Fingerprint] = d
+	}
+	fp := func(t discrepancies.Type, o orders.Order, suffix string) string {
+		parts := []string{"cxpay-main", o.ProviderOrderNo}
+		if suffix != "" {
+			parts = append(parts, suffix)
+		}
+		return discrepancies.Fingerprint(t, parts...)
+	}
+	want := []struct {
+		fp    string
+		delta string
+		words string
+	}{
+		{fp(discrepancies.AmountMismatch, req, "requested"), "1", "asked for 20 BRL"},
+		{fp(discrepancies.AmountMismatch, cur, "currency"), "30", "states it in USD"},
+		{fp(discrepancies.FeeMismatch, fee, ""), "1.5", "fee of"},
+		{fp(discrepancies.AmountMismatch, fee, "credited"), "-1.5", "credited"},
+	}
+	for _, w := range want {
+		d, found := got[w.fp]
+		if !found || d.Status != discrepancies.Open || !d.AmountDelta.Equal(dec(w.delta)) || !strings.Contains(d.Summary, w.words) {
+			t.Errorf("%s = %+v, want open with delta %s saying %q", w.fp, d, w.delta, w.words)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("discrepancies = %v, want exactly %d", got, len(want))
+	}
+	// Nothing moved: the comparison flags, it never posts.
+	if b := e.Balance("liabilities:customer:k1:BRL"); !b.Equal(dec("100")) {
+		t.Fatalf("customer = %s, want the 100 BRL paid", b)
+	}
+	e.CheckLedger()
+}

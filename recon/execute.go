@@ -335,45 +335,118 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 	}
 }
 
-// same compares the amounts of an order on which tally and the provider agree.
+// same compares an order on which tally and the provider agree about the
+// status: currency, requested amount, paid amount, credited amount (paid less
+// the fee) and fee. A provider stating the order in another currency is an
+// amount_mismatch of its own (the amounts cannot be compared); each amount
+// that differs beyond the account's tolerance is one too, told apart by the
+// fingerprint's suffix.
 func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
 	if st := orderStatus(o.Status); st == "pending" || st == "processing" || st == "created" {
+		if ev.Currency != "" && !currencyAgrees(o, ev.Currency) {
+			return x.currencyMismatch(ctx, line, o, ev)
+		}
 		return x.stale(ctx, line, o, &ev, "at both ends")
 	}
-	found := false
+	if ev.Currency != "" && !currencyAgrees(o, ev.Currency) {
+		return x.currencyMismatch(ctx, line, o, ev)
+	}
+	tol := x.acct.AmountTolerance
+	var found []finding
+	// Requested: what the order asked for, where the provider states it in the
+	// order's own currency (a quoted order's provider states it in the paid one).
+	if ev.Requested.Valid && (ev.Currency == "" || ev.Currency == o.Currency) && ev.Requested.Decimal.Sub(o.Amount).Abs().GreaterThan(tol) {
+		found = append(found, finding{t: discrepancies.AmountMismatch, suffix: "requested", currency: o.Currency,
+			expected: providers.Nullable(o.Amount), actual: ev.Requested, delta: ev.Requested.Decimal.Sub(o.Amount),
+			summary: fmt.Sprintf("tally asked for %s %s, the provider's order is for %s", o.Amount, o.Currency, ev.Requested.Decimal)})
+	}
+	feeCompleted := false
 	if !o.Fee.Valid && ev.Fee.Valid && o.PaidAmount.Valid && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
-		if err := x.completeFee(ctx, line, o, ev.Fee.Decimal); err != nil {
+		booked, err := x.completeFee(ctx, line, o, ev.Fee.Decimal)
+		if err != nil {
 			return err
 		}
+		feeCompleted = booked
 	}
 	if o.PaidAmount.Valid {
-		if paid, ok := amountIn(ev, o.SettledCurrency); ok && paid.Sub(o.PaidAmount.Decimal).Abs().GreaterThan(x.acct.AmountTolerance) {
-			found = true
-			if err := x.record(ctx, o, finding{t: discrepancies.AmountMismatch, suffix: "ledger", currency: o.SettledCurrency,
+		if paid, ok := amountIn(ev, o.SettledCurrency); ok && paid.Sub(o.PaidAmount.Decimal).Abs().GreaterThan(tol) {
+			found = append(found, finding{t: discrepancies.AmountMismatch, suffix: "ledger", currency: o.SettledCurrency,
 				expected: o.PaidAmount, actual: providers.Nullable(paid), delta: paid.Sub(o.PaidAmount.Decimal),
-				summary: fmt.Sprintf("the ledger recorded %s %s paid, the provider says %s", o.PaidAmount.Decimal, o.SettledCurrency, paid)}); err != nil {
-				return err
-			}
+				summary: fmt.Sprintf("the ledger recorded %s %s paid, the provider says %s", o.PaidAmount.Decimal, o.SettledCurrency, paid)})
 		}
 	}
 	if o.Fee.Valid && ev.Fee.Valid && (ev.Currency == "" || ev.Currency == o.SettledCurrency) &&
-		ev.Fee.Decimal.Sub(o.Fee.Decimal).Abs().GreaterThan(x.acct.AmountTolerance) {
-		found = true
-		if err := x.record(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, expected: o.Fee,
+		ev.Fee.Decimal.Sub(o.Fee.Decimal).Abs().GreaterThan(tol) {
+		found = append(found, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, expected: o.Fee,
 			actual: ev.Fee, delta: ev.Fee.Decimal.Sub(o.Fee.Decimal),
-			summary: fmt.Sprintf("the ledger recorded a fee of %s %s, the provider says %s", o.Fee.Decimal, o.SettledCurrency, ev.Fee.Decimal)}); err != nil {
+			summary: fmt.Sprintf("the ledger recorded a fee of %s %s, the provider says %s", o.Fee.Decimal, o.SettledCurrency, ev.Fee.Decimal)})
+	}
+	// Credited: what the merchant's balance at the provider got for a deposit
+	// (paid less the fee), stated or implied. A fee just completed from this
+	// answer set it; the row read before does not have it yet.
+	if o.Kind == string(providers.KindDeposit) && o.CreditedAmount.Valid && !feeCompleted && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
+		if cr, ok := creditedIn(ev); ok && cr.Sub(o.CreditedAmount.Decimal).Abs().GreaterThan(tol) {
+			found = append(found, finding{t: discrepancies.AmountMismatch, suffix: "credited", currency: o.SettledCurrency,
+				expected: o.CreditedAmount, actual: providers.Nullable(cr), delta: cr.Sub(o.CreditedAmount.Decimal),
+				summary: fmt.Sprintf("the ledger recorded %s %s credited (paid less the fee), the provider says %s", o.CreditedAmount.Decimal, o.SettledCurrency, cr)})
+		}
+	}
+	for _, f := range found {
+		if err := x.record(ctx, o, f); err != nil {
 			return err
 		}
 	}
 	if err := x.refind(ctx, o); err != nil {
 		return err
 	}
-	if found {
+	if len(found) > 0 {
 		line.Unmatched++
 		line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
 		return nil
 	}
 	return x.matched(line, o)
+}
+
+// currencyAgrees says whether cur is a currency the provider may state the
+// order in: the one it settled in, or before settlement the order's or the
+// payer's currency.
+func currencyAgrees(o ordersdb.Order, cur string) bool {
+	if o.SettledCurrency != "" {
+		return cur == o.SettledCurrency
+	}
+	return cur == o.Currency || cur == o.PayCurrency
+}
+
+// currencyMismatch records a provider that states the order in another
+// currency than tally's: none of its amounts compare.
+func (x *execution) currencyMismatch(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
+	want := o.SettledCurrency
+	if want == "" {
+		want = o.PayCurrency
+	}
+	f := finding{t: discrepancies.AmountMismatch, suffix: "currency", currency: o.Currency, expected: providers.Nullable(o.Amount), delta: o.Amount,
+		summary: fmt.Sprintf("tally has the order in %s (%s %s), the provider states it in %s: the amounts cannot be compared", want, o.Amount, o.Currency, ev.Currency)}
+	if p, ok := amountIn(ev, ev.Currency); ok {
+		f.summary += fmt.Sprintf(" (the provider says %s %s)", p, ev.Currency)
+	}
+	if err := x.record(ctx, o, f); err != nil {
+		return err
+	}
+	line.Unmatched++
+	line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
+	return nil
+}
+
+// creditedIn is what an event says the merchant was credited: stated, or
+// paid less the fee.
+func creditedIn(ev providers.Event) (decimal.Decimal, bool) {
+	switch {
+	case ev.Credited.Valid:
+		return ev.Credited.Decimal, true
+	case ev.Paid.Valid && ev.Fee.Valid:
+		return ev.Paid.Decimal.Sub(ev.Fee.Decimal), true
+	}
+	return decimal.Decimal{}, false
 }
 
 // refind records again the pipeline's own finding about an order whose paid
@@ -423,17 +496,17 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Orde
 
 // completeFee books the fee a provider did not state at settlement once its
 // query or statement does, and reports it as a repaired fee_mismatch.
-func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb.Order, fee decimal.Decimal) error {
+func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb.Order, fee decimal.Decimal) (bool, error) {
 	source := "recon"
 	if x.run.Kind == KindStatement {
 		source = "statement"
 	}
 	booked, err := x.s.orders.CompleteFee(ctx, o.ID, fee, o.SettledCurrency, source, map[string]any{"run_id": x.run.ID})
 	if err != nil || !booked {
-		return err
+		return false, err
 	}
 	line.Repaired++
-	return x.repaired(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, actual: providers.Nullable(fee), delta: fee.Neg(),
+	return true, x.repaired(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, actual: providers.Nullable(fee), delta: fee.Neg(),
 		summary: fmt.Sprintf("the provider did not state its fee at settlement; its %s says %s %s: booked", source, fee, o.SettledCurrency)},
 		fmt.Sprintf("run %d booked the fee", x.run.ID))
 }
@@ -537,7 +610,7 @@ func (x *execution) autoClose(ctx context.Context) error {
 	for _, d := range rows {
 		// A payer-modified amount and an unknown order found by the pipeline are
 		// facts for an accountant, not conditions a run can see resolve.
-		if d.Type == string(discrepancies.AmountMismatch) && !strings.HasSuffix(d.Fingerprint, ":ledger") {
+		if d.Type == string(discrepancies.AmountMismatch) && !reconAmountFinding(d.Fingerprint) {
 			continue
 		}
 		if d.Type == string(discrepancies.UnknownOrder) && d.OrderID != nil {
@@ -548,6 +621,17 @@ func (x *execution) autoClose(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// reconAmountFinding says whether an amount_mismatch fingerprint is one a run
+// makes (and so can see resolve): paid, requested, credited or currency.
+func reconAmountFinding(fp string) bool {
+	for _, s := range []string{":ledger", ":requested", ":credited", ":currency"} {
+		if strings.HasSuffix(fp, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *execution) close(ctx context.Context, id int64, reason string) error {
