@@ -618,3 +618,46 @@ func TestReconComparesEveryAmountAndCurrency(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// TestStatementRunAutoCloses: a discrepancy a statement found is closed by a
+// later statement that lists the order consistently, with the reason; one
+// about an order the later statement does not list stays open.
+func TestStatementRunAutoCloses(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	a := paidDeposit(e, "k2", "10.00")
+	b := paidDeposit(e, "k2", "20.00")
+	e.WaitIdle()
+	at := time.Now().UTC()
+	run := func(name, csv string) recon.Summary {
+		t.Helper()
+		res, err := e.Recon.Import(ctx, e.Merchant.ID, "cxpay-main", name, strings.NewReader(csv), recon.ImportOptions{Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: res.Statement.ID})
+	}
+	first := run("1.csv", stmtHeader+
+		stmtLine(a, "succeeded", "10.00", a.Fee.Decimal.Add(dec("1")).String(), "BRL", "10.00", at)+
+		stmtLine(b, "succeeded", "20.00", b.Fee.Decimal.String(), "BRL", "25.00", at))
+	if l := byType(first); l["fee_mismatch"].New != 1 || l["amount_mismatch"].New != 2 {
+		t.Fatalf("first statement: %+v", first.Discrepancies)
+	}
+	second := run("2.csv", stmtHeader+stmtLine(a, "succeeded", "10.00", a.Fee.Decimal.String(), "BRL", "10.00", at.Add(time.Second)))
+	if l := byType(second); l["fee_mismatch"].AutoClosed != 1 || l["amount_mismatch"].AutoClosed != 1 {
+		t.Fatalf("second statement: %+v, want a's fee_mismatch and credited mismatch closed", second.Discrepancies)
+	}
+	for _, d := range e.Discrepancies("") {
+		switch d.OrderID {
+		case a.ID:
+			if d.Status != discrepancies.Resolved || d.Resolution != "auto_closed" || !strings.Contains(d.ResolutionNote, "statement") {
+				t.Errorf("a's %s = %+v, want closed by the consistent statement", d.Type, d)
+			}
+		case b.ID:
+			if d.Status != discrepancies.Open {
+				t.Errorf("b's %s = %+v, want open (the second statement does not list b)", d.Type, d)
+			}
+		}
+	}
+}

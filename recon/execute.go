@@ -596,9 +596,9 @@ func (x *execution) autoClose(ctx context.Context) error {
 	}
 	switch {
 	case x.run.Kind == KindStatement:
-		// A statement lists what settled in its period: too partial a view to
-		// call anything consistent. Query and balance runs close.
-		return nil
+		// A statement lists what settled in its period: it can call consistent
+		// only the orders it lists (and compared).
+		return x.autoCloseStatement(ctx, append(types, string(discrepancies.StalePending)))
 	case x.run.Kind != KindBalances && !x.adapter.Capabilities().QueryOrder:
 		return nil // nothing about orders was checked
 	}
@@ -621,6 +621,32 @@ func (x *execution) autoClose(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// autoCloseStatement closes the open discrepancies of the given kinds about
+// the orders the run's statement lists that the run did not find again: the
+// statement and tally agree on them now.
+func (x *execution) autoCloseStatement(ctx context.Context, types []string) error {
+	var after int64
+	for {
+		rows, err := x.s.q.OpenDiscrepanciesInStatement(ctx, recondb.OpenDiscrepanciesInStatementParams{ProviderAccountID: &x.acct.ID,
+			Types: types, StartedAt: x.run.StartedAt, AfterID: after, StatementID: x.run.StatementID})
+		if err != nil {
+			return fmt.Errorf("open discrepancies of the statement's orders: %w", err)
+		}
+		for _, d := range rows {
+			after = d.ID
+			if d.Type == string(discrepancies.AmountMismatch) && !reconAmountFinding(d.Fingerprint) {
+				continue // the payer's modified amount: a fact for an accountant
+			}
+			if err := x.close(ctx, d.ID, fmt.Sprintf("consistent in run %d (statement %d)", x.run.ID, x.run.StatementID)); err != nil {
+				return err
+			}
+		}
+		if len(rows) < 500 {
+			return nil
+		}
+	}
 }
 
 // reconAmountFinding says whether an amount_mismatch fingerprint is one a run

@@ -167,6 +167,7 @@ type Order struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	FinalAt           *time.Time
+	LastSyncedAt      *time.Time
 }
 
 type OrderEvent struct {
@@ -181,21 +182,22 @@ type OrderEvent struct {
 }
 
 type ProviderAccount struct {
-	ID                 int64
-	MerchantID         int64
-	Name               string
-	Provider           string
-	BaseUrl            string
-	ProviderMerchantID string
-	SecretSealed       []byte
-	Options            []byte
-	AmountPolicy       string
-	AmountTolerance    decimal.Decimal
-	BalanceTolerance   decimal.Decimal
-	DateToleranceSecs  int32
-	Enabled            bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	ID                  int64
+	MerchantID          int64
+	Name                string
+	Provider            string
+	BaseUrl             string
+	ProviderMerchantID  string
+	SecretSealed        []byte
+	Options             []byte
+	AmountPolicy        string
+	AmountTolerance     decimal.Decimal
+	BalanceTolerance    decimal.Decimal
+	DateToleranceSecs   int32
+	Enabled             bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	DepositLifetimeSecs int32
 }
 
 type ReconRun struct {

@@ -340,6 +340,83 @@ func (q *Queries) ListRuns(ctx context.Context, arg ListRunsParams) ([]ReconRun,
 	return items, nil
 }
 
+const openDiscrepanciesInStatement = `-- name: OpenDiscrepanciesInStatement :many
+SELECT d.id, d.merchant_id, d.provider_account_id, d.order_id, d.type, d.fingerprint, d.status, d.severity, d.currency, d.expected, d.actual, d.amount_delta, d.summary, d.detail, d.suspense_amount, d.repaired, d.first_seen_at, d.last_seen_at, d.seen_count, d.last_run_id, d.resolved_at, d.resolved_by, d.resolution, d.resolution_note, d.resolution_transfer_key FROM discrepancies d
+JOIN orders o ON o.id = d.order_id
+WHERE d.status = 'open' AND d.provider_account_id = $1
+  AND d.type = ANY($2::text[])
+  AND d.last_seen_at < $3
+  AND d.id > $4
+  AND EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = $5
+              AND (s.key = o.provider_order_no
+                   OR (s.order_no = '' AND s.provider_order_id <> '' AND s.provider_order_id = o.provider_order_id)))
+ORDER BY d.id
+LIMIT 500
+`
+
+type OpenDiscrepanciesInStatementParams struct {
+	ProviderAccountID *int64
+	Types             []string
+	StartedAt         time.Time
+	AfterID           int64
+	StatementID       int64
+}
+
+// Open discrepancies of the given types about orders a statement lists (by
+// order number, or by the provider's id on lines without one) that nothing
+// found again since a run started, a page at a time by id.
+func (q *Queries) OpenDiscrepanciesInStatement(ctx context.Context, arg OpenDiscrepanciesInStatementParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, openDiscrepanciesInStatement,
+		arg.ProviderAccountID,
+		arg.Types,
+		arg.StartedAt,
+		arg.AfterID,
+		arg.StatementID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const openDiscrepanciesNotSeen = `-- name: OpenDiscrepanciesNotSeen :many
 SELECT d.id, d.merchant_id, d.provider_account_id, d.order_id, d.type, d.fingerprint, d.status, d.severity, d.currency, d.expected, d.actual, d.amount_delta, d.summary, d.detail, d.suspense_amount, d.repaired, d.first_seen_at, d.last_seen_at, d.seen_count, d.last_run_id, d.resolved_at, d.resolved_by, d.resolution, d.resolution_note, d.resolution_transfer_key FROM discrepancies d
 LEFT JOIN orders o ON o.id = d.order_id
@@ -472,7 +549,7 @@ func (q *Queries) OpenMerchantDiscrepanciesNotSeen(ctx context.Context, arg Open
 }
 
 const orderRow = `-- name: OrderRow :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderRow(ctx context.Context, id int64) (Order, error) {
@@ -515,12 +592,13 @@ func (q *Queries) OrderRow(ctx context.Context, id int64) (Order, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderRows = `-- name: OrderRows :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE id = ANY($1::bigint[])
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = ANY($1::bigint[])
 `
 
 // The orders of a page of a statement, read in one round trip.
@@ -570,6 +648,7 @@ func (q *Queries) OrderRows(ctx context.Context, ids []int64) ([]Order, error) {
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -582,7 +661,7 @@ func (q *Queries) OrderRows(ctx context.Context, ids []int64) ([]Order, error) {
 }
 
 const ordersInWindow = `-- name: OrdersInWindow :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE provider_account_id = $1 AND created_at >= $2 AND created_at < $3
   AND id > $4
 ORDER BY id
@@ -650,6 +729,7 @@ func (q *Queries) OrdersInWindow(ctx context.Context, arg OrdersInWindowParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -662,7 +742,7 @@ func (q *Queries) OrdersInWindow(ctx context.Context, arg OrdersInWindowParams) 
 }
 
 const ordersMissingFromStatement = `-- name: OrdersMissingFromStatement :many
-SELECT o.id, o.merchant_id, o.provider_account_id, o.kind, o.origin, o.merchant_order_no, o.provider_order_no, o.provider_order_id, o.customer_id, o.amount, o.currency, o.pay_currency, o.status, o.status_reason, o.paid_amount, o.credited_amount, o.fee, o.settled_currency, o.fx_rate, o.tx_hash, o.credited_to, o.parts, o.cashier_url, o.pay_form, o.addresses, o.request, o.idempotency_key, o.request_hash, o.submit_state, o.submit_attempts, o.last_error, o.hold_key, o.expires_at, o.created_at, o.updated_at, o.final_at FROM orders o
+SELECT o.id, o.merchant_id, o.provider_account_id, o.kind, o.origin, o.merchant_order_no, o.provider_order_no, o.provider_order_id, o.customer_id, o.amount, o.currency, o.pay_currency, o.status, o.status_reason, o.paid_amount, o.credited_amount, o.fee, o.settled_currency, o.fx_rate, o.tx_hash, o.credited_to, o.parts, o.cashier_url, o.pay_form, o.addresses, o.request, o.idempotency_key, o.request_hash, o.submit_state, o.submit_attempts, o.last_error, o.hold_key, o.expires_at, o.created_at, o.updated_at, o.final_at, o.last_synced_at FROM orders o
 WHERE o.provider_account_id = $1 AND o.status IN ('succeeded', 'reversed')
   AND o.final_at >= $2 AND o.final_at < $3
   AND o.id > $4
@@ -734,6 +814,7 @@ func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMiss
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -746,7 +827,7 @@ func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMiss
 }
 
 const overdueOrders = `-- name: OverdueOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE provider_account_id = $1 AND status IN ('created', 'pending', 'processing')
   AND ((expires_at >= $2 AND expires_at < $3)
        OR (expires_at IS NULL AND created_at >= $4 AND created_at < $5))
@@ -829,6 +910,7 @@ func (q *Queries) OverdueOrders(ctx context.Context, arg OverdueOrdersParams) ([
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -224,3 +224,19 @@ WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_
   AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = @length_seconds::bigint
 ORDER BY window_end DESC
 LIMIT 1;
+
+-- name: OpenDiscrepanciesInStatement :many
+-- Open discrepancies of the given types about orders a statement lists (by
+-- order number, or by the provider's id on lines without one) that nothing
+-- found again since a run started, a page at a time by id.
+SELECT d.* FROM discrepancies d
+JOIN orders o ON o.id = d.order_id
+WHERE d.status = 'open' AND d.provider_account_id = @provider_account_id
+  AND d.type = ANY(@types::text[])
+  AND d.last_seen_at < @started_at
+  AND d.id > @after_id
+  AND EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = @statement_id
+              AND (s.key = o.provider_order_no
+                   OR (s.order_no = '' AND s.provider_order_id <> '' AND s.provider_order_id = o.provider_order_id)))
+ORDER BY d.id
+LIMIT 500;
