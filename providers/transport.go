@@ -99,7 +99,12 @@ func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
 		return nil, &Error{Kind: kind, Provider: t.Provider, Op: c.Op, Message: "reading response", Err: err}
 	}
 	if len(b) > MaxResponseBytes {
-		return nil, Errorf(ErrTransient, t.Provider, c.Op, "response larger than %d bytes", MaxResponseBytes)
+		// The provider answered, so a create may have been acted on.
+		kind := ErrTransient
+		if c.Creates {
+			kind = ErrAmbiguous
+		}
+		return nil, Errorf(kind, t.Provider, c.Op, "response larger than %d bytes", MaxResponseBytes)
 	}
 	t.logger().DebugContext(ctx, "provider call", "provider", t.Provider, "op", c.Op, "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start))
 	switch {

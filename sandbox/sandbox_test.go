@@ -1,0 +1,193 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/providers/sim"
+	"github.com/tallyhq/tally/providers/usdtpay"
+	"github.com/tallyhq/tally/sandbox"
+)
+
+// newSandbox serves a sandbox of the default merchants on a test server.
+func newSandbox(t *testing.T) (*sandbox.Sandbox, string) {
+	t.Helper()
+	var mu sync.Mutex
+	var h http.Handler = http.NotFoundHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hh := h
+		mu.Unlock()
+		hh.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	sb, err := sandbox.New(sandbox.Config{BaseURL: srv.URL, Merchants: sandbox.DefaultMerchants(), Scale: 1000, Seed: 1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	mu.Lock()
+	h = sb.Handler()
+	mu.Unlock()
+	return sb, srv.URL
+}
+
+func get(t *testing.T, u string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func adapter(t *testing.T, base, provider string) providers.Adapter {
+	t.Helper()
+	c := sandbox.DefaultCredentials[provider]
+	cfg := providers.Config{Account: provider + "-main", BaseURL: base + "/" + provider, MerchantID: c.ID, Secret: providers.Secret(c.Secret),
+		NotifyURL: "https://tally.example.com/callbacks/" + provider + "-main", Logger: slog.New(slog.DiscardHandler)}
+	if provider == "cxpay" {
+		cfg.Options = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
+	}
+	a, err := registry.NewAdapter(provider, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestPrefixesRouteToTheirSimulators talks to each provider's prefix with
+// that provider's own adapter and default credentials, and finds what it did
+// in that provider's control API only.
+func TestPrefixesRouteToTheirSimulators(t *testing.T) {
+	sb, base := newSandbox(t)
+	ctx := context.Background()
+	d := decimal.RequireFromString
+
+	// Balances: cpay and cxpay answer with their own merchants' balances.
+	bs, err := adapter(t, base, "cpay").QueryBalances(ctx)
+	if err != nil {
+		t.Fatalf("cpay balances: %v", err)
+	}
+	found := false
+	for _, b := range bs {
+		if b.Currency == "USDT" && b.Available.Equal(d("100000")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("cpay balances = %+v", bs)
+	}
+	bs, err = adapter(t, base, "cxpay").QueryBalances(ctx)
+	if err != nil || len(bs) != 1 || bs[0].Currency != "BRL" || !bs[0].Total.Equal(d("100000")) {
+		t.Fatalf("cxpay balances = %+v, %v", bs, err)
+	}
+
+	// Deposits: each order exists at its own simulator and nowhere else.
+	orders := map[string]string{}
+	for _, p := range []string{"cpay", "cxpay", "usdtcnpay", "vpay", "usdtpay"} {
+		no := "SBX" + strings.ToUpper(p) + "0000000000000000001"[:20-len(p)]
+		req := providers.DepositRequest{OrderNo: no, Amount: d("100"), Currency: "CNY", CustomerID: "83430099", ReturnURL: "https://shop.example.com/done"}
+		switch p {
+		case "cpay":
+			req.Currency = "USDT"
+		case "cxpay":
+			req.Currency = "BRL"
+			req.Payer = providers.Party{Name: "Ana", TaxID: "12345678901", Email: "ana@example.com", Phone: "+5511999990000"}
+		case "vpay":
+			req.PayCurrency = "USDT"
+		}
+		a := adapter(t, base, p)
+		res, err := a.CreateDeposit(ctx, req)
+		if err != nil {
+			t.Fatalf("%s deposit: %v", p, err)
+		}
+		if p == "usdtpay" {
+			if _, err := a.(*usdtpay.Adapter).SubmitPayForm(ctx, res.PayForm); err != nil {
+				t.Fatalf("usdtpay pay form: %v", err)
+			}
+		}
+		orders[p] = no
+	}
+	for p, no := range orders {
+		for _, q := range registry.Names() {
+			status, body := get(t, base+"/control/"+q+"/orders/"+no)
+			if q == p {
+				var o sim.Order
+				if status != http.StatusOK || json.Unmarshal(body, &o) != nil || o.OrderNo != no || o.MerchantID != sandbox.DefaultCredentials[p].ID {
+					t.Fatalf("/control/%s/orders/%s = %d %s", q, no, status, body)
+				}
+			} else if status != http.StatusNotFound {
+				t.Fatalf("%s's order %s found at /control/%s: %d %s", p, no, q, status, body)
+			}
+		}
+		if o, err := sb.Simulator(p).Engine().FindOrder("", no); err != nil || o.OrderNo != no {
+			t.Fatalf("Simulator(%s) does not hold %s: %v", p, no, err)
+		}
+	}
+}
+
+func TestControlAPIAnswers(t *testing.T) {
+	_, base := newSandbox(t)
+	for _, p := range registry.Names() {
+		status, body := get(t, base+"/control/"+p+"/merchants")
+		if status != http.StatusOK || !strings.Contains(string(body), `"`+sandbox.DefaultCredentials[p].ID+`"`) {
+			t.Fatalf("/control/%s/merchants = %d %s", p, status, body)
+		}
+		for _, q := range registry.Names() {
+			if q != p && strings.Contains(string(body), `"`+sandbox.DefaultCredentials[q].ID+`"`) {
+				t.Fatalf("/control/%s/merchants lists %s's merchant: %s", p, q, body)
+			}
+		}
+		for _, path := range []string{"/orders", "/deliveries", "/injected", "/faults", "/auto"} {
+			if status, body := get(t, base+"/control/"+p+path); status != http.StatusOK || !json.Valid(body) {
+				t.Fatalf("/control/%s%s = %d %s", p, path, status, body)
+			}
+		}
+		// A control write: a fault on this provider only.
+		resp, err := http.Post(base+"/control/"+p+"/faults", "application/json", strings.NewReader(`{"path":"/x","mode":"error_5xx","count":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST /control/%s/faults = %d %s", p, resp.StatusCode, b)
+		}
+	}
+	for _, p := range registry.Names() {
+		_, body := get(t, base+"/control/"+p+"/faults")
+		var fs []sim.EndpointFault
+		if err := json.Unmarshal(body, &fs); err != nil || len(fs) != 1 {
+			t.Fatalf("/control/%s/faults = %s (%v): want its one fault", p, body, err)
+		}
+	}
+	if status, body := get(t, base+"/control/injected"); status != http.StatusOK || !json.Valid(body) {
+		t.Fatalf("/control/injected = %d %s", status, body)
+	}
+	status, body := get(t, base+"/")
+	for _, p := range registry.Names() {
+		if status != http.StatusOK || !strings.Contains(string(body), "/control/"+p+"/") || !strings.Contains(string(body), "/"+p+"/...") {
+			t.Fatalf("index = %d %s", status, body)
+		}
+	}
+	if status, _ := get(t, base+"/nope/anything"); status != http.StatusNotFound {
+		t.Fatalf("unknown prefix = %d", status)
+	}
+	if status, _ := get(t, base+"/control/nope/orders"); status != http.StatusNotFound {
+		t.Fatalf("unknown control prefix = %d", status)
+	}
+}
