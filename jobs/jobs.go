@@ -109,6 +109,9 @@ type Options struct {
 	// order must be before it is polled. Defaults 30s and 1m.
 	SyncEvery time.Duration
 	SyncAge   time.Duration
+	// SyncBatch is how many open orders one sweep queues for sync_order, least
+	// recently asked first. Default 2000.
+	SyncBatch int32
 	// ExpireEvery is how often expired payout holds are swept. Default 1m.
 	ExpireEvery time.Duration
 	// SubmitAttempts is how many times submit_order tries a provider call
@@ -162,6 +165,9 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	if opts.SyncAge == 0 {
 		opts.SyncAge = time.Minute
+	}
+	if opts.SyncBatch <= 0 {
+		opts.SyncBatch = 2000
 	}
 	if opts.ExpireEvery == 0 {
 		opts.ExpireEvery = time.Minute
@@ -387,7 +393,7 @@ type syncOpenWorker struct {
 }
 
 func (w *syncOpenWorker) Work(ctx context.Context, _ *river.Job[SyncOpenOrdersArgs]) error {
-	ids, err := w.svc.OpenOrders(ctx, time.Now().Add(-w.runner.opts.SyncAge), 2000)
+	ids, err := w.svc.OpenOrders(ctx, time.Now().Add(-w.runner.opts.SyncAge), w.runner.opts.SyncBatch)
 	if err != nil || len(ids) == 0 {
 		return err
 	}

@@ -81,8 +81,11 @@ type ProviderAccount struct {
 	AmountTolerance    decimal.Decimal
 	BalanceTolerance   decimal.Decimal
 	DateTolerance      time.Duration
-	Enabled            bool
-	CreatedAt          time.Time
+	// DepositLifetime is how long a deposit may stay unpaid: its order's
+	// expires_at is its creation plus this.
+	DepositLifetime time.Duration
+	Enabled         bool
+	CreatedAt       time.Time
 	UpdatedAt          time.Time
 }
 
@@ -112,7 +115,13 @@ type ProviderAccountInput struct {
 	AmountTolerance    decimal.Decimal
 	BalanceTolerance   decimal.Decimal
 	DateTolerance      time.Duration
+	// DepositLifetime: zero means DefaultDepositLifetime.
+	DepositLifetime time.Duration
 }
+
+// DefaultDepositLifetime is how long a deposit may stay unpaid unless its
+// provider account says otherwise.
+const DefaultDepositLifetime = 24 * time.Hour
 
 // Service manages merchants and their configuration.
 type Service struct {
@@ -315,6 +324,7 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed, Options: opts,
 		AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
 		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
+		DepositLifetimeMs: in.DepositLifetime.Milliseconds(),
 	})
 	if err != nil {
 		if isUnique(err) {
@@ -375,6 +385,9 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 	if in.Secret == "" {
 		in.Secret = cur.Secret.Reveal()
 	}
+	if in.DepositLifetime == 0 {
+		in.DepositLifetime = cur.DepositLifetime
+	}
 	in = in.withDefaults()
 	if err := s.check(in); err != nil {
 		return ProviderAccount{}, err
@@ -387,7 +400,8 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 	row, err := s.q.UpdateProviderAccount(ctx, merchantsdb.UpdateProviderAccountParams{
 		ID: cur.ID, BaseUrl: in.BaseURL, ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed,
 		Options: opts, AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
-		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second), Enabled: enabled,
+		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
+		DepositLifetimeMs: in.DepositLifetime.Milliseconds(), Enabled: enabled,
 	})
 	if err != nil {
 		return ProviderAccount{}, fmt.Errorf("update provider account %q: %w", in.Name, err)
@@ -404,6 +418,9 @@ func (in ProviderAccountInput) withDefaults() ProviderAccountInput {
 	}
 	if in.DateTolerance == 0 {
 		in.DateTolerance = time.Hour
+	}
+	if in.DepositLifetime == 0 {
+		in.DepositLifetime = DefaultDepositLifetime
 	}
 	return in
 }
@@ -432,6 +449,9 @@ func (s *Service) check(in ProviderAccountInput) error {
 	}
 	if in.AmountTolerance.IsNegative() || in.BalanceTolerance.IsNegative() || in.DateTolerance < 0 {
 		problems = append(problems, "tolerances must not be negative")
+	}
+	if in.DepositLifetime < time.Millisecond || in.DepositLifetime > maxDepositLifetime {
+		problems = append(problems, fmt.Sprintf("deposit lifetime %s: from 1ms to %s", in.DepositLifetime, maxDepositLifetime))
 	}
 	if len(problems) == 0 && s.Validate != nil {
 		cfg := providers.Config{Account: in.Name, BaseURL: in.BaseURL, MerchantID: in.ProviderMerchantID,
@@ -462,7 +482,7 @@ func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, e
 		ProviderMerchantID: r.ProviderMerchantID, Secret: providers.Secret(secret), Options: opts,
 		AmountPolicy: AmountPolicy(r.AmountPolicy), AmountTolerance: r.AmountTolerance,
 		BalanceTolerance: r.BalanceTolerance, DateTolerance: time.Duration(r.DateToleranceSecs) * time.Second,
-		Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		DepositLifetime: time.Duration(r.DepositLifetimeMs) * time.Millisecond, Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}, nil
 }
 
@@ -487,6 +507,9 @@ func checkURL(raw string, optional bool) error {
 	}
 	return nil
 }
+
+// maxDepositLifetime bounds a deposit's lifetime.
+const maxDepositLifetime = 365 * 24 * time.Hour
 
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -93,10 +93,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 		if req.MerchantOrderNo != "" {
 			p.MerchantOrderNo = &req.MerchantOrderNo
 		}
+		// Every order has a deadline: a payout's hold lasts HoldTTL, a deposit
+		// may stay unpaid for its account's deposit lifetime (after which
+		// reconciliation calls it stale).
+		exp := s.opts.Now().Add(acct.DepositLifetime)
 		if req.Kind == providers.KindPayout {
-			exp := s.opts.Now().Add(s.opts.HoldTTL)
-			p.ExpiresAt = &exp
+			exp = s.opts.Now().Add(s.opts.HoldTTL)
 		}
+		p.ExpiresAt = &exp
 		var err error
 		row, err = q.InsertOrder(ctx, p)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -347,6 +347,7 @@ func (s *Service) sync(ctx context.Context, orderID int64, expiring bool) (SyncR
 		return res, nil
 	}
 	ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo, ProviderOrderID: row.ProviderOrderID})
+	s.touchSynced(ctx, row.ID)
 	if errors.Is(err, providers.ErrNotFound) {
 		if !created {
 			return res, s.note(ctx, row, "query", map[string]any{"query": "provider does not know the order"})
@@ -449,6 +450,8 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			expired = true
 			return nil
 		})
+		// Checked now: a payout whose hold is kept goes to the back of the queue.
+		s.touchSynced(ctx, r.ID)
 		if err != nil {
 			// One order must not block every later one: log it and go on.
 			s.opts.Logger.Error("expire payout", "order_id", r.ID, "error", err)
@@ -466,16 +469,48 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// OpenOrders returns orders without a final status created before cutoff, for
-// the sync schedule.
+// OpenOrders returns the open orders a query can move, created before cutoff,
+// least recently asked first, for the sync schedule: orders of provider accounts
+// with an order query that came through the API (a created one only when its
+// submission was ambiguous). Orders no query can move (UsdtPay, VPay, orders the
+// provider reported) never fill the page, and every pollable one gets its turn.
 func (s *Service) OpenOrders(ctx context.Context, cutoff time.Time, limit int32) ([]int64, error) {
-	rows, err := s.q.OpenOrdersToSync(ctx, ordersdb.OpenOrdersToSyncParams{CreatedBefore: cutoff, RowLimit: limit})
+	ids, err := s.pollableAccounts(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	rows, err := s.q.OpenOrdersToSync(ctx, ordersdb.OpenOrdersToSyncParams{CreatedBefore: cutoff, AccountIds: ids, RowLimit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("open orders: %w", err)
 	}
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
+	return rows, nil
+}
+
+// pollableAccounts lists the provider accounts (enabled or not: their open
+// orders still settle) whose provider answers order queries.
+func (s *Service) pollableAccounts(ctx context.Context) ([]int64, error) {
+	accts, err := s.merchants.ProviderAccounts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, a := range accts {
+		adapter, _, err := s.adapterFor(a)
+		if err != nil {
+			s.opts.Logger.Warn("provider account not polled: its adapter does not build", "provider_account", a.Name, "error", err)
+			continue
+		}
+		if adapter.Capabilities().QueryOrder {
+			ids = append(ids, a.ID)
+		}
 	}
 	return ids, nil
+}
+
+// touchSynced records that the provider was just asked about an order, so that
+// the schedule asks about the others first.
+func (s *Service) touchSynced(ctx context.Context, orderID int64) {
+	if err := s.q.TouchOrderSynced(ctx, orderID); err != nil {
+		s.opts.Logger.Warn("record order sync time", "order_id", orderID, "error", err)
+	}
 }

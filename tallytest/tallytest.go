@@ -65,6 +65,10 @@ type Options struct {
 	// ReconStaleAfter is how long an order may stay pending before reconciliation
 	// calls it stale; default 24h.
 	ReconStaleAfter time.Duration
+	// DepositLifetime of every provider account (a deposit's deadline); default
+	// ReconStaleAfter when that is set (a deposit past its deadline is what
+	// reconciliation calls stale), else the account default of 24h.
+	DepositLifetime time.Duration
 	// ProviderTimeout bounds every provider call tally makes; default 5s.
 	ProviderTimeout time.Duration
 	// UnresolvedGrace is the orders service's grace before a provider's "no
@@ -156,6 +160,9 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants = merchants.New(pool, box)
 	e.Merchants.Validate = registry.Validate
 	e.Disc = discrepancies.New()
+	if opts.DepositLifetime == 0 {
+		opts.DepositLifetime = opts.ReconStaleAfter
+	}
 	if opts.ProviderTimeout == 0 {
 		opts.ProviderTimeout = 5 * time.Second
 	}
@@ -191,7 +198,7 @@ func New(t testing.TB, opts Options) *Env {
 		c := sandbox.DefaultCredentials[p]
 		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
 			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy,
-			DateTolerance: opts.DateTolerance}
+			DateTolerance: opts.DateTolerance, DepositLifetime: opts.DepositLifetime}
 		if _, err := e.Merchants.AddProviderAccount(ctx, in); err != nil {
 			t.Fatalf("provider account %s: %v", in.Name, err)
 		}

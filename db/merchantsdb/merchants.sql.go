@@ -112,10 +112,12 @@ func (q *Queries) InsertMerchant(ctx context.Context, arg InsertMerchantParams) 
 
 const insertProviderAccount = `-- name: InsertProviderAccount :one
 INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
-                               options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs)
+                               options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs,
+                               deposit_lifetime_ms)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11)
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at
+        $7, $8, $9, $10, $11,
+        $12)
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms
 `
 
 type InsertProviderAccountParams struct {
@@ -130,6 +132,7 @@ type InsertProviderAccountParams struct {
 	AmountTolerance    decimal.Decimal
 	BalanceTolerance   decimal.Decimal
 	DateToleranceSecs  int32
+	DepositLifetimeMs  int64
 }
 
 func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderAccountParams) (ProviderAccount, error) {
@@ -145,6 +148,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		arg.AmountTolerance,
 		arg.BalanceTolerance,
 		arg.DateToleranceSecs,
+		arg.DepositLifetimeMs,
 	)
 	var i ProviderAccount
 	err := row.Scan(
@@ -163,6 +167,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
 	)
 	return i, err
 }
@@ -231,7 +236,7 @@ func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
 }
 
 const listProviderAccounts = `-- name: ListProviderAccounts :many
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at FROM provider_accounts
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts
 WHERE ($1::bigint IS NULL OR merchant_id = $1)
 ORDER BY id
 `
@@ -261,6 +266,7 @@ func (q *Queries) ListProviderAccounts(ctx context.Context, merchantID *int64) (
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DepositLifetimeMs,
 		); err != nil {
 			return nil, err
 		}
@@ -309,7 +315,7 @@ func (q *Queries) MerchantByID(ctx context.Context, id int64) (Merchant, error) 
 }
 
 const providerAccountByID = `-- name: ProviderAccountByID :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at FROM provider_accounts WHERE id = $1
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts WHERE id = $1
 `
 
 func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAccount, error) {
@@ -331,12 +337,13 @@ func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAc
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
 	)
 	return i, err
 }
 
 const providerAccountByName = `-- name: ProviderAccountByName :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at FROM provider_accounts WHERE name = $1
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts WHERE name = $1
 `
 
 func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (ProviderAccount, error) {
@@ -358,6 +365,7 @@ func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (Provi
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
 	)
 	return i, err
 }
@@ -411,9 +419,9 @@ UPDATE provider_accounts SET
     base_url = $1, provider_merchant_id = $2, secret_sealed = $3,
     options = $4, amount_policy = $5, amount_tolerance = $6,
     balance_tolerance = $7, date_tolerance_secs = $8,
-    enabled = $9, updated_at = now()
-WHERE id = $10
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at
+    deposit_lifetime_ms = $9, enabled = $10, updated_at = now()
+WHERE id = $11
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms
 `
 
 type UpdateProviderAccountParams struct {
@@ -425,6 +433,7 @@ type UpdateProviderAccountParams struct {
 	AmountTolerance    decimal.Decimal
 	BalanceTolerance   decimal.Decimal
 	DateToleranceSecs  int32
+	DepositLifetimeMs  int64
 	Enabled            bool
 	ID                 int64
 }
@@ -439,6 +448,7 @@ func (q *Queries) UpdateProviderAccount(ctx context.Context, arg UpdateProviderA
 		arg.AmountTolerance,
 		arg.BalanceTolerance,
 		arg.DateToleranceSecs,
+		arg.DepositLifetimeMs,
 		arg.Enabled,
 		arg.ID,
 	)
@@ -459,6 +469,7 @@ func (q *Queries) UpdateProviderAccount(ctx context.Context, arg UpdateProviderA
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
 	)
 	return i, err
 }

@@ -43,9 +43,9 @@ func (q *Queries) CallbackByID(ctx context.Context, id int64) (CallbackInbox, er
 }
 
 const dueHolds = `-- name: DueHolds :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
-ORDER BY expires_at
+ORDER BY last_synced_at NULLS FIRST, expires_at
 LIMIT $2
 `
 
@@ -54,7 +54,8 @@ type DueHoldsParams struct {
 	RowLimit int32
 }
 
-// Payouts whose hold passed its deadline without a final status.
+// Payouts whose hold passed its deadline without a final status, least
+// recently checked first (a payout whose hold is kept is checked again later).
 func (q *Queries) DueHolds(ctx context.Context, arg DueHoldsParams) ([]Order, error) {
 	rows, err := q.db.Query(ctx, dueHolds, arg.Now, arg.RowLimit)
 	if err != nil {
@@ -101,6 +102,7 @@ func (q *Queries) DueHolds(ctx context.Context, arg DueHoldsParams) ([]Order, er
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -177,7 +179,7 @@ VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12, $13,
         $14, $15, $16, $17)
 ON CONFLICT DO NOTHING
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
 `
 
 type InsertOrderParams struct {
@@ -259,6 +261,7 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
@@ -433,7 +436,7 @@ func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEv
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE merchant_id = $1
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR kind = $3)
@@ -514,6 +517,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinalAt,
+			&i.LastSyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -595,70 +599,36 @@ func (q *Queries) MarkCallbackProcessed(ctx context.Context, arg MarkCallbackPro
 }
 
 const openOrdersToSync = `-- name: OpenOrdersToSync :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders
-WHERE status IN ('created', 'pending', 'processing') AND created_at < $1
-  AND ($2::bigint IS NULL OR provider_account_id = $2)
-ORDER BY created_at
+SELECT id FROM orders
+WHERE status IN ('created', 'pending', 'processing') AND origin = 'api' AND created_at < $1
+  AND provider_account_id = ANY($2::bigint[])
+  AND (status <> 'created' OR submit_state IN ('ambiguous', 'unresolved'))
+ORDER BY last_synced_at NULLS FIRST, created_at
 LIMIT $3
 `
 
 type OpenOrdersToSyncParams struct {
-	CreatedBefore     time.Time
-	ProviderAccountID *int64
-	RowLimit          int32
+	CreatedBefore time.Time
+	AccountIds    []int64
+	RowLimit      int32
 }
 
-// Orders without a final status, oldest first, created before a cutoff.
-func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncParams) ([]Order, error) {
-	rows, err := q.db.Query(ctx, openOrdersToSync, arg.CreatedBefore, arg.ProviderAccountID, arg.RowLimit)
+// Open orders a query can move, created before a cutoff, least recently asked
+// first: orders of the given (pollable) provider accounts that came through the
+// API, still created only when their submission was ambiguous.
+func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, openOrdersToSync, arg.CreatedBefore, arg.AccountIds, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Order
+	var items []int64
 	for rows.Next() {
-		var i Order
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.Kind,
-			&i.Origin,
-			&i.MerchantOrderNo,
-			&i.ProviderOrderNo,
-			&i.ProviderOrderID,
-			&i.CustomerID,
-			&i.Amount,
-			&i.Currency,
-			&i.PayCurrency,
-			&i.Status,
-			&i.StatusReason,
-			&i.PaidAmount,
-			&i.CreditedAmount,
-			&i.Fee,
-			&i.SettledCurrency,
-			&i.FxRate,
-			&i.TxHash,
-			&i.CreditedTo,
-			&i.Parts,
-			&i.CashierUrl,
-			&i.PayForm,
-			&i.Addresses,
-			&i.Request,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.SubmitState,
-			&i.SubmitAttempts,
-			&i.LastError,
-			&i.HoldKey,
-			&i.ExpiresAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinalAt,
-		); err != nil {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -667,7 +637,7 @@ func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncPara
 }
 
 const orderByID = `-- name: OrderByID :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
@@ -710,12 +680,13 @@ func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByIDForUpdate = `-- name: OrderByIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE id = $1 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, error) {
@@ -758,12 +729,13 @@ func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, erro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByIdempotencyKey = `-- name: OrderByIdempotencyKey :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
 `
 
 type OrderByIdempotencyKeyParams struct {
@@ -811,12 +783,13 @@ func (q *Queries) OrderByIdempotencyKey(ctx context.Context, arg OrderByIdempote
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByMerchantOrderNo = `-- name: OrderByMerchantOrderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
 `
 
 type OrderByMerchantOrderNoParams struct {
@@ -864,12 +837,13 @@ func (q *Queries) OrderByMerchantOrderNo(ctx context.Context, arg OrderByMerchan
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByProviderIDForUpdate = `-- name: OrderByProviderIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -918,12 +892,13 @@ func (q *Queries) OrderByProviderIDForUpdate(ctx context.Context, arg OrderByPro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByProviderNo = `-- name: OrderByProviderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
 `
 
 type OrderByProviderNoParams struct {
@@ -971,12 +946,13 @@ func (q *Queries) OrderByProviderNo(ctx context.Context, arg OrderByProviderNoPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByProviderNoForUpdate = `-- name: OrderByProviderNoForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
 `
 
 type OrderByProviderNoForUpdateParams struct {
@@ -1024,12 +1000,13 @@ func (q *Queries) OrderByProviderNoForUpdate(ctx context.Context, arg OrderByPro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
 
 const orderByTxHashForUpdate = `-- name: OrderByTxHashForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -1078,6 +1055,7 @@ func (q *Queries) OrderByTxHashForUpdate(ctx context.Context, arg OrderByTxHashF
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
@@ -1128,6 +1106,16 @@ type SetOrderFeeParams struct {
 
 func (q *Queries) SetOrderFee(ctx context.Context, arg SetOrderFeeParams) error {
 	_, err := q.db.Exec(ctx, setOrderFee, arg.Fee, arg.CreditedAmount, arg.ID)
+	return err
+}
+
+const touchOrderSynced = `-- name: TouchOrderSynced :exec
+UPDATE orders SET last_synced_at = now() WHERE id = $1
+`
+
+// Record that the provider was just asked about the order.
+func (q *Queries) TouchOrderSynced(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, touchOrderSynced, id)
 	return err
 }
 
@@ -1197,7 +1185,7 @@ UPDATE orders SET
     settled_currency = $7, fx_rate = $8, tx_hash = $9,
     credited_to = $10, parts = $11, final_at = $12, updated_at = now()
 WHERE id = $13
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
 `
 
 type UpdateOrderStateParams struct {
@@ -1270,6 +1258,7 @@ func (q *Queries) UpdateOrderState(ctx context.Context, arg UpdateOrderStatePara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }
@@ -1281,7 +1270,7 @@ UPDATE orders SET
     submit_state = $7, submit_attempts = $8, last_error = $9,
     final_at = $10, updated_at = now()
 WHERE id = $11
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
 `
 
 type UpdateOrderSubmitParams struct {
@@ -1350,6 +1339,7 @@ func (q *Queries) UpdateOrderSubmit(ctx context.Context, arg UpdateOrderSubmitPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinalAt,
+		&i.LastSyncedAt,
 	)
 	return i, err
 }

@@ -75,18 +75,26 @@ SELECT * FROM order_events WHERE id = $1;
 SELECT * FROM order_events WHERE order_id = $1 ORDER BY id;
 
 -- name: OpenOrdersToSync :many
--- Orders without a final status, oldest first, created before a cutoff.
-SELECT * FROM orders
-WHERE status IN ('created', 'pending', 'processing') AND created_at < @created_before
-  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id))
-ORDER BY created_at
+-- Open orders a query can move, created before a cutoff, least recently asked
+-- first: orders of the given (pollable) provider accounts that came through the
+-- API, still created only when their submission was ambiguous.
+SELECT id FROM orders
+WHERE status IN ('created', 'pending', 'processing') AND origin = 'api' AND created_at < @created_before
+  AND provider_account_id = ANY(@account_ids::bigint[])
+  AND (status <> 'created' OR submit_state IN ('ambiguous', 'unresolved'))
+ORDER BY last_synced_at NULLS FIRST, created_at
 LIMIT @row_limit;
 
+-- name: TouchOrderSynced :exec
+-- Record that the provider was just asked about the order.
+UPDATE orders SET last_synced_at = now() WHERE id = $1;
+
 -- name: DueHolds :many
--- Payouts whose hold passed its deadline without a final status.
+-- Payouts whose hold passed its deadline without a final status, least
+-- recently checked first (a payout whose hold is kept is checked again later).
 SELECT * FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= @now::timestamptz
-ORDER BY expires_at
+ORDER BY last_synced_at NULLS FIRST, expires_at
 LIMIT @row_limit;
 
 -- name: InsertCallback :one
