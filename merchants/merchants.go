@@ -86,7 +86,7 @@ type ProviderAccount struct {
 	DepositLifetime time.Duration
 	Enabled         bool
 	CreatedAt       time.Time
-	UpdatedAt          time.Time
+	UpdatedAt       time.Time
 }
 
 // Config is the adapter configuration of the account; notifyURL is tally's
