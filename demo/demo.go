@@ -249,11 +249,11 @@ func (st *stack) print(ctx context.Context, w io.Writer, deposits, payouts []ord
 
 	fmt.Fprintf(w, "\nreconciliation\n")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "RUN\tACCOUNT\tCUR\tAGAINST\tCHECKED\tMATCHED\tMATCHED AMOUNT\tUNMATCHED\tUNMATCHED AMOUNT\tREPAIRED\t")
+	fmt.Fprintln(tw, "RUN\tACCOUNT\tCUR\tAGAINST\tCHECKED\tMATCHED\tMATCHED AMOUNT\tUNMATCHED\tUNMATCHED AMOUNT\tREPAIRED\tFEES COMPLETED\t")
 	for _, s := range runs {
 		for _, o := range s.Orders {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%d\t\n", s.RunID, o.ProviderAccount, o.Currency, o.Source, o.Checked,
-				o.Matched, o.MatchedAmount, o.Unmatched, o.UnmatchedAmount, o.Repaired)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%d\t%d\t\n", s.RunID, o.ProviderAccount, o.Currency, o.Source, o.Checked,
+				o.Matched, o.MatchedAmount, o.Unmatched, o.UnmatchedAmount, o.Repaired, o.FeesCompleted)
 		}
 	}
 	_ = tw.Flush()

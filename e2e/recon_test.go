@@ -661,3 +661,69 @@ func TestStatementRunAutoCloses(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementUSDTCNPayWithdrawalParts reconciles USDTCNPAY withdrawals that
+// settled in several parts against its statement (one line per part), many
+// lines to one order: a withdrawal whose part callbacks were dropped is
+// repaired from the parts summed, and the fee a settlement did not state is
+// completed from the statement (counted as such, not as a mismatch or a repair).
+func TestStatementUSDTCNPayWithdrawalParts(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Fund("usdtcnpay", "w1", "CNY", "1000")
+	payout := func(amount string) orders.Order {
+		return e.CreateOrder("payout", map[string]any{"provider_account": "usdtcnpay-main", "customer_id": "w1", "amount": amount, "currency": "CNY",
+			"beneficiary": map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}})
+	}
+	a := payout("500")
+	e.Control("usdtcnpay", "POST", "/orders/"+a.ProviderOrderNo+"/settle-part", map[string]string{"amount": "200"})
+	e.Control("usdtcnpay", "POST", "/orders/"+a.ProviderOrderNo+"/settle-part", map[string]string{"amount": "300"})
+	if a = e.WaitStatus(a.ID, orders.StatusSucceeded); a.Fee.Valid || len(a.Parts) != 2 {
+		t.Fatalf("a settled: %+v (USDTCNPAY's callbacks state no fee)", a)
+	}
+	b := payout("300")
+	script(e, "usdtcnpay", b.ProviderOrderNo, map[string]any{"outcome": "succeed", "parts": []string{"100", "200"}, "callbacks": map[string]any{"drop": true}})
+	e.Eventually("b settled in parts at USDTCNPAY", func() bool {
+		var o map[string]any
+		e.Control("usdtcnpay", "GET", "/orders/"+b.ProviderOrderNo, nil).JSON(t, &o)
+		return o["status"] == "succeeded"
+	})
+	e.WaitIdle()
+	if st := e.Order(b.ID).Status; st == orders.StatusSucceeded {
+		t.Fatalf("b is %s before the statement run, want open (its callbacks were dropped)", st)
+	}
+	imp := e.StatementFromSandbox("usdtcnpay", start.Add(-time.Minute), time.Now().Add(time.Minute))
+	if imp.Statement.Lines != 4 {
+		t.Fatalf("statement = %+v, want 4 lines (2 parts of 2 withdrawals)", imp.Statement)
+	}
+	sum := e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: imp.Statement.ID})
+	if len(sum.Orders) != 1 {
+		t.Fatalf("order lines = %+v", sum.Orders)
+	}
+	l := sum.Orders[0]
+	if l.Checked != 2 || l.Matched != 2 || l.Unmatched != 0 || l.Repaired != 1 || l.FeesCompleted != 1 || !l.MatchedAmount.Equal(dec("800")) {
+		t.Fatalf("order line = %+v, want 2 checked and matched (800 CNY), 1 repaired, 1 fee completed", l)
+	}
+	for _, d := range e.Discrepancies("") {
+		if d.Type == discrepancies.FeeMismatch || d.Status == discrepancies.Open {
+			t.Errorf("discrepancy %s %s: %s (a fee the settlement lacked is not a mismatch)", d.Type, d.Status, d.Summary)
+		}
+	}
+	bb := e.WaitStatus(b.ID, orders.StatusSucceeded)
+	if !bb.PaidAmount.Decimal.Equal(dec("300")) || !bb.CreditedAmount.Decimal.Equal(dec("300")) || !bb.Fee.Valid {
+		t.Fatalf("b repaired from the statement's parts (100 + 200): paid %v credited %v fee %v", bb.PaidAmount, bb.CreditedAmount, bb.Fee)
+	}
+	if got := e.Order(a.ID); !got.Fee.Valid {
+		t.Fatalf("a's fee not completed from the statement: %+v", got)
+	}
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:w1:CNY"); !got.Equal(dec("200")) {
+		t.Fatalf("customer = %s, want 1000 - 500 - 300", got)
+	}
+	again := e.Reconcile(recon.Request{Kind: recon.KindStatement, StatementID: imp.Statement.ID})
+	if again.Orders[0].Repaired != 0 || again.Orders[0].FeesCompleted != 0 || again.Orders[0].Matched != 2 {
+		t.Fatalf("re-run = %+v, want nothing left to repair or complete", again.Orders)
+	}
+	e.CheckLedger()
+}

@@ -54,6 +54,7 @@ func (s *Service) Day(ctx context.Context, merchantID int64, day time.Time) (Sum
 			acc.Matched += l.Matched
 			acc.Unmatched += l.Unmatched
 			acc.Repaired += l.Repaired
+			acc.FeesCompleted += l.FeesCompleted
 			acc.MatchedAmount = acc.MatchedAmount.Add(l.MatchedAmount)
 			acc.UnmatchedAmount = acc.UnmatchedAmount.Add(l.UnmatchedAmount)
 		}

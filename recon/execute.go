@@ -495,7 +495,8 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Orde
 }
 
 // completeFee books the fee a provider did not state at settlement once its
-// query or statement does, and reports it as a repaired fee_mismatch.
+// query or statement does, and counts it in the line's FeesCompleted: the
+// settlement lacked the fee, nothing disagreed, so no discrepancy is opened.
 func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb.Order, fee decimal.Decimal) (bool, error) {
 	source := "recon"
 	if x.run.Kind == KindStatement {
@@ -505,10 +506,8 @@ func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb
 	if err != nil || !booked {
 		return false, err
 	}
-	line.Repaired++
-	return true, x.repaired(ctx, o, finding{t: discrepancies.FeeMismatch, currency: o.SettledCurrency, actual: providers.Nullable(fee), delta: fee.Neg(),
-		summary: fmt.Sprintf("the provider did not state its fee at settlement; its %s says %s %s: booked", source, fee, o.SettledCurrency)},
-		fmt.Sprintf("run %d booked the fee", x.run.ID))
+	line.FeesCompleted++
+	return true, nil
 }
 
 // repaired records a finding tally fixed itself: opened (or seen), marked

@@ -47,7 +47,14 @@ type OrderLine struct {
 	// Repaired are orders the run fixed through the state machine (a missing
 	// callback applied from the provider's answer).
 	Repaired int64 `json:"repaired"`
-	// Source says what the orders were compared with: "query" or "statement".
+	// FeesCompleted are settled orders whose fee the provider did not state at
+	// settlement and this run's query or statement did: the fee was booked.
+	// Neither a mismatch nor a repair: the settlement simply lacked it.
+	FeesCompleted int64 `json:"fees_completed"`
+	// Source says what the orders were compared with: "query" or
+	// "statement"; "overdue" counts the open orders whose deadline fell in
+	// the window though they were created before it (queried, or judged on
+	// tally's word where the provider has no order query).
 	Source string `json:"source"`
 }
 

@@ -354,10 +354,10 @@ func printSummary(w io.Writer, s recon.Summary) {
 	fmt.Fprintf(w, "run %d: %s %s, window %s .. %s, %s\n", s.RunID, s.Kind, orAll(s.ProviderAccount),
 		s.WindowStart.Format(time.RFC3339), s.WindowEnd.Format(time.RFC3339), s.Status)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ACCOUNT\tCUR\tSOURCE\tCHECKED\tMATCHED\tAMOUNT\tUNMATCHED\tAMOUNT\tREPAIRED\t")
+	fmt.Fprintln(tw, "ACCOUNT\tCUR\tSOURCE\tCHECKED\tMATCHED\tAMOUNT\tUNMATCHED\tAMOUNT\tREPAIRED\tFEES COMPLETED\t")
 	for _, o := range s.Orders {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%d\t\n", o.ProviderAccount, o.Currency, o.Source, o.Checked, o.Matched,
-			o.MatchedAmount, o.Unmatched, o.UnmatchedAmount, o.Repaired)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%d\t%d\t\n", o.ProviderAccount, o.Currency, o.Source, o.Checked, o.Matched,
+			o.MatchedAmount, o.Unmatched, o.UnmatchedAmount, o.Repaired, o.FeesCompleted)
 	}
 	_ = tw.Flush()
 	if len(s.Discrepancies) > 0 {
