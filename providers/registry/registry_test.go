@@ -87,3 +87,27 @@ func TestNewSimulator(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Each adapter's acknowledgement is byte for byte what its simulator (and so
+// the provider's document) waits for: the simulators compare exactly.
+func TestAdapterAckIsWhatTheSimulatorWaitsFor(t *testing.T) {
+	want := map[string]string{"cpay": "OK", "cxpay": "success", "usdtcnpay": "success", "usdtpay": "success", "vpay": "success"}
+	for _, name := range registry.Names() {
+		a, err := registry.NewAdapter(name, validConfig(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := registry.NewSimulator(name, sim.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := a.Reply(nil)
+		if r.Status != 200 || string(r.Body) != s.Engine().Ack() || s.Engine().Ack() != want[name] {
+			t.Errorf("%s: Reply(nil) = %d %q, simulator waits for %q, document says %q", name, r.Status, r.Body, s.Engine().Ack(), want[name])
+		}
+		if f := a.Reply(providers.ErrTransient); f.Status == 200 && string(f.Body) == want[name] {
+			t.Errorf("%s: a failure is acknowledged: %d %q", name, f.Status, f.Body)
+		}
+		s.Close()
+	}
+}

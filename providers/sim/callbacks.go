@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -169,7 +168,10 @@ func (e *Engine) attempt(pc *pendingCallback, n int, forged bool, copyNo int) bo
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			d.Status = resp.StatusCode
-			d.Acked = resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == e.opts.Protocol.Ack()
+			// Exactly the acknowledgement: every document asks for the bare
+			// string ("success", "OK"); none allows spaces, a newline or
+			// another case, so "success\n" is not acknowledged.
+			d.Acked = resp.StatusCode == http.StatusOK && string(body) == e.opts.Protocol.Ack()
 		}
 	}
 	if err != nil {

@@ -45,7 +45,9 @@ type Protocol interface {
 	// Schedule is the documented wait before each retry after the first attempt
 	// (UsdtPay: ten tries one minute apart => nine times one minute).
 	Schedule() []time.Duration
-	// Ack is the body the merchant must answer for a delivery to count.
+	// Ack is the body the merchant must answer, with HTTP 200, for a
+	// delivery to count. The body must be exactly this string: no
+	// surrounding whitespace, no other case.
 	Ack() string
 }
 
@@ -148,6 +150,9 @@ func (e *Engine) Close() {
 
 // Provider is the simulated provider's name.
 func (e *Engine) Provider() string { return e.opts.Provider }
+
+// Ack is the acknowledgement this engine's deliveries wait for (Protocol.Ack).
+func (e *Engine) Ack() string { return e.opts.Protocol.Ack() }
 
 // Scaled converts a documented delay to the engine's time scale.
 func (e *Engine) Scaled(d time.Duration) time.Duration {

@@ -403,3 +403,50 @@ func TestAutopilotDrawsFromWeights(t *testing.T) {
 		return true
 	})
 }
+
+// The acknowledgement must be exactly the protocol's string: a body with a
+// newline, spaces or another case is not one, and the engine keeps trying.
+func TestAckMustBeExact(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		acked  bool
+	}{
+		{http.StatusOK, "ok", true},
+		{http.StatusOK, "ok\n", false},
+		{http.StatusOK, " ok", false},
+		{http.StatusOK, "ok\r\n", false},
+		{http.StatusOK, "OK", false},
+		{http.StatusOK, `"ok"`, false},
+		{http.StatusOK, "", false},
+		{http.StatusCreated, "ok", false},
+		{http.StatusInternalServerError, "ok", false},
+	} {
+		e := newEngine(t, time.Minute)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.status)
+			_, _ = io.WriteString(w, tc.body)
+		}))
+		if _, err := e.CreateOrder(sim.Order{MerchantID: "m1", OrderNo: "A1", Kind: providers.KindDeposit, Amount: dec("5"), Currency: "USD", NotifyURL: srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Pay("A1", nil); err != nil {
+			t.Fatal(err)
+		}
+		want := 1 // acked: no retry
+		if !tc.acked {
+			want = 2 // the one retry of the schedule
+		}
+		waitFor(t, fmt.Sprintf("%d deliveries for %d %q", want, tc.status, tc.body), func() bool { return len(e.Deliveries()) == want })
+		time.Sleep(100 * time.Millisecond) // a scaled minute: no further attempt
+		d := e.Deliveries()
+		if len(d) != want || d[0].Acked != tc.acked {
+			t.Fatalf("%d %q: deliveries %+v, want %d with acked %v", tc.status, tc.body, d, want, tc.acked)
+		}
+		if e.Ack() != "ok" {
+			t.Fatalf("Engine.Ack() = %q", e.Ack())
+		}
+		srv.Close()
+		e.Close()
+	}
+}
