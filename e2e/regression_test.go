@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
@@ -287,4 +289,54 @@ func TestSettledOrderMissingFromStatement(t *testing.T) {
 			t.Fatalf("an order settled at the period's edge was flagged: %+v", f)
 		}
 	}
+}
+
+// simBalance is what the sandbox provider holds for its merchant in a currency.
+func simBalance(e *tallytest.Env, provider, currency string) decimal.Decimal {
+	e.T.Helper()
+	var ms []struct {
+		Balances map[string]struct{ Available, Frozen decimal.Decimal } `json:"balances"`
+	}
+	e.Control(provider, "GET", "/merchants", nil).JSON(e.T, &ms)
+	if len(ms) != 1 {
+		e.T.Fatalf("%s has %d sandbox merchants, want 1", provider, len(ms))
+	}
+	b := ms[0].Balances[currency]
+	return b.Available.Add(b.Frozen)
+}
+
+// A provider reversing a payout gives back everything the payout took from the
+// merchant's balance there, principal and fee: the ledger reverses the fee too,
+// so that the clearing account keeps agreeing with the provider's balance.
+func TestPayoutReversalReturnsPrincipalAndFee(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Fund("cxpay", "r1", "BRL", "100")
+	before := simBalance(e, "cxpay", "BRL")
+	p := brlPayout(e, "r1", "40.00")
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/settle", nil)
+	e.WaitStatus(p.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if got := e.Balance("expenses:fees:cxpay-main:BRL"); !got.Equal(dec("0.4")) {
+		t.Fatalf("fee after the payout = %s, want 0.4", got)
+	}
+	if d := simBalance(e, "cxpay", "BRL").Sub(before); !d.Equal(dec("-40.4")) {
+		t.Fatalf("the provider's balance moved %s for the payout, want -40.4", d)
+	}
+	e.Control("cxpay", "POST", "/orders/"+p.ProviderOrderNo+"/reverse", nil)
+	e.WaitStatus(p.ID, orders.StatusReversed)
+	e.WaitIdle()
+	if d := simBalance(e, "cxpay", "BRL").Sub(before); !d.IsZero() {
+		t.Fatalf("the provider's balance is %s off after the reversal, want 0 (principal and fee returned)", d)
+	}
+	for acct, want := range map[string]string{"liabilities:customer:r1:BRL": "100", "assets:provider:cxpay-main:BRL": "100", "expenses:fees:cxpay-main:BRL": "0"} {
+		if got := e.Balance(acct); !got.Equal(dec(want)) {
+			t.Errorf("%s = %s, want %s after the reversal", acct, got, want)
+		}
+	}
+	ds := e.Discrepancies(discrepancies.Reversal)
+	if len(ds) != 1 || ds[0].OrderID != p.ID || !ds[0].AmountDelta.Equal(dec("-40")) {
+		t.Fatalf("reversal discrepancies = %+v", ds)
+	}
+	e.CheckLedger()
 }

@@ -403,9 +403,12 @@ func (a *applier) fail(ctx context.Context, to Status) error {
 }
 
 // reverse posts the exact inverse of a succeeded order's settlement, fee
-// included (the provider takes back, or returns, everything the settlement
-// moved), and opens a reversal discrepancy. When the customer's balance no longer covers a deposit's
-// reversal, the shortfall is booked as a receivable from the customer.
+// included: the provider takes back what it credited for a deposit and returns
+// what it debited for a payout, principal and fee (the providers' documents are
+// silent on fees; the simulators, and so the provider balances reconciliation
+// compares with, behave so). It opens a reversal discrepancy. When the
+// customer's balance no longer covers a deposit's reversal, the shortfall is
+// booked as a receivable from the customer.
 func (a *applier) reverse(ctx context.Context) error {
 	r := a.row
 	settlement := a.settled
