@@ -2,9 +2,12 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/orders"
@@ -30,19 +33,31 @@ var how = map[string]string{
 	string(sim.FaultAmountMismatch):    "amount_mismatch discrepancy on the order",
 	string(sim.FaultReversal):          "reversal (or status_mismatch) discrepancy on the order",
 	string(sim.FaultDropCallback):      "order repaired by a query or a statement (missing_callback) and agrees with the provider",
-	string(sim.FaultDuplicateCallback): "posted once; order agrees with the provider",
+	string(sim.FaultDuplicateCallback): "its money posted once, to the unit (the order's ledger transfers); order agrees with the provider",
 	string(sim.FaultReorderCallbacks):  "never moved backwards; order agrees with the provider",
 	string(sim.FaultDelayCallback):     "order agrees with the provider",
-	string(sim.FaultBadSignature):      "rejected_callback discrepancy (forged copy refused)",
+	string(sim.FaultBadSignature):      "rejected_callback naming the order (forged copy refused)",
 	string(sim.FaultEndpoint5xx):       "retried; every order submitted exactly once",
 	string(sim.FaultEndpointTimeout):   "ambiguous create resolved by a query; no order created twice",
-	string(sim.FaultBalanceDrift):      "balance_drift discrepancy on the account",
+	string(sim.FaultBalanceDrift):      "balance_drift on the account and currency, of the amount injected",
 	string(sim.FaultOrderlessDeposit):  "credited to the wallet's user (origin wallet)",
-	"unknown_order":                    "unknown_order discrepancy, money in suspense",
+	"unknown_order":                    "unknown_order naming the order, money in suspense",
 }
 
-// detect checks every injected fault against what tally recorded.
-func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindResult, []string, error) {
+// requiredKinds are the fault kinds the issue lists: every run injects each
+// at least once (scripted orders, endpoint faults, balance drift), and a run
+// where one was injected zero times fails.
+var requiredKinds = []sim.FaultKind{sim.FaultAmountMismatch, sim.FaultDropCallback, sim.FaultDuplicateCallback,
+	sim.FaultReorderCallbacks, sim.FaultReversal, sim.FaultEndpoint5xx, sim.FaultEndpointTimeout, sim.FaultBadSignature,
+	sim.FaultBalanceDrift}
+
+// detect checks every injected fault against what tally recorded, each on its
+// own: the discrepancy of its order (by order number), of its account and
+// currency (balance drift), or of its callback (bad signature, by the order
+// number the forged callback named); a duplicated callback is caught when the
+// order's ledger transfers posted its money once, to the unit. It also lists
+// every required kind injected zero times.
+func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindResult, []string, []string, error) {
 	results := map[string]*KindResult{}
 	var missed []string
 	get := func(kind string) *KindResult {
@@ -53,28 +68,31 @@ func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindRe
 		}
 		return r
 	}
-	byAccount := map[string]map[discrepancies.Type]int{}
+	ev := evidence{byAccount: map[string][]discrepancies.Discrepancy{}, drift: map[string]decimal.Decimal{}}
 	for _, p := range providersInOrder {
-		byAccount[p] = map[discrepancies.Type]int{}
-		list, err := st.disc.List(ctx, st.pool, discrepancies.Filter{MerchantID: st.merchant.ID, ProviderAccountID: st.accounts[p].ID, Limit: 1000})
+		list, err := st.disc.List(ctx, st.pool, discrepancies.Filter{MerchantID: st.merchant.ID, ProviderAccountID: st.accounts[p].ID, Limit: 5000})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		for _, d := range list {
-			byAccount[p][d.Type]++
+		ev.byAccount[p] = list
+	}
+	for _, in := range injected {
+		if in.Kind == sim.FaultBalanceDrift {
+			delta, cur, _ := strings.Cut(in.Detail, " ")
+			d, err := decimal.NewFromString(delta)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("balance drift injection %q: %w", in.Detail, err)
+			}
+			k := in.Provider + "|" + cur
+			ev.drift[k] = ev.drift[k].Add(d)
 		}
 	}
-	perProvider := map[string]map[string]int{}
 	for _, in := range injected {
 		r := get(string(in.Kind))
 		r.Injected++
-		if perProvider[in.Provider] == nil {
-			perProvider[in.Provider] = map[string]int{}
-		}
-		perProvider[in.Provider][string(in.Kind)]++
-		ok, flagged, err := st.caught(ctx, in, byAccount)
+		ok, flagged, why, err := st.caught(ctx, in, ev)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		switch {
 		case ok && flagged:
@@ -83,7 +101,17 @@ func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindRe
 			r.Absorbed++
 		default:
 			r.Missed++
-			missed = append(missed, fmt.Sprintf("%s at %s, order %s: %s", in.Kind, in.Provider, in.OrderNo, in.Detail))
+			if why != "" {
+				why = " (" + why + ")"
+			}
+			missed = append(missed, fmt.Sprintf("%s at %s, order %s: %s%s", in.Kind, in.Provider, in.OrderNo, in.Detail, why))
+		}
+	}
+	var absent []string
+	for _, k := range requiredKinds {
+		if r, ok := results[string(k)]; !ok || r.Injected == 0 {
+			absent = append(absent, string(k))
+			get(string(k)) // shown with 0 injected
 		}
 	}
 	out := make([]KindResult, 0, len(results))
@@ -91,67 +119,157 @@ func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindRe
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
-	return out, missed, nil
+	return out, missed, absent, nil
 }
 
-// caught reports whether tally caught one injected fault, and whether a
-// discrepancy flags it.
-func (st *stack) caught(ctx context.Context, in sim.Injection, byAccount map[string]map[discrepancies.Type]int) (bool, bool, error) {
+// evidence is what detect looks faults up in.
+type evidence struct {
+	byAccount map[string][]discrepancies.Discrepancy // provider -> its account's discrepancies
+	drift     map[string]decimal.Decimal             // provider|currency -> the balance drift injected
+}
+
+// caught reports whether tally caught one injected fault, whether a
+// discrepancy flags it, and when it was not caught, why.
+func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (bool, bool, string, error) {
 	acct := st.accounts[in.Provider]
 	switch string(in.Kind) {
 	case string(sim.FaultBadSignature):
-		return byAccount[in.Provider][discrepancies.RejectedCallback] > 0, true, nil
+		for _, d := range ev.byAccount[in.Provider] {
+			var detail struct {
+				OrderNo string `json:"order_no"`
+			}
+			_ = json.Unmarshal(d.Detail, &detail)
+			if d.Type == discrepancies.RejectedCallback && in.OrderNo != "" && detail.OrderNo == in.OrderNo {
+				return true, true, "", nil
+			}
+		}
+		return false, false, "no rejected_callback names the order", nil
 	case string(sim.FaultBalanceDrift):
-		return byAccount[in.Provider][discrepancies.BalanceDrift] > 0, true, nil
+		_, cur, _ := strings.Cut(in.Detail, " ")
+		want := ev.drift[in.Provider+"|"+cur]
+		fp := discrepancies.Fingerprint(discrepancies.BalanceDrift, acct.Name, cur)
+		for _, d := range ev.byAccount[in.Provider] {
+			if d.Fingerprint == fp {
+				if !d.AmountDelta.Equal(want) {
+					return false, false, fmt.Sprintf("balance_drift of %s %s, %s injected", d.AmountDelta, cur, want), nil
+				}
+				return true, true, "", nil
+			}
+		}
+		return false, false, "no balance_drift for the account and currency", nil
 	case "unknown_order":
-		return byAccount[in.Provider][discrepancies.UnknownOrder] > 0, true, nil
+		for _, d := range ev.byAccount[in.Provider] {
+			if d.Type == discrepancies.UnknownOrder && strings.HasSuffix(d.Fingerprint, ":"+in.OrderNo) {
+				return true, true, "", nil
+			}
+		}
+		return false, false, "no unknown_order names it", nil
 	case string(sim.FaultEndpoint5xx), string(sim.FaultEndpointTimeout):
 		ok, err := st.submittedOnce(ctx, in.Provider)
-		return ok, false, err
+		return ok, false, "an order unsubmitted or created twice", err
 	case string(sim.FaultOrderlessDeposit):
 		user := in.Detail[strings.LastIndex(in.Detail, " ")+1:]
 		list, err := st.orders.List(ctx, orders.ListFilter{MerchantID: st.merchant.ID, ProviderAccount: acct.Name, Limit: 500})
 		if err != nil {
-			return false, false, err
+			return false, false, "", err
 		}
 		for _, o := range list {
 			if o.Origin == "wallet" && o.CustomerID == user && o.Status == orders.StatusSucceeded {
-				return true, false, nil
+				return true, false, "", nil
 			}
 		}
-		return false, false, nil
+		return false, false, "no succeeded wallet deposit for the user", nil
 	}
 	if in.OrderNo == "" {
-		return false, false, nil
+		return false, false, "the injection names no order", nil
 	}
 	o, err := st.orders.ByProviderNo(ctx, acct.ID, in.OrderNo)
 	if err != nil {
-		return false, false, nil
-	}
-	ds, err := st.disc.List(ctx, st.pool, discrepancies.Filter{MerchantID: st.merchant.ID, OrderID: o.ID, Limit: 100})
-	if err != nil {
-		return false, false, err
+		return false, false, "tally has no such order", nil
 	}
 	has := map[discrepancies.Type]bool{}
-	for _, d := range ds {
-		has[d.Type] = true
+	for _, d := range ev.byAccount[in.Provider] {
+		if d.OrderID == o.ID {
+			has[d.Type] = true
+		}
 	}
 	switch string(in.Kind) {
 	case string(sim.FaultAmountMismatch):
-		return has[discrepancies.AmountMismatch], true, nil
+		return has[discrepancies.AmountMismatch], true, "no amount_mismatch on the order", nil
 	case string(sim.FaultReversal):
-		return has[discrepancies.Reversal] || has[discrepancies.StatusMismatch], true, nil
+		return has[discrepancies.Reversal] || has[discrepancies.StatusMismatch], true, "no reversal on the order", nil
 	}
 	// Callback faults: caught when the order agrees with the provider in the end
 	// (a discrepancy on the way, such as a repaired missing callback, flags it).
 	so, err := st.sandbox.Simulator(in.Provider).Engine().FindOrder("", in.OrderNo)
 	if err != nil {
-		return false, false, nil
+		return false, false, "the provider has no such order", nil
 	}
 	agrees := string(o.Status) == string(so.Status) ||
 		so.Status == providers.StatusReversed && (has[discrepancies.Reversal] || has[discrepancies.StatusMismatch])
+	if !agrees {
+		return false, false, fmt.Sprintf("tally has it %s, the provider %s", o.Status, so.Status), nil
+	}
+	if in.Kind == sim.FaultDuplicateCallback {
+		if why, err := st.postedOnce(ctx, o); err != nil || why != "" {
+			return false, false, why, err
+		}
+	}
 	flagged := has[discrepancies.MissingCallback] || has[discrepancies.DuplicateConflict] || has[discrepancies.StatusMismatch]
-	return agrees, flagged && agrees, nil
+	return true, flagged, "", nil
+}
+
+// postedOnce checks an order's ledger transfers (reference order:{id}): a
+// succeeded deposit credited its customer (or suspense) once with what was
+// paid, a succeeded payout debited its customer once with what was paid out,
+// a failed or expired order posted nothing. It returns why not ("" when so).
+func (st *stack) postedOnce(ctx context.Context, o orders.Order) (string, error) {
+	rows, err := st.pool.Query(ctx, `SELECT a.code, count(DISTINCT t.id)::int,
+		COALESCE(sum(CASE WHEN e.side = 'credit' THEN e.amount ELSE -e.amount END), 0)::text
+		FROM transfers t JOIN entries e ON e.transfer_id = t.id JOIN accounts a ON a.id = e.account_id
+		WHERE t.merchant_id = $1 AND t.reference = $2 AND e.phase = 'posted'
+		GROUP BY a.code`, st.merchant.ID, fmt.Sprintf("order:%d", o.ID))
+	if err != nil {
+		return "", fmt.Errorf("ledger of order %d: %w", o.ID, err)
+	}
+	defer rows.Close()
+	net := map[string]decimal.Decimal{}
+	transfers := map[string]int{}
+	for rows.Next() {
+		var code, sum string
+		var n int
+		if err := rows.Scan(&code, &n, &sum); err != nil {
+			return "", err
+		}
+		net[code], transfers[code] = decimal.RequireFromString(sum), n
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	customer := "liabilities:customer:" + o.CustomerID + ":" + o.Currency
+	switch {
+	case o.Status == orders.StatusFailed || o.Status == orders.StatusExpired:
+		if len(net) > 0 {
+			return fmt.Sprintf("a %s order posted %v", o.Status, net), nil
+		}
+	case o.Kind == "deposit" && o.Status == orders.StatusSucceeded:
+		to := o.CreditedTo
+		if to == "" {
+			to = customer
+		}
+		want := o.PaidAmount.Decimal
+		if o.SettledCurrency != o.Currency {
+			want = net[to] // a quoted order: valued at its rate; posted once is the count
+		}
+		if transfers[to] != 1 || !net[to].Equal(want) {
+			return fmt.Sprintf("%s credited %s in %d transfers, want %s once", to, net[to], transfers[to], want), nil
+		}
+	case o.Kind == "payout" && o.Status == orders.StatusSucceeded:
+		if got, want := net[customer].Neg(), o.CreditedAmount.Decimal; !got.Equal(want) || transfers[customer] < 1 {
+			return fmt.Sprintf("%s debited %s, want %s", customer, got, want), nil
+		}
+	}
+	return "", nil
 }
 
 // submittedOnce: no order of the provider is stuck unsubmitted and the provider

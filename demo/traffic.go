@@ -20,16 +20,19 @@ import (
 	"github.com/tallyhq/tally/sandbox"
 )
 
-// faults sets every simulator's autopilot (what payers do and what goes wrong
-// with callbacks) and a few endpoint outages, so that the day has every kind of
-// trouble a real one has.
+// autopilot is what payers do and what goes wrong with callbacks for the
+// orders that have no script of their own: the day's random trouble.
+var autopilot = sim.Auto{Enabled: true, After: sim.Duration{Duration: 30 * time.Second},
+	Succeed: 0.80, PayDifferent: 0.06, Fail: 0.07, Expire: 0.07, DifferentBy: decimal.RequireFromString("0.1"),
+	Reverse: 0.04, Parts: 0.4, Drop: 0.06, Duplicate: 0.10, Reorder: 0.05, Delay: 0.05,
+	DelayBy: sim.Duration{Duration: 3 * time.Minute}, BadSignature: 0.04}
+
+// faults sets a few endpoint outages (5xx answers and timeouts on order
+// creation, each for a fixed number of calls) and turns every simulator's
+// autopilot off until the scripted orders are placed (scripted).
 func (st *stack) faults(ctx context.Context) error {
-	auto := sim.Auto{Enabled: true, After: sim.Duration{Duration: 30 * time.Second},
-		Succeed: 0.80, PayDifferent: 0.06, Fail: 0.07, Expire: 0.07, DifferentBy: decimal.RequireFromString("0.1"),
-		Reverse: 0.04, Parts: 0.4, Drop: 0.06, Duplicate: 0.10, Reorder: 0.05, Delay: 0.05,
-		DelayBy: sim.Duration{Duration: 3 * time.Minute}, BadSignature: 0.04}
 	for _, p := range providersInOrder {
-		if _, err := st.control(ctx, p, "PUT", "/auto", auto); err != nil {
+		if _, err := st.control(ctx, p, "PUT", "/auto", sim.Auto{}); err != nil {
 			return err
 		}
 	}
@@ -47,6 +50,60 @@ func (st *stack) faults(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// scriptedFault is an order the demo places with a script of its own, so that
+// every kind of fault the issue lists is injected in every run, whatever the
+// autopilot draws.
+type scriptedFault struct {
+	provider, amount string
+	script           sim.Script
+}
+
+// scriptedFaults are the day's deterministic faults: at least one order per
+// kind (payer-modified amount, dropped, duplicated, reordered and delayed
+// callbacks, a reversal, a bad signature), on providers with and without an
+// order query.
+func scriptedFaults() []scriptedFault {
+	paid := func(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return &d }
+	after := sim.Duration{Duration: 30 * time.Second}
+	return []scriptedFault{
+		{"cxpay", "100.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Amount: paid("90.00")}},
+		{"cxpay", "110.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{Drop: true}}},
+		{"usdtpay", "120.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{Drop: true}}},
+		{"cxpay", "130.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{Duplicate: 3}}},
+		{"cpay", "14.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{Duplicate: 2}}},
+		// The reversal's callback overtakes the success's (both injected).
+		{"cxpay", "150.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, ReverseAfter: after, Callbacks: sim.CallbackFaults{Reorder: true}}},
+		{"cxpay", "160.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, ReverseAfter: sim.Duration{Duration: time.Minute}}},
+		{"cxpay", "170.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{BadSignature: true}}},
+		{"vpay", "180.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{BadSignature: true}}},
+		{"cxpay", "190.00", sim.Script{Outcome: sim.OutcomeSucceed, After: after, Callbacks: sim.CallbackFaults{Delay: sim.Duration{Duration: 3 * time.Minute}}}},
+	}
+}
+
+// scripted places the scripted orders through the merchant API and sets each
+// one's script through the sandbox control API (the autopilot is off, so no
+// drawn script competes), then turns the autopilot on for the rest of the day.
+func (st *stack) scripted(ctx context.Context) ([]order, error) {
+	var out []order
+	for i, f := range scriptedFaults() {
+		o, err := st.createOne(ctx, "deposit", order{provider: f.provider, order: orders.Order{CustomerID: fmt.Sprintf("c-%s-%d", f.provider, i%6),
+			Amount: decimal.RequireFromString(f.amount)}})
+		if err != nil {
+			return out, fmt.Errorf("scripted %s deposit: %w", f.provider, err)
+		}
+		if _, err := st.control(ctx, f.provider, "PUT", "/scripts/"+url.PathEscape(o.ProviderOrderNo), f.script); err != nil {
+			return out, fmt.Errorf("script %s order %s: %w", f.provider, o.ProviderOrderNo, err)
+		}
+		out = append(out, order{provider: f.provider, order: o})
+	}
+	for _, p := range providersInOrder {
+		if _, err := st.control(ctx, p, "PUT", "/auto", autopilot); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // order is one order the demo created, and the provider it went to.
