@@ -28,8 +28,9 @@ const (
 	OptPayoutPayCode = "payout_pay_code"
 	// OptCurrency is the account's single currency; default DefaultCurrency.
 	OptCurrency = "currency"
-	// OptAmountDecimals is how many decimals amounts may carry (0..2); default 2,
-	// 0 for IDR.
+	// OptAmountDecimals is how many decimals amounts may carry (0..2); default
+	// 2. IDR payouts carry none whatever it says (the document forbids
+	// decimals on Indonesian payouts only).
 	OptAmountDecimals = "amount_decimals"
 )
 
@@ -47,7 +48,8 @@ type Adapter struct {
 	payCode       string
 	payoutPayCode string
 	currency      string
-	decimals      int32
+	decimals      int32 // collections, and payouts outside Indonesia
+	payoutPlaces  int32 // payouts: decimals, or 0 for IDR
 }
 
 var _ providers.Adapter = (*Adapter)(nil)
@@ -99,7 +101,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if len(a.currency) != 3 || strings.Trim(a.currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return nil, fmt.Errorf("cxpay: option %s %q is not a three-letter currency code", OptCurrency, a.currency)
 	}
-	a.decimals = defaultDecimals(a.currency)
+	a.decimals = DefaultAmountDecimals
 	if s := strings.TrimSpace(cfg.Options[OptAmountDecimals]); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 2 {
@@ -107,6 +109,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 		}
 		a.decimals = int32(n)
 	}
+	a.payoutPlaces = payoutDecimals(a.currency, a.decimals)
 	return a, nil
 }
 
@@ -125,7 +128,8 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		PayPage:           true,
 		DepositCurrencies: []string{a.currency},
 		PayoutCurrencies:  []string{a.currency},
-		AmountDecimals:    a.decimals,
+		// Collections; IDR payouts take no decimals (ValidatePayout refuses them).
+		AmountDecimals: a.decimals,
 		// /order/query has no reverse field: a reversed order still reads as paid.
 		QueryHidesReversals: true,
 	}
@@ -273,7 +277,7 @@ func (a *Adapter) depositParams(req providers.DepositRequest) (map[string]string
 		"number":      req.Payer.Phone,
 		"email":       req.Payer.Email,
 	}
-	if err := a.common(op, p, req.Amount, req.Currency, req.Extra); err != nil {
+	if err := a.common(op, p, req.Amount, a.decimals, req.Currency, req.Extra); err != nil {
 		return nil, err
 	}
 	if err := requireWire(op, p, append(slices.Clone(depositAlways), depositRequired(a.currency)...), depositSource); err != nil {
@@ -301,7 +305,7 @@ func (a *Adapter) payoutParams(req providers.PayoutRequest) (map[string]string, 
 		"number":      b.Phone,
 		"email":       b.Email,
 	}
-	if err := a.common(op, p, req.Amount, req.Currency, req.Extra); err != nil {
+	if err := a.common(op, p, req.Amount, a.payoutPlaces, req.Currency, req.Extra); err != nil {
 		return nil, err
 	}
 	if err := requireWire(op, p, append(slices.Clone(payoutAlways), payoutRequired(a.currency)...), payoutSource); err != nil {
@@ -310,16 +314,18 @@ func (a *Adapter) payoutParams(req providers.PayoutRequest) (map[string]string, 
 	return p, nil
 }
 
-// common checks what deposits and payouts share and sets amount and the Extra
-// remark in p.
-func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal, currency string, extra map[string]string) error {
+// common checks what deposits and payouts share and sets amount (with
+// exactly places decimals) and the Extra remark in p.
+func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal, places int32, currency string, extra map[string]string) error {
 	if err := providers.CheckCurrency(Provider, op, []string{a.currency}, currency); err != nil {
 		return err
 	}
-	if err := providers.CheckAmount(Provider, op, a.Capabilities(), amount); err != nil {
+	caps := a.Capabilities()
+	caps.AmountDecimals = places
+	if err := providers.CheckAmount(Provider, op, caps, amount); err != nil {
 		return err
 	}
-	s, err := providers.FormatFixed(amount, a.decimals)
+	s, err := providers.FormatFixed(amount, places)
 	if err != nil {
 		return providers.Invalid(Provider, op, "%v", err)
 	}

@@ -56,8 +56,13 @@ func TestNewConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if idr.Currency() != "IDR" || idr.Capabilities().AmountDecimals != 0 || idr.payoutPayCode != "BANK" {
-		t.Fatalf("IDR: currency %s decimals %d payout code %s", idr.Currency(), idr.Capabilities().AmountDecimals, idr.payoutPayCode)
+	// IDR: collections take the document's two decimals; only payouts take none.
+	if idr.Currency() != "IDR" || idr.Capabilities().AmountDecimals != 2 || idr.payoutPlaces != 0 || idr.payoutPayCode != "BANK" {
+		t.Fatalf("IDR: currency %s decimals %d payout decimals %d payout code %s", idr.Currency(), idr.Capabilities().AmountDecimals, idr.payoutPlaces, idr.payoutPayCode)
+	}
+	idr1, err := New(with(func(c *providers.Config) { c.Options[OptCurrency] = "IDR"; c.Options[OptAmountDecimals] = "1" }))
+	if err != nil || idr1.Capabilities().AmountDecimals != 1 || idr1.payoutPlaces != 0 {
+		t.Fatalf("IDR amount_decimals 1: %+v, %v", idr1, err)
 	}
 	one, err := New(with(func(c *providers.Config) { c.Options[OptAmountDecimals] = "1" }))
 	if err != nil || one.Capabilities().AmountDecimals != 1 {
@@ -124,15 +129,18 @@ func TestValidateDeposit(t *testing.T) {
 	if err := usd.ValidateDeposit(providers.DepositRequest{OrderNo: "D2", Amount: dec("1.5"), Currency: "USD"}); err != nil {
 		t.Fatalf("USD deposit: %v", err)
 	}
-	// Indonesia: no decimals at all.
+	// Indonesia: "does not allow decimal points" is said of /pay/create only;
+	// a collection takes two decimals like everywhere else.
 	idr := mustAdapter(t, map[string]string{OptCurrency: "IDR"})
 	idr.cfg.NotifyURL = "https://tally.example/cb"
-	if err := idr.ValidateDeposit(providers.DepositRequest{OrderNo: "D3", Amount: dec("10000"), Currency: "IDR"}); err != nil {
-		t.Fatalf("IDR whole amount: %v", err)
+	for _, amt := range []string{"10000", "10000.5", "10000.25"} {
+		if err := idr.ValidateDeposit(providers.DepositRequest{OrderNo: "D3", Amount: dec(amt), Currency: "IDR"}); err != nil {
+			t.Fatalf("IDR collection of %s: %v", amt, err)
+		}
 	}
-	err := idr.ValidateDeposit(providers.DepositRequest{OrderNo: "D3", Amount: dec("10000.5"), Currency: "IDR"})
+	err := idr.ValidateDeposit(providers.DepositRequest{OrderNo: "D3", Amount: dec("10000.125"), Currency: "IDR"})
 	wantKind(t, err, providers.ErrInvalidRequest)
-	if !strings.Contains(err.Error(), "more than 0 decimals") {
+	if !strings.Contains(err.Error(), "more than 2 decimals") {
 		t.Fatalf("IDR decimals: %v", err)
 	}
 }

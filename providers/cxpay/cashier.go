@@ -97,7 +97,7 @@ func (s *Simulator) cashierOrder(w http.ResponseWriter, r *http.Request) (*sim.O
 }
 
 func (s *Simulator) renderCashier(w http.ResponseWriter, o *sim.Order) {
-	places := defaultDecimals(o.Currency)
+	places := int32(DefaultAmountDecimals)
 	if m, err := s.engine.Merchant(o.MerchantID); err == nil {
 		places = merchantDecimals(m)
 	}

@@ -33,7 +33,8 @@
 //	pay_code         required: the collection payCode ("merchant backend query")
 //	payout_pay_code  the payout payCode; default pay_code
 //	currency         the account's single currency; default BRL
-//	amount_decimals  0, 1 or 2: decimals an amount may carry; default 2, 0 for IDR
+//	amount_decimals  0, 1 or 2: decimals an amount may carry; default 2 (IDR
+//	                 payouts carry none whatever it says)
 //
 // Any other key is refused by New, so that a typo does not fall back to a
 // default. Config.MerchantID is CXPay's "merchant", Config.Secret its key.
@@ -51,7 +52,10 @@
 //
 // Validation (before any call, ErrInvalidRequest): the currency must be the
 // account's; the amount positive with at most amount_decimals decimals, sent
-// with exactly that many ("100.00"; "100" for IDR); orderId at most 32
+// with exactly that many ("100.00"); an IDR payout takes none and is sent
+// whole ("100000"): the document's "Indonesia does not allow decimal points"
+// is written under /pay/create only, so IDR collections keep the two
+// decimals /collect/create "supports" ("150000.50"); orderId at most 32
 // characters without surrounding spaces; notifyUrl present (request or
 // Config.NotifyURL) and, like callbackUrl, an absolute http(s) URL. Collections in BRL need remark, customName, number and
 // email ("Brazil required"). Payouts always need bankAccount and customName;
@@ -120,7 +124,8 @@
 // NewSimulator serves the four endpoints, a cashier page at GET /pay/{id}
 // (the collection url) whose form pays the entered amount or cancels, and
 // callbacks through the sim engine. Merchants' sim Options: "currency"
-// (default BRL), "amount_decimals", "pay_code" and "payout_pay_code"
+// (default BRL), "amount_decimals" (default 2; IDR payouts 0 whatever it
+// says, "amount format error" otherwise), "pay_code" and "payout_pay_code"
 // (comma-separated enabled payCodes; empty accepts any). Every answer is HTTP
 // 200 with the envelope (a method other than POST gets the HTTP server's own
 // 405); a bad signature is code 400 "sign error". utr is the

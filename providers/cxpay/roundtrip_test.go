@@ -1,13 +1,16 @@
 package cxpay
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/sim"
@@ -324,7 +327,9 @@ func TestUnknownMerchantAndBadSignature(t *testing.T) {
 	}
 }
 
-// Indonesia: whole amounts, bank code in remark, no decimals on the wire.
+// Indonesia: collections with the document's two decimals; payouts whole
+// ("Indonesia does not allow decimal points" on /pay/create), bank code in
+// remark, no decimals on the payout's wire.
 func TestIndonesiaAccount(t *testing.T) {
 	e := newEnv(t, func(c *envConfig) {
 		c.merchant.Options = map[string]string{SimOptCurrency: "IDR"}
@@ -342,7 +347,7 @@ func TestIndonesiaAccount(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(page), "150000 IDR") {
+	if !strings.Contains(string(page), "150000.00 IDR") {
 		t.Fatalf("IDR cashier:\n%s", page)
 	}
 	_, err = e.ad.CreatePayout(ctx, providers.PayoutRequest{OrderNo: "I2", Amount: dec("100000"), Currency: "IDR",
@@ -359,3 +364,73 @@ func TestIndonesiaAccount(t *testing.T) {
 		t.Fatalf("IDR balance = %+v", b)
 	}
 }
+
+// IDR decimals: a collection of 150000.50 goes out as "150000.50" and is
+// taken by the simulator; a payout with decimals is refused before any call,
+// and the simulator refuses one that gets through (amount format error).
+func TestIndonesiaDecimalsOnCollectionsOnly(t *testing.T) {
+	var sent []string
+	e := newEnv(t, func(c *envConfig) {
+		c.merchant.Options = map[string]string{SimOptCurrency: "IDR"}
+		c.merchant.Balances = map[string]*sim.Balance{"IDR": {Available: dec("1000000")}}
+		c.adapter.Options = map[string]string{OptPayCode: "QRIS", OptPayoutPayCode: "BANK", OptCurrency: "IDR"}
+	})
+	ctx := context.Background()
+	e.ad.tr.Client = &http.Client{Timeout: 2 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		p, _ := ParseJSONParams(b)
+		sent = append(sent, p["amount"])
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	if _, err := e.ad.CreateDeposit(ctx, providers.DepositRequest{OrderNo: "I3", Amount: dec("150000.5"), Currency: "IDR"}); err != nil {
+		t.Fatalf("IDR collection with decimals: %v", err)
+	}
+	if o := e.order("I3"); !o.Amount.Equal(dec("150000.5")) || o.Kind != providers.KindDeposit {
+		t.Fatalf("collection at the simulator = %+v", o)
+	}
+	if _, err := e.ad.CreatePayout(ctx, providers.PayoutRequest{OrderNo: "I4", Amount: dec("100000.5"), Currency: "IDR",
+		Beneficiary: providers.Party{Name: "Budi", Account: "1234567890", BankCode: "014"}}); !errors.Is(err, providers.ErrInvalidRequest) ||
+		!strings.Contains(err.Error(), "more than 0 decimals") {
+		t.Fatalf("IDR payout with decimals: %v", err)
+	}
+	if _, err := e.ad.CreatePayout(ctx, providers.PayoutRequest{OrderNo: "I5", Amount: dec("100000"), Currency: "IDR",
+		Beneficiary: providers.Party{Name: "Budi", Account: "1234567890", BankCode: "014"}}); err != nil {
+		t.Fatalf("IDR whole payout: %v", err)
+	}
+	if len(sent) != 2 || sent[0] != "150000.50" || sent[1] != "100000" {
+		t.Fatalf("amounts on the wire = %q, want [150000.50 100000]", sent)
+	}
+	// The simulator's own rule, for a client that does not validate.
+	p := map[string]string{"merchant": testMerchant, "payCode": "BANK", "amount": "100000.50", "orderId": "I6",
+		"notifyUrl": "https://x/cb", "bankAccount": "1", "customName": "B", "remark": "014"}
+	p[SignField] = Sign(p, testKey)
+	b, _ := json.Marshal(p)
+	resp, err := http.Post(e.srv.URL+"/cxpay"+PathPayCreate, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&env)
+	if env["desc"] != DescAmountFormat {
+		t.Fatalf("simulator IDR payout with decimals = %v", env)
+	}
+	p = map[string]string{"merchant": testMerchant, "payCode": "QRIS", "amount": "10.25", "orderId": "I7", "notifyUrl": "https://x/cb"}
+	p[SignField] = Sign(p, testKey)
+	b, _ = json.Marshal(p)
+	resp2, err := http.Post(e.srv.URL+"/cxpay"+PathCollectCreate, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	env = nil
+	_ = json.NewDecoder(resp2.Body).Decode(&env)
+	if env["code"] != float64(200) {
+		t.Fatalf("simulator IDR collection with decimals = %v", env)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

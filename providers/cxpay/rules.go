@@ -24,14 +24,20 @@ const DefaultCurrency = "BRL"
 // MaxOrderIDLen is the longest merchant order number CXPay accepts.
 const MaxOrderIDLen = 32
 
-// defaultDecimals is how many decimals amounts may carry in currency: two, the
-// document's "supports 2 decimal places", except in Indonesia, which "does not
-// allow decimal points".
-func defaultDecimals(currency string) int32 {
+// DefaultAmountDecimals is how many decimals amounts may carry unless an
+// account says otherwise: the document's "supports 2 decimal places" (on
+// /collect/create and /pay/create alike).
+const DefaultAmountDecimals = 2
+
+// payoutDecimals is how many decimals a payout amount may carry in currency,
+// for an account whose amounts take decimals: /pay/create adds "Indonesia
+// does not allow decimal points", so IDR payouts take none. Collections
+// (/collect/create) have no such rule: an IDR collection takes decimals.
+func payoutDecimals(currency string, decimals int32) int32 {
 	if strings.EqualFold(currency, "IDR") {
 		return 0
 	}
-	return 2
+	return decimals
 }
 
 // depositRequired lists the collection fields required beyond the always

@@ -28,7 +28,8 @@ const (
 	SimOptPayoutPayCodes = "payout_pay_code"
 	// SimOptCurrency is the merchant's currency; default DefaultCurrency.
 	SimOptCurrency = "currency"
-	// SimOptAmountDecimals is how many decimals amounts may carry; default 2 (IDR 0).
+	// SimOptAmountDecimals is how many decimals amounts may carry; default 2.
+	// IDR payouts carry none whatever it says.
 	SimOptAmountDecimals = "amount_decimals"
 )
 
@@ -155,7 +156,7 @@ func (s *Simulator) collectCreate(m sim.Merchant, p map[string]string) (any, err
 	if !payCodeEnabled(m.Options[SimOptPayCodes], p["payCode"]) {
 		return nil, refuse(DescPayCodeNotEnabled)
 	}
-	amount, err := checkOrder(m, p)
+	amount, err := checkOrder(p, merchantDecimals(m))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (s *Simulator) payCreate(m sim.Merchant, p map[string]string) (any, error) 
 	if !payCodeEnabled(codes, p["payCode"]) {
 		return nil, refuse(DescPayCodeNotEnabled)
 	}
-	amount, err := checkOrder(m, p)
+	amount, err := checkOrder(p, payoutDecimals(cur, merchantDecimals(m)))
 	if err != nil {
 		return nil, err
 	}
@@ -265,13 +266,14 @@ func readParams(r *http.Request) (map[string]string, error) {
 	return nil, fmt.Errorf("unsupported content type %q", mt)
 }
 
-// checkOrder validates the order number and amount of a create request.
-func checkOrder(m sim.Merchant, p map[string]string) (decimal.Decimal, error) {
+// checkOrder validates the order number and amount (at most places
+// decimals) of a create request.
+func checkOrder(p map[string]string, places int32) (decimal.Decimal, error) {
 	if utf8.RuneCountInString(p["orderId"]) > MaxOrderIDLen {
 		return decimal.Decimal{}, refuse(DescOrderIDTooLong)
 	}
 	amount, err := providers.ParseAmount(p["amount"])
-	if err != nil || !amount.IsPositive() || providers.CheckDecimals(amount, merchantDecimals(m)) != nil {
+	if err != nil || !amount.IsPositive() || providers.CheckDecimals(amount, places) != nil {
 		return decimal.Decimal{}, refuse(DescAmountFormat)
 	}
 	return amount, nil
@@ -325,7 +327,7 @@ func merchantDecimals(m sim.Merchant) int32 {
 	if n, err := strconv.Atoi(strings.TrimSpace(m.Options[SimOptAmountDecimals])); err == nil && n >= 0 && n <= 8 {
 		return int32(n)
 	}
-	return defaultDecimals(merchantCurrency(m))
+	return DefaultAmountDecimals
 }
 
 func pick(p map[string]string, names ...string) map[string]string {
