@@ -133,6 +133,38 @@ func LoadMerchants(path string) (map[string][]sim.Merchant, error) {
 	return f, nil
 }
 
+// Merchants assembles the sandbox's merchants from a --merchants file (path,
+// "" for none) and --merchant provider:id:secret flags: a provider named in
+// either gets exactly the merchants given there (the file's, then the flags'),
+// and every provider named in neither keeps its default merchant
+// (DefaultMerchants), so that naming one provider does not leave the other
+// four without merchants. A provider the file lists with an empty list has no
+// merchants.
+func Merchants(path string, flags []string) (map[string][]sim.Merchant, error) {
+	named := map[string][]sim.Merchant{}
+	if path != "" {
+		f, err := LoadMerchants(path)
+		if err != nil {
+			return nil, err
+		}
+		for p, ms := range f {
+			named[p] = append([]sim.Merchant{}, ms...)
+		}
+	}
+	for _, v := range flags {
+		p, m, err := ParseMerchantFlag(v)
+		if err != nil {
+			return nil, err
+		}
+		named[p] = append(named[p], m)
+	}
+	out := DefaultMerchants()
+	for p, ms := range named {
+		out[p] = ms
+	}
+	return out, nil
+}
+
 // ParseMerchantFlag reads "provider:id:secret" (a --merchant flag) into a merchant
 // with the default fees and balances of DefaultMerchants.
 func ParseMerchantFlag(v string) (string, sim.Merchant, error) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +190,74 @@ func TestControlAPIAnswers(t *testing.T) {
 	}
 	if status, _ := get(t, base+"/control/nope/orders"); status != http.StatusNotFound {
 		t.Fatalf("unknown control prefix = %d", status)
+	}
+}
+
+func TestMerchantsKeepDefaultsForProvidersNotNamed(t *testing.T) {
+	ids := func(ms []sim.Merchant) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	// Neither: every provider has its default merchant.
+	ms, err := sandbox.Merchants("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range registry.Names() {
+		if got := ids(ms[p]); len(got) != 1 || got[0] != sandbox.DefaultCredentials[p].ID {
+			t.Fatalf("no flags: %s merchants %v", p, got)
+		}
+	}
+
+	// --merchant for one provider replaces its default; the other four keep theirs.
+	ms, err = sandbox.Merchants("", []string{"cpay:30000001:s1", "cpay:30000002:s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(ms["cpay"]); len(got) != 2 || got[0] != "30000001" || got[1] != "30000002" || ms["cpay"][0].Secret != "s1" {
+		t.Fatalf("cpay merchants %v", got)
+	}
+	if !ms["cpay"][0].DepositFeeRate.Equal(decimal.RequireFromString("0.01")) || ms["cpay"][0].Balances["USDT"] == nil {
+		t.Fatalf("a flag merchant lacks the default fees and balances: %+v", ms["cpay"][0])
+	}
+	for _, p := range []string{"cxpay", "usdtcnpay", "usdtpay", "vpay"} {
+		if got := ids(ms[p]); len(got) != 1 || got[0] != sandbox.DefaultCredentials[p].ID {
+			t.Fatalf("--merchant cpay left %s with %v, want its default merchant", p, got)
+		}
+	}
+
+	// A file naming one provider, a flag another: both replaced, three defaults.
+	path := t.TempDir() + "/merchants.json"
+	if err := os.WriteFile(path, []byte(`{"vpay":[{"id":"V1","secret":"vs"}],"usdtpay":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ms, err = sandbox.Merchants(path, []string{"cxpay:M2:k2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(ms["vpay"]); len(got) != 1 || got[0] != "V1" {
+		t.Fatalf("vpay from the file: %v", got)
+	}
+	if got := ids(ms["cxpay"]); len(got) != 1 || got[0] != "M2" {
+		t.Fatalf("cxpay from the flag: %v", got)
+	}
+	if len(ms["usdtpay"]) != 0 {
+		t.Fatalf("usdtpay listed empty in the file has %v", ids(ms["usdtpay"]))
+	}
+	for _, p := range []string{"cpay", "usdtcnpay"} {
+		if got := ids(ms[p]); len(got) != 1 || got[0] != sandbox.DefaultCredentials[p].ID {
+			t.Fatalf("%s not named: %v, want its default", p, got)
+		}
+	}
+
+	// Bad input is refused.
+	if _, err := sandbox.Merchants("", []string{"paypal:1:2"}); err == nil {
+		t.Fatal("unknown provider flag accepted")
+	}
+	if _, err := sandbox.Merchants(t.TempDir()+"/missing.json", nil); err == nil {
+		t.Fatal("missing file accepted")
 	}
 }

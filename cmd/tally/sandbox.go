@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tallyhq/tally/providers/sim"
 	"github.com/tallyhq/tally/sandbox"
 )
 
@@ -31,26 +30,15 @@ paths beneath (/cpay/openapi/v1/createOrder, /cxpay/collect/create,
 and each one's control API under /control/<provider>/ (see the README).
 
 Merchants come from --merchants FILE (JSON: provider -> list of merchants) and
---merchant provider:id:secret flags; with neither, one sandbox merchant per provider
-with the credentials listed in the README.`,
+--merchant provider:id:secret flags. A provider named in either gets exactly the
+merchants given there; every provider named in neither keeps its one default
+sandbox merchant, with the credentials listed in the README (so with neither
+flag, all five have their default merchant).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ms := map[string][]sim.Merchant{}
-			if merchantsFile != "" {
-				var err error
-				if ms, err = sandbox.LoadMerchants(merchantsFile); err != nil {
-					return err
-				}
-			}
-			for _, f := range merchantFlags {
-				p, m, err := sandbox.ParseMerchantFlag(f)
-				if err != nil {
-					return err
-				}
-				ms[p] = append(ms[p], m)
-			}
-			if len(ms) == 0 {
-				ms = sandbox.DefaultMerchants()
+			ms, err := sandbox.Merchants(merchantsFile, merchantFlags)
+			if err != nil {
+				return err
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -82,8 +70,8 @@ with the credentials listed in the README.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9000", "listen address")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the sandbox (default http://<addr>)")
-	cmd.Flags().StringVar(&merchantsFile, "merchants", "", "JSON file of merchants per provider")
-	cmd.Flags().StringArrayVar(&merchantFlags, "merchant", nil, "a merchant as provider:id:secret (repeatable)")
+	cmd.Flags().StringVar(&merchantsFile, "merchants", "", "JSON file of merchants per provider (providers it does not name keep their default merchant)")
+	cmd.Flags().StringArrayVar(&merchantFlags, "merchant", nil, "a merchant as provider:id:secret (repeatable; replaces that provider's default merchant, the others keep theirs)")
 	cmd.Flags().Float64Var(&scale, "scale", 1, "divide documented delays (callback retry schedules) by this; 60 runs a minute in a second")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for the autopilot (0: random)")
 	return cmd
