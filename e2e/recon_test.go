@@ -727,3 +727,58 @@ func TestStatementUSDTCNPayWithdrawalParts(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// TestRefundPayerRefusedBeforeAnythingMoves: a refund the provider account
+// would refuse (no beneficiary, an account that makes no payouts) refuses the
+// resolution itself: the discrepancy stays open, the money stays parked. A
+// valid one resolves, credits and pays out once; resolving it again with
+// refund_payer returns that refund rather than making a second.
+func TestRefundPayerRefusedBeforeAnythingMoves(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	o := brlDeposit(e, "rf1", "20.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", map[string]string{"amount": "19.00"})
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	ds := e.Discrepancies(discrepancies.AmountMismatch)
+	if len(ds) != 1 || !ds[0].SuspenseAmount.Equal(dec("19")) {
+		t.Fatalf("amount_mismatch = %+v", ds)
+	}
+	d := ds[0]
+	ana := providers.Party{Name: "Ana", Account: "12345-6", AccountType: "CPF", TaxID: "1", Email: "a@b.c", Phone: "1"}
+	for _, bad := range []recon.Resolution{
+		{Action: recon.RefundPayer, Actor: "alice", Note: "refund"},                                                  // no beneficiary
+		{Action: recon.RefundPayer, Actor: "alice", Note: "refund", RefundAccount: "usdtpay-main", Beneficiary: ana}, // no payouts
+	} {
+		if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, bad); !errors.Is(err, recon.ErrInvalid) {
+			t.Fatalf("refund %+v: %v, want ErrInvalid", bad, err)
+		}
+		if got, _ := e.Disc.Get(ctx, e.Pool, d.ID); got.Status != discrepancies.Open {
+			t.Fatalf("after a refused refund the discrepancy is %s, want open", got.Status)
+		}
+		if !e.Balance("liabilities:suspense:BRL").Equal(dec("19")) || !e.Balance("liabilities:customer:rf1:BRL").IsZero() {
+			t.Fatalf("a refused refund moved money: suspense %s customer %s", e.Balance("liabilities:suspense:BRL"), e.Balance("liabilities:customer:rf1:BRL"))
+		}
+	}
+	good := recon.Resolution{Action: recon.RefundPayer, Actor: "alice", Note: "refund", Beneficiary: ana}
+	res, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, good)
+	if err != nil || res.Refund == nil || !res.Refund.Amount.Equal(dec("19")) || res.Discrepancy.Status != discrepancies.Resolved {
+		t.Fatalf("refund: %+v %v", res, err)
+	}
+	if got := e.Available("liabilities:customer:rf1:BRL"); !got.IsZero() {
+		t.Fatalf("customer available = %s, want 0 (credited 19, 19 held for the refund)", got)
+	}
+	again, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, good)
+	if err != nil || again.Refund == nil || again.Refund.ID != res.Refund.ID {
+		t.Fatalf("resolving again: %+v %v, want the same refund %d", again, err, res.Refund.ID)
+	}
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "bob"}); !errors.Is(err, discrepancies.ErrClosed) {
+		t.Fatalf("another resolution: %v, want ErrClosed", err)
+	}
+	var payouts int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM orders WHERE kind = 'payout' AND customer_id = 'rf1'`).Scan(&payouts); err != nil || payouts != 1 {
+		t.Fatalf("%d refund payouts (%v), want 1", payouts, err)
+	}
+	e.CheckLedger()
+}

@@ -66,6 +66,15 @@ var ErrNothingToMove = errors.New("no money is parked for this discrepancy")
 // Resolve applies an accountant's resolution: it posts the adjusting transfer
 // where money moves and closes the discrepancy with who, when and why, in one
 // transaction. Resolving a closed discrepancy is discrepancies.ErrClosed.
+//
+// refund_payer is checked whole before anything commits: the refund's
+// provider account must make payouts in the currency and take the
+// beneficiary (its adapter's own rules), or the resolution is refused with
+// ErrInvalid and nothing moves. The payout is then created after the
+// commit, with an idempotency key of the discrepancy: should that still fail
+// (a provider account disabled in between), the error says so and resolving
+// the discrepancy again with refund_payer retries the payout alone, and
+// returns the refund already made when there is one, never a second.
 func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolution) (Resolved, error) {
 	if strings.TrimSpace(r.Actor) == "" {
 		return Resolved{}, fmt.Errorf("resolution needs an actor (who decides): %w", ErrInvalid)
@@ -78,6 +87,27 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 		}
 	default:
 		return Resolved{}, fmt.Errorf("resolution %q: accept_received, refund_payer, write_off, match_order or ignore: %w", r.Action, ErrInvalid)
+	}
+	if r.Action == RefundPayer {
+		d, err := s.disc.Get(ctx, s.pool, id)
+		if err != nil {
+			return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
+		}
+		if d.MerchantID != merchantID {
+			return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, discrepancies.ErrNotFound)
+		}
+		if d.Status != discrepancies.Open && d.Resolution == string(RefundPayer) {
+			return s.retryRefund(ctx, d, r)
+		}
+		if d.Status == discrepancies.Open {
+			_, req, err := s.adjustment(ctx, d, r)
+			if err != nil {
+				return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
+			}
+			if err := s.checkRefund(ctx, merchantID, *req); err != nil {
+				return Resolved{}, fmt.Errorf("resolve discrepancy %d: refund_payer refused before anything moved: %w", id, err)
+			}
+		}
 	}
 	var out Resolved
 	var refund *orders.CreateRequest
@@ -119,10 +149,53 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 	if refund != nil {
 		o, _, err := s.orders.Create(ctx, *refund)
 		if err != nil {
-			return out, fmt.Errorf("discrepancy %d resolved and the customer credited, but the refund payout was refused: %w", id, err)
+			return out, fmt.Errorf("discrepancy %d resolved and the customer credited, but the refund payout was refused (resolve it again with refund_payer to retry): %w", id, err)
 		}
 		out.Refund = &o
 	}
+	return out, nil
+}
+
+// checkRefund refuses, before the resolution commits, a refund payout that
+// its provider account would refuse: unknown, disabled or another merchant's
+// account, no payouts, or an amount, currency or beneficiary its adapter's
+// rules reject.
+func (s *Service) checkRefund(ctx context.Context, merchantID int64, req orders.CreateRequest) error {
+	adapter, acct, err := s.orders.Adapter(ctx, req.ProviderAccount)
+	if err != nil || acct.MerchantID != merchantID || !acct.Enabled {
+		return fmt.Errorf("refund account %q is unknown, disabled or not the merchant's: %w", req.ProviderAccount, ErrInvalid)
+	}
+	if !adapter.Capabilities().Payout {
+		return fmt.Errorf("refund account %s (%s) makes no payouts: %w", acct.Name, acct.Provider, ErrInvalid)
+	}
+	if err := adapter.ValidatePayout(providers.PayoutRequest{OrderNo: fmt.Sprintf("T%020d", 0), Amount: req.Amount, Currency: req.Currency,
+		CustomerID: req.CustomerID, NotifyURL: s.orders.NotifyURL(acct.Name), Beneficiary: req.Party}); err != nil {
+		return fmt.Errorf("refund of %s %s through %s: %w: %w", req.Amount, req.Currency, acct.Name, ErrInvalid, err)
+	}
+	return nil
+}
+
+// retryRefund creates the refund payout of a discrepancy already resolved
+// with refund_payer: the same request under the same idempotency key, so the
+// payout made before is returned and a missing one is made, once.
+func (s *Service) retryRefund(ctx context.Context, d discrepancies.Discrepancy, r Resolution) (Resolved, error) {
+	out := Resolved{Discrepancy: d, TransferKey: d.ResolutionTransferKey}
+	// The customer was credited when it was resolved: the refund's request is
+	// built as then, from the discrepancy and the order.
+	open := d
+	open.Status = discrepancies.Open
+	_, req, err := s.adjustment(ctx, open, r)
+	if err != nil {
+		return out, fmt.Errorf("refund of discrepancy %d: %w", d.ID, err)
+	}
+	o, _, err := s.orders.Create(ctx, *req)
+	if errors.Is(err, orders.ErrIdempotencyConflict) {
+		return out, fmt.Errorf("discrepancy %d was refunded already, to another beneficiary or account: %w", d.ID, discrepancies.ErrClosed)
+	}
+	if err != nil {
+		return out, fmt.Errorf("refund payout of discrepancy %d refused again: %w", d.ID, err)
+	}
+	out.Refund = &o
 	return out, nil
 }
 
