@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
@@ -126,5 +127,72 @@ func TestIdempotency(t *testing.T) {
 	r2 := e.API("POST", "/v1/deposits", `{"provider_account":"cpay-main","merchant_order_no":"M-1","customer_id":"c1","amount":"2","currency":"USDT"}`, "Idempotency-Key", "m2")
 	if r1.Status != 201 || r2.Status != http.StatusConflict || !strings.Contains(string(r2.Body), "duplicate_merchant_order_no") {
 		t.Fatalf("duplicate merchant order no: %d, %d %s", r1.Status, r2.Status, r2.Body)
+	}
+}
+
+// PATCH /v1/provider-accounts/{name} changes only what it is sent, never shows
+// the secret, and cannot touch another merchant's account.
+func TestProviderAccountPatch(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
+	ctx := context.Background()
+	before, err := e.Merchants.ProviderAccount(ctx, "cxpay-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.API("PATCH", "/v1/provider-accounts/cxpay-main", `{"amount_policy":"credit_received","secret":"a-new-secret-4242","deposit_lifetime":"2h","enabled":false}`)
+	if r.Status != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "a-new-secret-4242") || strings.Contains(string(r.Body), `"secret"`) {
+		t.Fatalf("the answer shows the secret: %s", r.Body)
+	}
+	var v map[string]any
+	r.JSON(t, &v)
+	if v["amount_policy"] != "credit_received" || v["deposit_lifetime"] != "2h0m0s" || v["enabled"] != false || v["base_url"] != before.BaseURL {
+		t.Fatalf("PATCH answer = %v", v)
+	}
+	after, err := e.Merchants.ProviderAccount(ctx, "cxpay-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Secret.Reveal() != "a-new-secret-4242" || after.ProviderMerchantID != before.ProviderMerchantID || after.Options["pay_code"] != "PIX" {
+		t.Fatalf("stored after PATCH: merchant id %s options %v, secret replaced %v", after.ProviderMerchantID, after.Options, after.Secret.Reveal() == "a-new-secret-4242")
+	}
+	if r := e.API("GET", "/v1/provider-accounts", nil); strings.Contains(string(r.Body), "a-new-secret-4242") || strings.Contains(string(r.Body), before.Secret.Reveal()) {
+		t.Fatalf("the list shows a secret: %s", r.Body)
+	}
+	// Another merchant's account is not found; bad input changes nothing.
+	if _, _, err := e.Merchants.CreateMerchant(ctx, "other", "Other", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "other", Name: "other-cpay", Provider: "cpay",
+		BaseURL: e.SandboxURL + "/cpay", ProviderMerchantID: "1", Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		code       string
+	}{
+		{"/v1/provider-accounts/other-cpay", `{"enabled":false}`, 404, "not_found"},
+		{"/v1/provider-accounts/nope", `{"enabled":false}`, 404, "not_found"},
+		{"/v1/provider-accounts/cxpay-main", `{"name":"renamed"}`, 400, "unknown_field"},
+		{"/v1/provider-accounts/cxpay-main", `{"provider":"cpay"}`, 400, "unknown_field"},
+		{"/v1/provider-accounts/cxpay-main", `{"amount_policy":"keep_it","enabled":true}`, 422, "invalid_provider_account"},
+		{"/v1/provider-accounts/cxpay-main", `{"base_url":"ftp://x","enabled":true}`, 422, "invalid_provider_account"},
+		{"/v1/provider-accounts/cxpay-main", `{"deposit_lifetime":"soon"}`, 400, "invalid_field"},
+		{"/v1/provider-accounts/cxpay-main", `{"deposit_lifetime":"-1h"}`, 422, "invalid_provider_account"},
+	} {
+		r := e.API("PATCH", tc.path, tc.body)
+		if r.Status != tc.status || !strings.Contains(string(r.Body), `"code":"`+tc.code+`"`) {
+			t.Errorf("PATCH %s %s: %d %s, want %d %s", tc.path, tc.body, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+	if o, err := e.Merchants.ProviderAccount(ctx, "other-cpay"); err != nil || !o.Enabled {
+		t.Fatalf("another merchant's account: %+v, %v", o, err)
+	}
+	if now, err := e.Merchants.ProviderAccount(ctx, "cxpay-main"); err != nil || now.Enabled || now.BaseURL != before.BaseURL || now.AmountPolicy != merchants.CreditReceived {
+		t.Fatalf("a refused PATCH changed the account: %+v, %v", now, err)
 	}
 }

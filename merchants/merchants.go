@@ -374,8 +374,8 @@ func (s *Service) ProviderAccounts(ctx context.Context, merchantID int64) ([]Pro
 	return out, nil
 }
 
-// UpdateProviderAccount changes an account's settings; an empty Secret keeps the
-// stored one.
+// UpdateProviderAccount replaces an account's settings; an empty Secret keeps
+// the stored one, a zero DepositLifetime the stored lifetime.
 func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
 	cur, err := s.ProviderAccount(ctx, in.Name)
 	if err != nil {
@@ -388,6 +388,82 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 	if in.DepositLifetime == 0 {
 		in.DepositLifetime = cur.DepositLifetime
 	}
+	return s.store(ctx, cur, in, enabled)
+}
+
+// ProviderAccountPatch changes some settings of a provider account; nil fields
+// keep what is stored, and a zero value (an empty policy, a zero lifetime or
+// date tolerance) means the default, as when the account was added. The provider and the name never change (the name routes
+// callbacks and the sealed secret is bound to it).
+type ProviderAccountPatch struct {
+	BaseURL            *string
+	ProviderMerchantID *string
+	// Secret replaces the stored secret; it is sealed and never returned.
+	Secret           *string
+	Options          map[string]string // replaces every option when not nil
+	AmountPolicy     *AmountPolicy
+	AmountTolerance  *decimal.Decimal
+	BalanceTolerance *decimal.Decimal
+	DateTolerance    *time.Duration
+	DepositLifetime  *time.Duration
+	Enabled          *bool
+}
+
+// PatchProviderAccount applies a patch to the provider account named name. With
+// merchantID > 0 the account must be that merchant's (another's is
+// ErrNotFound); zero is an administrator's change. The result is validated as a
+// whole (ErrInvalid) before anything is stored.
+func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, name string, p ProviderAccountPatch) (ProviderAccount, error) {
+	cur, err := s.ProviderAccount(ctx, name)
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	if merchantID > 0 && cur.MerchantID != merchantID {
+		return ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrNotFound)
+	}
+	in := ProviderAccountInput{Name: cur.Name, Provider: cur.Provider, BaseURL: cur.BaseURL, ProviderMerchantID: cur.ProviderMerchantID,
+		Secret: cur.Secret.Reveal(), Options: cur.Options, AmountPolicy: cur.AmountPolicy, AmountTolerance: cur.AmountTolerance,
+		BalanceTolerance: cur.BalanceTolerance, DateTolerance: cur.DateTolerance, DepositLifetime: cur.DepositLifetime}
+	enabled := cur.Enabled
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = strings.TrimSpace(*v)
+		}
+	}
+	set(&in.BaseURL, p.BaseURL)
+	set(&in.ProviderMerchantID, p.ProviderMerchantID)
+	if p.Secret != nil {
+		if *p.Secret == "" {
+			return ProviderAccount{}, fmt.Errorf("provider account %q: an empty secret: %w", name, ErrInvalid)
+		}
+		in.Secret = *p.Secret
+	}
+	if p.Options != nil {
+		in.Options = p.Options
+	}
+	if p.AmountPolicy != nil {
+		in.AmountPolicy = *p.AmountPolicy
+	}
+	if p.AmountTolerance != nil {
+		in.AmountTolerance = *p.AmountTolerance
+	}
+	if p.BalanceTolerance != nil {
+		in.BalanceTolerance = *p.BalanceTolerance
+	}
+	if p.DateTolerance != nil {
+		in.DateTolerance = *p.DateTolerance
+	}
+	if p.DepositLifetime != nil {
+		in.DepositLifetime = *p.DepositLifetime
+	}
+	if p.Enabled != nil {
+		enabled = *p.Enabled
+	}
+	return s.store(ctx, cur, in, enabled)
+}
+
+// store validates and writes an account's new settings.
+func (s *Service) store(ctx context.Context, cur ProviderAccount, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
 	in = in.withDefaults()
 	if err := s.check(in); err != nil {
 		return ProviderAccount{}, err

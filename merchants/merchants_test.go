@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -124,5 +125,69 @@ func TestProviderAccountSecretSealedAtRest(t *testing.T) {
 	}
 	if upd.Secret.Reveal() != "xxx112233" || upd.AmountPolicy != merchants.CreditReceived || upd.BaseURL != "http://127.0.0.1:9001/cpay" {
 		t.Fatalf("updated = %+v", upd)
+	}
+}
+
+func TestPatchProviderAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newService(t)
+	for _, code := range []string{"acme", "other"} {
+		if _, _, err := s.CreateMerchant(ctx, code, code, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acme, _ := s.Merchant(ctx, "acme")
+	other, _ := s.Merchant(ctx, "other")
+	a, err := s.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "acme", Name: "cpay-main", Provider: "cpay",
+		BaseURL: "http://127.0.0.1:9000/cpay", ProviderMerchantID: "20000387", Secret: "first-secret", AmountTolerance: decimal.RequireFromString("0.01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.DepositLifetime != 24*time.Hour || !a.Enabled || a.AmountPolicy != merchants.HoldInSuspense {
+		t.Fatalf("new account: lifetime %s enabled %v policy %s", a.DepositLifetime, a.Enabled, a.AmountPolicy)
+	}
+	// Another merchant's account is not there for them.
+	url := "http://evil.example/cpay"
+	if _, err := s.PatchProviderAccount(ctx, other.ID, "cpay-main", merchants.ProviderAccountPatch{BaseURL: &url}); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("patch by another merchant: %v, want ErrNotFound", err)
+	}
+	policy, off, life, secret := merchants.CreditReceived, false, 90*time.Minute, "second-secret"
+	b, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{AmountPolicy: &policy, Enabled: &off, DepositLifetime: &life, Secret: &secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.AmountPolicy != merchants.CreditReceived || b.Enabled || b.DepositLifetime != life || b.Secret.Reveal() != "second-secret" {
+		t.Fatalf("patched: policy %s enabled %v lifetime %s", b.AmountPolicy, b.Enabled, b.DepositLifetime)
+	}
+	// Everything not in the patch is kept.
+	if b.BaseURL != a.BaseURL || b.ProviderMerchantID != a.ProviderMerchantID || !b.AmountTolerance.Equal(a.AmountTolerance) || b.DateTolerance != a.DateTolerance {
+		t.Fatalf("patch changed what it did not name: %+v", b)
+	}
+	if !b.UpdatedAt.After(a.UpdatedAt) {
+		t.Fatalf("updated_at did not move: %s, %s", a.UpdatedAt, b.UpdatedAt)
+	}
+	// A bad value is refused whole and nothing changes.
+	bad, on := merchants.AmountPolicy("keep_it"), true
+	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{AmountPolicy: &bad, Enabled: &on}); !errors.Is(err, merchants.ErrInvalid) {
+		t.Fatalf("bad policy: %v, want ErrInvalid", err)
+	}
+	neg := -time.Minute
+	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{DepositLifetime: &neg}); !errors.Is(err, merchants.ErrInvalid) {
+		t.Fatalf("negative lifetime: %v, want ErrInvalid", err)
+	}
+	empty := ""
+	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{Secret: &empty}); !errors.Is(err, merchants.ErrInvalid) {
+		t.Fatalf("empty secret: %v, want ErrInvalid", err)
+	}
+	c, err := s.ProviderAccount(ctx, "cpay-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Enabled || c.AmountPolicy != merchants.CreditReceived || c.Secret.Reveal() != "second-secret" {
+		t.Fatalf("a refused patch changed the account: %+v", c)
+	}
+	if _, err := s.PatchProviderAccount(ctx, 0, "nope", merchants.ProviderAccountPatch{Enabled: &on}); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("unknown account: %v", err)
 	}
 }

@@ -30,6 +30,7 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/v1/accounts/{code}/entries", Auth: true, Handler: s.entries},
 		{Method: "GET", Pattern: "/v1/provider-accounts", Auth: true, Handler: s.listProviderAccounts},
 		{Method: "POST", Pattern: "/v1/provider-accounts", Auth: true, Handler: s.createProviderAccount},
+		{Method: "PATCH", Pattern: "/v1/provider-accounts/{name}", Auth: true, Handler: s.updateProviderAccount},
 		{Method: "GET", Pattern: "/v1/webhook-deliveries", Auth: true, Handler: s.webhookDeliveries},
 		{Method: "GET", Pattern: "/v1/discrepancies", Auth: true, Handler: s.listDiscrepancies},
 		{Method: "GET", Pattern: "/v1/discrepancies/{id}", Auth: true, Handler: s.getDiscrepancy},
@@ -303,15 +304,19 @@ type providerAccountView struct {
 	AmountPolicy       string            `json:"amount_policy"`
 	AmountTolerance    decimal.Decimal   `json:"amount_tolerance"`
 	BalanceTolerance   decimal.Decimal   `json:"balance_tolerance"`
+	DateTolerance      string            `json:"date_tolerance"`
+	DepositLifetime    string            `json:"deposit_lifetime"`
 	Enabled            bool              `json:"enabled"`
 	CallbackURL        string            `json:"callback_url"`
 	CreatedAt          time.Time         `json:"created_at"`
+	UpdatedAt          time.Time         `json:"updated_at"`
 }
 
 func (s *Server) view(a merchants.ProviderAccount) providerAccountView {
 	return providerAccountView{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, ProviderMerchantID: a.ProviderMerchantID,
 		Options: a.Options, AmountPolicy: string(a.AmountPolicy), AmountTolerance: a.AmountTolerance, BalanceTolerance: a.BalanceTolerance,
-		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a.Name), CreatedAt: a.CreatedAt}
+		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(),
+		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a.Name), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 func (s *Server) listProviderAccounts(w http.ResponseWriter, r *http.Request) {
@@ -338,15 +343,24 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 		AmountPolicy       string            `json:"amount_policy"`
 		AmountTolerance    decimal.Decimal   `json:"amount_tolerance"`
 		BalanceTolerance   decimal.Decimal   `json:"balance_tolerance"`
+		DepositLifetime    string            `json:"deposit_lifetime"`
 	}
 	if !s.decode(w, r, &body) {
 		return
+	}
+	var lifetime time.Duration
+	if body.DepositLifetime != "" {
+		var err error
+		if lifetime, err = time.ParseDuration(body.DepositLifetime); err != nil || lifetime <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("deposit_lifetime %q is not a positive duration like 24h", body.DepositLifetime), "deposit_lifetime")
+			return
+		}
 	}
 	m := MerchantFrom(r.Context())
 	a, err := s.deps.Merchants.AddProviderAccount(r.Context(), merchants.ProviderAccountInput{
 		MerchantCode: m.Code, Name: body.Name, Provider: body.Provider, BaseURL: body.BaseURL, ProviderMerchantID: body.ProviderMerchantID,
 		Secret: body.Secret, Options: body.Options, AmountPolicy: merchants.AmountPolicy(body.AmountPolicy),
-		AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance,
+		AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance, DepositLifetime: lifetime,
 	})
 	switch {
 	case errors.Is(err, merchants.ErrInvalid):
@@ -357,6 +371,59 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 	default:
 		writeJSON(w, http.StatusCreated, s.view(a))
+	}
+}
+
+// updateProviderAccount changes some settings of one of the merchant's provider
+// accounts: only the fields sent change. The secret is write-only.
+func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		BaseURL            *string           `json:"base_url"`
+		ProviderMerchantID *string           `json:"provider_merchant_id"`
+		Secret             *string           `json:"secret"`
+		Options            map[string]string `json:"options"`
+		AmountPolicy       *string           `json:"amount_policy"`
+		AmountTolerance    *decimal.Decimal  `json:"amount_tolerance"`
+		BalanceTolerance   *decimal.Decimal  `json:"balance_tolerance"`
+		DateTolerance      *string           `json:"date_tolerance"`
+		DepositLifetime    *string           `json:"deposit_lifetime"`
+		Enabled            *bool             `json:"enabled"`
+	}
+	if !s.decode(w, r, &body) {
+		return
+	}
+	p := merchants.ProviderAccountPatch{BaseURL: body.BaseURL, ProviderMerchantID: body.ProviderMerchantID, Secret: body.Secret,
+		Options: body.Options, AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance, Enabled: body.Enabled}
+	if body.AmountPolicy != nil {
+		v := merchants.AmountPolicy(*body.AmountPolicy)
+		p.AmountPolicy = &v
+	}
+	for _, d := range []struct {
+		field string
+		in    *string
+		out   **time.Duration
+	}{{"date_tolerance", body.DateTolerance, &p.DateTolerance}, {"deposit_lifetime", body.DepositLifetime, &p.DepositLifetime}} {
+		if d.in == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.in)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s %q is not a duration like 24h", d.field, *d.in), d.field)
+			return
+		}
+		*d.out = &v
+	}
+	a, err := s.deps.Merchants.PatchProviderAccount(r.Context(), MerchantFrom(r.Context()).ID, r.PathValue("name"), p)
+	switch {
+	case errors.Is(err, merchants.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such provider account", "name")
+	case errors.Is(err, merchants.ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_provider_account", err.Error(), "")
+	case err != nil:
+		s.internal(w, r, err)
+	default:
+		s.opts.Logger.Info("provider account updated", "provider_account", a.Name, "secret_changed", body.Secret != nil)
+		writeJSON(w, http.StatusOK, s.view(a))
 	}
 }
 

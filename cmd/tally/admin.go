@@ -10,13 +10,11 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
-	"github.com/tallyhq/tally/ledger"
-	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/secrets"
 )
 
 func init() {
-	extraCommands = append(extraCommands, newMerchantCmd, newAPIKeyCmd, newAccountCmd, newSecretKeyCmd)
+	extraCommands = append(extraCommands, newMerchantCmd, newAPIKeyCmd, newSecretKeyCmd)
 }
 
 func newSecretKeyCmd(_ *globals) *cobra.Command {
@@ -176,137 +174,6 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 	revoke.Flags().StringVar(&prefix, "prefix", "", "the key's prefix (tly_xxxxxxxx)")
 	_ = revoke.MarkFlagRequired("prefix")
 	cmd.AddCommand(create, list, revoke)
-	return cmd
-}
-
-func newAccountCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Manage provider accounts (credentials sealed at rest)"}
-	var in merchants.ProviderAccountInput
-	var secretEnv, secretFile, policy, amountTol, balanceTol string
-	var opts []string
-	var dateTol time.Duration
-	add := &cobra.Command{
-		Use:   "add",
-		Short: "Add a provider account; the secret comes from --secret-env or --secret-file, never the command line",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			secret, err := readSecret(secretEnv, secretFile)
-			if err != nil {
-				return err
-			}
-			in.Secret = secret
-			in.AmountPolicy = merchants.AmountPolicy(policy)
-			in.DateTolerance = dateTol
-			if in.Options, err = parseOptions(opts); err != nil {
-				return err
-			}
-			if in.AmountTolerance, err = decimalFlag("amount-tolerance", amountTol); err != nil {
-				return err
-			}
-			if in.BalanceTolerance, err = decimalFlag("balance-tolerance", balanceTol); err != nil {
-				return err
-			}
-			a, err := g.adminApp(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			acct, err := a.merchants.AddProviderAccount(cmd.Context(), in)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) added; callbacks: <public-url>/callbacks/%s\n", acct.Name, acct.Provider, acct.Name)
-			return nil
-		},
-	}
-	f := add.Flags()
-	f.StringVar(&in.MerchantCode, "merchant", "", "merchant code")
-	f.StringVar(&in.Provider, "provider", "", "usdtpay, cxpay, usdtcnpay, cpay or vpay")
-	f.StringVar(&in.Name, "name", "", "account name, e.g. cpay-main (routes callbacks)")
-	f.StringVar(&in.BaseURL, "base-url", "", "provider API base URL (or a sandbox prefix such as http://127.0.0.1:9000/cpay)")
-	f.StringVar(&in.ProviderMerchantID, "merchant-id", "", "the provider's id for the merchant (merchantId, merchant, crmNo, key, accessKey)")
-	f.StringVar(&secretEnv, "secret-env", "", "environment variable holding the provider secret")
-	f.StringVar(&secretFile, "secret-file", "", "file holding the provider secret")
-	f.StringArrayVar(&opts, "option", nil, "provider option key=value (repeatable), e.g. pay_code=PIX")
-	f.StringVar(&policy, "amount-policy", "hold_in_suspense", "payer-modified amounts: hold_in_suspense or credit_received")
-	f.StringVar(&amountTol, "amount-tolerance", "0", "reconciliation amount tolerance")
-	f.StringVar(&balanceTol, "balance-tolerance", "0", "reconciliation balance tolerance")
-	f.DurationVar(&dateTol, "date-tolerance", time.Hour, "reconciliation date tolerance")
-	for _, n := range []string{"merchant", "provider", "name", "base-url", "merchant-id"} {
-		_ = add.MarkFlagRequired(n)
-	}
-	var merchant string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List provider accounts (never their secrets)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.adminApp(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			var mid int64
-			if merchant != "" {
-				m, err := a.merchants.Merchant(cmd.Context(), merchant)
-				if err != nil {
-					return err
-				}
-				mid = m.ID
-			}
-			accts, err := a.merchants.ProviderAccounts(cmd.Context(), mid)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPROVIDER\tMERCHANT-ID\tBASE-URL\tPOLICY\tENABLED")
-			for _, ac := range accts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\n", ac.Name, ac.Provider, ac.ProviderMerchantID, ac.BaseURL, ac.AmountPolicy, ac.Enabled)
-			}
-			return w.Flush()
-		},
-	}
-	list.Flags().StringVar(&merchant, "merchant", "", "only this merchant's accounts")
-	var opName, opCur, opAmount string
-	opening := &cobra.Command{
-		Use:   "opening",
-		Short: "Book what a provider account already holds when tally starts (against equity:opening), so that balance reconciliation starts even",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			amt, err := decimal.NewFromString(opAmount)
-			if err != nil || !amt.IsPositive() {
-				return fmt.Errorf("--amount %q: a positive decimal", opAmount)
-			}
-			a, err := g.adminApp(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			acct, err := a.merchants.ProviderAccount(cmd.Context(), opName)
-			if err != nil {
-				return err
-			}
-			t, err := a.ledger.Transfer(cmd.Context(), ledger.TransferRequest{Merchant: acct.MerchantID,
-				Key: "opening:" + acct.Name + ":" + opCur, Reference: "opening balance",
-				Entries: []ledger.Entry{
-					{Account: ledger.ProviderAccount(acct.Name, opCur), Side: ledger.Debit, Amount: amt},
-					{Account: ledger.OpeningAccount(opCur), Side: ledger.Credit, Amount: amt},
-				}})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "opening balance of %s: %s %s (transfer %d%s)\n", acct.Name, amt, opCur, t.ID,
-				map[bool]string{true: ", already booked", false: ""}[t.Replayed])
-			return nil
-		},
-	}
-	opening.Flags().StringVar(&opName, "name", "", "provider account")
-	opening.Flags().StringVar(&opCur, "currency", "", "currency, e.g. USDT")
-	opening.Flags().StringVar(&opAmount, "amount", "", "what the provider holds for the merchant")
-	for _, n := range []string{"name", "currency", "amount"} {
-		_ = opening.MarkFlagRequired(n)
-	}
-	cmd.AddCommand(add, list, opening)
 	return cmd
 }
 

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/db/testdb"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/secrets"
+)
+
+// run runs the tally command line against dbURL and returns what it printed.
+func run(t *testing.T, dbURL string, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"--database-url", dbURL, "--log-level", "error"}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func mustRun(t *testing.T, dbURL string, args ...string) string {
+	t.Helper()
+	out, err := run(t, dbURL, args...)
+	if err != nil {
+		t.Fatalf("tally %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TestAccountUpdateAndAPIKeyRevoke drives tally account add/update and tally
+// apikey create/revoke as an operator would: only the flags given change, the
+// secret is read from the environment and never printed, and a revoked key
+// no longer authenticates.
+func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
+	key := secrets.GenerateKey()
+	t.Setenv(secrets.EnvKey, key)
+	t.Setenv("CPAY_SECRET", "first-secret-112233")
+	t.Setenv("CPAY_SECRET_2", "second-secret-445566")
+	pool, dbURL := testdb.NewWithURL(t)
+	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
+	mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
+		"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
+
+	out := mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--amount-policy", "credit_received", "--disable",
+		"--deposit-lifetime", "2h", "--secret-env", "CPAY_SECRET_2")
+	if strings.Contains(out, "second-secret") || strings.Contains(out, "first-secret") {
+		t.Fatalf("update printed a secret: %s", out)
+	}
+	box, err := secrets.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := secrets.New(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := merchants.New(pool, b)
+	a, err := svc.ProviderAccount(context.Background(), "cpay-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.AmountPolicy != merchants.CreditReceived || a.Enabled || a.DepositLifetime != 2*time.Hour || a.Secret.Reveal() != "second-secret-445566" {
+		t.Fatalf("after update: policy %s enabled %v lifetime %s secret changed %v", a.AmountPolicy, a.Enabled, a.DepositLifetime, a.Secret.Reveal() == "second-secret-445566")
+	}
+	if a.BaseURL != "http://127.0.0.1:9000/cpay" || a.ProviderMerchantID != "20000387" || a.DateTolerance != time.Hour {
+		t.Fatalf("update changed what it was not given: %+v", a)
+	}
+	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--enable", "--base-url", "http://127.0.0.1:9001/cpay")
+	if a, err = svc.ProviderAccount(context.Background(), "cpay-main"); err != nil || !a.Enabled || a.BaseURL != "http://127.0.0.1:9001/cpay" || a.AmountPolicy != merchants.CreditReceived {
+		t.Fatalf("after the second update: %+v, %v", a, err)
+	}
+	for _, bad := range [][]string{
+		{"account", "update", "--name", "cpay-main"},
+		{"account", "update", "--name", "cpay-main", "--enable", "--disable"},
+		{"account", "update", "--name", "cpay-main", "--amount-policy", "keep"},
+		{"account", "update", "--name", "cpay-main", "--deposit-lifetime", "-1h"},
+		{"account", "update", "--name", "nope", "--enable"},
+	} {
+		if _, err := run(t, dbURL, bad...); err == nil {
+			t.Errorf("tally %s: no error", strings.Join(bad, " "))
+		}
+	}
+
+	apiKey := strings.TrimSpace(mustRun(t, dbURL, "apikey", "create", "--merchant", "acme"))
+	if _, err := svc.Authenticate(context.Background(), apiKey); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	prefix := apiKey[:strings.LastIndexByte(apiKey, '_')]
+	mustRun(t, dbURL, "apikey", "revoke", "--merchant", "acme", "--prefix", prefix)
+	if _, err := svc.Authenticate(context.Background(), apiKey); !errors.Is(err, merchants.ErrUnauthorized) {
+		t.Fatalf("revoked key: %v, want ErrUnauthorized", err)
+	}
+	if _, err := run(t, dbURL, "apikey", "revoke", "--merchant", "acme", "--prefix", prefix); err == nil {
+		t.Fatal("revoking a revoked key: no error")
+	}
+}
