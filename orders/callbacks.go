@@ -112,6 +112,14 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 	return out, nil
 }
 
+// KnownAccount reports whether name is a provider account tally has (from the
+// account cache when it is fresh), so that callers can label metrics with it
+// without letting arbitrary path values in.
+func (s *Service) KnownAccount(ctx context.Context, name string) bool {
+	_, _, err := s.Adapter(ctx, name)
+	return err == nil
+}
+
 // ProcessCallback applies a stored callback through the order state machine. It
 // is idempotent: a processed callback is skipped, and the ledger keys make a
 // second application post nothing.

@@ -27,7 +27,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.metrics.callbacks.WithLabelValues(account, "too_large").Inc()
+			s.metrics.callbacks.WithLabelValues(s.accountLabel(r, account), "too_large").Inc()
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -43,10 +43,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.opts.Logger.Error("callback not stored; asking the provider to retry", "provider_account", account, "error", err)
-		s.metrics.callbacks.WithLabelValues(account, "unavailable").Inc()
+		s.metrics.callbacks.WithLabelValues(s.accountLabel(r, account), "unavailable").Inc()
 		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
 		return
 	}
+	// Ingest found the account: its name is a bounded label.
 	verdict := res.Verdict
 	if res.Repeat {
 		verdict += "_repeat"
@@ -56,4 +57,14 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logger.Warn("callback rejected", "provider_account", account, "inbox_id", res.InboxID, "remote_addr", r.RemoteAddr)
 	}
 	res.Reply.Write(w)
+}
+
+// accountLabel is the provider_account label of a callback that Ingest did not
+// vouch for: the account's name when tally has that account, else "unknown",
+// so that arbitrary path values never become metric series.
+func (s *Server) accountLabel(r *http.Request, account string) string {
+	if s.deps.Orders != nil && s.deps.Orders.KnownAccount(r.Context(), account) {
+		return account
+	}
+	return "unknown"
 }

@@ -1,0 +1,87 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tallyhq/tally/tallytest"
+)
+
+func post(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var callbackSeries = regexp.MustCompile(`(?m)^tally_callbacks_total\{provider_account="([^"]*)",verdict="([^"]*)"\} (\d+)$`)
+
+// callbackMetrics reads tally_callbacks_total from /metrics: account -> verdict -> count.
+func callbackMetrics(t *testing.T, e *tallytest.Env) map[string]map[string]string {
+	t.Helper()
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]map[string]string{}
+	for _, m := range callbackSeries.FindAllStringSubmatch(string(b), -1) {
+		if out[m[1]] == nil {
+			out[m[1]] = map[string]string{}
+		}
+		out[m[1]][m[2]] = m[3]
+	}
+	return out
+}
+
+// A callback body over 64 KiB is refused with 413 and nothing is stored, and
+// callbacks for accounts tally does not have never become metric series of
+// their own, however many names are tried.
+func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	big := `{"orderId":"` + strings.Repeat("x", 65<<10) + `"}`
+	if status, body := post(t, e.URL+"/callbacks/cxpay-main", big); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized callback: %d %s, want 413", status, body)
+	}
+	// Exactly at the limit is read (and refused for its signature, not its size).
+	atLimit := `{"orderId":"` + strings.Repeat("x", 64<<10-len(`{"orderId":""}`)) + `"}`
+	if status, _ := post(t, e.URL+"/callbacks/cxpay-main", atLimit); status == http.StatusRequestEntityTooLarge {
+		t.Fatal("a body of exactly 64 KiB was refused as too large")
+	}
+	const tries = 25
+	for i := 0; i < tries; i++ {
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/probe-%d", i), big); status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("oversized callback to an unknown account: %d, want 413", status)
+		}
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/guess-%d", i), `{}`); status != http.StatusNotFound {
+			t.Fatalf("callback to an unknown account: %d, want 404", status)
+		}
+	}
+	var stored int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM callback_inbox WHERE length(body) > 65536`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d oversized callbacks stored", stored)
+	}
+	m := callbackMetrics(t, e)
+	for acct := range m {
+		if acct != "cxpay-main" && acct != "unknown" {
+			t.Errorf("a metric series for provider_account %q", acct)
+		}
+	}
+	if m["cxpay-main"]["too_large"] != "1" || m["unknown"]["too_large"] != fmt.Sprint(tries) || m["unknown"]["unknown_account"] != fmt.Sprint(tries) {
+		t.Fatalf("tally_callbacks_total = %v", m)
+	}
+}
