@@ -73,7 +73,7 @@ func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, c.Method, u, body)
 	if err != nil {
-		return nil, &Error{Kind: ErrInvalidRequest, Provider: t.Provider, Op: c.Op, Err: err}
+		return nil, &Error{Kind: ErrInvalidRequest, Provider: t.Provider, Op: c.Op, Err: RedactURLError(err)}
 	}
 	for k, vs := range c.Header {
 		for _, v := range vs {
@@ -86,6 +86,9 @@ func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
 	start := time.Now()
 	resp, err := t.client().Do(req)
 	if err != nil {
+		// The client's error quotes the URL, query string included: a signed
+		// GET (C-Pay) carries its sign there. Redact before logging or returning.
+		err = RedactURLError(err)
 		t.logger().WarnContext(ctx, "provider call failed", "provider", t.Provider, "op", c.Op, "duration", time.Since(start), "error", err)
 		return nil, &Error{Kind: classifyNetwork(err, c.Creates), Provider: t.Provider, Op: c.Op, Err: err}
 	}
@@ -152,6 +155,62 @@ func classifyNetwork(err error, creates bool) error {
 		return ErrAmbiguous
 	}
 	return ErrTransient
+}
+
+// RedactURLError returns err with the URL of its *url.Error (what http.Client
+// and url.Parse fail with) redacted by RedactURL; the cause is kept, so
+// errors.Is and errors.As (timeouts, context.Canceled) still see it. An error
+// without a *url.Error is returned as it is.
+func RedactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	// When the *url.Error is wrapped, the outer text quotes it, so only the
+	// redacted url.Error is kept (http.Client returns it unwrapped).
+	return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
+}
+
+// RedactURL hides what a URL must not show in a log: the value of every query
+// parameter whose name mentions sign, token, key, secret, password or auth
+// (sign, signature, accessToken, apiKey, secretKey, ...), and a password in its
+// user info. Other parameters stay, for the reader of the log. A URL that
+// does not parse loses its whole query.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			return raw[:i] + "?REDACTED"
+		}
+		return raw
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			name, _, _ := strings.Cut(p, "=")
+			plain := name
+			if n, err := url.QueryUnescape(name); err == nil {
+				plain = n
+			}
+			if sensitiveParam(plain) {
+				parts[i] = name + "=REDACTED"
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.Redacted()
+}
+
+// sensitiveParam reports whether a query parameter's value must not be logged.
+func sensitiveParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"sign", "token", "key", "secret", "password", "passwd", "auth"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // snippet is the start of a provider's error body, for messages; bodies of

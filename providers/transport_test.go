@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -246,4 +247,94 @@ func TestTransportMalformedRequest(t *testing.T) {
 	wantKind(t, "bad method", err, providers.ErrInvalidRequest)
 	_, err = transport("://nope", nil).Do(context.Background(), providers.Call{Op: "op", Method: http.MethodGet, Path: "/"})
 	wantKind(t, "bad base URL", err, providers.ErrInvalidRequest)
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://api.cpay.ltd/openapi/v1/getOrderDetail?merchantId=20000387&merchantTradeNo=D1&sign=0123abcd",
+			"https://api.cpay.ltd/openapi/v1/getOrderDetail?merchantId=20000387&merchantTradeNo=D1&sign=REDACTED"},
+		{"http://h/p?signature=s1&accessToken=t1&api_key=k1&secretKey=x1&SIGN=s2&orderNo=O1&password=p1&Authorization=a1",
+			"http://h/p?signature=REDACTED&accessToken=REDACTED&api_key=REDACTED&secretKey=REDACTED&SIGN=REDACTED&orderNo=O1&password=REDACTED&Authorization=REDACTED"},
+		{"http://h/p?%73ign=s1&x=1", "http://h/p?%73ign=REDACTED&x=1"}, // an escaped name
+		{"http://h/p?sign", "http://h/p?sign=REDACTED"},
+		{"http://h/p?a=1&sign=", "http://h/p?a=1&sign=REDACTED"},
+		{"http://user:pw@h/p?x=1", "http://user:xxxxx@h/p?x=1"},
+		{"http://h/p#frag?sign=1", "http://h/p"},
+		{"http://h/p", "http://h/p"},
+		{"http://[::1%zz/p?sign=secret1", "http://[::1%zz/p?REDACTED"}, // does not parse: the whole query goes
+	}
+	for _, tc := range tests {
+		if got := providers.RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// A signed GET that fails: neither the error nor the log shows the signature
+// or a token, and the error still says what failed.
+func TestTransportErrorsHideSignedQuery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://user:hunter2@" + ln.Addr().String()
+	ln.Close()
+	srv, started := hanging(t)
+	query := url.Values{"merchantId": {"20000387"}, "merchantTradeNo": {"D1"}, "sign": {"deadbeefsignature"}, "accessToken": {"tok-secret"}}
+	secrets := []string{"deadbeefsignature", "tok-secret", "hunter2"}
+
+	for _, tc := range []struct {
+		name   string
+		base   string
+		client *http.Client
+		ctx    func() (context.Context, context.CancelFunc)
+		is     error
+	}{
+		{"connection refused", refused, nil, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, syscall.ECONNREFUSED},
+		{"timeout", srv.URL, &http.Client{Timeout: 100 * time.Millisecond}, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, nil},
+		{"deadline", srv.URL, nil, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}, context.DeadlineExceeded},
+	} {
+		var logs strings.Builder
+		tr := providers.NewTransport("cpay", providers.Config{BaseURL: tc.base, HTTPClient: tc.client, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		ctx, cancel := tc.ctx()
+		_, err := tr.Do(ctx, providers.Call{Op: "getOrderDetail", Method: http.MethodGet, Path: "/openapi/v1/getOrderDetail", Query: query})
+		cancel()
+		if err == nil {
+			t.Fatalf("%s: no error", tc.name)
+		}
+		text := err.Error() + "\n" + logs.String()
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Fatalf("%s: %q shows in\n%s", tc.name, s, text)
+			}
+		}
+		if !strings.Contains(err.Error(), "merchantTradeNo=D1") || !strings.Contains(err.Error(), "sign=REDACTED") || !strings.Contains(logs.String(), "sign=REDACTED") {
+			t.Fatalf("%s: error or log lost the redacted URL: %v\n%s", tc.name, err, logs.String())
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Fatalf("%s: %v no longer wraps %v", tc.name, err, tc.is)
+		}
+		var ne net.Error
+		if tc.name == "timeout" && (!errors.As(err, &ne) || !ne.Timeout()) {
+			t.Fatalf("timeout: %v is no longer a timeout", err)
+		}
+		if tc.base == srv.URL {
+			<-started
+		}
+	}
+}
+
+func TestRedactURLError(t *testing.T) {
+	if err := providers.RedactURLError(io.EOF); err != io.EOF {
+		t.Fatalf("a plain error changed: %v", err)
+	}
+	inner := &url.Error{Op: "Get", URL: "http://h/p?sign=s3cr3t", Err: context.Canceled}
+	for _, in := range []error{inner, fmt.Errorf("outer: %w", inner)} {
+		got := providers.RedactURLError(in)
+		if strings.Contains(got.Error(), "s3cr3t") || !errors.Is(got, context.Canceled) {
+			t.Fatalf("RedactURLError(%v) = %v", in, got)
+		}
+	}
 }

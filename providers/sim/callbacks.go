@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/tallyhq/tally/providers"
 )
 
 // Delivery is one attempt to deliver a callback, kept for the control API.
@@ -175,7 +177,8 @@ func (e *Engine) attempt(pc *pendingCallback, n int, forged bool, copyNo int) bo
 		}
 	}
 	if err != nil {
-		d.Error = err.Error()
+		// The notify URL may carry a signature (USDTCNPAY's callback URLs).
+		d.Error = providers.RedactURLError(err).Error()
 	}
 	d.Duration = time.Since(start)
 	e.mu.Lock()
