@@ -81,10 +81,19 @@ type NotifyMerchantArgs struct {
 // Kind is the River job kind.
 func (NotifyMerchantArgs) Kind() string { return "notify_merchant" }
 
-// InsertOpts puts webhooks on their own queue, retried for about a day.
+// InsertOpts puts webhooks on their own queue: 15 attempts, retried 2 s
+// doubling to an hour apart (notifyWorker.NextRetry), about four hours in all.
 func (NotifyMerchantArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: 15}
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: webhookAttempts}
 }
+
+// webhookAttempts and the webhook backoff bounds: a merchant's endpoint may be
+// down for about four hours before a webhook is given up (README, Webhooks).
+const (
+	webhookAttempts   = 15
+	webhookRetryFirst = 2 * time.Second
+	webhookRetryMax   = time.Hour
+)
 
 // SyncOpenOrdersArgs: queue a sync_order for every order still open.
 type SyncOpenOrdersArgs struct{}
@@ -381,7 +390,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyMerchantAr
 
 // NextRetry backs webhooks off from 2 s to an hour.
 func (w *notifyWorker) NextRetry(job *river.Job[NotifyMerchantArgs]) time.Time {
-	return time.Now().Add(backoff(job.Attempt, 2*time.Second, time.Hour))
+	return time.Now().Add(backoff(job.Attempt, webhookRetryFirst, webhookRetryMax))
 }
 
 func (w *notifyWorker) Timeout(*river.Job[NotifyMerchantArgs]) time.Duration { return 30 * time.Second }

@@ -101,3 +101,16 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 		t.Fatal("revoking a revoked key: no error")
 	}
 }
+
+// tally worker refuses to start without a public URL, before touching the
+// database: every order it sends would carry a notify URL leading nowhere.
+func TestWorkerNeedsPublicURL(t *testing.T) {
+	t.Setenv("TALLY_PUBLIC_URL", "")
+	_, err := run(t, "postgres://nowhere.invalid:1/x", "worker")
+	if !errors.Is(err, errNoPublicURL) {
+		t.Fatalf("tally worker without a public URL: %v, want errNoPublicURL", err)
+	}
+	if _, err := run(t, "postgres://nowhere.invalid:1/x", "worker", "--public-url", "tally.example.com"); err == nil || !strings.Contains(err.Error(), "absolute http(s) URL") {
+		t.Fatalf("tally worker --public-url tally.example.com: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -68,6 +69,9 @@ func newServeCmd(g *globals) *cobra.Command {
 			if publicURL == "" {
 				publicURL = "http://" + addr
 			}
+			if err := checkPublicURL(publicURL, false); err != nil {
+				return err
+			}
 			a, err := g.newApp(ctx, publicURL, f.poolSize)
 			if err != nil {
 				return err
@@ -99,6 +103,9 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := checkPublicURL(publicURL, true); err != nil {
+				return err
+			}
 			a, err := g.newApp(ctx, publicURL, f.poolSize)
 			if err != nil {
 				return err
@@ -119,7 +126,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return runner.Stop(stopCtx)
 		},
 	}
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), "URL providers reach the API nodes at (for the notify URLs sent with orders)")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account> (required; default $TALLY_PUBLIC_URL)")
 	f.bind(cmd, false)
 	return cmd
 }
@@ -150,4 +157,24 @@ func serveUntilDone(ctx context.Context, addr string, h http.Handler, runner *jo
 	err = errors.Join(hs.Shutdown(stopCtx), runner.Stop(stopCtx))
 	slog.Info("tally stopped")
 	return err
+}
+
+// errNoPublicURL: a worker would send providers notify URLs that lead nowhere.
+var errNoPublicURL = errors.New("tally worker needs --public-url (or TALLY_PUBLIC_URL): the URL providers reach tally's API nodes at; " +
+	"every order a worker sends a provider carries <url>/callbacks/<account> as its notify URL, and a wrong one loses every callback")
+
+// checkPublicURL refuses a public URL that is not an absolute http(s) URL; with
+// required, an empty one too.
+func checkPublicURL(raw string, required bool) error {
+	if raw == "" {
+		if required {
+			return errNoPublicURL
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--public-url %q: an absolute http(s) URL such as https://tally.example.com", raw)
+	}
+	return nil
 }
