@@ -782,3 +782,60 @@ func TestRefundPayerRefusedBeforeAnythingMoves(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// TestDayReportCountsEachOrderOnce: a day's report merges the runs whose
+// window lies in that day, choosing windows that do not overlap: the whole-day
+// run, run twice, and a short manual run inside it count each order once; the
+// previous day's run (finished today) and a run reaching into another day are
+// left out, and a note says so.
+func TestDayReportCountsEachOrderOnce(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	a := paidDeposit(e, "d1", "10.00")
+	c := brlDeposit(e, "d1", "30.00")
+	e.Control("cxpay", "POST", "/orders/"+c.ProviderOrderNo+"/pay", map[string]string{"amount": "25.00"})
+	e.WaitStatus(c.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	day := a.CreatedAt.UTC().Truncate(24 * time.Hour)
+	if !c.CreatedAt.UTC().Truncate(24 * time.Hour).Equal(day) {
+		t.Skip("the orders straddle midnight UTC")
+	}
+	run := func(from, to time.Time) recon.Summary {
+		return e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	}
+	run(day.Add(-24*time.Hour), day) // yesterday's daily run, finished today
+	run(day, day.Add(24*time.Hour))
+	run(day, day.Add(24*time.Hour)) // the same window again
+	run(a.CreatedAt.Add(-time.Second), c.CreatedAt.Add(time.Second))
+	run(day.Add(-time.Hour), day.Add(time.Hour)) // reaches into yesterday
+	sum, err := e.Recon.Day(ctx, e.Merchant.ID, day.Add(12*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Orders) != 1 {
+		t.Fatalf("order lines = %+v", sum.Orders)
+	}
+	l := sum.Orders[0]
+	if l.Checked != 2 || l.Matched != 2 || !l.MatchedAmount.Equal(dec("40")) || l.Unmatched != 0 {
+		t.Fatalf("day line = %+v, want the 2 orders (40 BRL) once", l)
+	}
+	types := byType(sum)
+	if d := types["amount_mismatch"]; d.Found != 1 {
+		t.Fatalf("amount_mismatch = %+v, want the one discrepancy once", d)
+	}
+	if len(sum.Findings) != 1 {
+		t.Fatalf("findings = %+v, want one", sum.Findings)
+	}
+	if len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], "1 runs") {
+		t.Fatalf("notes = %q, want the straddling run noted", sum.Notes)
+	}
+	// Yesterday's report has its own run, with none of today's orders.
+	prev, err := e.Recon.Day(ctx, e.Merchant.ID, day.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prev.Orders) != 0 || len(prev.Findings) != 0 {
+		t.Fatalf("yesterday = %+v %+v, want no orders", prev.Orders, prev.Findings)
+	}
+}

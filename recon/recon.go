@@ -397,7 +397,8 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 	}
 	sum := Summary{RunID: run.ID, Merchant: m.Code, Kind: run.Kind, ProviderAccount: run.ProviderAccount,
 		WindowStart: run.WindowStart, WindowEnd: run.WindowEnd, Status: run.Status, StartedAt: run.StartedAt,
-		Orders: []OrderLine{}, Discrepancies: []DiscrepancyLine{}, Balances: []BalanceLine{}, Findings: []Finding{}}
+		Orders: []OrderLine{}, Discrepancies: []DiscrepancyLine{}, Balances: []BalanceLine{}, Findings: []Finding{},
+		Notes: append([]string(nil), cp.Notes...)}
 	for _, l := range cp.Lines {
 		sum.Orders = append(sum.Orders, *l)
 	}

@@ -30,6 +30,8 @@ type Summary struct {
 	Balances []BalanceLine `json:"balances"`
 	// Ledger is the invariant check made in every run.
 	Ledger LedgerLine `json:"ledger"`
+	// Notes are what the run could not check, or (a day's report) left out.
+	Notes []string `json:"notes,omitempty"`
 	// Findings lists every discrepancy the run touched, one row each.
 	Findings []Finding `json:"findings"`
 }

@@ -182,22 +182,22 @@ type OrderEvent struct {
 }
 
 type ProviderAccount struct {
-	ID                  int64
-	MerchantID          int64
-	Name                string
-	Provider            string
-	BaseUrl             string
-	ProviderMerchantID  string
-	SecretSealed        []byte
-	Options             []byte
-	AmountPolicy        string
-	AmountTolerance     decimal.Decimal
-	BalanceTolerance    decimal.Decimal
-	DateToleranceSecs   int32
-	Enabled             bool
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	DepositLifetimeSecs int32
+	ID                 int64
+	MerchantID         int64
+	Name               string
+	Provider           string
+	BaseUrl            string
+	ProviderMerchantID string
+	SecretSealed       []byte
+	Options            []byte
+	AmountPolicy       string
+	AmountTolerance    decimal.Decimal
+	BalanceTolerance   decimal.Decimal
+	DateToleranceSecs  int32
+	Enabled            bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	DepositLifetimeMs  int64
 }
 
 type ReconRun struct {

@@ -1128,20 +1128,42 @@ func (q *Queries) RunForUpdate(ctx context.Context, id int64) (ReconRun, error) 
 	return i, err
 }
 
-const runsFinishedBetween = `-- name: RunsFinishedBetween :many
+const runsStraddling = `-- name: RunsStraddling :one
+SELECT count(*)::bigint FROM recon_runs
+WHERE merchant_id = $1 AND status = 'completed' AND window_start < $2 AND window_end > $3
+  AND NOT (window_start >= $3 AND window_end <= $2)
+`
+
+type RunsStraddlingParams struct {
+	MerchantID int64
+	ToTime     time.Time
+	FromTime   time.Time
+}
+
+// How many of a merchant's completed runs overlap [from_time, to_time) without
+// lying within it.
+func (q *Queries) RunsStraddling(ctx context.Context, arg RunsStraddlingParams) (int64, error) {
+	row := q.db.QueryRow(ctx, runsStraddling, arg.MerchantID, arg.ToTime, arg.FromTime)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const runsWithin = `-- name: RunsWithin :many
 SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
-WHERE merchant_id = $1 AND status = 'completed' AND finished_at >= $2 AND finished_at < $3
+WHERE merchant_id = $1 AND status = 'completed' AND window_start >= $2 AND window_end <= $3
 ORDER BY id
 `
 
-type RunsFinishedBetweenParams struct {
+type RunsWithinParams struct {
 	MerchantID int64
-	FromTime   *time.Time
-	ToTime     *time.Time
+	FromTime   time.Time
+	ToTime     time.Time
 }
 
-func (q *Queries) RunsFinishedBetween(ctx context.Context, arg RunsFinishedBetweenParams) ([]ReconRun, error) {
-	rows, err := q.db.Query(ctx, runsFinishedBetween, arg.MerchantID, arg.FromTime, arg.ToTime)
+// A merchant's completed runs whose window lies within [from_time, to_time).
+func (q *Queries) RunsWithin(ctx context.Context, arg RunsWithinParams) ([]ReconRun, error) {
+	rows, err := q.db.Query(ctx, runsWithin, arg.MerchantID, arg.FromTime, arg.ToTime)
 	if err != nil {
 		return nil, err
 	}

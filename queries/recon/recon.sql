@@ -30,11 +30,6 @@ WHERE merchant_id = @merchant_id
 ORDER BY id DESC
 LIMIT @row_limit;
 
--- name: RunsFinishedBetween :many
-SELECT * FROM recon_runs
-WHERE merchant_id = @merchant_id AND status = 'completed' AND finished_at >= @from_time AND finished_at < @to_time
-ORDER BY id;
-
 -- name: AbandonedRuns :many
 SELECT * FROM recon_runs WHERE status = 'running' AND heartbeat_at < @before ORDER BY id LIMIT 100;
 
@@ -240,3 +235,16 @@ WHERE d.status = 'open' AND d.provider_account_id = @provider_account_id
                    OR (s.order_no = '' AND s.provider_order_id <> '' AND s.provider_order_id = o.provider_order_id)))
 ORDER BY d.id
 LIMIT 500;
+
+-- name: RunsWithin :many
+-- A merchant's completed runs whose window lies within [from_time, to_time).
+SELECT * FROM recon_runs
+WHERE merchant_id = @merchant_id AND status = 'completed' AND window_start >= @from_time AND window_end <= @to_time
+ORDER BY id;
+
+-- name: RunsStraddling :one
+-- How many of a merchant's completed runs overlap [from_time, to_time) without
+-- lying within it.
+SELECT count(*)::bigint FROM recon_runs
+WHERE merchant_id = @merchant_id AND status = 'completed' AND window_start < @to_time AND window_end > @from_time
+  AND NOT (window_start >= @from_time AND window_end <= @to_time);
