@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/orders"
@@ -837,5 +839,137 @@ func TestDayReportCountsEachOrderOnce(t *testing.T) {
 	}
 	if len(prev.Orders) != 0 || len(prev.Findings) != 0 {
 		t.Fatalf("yesterday = %+v %+v, want no orders", prev.Orders, prev.Findings)
+	}
+}
+
+// TestReconFeeMismatch: the callback CXPay sent stated one fee, its order
+// query states another: the run flags a fee_mismatch with the exact
+// difference (and the credited amount it implies), and moves no money.
+func TestReconFeeMismatch(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{})
+	o := brlDeposit(e, "f1", "10.00")
+	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "callbacks": map[string]any{"drop": true}})
+	var so struct {
+		ID     string          `json:"id"`
+		Status string          `json:"status"`
+		Fee    decimal.Decimal `json:"fee"`
+	}
+	e.Eventually("paid at CXPay", func() bool {
+		e.Control("cxpay", "GET", "/orders/"+o.ProviderOrderNo, nil).JSON(t, &so)
+		return so.Status == "succeeded"
+	})
+	if !so.Fee.Equal(dec("0.1")) {
+		t.Fatalf("CXPay's fee = %s, want 1%% of 10", so.Fee)
+	}
+	// The callback tally gets (correctly signed) says the fee was nothing.
+	params := map[string]string{"platOrderId": so.ID, "orderId": o.ProviderOrderNo, "amount": "10", "status": "1", "reverse": "false", "remark": "", "fee": "0"}
+	body := fmt.Sprintf(`{"platOrderId":%q,"orderId":%q,"amount":10,"status":1,"reverse":false,"remark":"","fee":0,"sign":%q}`,
+		so.ID, o.ProviderOrderNo, cxpay.Sign(params, "34797ffec7814a0b"))
+	if r := e.API("POST", "/callbacks/cxpay-main", body); r.Status != 200 {
+		t.Fatalf("callback: %d %s", r.Status, r.Body)
+	}
+	if got := e.WaitStatus(o.ID, orders.StatusSucceeded); !got.Fee.Valid || !got.Fee.Decimal.IsZero() {
+		t.Fatalf("order fee = %v, want the callback's 0", got.Fee)
+	}
+	e.WaitIdle()
+	from, to := window(start)
+	sum := e.Reconcile(recon.Request{Kind: recon.KindOrders, ProviderAccount: "cxpay-main", From: from, To: to})
+	if l := byType(sum)["fee_mismatch"]; l.Found != 1 || l.New != 1 {
+		t.Fatalf("fee_mismatch = %+v (findings %+v)", l, sum.Findings)
+	}
+	ds := e.Discrepancies(discrepancies.FeeMismatch)
+	if len(ds) != 1 || ds[0].OrderID != o.ID || !ds[0].AmountDelta.Equal(dec("0.1")) || ds[0].Expected == nil || *ds[0].Expected != "0" ||
+		ds[0].Actual == nil || !dec(*ds[0].Actual).Equal(dec("0.1")) || ds[0].Status != discrepancies.Open || ds[0].Severity != discrepancies.Low {
+		t.Fatalf("fee_mismatch row = %+v", ds)
+	}
+	var credited bool
+	for _, d := range e.Discrepancies(discrepancies.AmountMismatch) {
+		credited = credited || d.OrderID == o.ID && strings.HasSuffix(d.Fingerprint, ":credited") && d.AmountDelta.Equal(dec("-0.1"))
+	}
+	if !credited {
+		t.Fatalf("no credited amount_mismatch of -0.1: %+v", e.Discrepancies(discrepancies.AmountMismatch))
+	}
+	if sum.Orders[0].Unmatched != 1 || sum.Orders[0].Matched != 0 {
+		t.Fatalf("order line = %+v, want the order unmatched", sum.Orders[0])
+	}
+	if got := e.Balance("expenses:fees:cxpay-main:BRL"); !got.IsZero() {
+		t.Fatalf("fees = %s: a flagged fee is an accountant's to book", got)
+	}
+	e.CheckLedger()
+}
+
+// TestReconJobRetriedByRiverResumes: the recon_run job fails mid-run (CXPay's
+// balance endpoint answers 5xx after every order was compared and
+// checkpointed); River retries the job, and the retry resumes at the balances:
+// the orders are not queried again (a fault on the order query set between
+// the attempts is never hit) and every count is exact.
+func TestReconJobRetriedByRiverResumes(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	e := tallytest.New(t, tallytest.Options{ReconPageSize: 2})
+	ctx := context.Background()
+	e.Opening("cxpay", "BRL", "100000")
+	for i := 0; i < 7; i++ {
+		paidDeposit(e, "j1", "1.00")
+	}
+	e.WaitIdle()
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/order/balance", "mode": "error_5xx"})
+	from, to := window(start)
+	run, err := e.Recon.Create(ctx, recon.Request{MerchantID: e.Merchant.ID, Kind: recon.KindFull, ProviderAccount: "cxpay-main", From: from, To: to, Trigger: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := recon.Enqueue(ctx, e.Runner.Client(), nil, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the first attempt to fail at the balances", func() bool {
+		var failed int
+		_ = e.Pool.QueryRow(ctx, `SELECT COALESCE(array_length(errors, 1), 0) FROM river_job WHERE kind = 'recon_run' AND args->>'run_id' = $1`,
+			fmt.Sprint(run.ID)).Scan(&failed)
+		return failed == 1
+	})
+	var phase string
+	var done int64
+	if err := e.Pool.QueryRow(ctx, `SELECT checkpoint->>'phase', (checkpoint->>'done')::bigint FROM recon_runs WHERE id = $1`, run.ID).Scan(&phase, &done); err != nil {
+		t.Fatal(err)
+	}
+	if phase != "balances" || done != 7 {
+		t.Fatalf("checkpoint after the failed attempt: phase %q, %d done; want balances, 7", phase, done)
+	}
+	// Between the attempts the balances recover and the order query breaks.
+	e.Control("cxpay", "DELETE", "/faults", nil)
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/order/query", "mode": "error_5xx"})
+	e.Eventually("the retried run to complete", func() bool {
+		r, _ := e.Recon.Get(ctx, e.Merchant.ID, run.ID)
+		return r.Status == recon.RunCompleted
+	})
+	var attempt int
+	if err := e.Pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE kind = 'recon_run' AND args->>'run_id' = $1`, fmt.Sprint(run.ID)).Scan(&attempt); err != nil || attempt != 2 {
+		var errs string
+		_ = e.Pool.QueryRow(ctx, `SELECT errors::text FROM river_job WHERE kind = 'recon_run' AND args->>'run_id' = $1`, fmt.Sprint(run.ID)).Scan(&errs)
+		t.Fatalf("job attempts = %d (%v), want 2; errors %s", attempt, err, errs)
+	}
+	var faults []struct {
+		Path string
+		Hits int
+	}
+	e.Control("cxpay", "GET", "/faults", nil).JSON(t, &faults)
+	if len(faults) != 1 || faults[0].Hits != 0 {
+		t.Fatalf("order query faults = %+v: the retry queried orders again instead of resuming", faults)
+	}
+	sum, err := e.Recon.Summary(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Orders) != 1 || sum.Orders[0].Checked != 7 || sum.Orders[0].Matched != 7 || !sum.Orders[0].MatchedAmount.Equal(dec("7")) {
+		t.Fatalf("resumed run counted %+v, want 7 checked and matched (7 BRL) once each", sum.Orders)
+	}
+	if len(sum.Balances) != 1 || !sum.Balances[0].OK {
+		t.Fatalf("balances = %+v, want one comparison, consistent", sum.Balances)
+	}
+	if len(sum.Notes) != 0 {
+		t.Fatalf("notes = %q, want none (no query failed)", sum.Notes)
 	}
 }
