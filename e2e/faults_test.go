@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -136,8 +137,29 @@ func TestReversalOvertakesSuccess(t *testing.T) {
 	o := brlDeposit(e, "c4", "40.00")
 	script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "reverse_after": "30s", "callbacks": map[string]any{"reorder": true}})
 	o = e.WaitStatus(o.ID, orders.StatusReversed)
-	e.WaitIdle()
-	time.Sleep(300 * time.Millisecond) // the overtaken success callback arrives after
+	// The overtaken success callback arrives after the reversal: wait until
+	// the provider has had both callbacks acknowledged and tally has applied
+	// both, the success one as stale.
+	e.Eventually("both callbacks acknowledged and applied", func() bool {
+		var dl []struct {
+			OrderNo string `json:"order_no"`
+			Event   int    `json:"event"`
+			Acked   bool   `json:"acked"`
+		}
+		e.Control("cxpay", "GET", "/deliveries", nil).JSON(t, &dl)
+		acked := map[int]bool{}
+		for _, d := range dl {
+			if d.OrderNo == o.ProviderOrderNo && d.Acked {
+				acked[d.Event] = true
+			}
+		}
+		var rows, processed, stale int
+		if err := e.Pool.QueryRow(context.Background(), `SELECT count(*), count(processed_at), count(*) FILTER (WHERE outcome = 'stale')
+			FROM callback_inbox WHERE order_id = $1 OR (order_id IS NULL AND processed_at IS NULL)`, o.ID).Scan(&rows, &processed, &stale); err != nil {
+			t.Fatal(err)
+		}
+		return len(acked) >= 2 && rows >= 2 && processed == rows && stale >= 1
+	})
 	e.WaitIdle()
 	if o = e.Order(o.ID); o.Status != orders.StatusReversed {
 		t.Fatalf("a stale success moved a reversed order back to %s", o.Status)
@@ -161,6 +183,58 @@ func TestBadSignatureRejectedThenGenuineProcessed(t *testing.T) {
 	}
 	if got := e.Balance("liabilities:customer:c5:BRL"); !got.Equal(dec("10")) {
 		t.Fatalf("customer = %s, want 10 (the forged copy claimed another amount)", got)
+	}
+	// The forged copy was answered with CXPay's failure answer (400), the
+	// genuine one acknowledged.
+	var dl []struct {
+		OrderNo string `json:"order_no"`
+		Forged  bool   `json:"forged"`
+		Status  int    `json:"status"`
+		Acked   bool   `json:"acked"`
+	}
+	e.Control("cxpay", "GET", "/deliveries", nil).JSON(t, &dl)
+	forged, genuine := 0, 0
+	for _, d := range dl {
+		switch {
+		case d.OrderNo != o.ProviderOrderNo:
+		case d.Forged && d.Status == http.StatusBadRequest && !d.Acked:
+			forged++
+		case !d.Forged && d.Status == http.StatusOK && d.Acked:
+			genuine++
+		default:
+			t.Errorf("delivery %+v", d)
+		}
+	}
+	if forged < 1 || genuine != 1 {
+		t.Fatalf("deliveries: %d forged answered 400, %d genuine acknowledged; want at least 1 and 1", forged, genuine)
+	}
+	// The forged copy is stored, rejected, with why, and the discrepancy points at it.
+	var inboxID int64
+	var verdict, errText, path, query string
+	var body []byte
+	var processed bool
+	if err := e.Pool.QueryRow(context.Background(), `SELECT id, verdict, error, body, path, query, processed_at IS NOT NULL FROM callback_inbox
+		WHERE verdict = 'rejected'`).Scan(&inboxID, &verdict, &errText, &body, &path, &query, &processed); err != nil {
+		t.Fatalf("the rejected inbox row: %v", err)
+	}
+	if !strings.Contains(errText, "signature") || !strings.Contains(string(body), o.ProviderOrderNo) || processed {
+		t.Fatalf("rejected row: error %q processed %v body %s", errText, processed, body)
+	}
+	var detail struct {
+		InboxID int64 `json:"inbox_id"`
+	}
+	if err := json.Unmarshal(ds[0].Detail, &detail); err != nil || detail.InboxID != inboxID {
+		t.Fatalf("the discrepancy names inbox row %d (%v), want %d", detail.InboxID, err, inboxID)
+	}
+	// The same forgery again gets the same answer and stays one rejected row.
+	status, answer := e.Deliver(tallytest.CapturedCallback{Method: "POST", Path: path, RawQuery: query,
+		Header: http.Header{"Content-Type": {"application/json"}}}, body, nil)
+	if status != http.StatusBadRequest || answer != "fail" {
+		t.Fatalf("a forged callback was answered %d %q, want 400 \"fail\"", status, answer)
+	}
+	var rejected int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM callback_inbox WHERE verdict = 'rejected'`).Scan(&rejected); err != nil || rejected != 1 {
+		t.Fatalf("rejected rows = %d, %v; want 1", rejected, err)
 	}
 	e.CheckLedger()
 }
@@ -211,10 +285,46 @@ func TestCreateFaults(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("provider has %d orders numbered %s, want exactly 1", n, a.ProviderOrderNo)
 	}
-	// A definite rejection fails the order (here: an unknown payCode).
+	// The order created through the ambiguous path settles like any other (a
+	// definite rejection: TestDefiniteRejectionFailsPayoutAndVoidsHold).
 	e.Control("cxpay", "POST", "/orders/"+a.ProviderOrderNo+"/pay", nil)
 	e.WaitStatus(a.ID, orders.StatusSucceeded)
 	e.WaitIdle()
+	e.CheckLedger()
+}
+
+// The provider refuses a payout outright (its balance there is short): the
+// order fails at once, its hold is voided, nothing is paid or charged.
+func TestDefiniteRejectionFailsPayoutAndVoidsHold(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Fund("cxpay", "big", "BRL", "150000")
+	before := simBalance(e, "cxpay", "BRL")
+	// The sandbox merchant holds 100,000 BRL at CXPay: 120,000 is refused.
+	p := brlPayout(e, "big", "120000.00")
+	p = e.WaitStatus(p.ID, orders.StatusFailed)
+	if p.SubmitState != "rejected" || !strings.Contains(p.LastError, "insufficient balance") {
+		t.Fatalf("refused payout: submit %s, last error %q", p.SubmitState, p.LastError)
+	}
+	e.WaitIdle()
+	balances(t, e, map[string][2]string{
+		"liabilities:customer:big:BRL":   {"150000", "150000"},
+		"assets:provider:cxpay-main:BRL": {"150000", "150000"},
+		"expenses:fees:cxpay-main:BRL":   {"0", "0"},
+	})
+	if n := simOrderCount(e, "cxpay", p.ProviderOrderNo); n != 0 {
+		t.Fatalf("the provider has %d orders numbered %s, want none", n, p.ProviderOrderNo)
+	}
+	if after := simBalance(e, "cxpay", "BRL"); !after.Equal(before) {
+		t.Fatalf("the provider's balance moved from %s to %s for a refused payout", before, after)
+	}
+	var sawFailed bool
+	e.Eventually("the failed webhook", func() bool {
+		for _, ev := range e.Webhooks.For(p.ID) {
+			sawFailed = sawFailed || ev.ToStatus == "failed"
+		}
+		return sawFailed
+	})
 	e.CheckLedger()
 }
 
@@ -348,11 +458,13 @@ func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
 func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
 	t.Parallel()
-	// River's rescuer sweeps every 30 s: wait long enough for it. Callbacks
-	// refused while the database was cut may exhaust the (time-scaled) provider
-	// retries; the periodic sync repairs those, as in production.
-	e := tallytest.New(t, tallytest.Options{DBProxy: true, Wait: 90 * time.Second,
-		Jobs: jobs.Options{CallbackWorkers: 8, Schedule: true, SyncEvery: time.Second, SyncAge: time.Millisecond}})
+	// No periodic sync: a process_callback lost with the killed worker would
+	// not be repaired by a query, so the test sees it. River's rescuer sweeps
+	// every 30 s: wait long enough for it. At scale 60 CXPay's pushes (0 to 40
+	// documented minutes) span 40 s, so callbacks refused while the database
+	// was cut come again.
+	e := tallytest.New(t, tallytest.Options{DBProxy: true, Wait: 90 * time.Second, Scale: 60,
+		Jobs: jobs.Options{CallbackWorkers: 8}})
 	const n = 30
 	ids := make([]int64, n)
 	for i := range ids {
@@ -364,13 +476,40 @@ func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
 	// Kill the workers once the first callbacks are being processed.
 	e.Eventually("processing to start", func() bool { return e.Order(ids[2]).Status == orders.StatusSucceeded })
 	e.KillWorkers()
-	e.RestartWorkers(jobs.Options{RescueAfter: 2 * time.Second, Schedule: true, SyncEvery: time.Second, SyncAge: time.Millisecond})
+	e.RestartWorkers(jobs.Options{RescueAfter: 2 * time.Second})
 	for _, id := range ids {
 		e.WaitStatus(id, orders.StatusSucceeded)
 	}
 	e.WaitIdle()
 	if got := e.Balance("liabilities:customer:k:BRL"); !got.Equal(dec(fmt.Sprint(n))) {
 		t.Fatalf("customer = %s, want %d: a callback was lost or posted twice", got, n)
+	}
+	// Every order was settled by its callback's own job, none by anything else.
+	for _, id := range ids {
+		tl, err := e.Orders.Timeline(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range tl {
+			if ev.ToStatus == "succeeded" && ev.FromStatus != "succeeded" && ev.Source != "callback" {
+				t.Fatalf("order %d succeeded through %s, not its callback", id, ev.Source)
+			}
+		}
+	}
+	var unprocessed, applied int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE processed_at IS NULL), count(*) FILTER (WHERE outcome = 'applied')
+		FROM callback_inbox WHERE order_id = ANY($1) OR order_id IS NULL`, ids).Scan(&unprocessed, &applied); err != nil {
+		t.Fatal(err)
+	}
+	if unprocessed != 0 || applied != n {
+		t.Fatalf("inbox: %d callbacks unprocessed, %d applied; want 0 and %d", unprocessed, applied, n)
+	}
+	var lost int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND state <> 'completed'`).Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
+	if lost != 0 {
+		t.Fatalf("%d process_callback jobs did not complete", lost)
 	}
 	e.CheckLedger()
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,6 +107,8 @@ type Env struct {
 	wait     time.Duration
 	workerOn bool
 	mu       sync.Mutex
+	// intercept, when set, takes provider callbacks instead of tally.
+	intercept atomic.Pointer[Interceptor]
 }
 
 // New starts an Env; everything stops when the test ends.
@@ -219,7 +222,7 @@ func New(t testing.TB, opts Options) *Env {
 	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
 		Recon: e.Recon, River: e.Runner.Client()},
 		server.Options{Logger: opts.Logger})
-	e.handler.set(srv.Handler())
+	e.handler.set(e.callbackHandler(srv.Handler()))
 	if !opts.NoWorkers {
 		e.StartWorkers()
 	}
