@@ -973,3 +973,64 @@ func TestReconJobRetriedByRiverResumes(t *testing.T) {
 		t.Fatalf("notes = %q, want none (no query failed)", sum.Notes)
 	}
 }
+
+// TestScheduledWindowRetriedAfterFailure: a scheduled window whose run failed
+// no longer holds the window: the next schedule tick runs it again (and only
+// it, once), while a window with a live run stays a duplicate.
+func TestScheduledWindowRetriedAfterFailure(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	e.Opening("cxpay", "BRL", "100000")
+	hour := time.Now().UTC().Truncate(time.Hour)
+	w := recon.Request{MerchantID: e.Merchant.ID, ProviderAccount: "cxpay-main", Kind: recon.KindBalances,
+		From: hour.Add(-2 * time.Hour), To: hour.Add(-time.Hour), Trigger: "schedule"}
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/order/balance", "mode": "error_5xx"})
+	failed, err := e.Recon.Create(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Recon.Execute(ctx, failed.ID, nil); err == nil {
+		t.Fatal("the run should fail while CXPay's balance endpoint is down")
+	}
+	if r, _ := e.Recon.Get(ctx, e.Merchant.ID, failed.ID); r.Status != recon.RunFailed {
+		t.Fatalf("run is %s, want failed", r.Status)
+	}
+	e.Control("cxpay", "DELETE", "/faults", nil)
+	// A schedule tick for hourly windows: the current window for every
+	// account, and the failed one again.
+	if _, err := e.Runner.Client().Insert(ctx, recon.ScheduleArgs{RunKind: recon.KindBalances, Every: time.Hour}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var retry recon.Run
+	e.Eventually("the failed window run again", func() bool {
+		runs, _ := e.Recon.Runs(ctx, e.Merchant.ID, 0, 100)
+		for _, r := range runs {
+			if r.ID != failed.ID && r.ProviderAccount == "cxpay-main" && r.WindowStart.Equal(w.From) && r.Status == recon.RunCompleted {
+				retry = r
+				return true
+			}
+		}
+		return false
+	})
+	if retry.Trigger != "schedule" || !retry.WindowEnd.Equal(w.To) {
+		t.Fatalf("retry = %+v", retry)
+	}
+	sum, err := e.Recon.Summary(ctx, retry.ID)
+	if err != nil || len(sum.Balances) != 1 || !sum.Balances[0].OK {
+		t.Fatalf("retried run: %+v %v", sum.Balances, err)
+	}
+	// Now the window is held again: creating it once more is a duplicate.
+	if _, err := e.Recon.Create(ctx, w); !errors.Is(err, recon.ErrDuplicate) {
+		t.Fatalf("creating a completed window again: %v, want ErrDuplicate", err)
+	}
+	e.WaitIdle()
+	var n int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM recon_runs WHERE trigger = 'schedule' AND window_start = $1`, w.From).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d runs of the window (%v), want the failed one and its retry", n, err)
+	}
+	var current int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM recon_runs WHERE trigger = 'schedule' AND window_start = $1`, hour.Add(-time.Hour)).Scan(&current); err != nil || current != 5 {
+		t.Fatalf("%d runs of the current window (%v), want one per account", current, err)
+	}
+}

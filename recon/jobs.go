@@ -109,8 +109,9 @@ type scheduleWorker struct {
 // every window since the account's last scheduled one that no run covers (a
 // tick the scheduler missed, a node that was down), at most maxCatchUp of them:
 // windows tile time, so that every order, and every deadline (overduePage),
-// falls in one scheduled run. A window already run by the schedule is skipped
-// (the runs table's unique key).
+// falls in one scheduled run. A window already run (or running) by the
+// schedule is skipped (the runs table's unique key); a recent window whose
+// runs all failed is run again, up to maxWindowFailures times.
 func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs]) error {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
@@ -144,10 +145,26 @@ func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs])
 				from = oldest
 			}
 		}
+		type window struct{ from, to time.Time }
+		var windows []window
+		// Windows whose every run failed are run again, a few times at most.
+		failed, err := w.s.q.FailedScheduledWindows(ctx, recondb.FailedScheduledWindowsParams{Kind: string(job.Args.RunKind),
+			ProviderAccountID: &a.ID, LengthSeconds: int64(every / time.Second), After: to.Add(-maxCatchUp * every), MaxFailures: maxWindowFailures})
+		if err != nil {
+			return fmt.Errorf("failed windows of %s: %w", a.Name, err)
+		}
+		for _, f := range failed {
+			w.s.opts.Logger.Info("reconciliation window failed before: running it again", "account", a.Name, "kind", job.Args.RunKind,
+				"window_start", f.WindowStart, "failures", f.Failures)
+			windows = append(windows, window{f.WindowStart, f.WindowEnd})
+		}
 		for start := from; start.Before(to); start = start.Add(every) {
+			windows = append(windows, window{start, start.Add(every)})
+		}
+		for _, win := range windows {
 			err := pgx.BeginFunc(ctx, w.s.pool, func(tx pgx.Tx) error {
 				run, err := w.s.CreateTx(ctx, tx, Request{MerchantID: a.MerchantID, ProviderAccount: a.Name, Kind: job.Args.RunKind,
-					From: start, To: start.Add(every), Trigger: "schedule"})
+					From: win.from, To: win.to, Trigger: "schedule"})
 				if errors.Is(err, ErrDuplicate) {
 					return nil
 				}
@@ -163,6 +180,10 @@ func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs])
 	}
 	return nil
 }
+
+// maxWindowFailures is how many times a scheduled window may fail before the
+// schedule stops running it again (it stays listed as failed for an accountant).
+const maxWindowFailures = 3
 
 // maxCatchUp bounds how many missed windows one schedule tick starts per account.
 const maxCatchUp = 96

@@ -108,8 +108,9 @@ type Run struct {
 }
 
 // Create stores a new run in status running; Execute then carries it out
-// (usually as the recon_run job). A scheduled window that already has a run is
-// ErrDuplicate, with that run.
+// (usually as the recon_run job). A scheduled window that already has a
+// running or completed run is ErrDuplicate, with that run; one whose runs
+// failed may be run again.
 func (s *Service) Create(ctx context.Context, req Request) (Run, error) {
 	return s.CreateTx(ctx, nil, req)
 }
@@ -231,6 +232,26 @@ func (s *Service) runFrom(ctx context.Context, r recondb.ReconRun) (Run, error) 
 		run.StatementID = *r.StatementID
 	}
 	return run, nil
+}
+
+// RunProgress is where a run is, as its last checkpoint says.
+type RunProgress struct {
+	Status RunStatus `json:"status"`
+	Phase  string    `json:"phase"`
+	Done   int64     `json:"done"` // orders handled so far
+	Error  string    `json:"error,omitempty"`
+}
+
+// ProgressOf reads a run's progress from its checkpoint, wherever it runs.
+func (s *Service) ProgressOf(ctx context.Context, runID int64) (RunProgress, error) {
+	r, err := s.q.RunProgress(ctx, runID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RunProgress{}, fmt.Errorf("run %d: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return RunProgress{}, fmt.Errorf("progress of run %d: %w", runID, err)
+	}
+	return RunProgress{Status: RunStatus(r.Status), Phase: r.Phase, Done: r.Done, Error: r.Error}, nil
 }
 
 // Progress receives a run's progress: the phase and the orders handled so far.

@@ -98,6 +98,60 @@ type CopyStatementLinesParams struct {
 	Requested       decimal.NullDecimal
 }
 
+const failedScheduledWindows = `-- name: FailedScheduledWindows :many
+SELECT window_start, window_end, count(*)::bigint AS failures FROM recon_runs
+WHERE trigger = 'schedule' AND kind = $1 AND provider_account_id = $2
+  AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = $3::bigint
+  AND window_end > $4
+GROUP BY window_start, window_end
+HAVING bool_and(status = 'failed') AND count(*) < $5::bigint
+ORDER BY window_start
+LIMIT 100
+`
+
+type FailedScheduledWindowsParams struct {
+	Kind              string
+	ProviderAccountID *int64
+	LengthSeconds     int64
+	After             time.Time
+	MaxFailures       int64
+}
+
+type FailedScheduledWindowsRow struct {
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Failures    int64
+}
+
+// Scheduled windows of a kind and length for an account, ending after a time,
+// whose runs all failed, fewer than max_failures times: the schedule runs them
+// again.
+func (q *Queries) FailedScheduledWindows(ctx context.Context, arg FailedScheduledWindowsParams) ([]FailedScheduledWindowsRow, error) {
+	rows, err := q.db.Query(ctx, failedScheduledWindows,
+		arg.Kind,
+		arg.ProviderAccountID,
+		arg.LengthSeconds,
+		arg.After,
+		arg.MaxFailures,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FailedScheduledWindowsRow
+	for rows.Next() {
+		var i FailedScheduledWindowsRow
+		if err := rows.Scan(&i.WindowStart, &i.WindowEnd, &i.Failures); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const finishRun = `-- name: FinishRun :one
 UPDATE recon_runs SET status = $1, summary = $2, error = $3, finished_at = now(), heartbeat_at = now()
 WHERE id = $4
@@ -1128,6 +1182,31 @@ func (q *Queries) RunForUpdate(ctx context.Context, id int64) (ReconRun, error) 
 	return i, err
 }
 
+const runProgress = `-- name: RunProgress :one
+SELECT status, COALESCE(checkpoint->>'phase', '')::text AS phase, COALESCE((checkpoint->>'done')::bigint, 0)::bigint AS done, error
+FROM recon_runs WHERE id = $1
+`
+
+type RunProgressRow struct {
+	Status string
+	Phase  string
+	Done   int64
+	Error  string
+}
+
+// Where a run is: its status, phase and orders handled so far.
+func (q *Queries) RunProgress(ctx context.Context, id int64) (RunProgressRow, error) {
+	row := q.db.QueryRow(ctx, runProgress, id)
+	var i RunProgressRow
+	err := row.Scan(
+		&i.Status,
+		&i.Phase,
+		&i.Done,
+		&i.Error,
+	)
+	return i, err
+}
+
 const runsStraddling = `-- name: RunsStraddling :one
 SELECT count(*)::bigint FROM recon_runs
 WHERE merchant_id = $1 AND status = 'completed' AND window_start < $2 AND window_end > $3
@@ -1215,7 +1294,7 @@ func (q *Queries) SaveCheckpoint(ctx context.Context, arg SaveCheckpointParams) 
 const scheduledRun = `-- name: ScheduledRun :one
 SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
 WHERE trigger = 'schedule' AND kind = $1 AND provider_account_id = $2
-  AND window_start = $3 AND window_end = $4
+  AND window_start = $3 AND window_end = $4 AND status <> 'failed'
 `
 
 type ScheduledRunParams struct {
@@ -1225,6 +1304,7 @@ type ScheduledRunParams struct {
 	WindowEnd         time.Time
 }
 
+// The run (running or completed) that holds a scheduled window.
 func (q *Queries) ScheduledRun(ctx context.Context, arg ScheduledRunParams) (ReconRun, error) {
 	row := q.db.QueryRow(ctx, scheduledRun,
 		arg.Kind,

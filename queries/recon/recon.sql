@@ -5,9 +5,10 @@ ON CONFLICT DO NOTHING
 RETURNING *;
 
 -- name: ScheduledRun :one
+-- The run (running or completed) that holds a scheduled window.
 SELECT * FROM recon_runs
 WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_account_id
-  AND window_start = @window_start AND window_end = @window_end;
+  AND window_start = @window_start AND window_end = @window_end AND status <> 'failed';
 
 -- name: RunByID :one
 SELECT * FROM recon_runs WHERE id = $1;
@@ -248,3 +249,21 @@ ORDER BY id;
 SELECT count(*)::bigint FROM recon_runs
 WHERE merchant_id = @merchant_id AND status = 'completed' AND window_start < @to_time AND window_end > @from_time
   AND NOT (window_start >= @from_time AND window_end <= @to_time);
+
+-- name: FailedScheduledWindows :many
+-- Scheduled windows of a kind and length for an account, ending after a time,
+-- whose runs all failed, fewer than max_failures times: the schedule runs them
+-- again.
+SELECT window_start, window_end, count(*)::bigint AS failures FROM recon_runs
+WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_account_id
+  AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = @length_seconds::bigint
+  AND window_end > @after
+GROUP BY window_start, window_end
+HAVING bool_and(status = 'failed') AND count(*) < @max_failures::bigint
+ORDER BY window_start
+LIMIT 100;
+
+-- name: RunProgress :one
+-- Where a run is: its status, phase and orders handled so far.
+SELECT status, COALESCE(checkpoint->>'phase', '')::text AS phase, COALESCE((checkpoint->>'done')::bigint, 0)::bigint AS done, error
+FROM recon_runs WHERE id = $1;
