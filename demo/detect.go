@@ -134,12 +134,31 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 	acct := st.accounts[in.Provider]
 	switch string(in.Kind) {
 	case string(sim.FaultBadSignature):
+		if in.OrderNo == "" {
+			return false, false, "the injection names no order", nil
+		}
 		for _, d := range ev.byAccount[in.Provider] {
+			if d.Type != discrepancies.RejectedCallback {
+				continue
+			}
 			var detail struct {
 				OrderNo string `json:"order_no"`
+				InboxID int64  `json:"inbox_id"`
 			}
 			_ = json.Unmarshal(d.Detail, &detail)
-			if d.Type == discrepancies.RejectedCallback && in.OrderNo != "" && detail.OrderNo == in.OrderNo {
+			if detail.OrderNo == in.OrderNo {
+				return true, true, "", nil
+			}
+			if detail.OrderNo != "" || detail.InboxID == 0 {
+				continue
+			}
+			// A callback that fails its signature is not parsed: the order it
+			// names is in the raw request the inbox kept.
+			raw, err := st.inboxText(ctx, detail.InboxID)
+			if err != nil {
+				return false, false, "", err
+			}
+			if strings.Contains(raw, in.OrderNo) {
 				return true, true, "", nil
 			}
 		}
@@ -217,6 +236,16 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 	}
 	flagged := has[discrepancies.MissingCallback] || has[discrepancies.DuplicateConflict] || has[discrepancies.StatusMismatch]
 	return true, flagged, "", nil
+}
+
+// inboxText is the raw request of a stored callback: its query string and body.
+func (st *stack) inboxText(ctx context.Context, id int64) (string, error) {
+	var query string
+	var body []byte
+	if err := st.pool.QueryRow(ctx, `SELECT query, body FROM callback_inbox WHERE id = $1`, id).Scan(&query, &body); err != nil {
+		return "", fmt.Errorf("callback %d: %w", id, err)
+	}
+	return query + "\n" + string(body), nil
 }
 
 // postedOnce checks an order's ledger transfers (reference order:{id}): a

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +13,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/progress"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon"
@@ -28,16 +33,31 @@ func newReconCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "recon", Short: "Reconcile provider accounts against the ledger"}
 	var merchant, account, kind, from, to string
 	var statementID int64
+	var work, detach bool
 	run := &cobra.Command{
 		Use:   "run",
-		Short: "Run a reconciliation now, with progress, and print its summary",
-		Args:  cobra.NoArgs,
+		Short: "Queue a reconciliation run (the recon_run River job), work it, show its progress and print its summary",
+		Long: `Queue a reconciliation run as the recon_run River job, exactly as the schedule and
+the API do, then wait for it with a progress bar and print its summary.
+
+With --work (the default) this process runs River workers while it waits, so
+the run starts at once whether or not tally serve or tally worker is running;
+any of them may pick the job up instead. A run checkpoints every page: when this
+command is interrupted or killed, the job is retried by whichever worker comes
+next and resumes where it stopped (tally recon runs shows it). --work=false
+leaves the job to the running workers; --detach queues it and returns.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, m, err := g.merchantApp(cmd.Context(), merchant)
+			ctx := cmd.Context()
+			a, err := g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 16)
 			if err != nil {
 				return err
 			}
 			defer a.close()
+			m, err := a.merchants.Merchant(ctx, merchant)
+			if err != nil {
+				return err
+			}
 			req := recon.Request{MerchantID: m.ID, ProviderAccount: account, Kind: recon.RunKind(kind), StatementID: statementID, Trigger: "cli"}
 			if req.From, err = optTime(from); err != nil {
 				return err
@@ -45,17 +65,49 @@ func newReconCmd(g *globals) *cobra.Command {
 			if req.To, err = optTime(to); err != nil {
 				return err
 			}
-			r, err := a.recon.Create(cmd.Context(), req)
+			runner, err := jobs.New(a.pool, a.orders, jobs.Options{Workers: work, Logger: slog.Default(),
+				Register: []func(*river.Workers){a.recon.Register}, ProviderWorkers: 4, CallbackWorkers: 2, WebhookWorkers: 1})
 			if err != nil {
 				return err
 			}
+			var r recon.Run
+			if err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+				var err error
+				if r, err = a.recon.CreateTx(ctx, tx, req); err != nil {
+					return err
+				}
+				return recon.Enqueue(ctx, runner.Client(), tx, r.ID)
+			}); err != nil {
+				return err
+			}
+			if detach {
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued (recon_run job); follow it with: tally recon runs --merchant %s\n", r.ID, merchant)
+				return nil
+			}
+			if work {
+				if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+					return err
+				}
+				defer func() {
+					stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_ = runner.Stop(stopCtx)
+				}()
+			}
 			bar := progress.New(os.Stderr, 0, fmt.Sprintf("run %d", r.ID))
-			var last int64
-			sum, err := a.recon.Execute(cmd.Context(), r.ID, func(phase string, done int64) {
-				bar.Add(done - last)
-				last = done
-			})
+			p, err := waitRun(ctx, a.recon, r.ID, work, bar, cmd.ErrOrStderr())
 			bar.Finish()
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "interrupted: run %d stays queued and resumes from its checkpoint in the next tally worker (or tally recon run)\n", r.ID)
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			if p.Status == recon.RunFailed {
+				return fmt.Errorf("run %d failed: %s", r.ID, p.Error)
+			}
+			sum, err := a.recon.Summary(ctx, r.ID)
 			if err != nil {
 				return err
 			}
@@ -70,6 +122,8 @@ func newReconCmd(g *globals) *cobra.Command {
 	f.StringVar(&from, "from", "", "window start, RFC 3339 (default: 24 h before --to)")
 	f.StringVar(&to, "to", "", "window end, RFC 3339 (default: now)")
 	f.Int64Var(&statementID, "statement", 0, "statement id for --kind statement (tally recon import prints it)")
+	f.BoolVar(&work, "work", true, "run River workers in this process while waiting (false: leave the job to tally serve / tally worker)")
+	f.BoolVar(&detach, "detach", false, "queue the run and return without waiting")
 	_ = run.MarkFlagRequired("merchant")
 
 	var allowBad bool
@@ -349,6 +403,39 @@ func newReportCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// waitRun follows a run through its checkpoints until it is no longer running,
+// advancing bar by the orders handled. Without workers of its own it says so
+// when nobody has started the job after a while.
+func waitRun(ctx context.Context, svc *recon.Service, id int64, working bool, bar *progress.Bar, w io.Writer) (recon.RunProgress, error) {
+	var last int64
+	started := time.Now()
+	hinted := false
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p, err := svc.ProgressOf(ctx, id)
+		if err != nil {
+			return p, err
+		}
+		if p.Done > last {
+			bar.Add(p.Done - last)
+			last = p.Done
+		}
+		if p.Status != recon.RunRunning {
+			return p, nil
+		}
+		if !working && !hinted && p.Phase == "" && time.Since(started) > 15*time.Second {
+			hinted = true
+			fmt.Fprintf(w, "run %d has not started yet: is tally serve or tally worker running? (--work runs it here)\n", id)
+		}
+		select {
+		case <-ctx.Done():
+			return p, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
 // printSummary writes a run's summary as text tables.
 func printSummary(w io.Writer, s recon.Summary) {
 	fmt.Fprintf(w, "run %d: %s %s, window %s .. %s, %s\n", s.RunID, s.Kind, orAll(s.ProviderAccount),
@@ -379,6 +466,9 @@ func printSummary(w io.Writer, s recon.Summary) {
 		_ = tw.Flush()
 	}
 	fmt.Fprintf(w, "\nledger invariant check: %s (%d transfers, %d entries)\n", map[bool]string{true: "ok", false: "FAILED"}[s.Ledger.OK], s.Ledger.Transfers, s.Ledger.Entries)
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	for _, v := range s.Ledger.Violations {
 		fmt.Fprintln(w, "  ", v)
 	}
