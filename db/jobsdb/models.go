@@ -167,6 +167,7 @@ type Order struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	FinalAt           *time.Time
+	LastSyncedAt      *time.Time
 }
 
 type OrderEvent struct {
@@ -196,6 +197,7 @@ type ProviderAccount struct {
 	Enabled            bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	DepositLifetimeMs  int64
 }
 
 type ReconRun struct {
