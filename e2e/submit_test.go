@@ -167,3 +167,30 @@ func TestHoldExpiryQueriesUnresolvedPayout(t *testing.T) {
 	})
 	e.CheckLedger()
 }
+
+// A deposit at a provider without an order query (VPay) whose every create
+// timed out: it is never failed (only the provider's statement or callback can
+// say), and the provider's callback, once the payer pays, settles it and
+// records it as submitted.
+func TestUnresolvedDepositWithoutQuerySettledByCallback(t *testing.T) {
+	t.Parallel()
+	e := submitEnv(t, 100*time.Millisecond, 0, true)
+	e.Control("vpay", "POST", "/faults", map[string]any{"path": "/create", "mode": "timeout"})
+	o := e.CreateOrder("deposit", map[string]any{"provider_account": "vpay-main", "customer_id": "n1", "amount": "100.00", "currency": "CNY", "pay_currency": "USDT"})
+	o = e.WaitOrder(o.ID, "unresolved", func(o orders.Order) bool { return o.SubmitState == "unresolved" })
+	time.Sleep(1500 * time.Millisecond) // past the grace, and a sync sweep
+	if o = e.Order(o.ID); o.Status != orders.StatusCreated || o.SubmitState != "unresolved" {
+		t.Fatalf("an unresolved deposit without a query: %s / %s, want created / unresolved", o.Status, o.SubmitState)
+	}
+	e.Control("vpay", "DELETE", "/faults", nil)
+	e.Control("vpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	o = e.WaitStatus(o.ID, orders.StatusSucceeded)
+	if o.SubmitState != "submitted" {
+		t.Fatalf("settled by its callback: submit state %s, want submitted", o.SubmitState)
+	}
+	e.WaitIdle()
+	if got := e.Balance("liabilities:customer:n1:CNY"); !got.Equal(dec("100")) {
+		t.Fatalf("customer = %s, want 100", got)
+	}
+	e.CheckLedger()
+}

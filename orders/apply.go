@@ -77,6 +77,19 @@ type applier struct {
 
 // applyTx applies ev to the locked order row and returns the updated row.
 func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, row ordersdb.Order, ev providers.Event, src string, ref map[string]any) (ordersdb.Order, Outcome, error) {
+	if unsure(row) && src != "submit" && src != "expiry" {
+		// The provider speaks of an order whose submission was in doubt (its
+		// callback, a query, its statement): it has the order.
+		var err error
+		row, err = s.q.WithTx(tx).UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
+			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
+			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitSubmitted,
+			SubmitAttempts: row.SubmitAttempts, LastError: "", FinalAt: row.FinalAt,
+		})
+		if err != nil {
+			return row, "", fmt.Errorf("record order %d as submitted: %w", row.ID, err)
+		}
+	}
 	a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: src, ref: ref}
 	if adapter, _, err := s.adapterFor(acct); err == nil {
 		a.caps = adapter.Capabilities()
