@@ -383,8 +383,14 @@ func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order,
 	}
 	// Credited: what the merchant's balance at the provider got for a deposit
 	// (paid less the fee), stated or implied. A fee just completed from this
-	// answer set it; the row read before does not have it yet.
-	if o.Kind == string(providers.KindDeposit) && o.CreditedAmount.Valid && !feeCompleted && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
+	// answer set it (the row read before does not have it yet); a paid amount
+	// or fee found different already explains a different credit, which is
+	// not a second discrepancy.
+	explained := false
+	for _, f := range found {
+		explained = explained || f.suffix == "ledger" || f.t == discrepancies.FeeMismatch
+	}
+	if o.Kind == string(providers.KindDeposit) && o.CreditedAmount.Valid && !feeCompleted && !explained && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
 		if cr, ok := creditedIn(ev); ok && cr.Sub(o.CreditedAmount.Decimal).Abs().GreaterThan(tol) {
 			found = append(found, finding{t: discrepancies.AmountMismatch, suffix: "credited", currency: o.SettledCurrency,
 				expected: o.CreditedAmount, actual: providers.Nullable(cr), delta: cr.Sub(o.CreditedAmount.Decimal),
