@@ -243,8 +243,10 @@ func (a *Adapter) payRequest(req providers.DepositRequest) (PayRequest, error) {
 	if err := providers.CheckCurrency(Provider, op, Currencies, req.Currency); err != nil {
 		return PayRequest{}, err
 	}
-	if req.PayCurrency != "" && req.PayCurrency != req.Currency && req.PayCurrency != USDT {
-		return PayRequest{}, providers.Invalid(Provider, op, "pay currency %q: the payer pays %s in USDT at UsdtPay's rate; leave PayCurrency empty", req.PayCurrency, req.Currency)
+	if req.PayCurrency != "" && req.PayCurrency != req.Currency {
+		// The payer does pay in USDT, but the callback signs only the order
+		// side: the USDT amount is unsigned, so no ledger may be kept in it.
+		return PayRequest{}, providers.Invalid(Provider, op, "pay currency %q: UsdtPay settles the order in %s (the USDT it shows the payer is unsigned); leave PayCurrency empty", req.PayCurrency, req.Currency)
 	}
 	caps := a.Capabilities()
 	if err := providers.CheckAmount(Provider, op, caps, req.Amount); err != nil {

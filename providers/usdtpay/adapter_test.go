@@ -138,7 +138,6 @@ func TestCreateDepositBuildsSignedForm(t *testing.T) {
 	req.NotifyURL = "https://other.example.com/cb"
 	req.Amount = dec("1.5")
 	req.Currency = "MYR"
-	req.PayCurrency = "USDT"
 	res, err = a.CreateDeposit(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +180,7 @@ func TestValidateDepositRefusals(t *testing.T) {
 		{"currency USDT", a, func(r *providers.DepositRequest) { r.Currency = "USDT" }, `currency "USDT" is not accepted`},
 		{"currency lowercase", a, func(r *providers.DepositRequest) { r.Currency = "cny" }, "is not accepted"},
 		{"pay currency BTC", a, func(r *providers.DepositRequest) { r.PayCurrency = "BTC" }, "pay currency"},
+		{"pay currency USDT (unsigned at UsdtPay)", a, func(r *providers.DepositRequest) { r.PayCurrency = "USDT" }, "pay currency"},
 		{"zero amount", a, func(r *providers.DepositRequest) { r.Amount = decimal.Zero }, "must be positive"},
 		{"negative amount", a, func(r *providers.DepositRequest) { r.Amount = dec("-1") }, "must be positive"},
 		{"three decimals", a, func(r *providers.DepositRequest) { r.Amount = dec("1.005") }, "more than 2 decimals"},

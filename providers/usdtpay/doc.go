@@ -28,8 +28,9 @@
 // Config.Options: none (an unknown key is refused). DepositRequest.Method must be
 // empty and Extra must be empty: UsdtPay has no variants. ReturnURL is
 // pickupUrl, NotifyURL (or Config.NotifyURL) receiveUrl, CustomerID customerId;
-// all required. PayCurrency may be empty, the order currency or "USDT" (the
-// payer always pays in USDT at UsdtPay's rate).
+// all required. PayCurrency may be empty or the order currency: the payer
+// pays in USDT at UsdtPay's rate, but only the order side is signed, so tally
+// keeps UsdtPay's books in the order currency and refuses PayCurrency "USDT".
 //
 // # Signing (vectors file)
 //
