@@ -30,8 +30,8 @@ const MaxCallbackBytes = 16 << 10
 // basis for posting money. This is the UsdtPay shape that providers.Event.Quote
 // documents: the event in the signed order currency, Quote the paid USDT side
 // (the reverse of VPay, whose signed side is the paid one). A malformed USDT
-// amount does not refuse the
-// callback: it is left out and noted in Remark. Raw is the body as received.
+// amount does not refuse the callback: it is left out and noted in Remark.
+// Raw is the body as received.
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
 	const op = "callback"
 	if cb == nil {
