@@ -463,19 +463,32 @@ func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
 	// every 30 s: wait long enough for it. At scale 60 CXPay's pushes (0 to 40
 	// documented minutes) span 40 s, so callbacks refused while the database
 	// was cut come again.
-	e := tallytest.New(t, tallytest.Options{DBProxy: true, Wait: 90 * time.Second, Scale: 60,
+	e := tallytest.New(t, tallytest.Options{DBProxy: true, Wait: 3 * time.Minute, Scale: 60,
 		Jobs: jobs.Options{CallbackWorkers: 8}})
 	const n = 30
 	ids := make([]int64, n)
 	for i := range ids {
 		o := brlDeposit(e, "k", "1.00")
 		ids[i] = o.ID
-		// Slow the stream a little so that the kill lands while jobs run.
-		script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "after": fmt.Sprintf("%ds", i*3)})
+		// Every payment lands at once: a burst of callbacks, so that the kill
+		// lands while process_callback jobs run.
+		script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "after": "2s"})
 	}
 	// Kill the workers once the first callbacks are being processed.
-	e.Eventually("processing to start", func() bool { return e.Order(ids[2]).Status == orders.StatusSucceeded })
+	e.Eventually("processing to start", func() bool {
+		var n int
+		_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback'`).Scan(&n)
+		return n > 0
+	})
 	e.KillWorkers()
+	var interrupted int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND state <> 'completed'`).Scan(&interrupted); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d process_callback jobs not completed when the workers were killed", interrupted)
+	if interrupted == 0 {
+		t.Fatal("the kill landed after every job had run: the test proves nothing")
+	}
 	e.RestartWorkers(jobs.Options{RescueAfter: 2 * time.Second})
 	for _, id := range ids {
 		e.WaitStatus(id, orders.StatusSucceeded)
