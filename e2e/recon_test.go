@@ -733,8 +733,8 @@ func TestStatementUSDTCNPayWithdrawalParts(t *testing.T) {
 // TestRefundPayerRefusedBeforeAnythingMoves: a refund the provider account
 // would refuse (no beneficiary, an account that makes no payouts) refuses the
 // resolution itself: the discrepancy stays open, the money stays parked. A
-// valid one resolves, credits and pays out once; resolving it again with
-// refund_payer returns that refund rather than making a second.
+// valid one resolves, credits and queues the payout in one transaction;
+// resolving it again is refused.
 func TestRefundPayerRefusedBeforeAnythingMoves(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{})
@@ -771,9 +771,12 @@ func TestRefundPayerRefusedBeforeAnythingMoves(t *testing.T) {
 	if got := e.Available("liabilities:customer:rf1:BRL"); !got.IsZero() {
 		t.Fatalf("customer available = %s, want 0 (credited 19, 19 held for the refund)", got)
 	}
-	again, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, good)
-	if err != nil || again.Refund == nil || again.Refund.ID != res.Refund.ID {
-		t.Fatalf("resolving again: %+v %v, want the same refund %d", again, err, res.Refund.ID)
+	if again, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, good); !errors.Is(err, discrepancies.ErrClosed) {
+		t.Fatalf("resolving again: %+v %v, want ErrClosed", again, err)
+	}
+	var refundJobs int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'submit_order' AND (args->>'order_id')::bigint = $1`, res.Refund.ID).Scan(&refundJobs); err != nil || refundJobs != 1 {
+		t.Fatalf("%d submit_order jobs for the refund (%v), want 1: it is queued in the resolution's transaction", refundJobs, err)
 	}
 	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "bob"}); !errors.Is(err, discrepancies.ErrClosed) {
 		t.Fatalf("another resolution: %v, want ErrClosed", err)

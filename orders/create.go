@@ -18,6 +18,7 @@ import (
 
 	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -61,96 +62,159 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 		return Order{}, false, err
 	}
 	hash := requestHash(req)
-	if prev, ok, err := s.replay(ctx, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
+	if prev, ok, err := s.replay(ctx, s.q, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
 		return prev, ok, err
 	}
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return Order{}, false, err
+	}
+	var row ordersdb.Order
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		row, err = s.insert(ctx, tx, p, hash)
+		return err
+	})
+	if errors.Is(err, errInsertConflict) {
+		if prev, ok, rerr := s.replay(ctx, s.q, req.MerchantID, req.IdempotencyKey, hash); ok || rerr != nil {
+			return prev, ok, rerr
+		}
+	}
+	if err != nil {
+		return Order{}, false, createError(p.req, err)
+	}
+	o, err := s.fromRow(ctx, row)
+	return o, false, err
+}
+
+// CreateTx is Create inside the caller's transaction tx, so that the order, a
+// payout's hold and its submit_order job commit or roll back with the
+// caller's own writes (a resolution that credits a customer and pays the
+// money back out). The same idempotency key and request return the order
+// already made (true). A refusal leaves tx usable; on any error the caller
+// should roll back.
+func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req CreateRequest) (Order, bool, error) {
+	if err := checkRequest(req); err != nil {
+		return Order{}, false, err
+	}
+	hash := requestHash(req)
+	q := s.q.WithTx(tx)
+	if prev, ok, err := s.replay(ctx, q, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
+		return prev, ok, err
+	}
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return Order{}, false, err
+	}
+	row, err := s.insert(ctx, tx, p, hash)
+	if err != nil {
+		return Order{}, false, createError(p.req, err)
+	}
+	o, err := s.fromRow(ctx, row)
+	return o, false, err
+}
+
+// prepared is a request checked against its provider account and adapter,
+// with the order number tally will send the provider.
+type prepared struct {
+	req        CreateRequest
+	acct       merchants.ProviderAccount
+	providerNo string
+}
+
+// prepare checks what needs the provider account and its adapter (nothing is
+// written): the account is the merchant's and enabled, the currencies are
+// known, and the adapter would take the request.
+func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
 	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
-		return Order{}, false, &InputError{Code: "unknown_provider_account", Field: "provider_account",
+		return prepared{}, &InputError{Code: "unknown_provider_account", Field: "provider_account",
 			Message: fmt.Sprintf("provider account %q is unknown, disabled or not yours", req.ProviderAccount)}
 	}
 	if req.PayCurrency == "" {
 		req.PayCurrency = req.Currency
 	}
 	if _, ok := ledger.Currencies[req.PayCurrency]; !ok {
-		return Order{}, false, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+		return prepared{}, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
 	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct.Name)); err != nil {
-		return Order{}, false, err
+		return prepared{}, err
 	}
+	return prepared{req: req, acct: acct, providerNo: providerNo}, nil
+}
 
+// insert stores a prepared order in tx: the order row, a payout's hold, the
+// created event and the submit_order job. An order already stored under the
+// idempotency key or merchant order no is errInsertConflict.
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, p prepared, hash []byte) (ordersdb.Order, error) {
+	req, acct := p.req, p.acct
 	requestJSON, _ := json.Marshal(req)
-	var row ordersdb.Order
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		p := ordersdb.InsertOrderParams{
-			MerchantID: req.MerchantID, ProviderAccountID: acct.ID, Kind: string(req.Kind), Origin: "api",
-			ProviderOrderNo: providerNo, CustomerID: req.CustomerID, Amount: req.Amount, Currency: req.Currency,
-			PayCurrency: req.PayCurrency, Status: string(StatusCreated), Request: requestJSON,
-			IdempotencyKey: &req.IdempotencyKey, RequestHash: hash,
-		}
-		if req.MerchantOrderNo != "" {
-			p.MerchantOrderNo = &req.MerchantOrderNo
-		}
-		// Every order has a deadline: a payout's hold lasts HoldTTL, a deposit
-		// may stay unpaid for its account's deposit lifetime (after which
-		// reconciliation calls it stale).
-		exp := s.opts.Now().Add(acct.DepositLifetime)
-		if req.Kind == providers.KindPayout {
-			exp = s.opts.Now().Add(s.opts.HoldTTL)
-		}
-		p.ExpiresAt = &exp
-		var err error
-		row, err = q.InsertOrder(ctx, p)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errInsertConflict
+	q := s.q.WithTx(tx)
+	ip := ordersdb.InsertOrderParams{
+		MerchantID: req.MerchantID, ProviderAccountID: acct.ID, Kind: string(req.Kind), Origin: "api",
+		ProviderOrderNo: p.providerNo, CustomerID: req.CustomerID, Amount: req.Amount, Currency: req.Currency,
+		PayCurrency: req.PayCurrency, Status: string(StatusCreated), Request: requestJSON,
+		IdempotencyKey: &req.IdempotencyKey, RequestHash: hash,
+	}
+	if req.MerchantOrderNo != "" {
+		ip.MerchantOrderNo = &req.MerchantOrderNo
+	}
+	// Every order has a deadline: a payout's hold lasts HoldTTL, a deposit
+	// may stay unpaid for its account's deposit lifetime (after which
+	// reconciliation calls it stale).
+	exp := s.opts.Now().Add(acct.DepositLifetime)
+	if req.Kind == providers.KindPayout {
+		exp = s.opts.Now().Add(s.opts.HoldTTL)
+	}
+	ip.ExpiresAt = &exp
+	row, err := q.InsertOrder(ctx, ip)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, errInsertConflict
+	}
+	if err != nil {
+		return row, fmt.Errorf("insert order: %w", err)
+	}
+	if req.Kind == providers.KindPayout {
+		holdKey := fmt.Sprintf("order:%d:hold", row.ID)
+		_, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
+			// No ledger deadline: the hold ends when the order does.
+			// ExpireHolds queries the provider at the order's expires_at
+			// and releases the hold only when that is safe.
+			Merchant: req.MerchantID, Key: holdKey, Pending: true,
+			Reference: orderRef(row.ID),
+			Entries: []ledger.Entry{
+				{Account: ledger.CustomerAccount(req.CustomerID, req.Currency), Side: ledger.Debit, Amount: req.Amount},
+				{Account: ledger.ProviderAccount(acct.Name, req.Currency), Side: ledger.Credit, Amount: req.Amount},
+			},
+		})
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			return row, ErrInsufficientFunds
 		}
 		if err != nil {
-			return fmt.Errorf("insert order: %w", err)
+			return row, fmt.Errorf("hold payout: %w", err)
 		}
-		if req.Kind == providers.KindPayout {
-			holdKey := fmt.Sprintf("order:%d:hold", row.ID)
-			_, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
-				// No ledger deadline: the hold ends when the order does.
-				// ExpireHolds queries the provider at the order's expires_at
-				// and releases the hold only when that is safe.
-				Merchant: req.MerchantID, Key: holdKey, Pending: true,
-				Reference: orderRef(row.ID),
-				Entries: []ledger.Entry{
-					{Account: ledger.CustomerAccount(req.CustomerID, req.Currency), Side: ledger.Debit, Amount: req.Amount},
-					{Account: ledger.ProviderAccount(acct.Name, req.Currency), Side: ledger.Credit, Amount: req.Amount},
-				},
-			})
-			if errors.Is(err, ledger.ErrInsufficientFunds) {
-				return ErrInsufficientFunds
-			}
-			if err != nil {
-				return fmt.Errorf("hold payout: %w", err)
-			}
-			if err := q.SetHoldKey(ctx, ordersdb.SetHoldKeyParams{ID: row.ID, HoldKey: holdKey}); err != nil {
-				return fmt.Errorf("record hold: %w", err)
-			}
-			row.HoldKey = holdKey
+		if err := q.SetHoldKey(ctx, ordersdb.SetHoldKeyParams{ID: row.ID, HoldKey: holdKey}); err != nil {
+			return row, fmt.Errorf("record hold: %w", err)
 		}
-		if _, err := s.recordEvent(ctx, q, row, "api", "", string(StatusCreated), map[string]any{"request": json.RawMessage(requestJSON)}); err != nil {
-			return err
-		}
-		return s.queue.SubmitOrder(ctx, tx, row.ID)
-	})
+		row.HoldKey = holdKey
+	}
+	if _, err := s.recordEvent(ctx, q, row, "api", "", string(StatusCreated), map[string]any{"request": json.RawMessage(requestJSON)}); err != nil {
+		return row, err
+	}
+	return row, s.queue.SubmitOrder(ctx, tx, row.ID)
+}
+
+// createError says why an insert failed, in the caller's terms.
+func createError(req CreateRequest, err error) error {
 	switch {
 	case errors.Is(err, errInsertConflict):
-		if prev, ok, rerr := s.replay(ctx, req.MerchantID, req.IdempotencyKey, hash); ok || rerr != nil {
-			return prev, ok, rerr
-		}
-		return Order{}, false, fmt.Errorf("merchant order no %q: %w", req.MerchantOrderNo, ErrDuplicateOrderNo)
+		return fmt.Errorf("merchant order no %q: %w", req.MerchantOrderNo, ErrDuplicateOrderNo)
 	case errors.Is(err, ErrInsufficientFunds):
-		return Order{}, false, fmt.Errorf("payout of %s %s for customer %s: %w", req.Amount, req.Currency, req.CustomerID, ErrInsufficientFunds)
-	case err != nil:
-		return Order{}, false, fmt.Errorf("create %s: %w", req.Kind, err)
+		return fmt.Errorf("payout of %s %s for customer %s: %w", req.Amount, req.Currency, req.CustomerID, ErrInsufficientFunds)
+	default:
+		return fmt.Errorf("create %s: %w", req.Kind, err)
 	}
-	o, err := s.fromRow(ctx, row)
-	return o, false, err
 }
 
 var errInsertConflict = errors.New("order insert conflict")
@@ -158,8 +222,8 @@ var errInsertConflict = errors.New("order insert conflict")
 // replay returns the order stored under an idempotency key: (order, true) when
 // the request is the same, ErrIdempotencyConflict when it differs, (_, false)
 // when the key is new.
-func (s *Service) replay(ctx context.Context, merchantID int64, key string, hash []byte) (Order, bool, error) {
-	row, err := s.q.OrderByIdempotencyKey(ctx, ordersdb.OrderByIdempotencyKeyParams{MerchantID: merchantID, IdempotencyKey: &key})
+func (s *Service) replay(ctx context.Context, q *ordersdb.Queries, merchantID int64, key string, hash []byte) (Order, bool, error) {
+	row, err := q.OrderByIdempotencyKey(ctx, ordersdb.OrderByIdempotencyKeyParams{MerchantID: merchantID, IdempotencyKey: &key})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, false, nil
 	}

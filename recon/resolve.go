@@ -67,14 +67,11 @@ var ErrNothingToMove = errors.New("no money is parked for this discrepancy")
 // where money moves and closes the discrepancy with who, when and why, in one
 // transaction. Resolving a closed discrepancy is discrepancies.ErrClosed.
 //
-// refund_payer is checked whole before anything commits: the refund's
-// provider account must make payouts in the currency and take the
-// beneficiary (its adapter's own rules), or the resolution is refused with
-// ErrInvalid and nothing moves. The payout is then created after the
-// commit, with an idempotency key of the discrepancy: should that still fail
-// (a provider account disabled in between), the error says so and resolving
-// the discrepancy again with refund_payer retries the payout alone, and
-// returns the refund already made when there is one, never a second.
+// refund_payer credits the customer and creates the refund payout (its order,
+// hold and submit_order job) in that same transaction: the refund's provider
+// account must make payouts in the currency and take the beneficiary (its
+// adapter's own rules), or the resolution is refused with ErrInvalid and
+// nothing moves.
 func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolution) (Resolved, error) {
 	if strings.TrimSpace(r.Actor) == "" {
 		return Resolved{}, fmt.Errorf("resolution needs an actor (who decides): %w", ErrInvalid)
@@ -96,9 +93,6 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 		if d.MerchantID != merchantID {
 			return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, discrepancies.ErrNotFound)
 		}
-		if d.Status != discrepancies.Open && d.Resolution == string(RefundPayer) {
-			return s.retryRefund(ctx, d, r)
-		}
 		if d.Status == discrepancies.Open {
 			_, req, err := s.adjustment(ctx, d, r)
 			if err != nil {
@@ -110,7 +104,6 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 		}
 	}
 	var out Resolved
-	var refund *orders.CreateRequest
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		d, err := s.disc.GetForUpdateTx(ctx, tx, id)
 		if err != nil {
@@ -126,7 +119,6 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 		if err != nil {
 			return err
 		}
-		refund = req
 		key := ""
 		if len(entries) > 0 {
 			key = fmt.Sprintf("resolution:%d", d.ID)
@@ -139,19 +131,22 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 		if r.Action == Ignore {
 			status = discrepancies.Ignored
 		}
+		if req != nil {
+			o, _, err := s.orders.CreateTx(ctx, tx, *req)
+			if errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrInsufficientFunds) || errors.Is(err, orders.ErrDuplicateOrderNo) {
+				return fmt.Errorf("refund payout refused: %w: %w", ErrInvalid, err)
+			}
+			if err != nil {
+				return fmt.Errorf("refund payout: %w", err)
+			}
+			out.Refund = &o
+		}
 		out.Discrepancy, err = s.disc.CloseTx(ctx, tx, d.ID, status, string(r.Action), r.Actor, r.Note, key)
 		out.TransferKey = key
 		return err
 	})
 	if err != nil {
 		return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
-	}
-	if refund != nil {
-		o, _, err := s.orders.Create(ctx, *refund)
-		if err != nil {
-			return out, fmt.Errorf("discrepancy %d resolved and the customer credited, but the refund payout was refused (resolve it again with refund_payer to retry): %w", id, err)
-		}
-		out.Refund = &o
 	}
 	return out, nil
 }
@@ -175,32 +170,8 @@ func (s *Service) checkRefund(ctx context.Context, merchantID int64, req orders.
 	return nil
 }
 
-// retryRefund creates the refund payout of a discrepancy already resolved
-// with refund_payer: the same request under the same idempotency key, so the
-// payout made before is returned and a missing one is made, once.
-func (s *Service) retryRefund(ctx context.Context, d discrepancies.Discrepancy, r Resolution) (Resolved, error) {
-	out := Resolved{Discrepancy: d, TransferKey: d.ResolutionTransferKey}
-	// The customer was credited when it was resolved: the refund's request is
-	// built as then, from the discrepancy and the order.
-	open := d
-	open.Status = discrepancies.Open
-	_, req, err := s.adjustment(ctx, open, r)
-	if err != nil {
-		return out, fmt.Errorf("refund of discrepancy %d: %w", d.ID, err)
-	}
-	o, _, err := s.orders.Create(ctx, *req)
-	if errors.Is(err, orders.ErrIdempotencyConflict) {
-		return out, fmt.Errorf("discrepancy %d was refunded already, to another beneficiary or account: %w", d.ID, discrepancies.ErrClosed)
-	}
-	if err != nil {
-		return out, fmt.Errorf("refund payout of discrepancy %d refused again: %w", d.ID, err)
-	}
-	out.Refund = &o
-	return out, nil
-}
-
 // adjustment is the transfer a resolution posts (none for ignore), and the
-// refund payout to create after it.
+// refund payout to create with it.
 func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r Resolution) ([]ledger.Entry, *orders.CreateRequest, error) {
 	parked := d.SuspenseAmount
 	cur := d.Currency
