@@ -52,7 +52,9 @@ func (f *runtimeFlags) options(a *app) jobs.Options {
 		Register: []func(*river.Workers){a.recon.Register},
 		Tasks: []jobs.Task{
 			{Name: "recon_schedule", Every: f.reconEvery, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: f.reconEvery, Lag: f.reconLag}},
-			{Name: "recon_daily", Every: 24 * time.Hour, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: 24 * time.Hour, Lag: f.reconLag}},
+			// The daily window is the UTC day; looking every hour runs it within
+			// an hour of midnight (plus the lag), whenever the process started.
+			{Name: "recon_daily", Every: time.Hour, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: 24 * time.Hour, Lag: f.reconLag}},
 			{Name: "recon_sweep", Every: 5 * time.Minute, Args: recon.SweepArgs{}},
 		}}
 }
