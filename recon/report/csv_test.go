@@ -107,7 +107,7 @@ func TestCSVSectionOrder(t *testing.T) {
 	for _, rec := range recs {
 		got = append(got, rec[0])
 	}
-	want := []string{"section", "run", "section", "section", "section", "section", "ledger", "section"}
+	want := []string{"section", "run", "section", "section", "section", "section", "ledger", "section", "section"}
 	if !slices.Equal(got, want) {
 		t.Errorf("first fields %q, want %q", got, want)
 	}
@@ -124,9 +124,10 @@ func TestCSVText(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"run,9007199254740993,\"商户·Acme, \"\"Ltd\"\"\",full,,2026-11-20T16:00:00Z,2026-11-21T16:00:00Z,failed,2026-11-22T01:02:03.123456789Z,2026-11-22T01:07:09Z,\"provider cxpay: timeout,\nretrying \"\"later\"\"\"\n",
-		"orders,cxpay-main,cxpay,CNY,1200,1198,0.30,2,12345678901234567890.00,1,query\n",
-		"orders,btc-wallet,cpay,BTC,3,3,0.00012345,0,0.00000000,0,statement\n",
-		"orders,usdt-tron,usdtcnpay,USDT,10,9,1000.000001,1,-0.500000,0,statement\n",
+		"orders,cxpay-main,cxpay,CNY,1200,1198,0.30,2,12345678901234567890.00,1,4,query\n",
+		"orders,btc-wallet,cpay,BTC,3,3,0.00012345,0,0.00000000,0,0,statement\n",
+		"orders,usdt-tron,usdtcnpay,USDT,10,9,1000.000001,1,-0.500000,0,0,statement\n",
+		"notes,\"statement 3: 2 bad rows,\nskipped\"\n",
 		"discrepancies,btc-wallet,BTC,unknown_order,1,1,3,-0.00000001\n",
 		"balances,cxpay-main,CNY,1000000.00,999999.99,0.011,-0.001,0.01,true\n",
 		"balances,odd,XYZ,1.23456789012345678901,1,0,0.23456789012345678901,0,false\n",

@@ -1,6 +1,7 @@
 // Package report exports a reconciliation run's summary (recon.Summary) as
 // CSV, JSON or XLSX, for `tally report` and the API. Every format carries the
-// same six sections: run, orders, discrepancies, balances, ledger, findings.
+// same seven sections: run, orders, discrepancies, balances, ledger, findings,
+// notes.
 // Money never passes through float64: amounts are written from their decimal
 // digits in every format, and all three formats stream, so a run with 100,000
 // findings exports in flat memory.
@@ -27,7 +28,10 @@
 //	               window_end, status, started_at, finished_at, error
 //	               (one row; provider_account "" means every account)
 //	orders         provider_account, provider, currency, checked, matched,
-//	               matched_amount, unmatched, unmatched_amount, repaired, source
+//	               matched_amount, unmatched, unmatched_amount, repaired,
+//	               fees_completed, source
+//	               (fees_completed: settled orders whose fee the provider did
+//	               not state until the statement or query supplied it)
 //	discrepancies  provider_account, currency, type, found, new, auto_closed,
 //	               amount_delta
 //	balances       provider_account, currency, provider_balance, ledger_balance,
@@ -39,6 +43,8 @@
 //	               order_id, order_no, currency, expected, actual, amount_delta,
 //	               summary, new, auto_closed, repaired
 //	               (order_id "" when the finding has no order)
+//	notes          note
+//	               (what the run could not check, or a day's report left out)
 //
 // The column names are the JSON field names of recon.Summary.
 //

@@ -22,11 +22,12 @@ type sectionColumns struct {
 // taken from the package, so that a changed column fails a test.
 var wantColumns = []sectionColumns{
 	{"run", []string{"run_id", "merchant", "kind", "provider_account", "window_start", "window_end", "status", "started_at", "finished_at", "error"}},
-	{"orders", []string{"provider_account", "provider", "currency", "checked", "matched", "matched_amount", "unmatched", "unmatched_amount", "repaired", "source"}},
+	{"orders", []string{"provider_account", "provider", "currency", "checked", "matched", "matched_amount", "unmatched", "unmatched_amount", "repaired", "fees_completed", "source"}},
 	{"discrepancies", []string{"provider_account", "currency", "type", "found", "new", "auto_closed", "amount_delta"}},
 	{"balances", []string{"provider_account", "currency", "provider_balance", "ledger_balance", "in_flight", "difference", "tolerance", "ok"}},
 	{"ledger", []string{"ok", "transfers", "entries", "violation"}},
 	{"findings", []string{"discrepancy_id", "type", "severity", "status", "provider_account", "order_id", "order_no", "currency", "expected", "actual", "amount_delta", "summary", "new", "auto_closed", "repaired"}},
+	{"notes", []string{"note"}},
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -52,7 +53,7 @@ func fullSummary() recon.Summary {
 		Orders: []recon.OrderLine{
 			{ProviderAccount: "cxpay-main", Provider: "cxpay", Currency: "CNY", Checked: 1200, Matched: 1198,
 				MatchedAmount: dec("0.1").Add(dec("0.2")), Unmatched: 2, UnmatchedAmount: dec("12345678901234567890"),
-				Repaired: 1, Source: "query"},
+				Repaired: 1, FeesCompleted: 4, Source: "query"},
 			{ProviderAccount: "btc-wallet", Provider: "cpay", Currency: "BTC", Checked: 3, Matched: 3,
 				MatchedAmount: dec("0.00012345"), Unmatched: 0, UnmatchedAmount: dec("0"), Source: "statement"},
 			{ProviderAccount: "usdt-tron", Provider: "usdtcnpay", Currency: "USDT", Checked: 10, Matched: 9,
@@ -84,6 +85,7 @@ func fullSummary() recon.Summary {
 				OrderID: 9223372036854775807, OrderNo: " spaced ", Currency: "USDT", AmountDelta: dec("12345678901234567890.123456"),
 				Summary: "", Repaired: true},
 		},
+		Notes: []string{"run 8 (2026-11-20 to 2026-11-22) reaches into another day, \"left out\"", "statement 3: 2 bad rows,\nskipped"},
 	}
 }
 
@@ -182,7 +184,7 @@ func summaryFromTables(t *testing.T, tables map[string][]map[string]string) reco
 			ProviderAccount: r["provider_account"], Provider: r["provider"], Currency: r["currency"],
 			Checked: p.int(r["checked"]), Matched: p.int(r["matched"]), MatchedAmount: p.dec(r["matched_amount"]),
 			Unmatched: p.int(r["unmatched"]), UnmatchedAmount: p.dec(r["unmatched_amount"]),
-			Repaired: p.int(r["repaired"]), Source: r["source"],
+			Repaired: p.int(r["repaired"]), FeesCompleted: p.int(r["fees_completed"]), Source: r["source"],
 		})
 	}
 	for _, r := range tables["discrepancies"] {
@@ -214,6 +216,9 @@ func summaryFromTables(t *testing.T, tables map[string][]map[string]string) reco
 		if v := r["violation"]; v != "" || len(ledgerRows) > 1 {
 			s.Ledger.Violations = append(s.Ledger.Violations, v)
 		}
+	}
+	for _, r := range tables["notes"] {
+		s.Notes = append(s.Notes, r["note"])
 	}
 	for _, r := range tables["findings"] {
 		var orderID int64

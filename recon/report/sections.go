@@ -43,7 +43,7 @@ var sections = []section{
 		columns: []column{
 			{"provider_account", 24}, {"provider", 12}, {"currency", 9},
 			{"checked", 10}, {"matched", 10}, {"matched_amount", 20},
-			{"unmatched", 10}, {"unmatched_amount", 20}, {"repaired", 10}, {"source", 10},
+			{"unmatched", 10}, {"unmatched_amount", 20}, {"repaired", 10}, {"fees_completed", 15}, {"source", 10},
 		},
 		rows: orderRows,
 	},
@@ -79,6 +79,22 @@ var sections = []section{
 		},
 		rows: findingRows,
 	},
+	{
+		name:    "notes",
+		columns: []column{{"note", 100}},
+		rows:    noteRows,
+	},
+}
+
+// noteRows writes what the run could not check or a day's report left out,
+// one note a row.
+func noteRows(s *recon.Summary, emit func([]cell) error) error {
+	for _, n := range s.Notes {
+		if err := emit([]cell{textCell(n)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runRows(s *recon.Summary, emit func([]cell) error) error {
@@ -90,13 +106,13 @@ func runRows(s *recon.Summary, emit func([]cell) error) error {
 }
 
 func orderRows(s *recon.Summary, emit func([]cell) error) error {
-	row := make([]cell, 10)
+	row := make([]cell, 11)
 	for _, o := range s.Orders {
 		row = append(row[:0],
 			textCell(o.ProviderAccount), textCell(o.Provider), textCell(o.Currency),
 			intCell(o.Checked), intCell(o.Matched), amountCell(o.MatchedAmount, o.Currency),
 			intCell(o.Unmatched), amountCell(o.UnmatchedAmount, o.Currency),
-			intCell(o.Repaired), textCell(o.Source))
+			intCell(o.Repaired), intCell(o.FeesCompleted), textCell(o.Source))
 		if err := emit(row); err != nil {
 			return err
 		}

@@ -272,8 +272,8 @@ func TestXLSXNoMarkerLeft(t *testing.T) {
 			t.Errorf("<col> element %d is for column %s: Excel wants them in ascending order", i+1, m[1])
 		}
 	}
-	if len(cols) != 10 {
-		t.Errorf("orders sheet has %d <col> elements, want 10", len(cols))
+	if len(cols) != 11 {
+		t.Errorf("orders sheet has %d <col> elements, want 11", len(cols))
 	}
 	if !bytes.Contains(xml, []byte(`t="n"><v>12345678901234567890</v></c>`)) {
 		t.Errorf("orders sheet lacks the numeric cell of 12345678901234567890:\n%s", xml)
