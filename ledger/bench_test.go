@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tallyhq/tally/ledger"
 )
 
@@ -94,6 +96,66 @@ func BenchmarkHoldAndPost(b *testing.B) {
 		}
 		if _, err := e.l.PostPending(e.ctx, ledger.Resolution{Merchant: e.m, Key: fmt.Sprint("post", i), Hold: h.ID}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTransferTx is the Tx form's single-transfer path as the orders
+// package uses it: begin, one TransferTx, commit, on random customer accounts.
+func BenchmarkTransferTx(b *testing.B) {
+	e, codes := benchEnv(b, 1000)
+	rng := rand.New(rand.NewPCG(5, 5))
+	b.ResetTimer()
+	for i := range b.N {
+		x, y := rng.IntN(len(codes)), rng.IntN(len(codes)-1)
+		if y >= x {
+			y++
+		}
+		tx, err := e.pool.Begin(e.ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.l.TransferTx(e.ctx, tx, e.move(fmt.Sprint("tx", i), codes[x], codes[y], "0.01")); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(e.ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTransferTxStatement is the Tx form's statement alone: 32 TransferTx
+// calls per caller transaction, so that the cost of the ledger's own work per
+// call is not hidden by the commit's fsync.
+func BenchmarkTransferTxStatement(b *testing.B) {
+	e, codes := benchEnv(b, 1000)
+	rng := rand.New(rand.NewPCG(6, 6))
+	var tx pgx.Tx
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback(e.ctx)
+		}
+	}()
+	b.ResetTimer()
+	for i := range b.N {
+		if tx == nil {
+			var err error
+			if tx, err = e.pool.Begin(e.ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		x, y := rng.IntN(len(codes)), rng.IntN(len(codes)-1)
+		if y >= x {
+			y++
+		}
+		if _, err := e.l.TransferTx(e.ctx, tx, e.move(fmt.Sprint("txs", i), codes[x], codes[y], "0.01")); err != nil {
+			b.Fatal(err)
+		}
+		if i%32 == 31 {
+			if err := tx.Commit(e.ctx); err != nil {
+				b.Fatal(err)
+			}
+			tx = nil
 		}
 	}
 }

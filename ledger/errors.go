@@ -45,6 +45,15 @@ var (
 	ErrPostExceedsHold = errors.New("ledger: post exceeds the held amount")
 	// ErrNotFound: no such transfer, hold, account or merchant.
 	ErrNotFound = errors.New("ledger: not found")
+	// ErrConflict is not a refusal of the request but of its timing: a deadlock
+	// or serialization failure persisted through the ledger's own retries (for a
+	// Tx form under REPEATABLE READ or SERIALIZABLE, a serialization failure is
+	// not retried at all: the snapshot is the caller's). The call wrote nothing;
+	// a Tx form's caller transaction is still usable, but it holds what it locked
+	// before the call, which may be what the other transaction waits for: roll it
+	// back and run the whole transaction again. The database error (SQLSTATE
+	// 40P01 or 40001) stays in the chain.
+	ErrConflict = errors.New("ledger: conflict with a concurrent transaction")
 )
 
 // SQLSTATE codes raised by the ledger's plpgsql functions (migration 00002).
@@ -114,7 +123,7 @@ func fromDB(code, message, detail, constraint string) error {
 		}
 	}
 	if sentinel == nil {
-		return &pgconn.PgError{Code: code, Message: message, Detail: detail, ConstraintName: constraint}
+		return &pgconn.PgError{Severity: "ERROR", Code: code, Message: message, Detail: detail, ConstraintName: constraint}
 	}
 	return fmt.Errorf("%s: %w", message, sentinel)
 }
@@ -138,7 +147,11 @@ func mapError(err error) error {
 func retryable(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		return pg.Code == "40P01" || pg.Code == "40001"
+		return retryableCode(pg.Code)
 	}
 	return false
 }
+
+// retryableCode reports whether SQLSTATE code is a deadlock or serialization
+// failure.
+func retryableCode(code string) bool { return code == "40P01" || code == "40001" }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/ledger"
 )
@@ -26,6 +27,29 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool := testdb.New(t)
+	l := ledger.New(pool)
+	m, err := l.EnsureMerchant(ctx, "m1", "Merchant One")
+	if err != nil {
+		t.Fatalf("ensure merchant: %v", err)
+	}
+	return &env{t: t, ctx: ctx, pool: pool, l: l, m: m.ID}
+}
+
+// newEnvPool is newEnv on a pool of maxConns connections of its own.
+func newEnvPool(t testing.TB, maxConns int32) *env {
+	t.Helper()
+	ctx := context.Background()
+	_, url := testdb.NewWithURL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = maxConns
+	pool, err := db.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	l := ledger.New(pool)
 	m, err := l.EnsureMerchant(ctx, "m1", "Merchant One")
 	if err != nil {

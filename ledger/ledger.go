@@ -15,17 +15,55 @@
 // deposit) has HotSlots balance rows; each transfer updates one of them.
 //
 // Every write is one statement, one database round trip: a plpgsql function
-// (migration 00002_ledger.sql) inserts the transfer (idempotently, by key), locks
-// the balance rows it touches in (account, slot) order, updates them and inserts
-// the entries; CHECK constraints on the balance rows refuse an overdraft. Each
-// write has two forms:
+// (migrations 00002_ledger.sql and 00003_ledger_tx.sql) inserts the transfer
+// (idempotently, by key), locks the balance rows it touches in (account, slot)
+// order, updates them and inserts the entries; CHECK constraints on the balance
+// rows refuse an overdraft. A hot account's slot is chosen per database
+// transaction (a hash of its id), so all transfers of one transaction move the
+// same row of it. Each write has two forms:
 //
 //   - the pool form (Transfer, PostPending, ...) runs in its own transaction and
-//     retries deadlocks and serialization failures with a bounded backoff;
+//     retries deadlocks and serialization failures with a bounded, jittered
+//     backoff (WithMaxAttempts);
 //   - the Tx form (TransferTx, PostPendingTx, ...) runs inside the caller's
-//     transaction, in a subtransaction, so that a refusal leaves the caller's
-//     transaction usable. It does not retry: a deadlock there is the caller's
-//     transaction's, and only the caller can retry that whole transaction.
+//     transaction; see below.
+//
+// # Caller transactions
+//
+// A Tx form is still one statement: a _tx function (migration 00003) that runs
+// each attempt in a subtransaction (a plpgsql exception block, which is a
+// savepoint taken and released inside the server, so it costs no round trip).
+// A refusal rolls the subtransaction back and comes back as a typed error: the
+// caller's transaction stays usable and nothing of the call remains. A deadlock
+// whose victim is the call (SQLSTATE 40P01), or a serialization failure (40001)
+// under READ COMMITTED, also rolls the attempt back, which releases every lock
+// the attempt took, and the function tries again after a jittered backoff (2 ms
+// doubling, at most 200 ms), at most WithTxAttempts times (default 4), each
+// retry logged. Under REPEATABLE READ or SERIALIZABLE a serialization failure is
+// not retried: the snapshot is the caller's transaction's, and a retry would
+// fail the same way. Lock timeouts (55P03, from the caller's lock_timeout) and
+// cancellations are not retried either: they are the caller's bounds.
+//
+// What the ledger retries is everything it can release. It cannot release what
+// the caller's transaction locked before the call: the caller's own rows, and
+// the balance rows of its earlier ledger calls. Two transactions that each make
+// two ledger calls on two accounts in opposite order deadlock on locks their
+// first calls took; retrying the second call cannot break that cycle, and only
+// rolling one transaction back can. Such a call returns ErrConflict after its
+// attempts (the transaction is usable but must be rolled back and run again,
+// which a River job's retry does). The design keeps this case rare: within one
+// call rows are locked in one global order; every call of a transaction moves
+// the same slot of a hot account, so the usual shape (a settlement and then its
+// fee through the same provider clearing and fee accounts) never waits in its
+// second call for a hot row; and a transfer that needs several accounts should
+// be one call (one transfer with all its entries) rather than several.
+//
+// The retry costs nothing on the success path: measured on the single-transfer
+// Tx path (one caller transaction, 32 calls per commit, 4,000 calls each,
+// interleaved), the retrying _tx function takes 484 µs at the median against
+// 477 µs for the non-retrying _caught function of 00002, within noise; the
+// alternative, a savepoint from Go (pgx tx.Begin around the call), adds two
+// round trips (SAVEPOINT, RELEASE) and took 736-759 µs.
 //
 // Accounts are created on first use in their own short transaction on the pool,
 // also from the Tx forms (an empty account is harmless if the caller rolls back,
@@ -58,6 +96,7 @@ type Ledger struct {
 	pool        *pgxpool.Pool
 	accounts    *accountCache
 	maxAttempts int
+	txAttempts  int
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -75,6 +114,19 @@ func WithMaxAttempts(n int) Option {
 	}
 }
 
+// WithTxAttempts sets how often a Tx form tries its work, inside the caller's
+// transaction, after a deadlock or serialization failure (default 4). Each
+// attempt that was a deadlock's victim has waited deadlock_timeout (1 s by
+// default) before the server detected it, so this bounds how long a Tx form can
+// hold the caller's locks while it retries.
+func WithTxAttempts(n int) Option {
+	return func(l *Ledger) {
+		if n > 0 {
+			l.txAttempts = n
+		}
+	}
+}
+
 // WithLogger sets the logger for retries and expiry (default slog.Default()).
 func WithLogger(log *slog.Logger) Option { return func(l *Ledger) { l.log = log } }
 
@@ -88,6 +140,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Ledger {
 		pool:        pool,
 		accounts:    newAccountCache(1_000_000),
 		maxAttempts: 8,
+		txAttempts:  4,
 		log:         slog.Default(),
 		now:         time.Now,
 	}
@@ -172,7 +225,9 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, e
 }
 
 // TransferTx is Transfer inside the caller's transaction tx. A refusal leaves tx
-// usable; nothing is retried (see the package documentation).
+// usable; a deadlock or serialization failure of the call itself is retried
+// inside tx, and one the ledger cannot resolve is ErrConflict (see "Caller
+// transactions" in the package documentation).
 func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
 	if tx == nil {
 		return Transfer{}, fmt.Errorf("transfer %s: nil transaction: %w", req.Key, ErrInvalid)
@@ -190,8 +245,8 @@ func (l *Ledger) TransferBatch(ctx context.Context, reqs []TransferRequest) ([]T
 	return l.transferBatch(ctx, nil, reqs)
 }
 
-// TransferBatchTx is TransferBatch inside the caller's transaction tx. A refusal
-// leaves tx usable; nothing is retried.
+// TransferBatchTx is TransferBatch inside the caller's transaction tx, retried
+// like TransferTx. A refusal leaves tx usable.
 func (l *Ledger) TransferBatchTx(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
 	if tx == nil {
 		return nil, fmt.Errorf("transfer batch: nil transaction: %w", ErrInvalid)
@@ -228,8 +283,8 @@ func (l *Ledger) PostPending(ctx context.Context, r Resolution) (Transfer, error
 	return l.resolve(ctx, nil, actionPost, r, time.Time{})
 }
 
-// PostPendingTx is PostPending inside the caller's transaction tx. A refusal leaves
-// tx usable; nothing is retried. The hold stays locked until tx ends.
+// PostPendingTx is PostPending inside the caller's transaction tx, retried like
+// TransferTx. A refusal leaves tx usable. The hold stays locked until tx ends.
 func (l *Ledger) PostPendingTx(ctx context.Context, tx pgx.Tx, r Resolution) (Transfer, error) {
 	if tx == nil {
 		return Transfer{}, fmt.Errorf("post pending: nil transaction: %w", ErrInvalid)
@@ -242,8 +297,8 @@ func (l *Ledger) VoidPending(ctx context.Context, r Resolution) (Transfer, error
 	return l.resolve(ctx, nil, actionVoid, r, time.Time{})
 }
 
-// VoidPendingTx is VoidPending inside the caller's transaction tx. A refusal leaves
-// tx usable; nothing is retried.
+// VoidPendingTx is VoidPending inside the caller's transaction tx, retried like
+// TransferTx. A refusal leaves tx usable.
 func (l *Ledger) VoidPendingTx(ctx context.Context, tx pgx.Tx, r Resolution) (Transfer, error) {
 	if tx == nil {
 		return Transfer{}, fmt.Errorf("void pending: nil transaction: %w", ErrInvalid)
@@ -300,7 +355,8 @@ const (
 )
 
 // transfer validates req, resolves its accounts and stores it with one call of
-// ledger_transfer: in tx (caught, no retry) or on the pool (retried).
+// ledger_transfer: in tx (ledger_transfer_tx, retried inside tx) or on the pool
+// (retried here).
 func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
 	label := "transfer " + req.Key
 	p, err := prepareTransfer(req)
@@ -327,10 +383,15 @@ func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (
 
 	var row ledgerdb.TransferRow
 	if tx != nil {
-		var c ledgerdb.TransferCaughtRow
-		c, err = ledgerdb.New(tx).TransferCaught(ctx, ledgerdb.TransferCaughtParams(params))
-		if err == nil && c.ErrCode != "" {
-			err = fromDB(c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
+		var c ledgerdb.TransferTxRow
+		c, err = ledgerdb.New(tx).TransferTx(ctx, ledgerdb.TransferTxParams{
+			MerchantID: params.MerchantID, Key: params.Key, Hash: params.Hash, Pending: params.Pending,
+			ExpiresAt: params.ExpiresAt, Reference: params.Reference, Metadata: params.Metadata,
+			EAccount: params.EAccount, ENslots: params.ENslots, ESide: params.ESide, EAmount: params.EAmount,
+			ECurrency: params.ECurrency, Attempts: int32(l.txAttempts),
+		})
+		if err == nil {
+			err = l.txOutcome(ctx, label, c.Attempts, c.Retried, c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
 		}
 		row = ledgerdb.TransferRow{ID: c.ID, State: c.State, CreatedAt: c.CreatedAt, Replayed: c.Replayed}
 	} else {
@@ -375,7 +436,8 @@ func (l *Ledger) appendEntries(ctx context.Context, ea *entryArrays, merchant in
 }
 
 // transferBatch validates reqs, resolves their accounts and posts them with one
-// call of ledger_post_transfers: in tx (caught, no retry) or on the pool (retried).
+// call of ledger_post_transfers: in tx (ledger_post_transfers_tx, retried inside
+// tx) or on the pool (retried here).
 func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -439,11 +501,16 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 	var rows []ledgerdb.PostTransfersRow
 	var err error
 	if tx != nil {
-		var caught []ledgerdb.PostTransfersCaughtRow
-		caught, err = ledgerdb.New(tx).PostTransfersCaught(ctx, ledgerdb.PostTransfersCaughtParams(params))
-		if err == nil && len(caught) == 1 && caught[0].ErrCode != "" {
+		var caught []ledgerdb.PostTransfersTxRow
+		caught, err = ledgerdb.New(tx).PostTransfersTx(ctx, ledgerdb.PostTransfersTxParams{
+			TMerchant: params.TMerchant, TKey: params.TKey, THash: params.THash, TPending: params.TPending,
+			TExpires: params.TExpires, TReference: params.TReference, TMetadata: params.TMetadata,
+			ETransfer: params.ETransfer, EAccount: params.EAccount, ENslots: params.ENslots, ESide: params.ESide,
+			EAmount: params.EAmount, ECurrency: params.ECurrency, Attempts: int32(l.txAttempts),
+		})
+		if err == nil && len(caught) > 0 {
 			r := caught[0]
-			err = fromDB(r.ErrCode, r.ErrMessage, r.ErrDetail, r.ErrConstraint)
+			err = l.txOutcome(ctx, label, r.Attempts, r.Retried, r.ErrCode, r.ErrMessage, r.ErrDetail, r.ErrConstraint)
 		}
 		for _, r := range caught {
 			rows = append(rows, ledgerdb.PostTransfersRow{Idx: r.Idx, ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, Replayed: r.Replayed})
@@ -523,10 +590,15 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 
 	var row ledgerdb.ResolveHoldRow
 	if tx != nil {
-		var c ledgerdb.ResolveHoldCaughtRow
-		c, err = ledgerdb.New(tx).ResolveHoldCaught(ctx, ledgerdb.ResolveHoldCaughtParams(params))
-		if err == nil && c.ErrCode != "" {
-			err = fromDB(c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
+		var c ledgerdb.ResolveHoldTxRow
+		c, err = ledgerdb.New(tx).ResolveHoldTx(ctx, ledgerdb.ResolveHoldTxParams{
+			MerchantID: params.MerchantID, Key: params.Key, Hash: params.Hash, HoldID: params.HoldID,
+			HoldKey: params.HoldKey, Action: params.Action, Now: params.Now, Amount: params.Amount,
+			EAccount: params.EAccount, ESide: params.ESide, EAmount: params.EAmount,
+			Reference: params.Reference, Metadata: params.Metadata, Attempts: int32(l.txAttempts),
+		})
+		if err == nil {
+			err = l.txOutcome(ctx, label, c.Attempts, c.Retried, c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
 		}
 		row = ledgerdb.ResolveHoldRow{ID: c.ID, State: c.State, CreatedAt: c.CreatedAt, Replayed: c.Replayed, HoldID: c.HoldID}
 	} else {
@@ -559,8 +631,11 @@ func (l *Ledger) retry(ctx context.Context, label string, fn func() error) error
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !retryable(err) || attempt >= l.maxAttempts {
+		if err == nil || !retryable(err) {
 			return err
+		}
+		if attempt >= l.maxAttempts {
+			return fmt.Errorf("%w (%d attempts): %w", ErrConflict, attempt, err)
 		}
 		l.log.DebugContext(ctx, "ledger: retrying", "op", label, "attempt", attempt, "err", err)
 		sleep := backoff/2 + rand.N(backoff)
@@ -571,6 +646,23 @@ func (l *Ledger) retry(ctx context.Context, label string, fn func() error) error
 		}
 		backoff = min(2*backoff, 200*time.Millisecond)
 	}
+}
+
+// txOutcome turns what a _tx function returned (migration 00003) into the call's
+// error, nil on success, and logs a retry made inside the caller's transaction.
+func (l *Ledger) txOutcome(ctx context.Context, label string, attempts int32, retried, code, message, detail, constraint string) error {
+	if retried != "" {
+		l.log.InfoContext(ctx, "ledger: retried inside the caller's transaction",
+			"op", label, "attempts", attempts, "retried", retried, "ok", code == "")
+	}
+	if code == "" {
+		return nil
+	}
+	err := fromDB(code, message, detail, constraint)
+	if retryableCode(code) {
+		return fmt.Errorf("%w (%d attempts): %w", ErrConflict, attempts, err)
+	}
+	return err
 }
 
 // describe names the account of an ErrInsufficientFunds when the cache knows it.

@@ -123,8 +123,9 @@ type EnsureMerchantRow struct {
 	CreatedAt time.Time
 }
 
-// Queries of package ledger. Writes go through the plpgsql functions of migration
-// 00002_ledger.sql, one statement (one round trip) per transfer or batch.
+// Queries of package ledger. Writes go through the plpgsql functions of migrations
+// 00002_ledger.sql and 00003_ledger_tx.sql, one statement (one round trip) per
+// transfer or batch.
 func (q *Queries) EnsureMerchant(ctx context.Context, arg EnsureMerchantParams) (EnsureMerchantRow, error) {
 	row := q.db.QueryRow(ctx, ensureMerchant, arg.Code, arg.Name)
 	var i EnsureMerchantRow
@@ -594,19 +595,20 @@ func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([
 	return items, nil
 }
 
-const postTransfersCaught = `-- name: PostTransfersCaught :many
+const postTransfersTx = `-- name: PostTransfersTx :many
 SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_post_transfers_caught($1::bigint[], $2::text[], $3::bytea[], $4::boolean[],
+FROM ledger_post_transfers_tx($1::bigint[], $2::text[], $3::bytea[], $4::boolean[],
     ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest($5::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
     $6::text[], $7::jsonb[],
     $8::integer[], $9::bigint[], $10::integer[],
-    $11::text[], $12::numeric[], $13::text[]) r
+    $11::text[], $12::numeric[], $13::text[], $14::integer) r
 `
 
-type PostTransfersCaughtParams struct {
+type PostTransfersTxParams struct {
 	TMerchant  []int64
 	TKey       []string
 	THash      [][]byte
@@ -620,23 +622,27 @@ type PostTransfersCaughtParams struct {
 	ESide      []string
 	EAmount    []decimal.Decimal
 	ECurrency  []string
+	Attempts   int32
 }
 
-type PostTransfersCaughtRow struct {
+type PostTransfersTxRow struct {
 	Idx           int32
 	ID            int64
 	State         string
 	CreatedAt     time.Time
 	Replayed      bool
+	Attempts      int32
+	Retried       string
 	ErrCode       string
 	ErrMessage    string
 	ErrDetail     string
 	ErrConstraint string
 }
 
-// PostTransfers in a subtransaction: a refusal is one row whose err_* say why.
-func (q *Queries) PostTransfersCaught(ctx context.Context, arg PostTransfersCaughtParams) ([]PostTransfersCaughtRow, error) {
-	rows, err := q.db.Query(ctx, postTransfersCaught,
+// PostTransfers in the caller's transaction, retried like TransferTx: a refusal is
+// one row whose err_* say why.
+func (q *Queries) PostTransfersTx(ctx context.Context, arg PostTransfersTxParams) ([]PostTransfersTxRow, error) {
+	rows, err := q.db.Query(ctx, postTransfersTx,
 		arg.TMerchant,
 		arg.TKey,
 		arg.THash,
@@ -650,20 +656,23 @@ func (q *Queries) PostTransfersCaught(ctx context.Context, arg PostTransfersCaug
 		arg.ESide,
 		arg.EAmount,
 		arg.ECurrency,
+		arg.Attempts,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []PostTransfersCaughtRow
+	var items []PostTransfersTxRow
 	for rows.Next() {
-		var i PostTransfersCaughtRow
+		var i PostTransfersTxRow
 		if err := rows.Scan(
 			&i.Idx,
 			&i.ID,
 			&i.State,
 			&i.CreatedAt,
 			&i.Replayed,
+			&i.Attempts,
+			&i.Retried,
 			&i.ErrCode,
 			&i.ErrMessage,
 			&i.ErrDetail,
@@ -740,19 +749,20 @@ func (q *Queries) ResolveHold(ctx context.Context, arg ResolveHoldParams) (Resol
 	return i, err
 }
 
-const resolveHoldCaught = `-- name: ResolveHoldCaught :one
+const resolveHoldTx = `-- name: ResolveHoldTx :one
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
     coalesce(r.o_hold, 0)::bigint AS hold_id,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_resolve_caught($1::bigint, $2::text, $3::bytea,
+FROM ledger_resolve_tx($1::bigint, $2::text, $3::bytea,
     $4::bigint, $5::text, $6::text, $7::timestamptz,
     $8::numeric, $9::bigint[], $10::text[], $11::numeric[],
-    $12::text, $13::jsonb) r
+    $12::text, $13::jsonb, $14::integer) r
 `
 
-type ResolveHoldCaughtParams struct {
+type ResolveHoldTxParams struct {
 	MerchantID int64
 	Key        string
 	Hash       []byte
@@ -766,23 +776,27 @@ type ResolveHoldCaughtParams struct {
 	EAmount    []decimal.Decimal
 	Reference  string
 	Metadata   []byte
+	Attempts   int32
 }
 
-type ResolveHoldCaughtRow struct {
+type ResolveHoldTxRow struct {
 	ID            int64
 	State         string
 	CreatedAt     time.Time
 	Replayed      bool
 	HoldID        int64
+	Attempts      int32
+	Retried       string
 	ErrCode       string
 	ErrMessage    string
 	ErrDetail     string
 	ErrConstraint string
 }
 
-// ResolveHold in a subtransaction: a refusal comes back in err_*.
-func (q *Queries) ResolveHoldCaught(ctx context.Context, arg ResolveHoldCaughtParams) (ResolveHoldCaughtRow, error) {
-	row := q.db.QueryRow(ctx, resolveHoldCaught,
+// ResolveHold in the caller's transaction, retried like TransferTx: a refusal
+// comes back in err_*.
+func (q *Queries) ResolveHoldTx(ctx context.Context, arg ResolveHoldTxParams) (ResolveHoldTxRow, error) {
+	row := q.db.QueryRow(ctx, resolveHoldTx,
 		arg.MerchantID,
 		arg.Key,
 		arg.Hash,
@@ -796,14 +810,17 @@ func (q *Queries) ResolveHoldCaught(ctx context.Context, arg ResolveHoldCaughtPa
 		arg.EAmount,
 		arg.Reference,
 		arg.Metadata,
+		arg.Attempts,
 	)
-	var i ResolveHoldCaughtRow
+	var i ResolveHoldTxRow
 	err := row.Scan(
 		&i.ID,
 		&i.State,
 		&i.CreatedAt,
 		&i.Replayed,
 		&i.HoldID,
+		&i.Attempts,
+		&i.Retried,
 		&i.ErrCode,
 		&i.ErrMessage,
 		&i.ErrDetail,
@@ -869,18 +886,19 @@ func (q *Queries) Transfer(ctx context.Context, arg TransferParams) (TransferRow
 	return i, err
 }
 
-const transferCaught = `-- name: TransferCaught :one
+const transferTx = `-- name: TransferTx :one
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_transfer_caught($1::bigint, $2::text, $3::bytea, $4::boolean,
+FROM ledger_transfer_tx($1::bigint, $2::text, $3::bytea, $4::boolean,
     $5::timestamptz, $6::text, $7::jsonb,
     $8::bigint[], $9::integer[], $10::text[],
-    $11::numeric[], $12::text[]) r
+    $11::numeric[], $12::text[], $13::integer) r
 `
 
-type TransferCaughtParams struct {
+type TransferTxParams struct {
 	MerchantID int64
 	Key        string
 	Hash       []byte
@@ -893,22 +911,26 @@ type TransferCaughtParams struct {
 	ESide      []string
 	EAmount    []decimal.Decimal
 	ECurrency  []string
+	Attempts   int32
 }
 
-type TransferCaughtRow struct {
+type TransferTxRow struct {
 	ID            int64
 	State         string
 	CreatedAt     time.Time
 	Replayed      bool
+	Attempts      int32
+	Retried       string
 	ErrCode       string
 	ErrMessage    string
 	ErrDetail     string
 	ErrConstraint string
 }
 
-// Transfer in a subtransaction: a refusal comes back in err_*.
-func (q *Queries) TransferCaught(ctx context.Context, arg TransferCaughtParams) (TransferCaughtRow, error) {
-	row := q.db.QueryRow(ctx, transferCaught,
+// Transfer in the caller's transaction: each attempt in a subtransaction, deadlocks
+// retried inside (ledger_transfer_tx); a refusal comes back in err_*.
+func (q *Queries) TransferTx(ctx context.Context, arg TransferTxParams) (TransferTxRow, error) {
+	row := q.db.QueryRow(ctx, transferTx,
 		arg.MerchantID,
 		arg.Key,
 		arg.Hash,
@@ -921,13 +943,16 @@ func (q *Queries) TransferCaught(ctx context.Context, arg TransferCaughtParams) 
 		arg.ESide,
 		arg.EAmount,
 		arg.ECurrency,
+		arg.Attempts,
 	)
-	var i TransferCaughtRow
+	var i TransferTxRow
 	err := row.Scan(
 		&i.ID,
 		&i.State,
 		&i.CreatedAt,
 		&i.Replayed,
+		&i.Attempts,
+		&i.Retried,
 		&i.ErrCode,
 		&i.ErrMessage,
 		&i.ErrDetail,

@@ -1,5 +1,6 @@
--- Queries of package ledger. Writes go through the plpgsql functions of migration
--- 00002_ledger.sql, one statement (one round trip) per transfer or batch.
+-- Queries of package ledger. Writes go through the plpgsql functions of migrations
+-- 00002_ledger.sql and 00003_ledger_tx.sql, one statement (one round trip) per
+-- transfer or batch.
 
 -- name: EnsureMerchant :one
 WITH ins AS (
@@ -30,16 +31,18 @@ FROM ledger_transfer(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.ar
     sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[], sqlc.arg(e_side)::text[],
     sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
 
--- name: TransferCaught :one
--- Transfer in a subtransaction: a refusal comes back in err_*.
+-- name: TransferTx :one
+-- Transfer in the caller's transaction: each attempt in a subtransaction, deadlocks
+-- retried inside (ledger_transfer_tx); a refusal comes back in err_*.
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_transfer_caught(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea, sqlc.arg(pending)::boolean,
+FROM ledger_transfer_tx(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea, sqlc.arg(pending)::boolean,
     sqlc.narg(expires_at)::timestamptz, sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb,
     sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[], sqlc.arg(e_side)::text[],
-    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[], sqlc.arg(attempts)::integer) r;
 
 -- name: PostTransfers :many
 -- A batch of new transfers, one round trip, all or nothing. Raises on refusal.
@@ -51,17 +54,19 @@ FROM ledger_post_transfers(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text
     sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[],
     sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
 
--- name: PostTransfersCaught :many
--- PostTransfers in a subtransaction: a refusal is one row whose err_* say why.
+-- name: PostTransfersTx :many
+-- PostTransfers in the caller's transaction, retried like TransferTx: a refusal is
+-- one row whose err_* say why.
 SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_post_transfers_caught(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
+FROM ledger_post_transfers_tx(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text[], sqlc.arg(t_hash)::bytea[], sqlc.arg(t_pending)::boolean[],
     ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
     sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
     sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[],
-    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[]) r;
+    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[], sqlc.arg(attempts)::integer) r;
 
 -- name: ResolveHold :one
 -- Post, void or expire one hold, one round trip. Raises on refusal.
@@ -72,17 +77,19 @@ FROM ledger_resolve(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg
     sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
     sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb) r;
 
--- name: ResolveHoldCaught :one
--- ResolveHold in a subtransaction: a refusal comes back in err_*.
+-- name: ResolveHoldTx :one
+-- ResolveHold in the caller's transaction, retried like TransferTx: a refusal
+-- comes back in err_*.
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
     coalesce(r.o_hold, 0)::bigint AS hold_id,
+    r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
-FROM ledger_resolve_caught(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
+FROM ledger_resolve_tx(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
     sqlc.narg(hold_id)::bigint, sqlc.narg(hold_key)::text, sqlc.arg(action)::text, sqlc.arg(now)::timestamptz,
     sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
-    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb) r;
+    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb, sqlc.arg(attempts)::integer) r;
 
 -- name: GetAccount :one
 SELECT * FROM accounts WHERE merchant_id = sqlc.arg(merchant_id) AND code = sqlc.arg(code);
