@@ -103,8 +103,9 @@ type account struct {
 
 // account returns the id and slot count of spec's account of merchant: from the
 // cache, else from the database, creating the account on first use. Creation runs
-// in its own transaction on the pool (an empty account is harmless if the
-// caller's transaction later rolls back), so only committed accounts are cached.
+// in its own transaction on the pool: this is the pool forms' path (the Tx forms
+// resolve unknown accounts inside the caller's transaction, see newAccounts), and
+// only committed accounts are cached.
 func (l *Ledger) account(ctx context.Context, merchant int64, spec AccountSpec) (account, error) {
 	k := merchantKey{merchant, spec.Code}
 	if a, ok := l.accounts.get(k); ok {
@@ -131,6 +132,79 @@ func (l *Ledger) account(ctx context.Context, merchant int64, spec AccountSpec) 
 	a := account{id: row.ID, slots: row.Slots}
 	l.accounts.put(k, a)
 	return a, nil
+}
+
+// newAccounts are the accounts of one Tx call that the cache does not know. The
+// call's _tx function (migration 00003) finds or creates them inside the caller's
+// transaction, in the attempt that uses them, so a Tx form never needs a second
+// connection and a refused call leaves no account behind. An entry on the k-th of
+// them carries the account reference -k.
+type newAccounts struct {
+	index    map[merchantKey]int
+	keys     []merchantKey
+	typ      []string
+	normal   []string
+	currency []string
+	allowNeg []bool
+	slots    []int32
+}
+
+// ref returns the reference of spec's account of merchant, adding it when new.
+func (n *newAccounts) ref(merchant int64, spec AccountSpec) int64 {
+	k := merchantKey{merchant, spec.Code}
+	if i, ok := n.index[k]; ok {
+		return -int64(i)
+	}
+	if n.index == nil {
+		n.index = map[merchantKey]int{}
+	}
+	r := spec.Rule
+	n.keys = append(n.keys, k)
+	n.typ = append(n.typ, string(r.Type))
+	n.normal = append(n.normal, string(r.NormalSide))
+	n.currency = append(n.currency, spec.Currency)
+	n.allowNeg = append(n.allowNeg, r.AllowNegative)
+	n.slots = append(n.slots, int32(r.Slots))
+	n.index[k] = len(n.keys)
+	return -int64(len(n.keys))
+}
+
+func (n *newAccounts) merchants() []int64 {
+	out := make([]int64, len(n.keys))
+	for i, k := range n.keys {
+		out[i] = k.merchant
+	}
+	return out
+}
+
+func (n *newAccounts) codes() []string {
+	out := make([]string, len(n.keys))
+	for i, k := range n.keys {
+		out[i] = k.code
+	}
+	return out
+}
+
+// learn caches the accounts a _tx function resolved whose rows are committed
+// (committed[i]); an account created by the caller's still open transaction is
+// not cached, because that transaction may yet roll back.
+func (l *Ledger) learn(n *newAccounts, ids []int64, slots []int32, committed []bool) {
+	for i, k := range n.keys {
+		if i < len(ids) && i < len(slots) && i < len(committed) && committed[i] && ids[i] > 0 {
+			l.accounts.put(k, account{id: ids[i], slots: slots[i]})
+		}
+	}
+}
+
+// codesByID names the accounts a _tx function resolved, for error messages.
+func (n *newAccounts) codesByID(ids []int64) map[int64]string {
+	out := map[int64]string{}
+	for i, k := range n.keys {
+		if i < len(ids) && ids[i] > 0 {
+			out[ids[i]] = k.code
+		}
+	}
+	return out
 }
 
 // existingAccount is account without creation: ErrNotFound when it does not exist.

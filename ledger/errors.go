@@ -113,6 +113,10 @@ func fromDB(code, message, detail, constraint string) error {
 		sentinel = errNotDue
 	case codeUnknownAccount:
 		sentinel = ErrUnknownAccount
+	case "23503": // foreign_key_violation
+		if constraint == "accounts_merchant_id_fkey" {
+			return fmt.Errorf("no such merchant (%s): %w", message, ErrNotFound)
+		}
 	case "23514": // check_violation
 		if constraint == "balances_available_check" {
 			fe := &fundsError{}

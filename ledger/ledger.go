@@ -65,11 +65,18 @@
 // alternative, a savepoint from Go (pgx tx.Begin around the call), adds two
 // round trips (SAVEPOINT, RELEASE) and took 736-759 µs.
 //
-// Accounts are created on first use in their own short transaction on the pool,
-// also from the Tx forms (an empty account is harmless if the caller rolls back,
-// and only committed accounts are cached). So a Tx form may need a second pool
-// connection the first time it meets an account, and the merchant must be
-// committed before its first transfer.
+// Accounts are created on first use. The pool forms create an account the
+// ledger's cache does not know in its own short transaction on the pool before
+// the transfer. The Tx forms never use a second connection: they pass such
+// accounts by code to the _tx function, which finds or creates them (INSERT ...
+// ON CONFLICT DO NOTHING, then select) inside the same attempt as the transfer,
+// so a refused call (a payout refused for insufficient funds) leaves no new
+// account behind, a rolled-back caller transaction takes its accounts with it,
+// and a Tx form works on a pool whose only connection is the caller's. Only
+// accounts whose rows are committed are cached (the function says which rows
+// were written by the caller's own, still open, transaction), so a cached id is
+// never one a rollback can take away. Two transactions creating one account wait
+// for each other like any insert of one key.
 //
 // Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
 package ledger
@@ -375,23 +382,33 @@ func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (
 		params.ExpiresAt = &p.expiresAt
 	}
 	var ea entryArrays
-	if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries); err != nil {
+	var fresh *newAccounts
+	if tx != nil {
+		fresh = &newAccounts{}
+	}
+	if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries, fresh); err != nil {
 		return Transfer{}, fmt.Errorf("%s: %w", label, err)
 	}
 	params.EAccount, params.ENslots, params.ESide, params.EAmount, params.ECurrency =
 		ea.account, ea.nslots, ea.side, ea.amount, ea.currency
 
 	var row ledgerdb.TransferRow
+	var names map[int64]string
 	if tx != nil {
 		var c ledgerdb.TransferTxRow
 		c, err = ledgerdb.New(tx).TransferTx(ctx, ledgerdb.TransferTxParams{
 			MerchantID: params.MerchantID, Key: params.Key, Hash: params.Hash, Pending: params.Pending,
 			ExpiresAt: params.ExpiresAt, Reference: params.Reference, Metadata: params.Metadata,
 			EAccount: params.EAccount, ENslots: params.ENslots, ESide: params.ESide, EAmount: params.EAmount,
-			ECurrency: params.ECurrency, Attempts: int32(l.txAttempts),
+			ECurrency: params.ECurrency,
+			NCode:     fresh.codes(), NType: fresh.typ, NNormalSide: fresh.normal, NCurrency: fresh.currency,
+			NAllowNegative: fresh.allowNeg, NSlots: fresh.slots,
+			Attempts: int32(l.txAttempts),
 		})
 		if err == nil {
 			err = l.txOutcome(ctx, label, c.Attempts, c.Retried, c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
+			l.learn(fresh, c.NID, c.NNslots, c.NCommitted)
+			names = fresh.codesByID(c.NID)
 		}
 		row = ledgerdb.TransferRow{ID: c.ID, State: c.State, CreatedAt: c.CreatedAt, Replayed: c.Replayed}
 	} else {
@@ -402,7 +419,7 @@ func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (
 		})
 	}
 	if err != nil {
-		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err), names))
 	}
 	return transferFromRequest(req, p, row.ID, TransferState(row.State), row.CreatedAt, row.Replayed), nil
 }
@@ -418,13 +435,23 @@ type entryArrays struct {
 	currency []string
 }
 
-// appendEntries resolves the accounts of entries (creating them on first use) and
-// appends the entries to ea.
-func (l *Ledger) appendEntries(ctx context.Context, ea *entryArrays, merchant int64, entries []preparedEntry) error {
+// appendEntries resolves the accounts of entries and appends the entries to ea.
+// With fresh nil (the pool forms) an account the cache does not know is found or
+// created on the pool; otherwise (the Tx forms) it is added to fresh, for the
+// posting function to find or create inside the caller's transaction.
+func (l *Ledger) appendEntries(ctx context.Context, ea *entryArrays, merchant int64, entries []preparedEntry, fresh *newAccounts) error {
 	for _, e := range entries {
-		acct, err := l.account(ctx, merchant, e.spec)
-		if err != nil {
-			return err
+		var acct account
+		if fresh != nil {
+			var ok bool
+			if acct, ok = l.accounts.get(merchantKey{merchant, e.spec.Code}); !ok {
+				acct = account{id: fresh.ref(merchant, e.spec)}
+			}
+		} else {
+			var err error
+			if acct, err = l.account(ctx, merchant, e.spec); err != nil {
+				return err
+			}
 		}
 		ea.account = append(ea.account, acct.id)
 		ea.nslots = append(ea.nslots, acct.slots)
@@ -475,6 +502,10 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 
 	var params ledgerdb.PostTransfersParams
 	var ea entryArrays
+	var fresh *newAccounts
+	if tx != nil {
+		fresh = &newAccounts{}
+	}
 	for n, i := range unique {
 		p, req := prepared[i], reqs[i]
 		expires := ""
@@ -488,7 +519,7 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		params.TExpires = append(params.TExpires, expires)
 		params.TReference = append(params.TReference, req.Reference)
 		params.TMetadata = append(params.TMetadata, p.metadata)
-		if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries); err != nil {
+		if err := l.appendEntries(ctx, &ea, req.Merchant, p.entries, fresh); err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
 		for len(ea.transfer) < len(ea.account) {
@@ -500,17 +531,23 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 
 	var rows []ledgerdb.PostTransfersRow
 	var err error
+	var names map[int64]string
 	if tx != nil {
 		var caught []ledgerdb.PostTransfersTxRow
 		caught, err = ledgerdb.New(tx).PostTransfersTx(ctx, ledgerdb.PostTransfersTxParams{
 			TMerchant: params.TMerchant, TKey: params.TKey, THash: params.THash, TPending: params.TPending,
 			TExpires: params.TExpires, TReference: params.TReference, TMetadata: params.TMetadata,
 			ETransfer: params.ETransfer, EAccount: params.EAccount, ENslots: params.ENslots, ESide: params.ESide,
-			EAmount: params.EAmount, ECurrency: params.ECurrency, Attempts: int32(l.txAttempts),
+			EAmount: params.EAmount, ECurrency: params.ECurrency,
+			NMerchant: fresh.merchants(), NCode: fresh.codes(), NType: fresh.typ, NNormalSide: fresh.normal,
+			NCurrency: fresh.currency, NAllowNegative: fresh.allowNeg, NSlots: fresh.slots,
+			Attempts: int32(l.txAttempts),
 		})
 		if err == nil && len(caught) > 0 {
 			r := caught[0]
 			err = l.txOutcome(ctx, label, r.Attempts, r.Retried, r.ErrCode, r.ErrMessage, r.ErrDetail, r.ErrConstraint)
+			l.learn(fresh, r.NID, r.NNslots, r.NCommitted)
+			names = fresh.codesByID(r.NID)
 		}
 		for _, r := range caught {
 			rows = append(rows, ledgerdb.PostTransfersRow{Idx: r.Idx, ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, Replayed: r.Replayed})
@@ -523,7 +560,7 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+		return nil, fmt.Errorf("%s: %w", label, l.describe(mapError(err), names))
 	}
 	if len(rows) != len(unique) {
 		return nil, fmt.Errorf("%s: database returned %d results for %d transfers", label, len(rows), len(unique))
@@ -575,7 +612,22 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 	if !r.Amount.IsZero() {
 		params.Amount = decimal.NullDecimal{Decimal: r.Amount, Valid: true}
 	}
+	var fresh *newAccounts
+	if tx != nil {
+		fresh = &newAccounts{}
+	}
 	for _, e := range p.entries {
+		if fresh != nil {
+			// Looked up inside tx by the _tx function when not cached.
+			acct, ok := l.accounts.get(merchantKey{r.Merchant, e.spec.Code})
+			if !ok {
+				acct.id = fresh.ref(r.Merchant, e.spec)
+			}
+			params.EAccount = append(params.EAccount, acct.id)
+			params.ESide = append(params.ESide, string(e.Side))
+			params.EAmount = append(params.EAmount, e.Amount)
+			continue
+		}
 		acct, err := l.existingAccount(ctx, r.Merchant, e.spec)
 		if errors.Is(err, ErrNotFound) {
 			return Transfer{}, fmt.Errorf("%s: account %s is not in the hold: %w", label, e.Account, ErrPostExceedsHold)
@@ -595,7 +647,8 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 			MerchantID: params.MerchantID, Key: params.Key, Hash: params.Hash, HoldID: params.HoldID,
 			HoldKey: params.HoldKey, Action: params.Action, Now: params.Now, Amount: params.Amount,
 			EAccount: params.EAccount, ESide: params.ESide, EAmount: params.EAmount,
-			Reference: params.Reference, Metadata: params.Metadata, Attempts: int32(l.txAttempts),
+			Reference: params.Reference, Metadata: params.Metadata, NCode: fresh.codes(),
+			Attempts: int32(l.txAttempts),
 		})
 		if err == nil {
 			err = l.txOutcome(ctx, label, c.Attempts, c.Retried, c.ErrCode, c.ErrMessage, c.ErrDetail, c.ErrConstraint)
@@ -609,7 +662,7 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 		})
 	}
 	if err != nil {
-		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err)))
+		return Transfer{}, fmt.Errorf("%s: %w", label, l.describe(mapError(err), nil))
 	}
 	return Transfer{
 		ID:        row.ID,
@@ -665,13 +718,18 @@ func (l *Ledger) txOutcome(ctx context.Context, label string, attempts int32, re
 	return err
 }
 
-// describe names the account of an ErrInsufficientFunds when the cache knows it.
-func (l *Ledger) describe(err error) error {
+// describe names the account of an ErrInsufficientFunds when names (the accounts
+// a _tx function resolved) or the cache know it.
+func (l *Ledger) describe(err error, names map[int64]string) error {
 	var fe *fundsError
 	if !errors.As(err, &fe) {
 		return err
 	}
-	if code, ok := l.accounts.codeOf(fe.accountID); ok {
+	code, ok := names[fe.accountID]
+	if !ok {
+		code, ok = l.accounts.codeOf(fe.accountID)
+	}
+	if ok {
 		return fmt.Errorf("account %s: %w", code, ErrInsufficientFunds)
 	}
 	return err

@@ -598,6 +598,8 @@ func (q *Queries) PostTransfers(ctx context.Context, arg PostTransfersParams) ([
 const postTransfersTx = `-- name: PostTransfersTx :many
 SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_nslots, '{}')::integer[] AS n_nslots,
+    coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
@@ -605,24 +607,34 @@ FROM ledger_post_transfers_tx($1::bigint[], $2::text[], $3::bytea[], $4::boolean
     ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest($5::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
     $6::text[], $7::jsonb[],
     $8::integer[], $9::bigint[], $10::integer[],
-    $11::text[], $12::numeric[], $13::text[], $14::integer) r
+    $11::text[], $12::numeric[], $13::text[],
+    $14::bigint[], $15::text[], $16::text[], $17::text[],
+    $18::text[], $19::boolean[], $20::integer[],
+    $21::integer) r
 `
 
 type PostTransfersTxParams struct {
-	TMerchant  []int64
-	TKey       []string
-	THash      [][]byte
-	TPending   []bool
-	TExpires   []string
-	TReference []string
-	TMetadata  [][]byte
-	ETransfer  []int32
-	EAccount   []int64
-	ENslots    []int32
-	ESide      []string
-	EAmount    []decimal.Decimal
-	ECurrency  []string
-	Attempts   int32
+	TMerchant      []int64
+	TKey           []string
+	THash          [][]byte
+	TPending       []bool
+	TExpires       []string
+	TReference     []string
+	TMetadata      [][]byte
+	ETransfer      []int32
+	EAccount       []int64
+	ENslots        []int32
+	ESide          []string
+	EAmount        []decimal.Decimal
+	ECurrency      []string
+	NMerchant      []int64
+	NCode          []string
+	NType          []string
+	NNormalSide    []string
+	NCurrency      []string
+	NAllowNegative []bool
+	NSlots         []int32
+	Attempts       int32
 }
 
 type PostTransfersTxRow struct {
@@ -631,6 +643,9 @@ type PostTransfersTxRow struct {
 	State         string
 	CreatedAt     time.Time
 	Replayed      bool
+	NID           []int64
+	NNslots       []int32
+	NCommitted    []bool
 	Attempts      int32
 	Retried       string
 	ErrCode       string
@@ -656,6 +671,13 @@ func (q *Queries) PostTransfersTx(ctx context.Context, arg PostTransfersTxParams
 		arg.ESide,
 		arg.EAmount,
 		arg.ECurrency,
+		arg.NMerchant,
+		arg.NCode,
+		arg.NType,
+		arg.NNormalSide,
+		arg.NCurrency,
+		arg.NAllowNegative,
+		arg.NSlots,
 		arg.Attempts,
 	)
 	if err != nil {
@@ -671,6 +693,9 @@ func (q *Queries) PostTransfersTx(ctx context.Context, arg PostTransfersTxParams
 			&i.State,
 			&i.CreatedAt,
 			&i.Replayed,
+			&i.NID,
+			&i.NNslots,
+			&i.NCommitted,
 			&i.Attempts,
 			&i.Retried,
 			&i.ErrCode,
@@ -753,13 +778,14 @@ const resolveHoldTx = `-- name: ResolveHoldTx :one
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
     coalesce(r.o_hold, 0)::bigint AS hold_id,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
 FROM ledger_resolve_tx($1::bigint, $2::text, $3::bytea,
     $4::bigint, $5::text, $6::text, $7::timestamptz,
     $8::numeric, $9::bigint[], $10::text[], $11::numeric[],
-    $12::text, $13::jsonb, $14::integer) r
+    $12::text, $13::jsonb, $14::text[], $15::integer) r
 `
 
 type ResolveHoldTxParams struct {
@@ -776,6 +802,7 @@ type ResolveHoldTxParams struct {
 	EAmount    []decimal.Decimal
 	Reference  string
 	Metadata   []byte
+	NCode      []string
 	Attempts   int32
 }
 
@@ -785,6 +812,8 @@ type ResolveHoldTxRow struct {
 	CreatedAt     time.Time
 	Replayed      bool
 	HoldID        int64
+	NID           []int64
+	NCommitted    []bool
 	Attempts      int32
 	Retried       string
 	ErrCode       string
@@ -810,6 +839,7 @@ func (q *Queries) ResolveHoldTx(ctx context.Context, arg ResolveHoldTxParams) (R
 		arg.EAmount,
 		arg.Reference,
 		arg.Metadata,
+		arg.NCode,
 		arg.Attempts,
 	)
 	var i ResolveHoldTxRow
@@ -819,6 +849,8 @@ func (q *Queries) ResolveHoldTx(ctx context.Context, arg ResolveHoldTxParams) (R
 		&i.CreatedAt,
 		&i.Replayed,
 		&i.HoldID,
+		&i.NID,
+		&i.NCommitted,
 		&i.Attempts,
 		&i.Retried,
 		&i.ErrCode,
@@ -889,29 +921,39 @@ func (q *Queries) Transfer(ctx context.Context, arg TransferParams) (TransferRow
 const transferTx = `-- name: TransferTx :one
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_nslots, '{}')::integer[] AS n_nslots,
+    coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
 FROM ledger_transfer_tx($1::bigint, $2::text, $3::bytea, $4::boolean,
     $5::timestamptz, $6::text, $7::jsonb,
     $8::bigint[], $9::integer[], $10::text[],
-    $11::numeric[], $12::text[], $13::integer) r
+    $11::numeric[], $12::text[],
+    $13::text[], $14::text[], $15::text[], $16::text[],
+    $17::boolean[], $18::integer[], $19::integer) r
 `
 
 type TransferTxParams struct {
-	MerchantID int64
-	Key        string
-	Hash       []byte
-	Pending    bool
-	ExpiresAt  *time.Time
-	Reference  string
-	Metadata   []byte
-	EAccount   []int64
-	ENslots    []int32
-	ESide      []string
-	EAmount    []decimal.Decimal
-	ECurrency  []string
-	Attempts   int32
+	MerchantID     int64
+	Key            string
+	Hash           []byte
+	Pending        bool
+	ExpiresAt      *time.Time
+	Reference      string
+	Metadata       []byte
+	EAccount       []int64
+	ENslots        []int32
+	ESide          []string
+	EAmount        []decimal.Decimal
+	ECurrency      []string
+	NCode          []string
+	NType          []string
+	NNormalSide    []string
+	NCurrency      []string
+	NAllowNegative []bool
+	NSlots         []int32
+	Attempts       int32
 }
 
 type TransferTxRow struct {
@@ -919,6 +961,9 @@ type TransferTxRow struct {
 	State         string
 	CreatedAt     time.Time
 	Replayed      bool
+	NID           []int64
+	NNslots       []int32
+	NCommitted    []bool
 	Attempts      int32
 	Retried       string
 	ErrCode       string
@@ -943,6 +988,12 @@ func (q *Queries) TransferTx(ctx context.Context, arg TransferTxParams) (Transfe
 		arg.ESide,
 		arg.EAmount,
 		arg.ECurrency,
+		arg.NCode,
+		arg.NType,
+		arg.NNormalSide,
+		arg.NCurrency,
+		arg.NAllowNegative,
+		arg.NSlots,
 		arg.Attempts,
 	)
 	var i TransferTxRow
@@ -951,6 +1002,9 @@ func (q *Queries) TransferTx(ctx context.Context, arg TransferTxParams) (Transfe
 		&i.State,
 		&i.CreatedAt,
 		&i.Replayed,
+		&i.NID,
+		&i.NNslots,
+		&i.NCommitted,
 		&i.Attempts,
 		&i.Retried,
 		&i.ErrCode,

@@ -19,6 +19,10 @@
 --    What the attempt cannot release (locks the caller's transaction took before
 --    the call, including earlier ledger calls) can make the retry futile: only the
 --    caller can roll those back (see package ledger, "Caller transactions").
+-- 3. The _tx functions find or create the accounts the caller's ledger does not
+--    know yet themselves, inside the attempt (n_* arrays; an entry whose e_account
+--    is -k is on the k-th of them): no second connection is needed while the
+--    caller's transaction holds one, and a refused call leaves no new account.
 
 -- ledger_apply as in 00002, with the slot of each entry's account chosen from the
 -- current top-level transaction id (see 1. above) instead of the transfer id.
@@ -77,29 +81,144 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 
+-- ledger_row_committed says whether the transaction that wrote a row visible to
+-- us (its xmin) has committed, that is, the row is not our own transaction's
+-- work: a visible row whose writer is still in progress is ours (or one of our
+-- subtransactions'). The ledger caches only committed accounts, whose ids stay
+-- valid whatever the caller's transaction does. An xmin too old for the commit
+-- log is long committed.
+-- +goose StatementBegin
+CREATE FUNCTION ledger_row_committed(p_xmin xid)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_cur bigint := pg_current_xact_id()::text::bigint;
+    v_x bigint := p_xmin::text::bigint;
+    v_full bigint;
+BEGIN
+    IF v_x < 3 THEN
+        RETURN true; -- bootstrap or frozen
+    END IF;
+    -- The 64-bit id nearest ours with these low 32 bits: a visible row's writer is
+    -- within 2^31 of us (our own subtransactions come after our top-level id).
+    v_full := ((v_cur >> 32) << 32) | v_x;
+    IF v_full > v_cur + 2147483648 THEN
+        v_full := v_full - 4294967296;
+    ELSIF v_full < v_cur - 2147483648 THEN
+        v_full := v_full + 4294967296;
+    END IF;
+    IF v_full < 3 THEN
+        RETURN true;
+    END IF;
+    RETURN coalesce(pg_xact_status(v_full::text::xid8), 'committed') = 'committed';
+END
+$$;
+-- +goose StatementEnd
+
+-- ledger_ensure_accounts returns the accounts (n_merchant[k], n_code[k]) in order:
+-- id (0 when missing), slot count, and whether the row is committed (see
+-- ledger_row_committed). With p_create, missing accounts are created with their
+-- balance rows first, in (merchant, code) order; a concurrent creator of the same
+-- account is waited for (ON CONFLICT), and the account is then found.
+-- +goose StatementBegin
+CREATE FUNCTION ledger_ensure_accounts(
+    n_merchant bigint[], n_code text[], n_type text[], n_normal_side text[], n_currency text[],
+    n_allow_negative boolean[], n_slots integer[], p_create boolean)
+RETURNS TABLE (o_ord integer, o_id bigint, o_slots integer, o_committed boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_create THEN
+        WITH ins AS (
+            INSERT INTO accounts AS a (merchant_id, code, type, normal_side, currency, allow_negative, slots)
+                SELECT u.m, u.c, u.t, u.ns, u.cur, u.neg, u.s
+                FROM unnest(n_merchant, n_code, n_type, n_normal_side, n_currency, n_allow_negative, n_slots)
+                    u(m, c, t, ns, cur, neg, s)
+                WHERE NOT EXISTS (SELECT 1 FROM accounts x WHERE x.merchant_id = u.m AND x.code = u.c)
+                ORDER BY u.m, u.c
+                ON CONFLICT (merchant_id, code) DO NOTHING
+                RETURNING a.id, a.merchant_id, a.normal_side, a.allow_negative, a.slots
+        )
+        INSERT INTO balances (account_id, slot, merchant_id, normal_side, allow_negative)
+            SELECT ins.id, g.s, ins.merchant_id, ins.normal_side, ins.allow_negative
+            FROM ins, generate_series(0, ins.slots - 1) g(s);
+    END IF;
+    RETURN QUERY SELECT u.o::integer, coalesce(a.id, 0), coalesce(a.slots::integer, 1),
+            CASE WHEN a.id IS NOT NULL THEN ledger_row_committed(a.xmin) ELSE false END
+        FROM unnest(n_merchant, n_code) WITH ORDINALITY u(m, c, o)
+        LEFT JOIN accounts a ON a.merchant_id = u.m AND a.code = u.c
+        ORDER BY u.o;
+END
+$$;
+-- +goose StatementEnd
+
+-- ledger_entry_accounts resolves the n_* accounts (ledger_ensure_accounts) and
+-- returns e_account and e_nslots with every reference -k replaced by the k-th
+-- account's id and slot count. A missing account is TL011 with p_create, else
+-- id 0 (on no hold).
+-- +goose StatementBegin
+CREATE FUNCTION ledger_entry_accounts(
+    e_account bigint[], e_nslots integer[],
+    n_merchant bigint[], n_code text[], n_type text[], n_normal_side text[], n_currency text[],
+    n_allow_negative boolean[], n_slots integer[], p_create boolean,
+    OUT o_account bigint[], OUT o_nslots integer[], OUT n_id bigint[], OUT n_nslots integer[], OUT n_committed boolean[])
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(cardinality(n_code), 0) = 0 THEN
+        o_account := e_account; o_nslots := e_nslots;
+        RETURN;
+    END IF;
+    SELECT array_agg(r.o_id ORDER BY r.o_ord), array_agg(r.o_slots ORDER BY r.o_ord),
+           array_agg(r.o_committed ORDER BY r.o_ord)
+        INTO n_id, n_nslots, n_committed
+        FROM ledger_ensure_accounts(n_merchant, n_code, n_type, n_normal_side, n_currency,
+            n_allow_negative, n_slots, p_create) r;
+    IF p_create AND array_position(n_id, 0::bigint) IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger: account % of merchant % not found after creating it',
+            n_code[array_position(n_id, 0::bigint)], n_merchant[array_position(n_id, 0::bigint)] USING ERRCODE = 'TL011';
+    END IF;
+    SELECT array_agg(CASE WHEN u.a < 0 THEN n_id[-u.a] ELSE u.a END ORDER BY u.o),
+           array_agg(CASE WHEN u.a < 0 THEN n_nslots[-u.a] ELSE u.n END ORDER BY u.o)
+        INTO o_account, o_nslots
+        FROM unnest(e_account, e_nslots) WITH ORDINALITY u(a, n, o);
+END
+$$;
+-- +goose StatementEnd
+
 -- ledger_transfer_tx is ledger_transfer for a caller's transaction, retried as
--- described above. o_attempts is how many attempts it made; o_retried the SQLSTATE
--- of the last failure it retried (NULL when none).
+-- described above, with the accounts n_* found or created in each attempt
+-- (n_id, n_nslots; n_committed is NULL unless the call succeeded). o_attempts is
+-- how many attempts it made; o_retried the SQLSTATE of the last failure it retried
+-- (NULL when none).
 -- +goose StatementBegin
 CREATE FUNCTION ledger_transfer_tx(
     p_merchant bigint, p_key text, p_hash bytea, p_pending boolean, p_expires timestamptz,
     p_reference text, p_metadata jsonb,
     e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[],
+    n_code text[], n_type text[], n_normal_side text[], n_currency text[], n_allow_negative boolean[], n_slots integer[],
     p_attempts integer,
     OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean,
+    OUT n_id bigint[], OUT n_nslots integer[], OUT n_committed boolean[],
     OUT o_attempts integer, OUT o_retried text,
     OUT err_code text, OUT err_message text, OUT err_detail text, OUT err_constraint text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_wait double precision := 0.002;
+    v_account bigint[];
+    v_nslots integer[];
+    v_committed boolean[];
 BEGIN
     o_attempts := 0;
     LOOP
         o_attempts := o_attempts + 1;
         BEGIN
+            SELECT r.o_account, r.o_nslots, r.n_id, r.n_nslots, r.n_committed
+                INTO v_account, v_nslots, n_id, n_nslots, v_committed
+                FROM ledger_entry_accounts(e_account, e_nslots,
+                    array_fill(p_merchant, ARRAY[coalesce(cardinality(n_code), 0)]), n_code, n_type, n_normal_side,
+                    n_currency, n_allow_negative, n_slots, true) r;
             SELECT r.o_id, r.o_state, r.o_created, r.o_replayed INTO o_id, o_state, o_created, o_replayed
                 FROM ledger_transfer(p_merchant, p_key, p_hash, p_pending, p_expires, p_reference, p_metadata,
-                    e_account, e_nslots, e_side, e_amount, e_currency) r;
+                    v_account, v_nslots, e_side, e_amount, e_currency) r;
+            n_committed := v_committed;
             RETURN;
         EXCEPTION WHEN others THEN
             GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
@@ -118,15 +237,19 @@ $$;
 -- +goose StatementEnd
 
 -- ledger_post_transfers_tx is ledger_post_transfers for a caller's transaction,
--- retried as described above. A refusal is one row whose err_* say why; every row
--- carries o_attempts and o_retried.
+-- retried as described above, with the accounts n_* found or created in each
+-- attempt. A refusal is one row whose err_* say why; every row carries o_attempts
+-- and o_retried, and the first row n_id, n_nslots and (on success) n_committed.
 -- +goose StatementBegin
 CREATE FUNCTION ledger_post_transfers_tx(
     t_merchant bigint[], t_key text[], t_hash bytea[], t_pending boolean[], t_expires timestamptz[],
     t_reference text[], t_metadata jsonb[],
     e_transfer integer[], e_account bigint[], e_nslots integer[], e_side text[], e_amount numeric[], e_currency text[],
+    n_merchant bigint[], n_code text[], n_type text[], n_normal_side text[], n_currency text[],
+    n_allow_negative boolean[], n_slots integer[],
     p_attempts integer)
 RETURNS TABLE (o_idx integer, o_id bigint, o_state text, o_created timestamptz, o_replayed boolean,
+               n_id bigint[], n_nslots integer[], n_committed boolean[],
                o_attempts integer, o_retried text,
                err_code text, err_message text, err_detail text, err_constraint text)
 LANGUAGE plpgsql AS $$
@@ -136,20 +259,27 @@ DECLARE
     v_code text; v_msg text; v_detail text; v_constraint text;
     v_wait double precision := 0.002;
     v_idx integer[]; v_id bigint[]; v_state text[]; v_created timestamptz[]; v_replayed boolean[];
+    v_account bigint[]; v_nslots integer[]; v_nid bigint[]; v_nns integer[]; v_committed boolean[];
 BEGIN
     LOOP
         v_attempt := v_attempt + 1;
         BEGIN
+            SELECT r.o_account, r.o_nslots, r.n_id, r.n_nslots, r.n_committed
+                INTO v_account, v_nslots, v_nid, v_nns, v_committed
+                FROM ledger_entry_accounts(e_account, e_nslots, n_merchant, n_code, n_type, n_normal_side,
+                    n_currency, n_allow_negative, n_slots, true) r;
             -- Collected first, so that a failing attempt returns no partial rows.
             SELECT array_agg(r.o_idx), array_agg(r.o_id), array_agg(r.o_state), array_agg(r.o_created),
                     array_agg(r.o_replayed)
                 INTO v_idx, v_id, v_state, v_created, v_replayed
                 FROM ledger_post_transfers(
                     t_merchant, t_key, t_hash, t_pending, t_expires, t_reference, t_metadata,
-                    e_transfer, e_account, e_nslots, e_side, e_amount, e_currency) r;
-            RETURN QUERY SELECT x.i, x.id, x.st, x.cr, x.rp, v_attempt, v_retried,
+                    e_transfer, v_account, v_nslots, e_side, e_amount, e_currency) r;
+            RETURN QUERY SELECT x.i, x.id, x.st, x.cr, x.rp,
+                    CASE WHEN x.o = 1 THEN v_nid END, CASE WHEN x.o = 1 THEN v_nns END,
+                    CASE WHEN x.o = 1 THEN v_committed END, v_attempt, v_retried,
                     NULL::text, NULL::text, NULL::text, NULL::text
-                FROM unnest(v_idx, v_id, v_state, v_created, v_replayed) x(i, id, st, cr, rp);
+                FROM unnest(v_idx, v_id, v_state, v_created, v_replayed) WITH ORDINALITY x(i, id, st, cr, rp, o);
             RETURN;
         EXCEPTION WHEN others THEN
             GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
@@ -157,7 +287,7 @@ BEGIN
         END;
         IF NOT ledger_retry_tx(v_code, v_attempt, p_attempts) THEN
             RETURN QUERY SELECT NULL::integer, NULL::bigint, NULL::text, NULL::timestamptz, NULL::boolean,
-                v_attempt, v_retried, v_code, v_msg, v_detail, v_constraint;
+                v_nid, v_nns, NULL::boolean[], v_attempt, v_retried, v_code, v_msg, v_detail, v_constraint;
             RETURN;
         END IF;
         v_retried := v_code;
@@ -169,26 +299,39 @@ $$;
 -- +goose StatementEnd
 
 -- ledger_resolve_tx is ledger_resolve for a caller's transaction, retried as
--- described above.
+-- described above. The accounts of explicit entries (e_account) that the caller
+-- does not know are looked up (n_code, never created: an account that does not
+-- exist is on no hold).
 -- +goose StatementBegin
 CREATE FUNCTION ledger_resolve_tx(
     p_merchant bigint, p_key text, p_hash bytea, p_hold bigint, p_hold_key text, p_action text,
     p_now timestamptz, p_amount numeric, e_account bigint[], e_side text[], e_amount numeric[],
-    p_reference text, p_metadata jsonb, p_attempts integer,
+    p_reference text, p_metadata jsonb, n_code text[], p_attempts integer,
     OUT o_id bigint, OUT o_state text, OUT o_created timestamptz, OUT o_replayed boolean, OUT o_hold bigint,
+    OUT n_id bigint[], OUT n_committed boolean[],
     OUT o_attempts integer, OUT o_retried text,
     OUT err_code text, OUT err_message text, OUT err_detail text, OUT err_constraint text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_wait double precision := 0.002;
+    v_account bigint[];
+    v_committed boolean[];
 BEGIN
     o_attempts := 0;
     LOOP
         o_attempts := o_attempts + 1;
         BEGIN
+            v_account := e_account;
+            IF e_account IS NOT NULL THEN
+                SELECT r.o_account, r.n_id, r.n_committed INTO v_account, n_id, v_committed
+                    FROM ledger_entry_accounts(e_account, array_fill(1, ARRAY[cardinality(e_account)]),
+                        array_fill(p_merchant, ARRAY[coalesce(cardinality(n_code), 0)]), n_code,
+                        NULL, NULL, NULL, NULL, NULL, false) r;
+            END IF;
             SELECT r.o_id, r.o_state, r.o_created, r.o_replayed, r.o_hold INTO o_id, o_state, o_created, o_replayed, o_hold
                 FROM ledger_resolve(p_merchant, p_key, p_hash, p_hold, p_hold_key, p_action, p_now, p_amount,
-                    e_account, e_side, e_amount, p_reference, p_metadata) r;
+                    v_account, e_side, e_amount, p_reference, p_metadata) r;
+            n_committed := v_committed;
             RETURN;
         EXCEPTION WHEN others THEN
             GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
@@ -198,7 +341,7 @@ BEGIN
             RETURN;
         END IF;
         o_retried := err_code;
-        o_id := NULL; o_state := NULL; o_created := NULL; o_replayed := NULL; o_hold := NULL;
+        o_id := NULL; o_state := NULL; o_created := NULL; o_replayed := NULL; o_hold := NULL; n_id := NULL;
         err_code := NULL; err_message := NULL; err_detail := NULL; err_constraint := NULL;
         PERFORM pg_sleep(v_wait * (0.5 + random()));
         v_wait := least(2 * v_wait, 0.2);
@@ -208,9 +351,12 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION ledger_resolve_tx(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb, integer);
-DROP FUNCTION ledger_post_transfers_tx(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[], integer);
-DROP FUNCTION ledger_transfer_tx(bigint, text, bytea, boolean, timestamptz, text, jsonb, bigint[], integer[], text[], numeric[], text[], integer);
+DROP FUNCTION ledger_resolve_tx(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb, text[], integer);
+DROP FUNCTION ledger_post_transfers_tx(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[], bigint[], text[], text[], text[], text[], boolean[], integer[], integer);
+DROP FUNCTION ledger_transfer_tx(bigint, text, bytea, boolean, timestamptz, text, jsonb, bigint[], integer[], text[], numeric[], text[], text[], text[], text[], text[], boolean[], integer[], integer);
+DROP FUNCTION ledger_entry_accounts(bigint[], integer[], bigint[], text[], text[], text[], text[], boolean[], integer[], boolean);
+DROP FUNCTION ledger_ensure_accounts(bigint[], text[], text[], text[], text[], boolean[], integer[], boolean);
+DROP FUNCTION ledger_row_committed(xid);
 DROP FUNCTION ledger_retry_tx(text, integer, integer);
 -- ledger_apply of 00002: the slot from the transfer id.
 -- +goose StatementBegin

@@ -36,13 +36,17 @@ FROM ledger_transfer(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.ar
 -- retried inside (ledger_transfer_tx); a refusal comes back in err_*.
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_nslots, '{}')::integer[] AS n_nslots,
+    coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
 FROM ledger_transfer_tx(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea, sqlc.arg(pending)::boolean,
     sqlc.narg(expires_at)::timestamptz, sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb,
     sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[], sqlc.arg(e_side)::text[],
-    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[], sqlc.arg(attempts)::integer) r;
+    sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[],
+    sqlc.arg(n_code)::text[], sqlc.arg(n_type)::text[], sqlc.arg(n_normal_side)::text[], sqlc.arg(n_currency)::text[],
+    sqlc.arg(n_allow_negative)::boolean[], sqlc.arg(n_slots)::integer[], sqlc.arg(attempts)::integer) r;
 
 -- name: PostTransfers :many
 -- A batch of new transfers, one round trip, all or nothing. Raises on refusal.
@@ -59,6 +63,8 @@ FROM ledger_post_transfers(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::text
 -- one row whose err_* say why.
 SELECT coalesce(r.o_idx, 0)::integer AS idx, coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_nslots, '{}')::integer[] AS n_nslots,
+    coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
@@ -66,7 +72,10 @@ FROM ledger_post_transfers_tx(sqlc.arg(t_merchant)::bigint[], sqlc.arg(t_key)::t
     ARRAY(SELECT nullif(u.x, '')::timestamptz FROM unnest(sqlc.arg(t_expires)::text[]) WITH ORDINALITY u(x, o) ORDER BY u.o),
     sqlc.arg(t_reference)::text[], sqlc.arg(t_metadata)::jsonb[],
     sqlc.arg(e_transfer)::integer[], sqlc.arg(e_account)::bigint[], sqlc.arg(e_nslots)::integer[],
-    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[], sqlc.arg(attempts)::integer) r;
+    sqlc.arg(e_side)::text[], sqlc.arg(e_amount)::numeric[], sqlc.arg(e_currency)::text[],
+    sqlc.arg(n_merchant)::bigint[], sqlc.arg(n_code)::text[], sqlc.arg(n_type)::text[], sqlc.arg(n_normal_side)::text[],
+    sqlc.arg(n_currency)::text[], sqlc.arg(n_allow_negative)::boolean[], sqlc.arg(n_slots)::integer[],
+    sqlc.arg(attempts)::integer) r;
 
 -- name: ResolveHold :one
 -- Post, void or expire one hold, one round trip. Raises on refusal.
@@ -83,13 +92,14 @@ FROM ledger_resolve(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg
 SELECT coalesce(r.o_id, 0)::bigint AS id, coalesce(r.o_state, '')::text AS state,
     coalesce(r.o_created, 'epoch')::timestamptz AS created_at, coalesce(r.o_replayed, false)::boolean AS replayed,
     coalesce(r.o_hold, 0)::bigint AS hold_id,
+    coalesce(r.n_id, '{}')::bigint[] AS n_id, coalesce(r.n_committed, '{}')::boolean[] AS n_committed,
     r.o_attempts::integer AS attempts, coalesce(r.o_retried, '')::text AS retried,
     coalesce(r.err_code, '')::text AS err_code, coalesce(r.err_message, '')::text AS err_message,
     coalesce(r.err_detail, '')::text AS err_detail, coalesce(r.err_constraint, '')::text AS err_constraint
 FROM ledger_resolve_tx(sqlc.arg(merchant_id)::bigint, sqlc.arg(key)::text, sqlc.arg(hash)::bytea,
     sqlc.narg(hold_id)::bigint, sqlc.narg(hold_key)::text, sqlc.arg(action)::text, sqlc.arg(now)::timestamptz,
     sqlc.narg(amount)::numeric, sqlc.narg(e_account)::bigint[], sqlc.narg(e_side)::text[], sqlc.narg(e_amount)::numeric[],
-    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb, sqlc.arg(attempts)::integer) r;
+    sqlc.arg(reference)::text, sqlc.arg(metadata)::jsonb, sqlc.arg(n_code)::text[], sqlc.arg(attempts)::integer) r;
 
 -- name: GetAccount :one
 SELECT * FROM accounts WHERE merchant_id = sqlc.arg(merchant_id) AND code = sqlc.arg(code);
