@@ -64,8 +64,13 @@ func (l *Ledger) Balances(ctx context.Context, merchant int64) ([]Balance, error
 }
 
 // BalanceAt returns the balance of account as it was at time at: the sum of its
-// entries created at or before at (a transfer's entries carry the time its
-// transaction started). Its cost grows with the account's number of entries.
+// entries created at or before at. An entry's time is its transfer's, and a
+// transfer's time is the start of the database transaction that wrote it
+// (now()): for a Tx form, the caller's transaction, which may commit later. So
+// the balance at a time less than the longest transaction ago can still change
+// as transactions that began before it commit; further back it is final. One
+// index-only scan of (account, time) (migration 00003); its cost grows with the
+// account's entries up to at.
 func (l *Ledger) BalanceAt(ctx context.Context, merchant int64, account string, at time.Time) (Balance, error) {
 	q := ledgerdb.New(l.pool)
 	a, err := q.GetAccount(ctx, ledgerdb.GetAccountParams{MerchantID: merchant, Code: account})

@@ -78,6 +78,10 @@
 // never one a rollback can take away. Two transactions creating one account wait
 // for each other like any insert of one key.
 //
+// History: an entry's time (AccountEntry.CreatedAt, what BalanceAt filters on)
+// is its transfer's, and a transfer's time is the start of the database
+// transaction that wrote it, not its commit; see BalanceAt.
+//
 // Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
 package ledger
 
