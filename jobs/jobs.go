@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/recon"
 )
 
 // Queue names: provider calls, callbacks and merchant webhooks get their own
@@ -28,6 +29,9 @@ const (
 	QueueCallbacks = "callbacks"
 	QueueWebhooks  = "webhooks"
 	QueueDefault   = river.QueueDefault
+	// QueueRecon holds reconciliation runs (recon.Queue), so that a process
+	// can work them and nothing else (tally recon run).
+	QueueRecon = recon.Queue
 )
 
 // SubmitOrderArgs: call the provider for a new order.
@@ -138,6 +142,10 @@ type Options struct {
 	// RescueAfter is how long a job may stay running before River hands it to
 	// another worker (its process is presumed dead). Default 5m.
 	RescueAfter time.Duration
+	// Queues, when set, are the only queues this process works (QueueRecon
+	// for a CLI that runs reconciliation and must not call providers or
+	// deliver webhooks); empty works every queue.
+	Queues []string
 	// Register adds workers and periodic tasks of other packages (reconciliation).
 	Register []func(*river.Workers)
 	// Tasks are more scheduled tasks (each only enqueues a River job).
@@ -224,6 +232,18 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 			QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
 			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 16)},
 			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 8)},
+			QueueRecon:     {MaxWorkers: 2},
+		}
+		if len(opts.Queues) > 0 {
+			only := map[string]river.QueueConfig{}
+			for _, q := range opts.Queues {
+				qc, ok := cfg.Queues[q]
+				if !ok {
+					return nil, fmt.Errorf("queue %q: not one of tally's queues", q)
+				}
+				only[q] = qc
+			}
+			cfg.Queues = only
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

@@ -21,9 +21,13 @@ type RunArgs struct {
 // Kind is the River job kind.
 func (RunArgs) Kind() string { return "recon_run" }
 
+// Queue is the River queue of reconciliation runs: workers of every process
+// take it, and `tally recon run` works it alone.
+const Queue = "recon"
+
 // InsertOpts: one job per run while it waits or runs; retried from the checkpoint.
 func (RunArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // ScheduleArgs: start the runs of one window for every provider account.
@@ -95,6 +99,12 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	defer func() { _, _ = jobsdb.New(conn).AdvisoryUnlock(context.WithoutCancel(ctx), key) }()
 	_, err = w.s.execute(ctx, job.Args.RunID, nil, job.Attempt >= job.MaxAttempts)
+	if errors.Is(err, ErrRunEnded) {
+		// The sweep failed the run (a window the schedule may be running
+		// again): nothing is left for this job to do.
+		w.s.opts.Logger.Warn("reconciliation run ended while it was executing", "run_id", job.Args.RunID, "job_id", job.ID)
+		return nil
+	}
 	return err
 }
 

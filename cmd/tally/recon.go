@@ -40,8 +40,9 @@ func newReconCmd(g *globals) *cobra.Command {
 		Long: `Queue a reconciliation run as the recon_run River job, exactly as the schedule and
 the API do, then wait for it with a progress bar and print its summary.
 
-With --work (the default) this process runs River workers while it waits, so
-the run starts at once whether or not tally serve or tally worker is running;
+With --work (the default) this process works the recon queue (and nothing
+else) while it waits, so the run starts at once whether or not tally serve or
+tally worker is running;
 any of them may pick the job up instead. A run checkpoints every page: when this
 command is interrupted or killed, the job is retried by whichever worker comes
 next and resumes where it stopped (tally recon runs shows it). --work=false
@@ -65,8 +66,10 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if req.To, err = optTime(to); err != nil {
 				return err
 			}
+			// Only the recon queue: this process must not submit orders,
+			// apply callbacks or deliver webhooks (it has no public URL).
 			runner, err := jobs.New(a.pool, a.orders, jobs.Options{Workers: work, Logger: slog.Default(),
-				Register: []func(*river.Workers){a.recon.Register}, ProviderWorkers: 4, CallbackWorkers: 2, WebhookWorkers: 1})
+				Register: []func(*river.Workers){a.recon.Register}, Queues: []string{jobs.QueueRecon}})
 			if err != nil {
 				return err
 			}
