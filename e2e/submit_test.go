@@ -194,3 +194,44 @@ func TestUnresolvedDepositWithoutQuerySettledByCallback(t *testing.T) {
 	}
 	e.CheckLedger()
 }
+
+// The first create hangs (the provider may yet act on it), the next ones
+// answer 500: on the last attempt the query says "no such order", but the
+// create that hung could still land, so submit_order does not fail the order:
+// it hands it to sync_order, which fails it (and voids the hold) only once the
+// grace has passed.
+func TestAmbiguousThenRefusedWaitsForTheGrace(t *testing.T) {
+	t.Parallel()
+	const grace = 1500 * time.Millisecond
+	e := submitEnv(t, grace, 0, false)
+	e.Fund("cxpay", "u3", "BRL", "100")
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/pay/create", "mode": "hang", "count": 1})
+	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/pay/create", "mode": "error_5xx"})
+	p := brlPayout(e, "u3", "60.00")
+	p = e.WaitOrder(p.ID, "unresolved", func(o orders.Order) bool { return o.SubmitState == "unresolved" })
+	if p.Status != orders.StatusCreated {
+		t.Fatalf("after submit_order gave up: %s, want created (the hung create may still land)", p.Status)
+	}
+	balances(t, e, map[string][2]string{"liabilities:customer:u3:BRL": {"100", "40"}})
+	// Within the grace, the provider's "no such order" fails nothing.
+	if _, err := e.Orders.Sync(context.Background(), p.ID); err == nil {
+		t.Fatal("sync within the grace: no error, want a TooEarlyError")
+	}
+	if p = e.Order(p.ID); p.Status != orders.StatusCreated {
+		t.Fatalf("within the grace: %s, want created", p.Status)
+	}
+	time.Sleep(grace)
+	res, err := e.Orders.Sync(context.Background(), p.ID)
+	if err != nil || res.After != orders.StatusFailed {
+		t.Fatalf("sync after the grace: %+v %v, want failed", res, err)
+	}
+	e.WaitIdle()
+	balances(t, e, map[string][2]string{
+		"liabilities:customer:u3:BRL":    {"100", "100"},
+		"assets:provider:cxpay-main:BRL": {"100", "100"},
+	})
+	if n := simOrderCount(e, "cxpay", p.ProviderOrderNo); n != 0 {
+		t.Fatalf("the provider has %d orders numbered %s, want none", n, p.ProviderOrderNo)
+	}
+	e.CheckLedger()
+}

@@ -136,6 +136,11 @@ type Options struct {
 	// create a provider's "no such order" is believed and the order failed: a
 	// create that timed out may still be on its way. Default 2m.
 	UnresolvedGrace time.Duration
+	// AbandonedAfter is how long an ambiguous submission may stay untouched
+	// before sync_order treats it as unresolved: its submit_order job died
+	// with its worker during the last attempt and will not hand it over.
+	// Longer than submit_order's whole retry budget. Default 30m.
+	AbandonedAfter time.Duration
 	// HTTPClient makes provider calls; default a 30 s timeout client.
 	HTTPClient *http.Client
 	// Logger; default slog.Default().
@@ -180,6 +185,9 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	}
 	if opts.UnresolvedGrace == 0 {
 		opts.UnresolvedGrace = 2 * time.Minute
+	}
+	if opts.AbandonedAfter == 0 {
+		opts.AbandonedAfter = 30 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -124,7 +124,12 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	// provenAbsent: the provider said it does not have the order, so a
 	// failure of this attempt's create cannot leave an order behind.
 	provenAbsent := row.SubmitState == submitPending
-	if unsure(row) {
+	// wasAmbiguous: an earlier create may have reached the provider and may
+	// still land after a query said "not found" (a slow provider): such an
+	// order is never failed here, only handed to sync_order, which fails it
+	// once the grace period has passed.
+	wasAmbiguous := unsure(row)
+	if wasAmbiguous {
 		if canQuery {
 			ev, err := adapter.QueryOrder(ctx, providers.OrderQuery{Kind: providers.OrderKind(row.Kind), OrderNo: row.ProviderOrderNo})
 			switch {
@@ -132,8 +137,7 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 				log.Info("ambiguous submit resolved by query: the provider has the order", "status", ev.Status)
 				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
 			case errors.Is(err, providers.ErrNotFound):
-				log.Info("ambiguous submit resolved by query: the provider does not have the order; creating it")
-				provenAbsent = true
+				log.Info("ambiguous submit: the provider does not have the order (yet); creating it")
 			default:
 				return fmt.Errorf("query order %d after an ambiguous submit: %w", row.ID, err)
 			}
@@ -191,7 +195,7 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 			switch {
 			case qerr == nil:
 				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
-			case errors.Is(qerr, providers.ErrNotFound):
+			case errors.Is(qerr, providers.ErrNotFound) && !wasAmbiguous:
 				return s.reject(ctx, acct, row.ID, "provider unavailable: "+err.Error())
 			}
 			if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
@@ -205,6 +209,12 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		// An earlier create may have reached a provider that cannot be asked:
 		// keep the state (ambiguous stays ambiguous, for the hand-over).
 		if err2 := s.setSubmitState(ctx, row.ID, row.SubmitState, err.Error()); err2 != nil {
+			return err2
+		}
+		return err
+	case wasAmbiguous:
+		// Refused now, but the create that timed out earlier may yet land.
+		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
 			return err2
 		}
 		return err
@@ -352,7 +362,8 @@ func (s *Service) sync(ctx context.Context, orderID int64, expiring bool) (SyncR
 		if !created {
 			return res, s.note(ctx, row, "query", map[string]any{"query": "provider does not know the order"})
 		}
-		if row.SubmitState != submitUnresolved {
+		abandoned := row.SubmitState == submitAmbiguous && s.opts.Now().Sub(row.UpdatedAt) > s.opts.AbandonedAfter
+		if row.SubmitState != submitUnresolved && !abandoned {
 			return res, nil // not submitted yet, or submit_order will find out
 		}
 		// submit_order gave up. The adapter's contract: ErrNotFound means the
@@ -479,11 +490,18 @@ func (s *Service) OpenOrders(ctx context.Context, cutoff time.Time, limit int32)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	rows, err := s.q.OpenOrdersToSync(ctx, ordersdb.OpenOrdersToSyncParams{CreatedBefore: cutoff, AccountIds: ids, RowLimit: limit})
-	if err != nil {
-		return nil, fmt.Errorf("open orders: %w", err)
+	// Each account gets an equal share of the page, so that one busy account
+	// does not starve the others.
+	share := max(limit/int32(len(ids)), 1)
+	var out []int64
+	for _, id := range ids {
+		rows, err := s.q.OpenOrdersToSync(ctx, ordersdb.OpenOrdersToSyncParams{CreatedBefore: cutoff, ProviderAccountID: id, RowLimit: share})
+		if err != nil {
+			return nil, fmt.Errorf("open orders of provider account %d: %w", id, err)
+		}
+		out = append(out, rows...)
 	}
-	return rows, nil
+	return out, nil
 }
 
 // pollableAccounts lists the provider accounts (enabled or not: their open
