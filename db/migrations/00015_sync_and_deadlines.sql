@@ -4,9 +4,10 @@
 
 -- When sync_order last asked the provider about the order: the schedule polls the
 -- least recently asked first, so that every open order is polled in turn however
--- many there are.
+-- many there are. The sweep asks per pollable account, so that the open orders of
+-- accounts no query can move (UsdtPay, VPay) are never walked.
 ALTER TABLE orders ADD COLUMN last_synced_at timestamptz;
-CREATE INDEX orders_sync_idx ON orders (last_synced_at NULLS FIRST, created_at)
+CREATE INDEX orders_sync_idx ON orders (provider_account_id, last_synced_at NULLS FIRST, created_at)
     WHERE status IN ('created', 'pending', 'processing') AND origin = 'api';
 
 -- How long a deposit of the account may stay unpaid: its orders.expires_at is

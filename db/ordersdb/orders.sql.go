@@ -601,23 +601,23 @@ func (q *Queries) MarkCallbackProcessed(ctx context.Context, arg MarkCallbackPro
 const openOrdersToSync = `-- name: OpenOrdersToSync :many
 SELECT id FROM orders
 WHERE status IN ('created', 'pending', 'processing') AND origin = 'api' AND created_at < $1
-  AND provider_account_id = ANY($2::bigint[])
+  AND provider_account_id = $2
   AND (status <> 'created' OR submit_state IN ('ambiguous', 'unresolved'))
 ORDER BY last_synced_at NULLS FIRST, created_at
 LIMIT $3
 `
 
 type OpenOrdersToSyncParams struct {
-	CreatedBefore time.Time
-	AccountIds    []int64
-	RowLimit      int32
+	CreatedBefore     time.Time
+	ProviderAccountID int64
+	RowLimit          int32
 }
 
-// Open orders a query can move, created before a cutoff, least recently asked
-// first: orders of the given (pollable) provider accounts that came through the
+// Open orders of one (pollable) provider account a query can move, created
+// before a cutoff, least recently asked first: orders that came through the
 // API, still created only when their submission was ambiguous.
 func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, openOrdersToSync, arg.CreatedBefore, arg.AccountIds, arg.RowLimit)
+	rows, err := q.db.Query(ctx, openOrdersToSync, arg.CreatedBefore, arg.ProviderAccountID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}

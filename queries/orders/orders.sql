@@ -75,12 +75,12 @@ SELECT * FROM order_events WHERE id = $1;
 SELECT * FROM order_events WHERE order_id = $1 ORDER BY id;
 
 -- name: OpenOrdersToSync :many
--- Open orders a query can move, created before a cutoff, least recently asked
--- first: orders of the given (pollable) provider accounts that came through the
+-- Open orders of one (pollable) provider account a query can move, created
+-- before a cutoff, least recently asked first: orders that came through the
 -- API, still created only when their submission was ambiguous.
 SELECT id FROM orders
 WHERE status IN ('created', 'pending', 'processing') AND origin = 'api' AND created_at < @created_before
-  AND provider_account_id = ANY(@account_ids::bigint[])
+  AND provider_account_id = @provider_account_id
   AND (status <> 'created' OR submit_state IN ('ambiguous', 'unresolved'))
 ORDER BY last_synced_at NULLS FIRST, created_at
 LIMIT @row_limit;
