@@ -27,6 +27,9 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrDuplicate  = errors.New("this window was already reconciled by the schedule")
 	ErrNoProvider = errors.New("provider offers no way to reconcile this")
+	// ErrRunEnded: the run is no longer running (the sweep failed it after it
+	// made no progress); its executor stops without writing anything more.
+	ErrRunEnded = errors.New("reconciliation run is no longer running")
 )
 
 // Options tune a Service.
@@ -320,7 +323,7 @@ func (s *Service) execute(ctx context.Context, runID int64, progress Progress, f
 	}
 	x := &execution{s: s, run: run, cp: &cp, progress: progress}
 	if err := x.loop(ctx); err != nil {
-		if ctx.Err() != nil || !failOnError {
+		if ctx.Err() != nil || !failOnError || errors.Is(err, ErrRunEnded) {
 			return Summary{}, err // interrupted or retried: it resumes from the checkpoint
 		}
 		return s.fail(ctx, run, err)
@@ -352,7 +355,14 @@ func (s *Service) saveCheckpoint(ctx context.Context, runID int64, cp *checkpoin
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return s.q.SaveCheckpoint(ctx, recondb.SaveCheckpointParams{ID: runID, Checkpoint: b})
+	n, err := s.q.SaveCheckpoint(ctx, recondb.SaveCheckpointParams{ID: runID, Checkpoint: b})
+	if err != nil {
+		return fmt.Errorf("save checkpoint of run %d: %w", runID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("run %d: %w", runID, ErrRunEnded)
+	}
+	return nil
 }
 
 func (s *Service) fail(ctx context.Context, run Run, cause error) (Summary, error) {
@@ -360,7 +370,8 @@ func (s *Service) fail(ctx context.Context, run Run, cause error) (Summary, erro
 	sum := Summary{RunID: run.ID, Kind: run.Kind, ProviderAccount: run.ProviderAccount, WindowStart: run.WindowStart,
 		WindowEnd: run.WindowEnd, Status: RunFailed, StartedAt: run.StartedAt, FinishedAt: s.opts.Now(), Error: cause.Error()}
 	b, _ := json.Marshal(sum)
-	if _, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: cause.Error()}); err != nil {
+	_, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: cause.Error()})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: it had ended already
 		return sum, errors.Join(cause, err)
 	}
 	return sum, cause
@@ -378,7 +389,11 @@ func (s *Service) finish(ctx context.Context, run Run, cp *checkpoint) (Summary,
 	if err != nil {
 		return Summary{}, fmt.Errorf("summary: %w", err)
 	}
-	if _, err := s.q.FinishRun(ctx, recondb.FinishRunParams{ID: run.ID, Status: string(RunCompleted), Summary: b}); err != nil {
+	_, err = s.q.FinishRun(ctx, recondb.FinishRunParams{ID: run.ID, Status: string(RunCompleted), Summary: b})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Summary{}, fmt.Errorf("finish run %d: %w", run.ID, ErrRunEnded)
+	}
+	if err != nil {
 		return Summary{}, fmt.Errorf("finish run %d: %w", run.ID, err)
 	}
 	return sum, nil

@@ -268,6 +268,9 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow,
 		return x.same(ctx, line, o, ev)
 	case rank(sst) > rank(ost), sst == "succeeded" && (ost == "expired" || ost == "failed") && o.Kind == string(providers.KindDeposit):
 		return x.repair(ctx, line, o, ev, "statement")
+	case (sst == "pending" || sst == "processing") && (ost == "created" || ost == "pending" || ost == "processing"):
+		// Open at both ends: the order's deadline decides.
+		return x.stale(ctx, line, o, &ev, "and the statement lists it as "+sst)
 	case sst == "pending" || sst == "processing":
 		return x.matched(line, o) // the provider had not finished when it wrote the statement
 	default:

@@ -154,7 +154,7 @@ func (q *Queries) FailedScheduledWindows(ctx context.Context, arg FailedSchedule
 
 const finishRun = `-- name: FinishRun :one
 UPDATE recon_runs SET status = $1, summary = $2, error = $3, finished_at = now(), heartbeat_at = now()
-WHERE id = $4
+WHERE id = $4 AND status = 'running'
 RETURNING id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at
 `
 
@@ -165,6 +165,8 @@ type FinishRunParams struct {
 	ID      int64
 }
 
+// End a running run; no row: it had ended already (the sweep failed it), and
+// the window may be running again elsewhere.
 func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (ReconRun, error) {
 	row := q.db.QueryRow(ctx, finishRun,
 		arg.Status,
@@ -1277,7 +1279,7 @@ func (q *Queries) RunsWithin(ctx context.Context, arg RunsWithinParams) ([]Recon
 	return items, nil
 }
 
-const saveCheckpoint = `-- name: SaveCheckpoint :exec
+const saveCheckpoint = `-- name: SaveCheckpoint :execrows
 UPDATE recon_runs SET checkpoint = $1, heartbeat_at = now() WHERE id = $2 AND status = 'running'
 `
 
@@ -1286,9 +1288,14 @@ type SaveCheckpointParams struct {
 	ID         int64
 }
 
-func (q *Queries) SaveCheckpoint(ctx context.Context, arg SaveCheckpointParams) error {
-	_, err := q.db.Exec(ctx, saveCheckpoint, arg.Checkpoint, arg.ID)
-	return err
+// Save a running run's checkpoint; 0 rows: the run is no longer running (the
+// sweep failed it) and its executor must stop.
+func (q *Queries) SaveCheckpoint(ctx context.Context, arg SaveCheckpointParams) (int64, error) {
+	result, err := q.db.Exec(ctx, saveCheckpoint, arg.Checkpoint, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const scheduledRun = `-- name: ScheduledRun :one

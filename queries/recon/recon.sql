@@ -16,12 +16,16 @@ SELECT * FROM recon_runs WHERE id = $1;
 -- name: RunForUpdate :one
 SELECT * FROM recon_runs WHERE id = $1 FOR UPDATE;
 
--- name: SaveCheckpoint :exec
+-- name: SaveCheckpoint :execrows
+-- Save a running run's checkpoint; 0 rows: the run is no longer running (the
+-- sweep failed it) and its executor must stop.
 UPDATE recon_runs SET checkpoint = @checkpoint, heartbeat_at = now() WHERE id = @id AND status = 'running';
 
 -- name: FinishRun :one
+-- End a running run; no row: it had ended already (the sweep failed it), and
+-- the window may be running again elsewhere.
 UPDATE recon_runs SET status = @status, summary = @summary, error = @error, finished_at = now(), heartbeat_at = now()
-WHERE id = @id
+WHERE id = @id AND status = 'running'
 RETURNING *;
 
 -- name: ListRuns :many
