@@ -481,13 +481,15 @@ func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
 		return n > 0
 	})
 	e.KillWorkers()
+	// Jobs cut off mid-run are left running (their worker could not record an
+	// end) or retryable (River recorded the cancellation).
 	var interrupted int
-	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND state <> 'completed'`).Scan(&interrupted); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND (state = 'running' OR (state = 'retryable' AND attempt > 0))`).Scan(&interrupted); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d process_callback jobs not completed when the workers were killed", interrupted)
+	t.Logf("%d process_callback jobs cut off by the kill", interrupted)
 	if interrupted == 0 {
-		t.Fatal("the kill landed after every job had run: the test proves nothing")
+		t.Fatal("the kill cut off no running job: the test proves nothing")
 	}
 	e.RestartWorkers(jobs.Options{RescueAfter: 2 * time.Second})
 	for _, id := range ids {

@@ -112,12 +112,15 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 	return out, nil
 }
 
-// KnownAccount reports whether name is a provider account tally has (from the
-// account cache when it is fresh), so that callers can label metrics with it
-// without letting arbitrary path values in.
-func (s *Service) KnownAccount(ctx context.Context, name string) bool {
-	_, _, err := s.Adapter(ctx, name)
-	return err == nil
+// KnownAccount reports whether name is a provider account this process has
+// loaded, so that callers can label metrics with it without letting arbitrary
+// path values in. It never reads the database: it answers on the paths where
+// the database is down (a 503) or not worth asking (a body too large).
+func (s *Service) KnownAccount(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.adapters[name]
+	return ok
 }
 
 // ProcessCallback applies a stored callback through the order state machine. It

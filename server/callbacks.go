@@ -27,7 +27,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.metrics.callbacks.WithLabelValues(s.accountLabel(r, account), "too_large").Inc()
+			s.metrics.callbacks.WithLabelValues(s.accountLabel(account), "too_large").Inc()
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -43,7 +43,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.opts.Logger.Error("callback not stored; asking the provider to retry", "provider_account", account, "error", err)
-		s.metrics.callbacks.WithLabelValues(s.accountLabel(r, account), "unavailable").Inc()
+		s.metrics.callbacks.WithLabelValues(s.accountLabel(account), "unavailable").Inc()
 		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
 		return
 	}
@@ -62,8 +62,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 // accountLabel is the provider_account label of a callback that Ingest did not
 // vouch for: the account's name when tally has that account, else "unknown",
 // so that arbitrary path values never become metric series.
-func (s *Server) accountLabel(r *http.Request, account string) string {
-	if s.deps.Orders != nil && s.deps.Orders.KnownAccount(r.Context(), account) {
+func (s *Server) accountLabel(account string) string {
+	if s.deps.Orders != nil && s.deps.Orders.KnownAccount(account) {
 		return account
 	}
 	return "unknown"
