@@ -40,11 +40,42 @@ type MigrationStatus struct {
 	Applied   bool
 }
 
+// migrationLockKey is the session advisory lock (pg_advisory_lock) that MigrateUp
+// and MigrateDown hold around River's and tally's migrations together. goose takes
+// its own lock around its step; this one also covers River's, which takes none.
+const migrationLockKey int64 = 0x74616c6c796d6967 // "tallymig"
+
+// withMigrationLock runs fn while holding migrationLockKey, so that concurrent
+// migrate commands run one after the other. The lock is held on a connection
+// opened for it outside pool (from pool's configuration), so that waiting
+// commands do not take the pool connections that fn's work needs.
+func withMigrationLock(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, fn func() error) error {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("migration lock: connect: %w", err)
+	}
+	// Closing the connection also ends the session, releasing the lock.
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	ferr := fn()
+	if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey); err != nil {
+		logger.Warn("migration lock: unlock failed (closing the connection releases it)", "err", err)
+	}
+	return ferr
+}
+
 // MigrateUp applies every pending migration: River's queue schema first (our
-// tables may reference it), then tally's own. It takes a session advisory lock, so
-// two migrate commands at once are safe; run it from one deploy step, not from
-// every replica at start-up.
+// tables may reference it), then tally's own. It holds a session advisory lock
+// around both steps, so two migrate commands at once are safe (the second waits,
+// then finds nothing to do); still, run it from one deploy step, not from every
+// replica at start-up.
 func MigrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	return withMigrationLock(ctx, pool, logger, func() error { return migrateUp(ctx, pool, logger) })
+}
+
+func migrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	rm, err := riverMigrator(pool)
 	if err != nil {
 		return err
@@ -73,8 +104,12 @@ func MigrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) err
 
 // MigrateDown rolls tally's migrations back by one step, or to version `to` when to
 // >= 0 (0 removes every tally table). With river set and tally fully rolled back,
-// River's tables are removed too.
+// River's tables are removed too. It holds the same lock as MigrateUp.
 func MigrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, to int64, river bool) error {
+	return withMigrationLock(ctx, pool, logger, func() error { return migrateDown(ctx, pool, logger, to, river) })
+}
+
+func migrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, to int64, river bool) error {
 	p, closeFn, err := gooseProvider(pool, logger)
 	if err != nil {
 		return err
