@@ -135,3 +135,94 @@ func TestIdempotentResolution(t *testing.T) {
 	e.requireBalance(cust1, "35", "0", "35")
 	e.requireCheck()
 }
+
+// Twenty goroutines, each in its own caller transaction, post one key through
+// TransferTx at once, on accounts that do not exist yet. The first insert of the
+// key wins; the others wait for its transaction (the key's unique index) and,
+// once it commits, get the first transfer back (Replayed) when their content is
+// the same, ErrIdempotencyConflict when it differs. Every transaction commits;
+// exactly one transfer exists.
+func TestTwentyTransactionsOneKeyTx(t *testing.T) {
+	t.Parallel()
+	for _, mixed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same content", true: "half other content"}[mixed], func(t *testing.T) {
+			t.Parallel()
+			e := newEnvPool(t, 24)
+			reqs := make([]ledger.TransferRequest, 20)
+			for i := range reqs {
+				amount := "12.345678"
+				if mixed && i%2 == 1 {
+					amount = "99"
+				}
+				reqs[i] = e.move("same-key-tx", prov, cust1, amount)
+			}
+			results := make([]ledger.Transfer, 20)
+			errs := make([]error, 20)
+			var ready, done sync.WaitGroup
+			start := make(chan struct{})
+			for i := range 20 {
+				ready.Add(1)
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					tx, err := e.pool.Begin(e.ctx)
+					ready.Done()
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer tx.Rollback(e.ctx)
+					<-start
+					results[i], errs[i] = e.l.TransferTx(e.ctx, tx, reqs[i])
+					if cerr := tx.Commit(e.ctx); cerr != nil && errs[i] == nil {
+						errs[i] = cerr
+					}
+				}()
+			}
+			ready.Wait()
+			close(start)
+			done.Wait()
+
+			winner := -1
+			for i := range 20 {
+				if errs[i] == nil && !results[i].Replayed {
+					if winner >= 0 {
+						t.Fatalf("goroutines %d and %d both created the transfer", winner, i)
+					}
+					winner = i
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("no goroutine created the transfer: %v", errs)
+			}
+			replays, conflicts := 0, 0
+			for i := range 20 {
+				if i == winner {
+					continue
+				}
+				sameContent := reqs[i].Entries[0].Amount.Equal(reqs[winner].Entries[0].Amount)
+				switch {
+				case sameContent && errs[i] == nil && results[i].Replayed && results[i].ID == results[winner].ID:
+					replays++
+				case !sameContent && errors.Is(errs[i], ledger.ErrIdempotencyConflict):
+					conflicts++
+				default:
+					t.Fatalf("goroutine %d (same content as the winner: %v): %+v %v", i, sameContent, results[i], errs[i])
+				}
+			}
+			wantConflicts := 0
+			if mixed {
+				wantConflicts = 10
+			}
+			if replays != 19-wantConflicts || conflicts != wantConflicts {
+				t.Fatalf("%d replays, %d conflicts; want %d and %d", replays, conflicts, 19-wantConflicts, wantConflicts)
+			}
+			if n := e.count("transfers"); n != 1 {
+				t.Fatalf("%d transfers, want 1", n)
+			}
+			amount := reqs[winner].Entries[0].Amount.String()
+			e.requireBalance(cust1, amount, "0", amount)
+			e.requireCheck()
+		})
+	}
+}
