@@ -52,7 +52,17 @@ func (l *Ledger) Balance(ctx context.Context, merchant int64, account string) (B
 
 // Balances returns the current balance of every account of merchant, by code.
 func (l *Ledger) Balances(ctx context.Context, merchant int64) ([]Balance, error) {
-	rows, err := ledgerdb.New(l.pool).ListBalances(ctx, merchant)
+	return balances(ctx, ledgerdb.New(l.pool), merchant)
+}
+
+// BalancesTx is Balances read in the caller's transaction (a snapshot shared
+// with other reads: reconciliation's balance comparison).
+func (l *Ledger) BalancesTx(ctx context.Context, tx pgx.Tx, merchant int64) ([]Balance, error) {
+	return balances(ctx, ledgerdb.New(tx), merchant)
+}
+
+func balances(ctx context.Context, q *ledgerdb.Queries, merchant int64) ([]Balance, error) {
+	rows, err := q.ListBalances(ctx, merchant)
 	if err != nil {
 		return nil, fmt.Errorf("balances of merchant %d: %w", merchant, err)
 	}

@@ -45,11 +45,22 @@ func (s *Service) Apply(ctx context.Context, orderID int64, ev providers.Event, 
 // the provider credited, a settled payout takes what it paid plus its fee.
 // Reconciliation subtracts it before calling a balance difference drift.
 func (s *Service) InFlight(ctx context.Context, providerAccountID int64) (map[string]decimal.Decimal, error) {
+	return s.inFlight(ctx, s.q, providerAccountID)
+}
+
+// InFlightTx is InFlight read in tx: with the ledger's balances read in the
+// same repeatable-read snapshot, a callback applied meanwhile counts exactly
+// once (in flight or in the ledger, never both or neither).
+func (s *Service) InFlightTx(ctx context.Context, tx pgx.Tx, providerAccountID int64) (map[string]decimal.Decimal, error) {
+	return s.inFlight(ctx, s.q.WithTx(tx), providerAccountID)
+}
+
+func (s *Service) inFlight(ctx context.Context, q *ordersdb.Queries, providerAccountID int64) (map[string]decimal.Decimal, error) {
 	adapter, _, err := s.AdapterByID(ctx, providerAccountID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.UnappliedCallbacks(ctx, providerAccountID)
+	rows, err := q.UnappliedCallbacks(ctx, providerAccountID)
 	if err != nil {
 		return nil, fmt.Errorf("unapplied callbacks: %w", err)
 	}
@@ -69,7 +80,7 @@ func (s *Service) InFlight(ctx context.Context, providerAccountID int64) (map[st
 		}
 		kind := ev.Kind
 		if ev.OrderNo != "" {
-			o, err := s.q.OrderByProviderNo(ctx, ordersdb.OrderByProviderNoParams{ProviderAccountID: providerAccountID, ProviderOrderNo: ev.OrderNo})
+			o, err := q.OrderByProviderNo(ctx, ordersdb.OrderByProviderNoParams{ProviderAccountID: providerAccountID, ProviderOrderNo: ev.OrderNo})
 			if err == nil {
 				if Status(o.Status).Final() {
 					continue // already applied by another delivery

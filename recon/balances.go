@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/recondb"
@@ -26,9 +27,19 @@ func (x *execution) balances(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("query balances: %w", err)
 	}
-	inflight, err := x.s.orders.InFlight(ctx, x.acct.ID)
-	if err != nil {
+	// After the provider's answer, what is in flight and what the ledger holds
+	// come from one snapshot, so that a callback applied meanwhile counts once.
+	var inflight map[string]decimal.Decimal
+	var accts []ledger.Balance
+	if err := pgx.BeginTxFunc(ctx, x.s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if inflight, err = x.s.orders.InFlightTx(ctx, tx, x.acct.ID); err != nil {
+			return err
+		}
+		accts, err = x.s.ledger.BalancesTx(ctx, tx, x.run.MerchantID)
 		return err
+	}); err != nil {
+		return fmt.Errorf("ledger and in-flight balances: %w", err)
 	}
 	provider := map[string]decimal.Decimal{}
 	for _, b := range bals {
@@ -36,10 +47,6 @@ func (x *execution) balances(ctx context.Context) error {
 	}
 	// Currencies the ledger holds at this account but the provider does not list
 	// count as a provider balance of zero.
-	accts, err := x.s.ledger.Balances(ctx, x.run.MerchantID)
-	if err != nil {
-		return err
-	}
 	ledgerBal := map[string]decimal.Decimal{}
 	for _, b := range accts {
 		for cur := range ledger.Currencies {
