@@ -249,9 +249,12 @@ func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest)
 // TransferBatch stores many transfers in one statement, one round trip, all or
 // nothing; it is the fast path for bulk posting (imports, settlements, tests).
 // Each transfer keeps its own idempotency: a replayed key returns its first
-// transfer and writes nothing. Balance limits are checked on the batch's net
-// effect: an account that may not go negative must be within its limit after the
-// batch, not after each transfer in it. Resolutions of holds are not batched.
+// transfer and writes nothing. Balance limits are checked after each transfer,
+// in batch order, as if the transfers were posted one by one: a transfer that
+// would take an account that may not go negative below zero refuses the whole
+// batch (ErrInsufficientFunds), even when a later transfer of the batch would
+// cover it (migration 00004; about 8 ms per 1,000 transfers). Resolutions of
+// holds are not batched.
 func (l *Ledger) TransferBatch(ctx context.Context, reqs []TransferRequest) ([]Transfer, error) {
 	return l.transferBatch(ctx, nil, reqs)
 }

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -428,6 +429,50 @@ func TestBatch(t *testing.T) {
 	}
 	if err := tx.Commit(e.ctx); err != nil {
 		t.Fatal(err)
+	}
+	e.requireBalance(cust1, "1", "0", "1")
+	e.requireCheck()
+}
+
+// A batch checks every account that may not go negative after each transfer,
+// in batch order: a transfer that would overdraw refuses the whole batch even
+// when a later transfer of the batch would cover it.
+func TestBatchRefusesAnOverdraftALaterTransferWouldCover(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fund(cust1, "10")
+	before := e.snapshot()
+	overdraw := e.move(key("overdraw"), cust1, cust2, "15")
+	cover := e.move(key("cover"), prov, cust1, "10")
+	_, err := e.l.TransferBatch(e.ctx, []ledger.TransferRequest{overdraw, cover})
+	if !errors.Is(err, ledger.ErrInsufficientFunds) || !strings.Contains(err.Error(), cust1) {
+		t.Fatalf("overdraft covered later in the batch: %v, want ErrInsufficientFunds naming %s", err, cust1)
+	}
+	hold := e.move(key("hold"), cust1, prov, "8")
+	hold.Pending = true
+	if _, err := e.l.TransferBatch(e.ctx, []ledger.TransferRequest{hold, e.move(key("debit"), cust1, cust2, "5"), e.move(key("cover2"), prov, cust1, "3")}); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("a debit after a hold in one batch, covered later: %v, want ErrInsufficientFunds", err)
+	}
+	tx := e.begin()
+	if _, err := e.l.TransferBatchTx(e.ctx, tx, []ledger.TransferRequest{overdraw, cover}); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("in a caller's transaction: %v, want ErrInsufficientFunds", err)
+	}
+	if err := tx.Commit(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("refused batches changed the ledger:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// The cover first: every prefix is covered, and the batch posts.
+	if _, err := e.l.TransferBatch(e.ctx, []ledger.TransferRequest{cover, overdraw}); err != nil {
+		t.Fatalf("cover, then the debit: %v", err)
+	}
+	e.requireBalance(cust1, "5", "0", "5")
+	e.requireBalance(cust2, "15", "0", "15")
+	// Down to exactly zero on the way is allowed.
+	if _, err := e.l.TransferBatch(e.ctx, []ledger.TransferRequest{e.move(key("zero"), cust1, cust2, "5"), e.move(key("back"), cust2, cust1, "1")}); err != nil {
+		t.Fatalf("to zero and back: %v", err)
 	}
 	e.requireBalance(cust1, "1", "0", "1")
 	e.requireCheck()
