@@ -168,6 +168,7 @@ type Order struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	FinalAt           *time.Time
+	LastSyncedAt      *time.Time
 }
 
 type OrderEvent struct {
@@ -197,6 +198,7 @@ type ProviderAccount struct {
 	Enabled            bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	DepositLifetimeMs  int64
 }
 
 type ReconRun struct {
