@@ -322,9 +322,19 @@ func (q *Queue) SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, opts)
 }
 
-// ProcessCallback queues process_callback.
-func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxID int64) error {
-	return q.insert(ctx, tx, ProcessCallbackArgs{InboxID: inboxID}, nil)
+// ProcessCallback queues process_callback for each stored callback, many in one insert.
+func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error {
+	if len(inboxIDs) == 1 {
+		return q.insert(ctx, tx, ProcessCallbackArgs{InboxID: inboxIDs[0]}, nil)
+	}
+	params := make([]river.InsertManyParams, len(inboxIDs))
+	for i, id := range inboxIDs {
+		params[i] = river.InsertManyParams{Args: ProcessCallbackArgs{InboxID: id}}
+	}
+	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue %d process_callback jobs: %w", len(inboxIDs), err)
+	}
+	return nil
 }
 
 // SyncOrder queues sync_order (one waiting per order at a time).

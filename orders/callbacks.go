@@ -64,6 +64,19 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 	if perr != nil {
 		errText = perr.Error()
 	}
+	if verdict != "rejected" {
+		// The common case shares its transaction with the callbacks arriving
+		// at the same time (group commit).
+		out, err := s.intake.store(ctx, &intakeItem{verdict: verdict, done: make(chan intakeResult, 1), params: ordersdb.InsertCallbacksParams{
+			ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
+			Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict,
+		}})
+		if err != nil {
+			return Ingested{}, fmt.Errorf("ingest callback for %s: %w", account, err)
+		}
+		out.Reply = adapter.Reply(nil)
+		return out, nil
+	}
 	var out Ingested
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)

@@ -120,7 +120,7 @@ type Order struct {
 // writes that call for it; package jobs implements it with River.
 type Queue interface {
 	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
-	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxID int64) error
+	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error
 	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	NotifyMerchant(ctx context.Context, tx pgx.Tx, orderID, eventID int64) error
 }
@@ -159,6 +159,8 @@ type Service struct {
 	queue     Queue
 	opts      Options
 
+	intake intake // group commit of verified callbacks
+
 	mu         sync.Mutex
 	adapters   map[string]cachedAdapter
 	adapterIDs map[int64]string // provider account id -> name, for AdapterByID
@@ -196,7 +198,9 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 		opts.Now = time.Now
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{}}
+	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{}}
+	s.intake.s = s
+	return s
 }
 
 // SetQueue sets the queue after construction (the queue's workers need the

@@ -108,6 +108,17 @@ ON CONFLICT (provider_account_id, request_hash) DO UPDATE SET
     last_received_at = now()
 RETURNING id, verdict, processed_at, (xmax = 0) AS inserted;
 
+-- name: InsertCallbacks :batchone
+-- InsertCallback for many callbacks in one round trip (intake's group commit).
+INSERT INTO callback_inbox (provider_account_id, merchant_id, request_hash, method, path, query, headers, body,
+                            remote_addr, verdict, error)
+VALUES (@provider_account_id, @merchant_id, @request_hash, @method, @path, @query, @headers, @body,
+        @remote_addr, @verdict, @error)
+ON CONFLICT (provider_account_id, request_hash) DO UPDATE SET
+    deliveries = callback_inbox.deliveries + 1,
+    last_received_at = now()
+RETURNING id, verdict, processed_at, (xmax = 0) AS inserted;
+
 -- name: CallbackByID :one
 SELECT * FROM callback_inbox WHERE id = $1;
 

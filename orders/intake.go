@@ -1,0 +1,144 @@
+package orders
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tallyhq/tally/db/ordersdb"
+)
+
+// intake group-commits verified callbacks: the callbacks that reach Ingest at
+// the same time share one transaction (their inbox rows in one round trip,
+// their process_callback jobs in another, one commit), and each caller is
+// answered only after that commit. Under load a callback costs a fraction of
+// a transaction; alone, it is one transaction as before: a batch is whatever
+// is waiting when a committer is free, never a timer.
+type intake struct {
+	s    *Service
+	once sync.Once
+	ch   chan *intakeItem
+}
+
+// intakeItem is one callback waiting for its commit.
+type intakeItem struct {
+	params  ordersdb.InsertCallbacksParams
+	verdict string
+	done    chan intakeResult // buffered: a committer never waits for its caller
+}
+
+type intakeResult struct {
+	out Ingested
+	err error
+}
+
+const (
+	// intakeCommitters commit batches side by side, so that one batch's fsync
+	// does not hold back the next.
+	intakeCommitters = 4
+	// intakeMaxBatch bounds a batch (and so one transaction's size).
+	intakeMaxBatch = 128
+	// intakeTimeout bounds one batch's transaction.
+	intakeTimeout = 30 * time.Second
+)
+
+// store waits until its callback is stored with its job, in some batch.
+func (in *intake) store(ctx context.Context, it *intakeItem) (Ingested, error) {
+	in.once.Do(func() {
+		in.ch = make(chan *intakeItem, intakeMaxBatch*intakeCommitters)
+		for range intakeCommitters {
+			go in.commitLoop()
+		}
+	})
+	select {
+	case in.ch <- it:
+	case <-ctx.Done():
+		return Ingested{}, ctx.Err()
+	}
+	select {
+	case r := <-it.done:
+		return r.out, r.err
+	case <-ctx.Done():
+		// It may still commit: the provider's retry is then a repeat.
+		return Ingested{}, ctx.Err()
+	}
+}
+
+func (in *intake) commitLoop() {
+	for first := range in.ch {
+		batch := []*intakeItem{first}
+	fill:
+		for len(batch) < intakeMaxBatch {
+			select {
+			case it := <-in.ch:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+// commit stores a batch in one transaction and answers every item with the
+// outcome: all stored, or none (each caller then answers 503).
+func (in *intake) commit(batch []*intakeItem) {
+	// One order of inserts for every batch: two batches holding copies of the
+	// same callbacks wait for each other, never deadlock.
+	slices.SortFunc(batch, func(a, b *intakeItem) int {
+		if c := cmp.Compare(a.params.ProviderAccountID, b.params.ProviderAccountID); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.params.RequestHash, b.params.RequestHash)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), intakeTimeout)
+	defer cancel()
+	outs := make([]Ingested, len(batch))
+	err := pgx.BeginFunc(ctx, in.s.pool, func(tx pgx.Tx) error {
+		q := in.s.q.WithTx(tx)
+		params := make([]ordersdb.InsertCallbacksParams, len(batch))
+		for i, it := range batch {
+			params[i] = it.params
+		}
+		rows := make([]ordersdb.InsertCallbacksRow, len(batch))
+		var ierr error
+		q.InsertCallbacks(ctx, params).QueryRow(func(i int, r ordersdb.InsertCallbacksRow, err error) {
+			if err != nil && ierr == nil {
+				ierr = err
+			}
+			rows[i] = r
+		})
+		if ierr != nil {
+			return fmt.Errorf("store %d callbacks: %w", len(batch), ierr)
+		}
+		var jobs []int64
+		for i, r := range rows {
+			outs[i] = Ingested{InboxID: r.ID, Verdict: r.Verdict, Repeat: !r.Inserted}
+			switch {
+			case r.Inserted:
+				jobs = append(jobs, r.ID)
+			case r.Verdict == "rejected" && r.ProcessedAt == nil:
+				// Refused before (a wrong secret, since fixed) and verified
+				// now: the provider's retry is taken.
+				if err := q.UpdateCallbackVerdict(ctx, ordersdb.UpdateCallbackVerdictParams{ID: r.ID, Verdict: batch[i].verdict}); err != nil {
+					return fmt.Errorf("update callback verdict: %w", err)
+				}
+				outs[i].Verdict = batch[i].verdict
+				jobs = append(jobs, r.ID)
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
+		}
+		return in.s.queue.ProcessCallback(ctx, tx, jobs...)
+	})
+	for i, it := range batch {
+		it.done <- intakeResult{out: outs[i], err: err}
+	}
+}
