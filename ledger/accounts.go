@@ -135,7 +135,7 @@ func (l *Ledger) account(ctx context.Context, merchant int64, spec AccountSpec) 
 }
 
 // newAccounts are the accounts of one Tx call that the cache does not know. The
-// call's _tx function (migration 00003) finds or creates them inside the caller's
+// call's _tx function (migration 00018) finds or creates them inside the caller's
 // transaction, in the attempt that uses them, so a Tx form never needs a second
 // connection and a refused call leaves no account behind. An entry on the k-th of
 // them carries the account reference -k.

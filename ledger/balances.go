@@ -79,7 +79,7 @@ func balances(ctx context.Context, q *ledgerdb.Queries, merchant int64) ([]Balan
 // (now()): for a Tx form, the caller's transaction, which may commit later. So
 // the balance at a time less than the longest transaction ago can still change
 // as transactions that began before it commit; further back it is final. One
-// index-only scan of (account, time) (migration 00003); its cost grows with the
+// index-only scan of (account, time) (migration 00020); its cost grows with the
 // account's entries up to at.
 func (l *Ledger) BalanceAt(ctx context.Context, merchant int64, account string, at time.Time) (Balance, error) {
 	q := ledgerdb.New(l.pool)

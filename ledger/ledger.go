@@ -15,7 +15,7 @@
 // deposit) has HotSlots balance rows; each transfer updates one of them.
 //
 // Every write is one statement, one database round trip: a plpgsql function
-// (migrations 00002_ledger.sql and 00003_ledger_tx.sql) inserts the transfer
+// (migrations 00002_ledger.sql and 00018_ledger_tx.sql) inserts the transfer
 // (idempotently, by key), locks the balance rows it touches in (account, slot)
 // order, updates them and inserts the entries; CHECK constraints on the balance
 // rows refuse an overdraft. A hot account's slot is chosen per database
@@ -30,7 +30,7 @@
 //
 // # Caller transactions
 //
-// A Tx form is still one statement: a _tx function (migration 00003) that runs
+// A Tx form is still one statement: a _tx function (migration 00018) that runs
 // each attempt in a subtransaction (a plpgsql exception block, which is a
 // savepoint taken and released inside the server, so it costs no round trip).
 // A refusal rolls the subtransaction back and comes back as a typed error: the
@@ -253,7 +253,7 @@ func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest)
 // in batch order, as if the transfers were posted one by one: a transfer that
 // would take an account that may not go negative below zero refuses the whole
 // batch (ErrInsufficientFunds), even when a later transfer of the batch would
-// cover it (migration 00004; about 8 ms per 1,000 transfers). Resolutions of
+// cover it (migration 00019; about 8 ms per 1,000 transfers). Resolutions of
 // holds are not batched.
 func (l *Ledger) TransferBatch(ctx context.Context, reqs []TransferRequest) ([]Transfer, error) {
 	return l.transferBatch(ctx, nil, reqs)
@@ -708,7 +708,7 @@ func (l *Ledger) retry(ctx context.Context, label string, fn func() error) error
 	}
 }
 
-// txOutcome turns what a _tx function returned (migration 00003) into the call's
+// txOutcome turns what a _tx function returned (migration 00018) into the call's
 // error, nil on success, and logs a retry made inside the caller's transaction.
 func (l *Ledger) txOutcome(ctx context.Context, label string, attempts int32, retried, code, message, detail, constraint string) error {
 	if retried != "" {

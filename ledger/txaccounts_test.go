@@ -57,13 +57,21 @@ func TestTxFormsOnAOneConnectionPool(t *testing.T) {
 	if _, err := l.TransferTx(ctx, tx, refused); !errors.Is(err, ledger.ErrInsufficientFunds) {
 		t.Fatalf("hold on a new, empty account: %v, want ErrInsufficientFunds", err)
 	}
-	// The entries' accounts named in an explicit post must be in the hold.
-	if _, err := l.PostPendingTx(ctx, tx, ledger.Resolution{Merchant: e.m, Key: "post-x", Hold: h.ID, Entries: []ledger.Entry{
+	// The entries' accounts named in an explicit post must be in the hold: an
+	// open hold, posted on an account it does not hold (one the call would have
+	// to create), is refused and creates nothing.
+	hold3 := e.move("hold3", n1, prov, "1")
+	hold3.Pending = true
+	h3, err := l.TransferTx(ctx, tx, hold3)
+	step("third hold", err)
+	if _, err := l.PostPendingTx(ctx, tx, ledger.Resolution{Merchant: e.m, Key: "post-x", Hold: h3.ID, Entries: []ledger.Entry{
 		{Account: n4, Side: ledger.Debit, Amount: d("1")},
 		{Account: prov, Side: ledger.Credit, Amount: d("1")},
-	}}); !errors.Is(err, ledger.ErrHoldNotPending) && !errors.Is(err, ledger.ErrPostExceedsHold) {
-		t.Fatalf("post on an account of no hold: %v", err)
+	}}); !errors.Is(err, ledger.ErrPostExceedsHold) {
+		t.Fatalf("post on an account of no hold: %v, want ErrPostExceedsHold", err)
 	}
+	_, err = l.VoidPendingTx(ctx, tx, ledger.Resolution{Merchant: e.m, Key: "void3", Hold: h3.ID})
+	step("void the third hold", err)
 	step("commit", tx.Commit(ctx))
 
 	e.requireBalance(n1, "45", "0", "45")

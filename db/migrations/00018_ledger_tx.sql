@@ -24,13 +24,7 @@
 --    is -k is on the k-th of them): no second connection is needed while the
 --    caller's transaction holds one, and a refused call leaves no new account.
 
--- 4. History: BalanceAt sums an account's entries created at or before a time. The
---    index covers the query (index-only scan): on a 2M-entry ledger an account
---    with 1,000 entries went from 8.6 ms (scan of all its entries by id, filtered)
---    to 0.2 ms, and the hot clearing account's balance 300 days back (180,000 of
---    its 1M entries) from a 215 ms sequential scan to 50 ms. An entry's created_at
---    is its transfer's, which is its transaction's start time (now()).
-CREATE INDEX entries_account_time_idx ON entries (account_id, created_at) INCLUDE (side, phase, amount);
+-- 4. History's index is built by 00020, concurrently (no write is blocked).
 
 -- ledger_apply as in 00002, with the slot of each entry's account chosen from the
 -- current top-level transaction id (see 1. above) instead of the transfer id.
@@ -89,42 +83,23 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 
--- ledger_row_committed says whether the transaction that wrote a row visible to
--- us (its xmin) has committed, that is, the row is not our own transaction's
--- work: a visible row whose writer is still in progress is ours (or one of our
--- subtransactions'). The ledger caches only committed accounts, whose ids stay
--- valid whatever the caller's transaction does. An xmin too old for the commit
--- log is long committed.
+-- ledger_new_accounts lists the accounts the current transaction created (in
+-- a transaction-local setting that ledger_ensure_accounts appends to: a
+-- rolled-back subtransaction's additions disappear with it, and the list ends
+-- with the transaction). Every other account a call sees was committed by
+-- another transaction: the ledger caches only those, whose ids stay valid
+-- whatever the caller's transaction does. (Reading the row's xmin instead fails
+-- on rows frozen long ago, whose xid has wrapped around.)
 -- +goose StatementBegin
-CREATE FUNCTION ledger_row_committed(p_xmin xid)
-RETURNS boolean LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_cur bigint := pg_current_xact_id()::text::bigint;
-    v_x bigint := p_xmin::text::bigint;
-    v_full bigint;
-BEGIN
-    IF v_x < 3 THEN
-        RETURN true; -- bootstrap or frozen
-    END IF;
-    -- The 64-bit id nearest ours with these low 32 bits: a visible row's writer is
-    -- within 2^31 of us (our own subtransactions come after our top-level id).
-    v_full := ((v_cur >> 32) << 32) | v_x;
-    IF v_full > v_cur + 2147483648 THEN
-        v_full := v_full - 4294967296;
-    ELSIF v_full < v_cur - 2147483648 THEN
-        v_full := v_full + 4294967296;
-    END IF;
-    IF v_full < 3 THEN
-        RETURN true;
-    END IF;
-    RETURN coalesce(pg_xact_status(v_full::text::xid8), 'committed') = 'committed';
-END
+CREATE FUNCTION ledger_new_accounts()
+RETURNS bigint[] LANGUAGE sql STABLE AS $$
+    SELECT string_to_array(trim(both ',' from coalesce(current_setting('ledger.new_accounts', true), '')), ',')::bigint[]
 $$;
 -- +goose StatementEnd
 
 -- ledger_ensure_accounts returns the accounts (n_merchant[k], n_code[k]) in order:
--- id (0 when missing), slot count, and whether the row is committed (see
--- ledger_row_committed). With p_create, missing accounts are created with their
+-- id (0 when missing), slot count, and whether the row is committed (not
+-- created by this transaction: see ledger_new_accounts). With p_create, missing accounts are created with their
 -- balance rows first, in (merchant, code) order; a concurrent creator of the same
 -- account is waited for (ON CONFLICT), and the account is then found.
 -- +goose StatementBegin
@@ -133,6 +108,8 @@ CREATE FUNCTION ledger_ensure_accounts(
     n_allow_negative boolean[], n_slots integer[], p_create boolean)
 RETURNS TABLE (o_ord integer, o_id bigint, o_slots integer, o_committed boolean)
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_new bigint[];
 BEGIN
     IF p_create THEN
         WITH ins AS (
@@ -145,12 +122,19 @@ BEGIN
                 ON CONFLICT (merchant_id, code) DO NOTHING
                 RETURNING a.id, a.merchant_id, a.normal_side, a.allow_negative, a.slots
         )
-        INSERT INTO balances (account_id, slot, merchant_id, normal_side, allow_negative)
-            SELECT ins.id, g.s, ins.merchant_id, ins.normal_side, ins.allow_negative
-            FROM ins, generate_series(0, ins.slots - 1) g(s);
+        , bal AS (
+            INSERT INTO balances (account_id, slot, merchant_id, normal_side, allow_negative)
+                SELECT ins.id, g.s, ins.merchant_id, ins.normal_side, ins.allow_negative
+                FROM ins, generate_series(0, ins.slots - 1) g(s)
+        )
+        SELECT array_agg(ins.id) INTO v_new FROM ins;
+        IF v_new IS NOT NULL THEN
+            PERFORM set_config('ledger.new_accounts',
+                coalesce(current_setting('ledger.new_accounts', true), '') || ',' || array_to_string(v_new, ','), true);
+        END IF;
     END IF;
     RETURN QUERY SELECT u.o::integer, coalesce(a.id, 0), coalesce(a.slots::integer, 1),
-            CASE WHEN a.id IS NOT NULL THEN ledger_row_committed(a.xmin) ELSE false END
+            CASE WHEN a.id IS NOT NULL THEN NOT (a.id = ANY(ledger_new_accounts())) ELSE false END
         FROM unnest(n_merchant, n_code) WITH ORDINALITY u(m, c, o)
         LEFT JOIN accounts a ON a.merchant_id = u.m AND a.code = u.c
         ORDER BY u.o;
@@ -359,13 +343,12 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP INDEX entries_account_time_idx;
 DROP FUNCTION ledger_resolve_tx(bigint, text, bytea, bigint, text, text, timestamptz, numeric, bigint[], text[], numeric[], text, jsonb, text[], integer);
 DROP FUNCTION ledger_post_transfers_tx(bigint[], text[], bytea[], boolean[], timestamptz[], text[], jsonb[], integer[], bigint[], integer[], text[], numeric[], text[], bigint[], text[], text[], text[], text[], boolean[], integer[], integer);
 DROP FUNCTION ledger_transfer_tx(bigint, text, bytea, boolean, timestamptz, text, jsonb, bigint[], integer[], text[], numeric[], text[], text[], text[], text[], text[], boolean[], integer[], integer);
 DROP FUNCTION ledger_entry_accounts(bigint[], integer[], bigint[], text[], text[], text[], text[], boolean[], integer[], boolean);
 DROP FUNCTION ledger_ensure_accounts(bigint[], text[], text[], text[], text[], boolean[], integer[], boolean);
-DROP FUNCTION ledger_row_committed(xid);
+DROP FUNCTION ledger_new_accounts();
 DROP FUNCTION ledger_retry_tx(text, integer, integer);
 -- ledger_apply of 00002: the slot from the transfer id.
 -- +goose StatementBegin
