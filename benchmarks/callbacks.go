@@ -405,14 +405,22 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	}
 	stopRunner() // River records the last completions before it stops
 
-	// Callback-to-ledger: the end of the job that posted each deposit.
+	// Callback-to-ledger: the end of the job that posted each deposit (a job
+	// of many callbacks ends after the last of them).
 	if !cfg.NoWorkers {
 		rows, err := st.pool.Query(ctx, `
-			SELECT o.provider_order_no, j.finalized_at
-			FROM river_job j
-			JOIN callback_inbox c ON c.id = (j.args->>'inbox_id')::bigint
+			WITH done AS MATERIALIZED (
+				SELECT (j.args->>'inbox_id')::bigint AS one, j.args->'inbox_ids' AS many, j.finalized_at
+				FROM river_job j WHERE j.kind = 'process_callback' AND j.state = 'completed'),
+			ids AS MATERIALIZED (
+				SELECT one AS id, finalized_at FROM done WHERE one IS NOT NULL
+				UNION ALL
+				SELECT e::bigint, finalized_at FROM done, jsonb_array_elements_text(many) e WHERE many IS NOT NULL)
+			SELECT o.provider_order_no, ids.finalized_at
+			FROM ids
+			JOIN callback_inbox c ON c.id = ids.id
 			JOIN orders o ON o.id = c.order_id
-			WHERE j.kind = 'process_callback' AND j.state = 'completed' AND o.status = 'succeeded'`)
+			WHERE o.status = 'succeeded'`)
 		if err != nil {
 			return res, err
 		}

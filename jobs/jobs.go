@@ -47,9 +47,19 @@ func (SubmitOrderArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueProvider, MaxAttempts: 10}
 }
 
-// ProcessCallbackArgs: apply a stored callback.
+// ProcessCallbackArgs: apply stored callbacks: one (InboxID), or the callbacks
+// one intake transaction stored together (InboxIDs), applied as a group.
 type ProcessCallbackArgs struct {
-	InboxID int64 `json:"inbox_id"`
+	InboxID  int64   `json:"inbox_id,omitempty"`
+	InboxIDs []int64 `json:"inbox_ids,omitempty"`
+}
+
+// IDs are the inbox ids of the job's callbacks.
+func (a ProcessCallbackArgs) IDs() []int64 {
+	if len(a.InboxIDs) > 0 {
+		return a.InboxIDs
+	}
+	return []int64{a.InboxID}
 }
 
 // Kind is the River job kind.
@@ -322,19 +332,14 @@ func (q *Queue) SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, opts)
 }
 
-// ProcessCallback queues process_callback for each stored callback, many in one insert.
+// ProcessCallback queues one process_callback job for the stored callbacks,
+// which its worker applies as a group.
 func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error {
+	args := ProcessCallbackArgs{InboxIDs: inboxIDs}
 	if len(inboxIDs) == 1 {
-		return q.insert(ctx, tx, ProcessCallbackArgs{InboxID: inboxIDs[0]}, nil)
+		args = ProcessCallbackArgs{InboxID: inboxIDs[0]}
 	}
-	params := make([]river.InsertManyParams, len(inboxIDs))
-	for i, id := range inboxIDs {
-		params[i] = river.InsertManyParams{Args: ProcessCallbackArgs{InboxID: id}}
-	}
-	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("queue %d process_callback jobs: %w", len(inboxIDs), err)
-	}
-	return nil
+	return q.insert(ctx, tx, args, nil)
 }
 
 // SyncOrder queues sync_order (one waiting per order at a time).
@@ -342,9 +347,19 @@ func (q *Queue) SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
 	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID}, nil)
 }
 
-// NotifyMerchant queues notify_merchant.
-func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, orderID, eventID int64) error {
-	return q.insert(ctx, tx, NotifyMerchantArgs{OrderID: orderID, EventID: eventID}, nil)
+// NotifyMerchant queues notify_merchant for each order event, many in one insert.
+func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error {
+	if len(notices) == 1 {
+		return q.insert(ctx, tx, NotifyMerchantArgs{OrderID: notices[0].OrderID, EventID: notices[0].EventID}, nil)
+	}
+	params := make([]river.InsertManyParams, len(notices))
+	for i, n := range notices {
+		params[i] = river.InsertManyParams{Args: NotifyMerchantArgs{OrderID: n.OrderID, EventID: n.EventID}}
+	}
+	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue %d notify_merchant jobs: %w", len(notices), err)
+	}
+	return nil
 }
 
 func (q *Queue) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) error {
@@ -377,11 +392,16 @@ type callbackWorker struct {
 }
 
 func (w *callbackWorker) Work(ctx context.Context, job *river.Job[ProcessCallbackArgs]) error {
-	err := w.svc.ProcessCallback(ctx, job.Args.InboxID)
-	if err != nil && job.Attempt >= job.MaxAttempts && ctx.Err() == nil {
-		// The last attempt: make the failure visible instead of letting River
-		// discard the job and the callback sit unapplied.
-		return w.svc.FailCallback(ctx, job.Args.InboxID, err)
+	err := w.svc.ProcessCallbacks(ctx, job.Args.IDs()...)
+	var failed orders.CallbackErrors
+	if errors.As(err, &failed) && job.Attempt >= job.MaxAttempts && ctx.Err() == nil {
+		// The last attempt: make each failure visible instead of letting River
+		// discard the job and the callbacks sit unapplied.
+		var errs []error
+		for id, cause := range failed {
+			errs = append(errs, w.svc.FailCallback(ctx, id, cause))
+		}
+		return errors.Join(errs...)
 	}
 	return err
 }

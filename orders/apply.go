@@ -73,7 +73,29 @@ type applier struct {
 	// so that a reversal that overtook its success can invert them.
 	settled []ledger.Entry
 	events  []int64 // order events written, to notify the merchant of each
+	// group, when set, defers this application's writes to a group
+	// application (callbackGroup); a step that needs the database's answer at
+	// once returns errOwnTransaction instead.
+	group *groupWrites
 }
+
+// groupWrites are the writes of one application deferred to its group's flush.
+type groupWrites struct {
+	transfers []ledger.TransferRequest
+	events    []deferredEvent
+	updated   bool // the order row changed
+}
+
+// deferredEvent is an order event of a group application; notify says whether
+// the merchant is told of it.
+type deferredEvent struct {
+	params ordersdb.InsertOrderEventsParams
+	notify bool
+}
+
+// errOwnTransaction: this application cannot be deferred to a group (it
+// resolves a hold, opens a discrepancy, reads the ledger): it runs alone.
+var errOwnTransaction = errors.New("needs its own transaction")
 
 // applyTx applies ev to the locked order row and returns the updated row.
 func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, row ordersdb.Order, ev providers.Event, src string, ref map[string]any) (ordersdb.Order, Outcome, error) {
@@ -98,8 +120,12 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.Provide
 	if err != nil {
 		return row, out, fmt.Errorf("apply %s event to order %d: %w", ev.Status, row.ID, err)
 	}
-	for _, id := range a.events {
-		if err := s.queue.NotifyMerchant(ctx, tx, a.row.ID, id); err != nil {
+	if len(a.events) > 0 {
+		notices := make([]Notice, len(a.events))
+		for i, id := range a.events {
+			notices[i] = Notice{OrderID: a.row.ID, EventID: id}
+		}
+		if err := s.queue.NotifyMerchant(ctx, tx, notices...); err != nil {
 			return row, out, err
 		}
 	}
@@ -243,7 +269,7 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 			ledger.Entry{Account: ledger.FeesAccount(a.acct.Name, payCur), Side: ledger.Debit, Amount: fee},
 			ledger.Entry{Account: ledger.ProviderAccount(a.acct.Name, payCur), Side: ledger.Credit, Amount: fee})
 	}
-	if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
+	if err := a.transfer(ctx, ledger.TransferRequest{
 		Merchant: r.MerchantID, Key: settleKey(r.ID), Entries: entries, Reference: orderRef(r.ID), Metadata: meta,
 	}); err != nil {
 		return fmt.Errorf("post deposit settlement: %w", err)
@@ -324,6 +350,9 @@ func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
 // settlePayout posts a payout's hold (partially when the provider paid less) and
 // its fee.
 func (a *applier) settlePayout(ctx context.Context, note string) error {
+	if a.group != nil {
+		return errOwnTransaction // a hold's resolution is refused or not by the ledger
+	}
 	r := a.row
 	paid, ok := a.amountIn(r.Currency)
 	if !ok {
@@ -405,6 +434,9 @@ func (a *applier) settlePayout(ctx context.Context, note string) error {
 // fail ends an order without money moving; a payout's hold is released.
 func (a *applier) fail(ctx context.Context, to Status) error {
 	if a.kind() == providers.KindPayout && a.row.HoldKey != "" {
+		if a.group != nil {
+			return errOwnTransaction
+		}
 		_, err := a.s.ledger.VoidPendingTx(ctx, a.tx, ledger.Resolution{Merchant: a.row.MerchantID,
 			Key: fmt.Sprintf("order:%d:void", a.row.ID), HoldKey: a.row.HoldKey, Reference: orderRef(a.row.ID)})
 		if err != nil && !errors.Is(err, ledger.ErrHoldExpired) && !errors.Is(err, ledger.ErrHoldNotPending) {
@@ -423,6 +455,9 @@ func (a *applier) fail(ctx context.Context, to Status) error {
 // customer's balance no longer covers a deposit's reversal, the shortfall is
 // booked as a receivable from the customer.
 func (a *applier) reverse(ctx context.Context) error {
+	if a.group != nil {
+		return errOwnTransaction // it reads the settlement and may find the customer short
+	}
 	r := a.row
 	settlement := a.settled
 	if settlement == nil {
@@ -533,6 +568,9 @@ func (a *applier) conflict(ctx context.Context, t discrepancies.Type, summary st
 
 // open records a discrepancy about this order.
 func (a *applier) open(ctx context.Context, f discrepancies.Finding) error {
+	if a.group != nil {
+		return errOwnTransaction
+	}
 	f.MerchantID = a.row.MerchantID
 	f.ProviderAccountID = a.acct.ID
 	f.OrderID = a.row.ID
@@ -561,34 +599,56 @@ func (a *applier) save(ctx context.Context, to Status, reason string, detail map
 	if reason == "" {
 		reason = a.row.StatusReason
 	}
-	row, err := a.q.UpdateOrderState(ctx, ordersdb.UpdateOrderStateParams{
+	if err := a.update(ctx, ordersdb.UpdateOrderStateParams{
 		ID: a.row.ID, Status: string(to), StatusReason: reason, ProviderOrderID: a.row.ProviderOrderID,
 		PaidAmount: a.row.PaidAmount, CreditedAmount: a.row.CreditedAmount, Fee: a.row.Fee,
 		SettledCurrency: a.row.SettledCurrency, FxRate: a.row.FxRate, TxHash: a.row.TxHash,
 		CreditedTo: a.row.CreditedTo, Parts: a.row.Parts, FinalAt: final,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("update order: %w", err)
-	}
-	a.row = row
-	id, err := a.s.recordEvent(ctx, a.q, row, a.src, from, string(to), a.detail(detail))
-	if err != nil {
+	}); err != nil {
 		return 0, err
 	}
-	if from != string(to) {
-		a.events = append(a.events, id)
-	}
-	return id, nil
+	return a.event(ctx, from, string(to), a.detail(detail), from != string(to))
 }
 
 // saveIdentity stores identifiers a repeated event taught us, without an event.
 func (a *applier) saveIdentity(ctx context.Context) error {
-	row, err := a.q.UpdateOrderState(ctx, ordersdb.UpdateOrderStateParams{
+	return a.update(ctx, ordersdb.UpdateOrderStateParams{
 		ID: a.row.ID, Status: a.row.Status, StatusReason: a.row.StatusReason, ProviderOrderID: a.row.ProviderOrderID,
 		PaidAmount: a.row.PaidAmount, CreditedAmount: a.row.CreditedAmount, Fee: a.row.Fee,
 		SettledCurrency: a.row.SettledCurrency, FxRate: a.row.FxRate, TxHash: a.row.TxHash,
 		CreditedTo: a.row.CreditedTo, Parts: a.row.Parts, FinalAt: a.row.FinalAt,
 	})
+}
+
+// record writes a timeline event without changing the order.
+func (a *applier) record(ctx context.Context, status string, detail map[string]any) (int64, error) {
+	return a.event(ctx, a.row.Status, status, a.detail(detail), false)
+}
+
+// transfer posts req, or defers it to the group.
+func (a *applier) transfer(ctx context.Context, req ledger.TransferRequest) error {
+	if a.group != nil {
+		a.group.transfers = append(a.group.transfers, req)
+		return nil
+	}
+	_, err := a.s.ledger.TransferTx(ctx, a.tx, req)
+	return err
+}
+
+// update stores the order's new state (in a group: in a.row, written at the
+// flush) and keeps a.row as stored.
+func (a *applier) update(ctx context.Context, p ordersdb.UpdateOrderStateParams) error {
+	if a.group != nil {
+		r := &a.row
+		r.Status, r.StatusReason, r.ProviderOrderID = p.Status, p.StatusReason, p.ProviderOrderID
+		r.PaidAmount, r.CreditedAmount, r.Fee = p.PaidAmount, p.CreditedAmount, p.Fee
+		r.SettledCurrency, r.FxRate, r.TxHash = p.SettledCurrency, p.FxRate, p.TxHash
+		r.CreditedTo, r.Parts, r.FinalAt = p.CreditedTo, p.Parts, p.FinalAt
+		r.UpdatedAt = a.s.opts.Now()
+		a.group.updated = true
+		return nil
+	}
+	row, err := a.q.UpdateOrderState(ctx, p)
 	if err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
@@ -596,9 +656,26 @@ func (a *applier) saveIdentity(ctx context.Context) error {
 	return nil
 }
 
-// record writes a timeline event without changing the order.
-func (a *applier) record(ctx context.Context, status string, detail map[string]any) (int64, error) {
-	return a.s.recordEvent(ctx, a.q, a.row, a.src, a.row.Status, status, a.detail(detail))
+// event writes a timeline event of the order (in a group: at the flush, with
+// id 0 here); notify queues the merchant's webhook for it.
+func (a *applier) event(ctx context.Context, from, to string, detail map[string]any, notify bool) (int64, error) {
+	if a.group != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return 0, fmt.Errorf("order event detail: %w", err)
+		}
+		a.group.events = append(a.group.events, deferredEvent{notify: notify, params: ordersdb.InsertOrderEventsParams{
+			OrderID: a.row.ID, MerchantID: a.row.MerchantID, Source: a.src, FromStatus: from, ToStatus: to, Detail: b}})
+		return 0, nil
+	}
+	id, err := a.s.recordEvent(ctx, a.q, a.row, a.src, from, to, detail)
+	if err != nil {
+		return 0, err
+	}
+	if notify {
+		a.events = append(a.events, id)
+	}
+	return id, nil
 }
 
 func (a *applier) detail(extra map[string]any) map[string]any {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -136,10 +137,78 @@ func (s *Service) KnownAccount(name string) bool {
 	return ok
 }
 
-// ProcessCallback applies a stored callback through the order state machine. It
-// is idempotent: a processed callback is skipped, and the ledger keys make a
-// second application post nothing.
+// ProcessCallbacks applies stored callbacks through the order state machine.
+// It is idempotent: a processed callback is skipped, and the ledger keys make a
+// second application post nothing. Callbacks processed at the same time share
+// a transaction where they can (callbackGroup); the rest, and every callback
+// of a group that failed, are applied each in a transaction of its own. A
+// callback that could not be applied is named in a *CallbackErrors.
+func (s *Service) ProcessCallbacks(ctx context.Context, inboxIDs ...int64) error {
+	var done map[int64]bool
+	if !s.opts.NoCallbackGroups {
+		var err error
+		if done, err = s.group.apply(ctx, inboxIDs); err != nil {
+			return err
+		}
+	}
+	failed := CallbackErrors{}
+	for _, id := range inboxIDs {
+		if done[id] {
+			continue
+		}
+		if err := s.processCallback(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			failed[id] = err
+		}
+	}
+	if len(failed) > 0 {
+		return failed
+	}
+	return nil
+}
+
+// ProcessCallback is ProcessCallbacks for one callback.
 func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
+	err := s.ProcessCallbacks(ctx, inboxID)
+	var failed CallbackErrors
+	if errors.As(err, &failed) {
+		return failed[inboxID]
+	}
+	return err
+}
+
+// CallbackErrors are the callbacks ProcessCallbacks could not apply, by inbox id.
+type CallbackErrors map[int64]error
+
+func (e CallbackErrors) Error() string {
+	ids := make([]int64, 0, len(e))
+	for id := range e {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "callback %d: %v", id, e[id])
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.Is and errors.As each callback's error.
+func (e CallbackErrors) Unwrap() []error {
+	out := make([]error, 0, len(e))
+	for _, err := range e {
+		out = append(out, err)
+	}
+	return out
+}
+
+// processCallback applies a stored callback in a transaction of its own.
+func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 	in, err := s.q.CallbackByID(ctx, inboxID)
 	if err != nil {
 		return fmt.Errorf("load callback %d: %w", inboxID, err)
@@ -151,15 +220,7 @@ func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
 	if err != nil {
 		return err
 	}
-	query, _ := url.ParseQuery(in.Query)
-	header := http.Header{}
-	var hs map[string][]string
-	if json.Unmarshal(in.Headers, &hs) == nil {
-		for k, v := range hs {
-			header[k] = v
-		}
-	}
-	ev, err := adapter.ParseCallback(&providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr})
+	ev, err := adapter.ParseCallback(storedCallback(in))
 	if err != nil {
 		// Acknowledged at intake, refused now (the account's secret changed in
 		// between): an accountant must see it.
@@ -186,6 +247,19 @@ func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
 		}
 		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: orderID, Outcome: outcome})
 	})
+}
+
+// storedCallback is the request an inbox row stored, to parse again.
+func storedCallback(in ordersdb.CallbackInbox) *providers.Callback {
+	query, _ := url.ParseQuery(in.Query)
+	header := http.Header{}
+	var hs map[string][]string
+	if json.Unmarshal(in.Headers, &hs) == nil {
+		for k, v := range hs {
+			header[k] = v
+		}
+	}
+	return &providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr}
 }
 
 // hint handles an unsigned callback: it only makes tally query the order.
@@ -387,6 +461,9 @@ func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) 
 	in, err := s.q.CallbackByID(ctx, inboxID)
 	if err != nil {
 		return fmt.Errorf("load callback %d: %w", inboxID, err)
+	}
+	if in.ProcessedAt != nil {
+		return nil // applied after all (a job of many callbacks failed on another)
 	}
 	acct, err := s.merchants.ProviderAccountByID(ctx, in.ProviderAccountID)
 	if err != nil {

@@ -122,7 +122,13 @@ type Queue interface {
 	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error
 	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
-	NotifyMerchant(ctx context.Context, tx pgx.Tx, orderID, eventID int64) error
+	// NotifyMerchant queues a webhook for each order event, many in one insert.
+	NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...Notice) error
+}
+
+// Notice is an order event the merchant is told of.
+type Notice struct {
+	OrderID, EventID int64
 }
 
 // Options configure a Service.
@@ -147,6 +153,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// NoCallbackGroups applies every stored callback in a transaction of its
+	// own instead of sharing one with the callbacks processed at the same time
+	// (see ProcessCallback); for tests and comparisons.
+	NoCallbackGroups bool
 }
 
 // Service runs the order lifecycle.
@@ -159,7 +169,8 @@ type Service struct {
 	queue     Queue
 	opts      Options
 
-	intake intake // group commit of verified callbacks
+	intake intake        // group commit of verified callbacks
+	group  callbackGroup // group application of stored callbacks
 
 	mu         sync.Mutex
 	adapters   map[string]cachedAdapter
@@ -200,6 +211,7 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{}}
 	s.intake.s = s
+	s.group.s = s
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 )
 
 var (
@@ -102,6 +103,145 @@ func (b *InsertCallbacksBatchResults) QueryRow(f func(int, InsertCallbacksRow, e
 }
 
 func (b *InsertCallbacksBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const insertOrderEvents = `-- name: InsertOrderEvents :batchone
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+`
+
+type InsertOrderEventsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type InsertOrderEventsParams struct {
+	OrderID    int64
+	MerchantID int64
+	Source     string
+	FromStatus string
+	ToStatus   string
+	Detail     []byte
+}
+
+// InsertOrderEvent for the events of a group application, one round trip.
+func (q *Queries) InsertOrderEvents(ctx context.Context, arg []InsertOrderEventsParams) *InsertOrderEventsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.OrderID,
+			a.MerchantID,
+			a.Source,
+			a.FromStatus,
+			a.ToStatus,
+			a.Detail,
+		}
+		batch.Queue(insertOrderEvents, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &InsertOrderEventsBatchResults{br, len(arg), false}
+}
+
+func (b *InsertOrderEventsBatchResults) QueryRow(f func(int, int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var id int64
+		if b.closed {
+			if f != nil {
+				f(t, id, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&id)
+		if f != nil {
+			f(t, id, err)
+		}
+	}
+}
+
+func (b *InsertOrderEventsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const updateOrderStates = `-- name: UpdateOrderStates :batchexec
+UPDATE orders SET
+    status = $1, status_reason = $2, provider_order_id = $3,
+    paid_amount = $4, credited_amount = $5, fee = $6,
+    settled_currency = $7, fx_rate = $8, tx_hash = $9,
+    credited_to = $10, parts = $11, final_at = $12, updated_at = now()
+WHERE id = $13
+`
+
+type UpdateOrderStatesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type UpdateOrderStatesParams struct {
+	Status          string
+	StatusReason    string
+	ProviderOrderID string
+	PaidAmount      decimal.NullDecimal
+	CreditedAmount  decimal.NullDecimal
+	Fee             decimal.NullDecimal
+	SettledCurrency string
+	FxRate          decimal.NullDecimal
+	TxHash          string
+	CreditedTo      string
+	Parts           []byte
+	FinalAt         *time.Time
+	ID              int64
+}
+
+// UpdateOrderState for the orders of a group application, one round trip.
+func (q *Queries) UpdateOrderStates(ctx context.Context, arg []UpdateOrderStatesParams) *UpdateOrderStatesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Status,
+			a.StatusReason,
+			a.ProviderOrderID,
+			a.PaidAmount,
+			a.CreditedAmount,
+			a.Fee,
+			a.SettledCurrency,
+			a.FxRate,
+			a.TxHash,
+			a.CreditedTo,
+			a.Parts,
+			a.FinalAt,
+			a.ID,
+		}
+		batch.Queue(updateOrderStates, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &UpdateOrderStatesBatchResults{br, len(arg), false}
+}
+
+func (b *UpdateOrderStatesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *UpdateOrderStatesBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

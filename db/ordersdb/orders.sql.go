@@ -42,6 +42,50 @@ func (q *Queries) CallbackByID(ctx context.Context, id int64) (CallbackInbox, er
 	return i, err
 }
 
+const callbacksByIDs = `-- name: CallbacksByIDs :many
+SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = ANY($1::bigint[]) ORDER BY id
+`
+
+// The stored callbacks of a group application (orders.callbackGroup).
+func (q *Queries) CallbacksByIDs(ctx context.Context, ids []int64) ([]CallbackInbox, error) {
+	rows, err := q.db.Query(ctx, callbacksByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CallbackInbox
+	for rows.Next() {
+		var i CallbackInbox
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderAccountID,
+			&i.MerchantID,
+			&i.RequestHash,
+			&i.Method,
+			&i.Path,
+			&i.Query,
+			&i.Headers,
+			&i.Body,
+			&i.RemoteAddr,
+			&i.Verdict,
+			&i.Error,
+			&i.Deliveries,
+			&i.OrderID,
+			&i.Outcome,
+			&i.ReceivedAt,
+			&i.LastReceivedAt,
+			&i.ProcessedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const dueHolds = `-- name: DueHolds :many
 SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
@@ -598,6 +642,24 @@ func (q *Queries) MarkCallbackProcessed(ctx context.Context, arg MarkCallbackPro
 	return err
 }
 
+const markCallbacksProcessed = `-- name: MarkCallbacksProcessed :exec
+UPDATE callback_inbox c SET processed_at = now(), order_id = nullif(u.order_id, 0), outcome = u.outcome
+FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS order_id, unnest($3::text[]) AS outcome) u
+WHERE c.id = u.id
+`
+
+type MarkCallbacksProcessedParams struct {
+	Ids      []int64
+	OrderIds []int64
+	Outcomes []string
+}
+
+// MarkCallbackProcessed for many callbacks; an order id of 0 is none.
+func (q *Queries) MarkCallbacksProcessed(ctx context.Context, arg MarkCallbacksProcessedParams) error {
+	_, err := q.db.Exec(ctx, markCallbacksProcessed, arg.Ids, arg.OrderIds, arg.Outcomes)
+	return err
+}
+
 const openOrdersToSync = `-- name: OpenOrdersToSync :many
 SELECT id FROM orders
 WHERE status IN ('created', 'pending', 'processing') AND origin = 'api' AND created_at < $1
@@ -1078,6 +1140,79 @@ func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, err
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const ordersByProviderNosForUpdate = `-- name: OrdersByProviderNosForUpdate :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+WHERE (provider_account_id, provider_order_no) IN (
+    SELECT unnest($1::bigint[]), unnest($2::text[]))
+ORDER BY id
+FOR UPDATE
+`
+
+type OrdersByProviderNosForUpdateParams struct {
+	ProviderAccountIds []int64
+	ProviderOrderNos   []string
+}
+
+// Lock the orders of a group application, in id order (two groups wait for
+// each other, never deadlock): one row per (provider account, order number).
+func (q *Queries) OrdersByProviderNosForUpdate(ctx context.Context, arg OrdersByProviderNosForUpdateParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, ordersByProviderNosForUpdate, arg.ProviderAccountIds, arg.ProviderOrderNos)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const setHoldKey = `-- name: SetHoldKey :exec

@@ -160,3 +160,37 @@ UPDATE orders SET fee = @fee, credited_amount = @credited_amount, updated_at = n
 
 -- name: UpdateCallbackVerdict :exec
 UPDATE callback_inbox SET verdict = @verdict, error = '' WHERE id = @id;
+
+-- name: CallbacksByIDs :many
+-- The stored callbacks of a group application (orders.callbackGroup).
+SELECT * FROM callback_inbox WHERE id = ANY(@ids::bigint[]) ORDER BY id;
+
+-- name: OrdersByProviderNosForUpdate :many
+-- Lock the orders of a group application, in id order (two groups wait for
+-- each other, never deadlock): one row per (provider account, order number).
+SELECT * FROM orders
+WHERE (provider_account_id, provider_order_no) IN (
+    SELECT unnest(@provider_account_ids::bigint[]), unnest(@provider_order_nos::text[]))
+ORDER BY id
+FOR UPDATE;
+
+-- name: UpdateOrderStates :batchexec
+-- UpdateOrderState for the orders of a group application, one round trip.
+UPDATE orders SET
+    status = @status, status_reason = @status_reason, provider_order_id = @provider_order_id,
+    paid_amount = @paid_amount, credited_amount = @credited_amount, fee = @fee,
+    settled_currency = @settled_currency, fx_rate = @fx_rate, tx_hash = @tx_hash,
+    credited_to = @credited_to, parts = @parts, final_at = @final_at, updated_at = now()
+WHERE id = @id;
+
+-- name: InsertOrderEvents :batchone
+-- InsertOrderEvent for the events of a group application, one round trip.
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
+VALUES (@order_id, @merchant_id, @source, @from_status, @to_status, @detail)
+RETURNING id;
+
+-- name: MarkCallbacksProcessed :exec
+-- MarkCallbackProcessed for many callbacks; an order id of 0 is none.
+UPDATE callback_inbox c SET processed_at = now(), order_id = nullif(u.order_id, 0), outcome = u.outcome
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@order_ids::bigint[]) AS order_id, unnest(@outcomes::text[]) AS outcome) u
+WHERE c.id = u.id;
