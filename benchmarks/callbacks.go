@@ -166,6 +166,13 @@ type CallbacksResult struct {
 	// the end; LedgerOK the ledger invariant check after the run.
 	Settled  int
 	LedgerOK bool
+	// Grouped and Alone are the callbacks the workers applied in group
+	// transactions and each in its own (orders.CallbackStats).
+	Grouped, Alone int64
+	// WebhooksDone and WebhooksWaiting are the notify_merchant jobs completed
+	// and not yet completed when the drain ended: webhooks queue behind the
+	// ledger under load.
+	WebhooksDone, WebhooksWaiting int
 }
 
 // Callbacks runs the callbacks benchmark and prints its table to out.
@@ -225,6 +232,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	if err != nil {
 		return res, err
 	}
+	applier := st.orders // the service whose workers apply the callbacks
 	if cfg.SplitWorkers && !cfg.NoWorkers {
 		// The API side only inserts jobs; the workers are another "process".
 		jopts.Workers = false
@@ -245,6 +253,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		if runner, err = jobs.New(w.pool, w.orders, jopts); err != nil {
 			return res, err
 		}
+		applier = w.orders
 	}
 	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
 		server.Options{Logger: cfg.Log})
@@ -403,7 +412,13 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 			fmt.Fprintf(out, "warning: %d callbacks still unprocessed %s after sending stopped\n", left, cfg.Drain)
 		}
 	}
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state <> 'completed')
+		FROM river_job WHERE kind = 'notify_merchant'`).Scan(&res.WebhooksDone, &res.WebhooksWaiting); err != nil {
+		return res, err
+	}
 	stopRunner() // River records the last completions before it stops
+	stats := applier.CallbackStats()
+	res.Grouped, res.Alone = stats.Grouped, stats.Alone
 
 	// Callback-to-ledger: the end of the job that posted each deposit (a job
 	// of many callbacks ends after the last of them).
@@ -573,6 +588,8 @@ func printCallbacks(out io.Writer, cfg CallbacksConfig, r CallbacksResult) {
 	row("posted to the ledger (of acknowledged)", fmt.Sprintf("%s of %s", group(int64(r.Posted)), group(int64(r.Acked))))
 	row("callback-to-ledger p50 / p99", ms(r.PostP50)+" / "+ms(r.PostP99))
 	row("posted within 1 s", fmt.Sprintf("%.1f %%   (target >= 99 %%)", 100*r.WithinSecond))
+	row("applied in groups / alone", fmt.Sprintf("%s / %s", group(r.Grouped), group(r.Alone)))
+	row("webhooks done / waiting after drain", fmt.Sprintf("%s / %s", group(int64(r.WebhooksDone)), group(int64(r.WebhooksWaiting))))
 	check := "ok"
 	if !r.LedgerOK {
 		check = "FAILED"

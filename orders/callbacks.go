@@ -156,6 +156,7 @@ func (s *Service) ProcessCallbacks(ctx context.Context, inboxIDs ...int64) error
 		if done[id] {
 			continue
 		}
+		s.group.alone.Add(1)
 		if err := s.processCallback(ctx, id); err != nil {
 			if ctx.Err() != nil {
 				return err

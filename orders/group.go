@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,21 @@ type callbackGroup struct {
 	s    *Service
 	once sync.Once
 	ch   chan *groupItem
+	// grouped and alone count the callbacks applied by a group and those left
+	// to their own transaction (CallbackStats).
+	grouped, alone atomic.Int64
+}
+
+// CallbackStats counts, since the service started, the stored callbacks
+// applied in a group transaction and those applied each in its own (see
+// ProcessCallbacks); a callback that needed nothing counts in neither.
+type CallbackStats struct {
+	Grouped, Alone int64
+}
+
+// CallbackStats says how this process applied its stored callbacks.
+func (s *Service) CallbackStats() CallbackStats {
+	return CallbackStats{Grouped: s.group.grouped.Load(), Alone: s.group.alone.Load()}
 }
 
 // groupItem is one callback waiting for its group.
@@ -105,17 +121,19 @@ func (g *callbackGroup) run(batch []*groupItem) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
 	var applied map[int64]bool
+	var grouped int
 	err := pgx.BeginFunc(ctx, g.s.pool, func(tx pgx.Tx) error {
 		var err error
-		applied, err = g.applyTx(ctx, tx, batch)
+		applied, grouped, err = g.applyTx(ctx, tx, batch)
 		return err
 	})
 	if err != nil {
 		// Each callback is applied alone instead; one of them will meet the
 		// cause and its job report it.
 		g.s.opts.Logger.Warn("callback group failed; applying one by one", "callbacks", len(batch), "error", err)
-		applied = nil
+		applied, grouped = nil, 0
 	}
+	g.grouped.Add(int64(grouped))
 	for _, it := range batch {
 		it.done <- applied[it.inboxID]
 	}
@@ -135,8 +153,8 @@ type orderKey struct {
 }
 
 // applyTx applies what it can of batch in tx and returns the inbox ids it
-// applied or found needing nothing.
-func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupItem) (map[int64]bool, error) {
+// applied or found needing nothing, and how many it applied.
+func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupItem) (map[int64]bool, int, error) {
 	s := g.s
 	q := s.q.WithTx(tx)
 	ids := make([]int64, 0, len(batch))
@@ -145,7 +163,7 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 	}
 	stored, err := q.CallbacksByIDs(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("load %d callbacks: %w", len(ids), err)
+		return nil, 0, fmt.Errorf("load %d callbacks: %w", len(ids), err)
 	}
 	applied := map[int64]bool{}
 	var cbs []groupCallback
@@ -169,12 +187,12 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 		keyAccounts, keyNos = append(keyAccounts, k.account), append(keyNos, k.orderNo)
 	}
 	if len(cbs) == 0 {
-		return applied, nil
+		return applied, 0, nil
 	}
 	locked, err := q.OrdersByProviderNosForUpdate(ctx, ordersdb.OrdersByProviderNosForUpdateParams{
 		ProviderAccountIds: keyAccounts, ProviderOrderNos: keyNos})
 	if err != nil {
-		return nil, fmt.Errorf("lock orders of %d callbacks: %w", len(cbs), err)
+		return nil, 0, fmt.Errorf("lock orders of %d callbacks: %w", len(cbs), err)
 	}
 	rows := make(map[orderKey]*ordersdb.Order, len(locked))
 	for i := range locked {
@@ -209,9 +227,9 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 		applied[cb.inboxID] = true
 	}
 	if err := w.write(ctx, s, tx, q, rows); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return applied, nil
+	return applied, len(w.marks.Ids), nil
 }
 
 // groupFlush collects the deferred writes of a group's applications.
