@@ -93,7 +93,7 @@ func DefaultCallbacksConfig() CallbacksConfig {
 		Orders:          200_000,
 		Customers:       1000,
 		PoolSize:        40,
-		CallbackWorkers: 16,
+		CallbackWorkers: 64,
 		Drain:           5 * time.Minute,
 	}
 }

@@ -143,7 +143,10 @@ type Options struct {
 	// ambiguous is left to sync_order.
 	SubmitAttempts  int
 	SubmitRetryBase time.Duration
-	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues.
+	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues
+	// (default 64, 16, 8). Callback jobs wait for the group transaction their
+	// callbacks share (orders.Service.ProcessCallbacks): with too few workers
+	// the groups stay small.
 	CallbackWorkers, ProviderWorkers, WebhookWorkers int
 	// FetchPoll is how often idle workers look for jobs (River LISTENs as well);
 	// the least time between two fetches is a quarter of it. Zero: a 250 ms poll
@@ -240,7 +243,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: 4},
 			QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
-			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 16)},
+			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 64)},
 			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 8)},
 			QueueRecon:     {MaxWorkers: 2},
 		}

@@ -62,9 +62,9 @@ type groupItem struct {
 const (
 	// groupCommitters run groups side by side, so that one group's commit does
 	// not hold back the next.
-	groupCommitters = 2
+	groupCommitters = 3
 	// groupMaxSize bounds a group (and so one transaction's size and locks).
-	groupMaxSize = 64
+	groupMaxSize = 128
 	// groupTimeout bounds one group's transaction.
 	groupTimeout = 30 * time.Second
 )

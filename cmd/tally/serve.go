@@ -39,7 +39,7 @@ func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
 		cmd.Flags().BoolVar(&f.workers, "workers", true, "run River workers in this process (false: API only)")
 	}
 	cmd.Flags().Int32Var(&f.poolSize, "pool-size", 40, "database connections")
-	cmd.Flags().IntVar(&f.callbackWorkers, "callback-workers", 16, "workers processing provider callbacks")
+	cmd.Flags().IntVar(&f.callbackWorkers, "callback-workers", 64, "workers processing provider callbacks (their jobs share group transactions: too few make small groups)")
 	cmd.Flags().DurationVar(&f.syncEvery, "sync-every", 30*time.Second, "how often open orders are polled through providers' query APIs")
 	cmd.Flags().DurationVar(&f.syncAge, "sync-age", time.Minute, "how old an open order must be before it is polled")
 	cmd.Flags().DurationVar(&f.reconEvery, "recon-every", 15*time.Minute, "reconciliation window: every provider account is reconciled (orders and balances) once per window")
