@@ -56,6 +56,9 @@ type CallbacksConfig struct {
 	// --callback-workers.
 	PoolSize        int32
 	CallbackWorkers int
+	// WebhookWorkers sizes the notify_merchant queue; zero keeps tally
+	// serve's.
+	WebhookWorkers int
 	// SplitWorkers runs the River workers as `tally worker` beside `tally
 	// serve --workers=false` would: on services and a pool (of PoolSize) of
 	// their own, in this process, so that callback handlers and workers do not
@@ -229,7 +232,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	// (cmd/tally/serve.go), the River workers in the same process. The schedule
 	// is off: its tasks only enqueue periodic work (polling open orders at a
 	// provider that does not exist here).
-	jopts := jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
+	jopts := jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
 	runner, err := jobs.New(st.pool, st.orders, jopts)
 	if err != nil {
 		return res, err

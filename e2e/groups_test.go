@@ -22,9 +22,19 @@ import (
 // each in its own transaction in the same burst. Every callback is delivered
 // twice at once. Each order ends where it would alone, posts once, and has one
 // webhook job per status change after its creation.
+// The same burst with groups off is the reference: every callback alone.
 func TestCallbackGroupsMixedBurst(t *testing.T) {
 	t.Parallel()
-	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{CallbackWorkers: 64}})
+	for _, grouped := range []bool{true, false} {
+		t.Run(map[bool]string{true: "groups", false: "alone"}[grouped], func(t *testing.T) {
+			t.Parallel()
+			mixedBurst(t, grouped)
+		})
+	}
+}
+
+func mixedBurst(t *testing.T, groups bool) {
+	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{CallbackWorkers: 64}, NoCallbackGroups: !groups})
 	const plain = 24
 	e.Fund("cxpay", "payee", "BRL", "500")
 	var deposits []orders.Order
@@ -89,9 +99,13 @@ func TestCallbackGroupsMixedBurst(t *testing.T) {
 	stats := e.Orders.CallbackStats()
 	grouped, alone := stats.Grouped-before.Grouped, stats.Alone-before.Alone
 	t.Logf("applied in groups: %d, alone: %d", grouped, alone)
-	if grouped < plain || alone < 3 || grouped+alone != int64(len(all)) {
-		t.Fatalf("applied %d in groups and %d alone; want at least %d grouped (the plain deposits), 3 alone, %d in all",
-			grouped, alone, plain, len(all))
+	switch {
+	case grouped+alone != int64(len(all)):
+		t.Fatalf("applied %d in groups and %d alone, want %d in all", grouped, alone, len(all))
+	case groups && (grouped < plain || alone < 3):
+		t.Fatalf("applied %d in groups and %d alone; want at least %d grouped (the plain deposits), 3 alone", grouped, alone, plain)
+	case !groups && grouped != 0:
+		t.Fatalf("groups off, yet %d applied in groups", grouped)
 	}
 
 	clearing := decimal.Zero

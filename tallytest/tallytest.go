@@ -75,6 +75,9 @@ type Options struct {
 	// UnresolvedGrace is the orders service's grace before a provider's "no
 	// such order" fails an unresolved submission; default the service's.
 	UnresolvedGrace time.Duration
+	// NoCallbackGroups applies every stored callback in a transaction of its
+	// own (orders.Options.NoCallbackGroups).
+	NoCallbackGroups bool
 }
 
 // Env is a running tally.
@@ -170,7 +173,8 @@ func New(t testing.TB, opts Options) *Env {
 		opts.ProviderTimeout = 5 * time.Second
 	}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout}})
+		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout},
+		NoCallbackGroups: opts.NoCallbackGroups})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	e.Webhooks = newWebhookRecorder(t)
