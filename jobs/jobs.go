@@ -144,7 +144,7 @@ type Options struct {
 	SubmitAttempts  int
 	SubmitRetryBase time.Duration
 	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues
-	// (default 64, 16, 8). Callback jobs wait for the group transaction their
+	// (default 64, 16, 16). Callback jobs wait for the group transaction their
 	// callbacks share (orders.Service.ProcessCallbacks): with too few workers
 	// the groups stay small.
 	CallbackWorkers, ProviderWorkers, WebhookWorkers int
@@ -244,7 +244,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 			QueueDefault:   {MaxWorkers: 4},
 			QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
 			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 64)},
-			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 8)},
+			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 16)},
 			QueueRecon:     {MaxWorkers: 2},
 		}
 		if len(opts.Queues) > 0 {

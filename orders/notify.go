@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/merchants"
 )
 
 // SignatureHeader carries the signature of a merchant webhook:
@@ -44,23 +45,22 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return fmt.Errorf("load order %d: %w", orderID, err)
 	}
-	m, err := s.merchants.MerchantByID(ctx, row.MerchantID)
+	hook, err := s.webhookTarget(ctx, row.MerchantID)
 	if err != nil {
 		return err
 	}
-	if m.WebhookURL == "" {
+	if hook.url == "" {
 		return nil
 	}
-	secret, err := s.merchants.WebhookSecret(ctx, m.ID)
-	if err != nil {
-		return err
-	}
+	m, secret := hook.merchant, hook.secret
 	ev, err := s.q.OrderEventByID(ctx, eventID)
 	if err != nil {
 		return fmt.Errorf("load order event %d: %w", eventID, err)
 	}
-	o, err := s.fromRow(ctx, row)
-	if err != nil {
+	o := orderFromRow(row)
+	if _, acct, err := s.AdapterByID(ctx, row.ProviderAccountID); err == nil {
+		o.ProviderAccount, o.Provider = acct.Name, acct.Provider
+	} else if o, err = s.fromRow(ctx, row); err != nil {
 		return err
 	}
 	body, err := json.Marshal(WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o})
@@ -101,6 +101,40 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrWebhookFailed, resp.StatusCode)
 	}
 	return nil
+}
+
+// webhookTarget is where and with what secret a merchant's webhooks go, kept
+// for accountTTL like provider accounts: every webhook needs it, and reading it
+// was two queries and an AES-GCM open each time. A new URL or secret takes
+// effect within accountTTL.
+type webhookTarget struct {
+	merchant merchants.Merchant
+	url      string
+	secret   string
+	read     time.Time
+}
+
+func (s *Service) webhookTarget(ctx context.Context, merchantID int64) (webhookTarget, error) {
+	s.mu.Lock()
+	t, ok := s.hooks[merchantID]
+	s.mu.Unlock()
+	if ok && time.Since(t.read) < accountTTL {
+		return t, nil
+	}
+	m, err := s.merchants.MerchantByID(ctx, merchantID)
+	if err != nil {
+		return webhookTarget{}, err
+	}
+	t = webhookTarget{merchant: m, url: m.WebhookURL, read: time.Now()}
+	if t.url != "" {
+		if t.secret, err = s.merchants.WebhookSecret(ctx, m.ID); err != nil {
+			return webhookTarget{}, err
+		}
+	}
+	s.mu.Lock()
+	s.hooks[merchantID] = t
+	s.mu.Unlock()
+	return t, nil
 }
 
 // SignWebhook is the Tally-Signature value for body sent at t.

@@ -174,7 +174,8 @@ type Service struct {
 
 	mu         sync.Mutex
 	adapters   map[string]cachedAdapter
-	adapterIDs map[int64]string // provider account id -> name, for AdapterByID
+	adapterIDs map[int64]string        // provider account id -> name, for AdapterByID
+	hooks      map[int64]webhookTarget // by merchant id, for Notify
 }
 
 // accountTTL is how long Adapter and AdapterByID reuse a provider account they
@@ -209,7 +210,8 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 		opts.Now = time.Now
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{}}
+	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{},
+		hooks: map[int64]webhookTarget{}}
 	s.intake.s = s
 	s.group.s = s
 	return s
