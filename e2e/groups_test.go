@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -157,6 +158,71 @@ func mixedBurst(t *testing.T, groups bool) {
 			t.Errorf("order %d: %d inbox rows (%d applied), %d status changes after creation with %d webhook jobs, %d final events from a callback; want 1, 1, equal, 1",
 				o.ID, rows, applied, changes, webhooks, settled)
 		}
+	}
+	e.CheckLedger()
+}
+
+// TestLostCallbackJobRequeued: a stored callback whose process_callback job was
+// lost (River discarded it) is queued again by requeue_callbacks and applied
+// once; applying it again, alone or in a group, changes nothing.
+func TestLostCallbackJobRequeued(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	ctx := context.Background()
+	o := brlDeposit(e, "lost", "42.00")
+	ic := e.InterceptCallbacks()
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	c := ic.WaitFor(o.ProviderOrderNo)
+	ic.Release()
+	e.StopWorkers()
+	if status, body := e.Deliver(c, c.Body, nil); status != http.StatusOK {
+		t.Fatalf("delivery: %d %s", status, body)
+	}
+	var inboxID int64
+	if err := e.Pool.QueryRow(ctx, `SELECT id FROM callback_inbox WHERE processed_at IS NULL`).Scan(&inboxID); err != nil {
+		t.Fatal(err)
+	}
+	tag, err := e.Pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'process_callback'`)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("drop the job: %v, %d rows", err, tag.RowsAffected())
+	}
+	// Not stale yet: nothing to do.
+	if n, err := e.Runner.RequeueCallbacks(ctx, time.Now().Add(-time.Minute)); err != nil || n != 0 {
+		t.Fatalf("requeue before the cutoff: %d, %v; want 0", n, err)
+	}
+	if n, err := e.Runner.RequeueCallbacks(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v; want 1", n, err)
+	}
+	e.StartWorkers()
+	e.WaitStatus(o.ID, orders.StatusSucceeded)
+	e.WaitIdle()
+	if n, err := e.Runner.RequeueCallbacks(ctx, time.Now().Add(time.Second)); err != nil || n != 0 {
+		t.Fatalf("requeue after it was applied: %d, %v; want 0", n, err)
+	}
+
+	events := func() int {
+		var n int
+		if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM order_events WHERE order_id = $1`, o.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := events()
+	if err := e.Orders.ProcessCallbacks(ctx, inboxID, inboxID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Orders.ProcessCallback(ctx, inboxID); err != nil {
+		t.Fatal(err)
+	}
+	var outcome string
+	if err := e.Pool.QueryRow(ctx, `SELECT outcome FROM callback_inbox WHERE id = $1`, inboxID).Scan(&outcome); err != nil {
+		t.Fatal(err)
+	}
+	if after := events(); after != before || outcome != "applied" {
+		t.Fatalf("applying a processed callback again: %d events (was %d), outcome %q; want unchanged, applied", after, before, outcome)
+	}
+	if got := e.Balance("liabilities:customer:lost:BRL"); !got.Equal(dec("42")) {
+		t.Fatalf("customer = %s, want 42", got)
 	}
 	e.CheckLedger()
 }

@@ -121,6 +121,13 @@ type ExpireHoldsArgs struct{}
 // Kind is the River job kind.
 func (ExpireHoldsArgs) Kind() string { return "expire_holds" }
 
+// RequeueCallbacksArgs: queue process_callback again for stored callbacks
+// still unapplied long after they were stored (Runner.RequeueCallbacks).
+type RequeueCallbacksArgs struct{}
+
+// Kind is the River job kind.
+func (RequeueCallbacksArgs) Kind() string { return "requeue_callbacks" }
+
 // Options configure a Runner.
 type Options struct {
 	// Workers runs River workers in this process; false makes an insert-only
@@ -137,6 +144,10 @@ type Options struct {
 	SyncBatch int32
 	// ExpireEvery is how often expired payout holds are swept. Default 1m.
 	ExpireEvery time.Duration
+	// RequeueAfter is how long a stored callback may stay unapplied before the
+	// schedule (every RequeueEvery) queues it again: its job was lost. Defaults
+	// 10m and 1m.
+	RequeueAfter, RequeueEvery time.Duration
 	// SubmitAttempts is how many times submit_order tries a provider call
 	// (default 10); SubmitRetryBase its first backoff, doubling to a minute
 	// (default 1s). After the last attempt an order whose outcome is still
@@ -199,6 +210,12 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	if opts.SyncBatch <= 0 {
 		opts.SyncBatch = 2000
 	}
+	if opts.RequeueAfter == 0 {
+		opts.RequeueAfter = 10 * time.Minute
+	}
+	if opts.RequeueEvery == 0 {
+		opts.RequeueEvery = time.Minute
+	}
 	if opts.ExpireEvery == 0 {
 		opts.ExpireEvery = time.Minute
 	}
@@ -236,6 +253,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		river.AddWorker(workers, &notifyWorker{svc: svc})
 		river.AddWorker(workers, &syncOpenWorker{svc: svc, runner: r})
 		river.AddWorker(workers, &expireWorker{svc: svc})
+		river.AddWorker(workers, &requeueWorker{runner: r})
 		for _, reg := range opts.Register {
 			reg(workers)
 		}
@@ -270,6 +288,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		tasks := append([]Task{
 			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
 			{Name: "expire_holds", Every: opts.ExpireEvery, Args: ExpireHoldsArgs{}},
+			{Name: "requeue_callbacks", Every: opts.RequeueEvery, Args: RequeueCallbacksArgs{}},
 		}, opts.Tasks...)
 		r.schedule, err = NewSchedule(pool, client, tasks, opts.Logger)
 		if err != nil {
@@ -475,6 +494,45 @@ type expireWorker struct {
 func (w *expireWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
 	_, err := w.svc.ExpireHolds(ctx)
 	return err
+}
+
+type requeueWorker struct {
+	river.WorkerDefaults[RequeueCallbacksArgs]
+	runner *Runner
+}
+
+func (w *requeueWorker) Work(ctx context.Context, _ *river.Job[RequeueCallbacksArgs]) error {
+	_, err := w.runner.RequeueCallbacks(ctx, time.Now().Add(-w.runner.opts.RequeueAfter))
+	return err
+}
+
+// requeueMax bounds one sweep of RequeueCallbacks; the next sweep takes the rest.
+const requeueMax = 2048
+
+// RequeueCallbacks queues process_callback again, in jobs of up to 128, for
+// the accepted and hint callbacks stored before cutoff and still unapplied, and
+// returns how many. Such a callback lost its job: River discarded it after its
+// last attempt ended without a verdict (a timeout), or a process that could not
+// read it took it. Applying is idempotent, so a callback whose job is merely
+// late is applied once all the same.
+func (r *Runner) RequeueCallbacks(ctx context.Context, cutoff time.Time) (int, error) {
+	ids, err := r.ordersSvc.StaleCallbacks(ctx, cutoff, requeueMax)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		for start := 0; start < len(ids); start += 128 {
+			if err := r.queue.ProcessCallback(ctx, tx, ids[start:min(start+128, len(ids))]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue %d callbacks: %w", len(ids), err)
+	}
+	r.opts.Logger.Warn("stored callbacks requeued: their jobs were lost", "callbacks", len(ids), "first_inbox_id", ids[0])
+	return len(ids), nil
 }
 
 // backoff is base * 2^(attempt-1), at most max.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -232,6 +233,9 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 		return s.hint(ctx, acct, ev, inboxID)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if done, err := lockUnprocessed(ctx, s.q.WithTx(tx), inboxID); err != nil || done {
+			return err
+		}
 		row, found, err := s.lockForEvent(ctx, tx, acct, *ev, ref)
 		if err != nil {
 			return err
@@ -248,6 +252,27 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 		}
 		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: orderID, Outcome: outcome})
 	})
+}
+
+// lockUnprocessed locks a stored callback inside q's transaction and reports
+// whether it was processed meanwhile (by a group, or another job holding it):
+// then there is nothing left to do.
+func lockUnprocessed(ctx context.Context, q *ordersdb.Queries, inboxID int64) (bool, error) {
+	processed, err := q.LockCallback(ctx, inboxID)
+	if err != nil {
+		return false, fmt.Errorf("lock callback %d: %w", inboxID, err)
+	}
+	return processed != nil, nil
+}
+
+// StaleCallbacks returns up to max stored callbacks (accepted or hints) that
+// were stored before cutoff and are still unapplied, oldest first.
+func (s *Service) StaleCallbacks(ctx context.Context, cutoff time.Time, max int32) ([]int64, error) {
+	ids, err := s.q.StaleCallbacks(ctx, ordersdb.StaleCallbacksParams{Before: cutoff, MaxRows: max})
+	if err != nil {
+		return nil, fmt.Errorf("stale callbacks: %w", err)
+	}
+	return ids, nil
 }
 
 // storedCallback is the request an inbox row stored, to parse again.
@@ -267,6 +292,9 @@ func storedCallback(in ordersdb.CallbackInbox) *providers.Callback {
 func (s *Service) hint(ctx context.Context, acct merchants.ProviderAccount, ev *providers.Event, inboxID int64) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
+		if done, err := lockUnprocessed(ctx, q, inboxID); err != nil || done {
+			return err
+		}
 		row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acct.ID, ProviderOrderNo: ev.OrderNo})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "hint for an unknown order: ignored"})
@@ -471,6 +499,9 @@ func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) 
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if done, err := lockUnprocessed(ctx, s.q.WithTx(tx), inboxID); err != nil || done {
+			return err
+		}
 		if _, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
 			Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
 			Fingerprint: discrepancies.Fingerprint(discrepancies.RejectedCallback, acct.Name, hex.EncodeToString(in.RequestHash[:12])),

@@ -120,6 +120,18 @@ func (g *callbackGroup) loop() {
 func (g *callbackGroup) run(batch []*groupItem) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
+	ids := make([]int64, len(batch))
+	for i, it := range batch {
+		ids[i] = it.inboxID
+	}
+	// The provider accounts first, outside the transaction: reading one the
+	// cache no longer holds takes a second pool connection, which a group
+	// holding locks must not wait for.
+	if accts, err := g.s.q.CallbackAccounts(ctx, ids); err == nil {
+		for _, id := range accts {
+			_, _, _ = g.s.AdapterByID(ctx, id)
+		}
+	}
 	var applied map[int64]bool
 	var grouped int
 	err := pgx.BeginFunc(ctx, g.s.pool, func(tx pgx.Tx) error {
@@ -169,7 +181,10 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 	var cbs []groupCallback
 	var keyAccounts []int64
 	var keyNos []string
-	for _, in := range stored { // in inbox id order: the order they arrived
+	// Applied in inbox id order: the order intake stored them (within one
+	// intake batch, the order of its inserts).
+	slices.SortFunc(stored, func(a, b ordersdb.CallbackInbox) int { return cmp.Compare(a.ID, b.ID) })
+	for _, in := range stored {
 		if in.ProcessedAt != nil || in.Verdict == "rejected" {
 			applied[in.ID] = true
 			continue
@@ -180,7 +195,9 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 		}
 		ev, err := adapter.ParseCallback(storedCallback(in))
 		if err != nil || !ev.Verified || ev.OrderNo == "" {
-			continue // refused now, a hint, or an order to find another way
+			// Refused now, a hint, or an order to find another way (no order
+			// number: such callbacks have no order to keep in step with).
+			continue
 		}
 		k := orderKey{acct.ID, ev.OrderNo}
 		cbs = append(cbs, groupCallback{inboxID: in.ID, acct: acct, ev: *ev, key: k})
@@ -222,7 +239,11 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 			alone[row.ID] = true
 			continue
 		}
-		*row = a.row
+		if a.group.updated {
+			// Only what a write stores: identifiers a record-only application
+			// learnt stay unwritten, as they do when it is applied alone.
+			*row = a.row
+		}
 		w.add(row, cb.inboxID, out, a.group)
 		applied[cb.inboxID] = true
 	}

@@ -12,6 +12,31 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const callbackAccounts = `-- name: CallbackAccounts :many
+SELECT DISTINCT provider_account_id FROM callback_inbox WHERE id = ANY($1::bigint[])
+`
+
+// The provider accounts of stored callbacks, resolved before a group locks anything.
+func (q *Queries) CallbackAccounts(ctx context.Context, ids []int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, callbackAccounts, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var provider_account_id int64
+		if err := rows.Scan(&provider_account_id); err != nil {
+			return nil, err
+		}
+		items = append(items, provider_account_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const callbackByID = `-- name: CallbackByID :one
 SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = $1
 `
@@ -43,10 +68,15 @@ func (q *Queries) CallbackByID(ctx context.Context, id int64) (CallbackInbox, er
 }
 
 const callbacksByIDs = `-- name: CallbacksByIDs :many
-SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = ANY($1::bigint[]) ORDER BY id
+SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = ANY($1::bigint[])
+ORDER BY provider_account_id, request_hash
+FOR UPDATE
 `
 
-// The stored callbacks of a group application (orders.callbackGroup).
+// The stored callbacks of a group application (orders.callbackGroup), locked in
+// the order intake's repeat deliveries lock them (provider account, request
+// hash), so that the two wait for each other and never deadlock; and so that a
+// callback two jobs hold is applied once.
 func (q *Queries) CallbacksByIDs(ctx context.Context, ids []int64) ([]CallbackInbox, error) {
 	rows, err := q.db.Query(ctx, callbacksByIDs, ids)
 	if err != nil {
@@ -624,6 +654,19 @@ func (q *Queries) ListWebhookDeliveries(ctx context.Context, arg ListWebhookDeli
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockCallback = `-- name: LockCallback :one
+SELECT processed_at FROM callback_inbox WHERE id = $1 FOR UPDATE
+`
+
+// Lock a stored callback before applying it alone: a group or another job may
+// have applied it since it was read.
+func (q *Queries) LockCallback(ctx context.Context, id int64) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, lockCallback, id)
+	var processed_at *time.Time
+	err := row.Scan(&processed_at)
+	return processed_at, err
 }
 
 const markCallbackProcessed = `-- name: MarkCallbackProcessed :exec
@@ -1242,6 +1285,40 @@ type SetOrderFeeParams struct {
 func (q *Queries) SetOrderFee(ctx context.Context, arg SetOrderFeeParams) error {
 	_, err := q.db.Exec(ctx, setOrderFee, arg.Fee, arg.CreditedAmount, arg.ID)
 	return err
+}
+
+const staleCallbacks = `-- name: StaleCallbacks :many
+SELECT id FROM callback_inbox
+WHERE processed_at IS NULL AND verdict <> 'rejected' AND received_at < $1
+ORDER BY received_at LIMIT $2
+`
+
+type StaleCallbacksParams struct {
+	Before  time.Time
+	MaxRows int32
+}
+
+// Accepted or hint callbacks still unapplied long after they were stored: their
+// job was lost (discarded after its last attempt, or written by a process that
+// could not read it); requeue_callbacks queues them again.
+func (q *Queries) StaleCallbacks(ctx context.Context, arg StaleCallbacksParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, staleCallbacks, arg.Before, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const touchOrderSynced = `-- name: TouchOrderSynced :exec

@@ -162,8 +162,30 @@ UPDATE orders SET fee = @fee, credited_amount = @credited_amount, updated_at = n
 UPDATE callback_inbox SET verdict = @verdict, error = '' WHERE id = @id;
 
 -- name: CallbacksByIDs :many
--- The stored callbacks of a group application (orders.callbackGroup).
-SELECT * FROM callback_inbox WHERE id = ANY(@ids::bigint[]) ORDER BY id;
+-- The stored callbacks of a group application (orders.callbackGroup), locked in
+-- the order intake's repeat deliveries lock them (provider account, request
+-- hash), so that the two wait for each other and never deadlock; and so that a
+-- callback two jobs hold is applied once.
+SELECT * FROM callback_inbox WHERE id = ANY(@ids::bigint[])
+ORDER BY provider_account_id, request_hash
+FOR UPDATE;
+
+-- name: CallbackAccounts :many
+-- The provider accounts of stored callbacks, resolved before a group locks anything.
+SELECT DISTINCT provider_account_id FROM callback_inbox WHERE id = ANY(@ids::bigint[]);
+
+-- name: LockCallback :one
+-- Lock a stored callback before applying it alone: a group or another job may
+-- have applied it since it was read.
+SELECT processed_at FROM callback_inbox WHERE id = $1 FOR UPDATE;
+
+-- name: StaleCallbacks :many
+-- Accepted or hint callbacks still unapplied long after they were stored: their
+-- job was lost (discarded after its last attempt, or written by a process that
+-- could not read it); requeue_callbacks queues them again.
+SELECT id FROM callback_inbox
+WHERE processed_at IS NULL AND verdict <> 'rejected' AND received_at < @before
+ORDER BY received_at LIMIT @max_rows;
 
 -- name: OrdersByProviderNosForUpdate :many
 -- Lock the orders of a group application, in id order (two groups wait for
