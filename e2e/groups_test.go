@@ -3,7 +3,9 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +109,19 @@ func mixedBurst(t *testing.T, groups bool) {
 		t.Fatalf("applied %d in groups and %d alone; want at least %d grouped (the plain deposits), 3 alone", grouped, alone, plain)
 	case !groups && grouped != 0:
 		t.Fatalf("groups off, yet %d applied in groups", grouped)
+	}
+
+	// The same counts on /metrics (this test's server and workers are one process).
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for path, want := range map[string]int64{"group": stats.Grouped, "alone": stats.Alone} {
+		if line := fmt.Sprintf("tally_callbacks_applied_total{path=%q} %d\n", path, want); !strings.Contains(string(page), line) {
+			t.Errorf("/metrics lacks %q", line)
+		}
 	}
 
 	clearing := decimal.Zero

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tallyhq/tally/orders"
 )
 
 // metrics are the server's Prometheus series.
@@ -18,7 +20,7 @@ type metrics struct {
 	callbacks *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_http_requests_total", Help: "HTTP requests by route and status."},
 			[]string{"route", "status"}),
@@ -28,6 +30,21 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			[]string{"provider_account", "verdict"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.callbacks)
+	if svc != nil {
+		// How this process's workers applied stored callbacks: in group
+		// transactions, or each alone (orders.Service.ProcessCallbacks).
+		for _, path := range []string{"group", "alone"} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
+				Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
+				func() float64 {
+					st := svc.CallbackStats()
+					if path == "group" {
+						return float64(st.Grouped)
+					}
+					return float64(st.Alone)
+				}))
+		}
+	}
 	return m
 }
 

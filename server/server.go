@@ -94,7 +94,7 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry)}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
 	s.routes = append(s.routes,
