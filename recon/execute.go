@@ -697,13 +697,12 @@ type finding struct {
 
 // record stores a finding about an order and ties it to the run.
 func (x *execution) record(ctx context.Context, o ordersdb.Order, f finding) error {
-	d, opened, err := x.recordTx(ctx, o, f)
-	if err != nil {
-		return err
-	}
-	return x.touch(ctx, d.ID, opened, false, false)
+	_, _, err := x.recordTx(ctx, o, f)
+	return err
 }
 
+// recordTx opens (or sees again) a finding about an order and ties it to the
+// run, in one transaction.
 func (x *execution) recordTx(ctx context.Context, o ordersdb.Order, f finding) (discrepancies.Discrepancy, bool, error) {
 	parts := []string{x.acct.Name, o.ProviderOrderNo}
 	if f.suffix != "" {
@@ -719,7 +718,12 @@ func (x *execution) recordTx(ctx context.Context, o ordersdb.Order, f finding) (
 			Delta: f.delta, Summary: fmt.Sprintf("order %s: %s", o.ProviderOrderNo, f.summary), RunID: x.run.ID, Actor: "recon",
 			Detail: map[string]any{"run_id": x.run.ID, "order_status": o.Status},
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// Tied to the run in the same transaction: a discrepancy that names its
+		// run is never missing from the run's findings.
+		return recondb.New(tx).RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: d.ID, New: opened})
 	})
 	return d, opened, err
 }
