@@ -226,7 +226,7 @@ func TestLostCallbackJobRequeued(t *testing.T) {
 	if err := e.Orders.ProcessCallbacks(ctx, inboxID, inboxID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Orders.ProcessCallback(ctx, inboxID); err != nil {
+	if err := e.Orders.ProcessCallbacks(ctx, inboxID); err != nil {
 		t.Fatal(err)
 	}
 	var outcome string

@@ -506,8 +506,13 @@ func (w *requeueWorker) Work(ctx context.Context, _ *river.Job[RequeueCallbacksA
 	return err
 }
 
-// requeueMax bounds one sweep of RequeueCallbacks; the next sweep takes the rest.
-const requeueMax = 2048
+const (
+	// requeueMax bounds one sweep of RequeueCallbacks; the next sweep takes the rest.
+	requeueMax = 2048
+	// requeueJobSize is the most callbacks one requeued job carries: an intake
+	// transaction's most, so that each job is at most one group.
+	requeueJobSize = 128
+)
 
 // RequeueCallbacks queues process_callback again, in jobs of up to 128, for
 // the accepted and hint callbacks stored before cutoff and still unapplied, and
@@ -521,8 +526,8 @@ func (r *Runner) RequeueCallbacks(ctx context.Context, cutoff time.Time) (int, e
 		return 0, err
 	}
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		for start := 0; start < len(ids); start += 128 {
-			if err := r.queue.ProcessCallback(ctx, tx, ids[start:min(start+128, len(ids))]...); err != nil {
+		for start := 0; start < len(ids); start += requeueJobSize {
+			if err := r.queue.ProcessCallback(ctx, tx, ids[start:min(start+requeueJobSize, len(ids))]...); err != nil {
 				return err
 			}
 		}

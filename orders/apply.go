@@ -83,7 +83,7 @@ type applier struct {
 type groupWrites struct {
 	transfers []ledger.TransferRequest
 	events    []deferredEvent
-	updated   bool // the order row changed
+	update    *ordersdb.UpdateOrderStateParams // the order's last state written, if any
 }
 
 // deferredEvent is an order event of a group application; notify says whether
@@ -645,7 +645,7 @@ func (a *applier) update(ctx context.Context, p ordersdb.UpdateOrderStateParams)
 		r.SettledCurrency, r.FxRate, r.TxHash = p.SettledCurrency, p.FxRate, p.TxHash
 		r.CreditedTo, r.Parts, r.FinalAt = p.CreditedTo, p.Parts, p.FinalAt
 		r.UpdatedAt = a.s.opts.Now()
-		a.group.updated = true
+		a.group.update = &p
 		return nil
 	}
 	row, err := a.q.UpdateOrderState(ctx, p)

@@ -171,16 +171,6 @@ func (s *Service) ProcessCallbacks(ctx context.Context, inboxIDs ...int64) error
 	return nil
 }
 
-// ProcessCallback is ProcessCallbacks for one callback.
-func (s *Service) ProcessCallback(ctx context.Context, inboxID int64) error {
-	err := s.ProcessCallbacks(ctx, inboxID)
-	var failed CallbackErrors
-	if errors.As(err, &failed) {
-		return failed[inboxID]
-	}
-	return err
-}
-
 // CallbackErrors are the callbacks ProcessCallbacks could not apply, by inbox id.
 type CallbackErrors map[int64]error
 
@@ -490,9 +480,6 @@ func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) 
 	in, err := s.q.CallbackByID(ctx, inboxID)
 	if err != nil {
 		return fmt.Errorf("load callback %d: %w", inboxID, err)
-	}
-	if in.ProcessedAt != nil {
-		return nil // applied after all (a job of many callbacks failed on another)
 	}
 	acct, err := s.merchants.ProviderAccountByID(ctx, in.ProviderAccountID)
 	if err != nil {

@@ -136,7 +136,7 @@ func (g *callbackGroup) run(batch []*groupItem) {
 	var grouped int
 	err := pgx.BeginFunc(ctx, g.s.pool, func(tx pgx.Tx) error {
 		var err error
-		applied, grouped, err = g.applyTx(ctx, tx, batch)
+		applied, grouped, err = g.applyTx(ctx, tx, ids)
 		return err
 	})
 	if err != nil {
@@ -164,15 +164,11 @@ type orderKey struct {
 	orderNo string
 }
 
-// applyTx applies what it can of batch in tx and returns the inbox ids it
-// applied or found needing nothing, and how many it applied.
-func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupItem) (map[int64]bool, int, error) {
+// applyTx applies what it can of the callbacks ids in tx and returns the inbox
+// ids it applied or found needing nothing, and how many it applied.
+func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]bool, int, error) {
 	s := g.s
 	q := s.q.WithTx(tx)
-	ids := make([]int64, 0, len(batch))
-	for _, it := range batch {
-		ids = append(ids, it.inboxID)
-	}
 	stored, err := q.CallbacksByIDs(ctx, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load %d callbacks: %w", len(ids), err)
@@ -239,7 +235,7 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 			alone[row.ID] = true
 			continue
 		}
-		if a.group.updated {
+		if a.group.update != nil {
 			// Only what a write stores: identifiers a record-only application
 			// learnt stay unwritten, as they do when it is applied alone.
 			*row = a.row
@@ -247,7 +243,7 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 		w.add(row, cb.inboxID, out, a.group)
 		applied[cb.inboxID] = true
 	}
-	if err := w.write(ctx, s, tx, q, rows); err != nil {
+	if err := w.write(ctx, s, tx, q); err != nil {
 		return nil, 0, err
 	}
 	return applied, len(w.marks.Ids), nil
@@ -255,18 +251,18 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, batch []*groupIt
 
 // groupFlush collects the deferred writes of a group's applications.
 type groupFlush struct {
-	updated   map[int64]bool // order ids
+	updates   map[int64]ordersdb.UpdateOrderStateParams // each order's last state, by id
 	events    []deferredEvent
 	transfers []ledger.TransferRequest
 	marks     ordersdb.MarkCallbacksProcessedParams
 }
 
 func (w *groupFlush) add(row *ordersdb.Order, inboxID int64, out Outcome, g *groupWrites) {
-	if g.updated {
-		if w.updated == nil {
-			w.updated = map[int64]bool{}
+	if g.update != nil {
+		if w.updates == nil {
+			w.updates = map[int64]ordersdb.UpdateOrderStateParams{}
 		}
-		w.updated[row.ID] = true
+		w.updates[row.ID] = *g.update
 	}
 	w.events = append(w.events, g.events...)
 	w.transfers = append(w.transfers, g.transfers...)
@@ -278,19 +274,11 @@ func (w *groupFlush) add(row *ordersdb.Order, inboxID int64, out Outcome, g *gro
 // write stores the group's writes: orders, events and their webhook jobs, inbox
 // marks, and last the ledger batch, so that the ledger's hot rows stay locked
 // for the shortest time.
-func (w *groupFlush) write(ctx context.Context, s *Service, tx pgx.Tx, q *ordersdb.Queries, rows map[orderKey]*ordersdb.Order) error {
-	if len(w.updated) > 0 {
-		var params []ordersdb.UpdateOrderStatesParams
-		for _, r := range rows {
-			if !w.updated[r.ID] {
-				continue
-			}
-			params = append(params, ordersdb.UpdateOrderStatesParams{
-				ID: r.ID, Status: r.Status, StatusReason: r.StatusReason, ProviderOrderID: r.ProviderOrderID,
-				PaidAmount: r.PaidAmount, CreditedAmount: r.CreditedAmount, Fee: r.Fee,
-				SettledCurrency: r.SettledCurrency, FxRate: r.FxRate, TxHash: r.TxHash,
-				CreditedTo: r.CreditedTo, Parts: r.Parts, FinalAt: r.FinalAt,
-			})
+func (w *groupFlush) write(ctx context.Context, s *Service, tx pgx.Tx, q *ordersdb.Queries) error {
+	if len(w.updates) > 0 {
+		params := make([]ordersdb.UpdateOrderStatesParams, 0, len(w.updates))
+		for _, p := range w.updates {
+			params = append(params, ordersdb.UpdateOrderStatesParams(p))
 		}
 		slices.SortFunc(params, func(a, b ordersdb.UpdateOrderStatesParams) int { return cmp.Compare(a.ID, b.ID) })
 		var uerr error

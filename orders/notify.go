@@ -49,18 +49,16 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return err
 	}
-	if hook.url == "" {
+	m, secret := hook.merchant, hook.secret
+	if m.WebhookURL == "" {
 		return nil
 	}
-	m, secret := hook.merchant, hook.secret
 	ev, err := s.q.OrderEventByID(ctx, eventID)
 	if err != nil {
 		return fmt.Errorf("load order event %d: %w", eventID, err)
 	}
-	o := orderFromRow(row)
-	if _, acct, err := s.AdapterByID(ctx, row.ProviderAccountID); err == nil {
-		o.ProviderAccount, o.Provider = acct.Name, acct.Provider
-	} else if o, err = s.fromRow(ctx, row); err != nil {
+	o, err := s.fromRow(ctx, row)
+	if err != nil {
 		return err
 	}
 	body, err := json.Marshal(WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o})
@@ -109,8 +107,7 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 // effect within accountTTL.
 type webhookTarget struct {
 	merchant merchants.Merchant
-	url      string
-	secret   string
+	secret   string // empty without a webhook URL
 	read     time.Time
 }
 
@@ -125,8 +122,8 @@ func (s *Service) webhookTarget(ctx context.Context, merchantID int64) (webhookT
 	if err != nil {
 		return webhookTarget{}, err
 	}
-	t = webhookTarget{merchant: m, url: m.WebhookURL, read: time.Now()}
-	if t.url != "" {
+	t = webhookTarget{merchant: m, read: time.Now()}
+	if m.WebhookURL != "" {
 		if t.secret, err = s.merchants.WebhookSecret(ctx, m.ID); err != nil {
 			return webhookTarget{}, err
 		}

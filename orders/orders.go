@@ -397,12 +397,16 @@ func (s *Service) Timeline(ctx context.Context, orderID int64) ([]TimelineEntry,
 	return out, nil
 }
 
-// fromRow converts a stored order, naming its provider account.
+// fromRow converts a stored order, naming its provider account: the one
+// AdapterByID keeps (every webhook and API answer needs it), else as stored (an
+// account that no longer builds an adapter, such as a disabled one).
 func (s *Service) fromRow(ctx context.Context, r ordersdb.Order) (Order, error) {
 	o := orderFromRow(r)
-	acct, err := s.merchants.ProviderAccountByID(ctx, r.ProviderAccountID)
+	_, acct, err := s.AdapterByID(ctx, r.ProviderAccountID)
 	if err != nil {
-		return Order{}, err
+		if acct, err = s.merchants.ProviderAccountByID(ctx, r.ProviderAccountID); err != nil {
+			return Order{}, err
+		}
 	}
 	o.ProviderAccount, o.Provider = acct.Name, acct.Provider
 	return o, nil
