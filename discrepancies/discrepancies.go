@@ -35,11 +35,12 @@ const (
 	StalePending      Type = "stale_pending"      // pending past its deadline
 	RejectedCallback  Type = "rejected_callback"  // bad signature
 	LedgerInvariant   Type = "ledger_invariant"   // the ledger's own invariant check failed
+	ReferenceConflict Type = "reference_conflict" // an event's order references name different orders
 )
 
 // Types lists every type, in the order reports show them.
 var Types = []Type{AmountMismatch, StatusMismatch, MissingCallback, UnknownOrder, DuplicateConflict,
-	Reversal, FeeMismatch, BalanceDrift, StalePending, RejectedCallback, LedgerInvariant}
+	Reversal, FeeMismatch, BalanceDrift, StalePending, RejectedCallback, LedgerInvariant, ReferenceConflict}
 
 // Severity ranks discrepancies for an accountant's queue.
 type Severity string
@@ -57,7 +58,7 @@ func DefaultSeverity(t Type) Severity {
 	switch t {
 	case LedgerInvariant:
 		return Critical
-	case BalanceDrift, Reversal, DuplicateConflict, StatusMismatch:
+	case BalanceDrift, Reversal, DuplicateConflict, StatusMismatch, ReferenceConflict:
 		return High
 	case StalePending, FeeMismatch:
 		return Low

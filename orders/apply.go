@@ -15,6 +15,7 @@ import (
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/settle"
 )
 
 // Outcome is what applying a provider event did to an order.
@@ -138,7 +139,12 @@ func (a *applier) apply(ctx context.Context) (Outcome, error) {
 		tgt = StatusReversed // this provider's only way to say reversed
 	}
 	if rank(tgt) < 0 {
-		return Stale, fmt.Errorf("unknown event status %q", a.ev.Status)
+		return Stale, fmt.Errorf("unknown event status %q: %w", a.ev.Status, ErrUnapplicable)
+	}
+	if a.ev.ProviderOrderID != "" && a.row.ProviderOrderID != "" && a.ev.ProviderOrderID != a.row.ProviderOrderID {
+		// The event's order number names this order, its provider id another:
+		// nothing moves on either until an accountant decides.
+		return Conflict, a.referenceConflict(ctx)
 	}
 	a.fillIdentity()
 	switch {
@@ -149,25 +155,30 @@ func (a *applier) apply(ctx context.Context) (Outcome, error) {
 		return Stale, err
 	case rank(tgt) == rank(cur):
 		// Two different final statuses. A deposit that expired or failed and is
-		// then paid is a late payment: the money arrived, so it is applied.
+		// then paid is a late payment: the money arrived, so it is applied, and
+		// the contradiction is flagged all the same.
 		if a.kind() == providers.KindDeposit && tgt == StatusSucceeded {
-			return Applied, a.succeed(ctx, "late payment after "+string(cur))
+			out, err := a.succeed(ctx, "late payment after "+string(cur))
+			if err != nil || out != Applied {
+				return out, err
+			}
+			return Applied, a.contradicted(ctx, cur, tgt)
 		}
-		return Conflict, a.conflict(ctx, discrepancies.StatusMismatch,
+		return Conflict, a.dispute(ctx, discrepancies.StatusMismatch, cur, tgt,
 			fmt.Sprintf("provider says %s, order is %s", tgt, cur))
 	}
 	switch tgt {
 	case StatusPending, StatusProcessing:
 		return Applied, a.progress(ctx, tgt)
 	case StatusSucceeded:
-		return Applied, a.succeed(ctx, "")
+		return a.succeed(ctx, "")
 	case StatusFailed, StatusExpired:
 		return Applied, a.fail(ctx, tgt)
 	case StatusReversed:
 		if cur != StatusSucceeded {
 			// The reversal overtook the success: settle first, then reverse.
-			if err := a.succeed(ctx, "implied by a reversal"); err != nil {
-				return Applied, err
+			if out, err := a.succeed(ctx, "implied by a reversal"); err != nil || out != Applied {
+				return out, err
 			}
 		}
 		return Applied, a.reverse(ctx)
@@ -185,7 +196,7 @@ func (a *applier) same(ctx context.Context) (Outcome, error) {
 		return Applied, err
 	}
 	if (st == StatusSucceeded || st == StatusReversed) && a.row.PaidAmount.Valid {
-		if paid, ok := a.amountIn(a.row.SettledCurrency); ok && !paid.Equal(a.row.PaidAmount.Decimal) {
+		if paid, ok := settle.AmountIn(a.ev, a.row.SettledCurrency); ok && !paid.Equal(a.row.PaidAmount.Decimal) {
 			return Conflict, a.conflict(ctx, discrepancies.DuplicateConflict,
 				fmt.Sprintf("a second %s callback says %s %s was paid, the first said %s", st, paid, a.row.SettledCurrency, a.row.PaidAmount.Decimal))
 		}
@@ -203,60 +214,61 @@ func (a *applier) progress(ctx context.Context, to Status) error {
 	return err
 }
 
-// succeed settles the order in the ledger.
-func (a *applier) succeed(ctx context.Context, note string) error {
+// succeed settles the order in the ledger under the rule of package settle:
+// the money as the provider stated it, to the customer when it agrees with
+// the order, else to suspense (or held) with a discrepancy. It is Applied
+// when money moved and the order succeeded, Conflict when the money was left
+// held.
+func (a *applier) succeed(ctx context.Context, note string) (Outcome, error) {
 	if a.kind() == providers.KindPayout {
 		return a.settlePayout(ctx, note)
 	}
 	return a.settleDeposit(ctx, note)
 }
 
-// settleDeposit posts a deposit: the provider clearing account up by the gross
-// amount, the customer (or suspense) credited, the fee from clearing to fees.
-// A cross-currency deposit balances each currency through the FX accounts.
-func (a *applier) settleDeposit(ctx context.Context, note string) error {
-	r := a.row
-	payCur, ordCur := r.PayCurrency, r.Currency
-	ordered := r.Amount
-	// What was paid, in the order's currency and in the currency the provider holds.
-	inOrder, okOrder := a.amountIn(ordCur)
-	inPay, okPay := a.amountIn(payCur)
-	if !okPay && payCur != ordCur {
-		// The provider did not say what it received in the paid currency: keep
-		// the books in the order currency rather than guess a rate.
-		payCur, inPay, okPay = ordCur, inOrder, okOrder
-	}
-	if !okOrder {
-		inOrder = ordered
-	}
-	if !okPay {
-		inPay = inOrder
-	}
-	if payCur != ordCur {
-		inOrder = a.quotedValue(inOrder)
-	}
-	// A provider that states both the requested and the paid amount in one
-	// currency shows a payer-modified amount even when its quote does not change.
-	mismatch := inOrder.Sub(ordered).Abs().GreaterThan(a.acct.AmountTolerance)
-	if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.Sub(a.ev.Paid.Decimal).Abs().GreaterThan(a.acct.AmountTolerance) {
-		mismatch = true
-	}
-	fee, feeStated := a.fee(payCur, inPay)
+// terms are the order's terms for settle.Check.
+func (a *applier) terms() settle.Terms {
+	return settle.Terms{Kind: a.kind(), Amount: a.row.Amount, Currency: a.row.Currency, PayCurrency: a.row.PayCurrency,
+		Tolerance: a.acct.AmountTolerance}
+}
 
-	creditTo := ledger.CustomerAccount(r.CustomerID, ordCur)
+// check applies the rule to the event.
+func (a *applier) check(ctx context.Context) settle.Verdict {
+	return settle.Check(a.terms(), a.ev, a.s.books(ctx, a.acct))
+}
+
+// settleDeposit posts a deposit as the provider stated it: the provider
+// clearing account up by the gross amount, the customer (or suspense)
+// credited, the fee from clearing to fees. A cross-currency deposit balances
+// each currency through the FX accounts; money in a currency the order does
+// not settle in (or whose value in the order's currency nothing states) goes
+// to suspense in its own currency. Money that cannot be booked as stated is
+// left held: only the discrepancy records it.
+func (a *applier) settleDeposit(ctx context.Context, note string) (Outcome, error) {
+	r := a.row
+	v := a.check(ctx)
+	if !v.Bookable {
+		return Conflict, a.hold(ctx, v)
+	}
+	ordCur, payCur := r.Currency, v.Stated.Currency
+	inPay, fee := v.Stated.Gross, v.Stated.Fee
 	origin := r.Origin
-	suspense := mismatch && a.acct.AmountPolicy != merchants.CreditReceived || origin == "provider"
+	// Foreign: booked in its own currency, with no rate to the order's.
+	foreign := v.Has(settle.FieldCurrency) || (payCur != ordCur && !v.Value.IsPositive())
+	suspense := origin == "provider" || foreign || (!v.Agrees() && !(a.acct.AmountPolicy == merchants.CreditReceived && v.OnlyAmounts()))
+	inOrder, creditCur := v.Value, ordCur
+	if foreign {
+		inOrder, creditCur = inPay, payCur
+	}
+	creditTo := ledger.CustomerAccount(r.CustomerID, creditCur)
 	if suspense {
-		creditTo = ledger.SuspenseAccount(ordCur)
+		creditTo = ledger.SuspenseAccount(creditCur)
 	}
 	entries := []ledger.Entry{{Account: ledger.ProviderAccount(a.acct.Name, payCur), Side: ledger.Debit, Amount: inPay}}
 	meta := map[string]string{"provider_order_no": r.ProviderOrderNo, "provider_order_id": a.ev.ProviderOrderID}
 	var rate decimal.NullDecimal
-	if !inPay.IsPositive() || !inOrder.IsPositive() {
-		return a.conflict(ctx, discrepancies.AmountMismatch, fmt.Sprintf("the provider reports success with nothing paid (%s %s)", inPay, payCur))
-	}
-	if payCur != ordCur {
-		rate = providers.Nullable(inOrder.Div(inPay).Round(12))
+	if creditCur != payCur {
+		rate = v.Rate
 		meta["fx_rate"] = rate.Decimal.String()
 		meta["fx_pair"] = ordCur + "/" + payCur
 		entries = append(entries,
@@ -272,12 +284,12 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 	if err := a.transfer(ctx, ledger.TransferRequest{
 		Merchant: r.MerchantID, Key: settleKey(r.ID), Entries: entries, Reference: orderRef(r.ID), Metadata: meta,
 	}); err != nil {
-		return fmt.Errorf("post deposit settlement: %w", err)
+		return Applied, fmt.Errorf("post deposit settlement: %w", err)
 	}
 	a.settled = entries
 	a.row.PaidAmount = providers.Nullable(inPay)
 	a.row.CreditedAmount, a.row.Fee = decimal.NullDecimal{}, decimal.NullDecimal{}
-	if feeStated {
+	if v.Stated.FeeStated {
 		// A fee the provider did not state stays unknown (NULL) until a query or
 		// its statement does; reconciliation then books it.
 		a.row.CreditedAmount = providers.Nullable(inPay.Sub(fee))
@@ -289,82 +301,118 @@ func (a *applier) settleDeposit(ctx context.Context, note string) error {
 
 	if origin == "provider" {
 		// The money of an order tally does not know is parked now: say how much.
-		if err := a.open(ctx, discrepancies.Finding{Type: discrepancies.UnknownOrder, Currency: ordCur,
+		if err := a.open(ctx, discrepancies.Finding{Type: discrepancies.UnknownOrder, Currency: creditCur,
 			Actual: providers.Nullable(inOrder), Delta: inOrder, Suspense: inOrder,
-			Summary: fmt.Sprintf("%s reported paid order %s (%s %s) that tally does not know: held in suspense", a.acct.Name, r.ProviderOrderNo, inOrder, ordCur)}); err != nil {
-			return err
+			Summary: fmt.Sprintf("%s reported paid order %s (%s %s) that tally does not know: held in suspense", a.acct.Name, r.ProviderOrderNo, inOrder, creditCur),
+			Detail:  statedDetail(v, a.ev)}); err != nil {
+			return Applied, err
 		}
-	}
-	if mismatch && origin != "provider" {
+	} else if !v.Agrees() {
 		sev := discrepancies.Medium
-		if !suspense {
+		switch {
+		case foreign || v.Has(settle.FieldFee):
+			sev = discrepancies.High
+		case !suspense:
 			sev = discrepancies.Low
 		}
-		parked := decimal.Zero
-		if suspense {
-			parked = inOrder
+		f := discrepancies.Finding{
+			Type: discrepancies.AmountMismatch, Severity: sev, Currency: creditCur, Actual: providers.Nullable(inOrder),
+			Summary: fmt.Sprintf("order %s: %s (%s)", r.ProviderOrderNo, v.Summary(),
+				map[bool]string{true: fmt.Sprintf("%s %s held in suspense", inOrder, creditCur), false: "credited to the customer"}[suspense]),
+			Detail: statedDetail(v, a.ev),
 		}
-		if err := a.open(ctx, discrepancies.Finding{
-			Type: discrepancies.AmountMismatch, Severity: sev, Currency: ordCur,
-			Expected: providers.Nullable(ordered), Actual: providers.Nullable(inOrder), Delta: inOrder.Sub(ordered),
-			Summary: fmt.Sprintf("order %s asked %s %s, payer paid %s %s (%s)", r.ProviderOrderNo, ordered, ordCur, inOrder, ordCur,
-				map[bool]string{true: "held in suspense", false: "credited to the customer"}[suspense]),
-			Suspense: parked,
-		}); err != nil {
-			return err
+		if creditCur == ordCur {
+			f.Expected, f.Delta = providers.Nullable(r.Amount), inOrder.Sub(r.Amount)
+		} else {
+			f.Delta = inOrder
+		}
+		if suspense {
+			f.Suspense = inOrder
+		}
+		if v.Has(settle.FieldFee) {
+			f.Type = discrepancies.FeeMismatch
+		}
+		if err := a.open(ctx, f); err != nil {
+			return Applied, err
 		}
 	}
-	if note == "" && mismatch {
+	if note == "" && !v.Agrees() {
 		note = "amount differs from order"
+		if foreign {
+			note = "currency differs from order"
+		}
 	}
 	_, err := a.save(ctx, StatusSucceeded, note, map[string]any{"paid": inPay.String(), "currency": payCur, "fee": fee.String(), "credited_to": creditTo})
+	return Applied, err
+}
+
+// hold records a success whose money cannot be booked as the provider stated
+// it (a currency the ledger cannot book or the order does not settle in for a
+// payout, an amount finer than the currency's scale or above the account's
+// bound, no amount at all): nothing is posted, the order keeps its status, and
+// a discrepancy carries the provider's own figures for an accountant.
+func (a *applier) hold(ctx context.Context, v settle.Verdict) error {
+	r := a.row
+	f := discrepancies.Finding{Type: discrepancies.AmountMismatch, Severity: discrepancies.High, Currency: v.Stated.Currency,
+		Summary: fmt.Sprintf("%s %s: the provider reports success, nothing was posted: %s", r.Kind, r.ProviderOrderNo, v.Summary()),
+		Detail:  statedDetail(v, a.ev)}
+	if v.Stated.GrossStated {
+		f.Actual, f.Delta = providers.Nullable(v.Stated.Gross), v.Stated.Gross
+	}
+	if v.Stated.Currency == r.Currency {
+		f.Expected = providers.Nullable(r.Amount)
+		f.Delta = f.Delta.Sub(r.Amount)
+	}
+	if err := a.open(ctx, f); err != nil {
+		return err
+	}
+	_, err := a.record(ctx, r.Status, map[string]any{"held": v.Summary(), "differs": v.Fields()})
 	return err
 }
 
-// quotedValue is the order-currency value of a cross-currency payment: the
-// provider's quote, scaled when the payer paid a different amount than asked.
-func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
-	q := a.ev.Quote
-	if q == nil || q.Currency != a.row.Currency || !q.Amount.IsPositive() {
-		// No quote (a statement line): what was ordered, scaled by what was paid
-		// of what was asked for in the paid currency.
-		if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && a.ev.Currency == a.row.PayCurrency {
-			v := fallback.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
-			if c, ok := ledger.Currencies[a.row.Currency]; ok {
-				v = v.Round(c.Scale)
-			}
-			return v
-		}
-		return fallback
+// statedDetail is the evidence of a verdict: the provider's own figures and
+// what differs.
+func statedDetail(v settle.Verdict, ev providers.Event) map[string]any {
+	stated := map[string]any{"currency": v.Stated.Currency, "provider_status": ev.ProviderStatus}
+	if v.Stated.GrossStated {
+		stated["amount"] = v.Stated.Gross.String()
 	}
-	v := q.Amount
-	if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && !a.ev.Requested.Decimal.Equal(a.ev.Paid.Decimal) {
-		v = q.Amount.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
+	if v.Stated.FeeStated {
+		stated["fee"] = v.Stated.Fee.String()
 	}
-	if c, ok := ledger.Currencies[a.row.Currency]; ok {
-		v = v.Round(c.Scale)
+	if ev.Requested.Valid {
+		stated["requested"] = ev.Requested.Decimal.String()
 	}
-	return v
+	if ev.Credited.Valid {
+		stated["credited"] = ev.Credited.Decimal.String()
+	}
+	if q := ev.Quote; q != nil {
+		stated["quote"] = map[string]string{"currency": q.Currency, "amount": q.Amount.String(), "rate": q.Rate.String()}
+	}
+	d := map[string]any{"stated": stated}
+	if len(v.Differences) > 0 {
+		d["differs"] = v.Fields()
+		d["differences"] = v.Differences
+	}
+	return d
 }
 
-// settlePayout posts a payout's hold (partially when the provider paid less) and
-// its fee.
-func (a *applier) settlePayout(ctx context.Context, note string) error {
+// settlePayout posts a payout as the provider stated it: its hold posted
+// (partially when the provider paid out less, the rest released), what it
+// paid out beyond the hold owed by the customer (a receivable), and its fee.
+// A payout whose money cannot be booked in the order's currency keeps its hold.
+func (a *applier) settlePayout(ctx context.Context, note string) (Outcome, error) {
 	if a.group != nil {
-		return errOwnTransaction // a hold's resolution is refused or not by the ledger
+		return Applied, errOwnTransaction // a hold's resolution is refused or not by the ledger
 	}
 	r := a.row
-	paid, ok := a.amountIn(r.Currency)
-	if !ok {
-		paid = r.Amount
+	v := a.check(ctx)
+	if !v.Bookable || v.Has(settle.FieldCurrency) {
+		return Conflict, a.hold(ctx, v)
 	}
-	if !paid.IsPositive() {
-		return a.conflict(ctx, discrepancies.AmountMismatch, fmt.Sprintf("the provider reports the payout succeeded with %s %s paid", paid, r.Currency))
-	}
-	post := paid
-	if post.GreaterThan(r.Amount) {
-		post = r.Amount
-	}
+	paid := v.Stated.Gross
+	post := decimal.Min(paid, r.Amount)
+	excess := paid.Sub(post)
 	res := ledger.Resolution{Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:post", r.ID), HoldKey: r.HoldKey, Reference: orderRef(r.ID),
 		Metadata: map[string]string{"provider_order_no": r.ProviderOrderNo, "provider_order_id": a.ev.ProviderOrderID}}
 	if post.LessThan(r.Amount) {
@@ -380,55 +428,66 @@ func (a *applier) settlePayout(ctx context.Context, note string) error {
 				{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: post},
 			}})
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
-			return a.conflict(ctx, discrepancies.StatusMismatch,
-				fmt.Sprintf("payout settled after its hold lapsed and the customer balance no longer covers %s %s", post, r.Currency))
+			return Conflict, a.conflict(ctx, discrepancies.StatusMismatch, fmt.Sprintf("the provider paid the payout after its hold ended, and the customer balance no longer covers %s %s", post, r.Currency))
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("post payout hold: %w", err)
+		return Applied, fmt.Errorf("post payout hold: %w", err)
 	}
 	a.settled = []ledger.Entry{
 		{Account: ledger.CustomerAccount(r.CustomerID, r.Currency), Side: ledger.Debit, Amount: post},
 		{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: post},
 	}
-	fee, feeStated := a.fee(r.Currency, paid)
-	if fee.IsPositive() {
-		a.settled = append(a.settled,
-			ledger.Entry{Account: ledger.FeesAccount(a.acct.Name, r.Currency), Side: ledger.Debit, Amount: fee},
-			ledger.Entry{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: fee})
-		if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
-			Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:fee", r.ID), Reference: orderRef(r.ID),
-			Entries: []ledger.Entry{
-				{Account: ledger.FeesAccount(a.acct.Name, r.Currency), Side: ledger.Debit, Amount: fee},
-				{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: fee},
-			}}); err != nil {
-			return fmt.Errorf("post payout fee: %w", err)
+	if excess.IsPositive() {
+		// Paid out beyond the hold: the customer received it, so the customer
+		// owes it until an accountant decides.
+		entries := []ledger.Entry{
+			{Account: ledger.ReceivableAccount(r.CustomerID, r.Currency), Side: ledger.Debit, Amount: excess},
+			{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: excess},
 		}
+		if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{Merchant: r.MerchantID, Key: excessKey(r.ID),
+			Reference: orderRef(r.ID), Entries: entries}); err != nil {
+			return Applied, fmt.Errorf("post payout excess: %w", err)
+		}
+		a.settled = append(a.settled, entries...)
+	}
+	fee := v.Stated.Fee
+	if fee.IsPositive() {
+		entries := []ledger.Entry{
+			{Account: ledger.FeesAccount(a.acct.Name, r.Currency), Side: ledger.Debit, Amount: fee},
+			{Account: ledger.ProviderAccount(a.acct.Name, r.Currency), Side: ledger.Credit, Amount: fee},
+		}
+		if _, err := a.s.ledger.TransferTx(ctx, a.tx, ledger.TransferRequest{
+			Merchant: r.MerchantID, Key: fmt.Sprintf("order:%d:fee", r.ID), Reference: orderRef(r.ID), Entries: entries}); err != nil {
+			return Applied, fmt.Errorf("post payout fee: %w", err)
+		}
+		a.settled = append(a.settled, entries...)
 	}
 	a.row.PaidAmount = providers.Nullable(paid)
 	a.row.CreditedAmount = providers.Nullable(post)
 	a.row.Fee = decimal.NullDecimal{}
-	if feeStated {
+	if v.Stated.FeeStated {
 		a.row.Fee = providers.Nullable(fee)
 	}
 	a.row.SettledCurrency = r.Currency
 	a.row.CreditedTo = ledger.CustomerAccount(r.CustomerID, r.Currency)
 	a.setParts()
-	if !paid.Equal(r.Amount) {
+	if !v.Agrees() {
 		sev := discrepancies.Low
-		if paid.GreaterThan(r.Amount) {
+		if excess.IsPositive() {
 			sev = discrepancies.High
 		}
 		if err := a.open(ctx, discrepancies.Finding{
 			Type: discrepancies.AmountMismatch, Severity: sev, Currency: r.Currency,
 			Expected: providers.Nullable(r.Amount), Actual: providers.Nullable(paid), Delta: paid.Sub(r.Amount),
-			Summary: fmt.Sprintf("payout %s asked %s %s, provider paid out %s", r.ProviderOrderNo, r.Amount, r.Currency, paid),
+			Summary:  fmt.Sprintf("payout %s: %s", r.ProviderOrderNo, v.Summary()),
+			Detail:   statedDetail(v, a.ev), Suspense: excess,
 		}); err != nil {
-			return err
+			return Applied, err
 		}
 	}
 	_, err = a.save(ctx, StatusSucceeded, note, map[string]any{"paid": paid.String(), "fee": fee.String()})
-	return err
+	return Applied, err
 }
 
 // fail ends an order without money moving; a payout's hold is released.
@@ -477,14 +536,19 @@ func (a *applier) reverse(ctx context.Context) error {
 				settlement = append(settlement, ledger.Entry{Account: e.Account, Side: e.Side, Amount: e.Amount})
 			}
 		}
-		// The fee booked on its own (a payout's, or one completed later) is part of
-		// what the provider gives back.
-		if fee, err := a.s.ledger.GetTransferByKey(ctx, r.MerchantID, fmt.Sprintf("order:%d:fee", r.ID)); err == nil {
-			for _, e := range fee.Entries {
+		// The fee booked on its own (a payout's, or one completed later) and what
+		// a payout paid beyond its hold are part of what the provider gives back.
+		for _, key := range []string{fmt.Sprintf("order:%d:fee", r.ID), excessKey(r.ID)} {
+			t, err := a.s.ledger.GetTransferByKey(ctx, r.MerchantID, key)
+			if errors.Is(err, ledger.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("find %s to reverse: %w", key, err)
+			}
+			for _, e := range t.Entries {
 				settlement = append(settlement, ledger.Entry{Account: e.Account, Side: e.Side, Amount: e.Amount})
 			}
-		} else if !errors.Is(err, ledger.ErrNotFound) {
-			return fmt.Errorf("find fee to reverse: %w", err)
 		}
 	}
 	inverse := make([]ledger.Entry, len(settlement))
@@ -551,7 +615,7 @@ func (a *applier) reverse(ctx context.Context) error {
 // records it on the timeline without moving the order.
 func (a *applier) conflict(ctx context.Context, t discrepancies.Type, summary string) error {
 	cur := a.row.Currency
-	paid, _ := a.amountIn(cur)
+	paid, _ := settle.AmountIn(a.ev, cur)
 	f := discrepancies.Finding{Type: t, Currency: cur, Summary: fmt.Sprintf("order %s: %s", a.row.ProviderOrderNo, summary),
 		Detail: map[string]any{"event_status": a.ev.Status, "provider_status": a.ev.ProviderStatus}}
 	if a.row.PaidAmount.Valid {
@@ -563,6 +627,66 @@ func (a *applier) conflict(ctx context.Context, t discrepancies.Type, summary st
 		return err
 	}
 	_, err := a.record(ctx, a.row.Status, map[string]any{"conflict": summary})
+	return err
+}
+
+// referenceConflict opens a discrepancy for an event whose order number names
+// this order while its provider order id names another (or another id than
+// this order's): nothing moves on either order.
+func (a *applier) referenceConflict(ctx context.Context) error {
+	summary := fmt.Sprintf("the provider's event names order %s and provider order id %s, which is not this order's (%s): nothing applied",
+		a.ev.OrderNo, a.ev.ProviderOrderID, a.row.ProviderOrderID)
+	return a.referenceConflictWith(ctx, summary, nil)
+}
+
+func (a *applier) referenceConflictWith(ctx context.Context, summary string, other *ordersdb.Order) error {
+	if a.group != nil {
+		return errOwnTransaction
+	}
+	m := settle.StatedMoney(a.ev, a.row.PayCurrency)
+	f := discrepancies.Finding{Type: discrepancies.ReferenceConflict, MerchantID: a.row.MerchantID, ProviderAccountID: a.acct.ID,
+		OrderID: a.row.ID, Currency: m.Currency, Summary: fmt.Sprintf("order %s: %s", a.row.ProviderOrderNo, summary),
+		Fingerprint: discrepancies.Fingerprint(discrepancies.ReferenceConflict, a.acct.Name, a.ev.OrderNo, a.ev.ProviderOrderID),
+		Detail: map[string]any{"source": a.src, "order_no": a.ev.OrderNo, "provider_order_id": a.ev.ProviderOrderID,
+			"order_provider_order_id": a.row.ProviderOrderID, "event_status": a.ev.Status, "provider_status": a.ev.ProviderStatus}}
+	if m.GrossStated {
+		f.Actual, f.Delta = providers.Nullable(m.Gross), m.Gross
+	}
+	if other != nil {
+		f.Detail["other_order_id"] = other.ID
+		f.Detail["other_order_no"] = other.ProviderOrderNo
+	}
+	for k, v := range a.ref {
+		f.Detail[k] = v
+	}
+	if _, _, err := a.s.disc.RecordTx(ctx, a.tx, f); err != nil {
+		return err
+	}
+	_, err := a.record(ctx, a.row.Status, map[string]any{"conflict": summary})
+	return err
+}
+
+// contradicted flags a deposit the provider first said failed (or expired)
+// and now says succeeded: the late payment was applied, the merchant's
+// webhooks said both, and an accountant sees the contradiction.
+func (a *applier) contradicted(ctx context.Context, was, now Status) error {
+	return a.open(ctx, discrepancies.Finding{Type: discrepancies.StatusMismatch, Severity: discrepancies.Medium, Currency: a.row.SettledCurrency,
+		Actual: a.row.PaidAmount, Delta: a.row.PaidAmount.Decimal,
+		Summary: fmt.Sprintf("order %s: the provider said %s, then %s: applied as a late payment", a.row.ProviderOrderNo, was, now),
+		Detail:  map[string]any{"was": string(was), "now": string(now), "provider_status": a.ev.ProviderStatus}})
+}
+
+// dispute opens a discrepancy for a final status the provider contradicts
+// and that tally does not follow, and tells the merchant (an order.disputed
+// webhook) that the provider now says otherwise.
+func (a *applier) dispute(ctx context.Context, t discrepancies.Type, cur, said Status, summary string) error {
+	if a.group != nil {
+		return errOwnTransaction
+	}
+	if err := a.conflict(ctx, t, summary); err != nil {
+		return err
+	}
+	_, err := a.event(ctx, string(cur), string(cur), a.detail(map[string]any{"disputed": string(said), "dispute": summary}), true)
 	return err
 }
 
@@ -707,39 +831,6 @@ func (a *applier) setParts() {
 
 func (a *applier) kind() providers.OrderKind { return providers.OrderKind(a.row.Kind) }
 
-// amountIn is what the event says was paid in currency cur, if it says.
-func (a *applier) amountIn(cur string) (decimal.Decimal, bool) {
-	ev := a.ev
-	if ev.Currency == cur || (ev.Currency == "" && cur == a.row.Currency) {
-		switch {
-		case ev.Paid.Valid:
-			return ev.Paid.Decimal, true
-		case ev.Credited.Valid && ev.Fee.Valid:
-			return ev.Credited.Decimal.Add(ev.Fee.Decimal), true
-		}
-	}
-	if ev.Quote != nil && ev.Quote.Currency == cur && ev.Quote.Amount.IsPositive() && cur != a.row.Currency {
-		return ev.Quote.Amount, true
-	}
-	return decimal.Decimal{}, false
-}
-
-// fee is the provider's fee in cur — stated, or paid less credited — and
-// whether the provider said anything about it at all.
-func (a *applier) fee(cur string, gross decimal.Decimal) (decimal.Decimal, bool) {
-	ev := a.ev
-	if ev.Currency != cur && ev.Currency != "" {
-		return decimal.Zero, false
-	}
-	switch {
-	case ev.Fee.Valid:
-		return ev.Fee.Decimal, true
-	case ev.Credited.Valid && ev.Credited.Decimal.LessThanOrEqual(gross):
-		return gross.Sub(ev.Credited.Decimal), true
-	}
-	return decimal.Zero, false
-}
-
 func partsOf(r ordersdb.Order) []providers.Part {
 	var p []providers.Part
 	if len(r.Parts) > 0 {
@@ -763,6 +854,9 @@ func (s *Service) recordEvent(ctx context.Context, q *ordersdb.Queries, row orde
 }
 
 func settleKey(id int64) string { return fmt.Sprintf("order:%d:settle", id) }
+
+// excessKey is the transfer of what a payout paid out beyond its hold.
+func excessKey(id int64) string { return fmt.Sprintf("order:%d:excess", id) }
 
 // receivableAccount is what a customer owes the merchant after a reversal their
 // balance did not cover.

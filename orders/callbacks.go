@@ -55,6 +55,10 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 	ev, perr := adapter.ParseCallback(cb)
 	verdict := "accepted"
 	switch {
+	case errors.Is(perr, providers.ErrUnreadableEvent):
+		// Signed by the provider, unreadable as an event: stored and
+		// acknowledged like any verified callback; applying it flags it
+		// with the reason (a deterministic failure, never retried).
 	case perr != nil:
 		verdict = "rejected"
 	case !ev.Verified:
@@ -158,7 +162,14 @@ func (s *Service) ProcessCallbacks(ctx context.Context, inboxIDs ...int64) error
 			continue
 		}
 		s.group.alone.Add(1)
-		if err := s.processCallback(ctx, id); err != nil {
+		err := s.processCallback(ctx, id)
+		if deterministic(err) && ctx.Err() == nil {
+			// It would fail the same way on every attempt: an accountant sees
+			// it now, with the reason, instead of after the last retry.
+			s.opts.Logger.Warn("stored callback cannot be applied; flagged", "callback_id", id, "error", err)
+			err = s.FailCallback(ctx, id, err)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
@@ -213,6 +224,10 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 		return err
 	}
 	ev, err := adapter.ParseCallback(storedCallback(in))
+	if errors.Is(err, providers.ErrUnreadableEvent) {
+		// Signed, acknowledged, and not an event tally can read: flagged now.
+		return s.FailCallback(ctx, inboxID, fmt.Errorf("verified but unreadable: %w", err))
+	}
 	if err != nil {
 		// Acknowledged at intake, refused now (the account's secret changed in
 		// between): an accountant must see it.
@@ -232,6 +247,17 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 		}
 		outcome := "no order"
 		var orderID *int64
+		if found {
+			if clash, err := s.referenceClash(ctx, tx, acct, *ev, row); err != nil {
+				return err
+			} else if clash != "" {
+				a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: *ev, src: "callback", ref: ref}
+				if err := a.referenceConflictWith(ctx, clash, nil); err != nil {
+					return err
+				}
+				return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: &row.ID, Outcome: string(Conflict)})
+			}
+		}
 		if found {
 			var out Outcome
 			row, out, err = s.applyTx(ctx, tx, acct, row, *ev, "callback", ref)
@@ -356,6 +382,32 @@ func (s *Service) lockForEvent(ctx context.Context, tx pgx.Tx, acct merchants.Pr
 		return ordersdb.Order{}, false, err
 	}
 	return row, true, nil
+}
+
+// referenceClash says why an event's references name another order than
+// row, the one it was found by: its order number is not row's (row was found
+// by the provider's id), or its provider order id belongs to another order.
+// It is "" when they agree.
+func (s *Service) referenceClash(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, row ordersdb.Order) (string, error) {
+	if ev.OrderNo != "" && row.ProviderOrderNo != ev.OrderNo {
+		return fmt.Sprintf("the provider's event names order %s, its provider order id %s names order %s: nothing applied",
+			ev.OrderNo, ev.ProviderOrderID, row.ProviderOrderNo), nil
+	}
+	if ev.ProviderOrderID == "" || row.ProviderOrderID != "" {
+		return "", nil // a provider id that differs from row's is the applier's to refuse
+	}
+	other, err := s.q.WithTx(tx).OrderIDByProviderID(ctx, ordersdb.OrderIDByProviderIDParams{ProviderAccountID: acct.ID, ProviderOrderID: ev.ProviderOrderID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("order of provider id %s: %w", ev.ProviderOrderID, err)
+	}
+	if other.ID == row.ID {
+		return "", nil
+	}
+	return fmt.Sprintf("the provider's event names order %s, its provider order id %s belongs to order %s: nothing applied",
+		ev.OrderNo, ev.ProviderOrderID, other.ProviderOrderNo), nil
 }
 
 func (s *Service) findForUpdate(ctx context.Context, q *ordersdb.Queries, acctID int64, ev providers.Event) (ordersdb.Order, error) {

@@ -211,12 +211,36 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (ma
 	for i := range locked {
 		rows[orderKey{locked[i].ProviderAccountID, locked[i].ProviderOrderNo}] = &locked[i]
 	}
+	// Provider ids the orders learn now: one that already names another order
+	// is a reference conflict, for the alone path to flag.
+	var idAccounts []int64
+	var idNos []string
+	for _, cb := range cbs {
+		if row, ok := rows[cb.key]; ok && cb.ev.ProviderOrderID != "" && row.ProviderOrderID == "" {
+			idAccounts, idNos = append(idAccounts, cb.acct.ID), append(idNos, cb.ev.ProviderOrderID)
+		}
+	}
+	named := map[orderKey]int64{} // (account, provider order id) -> order id
+	if len(idNos) > 0 {
+		found, err := q.OrderIDsByProviderIDs(ctx, ordersdb.OrderIDsByProviderIDsParams{ProviderAccountIds: idAccounts, ProviderOrderIds: idNos})
+		if err != nil {
+			return nil, 0, fmt.Errorf("orders of %d provider ids: %w", len(idNos), err)
+		}
+		for _, f := range found {
+			named[orderKey{f.ProviderAccountID, f.ProviderOrderID}] = f.ID
+		}
+	}
 
 	alone := map[int64]bool{} // orders whose callbacks from here on are applied alone
 	var w groupFlush
 	for _, cb := range cbs {
 		row, ok := rows[cb.key]
-		if !ok || alone[row.ID] || unsure(*row) {
+		clash := false
+		if ok && cb.ev.ProviderOrderID != "" && row.ProviderOrderID == "" {
+			id, taken := named[orderKey{cb.acct.ID, cb.ev.ProviderOrderID}]
+			clash = taken && id != row.ID
+		}
+		if !ok || alone[row.ID] || unsure(*row) || clash {
 			if ok {
 				alone[row.ID] = true
 			}

@@ -27,11 +27,16 @@ const SignatureHeader = "Tally-Signature"
 // the status change that caused the webhook.
 type WebhookEvent struct {
 	ID         int64     `json:"id"`
-	Type       string    `json:"type"` // "order.<status>"
+	Type       string    `json:"type"` // "order.<status>", or "order.disputed"
 	FromStatus string    `json:"from_status"`
 	ToStatus   string    `json:"to_status"`
 	OccurredAt time.Time `json:"occurred_at"`
 	Order      Order     `json:"order"`
+	// ProviderSays and Dispute are set on an order.disputed webhook: the
+	// provider now states ProviderSays about an order whose final status
+	// (ToStatus) tally keeps; a discrepancy is open for an accountant.
+	ProviderSays string `json:"provider_says,omitempty"`
+	Dispute      string `json:"dispute,omitempty"`
 }
 
 // ErrWebhookFailed: the merchant's endpoint did not answer 2xx; the job retries.
@@ -61,7 +66,17 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o})
+	we := WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o}
+	var disputed struct {
+		Disputed string `json:"disputed"`
+		Dispute  string `json:"dispute"`
+	}
+	if json.Unmarshal(ev.Detail, &disputed) == nil && disputed.Disputed != "" {
+		// The provider contradicts a final status tally keeps: the merchant
+		// hears what the provider now says.
+		we.Type, we.ProviderSays, we.Dispute = "order.disputed", disputed.Disputed, disputed.Dispute
+	}
+	body, err := json.Marshal(we)
 	if err != nil {
 		return fmt.Errorf("webhook body: %w", err)
 	}

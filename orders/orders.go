@@ -48,6 +48,11 @@ var (
 	ErrNotFound = errors.New("order not found")
 	// ErrProviderAccount: the provider account is unknown, disabled or not the merchant's.
 	ErrProviderAccount = errors.New("unknown or disabled provider account")
+	// ErrUnapplicable: a verified provider event that can never be applied as
+	// it is (a business rule, a validation, content that does not parse after
+	// its signature verified): retrying it would fail the same way, so it
+	// becomes a discrepancy at once.
+	ErrUnapplicable = errors.New("provider event cannot be applied")
 )
 
 // Kind tells deposits from payouts.

@@ -28,7 +28,27 @@ var (
 	// refused because the order number exists: after an ambiguous create at a
 	// provider without an order query, it proves the first create worked.
 	ErrDuplicateOrder = errors.New("order number already exists at provider")
+	// ErrUnreadableEvent is wrapped, beside ErrInvalidRequest, by a callback
+	// whose signature verified but whose content cannot be read as an event
+	// (a value outside its document's range, a required field missing): the
+	// provider did send it, so tally stores and acknowledges it and an
+	// accountant sees it, instead of asking the provider to send it again.
+	ErrUnreadableEvent = errors.New("verified callback unreadable")
 )
+
+// Unreadable marks err, found after a callback's signature verified, as
+// ErrUnreadableEvent; nil stays nil.
+func Unreadable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unreadable{err}
+}
+
+type unreadable struct{ err error }
+
+func (u *unreadable) Error() string   { return u.err.Error() }
+func (u *unreadable) Unwrap() []error { return []error{ErrUnreadableEvent, u.err} }
 
 // Error is an adapter error with the provider's own code and message.
 type Error struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
+	"github.com/tallyhq/tally/settle"
 )
 
 // execution is one Execute call.
@@ -733,21 +734,9 @@ func (x *execution) touch(ctx context.Context, id int64, opened, repaired, close
 	return x.s.q.RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: id, New: opened, Repaired: repaired, AutoClosed: closed})
 }
 
-// amountIn is what an event says was paid in currency cur.
-func amountIn(ev providers.Event, cur string) (decimal.Decimal, bool) {
-	if ev.Currency == cur || ev.Currency == "" {
-		switch {
-		case ev.Paid.Valid:
-			return ev.Paid.Decimal, true
-		case ev.Credited.Valid && ev.Fee.Valid:
-			return ev.Credited.Decimal.Add(ev.Fee.Decimal), true
-		}
-	}
-	if ev.Quote != nil && ev.Quote.Currency == cur && ev.Quote.Amount.IsPositive() {
-		return ev.Quote.Amount, true
-	}
-	return decimal.Decimal{}, false
-}
+// amountIn is what an event says was paid in currency cur (the one reading
+// of a provider's stated money, package settle's).
+func amountIn(ev providers.Event, cur string) (decimal.Decimal, bool) { return settle.AmountIn(ev, cur) }
 
 func eventStatus(ev providers.Event) string {
 	if ev.Reversed && (ev.Status == providers.StatusSucceeded || ev.Status == providers.StatusReversed) {

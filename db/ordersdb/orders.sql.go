@@ -1185,6 +1185,70 @@ func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, err
 	return i, err
 }
 
+const orderIDByProviderID = `-- name: OrderIDByProviderID :one
+SELECT id, provider_order_no FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
+ORDER BY id LIMIT 1
+`
+
+type OrderIDByProviderIDParams struct {
+	ProviderAccountID int64
+	ProviderOrderID   string
+}
+
+type OrderIDByProviderIDRow struct {
+	ID              int64
+	ProviderOrderNo string
+}
+
+// The order a provider order id names, unlocked: to tell whether an event's
+// references name two different orders.
+func (q *Queries) OrderIDByProviderID(ctx context.Context, arg OrderIDByProviderIDParams) (OrderIDByProviderIDRow, error) {
+	row := q.db.QueryRow(ctx, orderIDByProviderID, arg.ProviderAccountID, arg.ProviderOrderID)
+	var i OrderIDByProviderIDRow
+	err := row.Scan(&i.ID, &i.ProviderOrderNo)
+	return i, err
+}
+
+const orderIDsByProviderIDs = `-- name: OrderIDsByProviderIDs :many
+SELECT id, provider_account_id, provider_order_id FROM orders
+WHERE (provider_account_id, provider_order_id) IN (
+    SELECT unnest($1::bigint[]), unnest($2::text[]))
+`
+
+type OrderIDsByProviderIDsParams struct {
+	ProviderAccountIds []int64
+	ProviderOrderIds   []string
+}
+
+type OrderIDsByProviderIDsRow struct {
+	ID                int64
+	ProviderAccountID int64
+	ProviderOrderID   string
+}
+
+// The orders that provider order ids name, unlocked: a group application
+// leaves to the alone path an event whose provider id names another order
+// than its order number.
+func (q *Queries) OrderIDsByProviderIDs(ctx context.Context, arg OrderIDsByProviderIDsParams) ([]OrderIDsByProviderIDsRow, error) {
+	rows, err := q.db.Query(ctx, orderIDsByProviderIDs, arg.ProviderAccountIds, arg.ProviderOrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderIDsByProviderIDsRow
+	for rows.Next() {
+		var i OrderIDsByProviderIDsRow
+		if err := rows.Scan(&i.ID, &i.ProviderAccountID, &i.ProviderOrderID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ordersByProviderNosForUpdate = `-- name: OrdersByProviderNosForUpdate :many
 SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE (provider_account_id, provider_order_no) IN (

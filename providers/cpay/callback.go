@@ -59,11 +59,11 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 		return nil, providers.Errorf(providers.ErrBadSignature, Name, op, "sign does not verify")
 	}
 	if m := ps["merchantId"]; m != a.cfg.MerchantID {
-		return nil, providers.Invalid(Name, op, "webhook for merchant %q, this account is %q", m, a.cfg.MerchantID)
+		return nil, providers.Unreadable(providers.Invalid(Name, op, "webhook for merchant %q, this account is %q", m, a.cfg.MerchantID))
 	}
 	ev, err := eventFrom(obj, "orderStatus", "cryptoCurrency")
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "signed webhook does not parse", Err: err}
+		return nil, providers.Unreadable(&providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "signed webhook does not parse", Err: err})
 	}
 	if ev.OrderNo == "" && ev.UserID != "" {
 		ev.Kind = providers.KindDeposit

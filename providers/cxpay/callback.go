@@ -46,7 +46,7 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 	}
 	ev, err := a.event(op, params, "", cb.Body)
 	if err != nil {
-		return nil, err
+		return nil, providers.Unreadable(err)
 	}
 	return ev, nil
 }

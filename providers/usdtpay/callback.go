@@ -77,21 +77,21 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 	}
 	if err := providers.RequireFields(Provider, op, "signType", f.SignType, "orderNo", f.OrderNo, "orderAmount", f.OrderAmount,
 		"orderCurrency", f.OrderCurrency, "transactionId", f.TransactionID, "status", f.Status); err != nil {
-		return nil, err
+		return nil, providers.Unreadable(err)
 	}
 	if !strings.EqualFold(f.SignType, SignTypeMD5) {
-		return nil, providers.Invalid(Provider, op, "signType %q (only MD5 is documented)", f.SignType)
+		return nil, providers.Unreadable(providers.Invalid(Provider, op, "signType %q (only MD5 is documented)", f.SignType))
 	}
 	status, err := MapStatus(f.Status)
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Code: f.Status, Err: err}
+		return nil, providers.Unreadable(&providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Code: f.Status, Err: err})
 	}
 	paid, err := providers.ParseAmount(f.OrderAmount)
 	if err != nil || !paid.IsPositive() {
-		return nil, providers.Invalid(Provider, op, "orderAmount %q is not a positive amount", f.OrderAmount)
+		return nil, providers.Unreadable(providers.Invalid(Provider, op, "orderAmount %q is not a positive amount", f.OrderAmount))
 	}
 	if !isCurrencyCode(f.OrderCurrency) {
-		return nil, providers.Invalid(Provider, op, "orderCurrency %q is not a currency code", f.OrderCurrency)
+		return nil, providers.Unreadable(providers.Invalid(Provider, op, "orderCurrency %q is not a currency code", f.OrderCurrency))
 	}
 	ev := &providers.Event{
 		Provider:        Provider,

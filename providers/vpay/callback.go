@@ -47,7 +47,7 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 	}
 	ev, err := a.callbackEvent(root)
 	if err != nil {
-		return nil, err
+		return nil, providers.Unreadable(err)
 	}
 	ev.Raw = append([]byte(nil), cb.Body...)
 	a.log.Debug("vpay callback verified", "order_no", ev.OrderNo, "provider_order_id", ev.ProviderOrderID, "status", ev.ProviderStatus)

@@ -28,6 +28,12 @@ SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provid
 SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_id = @provider_order_id
 ORDER BY id LIMIT 1 FOR UPDATE;
 
+-- name: OrderIDByProviderID :one
+-- The order a provider order id names, unlocked: to tell whether an event's
+-- references name two different orders.
+SELECT id, provider_order_no FROM orders WHERE provider_account_id = @provider_account_id AND provider_order_id = @provider_order_id
+ORDER BY id LIMIT 1;
+
 -- name: OrderByTxHashForUpdate :one
 SELECT * FROM orders WHERE provider_account_id = @provider_account_id AND tx_hash = @tx_hash
 ORDER BY id LIMIT 1 FOR UPDATE;
@@ -186,6 +192,14 @@ SELECT processed_at FROM callback_inbox WHERE id = $1 FOR UPDATE;
 SELECT id FROM callback_inbox
 WHERE processed_at IS NULL AND verdict <> 'rejected' AND received_at < @before
 ORDER BY received_at LIMIT @max_rows;
+
+-- name: OrderIDsByProviderIDs :many
+-- The orders that provider order ids name, unlocked: a group application
+-- leaves to the alone path an event whose provider id names another order
+-- than its order number.
+SELECT id, provider_account_id, provider_order_id FROM orders
+WHERE (provider_account_id, provider_order_id) IN (
+    SELECT unnest(@provider_account_ids::bigint[]), unnest(@provider_order_ids::text[]));
 
 -- name: OrdersByProviderNosForUpdate :many
 -- Lock the orders of a group application, in id order (two groups wait for
