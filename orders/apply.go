@@ -480,8 +480,8 @@ func (a *applier) settlePayout(ctx context.Context, note string) (Outcome, error
 		if err := a.open(ctx, discrepancies.Finding{
 			Type: discrepancies.AmountMismatch, Severity: sev, Currency: r.Currency,
 			Expected: providers.Nullable(r.Amount), Actual: providers.Nullable(paid), Delta: paid.Sub(r.Amount),
-			Summary:  fmt.Sprintf("payout %s: %s", r.ProviderOrderNo, v.Summary()),
-			Detail:   statedDetail(v, a.ev), Suspense: excess,
+			Summary: fmt.Sprintf("payout %s: %s", r.ProviderOrderNo, v.Summary()),
+			Detail:  statedDetail(v, a.ev), Suspense: excess,
 		}); err != nil {
 			return Applied, err
 		}

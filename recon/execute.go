@@ -736,7 +736,9 @@ func (x *execution) touch(ctx context.Context, id int64, opened, repaired, close
 
 // amountIn is what an event says was paid in currency cur (the one reading
 // of a provider's stated money, package settle's).
-func amountIn(ev providers.Event, cur string) (decimal.Decimal, bool) { return settle.AmountIn(ev, cur) }
+func amountIn(ev providers.Event, cur string) (decimal.Decimal, bool) {
+	return settle.AmountIn(ev, cur)
+}
 
 func eventStatus(ev providers.Event) string {
 	if ev.Reversed && (ev.Status == providers.StatusSucceeded || ev.Status == providers.StatusReversed) {
