@@ -19,9 +19,11 @@ const MaxCallbackBytes = 64 << 10
 //   - Requested = amount (the order amount in currency, the paid currency);
 //   - Paid = userAmount (what the payer actually sent, in userCurrency);
 //   - Credited = merchantActualAmount and Fee = merchantPaidAmount -
-//     merchantActualAmount, only when merchantCurrency is the event currency
-//     (otherwise they are not amounts of this event's currency and stay unset;
-//     the merchant figures are then in Remark and Raw);
+//     merchantActualAmount when merchantCurrency is the event currency;
+//   - when merchantCurrency is another currency, the merchant's balance moved
+//     in it: the event states that (Currency = merchantCurrency, Paid =
+//     merchantPaidAmount, Credited = merchantActualAmount, Fee their
+//     difference, no Requested), and the payer's side is in Remark and Raw;
 //   - Quote = extra {quoteCurrency, quoteAmount, quotePrice};
 //   - Kind from bizType before type (see KindOf), Status from status (MapStatus).
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
@@ -102,14 +104,6 @@ func (a *Adapter) callbackEvent(root *node) (*providers.Event, error) {
 		ev.Paid = amounts["userAmount"]
 	}
 	gross, net := amounts["merchantPaidAmount"], amounts["merchantActualAmount"]
-	if mc := str("merchantCurrency"); mc == ev.Currency {
-		ev.Credited = net
-		if gross.Valid && net.Valid && !gross.Decimal.LessThan(net.Decimal) {
-			ev.Fee = providers.Nullable(gross.Decimal.Sub(net.Decimal))
-		}
-	} else if mc != "" && (gross.Valid || net.Valid) {
-		ev.Remark = fmt.Sprintf("merchant amounts in %s: paid %s, actual %s", mc, nullString(gross), nullString(net))
-	}
 	if t := amounts["notifyTime"]; t.Valid {
 		ev.OccurredAt = msTime(t.Decimal)
 	}
@@ -118,6 +112,26 @@ func (a *Adapter) callbackEvent(root *node) (*providers.Event, error) {
 		return nil, providers.Invalid(Name, op, "extra: %v", err)
 	}
 	ev.Quote = q
+	mc := str("merchantCurrency")
+	if mc == "" || mc == ev.Currency {
+		ev.Credited = net
+		if gross.Valid && net.Valid && !gross.Decimal.LessThan(net.Decimal) {
+			ev.Fee = providers.Nullable(gross.Decimal.Sub(net.Decimal))
+		}
+		return ev, nil
+	}
+	// The merchant's balance moved in another currency than the payer paid:
+	// what the event states moved for the merchant is that, in mc. The payer's
+	// side stays in Remark and Raw as evidence; tally then sees a currency the
+	// order does not settle in and flags it (package settle).
+	ev.Remark = fmt.Sprintf("payer paid %s %s (order amount %s %s)", nullString(amounts["userAmount"]), str("userCurrency"), nullString(ev.Requested), ev.Currency)
+	ev.Currency, ev.Requested, ev.Paid, ev.Credited, ev.Fee = mc, decimal.NullDecimal{}, gross, net, decimal.NullDecimal{}
+	if gross.Valid && net.Valid && !gross.Decimal.LessThan(net.Decimal) {
+		ev.Fee = providers.Nullable(gross.Decimal.Sub(net.Decimal))
+	}
+	if q != nil && q.Currency == mc {
+		ev.Quote = nil // the quote is no longer in another currency than the event's
+	}
 	return ev, nil
 }
 

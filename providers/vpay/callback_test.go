@@ -80,19 +80,22 @@ func TestParseCallbackDocumentExample(t *testing.T) {
 	}
 	// type WITHDRAW with bizType PAYMENT_FIXED_DIGITAL_SCAN: bizType decides.
 	if ev.Provider != "vpay" || ev.Kind != providers.KindDeposit || ev.ProviderOrderID != "273124814912907" || ev.OrderNo != "2820" ||
-		ev.Status != providers.StatusSucceeded || ev.ProviderStatus != "SUCCESS" || ev.Currency != "USDT" || ev.Reversed || !ev.Verified {
+		ev.Status != providers.StatusSucceeded || ev.ProviderStatus != "SUCCESS" || ev.Currency != "CNY" || ev.Reversed || !ev.Verified {
 		t.Fatalf("event %+v", ev)
 	}
-	assertDec(t, "Requested", ev.Requested, "1")
-	assertDec(t, "Paid", ev.Paid, "1")
-	// merchant amounts are in CNY, not the event's USDT: not guessed.
-	assertDec(t, "Credited", ev.Credited, "")
+	// The merchant's balance moved in CNY (merchantCurrency), not in the
+	// USDT the payer paid: the event states the merchant's side, and the
+	// payer's is evidence in Remark. Its actual amount above its paid amount
+	// states no fee (tally then flags a credit larger than the payment).
+	assertDec(t, "Requested", ev.Requested, "")
+	assertDec(t, "Paid", ev.Paid, "7.33")
+	assertDec(t, "Credited", ev.Credited, "22.72")
 	assertDec(t, "Fee", ev.Fee, "")
-	if ev.Remark != "merchant amounts in CNY: paid 7.33, actual 22.72" {
+	if ev.Remark != "payer paid 1 USDT (order amount 1 USDT)" {
 		t.Fatalf("remark %q", ev.Remark)
 	}
-	if ev.Quote == nil || ev.Quote.Currency != "CNY" || !ev.Quote.Amount.Equal(dec("10")) || !ev.Quote.Rate.Equal(dec("10")) {
-		t.Fatalf("quote %+v", ev.Quote)
+	if ev.Quote != nil {
+		t.Fatalf("quote %+v: in the event's own currency, it is no quote", ev.Quote)
 	}
 	if !ev.OccurredAt.Equal(time.UnixMilli(1736744168370)) {
 		t.Fatalf("occurred at %v", ev.OccurredAt)

@@ -121,9 +121,13 @@
 //     in CNY, unrelated to the 10 CNY quote, cannot be a net and a gross of
 //     this order: it reads as sample data from a merchant whose default
 //     currency differs. When merchantCurrency differs from the event
-//     currency, or the net exceeds the gross, Credited and Fee are left unset
-//     (never guessed) and the merchant figures are written in Event.Remark;
-//     the raw body keeps them.
+//     currency, the merchant's balance moved in merchantCurrency: that is the
+//     money the event states (Event.Currency = merchantCurrency, Paid =
+//     merchantPaidAmount, Credited = merchantActualAmount, Requested unset),
+//     the payer's side goes to Event.Remark (and stays in the raw body), and
+//     tally flags a currency its order does not settle in rather than book
+//     the payer's USDT as if the merchant had received it. A net above the
+//     gross states no fee (Fee unset, never guessed).
 //   - type vs bizType: the example pairs type WITHDRAW with bizType
 //     PAYMENT_FIXED_DIGITAL_SCAN. bizType decides (PAYMENT_* deposit,
 //     WITHDRAW_* and BATCH_PAY payout); type only when bizType is unknown.
