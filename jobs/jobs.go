@@ -73,6 +73,10 @@ func (ProcessCallbackArgs) InsertOpts() river.InsertOpts {
 // SyncOrderArgs: query the provider for an order and apply the answer.
 type SyncOrderArgs struct {
 	OrderID int64 `json:"order_id" river:"unique"`
+	// HintID is the stored callback (a provider's hint) the query answers; 0
+	// for a poll. A hint's query is unique to it: one already running may
+	// have asked the provider before the hint's news.
+	HintID int64 `json:"hint_id,omitempty" river:"unique"`
 }
 
 // Kind is the River job kind.
@@ -367,6 +371,11 @@ func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int6
 // SyncOrder queues sync_order (one waiting per order at a time).
 func (q *Queue) SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
 	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID}, nil)
+}
+
+// SyncOrderForHint queues sync_order for a provider's hint (one per hint).
+func (q *Queue) SyncOrderForHint(ctx context.Context, tx pgx.Tx, orderID, inboxID int64) error {
+	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID, HintID: inboxID}, nil)
 }
 
 // NotifyMerchant queues notify_merchant for each order event, many in one insert.

@@ -318,7 +318,7 @@ func (s *Service) hint(ctx context.Context, acct merchants.ProviderAccount, ev *
 		if err != nil {
 			return fmt.Errorf("find order for hint: %w", err)
 		}
-		if err := s.queue.SyncOrder(ctx, tx, row.ID); err != nil {
+		if err := s.queue.SyncOrderForHint(ctx, tx, row.ID, inboxID); err != nil {
 			return err
 		}
 		if _, err := s.recordEvent(ctx, q, row, "callback", row.Status, row.Status, map[string]any{"callback_id": inboxID, "hint": string(ev.Status), "action": "query queued"}); err != nil {

@@ -127,6 +127,10 @@ type Queue interface {
 	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error
 	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
+	// SyncOrderForHint queues a query of the order for a provider's hint (an
+	// unsigned callback): a query of its own, even while another query of
+	// the order runs, whose answer may predate what the hint announces.
+	SyncOrderForHint(ctx context.Context, tx pgx.Tx, orderID, inboxID int64) error
 	// NotifyMerchant queues a webhook for each order event, many in one insert.
 	NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...Notice) error
 }

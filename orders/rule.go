@@ -58,8 +58,9 @@ func deterministic(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && len(pg.Code) == 5 {
 		// Class 22: data exceptions (a numeric value out of range, a malformed
-		// value): the same row fails the same way.
-		return pg.Code[:2] == "22"
+		// value), and a check or not-null constraint: the same row fails the
+		// same way. (A unique violation may be a race a retry resolves.)
+		return pg.Code[:2] == "22" || pg.Code == "23514" || pg.Code == "23502"
 	}
 	return false
 }

@@ -587,6 +587,45 @@ func (e *Engine) Reverse(ref string) (*Order, error) {
 	})
 }
 
+// Render renders the callback the provider would send for o (an order of
+// this engine as it is, or a copy a test changed), signed with its merchant's
+// secret, without sending it or changing any state; nil when the provider
+// sends none for o's status. Conformance tests post a provider's own event
+// with one field changed through it.
+func (e *Engine) Render(o Order) (*Outbound, error) {
+	e.mu.Lock()
+	m, ok := e.merchants[o.MerchantID]
+	var mc Merchant
+	if ok {
+		mc = m.clone()
+	}
+	e.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("merchant %q: %w", o.MerchantID, ErrUnknownMerchant)
+	}
+	return e.opts.Protocol.Callback(&mc, o.clone(), false)
+}
+
+// Alter changes what the provider states about an order, as a provider that
+// misreports it would: f may change its amounts, fee, currencies, status and
+// parts, not its identifiers (a change to them is undone). Balances are not
+// touched and nothing is sent: the order's queries and its next callback
+// (Notify) state the altered figures.
+func (e *Engine) Alter(ref string, f func(*Order)) (*Order, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, err := e.findLocked("", ref)
+	if err != nil {
+		return nil, err
+	}
+	id, no, merchant := o.ID, o.OrderNo, o.MerchantID
+	f(o)
+	o.ID, o.OrderNo, o.MerchantID = id, no, merchant
+	o.Events++
+	o.UpdatedAt = e.opts.Now()
+	return o.clone(), nil
+}
+
 // Notify sends the order's current callback again, as a provider's manual
 // "resend notification" button does.
 func (e *Engine) Notify(ref string) error {
