@@ -168,8 +168,10 @@ func (st *stack) setup(ctx context.Context) error {
 		}
 		for cur, b := range sm.Balances {
 			total := b.Available.Add(b.Frozen)
-			if _, ok := ledger.Currencies[cur]; !ok || !total.IsPositive() {
+			if _, err := st.ledger.Currency(ctx, cur); errors.Is(err, ledger.ErrUnknownCurrency) || !total.IsPositive() {
 				continue
+			} else if err != nil {
+				return err
 			}
 			if _, err := st.ledger.Transfer(ctx, ledger.TransferRequest{Merchant: m.ID, Key: "opening:" + p + ":" + cur, Reference: "opening balance",
 				Entries: []ledger.Entry{

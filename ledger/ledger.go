@@ -106,6 +106,7 @@ import (
 type Ledger struct {
 	pool        *pgxpool.Pool
 	accounts    *accountCache
+	currencies  *currencyCache
 	maxAttempts int
 	txAttempts  int
 	log         *slog.Logger
@@ -150,6 +151,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Ledger {
 	l := &Ledger{
 		pool:        pool,
 		accounts:    newAccountCache(1_000_000),
+		currencies:  &currencyCache{},
 		maxAttempts: 8,
 		txAttempts:  4,
 		log:         slog.Default(),
@@ -373,7 +375,7 @@ const (
 // (retried here).
 func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
 	label := "transfer " + req.Key
-	p, err := prepareTransfer(req)
+	p, err := prepareTransfer(req, l.lookupIn(ctx, l.dbtx(tx)))
 	if err != nil {
 		return Transfer{}, fmt.Errorf("%s: %w", label, err)
 	}
@@ -481,8 +483,9 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		label = "transfer " + reqs[0].Key
 	}
 	prepared := make([]preparedTransfer, len(reqs))
+	cur := l.lookupIn(ctx, l.dbtx(tx))
 	for i := range reqs {
-		p, err := prepareTransfer(reqs[i])
+		p, err := prepareTransfer(reqs[i], cur)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
@@ -595,7 +598,7 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 	if r.Key != "" {
 		label += " (" + r.Key + ")"
 	}
-	p, err := prepareResolution(action, r)
+	p, err := prepareResolution(action, r, l.lookupIn(ctx, l.dbtx(tx)))
 	if err != nil {
 		return Transfer{}, fmt.Errorf("%s: %w", label, err)
 	}
@@ -682,6 +685,15 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 		CreatedAt: row.CreatedAt,
 		Replayed:  row.Replayed,
 	}, nil
+}
+
+// dbtx is what a call reads through: the caller's transaction tx for a Tx form
+// (no second connection), else the pool.
+func (l *Ledger) dbtx(tx pgx.Tx) ledgerdb.DBTX {
+	if tx != nil {
+		return tx
+	}
+	return l.pool
 }
 
 // retry runs fn until it succeeds, fails with an error other than a deadlock or

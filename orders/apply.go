@@ -330,7 +330,7 @@ func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
 		// of what was asked for in the paid currency.
 		if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && a.ev.Currency == a.row.PayCurrency {
 			v := fallback.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
-			if c, ok := ledger.Currencies[a.row.Currency]; ok {
+			if c, err := a.s.ledger.CurrencyTx(context.TODO(), a.tx, a.row.Currency); err == nil {
 				v = v.Round(c.Scale)
 			}
 			return v
@@ -341,7 +341,7 @@ func (a *applier) quotedValue(fallback decimal.Decimal) decimal.Decimal {
 	if a.ev.Requested.Valid && a.ev.Paid.Valid && a.ev.Requested.Decimal.IsPositive() && !a.ev.Requested.Decimal.Equal(a.ev.Paid.Decimal) {
 		v = q.Amount.Mul(a.ev.Paid.Decimal).Div(a.ev.Requested.Decimal)
 	}
-	if c, ok := ledger.Currencies[a.row.Currency]; ok {
+	if c, err := a.s.ledger.CurrencyTx(context.TODO(), a.tx, a.row.Currency); err == nil {
 		v = v.Round(c.Scale)
 	}
 	return v
