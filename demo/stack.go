@@ -111,6 +111,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
 	st.merch = merchants.New(st.pool, box)
 	st.merch.Validate = registry.Validate
+	st.merch.Ledger = st.ledger
 	st.disc = discrepancies.New()
 	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
 		HTTPClient: &http.Client{Timeout: 3 * time.Second}})

@@ -56,3 +56,28 @@ func TestCurrencyListAndAdd(t *testing.T) {
 		t.Errorf("a refused add changed the list:\n%s", out)
 	}
 }
+
+// tally account add refuses an account in a currency the ledger cannot book,
+// saying so, and takes it once tally currency add has added the currency.
+func TestAccountAddNeedsABookableCurrency(t *testing.T) {
+	t.Setenv(secrets.EnvKey, secrets.GenerateKey())
+	t.Setenv("CX_SECRET", "cx-secret-778899")
+	_, dbURL := testdb.NewWithURL(t)
+	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
+	add := func(name, cur string) (string, error) {
+		return run(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cxpay", "--name", name,
+			"--base-url", "http://127.0.0.1:9000/cxpay", "--merchant-id", "M1", "--secret-env", "CX_SECRET",
+			"--option", "pay_code=UPI", "--option", "currency="+cur)
+	}
+	if out, err := add("cx-in", "INR"); err != nil {
+		t.Fatalf("CXPay account in INR: %v\n%s", err, out)
+	}
+	out, err := add("cx-xyz", "XYZ")
+	if err == nil || !strings.Contains(err.Error(), `currency "XYZ": the ledger cannot book it`) {
+		t.Fatalf("CXPay account in XYZ: %v\n%s", err, out)
+	}
+	mustRun(t, dbURL, "currency", "add", "--code", "XYZ", "--scale", "2")
+	if out, err := add("cx-xyz", "XYZ"); err != nil {
+		t.Fatalf("CXPay account in XYZ after currency add: %v\n%s", err, out)
+	}
+}
