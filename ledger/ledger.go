@@ -82,6 +82,13 @@
 // is its transfer's, and a transfer's time is the start of the database
 // transaction that wrote it, not its commit; see BalanceAt.
 //
+// Currencies are data: the currencies table (migrations 00002 and 00021, and
+// the ISO 4217 seed of db.MigrateUp) says which currencies the ledger can book
+// and with how many decimal places. The ledger caches them (Currency,
+// Currencies, AddCurrency); a code the cache lacks is looked up in the database
+// again before it is refused, so a currency another process added is bookable
+// at once. Every transfer is checked against them before it is written.
+//
 // Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
 package ledger
 
@@ -146,7 +153,7 @@ func WithLogger(log *slog.Logger) Option { return func(l *Ledger) { l.log = log 
 // 1,000,000). When full the cache starts over, which costs one lookup per account.
 func WithAccountCacheSize(n int) Option { return func(l *Ledger) { l.accounts.max = n } }
 
-// New returns a ledger on pool, whose database holds migration 00002_ledger.sql.
+// New returns a ledger on pool, whose database is migrated (db.MigrateUp).
 func New(pool *pgxpool.Pool, opts ...Option) *Ledger {
 	l := &Ledger{
 		pool:        pool,
