@@ -83,6 +83,7 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	t.pool, t.ledger, t.disc = pool, ledger.New(pool, ledger.WithLogger(st.log)), discrepancies.New()
 	t.merchants = merchants.New(pool, st.box)
 	t.merchants.Validate = registry.Validate
+	t.merchants.Ledger = t.ledger
 	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log})
 	return &t, nil
 }
@@ -134,6 +135,7 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New(), url: u, box: box, publicURL: publicURL, log: log}
 	st.merchants = merchants.New(pool, box)
 	st.merchants.Validate = registry.Validate
+	st.merchants.Ledger = st.ledger
 	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log})
 	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err

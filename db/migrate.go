@@ -67,10 +67,11 @@ func withMigrationLock(ctx context.Context, pool *pgxpool.Pool, logger *slog.Log
 }
 
 // MigrateUp applies every pending migration: River's queue schema first (our
-// tables may reference it), then tally's own. It holds a session advisory lock
-// around both steps, so two migrate commands at once are safe (the second waits,
-// then finds nothing to do); still, run it from one deploy step, not from every
-// replica at start-up.
+// tables may reference it), then tally's own, then it seeds the currencies table
+// with every ISO 4217 currency the table lacks (see CurrencySeed). It holds a
+// session advisory lock around all of it, so two migrate commands at once are
+// safe (the second waits, then finds nothing to do); still, run it from one
+// deploy step, not from every replica at start-up.
 func MigrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	return withMigrationLock(ctx, pool, logger, func() error { return migrateUp(ctx, pool, logger) })
 }
@@ -98,6 +99,13 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) err
 	}
 	for _, r := range results {
 		logger.Info("applied tally migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	n, err := seedCurrencies(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		logger.Info("seeded currencies", "added", n)
 	}
 	return nil
 }
@@ -182,8 +190,8 @@ func Status(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) ([]Mig
 	return out, nil
 }
 
-// SchemaHash identifies the schema MigrateUp produces: our migration files and
-// River's migration set. Test templates are keyed by it.
+// SchemaHash identifies the schema MigrateUp produces: our migration files,
+// River's migration set and the currency seed. Test templates are keyed by it.
 func SchemaHash() (string, error) {
 	h := sha256.New()
 	err := fs.WalkDir(Migrations(), ".", func(path string, d fs.DirEntry, err error) error {
@@ -209,6 +217,7 @@ func SchemaHash() (string, error) {
 		fmt.Fprintf(h, "river\x00%d\x00%s\x00", m.Version, m.Name)
 		h.Write([]byte(m.SQLUp))
 	}
+	hashSeed(h)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 

@@ -82,3 +82,66 @@ func requireAllApplied(t *testing.T, pool *pgxpool.Pool, log *slog.Logger) {
 		t.Fatalf("status lists %v, want river and tally migrations", seen)
 	}
 }
+
+// MigrateUp seeds every ISO currency the table lacks and leaves existing rows
+// as they are; migration 00021 rolls back to 00002's ten currencies.
+func TestCurrencySeed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	count := func() (n int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM currencies`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	scale := func(code string) (s int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT scale FROM currencies WHERE code = $1`, code).Scan(&s); err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		return s
+	}
+	seeded := count()
+	if want := len(db.CurrencySeed()) + 5; seeded != want {
+		t.Fatalf("%d currencies after migrate, want %d (ISO and 5 crypto)", seeded, want)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM currencies WHERE code IN ('INR', 'NGN')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO currencies (code, scale, kind) VALUES ('INR', 3, 'fiat')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MigrateUp(ctx, pool, log); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != seeded {
+		t.Fatalf("%d currencies after a second migrate, want %d", n, seeded)
+	}
+	if s := scale("INR"); s != 3 {
+		t.Errorf("INR scale %d after the seed, want the stored 3", s)
+	}
+	if s := scale("NGN"); s != 2 {
+		t.Errorf("NGN scale %d after the seed, want 2", s)
+	}
+	if err := db.MigrateDown(ctx, pool, log, 20, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 10 {
+		t.Errorf("%d currencies after rolling back 00021, want 10", n)
+	}
+	if s := scale("USDT"); s != 6 {
+		t.Errorf("USDT scale %d after rolling back 00021, want 6", s)
+	}
+	if err := db.MigrateUp(ctx, pool, log); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != seeded {
+		t.Errorf("%d currencies after migrating up again, want %d", n, seeded)
+	}
+	if s := scale("USDT"); s != 8 {
+		t.Errorf("USDT scale %d after 00021, want 8", s)
+	}
+}

@@ -201,11 +201,15 @@ func (st *stack) reports(ctx context.Context, dir string, runs []recon.Summary) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	cur, err := st.ledger.CurrencyLookup(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var files []string
 	for _, f := range []report.Format{report.CSV, report.JSON, report.XLSX} {
 		for _, s := range runs {
 			p := filepath.Join(dir, fmt.Sprintf("run-%d-%s%s", s.RunID, s.ProviderAccount, report.Extension(f)))
-			if err := report.WriteFile(p, s, f); err != nil {
+			if err := report.WriteFile(p, s, f, cur); err != nil {
 				return files, err
 			}
 			files = append(files, p)
@@ -216,7 +220,7 @@ func (st *stack) reports(ctx context.Context, dir string, runs []recon.Summary) 
 		return files, err
 	}
 	p := filepath.Join(dir, "day-"+time.Now().UTC().Format(time.DateOnly)+".xlsx")
-	if err := report.WriteFile(p, day, report.XLSX); err != nil {
+	if err := report.WriteFile(p, day, report.XLSX, cur); err != nil {
 		return files, err
 	}
 	return append(files, p), nil

@@ -111,6 +111,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
 	st.merch = merchants.New(st.pool, box)
 	st.merch.Validate = registry.Validate
+	st.merch.Ledger = st.ledger
 	st.disc = discrepancies.New()
 	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
 		HTTPClient: &http.Client{Timeout: 3 * time.Second}})
@@ -168,8 +169,10 @@ func (st *stack) setup(ctx context.Context) error {
 		}
 		for cur, b := range sm.Balances {
 			total := b.Available.Add(b.Frozen)
-			if _, ok := ledger.Currencies[cur]; !ok || !total.IsPositive() {
+			if _, err := st.ledger.Currency(ctx, cur); errors.Is(err, ledger.ErrUnknownCurrency) || !total.IsPositive() {
 				continue
+			} else if err != nil {
+				return err
 			}
 			if _, err := st.ledger.Transfer(ctx, ledger.TransferRequest{Merchant: m.ID, Key: "opening:" + p + ":" + cur, Reference: "opening balance",
 				Entries: []ledger.Entry{

@@ -183,11 +183,25 @@ func TestProviderAccountPatch(t *testing.T) {
 		{"/v1/provider-accounts/cxpay-main", `{"base_url":"ftp://x","enabled":true}`, 422, "invalid_provider_account"},
 		{"/v1/provider-accounts/cxpay-main", `{"deposit_lifetime":"soon"}`, 400, "invalid_field"},
 		{"/v1/provider-accounts/cxpay-main", `{"deposit_lifetime":"-1h"}`, 422, "invalid_provider_account"},
+		{"/v1/provider-accounts/cxpay-main", `{"options":{"pay_code":"PIX","currency":"XYZ"},"enabled":true}`, 422, "unsupported_currency"},
 	} {
 		r := e.API("PATCH", tc.path, tc.body)
 		if r.Status != tc.status || !strings.Contains(string(r.Body), `"code":"`+tc.code+`"`) {
 			t.Errorf("PATCH %s %s: %d %s, want %d %s", tc.path, tc.body, r.Status, r.Body, tc.status, tc.code)
 		}
+	}
+	// A new account must be in a currency the ledger can book (CXPay's INR is
+	// seeded; XYZ is not).
+	account := func(name, cur string) string {
+		return `{"name":"` + name + `","provider":"cxpay","base_url":"` + e.SandboxURL + `/cxpay","provider_merchant_id":"M1",` +
+			`"secret":"s3cret","options":{"pay_code":"UPI","currency":"` + cur + `"}}`
+	}
+	if r := e.API("POST", "/v1/provider-accounts", account("cx-inr", "INR")); r.Status != http.StatusCreated {
+		t.Errorf("POST an INR account: %d %s", r.Status, r.Body)
+	}
+	if r := e.API("POST", "/v1/provider-accounts", account("cx-xyz", "XYZ")); r.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.Body), `"code":"unsupported_currency"`) || !strings.Contains(string(r.Body), "cannot book") {
+		t.Errorf("POST an XYZ account: %d %s", r.Status, r.Body)
 	}
 	if o, err := e.Merchants.ProviderAccount(ctx, "other-cpay"); err != nil || !o.Enabled {
 		t.Fatalf("another merchant's account: %+v, %v", o, err)

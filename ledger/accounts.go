@@ -85,6 +85,9 @@ func (l *Ledger) EnsureAccount(ctx context.Context, merchant int64, code string)
 	if err != nil {
 		return Account{}, err
 	}
+	if _, err := l.Currency(ctx, spec.Currency); err != nil {
+		return Account{}, fmt.Errorf("account %s: %w", code, err)
+	}
 	if _, err := l.account(ctx, merchant, spec); err != nil {
 		return Account{}, err
 	}

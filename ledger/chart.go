@@ -83,28 +83,6 @@ var Chart = []Rule{
 		Purpose: "opening balances and funding"},
 }
 
-// Currency is a currency the ledger knows, with the number of decimal places an
-// amount in it may have.
-type Currency struct {
-	Code  string
-	Scale int32
-}
-
-// Currencies are the currencies of migration 00002_ledger.sql (a test keeps the two
-// equal). Amounts are validated against them before any database call.
-var Currencies = map[string]Currency{
-	"CNY":  {"CNY", 2},
-	"USD":  {"USD", 2},
-	"EUR":  {"EUR", 2},
-	"BRL":  {"BRL", 2},
-	"MYR":  {"MYR", 2},
-	"USDT": {"USDT", 6},
-	"TRX":  {"TRX", 6},
-	"BTC":  {"BTC", 8},
-	"ETH":  {"ETH", 8},
-	"BNB":  {"BNB", 8},
-}
-
 // ProviderAccount is the clearing account of a provider account in one currency:
 // assets:provider:{name}:{cur}.
 func ProviderAccount(name, cur string) string { return "assets:provider:" + name + ":" + cur }
@@ -143,8 +121,10 @@ type AccountSpec struct {
 
 // ParseAccount finds the chart rule of code and checks its segments: the fixed
 // segments must match the rule, variable segments must be non-empty and free of
-// spaces and colons, and the last segment must be a known currency. It returns
-// ErrUnknownAccount or ErrUnknownCurrency.
+// spaces and colons, and the last segment must have the shape of a currency code
+// (ValidCurrencyCode). It returns ErrUnknownAccount or ErrUnknownCurrency. It
+// needs no database, so it does not know whether the ledger can book the
+// currency: the ledger checks that (Ledger.Currency) before every write.
 func ParseAccount(code string) (AccountSpec, error) {
 	segs := strings.Split(code, ":")
 	for _, r := range Chart {
@@ -153,7 +133,7 @@ func ParseAccount(code string) (AccountSpec, error) {
 			continue
 		}
 		cur := segs[len(segs)-1]
-		if _, ok := Currencies[cur]; !ok {
+		if !ValidCurrencyCode(cur) {
 			return AccountSpec{}, fmt.Errorf("account %q: currency %q: %w", code, cur, ErrUnknownCurrency)
 		}
 		return AccountSpec{Code: code, Currency: cur, Rule: r}, nil

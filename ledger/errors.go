@@ -114,8 +114,11 @@ func fromDB(code, message, detail, constraint string) error {
 	case codeUnknownAccount:
 		sentinel = ErrUnknownAccount
 	case "23503": // foreign_key_violation
-		if constraint == "accounts_merchant_id_fkey" {
+		switch constraint {
+		case "accounts_merchant_id_fkey":
 			return fmt.Errorf("no such merchant (%s): %w", message, ErrNotFound)
+		case "accounts_currency_fkey":
+			return fmt.Errorf("no such currency (%s): %w", message, ErrUnknownCurrency)
 		}
 	case "23514": // check_violation
 		if constraint == "balances_available_check" {

@@ -82,6 +82,13 @@
 // is its transfer's, and a transfer's time is the start of the database
 // transaction that wrote it, not its commit; see BalanceAt.
 //
+// Currencies are data: the currencies table (migrations 00002 and 00021, and
+// the ISO 4217 seed of db.MigrateUp) says which currencies the ledger can book
+// and with how many decimal places. The ledger caches them (Currency,
+// Currencies, AddCurrency); a code the cache lacks is looked up in the database
+// again before it is refused, so a currency another process added is bookable
+// at once. Every transfer is checked against them before it is written.
+//
 // Amounts are decimal.Decimal in Go and numeric in SQL, never floating point.
 package ledger
 
@@ -106,6 +113,7 @@ import (
 type Ledger struct {
 	pool        *pgxpool.Pool
 	accounts    *accountCache
+	currencies  *currencyCache
 	maxAttempts int
 	txAttempts  int
 	log         *slog.Logger
@@ -145,11 +153,12 @@ func WithLogger(log *slog.Logger) Option { return func(l *Ledger) { l.log = log 
 // 1,000,000). When full the cache starts over, which costs one lookup per account.
 func WithAccountCacheSize(n int) Option { return func(l *Ledger) { l.accounts.max = n } }
 
-// New returns a ledger on pool, whose database holds migration 00002_ledger.sql.
+// New returns a ledger on pool, whose database is migrated (db.MigrateUp).
 func New(pool *pgxpool.Pool, opts ...Option) *Ledger {
 	l := &Ledger{
 		pool:        pool,
 		accounts:    newAccountCache(1_000_000),
+		currencies:  &currencyCache{},
 		maxAttempts: 8,
 		txAttempts:  4,
 		log:         slog.Default(),
@@ -373,7 +382,7 @@ const (
 // (retried here).
 func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
 	label := "transfer " + req.Key
-	p, err := prepareTransfer(req)
+	p, err := prepareTransfer(req, l.lookupIn(ctx, l.dbtx(tx)))
 	if err != nil {
 		return Transfer{}, fmt.Errorf("%s: %w", label, err)
 	}
@@ -481,8 +490,9 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		label = "transfer " + reqs[0].Key
 	}
 	prepared := make([]preparedTransfer, len(reqs))
+	cur := l.lookupIn(ctx, l.dbtx(tx))
 	for i := range reqs {
-		p, err := prepareTransfer(reqs[i])
+		p, err := prepareTransfer(reqs[i], cur)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
@@ -595,7 +605,7 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 	if r.Key != "" {
 		label += " (" + r.Key + ")"
 	}
-	p, err := prepareResolution(action, r)
+	p, err := prepareResolution(action, r, l.lookupIn(ctx, l.dbtx(tx)))
 	if err != nil {
 		return Transfer{}, fmt.Errorf("%s: %w", label, err)
 	}
@@ -682,6 +692,15 @@ func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolu
 		CreatedAt: row.CreatedAt,
 		Replayed:  row.Replayed,
 	}, nil
+}
+
+// dbtx is what a call reads through: the caller's transaction tx for a Tx form
+// (no second connection), else the pool.
+func (l *Ledger) dbtx(tx pgx.Tx) ledgerdb.DBTX {
+	if tx != nil {
+		return tx
+	}
+	return l.pool
 }
 
 // retry runs fn until it succeeds, fails with an error other than a deadlock or

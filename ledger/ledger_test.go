@@ -224,7 +224,7 @@ func TestHoldRefusals(t *testing.T) {
 			return err
 		}, ledger.ErrPostExceedsHold},
 		{"partial post with too many digits", 0, nil, func(e *env, h ledger.Transfer) error {
-			_, err := e.l.PostPending(e.ctx, ledger.Resolution{Merchant: e.m, Key: "p", Hold: h.ID, Amount: d("1.0000001")})
+			_, err := e.l.PostPending(e.ctx, ledger.Resolution{Merchant: e.m, Key: "p", Hold: h.ID, Amount: d("1.000000001")})
 			return err
 		}, ledger.ErrScale},
 		{"partial post of a negative amount", 0, nil, func(e *env, h ledger.Transfer) error {

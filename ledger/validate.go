@@ -26,10 +26,11 @@ type preparedEntry struct {
 	spec AccountSpec
 }
 
-// prepareTransfer checks everything about req that needs no database: merchant and
-// key, at least two entries, known accounts and currencies, matching currencies,
-// positive amounts within scale, and balance per currency.
-func prepareTransfer(req TransferRequest) (preparedTransfer, error) {
+// prepareTransfer checks everything about req before the write: merchant and
+// key, at least two entries, known accounts and currencies (cur, the currency
+// registry), matching currencies, positive amounts within scale, and balance per
+// currency.
+func prepareTransfer(req TransferRequest, cur currencyLookup) (preparedTransfer, error) {
 	var p preparedTransfer
 	if err := checkMerchantKey(req.Merchant, req.Key); err != nil {
 		return p, err
@@ -37,7 +38,7 @@ func prepareTransfer(req TransferRequest) (preparedTransfer, error) {
 	if !req.Pending && !req.ExpiresAt.IsZero() {
 		return p, fmt.Errorf("a deadline on a transfer that is not pending: %w", ErrInvalid)
 	}
-	entries, err := prepareEntries(req.Entries)
+	entries, err := prepareEntries(req.Entries, cur)
 	if err != nil {
 		return p, err
 	}
@@ -71,7 +72,7 @@ type preparedResolution struct {
 
 // prepareResolution checks a Resolution for action. The hash leaves out how the
 // hold is named (id or key); the database compares the hold itself.
-func prepareResolution(action string, r Resolution) (preparedResolution, error) {
+func prepareResolution(action string, r Resolution, cur currencyLookup) (preparedResolution, error) {
 	var p preparedResolution
 	if err := checkMerchantKey(r.Merchant, r.Key); err != nil && action != actionExpire {
 		return p, err
@@ -92,7 +93,7 @@ func prepareResolution(action string, r Resolution) (preparedResolution, error) 
 		return p, fmt.Errorf("both an amount and entries: %w", ErrInvalid)
 	}
 	if len(r.Entries) > 0 {
-		entries, err := prepareEntries(r.Entries)
+		entries, err := prepareEntries(r.Entries, cur)
 		if err != nil {
 			return p, err
 		}
@@ -126,7 +127,7 @@ func checkMerchantKey(merchant int64, key string) error {
 }
 
 // prepareEntries validates entries on their own (see prepareTransfer).
-func prepareEntries(entries []Entry) ([]preparedEntry, error) {
+func prepareEntries(entries []Entry, cur currencyLookup) ([]preparedEntry, error) {
 	if len(entries) < 2 {
 		return nil, fmt.Errorf("%d entries, a transfer needs at least two: %w", len(entries), ErrUnbalanced)
 	}
@@ -140,9 +141,13 @@ func prepareEntries(entries []Entry) ([]preparedEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
+		c, err := cur(spec.Currency)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: account %s: %w", i, e.Account, err)
+		}
 		if e.Currency != "" {
-			if _, ok := Currencies[e.Currency]; !ok {
-				return nil, fmt.Errorf("entry %d: currency %q: %w", i, e.Currency, ErrUnknownCurrency)
+			if _, err := cur(e.Currency); err != nil {
+				return nil, fmt.Errorf("entry %d: %w", i, err)
 			}
 			if e.Currency != spec.Currency {
 				return nil, fmt.Errorf("entry %d: %s on account %s: %w", i, e.Currency, e.Account, ErrCurrencyMismatch)
@@ -151,7 +156,7 @@ func prepareEntries(entries []Entry) ([]preparedEntry, error) {
 		if e.Amount.Sign() <= 0 {
 			return nil, fmt.Errorf("entry %d: amount %s: %w", i, e.Amount, ErrNonPositive)
 		}
-		scale := Currencies[spec.Currency].Scale
+		scale := c.Scale
 		if !e.Amount.Equal(e.Amount.Truncate(scale)) {
 			return nil, fmt.Errorf("entry %d: amount %s has more than %d decimal places for %s: %w",
 				i, e.Amount, scale, spec.Currency, ErrScale)

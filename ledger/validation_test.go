@@ -36,7 +36,7 @@ func TestTransferRefusals(t *testing.T) {
 		{name: "one entry", req: entries(dr(prov, "10")), want: ledger.ErrUnbalanced},
 		{name: "no entries", req: entries(), want: ledger.ErrUnbalanced},
 		{name: "balanced only across currencies", req: entries(dr(prov, "10"), cr(cnyCust, "10")), want: ledger.ErrUnbalanced},
-		{name: "USDT with 7 decimals", req: entries(dr(prov, "1.0000001"), cr(cust1, "1.0000001")), want: ledger.ErrScale},
+		{name: "USDT with 9 decimals", req: entries(dr(prov, "1.000000001"), cr(cust1, "1.000000001")), want: ledger.ErrScale},
 		{name: "CNY with 3 decimals", req: entries(dr(ledger.ProviderAccount("p", "CNY"), "1.001"), cr(cnyCust, "1.001")), want: ledger.ErrScale},
 		{name: "zero amount", req: entries(dr(prov, "0"), cr(cust1, "0")), want: ledger.ErrNonPositive},
 		{name: "negative amount", req: entries(dr(prov, "-5"), cr(cust1, "-5")), want: ledger.ErrNonPositive},

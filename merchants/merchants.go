@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/merchantsdb"
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/secrets"
 )
@@ -128,9 +130,21 @@ type Service struct {
 	pool *pgxpool.Pool
 	q    *merchantsdb.Queries
 	box  *secrets.Box
-	// Validate checks a provider account's configuration by building its adapter;
-	// nil skips the check.
-	Validate func(provider string, cfg providers.Config) error
+	// Validate checks a provider account's configuration by building its adapter
+	// and returns what the adapter offers (registry.Validate); nil skips the check.
+	Validate func(provider string, cfg providers.Config) (providers.Capabilities, error)
+	// Ledger, when set with Validate, must be able to book every currency the
+	// account's adapter takes (its Capabilities' deposit and payout currencies:
+	// for CXPay the account's "currency" option, for VPay its quote currencies);
+	// an account with a currency the ledger cannot book is refused. Nil skips the
+	// check.
+	Ledger CurrencyBook
+}
+
+// CurrencyBook says whether the ledger can book a currency; *ledger.Ledger is
+// one. An error wrapping ledger.ErrUnknownCurrency means it cannot.
+type CurrencyBook interface {
+	Currency(ctx context.Context, code string) (ledger.Currency, error)
 }
 
 // New returns a Service; box seals and opens stored secrets.
@@ -311,7 +325,7 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		return ProviderAccount{}, err
 	}
 	in = in.withDefaults()
-	if err := s.check(in); err != nil {
+	if err := s.check(ctx, in); err != nil {
 		return ProviderAccount{}, err
 	}
 	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
@@ -465,7 +479,7 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 // store validates and writes an account's new settings.
 func (s *Service) store(ctx context.Context, cur ProviderAccount, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
 	in = in.withDefaults()
-	if err := s.check(in); err != nil {
+	if err := s.check(ctx, in); err != nil {
 		return ProviderAccount{}, err
 	}
 	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
@@ -501,7 +515,9 @@ func (in ProviderAccountInput) withDefaults() ProviderAccountInput {
 	return in
 }
 
-func (s *Service) check(in ProviderAccountInput) error {
+// check validates an account's settings, builds its adapter (Validate) and
+// asks the ledger about the adapter's currencies (Ledger).
+func (s *Service) check(ctx context.Context, in ProviderAccountInput) error {
 	var problems []string
 	if !codeRE.MatchString(in.Name) {
 		problems = append(problems, fmt.Sprintf("name %q: lowercase letters, digits, _ and - (up to 63)", in.Name))
@@ -529,15 +545,50 @@ func (s *Service) check(in ProviderAccountInput) error {
 	if in.DepositLifetime < time.Millisecond || in.DepositLifetime > maxDepositLifetime {
 		problems = append(problems, fmt.Sprintf("deposit lifetime %s: from 1ms to %s", in.DepositLifetime, maxDepositLifetime))
 	}
+	var caps providers.Capabilities
 	if len(problems) == 0 && s.Validate != nil {
 		cfg := providers.Config{Account: in.Name, BaseURL: in.BaseURL, MerchantID: in.ProviderMerchantID,
 			Secret: providers.Secret(in.Secret), Options: in.Options, NotifyURL: "http://127.0.0.1/callbacks/" + in.Name}
-		if err := s.Validate(in.Provider, cfg); err != nil {
+		var err error
+		if caps, err = s.Validate(in.Provider, cfg); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("provider account %q: %s: %w", in.Name, strings.Join(problems, "; "), ErrInvalid)
+	}
+	return s.checkCurrencies(ctx, in.Name, caps)
+}
+
+// checkCurrencies refuses an account whose adapter takes a currency the ledger
+// cannot book: its orders could never be posted. The currencies built into the
+// adapters are all seeded (a test in package providers/registry walks them), so
+// in practice this refuses a currency the account's options name (CXPay's
+// "currency", VPay's "quote_currencies") that nobody added with `tally currency
+// add`. The error wraps ErrInvalid and ledger.ErrUnknownCurrency.
+func (s *Service) checkCurrencies(ctx context.Context, name string, caps providers.Capabilities) error {
+	if s.Ledger == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var unknown []string
+	for _, code := range append(slices.Clone(caps.DepositCurrencies), caps.PayoutCurrencies...) {
+		if seen[code] {
+			continue
+		}
+		seen[code] = true
+		_, err := s.Ledger.Currency(ctx, code)
+		if errors.Is(err, ledger.ErrUnknownCurrency) {
+			unknown = append(unknown, fmt.Sprintf("%q", code))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("provider account %q: %w", name, err)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("provider account %q: currency %s: the ledger cannot book it (see tally currency list; add it with tally currency add): %w: %w",
+			name, strings.Join(unknown, ", "), ErrInvalid, ledger.ErrUnknownCurrency)
 	}
 	return nil
 }

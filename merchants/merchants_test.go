@@ -10,7 +10,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/testdb"
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
 )
 
@@ -189,5 +191,64 @@ func TestPatchProviderAccount(t *testing.T) {
 	}
 	if _, err := s.PatchProviderAccount(ctx, 0, "nope", merchants.ProviderAccountPatch{Enabled: &on}); !errors.Is(err, merchants.ErrNotFound) {
 		t.Fatalf("unknown account: %v", err)
+	}
+}
+
+// An account whose adapter takes a currency the ledger cannot book is refused,
+// on creation and on change; once the currency is added it is accepted. CXPay's
+// currencies (the "currency" option) are bookable as seeded.
+func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	box, err := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := testdb.New(t)
+	s := merchants.New(pool, box)
+	s.Validate = registry.Validate
+	l := ledger.New(pool)
+	s.Ledger = l
+	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string, opts map[string]string) merchants.ProviderAccountInput {
+		return merchants.ProviderAccountInput{MerchantCode: "acme", Name: name, Provider: "cxpay",
+			BaseURL: "http://127.0.0.1:9000/cxpay", ProviderMerchantID: "M1", Secret: "s3cret", Options: opts}
+	}
+	for _, cur := range []string{"BRL", "INR", "IDR", "NGN"} {
+		if _, err := s.AddProviderAccount(ctx, in("cx-"+strings.ToLower(cur), map[string]string{"pay_code": "P", "currency": cur})); err != nil {
+			t.Errorf("CXPay account in %s: %v", cur, err)
+		}
+	}
+	_, err = s.AddProviderAccount(ctx, in("cx-xyz", map[string]string{"pay_code": "P", "currency": "XYZ"}))
+	if !errors.Is(err, merchants.ErrInvalid) || !errors.Is(err, ledger.ErrUnknownCurrency) || !strings.Contains(err.Error(), `currency "XYZ"`) {
+		t.Fatalf("CXPay account in XYZ: %v, want ErrInvalid and ErrUnknownCurrency naming XYZ", err)
+	}
+	if _, err := s.ProviderAccount(ctx, "cx-xyz"); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("the refused account was stored: %v", err)
+	}
+	// VPay's quote currencies are the account's too.
+	vp := merchants.ProviderAccountInput{MerchantCode: "acme", Name: "vp", Provider: "vpay", BaseURL: "http://127.0.0.1:9000/vpay",
+		ProviderMerchantID: "K", Secret: "s3cret", Options: map[string]string{"quote_currencies": "CNY,XYZ"}}
+	if _, err := s.AddProviderAccount(ctx, vp); !errors.Is(err, ledger.ErrUnknownCurrency) {
+		t.Fatalf("VPay quoting XYZ: %v, want ErrUnknownCurrency", err)
+	}
+	// A change to an unknown currency is refused and changes nothing.
+	_, err = s.PatchProviderAccount(ctx, 0, "cx-inr", merchants.ProviderAccountPatch{Options: map[string]string{"pay_code": "P", "currency": "XYZ"}})
+	if !errors.Is(err, merchants.ErrInvalid) || !errors.Is(err, ledger.ErrUnknownCurrency) {
+		t.Fatalf("patch to XYZ: %v", err)
+	}
+	if a, err := s.ProviderAccount(ctx, "cx-inr"); err != nil || a.Options["currency"] != "INR" {
+		t.Fatalf("after the refused patch: %+v, %v", a.Options, err)
+	}
+	if err := l.AddCurrency(ctx, ledger.Currency{Code: "XYZ", Scale: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddProviderAccount(ctx, in("cx-xyz", map[string]string{"pay_code": "P", "currency": "XYZ"})); err != nil {
+		t.Fatalf("CXPay account in XYZ once the ledger has it: %v", err)
+	}
+	if _, err := s.AddProviderAccount(ctx, vp); err != nil {
+		t.Fatalf("VPay quoting XYZ once the ledger has it: %v", err)
 	}
 }

@@ -234,7 +234,7 @@ func (a *applier) terms() settle.Terms {
 
 // check applies the rule to the event.
 func (a *applier) check(ctx context.Context) settle.Verdict {
-	return settle.Check(a.terms(), a.ev, a.s.books(ctx, a.acct))
+	return settle.Check(a.terms(), a.ev, a.s.books(ctx, a.tx, a.acct))
 }
 
 // settleDeposit posts a deposit as the provider stated it: the provider

@@ -342,7 +342,9 @@ func (s *Service) lockForEvent(ctx context.Context, tx pgx.Tx, acct merchants.Pr
 		return ordersdb.Order{}, false, fmt.Errorf("find order for event: %w", err)
 	}
 	amount, cur := eventAmount(ev)
-	if _, ok := ledger.Currencies[cur]; !ok || !amount.IsPositive() {
+	if _, err := s.ledger.CurrencyTx(ctx, tx, cur); err != nil && !errors.Is(err, ledger.ErrUnknownCurrency) {
+		return ordersdb.Order{}, false, fmt.Errorf("currency of event: %w", err)
+	} else if err != nil || !amount.IsPositive() {
 		// Nothing to book: still a discrepancy an accountant must see.
 		_, _, err := s.disc.RecordTx(ctx, tx, unknownFinding(acct, ev, amount, cur, 0, ref))
 		return ordersdb.Order{}, false, err

@@ -58,7 +58,7 @@ func (e *InputError) Unwrap() error { return ErrInvalid }
 // with another request it is ErrIdempotencyConflict. Nothing is stored when it
 // returns an error.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
-	if err := checkRequest(req); err != nil {
+	if err := s.checkRequest(ctx, req); err != nil {
 		return Order{}, false, err
 	}
 	hash := requestHash(req)
@@ -94,7 +94,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 // already made (true). A refusal leaves tx usable; on any error the caller
 // should roll back.
 func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req CreateRequest) (Order, bool, error) {
-	if err := checkRequest(req); err != nil {
+	if err := s.checkRequest(ctx, req); err != nil {
 		return Order{}, false, err
 	}
 	hash := requestHash(req)
@@ -134,8 +134,10 @@ func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, err
 	if req.PayCurrency == "" {
 		req.PayCurrency = req.Currency
 	}
-	if _, ok := ledger.Currencies[req.PayCurrency]; !ok {
+	if _, err := s.ledger.Currency(ctx, req.PayCurrency); errors.Is(err, ledger.ErrUnknownCurrency) {
 		return prepared{}, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+	} else if err != nil {
+		return prepared{}, err
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
 	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct.Name)); err != nil {
@@ -242,8 +244,9 @@ var (
 	orderNoRE  = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
 )
 
-// checkRequest validates what needs no database or provider.
-func checkRequest(req CreateRequest) error {
+// checkRequest validates what needs no provider (the currency comes from the
+// ledger's registry).
+func (s *Service) checkRequest(ctx context.Context, req CreateRequest) error {
 	if req.Kind != providers.KindDeposit && req.Kind != providers.KindPayout {
 		return &InputError{Code: "invalid_kind", Field: "kind", Message: fmt.Sprintf("kind %q: deposit or payout", req.Kind)}
 	}
@@ -259,9 +262,11 @@ func checkRequest(req CreateRequest) error {
 	if req.MerchantOrderNo != "" && !orderNoRE.MatchString(req.MerchantOrderNo) {
 		return &InputError{Code: "invalid_merchant_order_no", Field: "merchant_order_no", Message: "merchant_order_no: 1 to 64 printable ASCII characters"}
 	}
-	cur, ok := ledger.Currencies[req.Currency]
-	if !ok {
+	cur, err := s.ledger.Currency(ctx, req.Currency)
+	if errors.Is(err, ledger.ErrUnknownCurrency) {
 		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
+	} else if err != nil {
+		return err
 	}
 	if !req.Amount.IsPositive() {
 		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
@@ -17,18 +18,21 @@ import (
 // bound on one order's amount.
 type books struct {
 	ctx  context.Context
+	tx   pgx.Tx // a currency the ledger's cache lacks is read in it: no second connection
 	l    *ledger.Ledger
 	acct merchants.ProviderAccount
 }
 
-func (s *Service) books(ctx context.Context, acct merchants.ProviderAccount) books {
-	return books{ctx: ctx, l: s.ledger, acct: acct}
+func (s *Service) books(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount) books {
+	return books{ctx: ctx, tx: tx, l: s.ledger, acct: acct}
 }
 
-// Scale is the ledger's scale for cur.
+// Scale is the ledger's scale for cur; false for a currency it cannot book
+// (or when the registry cannot be read: the money is then held, never
+// guessed, and the discrepancy says so).
 func (b books) Scale(cur string) (int32, bool) {
-	c, ok := ledger.Currencies[cur]
-	return c.Scale, ok
+	c, err := b.l.CurrencyTx(b.ctx, b.tx, cur)
+	return c.Scale, err == nil
 }
 
 // Max is the account's bound on one order's amount in cur.

@@ -49,12 +49,11 @@ func (x *execution) balances(ctx context.Context) error {
 	// count as a provider balance of zero.
 	ledgerBal := map[string]decimal.Decimal{}
 	for _, b := range accts {
-		for cur := range ledger.Currencies {
-			if b.Account == ledger.ProviderAccount(x.acct.Name, cur) {
-				ledgerBal[cur] = b.Posted
-				if _, ok := provider[cur]; !ok && !b.Posted.IsZero() {
-					provider[cur] = decimal.Zero
-				}
+		cur := b.Currency
+		if b.Account == ledger.ProviderAccount(x.acct.Name, cur) {
+			ledgerBal[cur] = b.Posted
+			if _, ok := provider[cur]; !ok && !b.Posted.IsZero() {
+				provider[cur] = decimal.Zero
 			}
 		}
 	}

@@ -363,6 +363,8 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 		AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance, DepositLifetime: lifetime,
 	})
 	switch {
+	case errors.Is(err, ledger.ErrUnknownCurrency):
+		writeError(w, http.StatusUnprocessableEntity, "unsupported_currency", err.Error(), "options")
 	case errors.Is(err, merchants.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_provider_account", err.Error(), "")
 	case errors.Is(err, merchants.ErrExists):
@@ -417,6 +419,8 @@ func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, merchants.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such provider account", "name")
+	case errors.Is(err, ledger.ErrUnknownCurrency):
+		writeError(w, http.StatusUnprocessableEntity, "unsupported_currency", err.Error(), "options")
 	case errors.Is(err, merchants.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_provider_account", err.Error(), "")
 	case err != nil:

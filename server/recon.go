@@ -144,9 +144,14 @@ func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, sum recon.S
 		writeError(w, http.StatusBadRequest, "invalid_format", err.Error(), "format")
 		return
 	}
+	cur, err := s.deps.Ledger.CurrencyLookup(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", report.ContentType(f))
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s%s"`, name, report.Extension(f)))
-	if err := report.Write(w, sum, f); err != nil {
+	if err := report.Write(w, sum, f, cur); err != nil {
 		s.opts.Logger.Error("write report", "error", err)
 	}
 }

@@ -165,6 +165,7 @@ func New(t testing.TB, opts Options) *Env {
 	e.Ledger = ledger.New(pool, ledger.WithLogger(opts.Logger))
 	e.Merchants = merchants.New(pool, box)
 	e.Merchants.Validate = registry.Validate
+	e.Merchants.Ledger = e.Ledger
 	e.Disc = discrepancies.New()
 	if opts.DepositLifetime == 0 {
 		opts.DepositLifetime = opts.ReconStaleAfter

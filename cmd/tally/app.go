@@ -52,6 +52,7 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) 
 	a := &app{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(slog.Default())), disc: discrepancies.New()}
 	a.merchants = merchants.New(pool, box)
 	a.merchants.Validate = registry.Validate
+	a.merchants.Ledger = a.ledger
 	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default()})
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil

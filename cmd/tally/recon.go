@@ -384,11 +384,15 @@ func newReportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cur, err := a.ledger.CurrencyLookup(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if out == "" || out == "-" {
-				return report.Write(cmd.OutOrStdout(), sum, f)
+				return report.Write(cmd.OutOrStdout(), sum, f, cur)
 			}
 			bar := progress.New(os.Stderr, int64(len(sum.Findings)), "export")
-			err = report.WriteFile(out, sum, f)
+			err = report.WriteFile(out, sum, f, cur)
 			bar.Add(int64(len(sum.Findings)))
 			bar.Finish()
 			if err != nil {

@@ -68,6 +68,7 @@ type CallbackInbox struct {
 type Currency struct {
 	Code  string
 	Scale int16
+	Kind  string
 }
 
 type Discrepancy struct {

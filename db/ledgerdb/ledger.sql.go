@@ -13,6 +13,46 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const addCurrency = `-- name: AddCurrency :one
+WITH ins AS (
+    INSERT INTO currencies (code, scale, kind) VALUES ($1, $2, $3)
+    ON CONFLICT (code) DO NOTHING
+    RETURNING code, scale, kind
+)
+SELECT code, scale, kind, true AS inserted FROM ins
+UNION ALL
+SELECT code, scale, kind, false AS inserted FROM currencies WHERE code = $1
+LIMIT 1
+`
+
+type AddCurrencyParams struct {
+	Code  string
+	Scale int16
+	Kind  string
+}
+
+type AddCurrencyRow struct {
+	Code     string
+	Scale    int16
+	Kind     string
+	Inserted bool
+}
+
+// Adds a currency, or returns the one stored under its code (inserted false),
+// whose scale and kind stay as they are. No row: inserted concurrently by a
+// transaction this statement's snapshot missed; ask again.
+func (q *Queries) AddCurrency(ctx context.Context, arg AddCurrencyParams) (AddCurrencyRow, error) {
+	row := q.db.QueryRow(ctx, addCurrency, arg.Code, arg.Scale, arg.Kind)
+	var i AddCurrencyRow
+	err := row.Scan(
+		&i.Code,
+		&i.Scale,
+		&i.Kind,
+		&i.Inserted,
+	)
+	return i, err
+}
+
 const balanceAt = `-- name: BalanceAt :one
 SELECT
     coalesce(sum(e.amount) FILTER (WHERE e.phase = 'posted' AND e.side = 'debit'), 0)::numeric AS debits_posted,
@@ -207,6 +247,17 @@ func (q *Queries) GetBalance(ctx context.Context, arg GetBalanceParams) (GetBala
 		&i.DebitsPending,
 		&i.CreditsPending,
 	)
+	return i, err
+}
+
+const getCurrency = `-- name: GetCurrency :one
+SELECT code, scale, kind FROM currencies WHERE code = $1
+`
+
+func (q *Queries) GetCurrency(ctx context.Context, code string) (Currency, error) {
+	row := q.db.QueryRow(ctx, getCurrency, code)
+	var i Currency
+	err := row.Scan(&i.Code, &i.Scale, &i.Kind)
 	return i, err
 }
 
@@ -410,7 +461,7 @@ func (q *Queries) ListBalances(ctx context.Context, merchantID int64) ([]ListBal
 }
 
 const listCurrencies = `-- name: ListCurrencies :many
-SELECT code, scale FROM currencies ORDER BY code
+SELECT code, scale, kind FROM currencies ORDER BY code
 `
 
 func (q *Queries) ListCurrencies(ctx context.Context) ([]Currency, error) {
@@ -422,7 +473,7 @@ func (q *Queries) ListCurrencies(ctx context.Context) ([]Currency, error) {
 	var items []Currency
 	for rows.Next() {
 		var i Currency
-		if err := rows.Scan(&i.Code, &i.Scale); err != nil {
+		if err := rows.Scan(&i.Code, &i.Scale, &i.Kind); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -859,6 +910,28 @@ func (q *Queries) ResolveHoldTx(ctx context.Context, arg ResolveHoldTxParams) (R
 		&i.ErrConstraint,
 	)
 	return i, err
+}
+
+const seedCurrencies = `-- name: SeedCurrencies :execrows
+INSERT INTO currencies (code, scale, kind)
+SELECT unnest($1::text[]), unnest($2::smallint[]), unnest($3::text[])
+ON CONFLICT (code) DO NOTHING
+`
+
+type SeedCurrenciesParams struct {
+	Codes  []string
+	Scales []int16
+	Kinds  []string
+}
+
+// Adds the currencies the table lacks (db.MigrateUp, db.CurrencySeed); a currency that
+// exists keeps its scale and kind.
+func (q *Queries) SeedCurrencies(ctx context.Context, arg SeedCurrenciesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, seedCurrencies, arg.Codes, arg.Scales, arg.Kinds)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const transfer = `-- name: Transfer :one

@@ -69,10 +69,14 @@ func NewAdapter(provider string, cfg providers.Config) (providers.Adapter, error
 	return a, nil
 }
 
-// Validate reports whether cfg builds an adapter of provider.
-func Validate(provider string, cfg providers.Config) error {
-	_, err := NewAdapter(provider, cfg)
-	return err
+// Validate reports whether cfg builds an adapter of provider, and returns what
+// that adapter offers (its currencies, which the ledger must be able to book).
+func Validate(provider string, cfg providers.Config) (providers.Capabilities, error) {
+	a, err := NewAdapter(provider, cfg)
+	if err != nil {
+		return providers.Capabilities{}, err
+	}
+	return a.Capabilities(), nil
 }
 
 // NewSimulator builds the simulator of provider.

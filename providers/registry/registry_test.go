@@ -42,7 +42,7 @@ func TestNewAdapter(t *testing.T) {
 		if a.Provider() != name {
 			t.Fatalf("NewAdapter(%q).Provider() = %q", name, a.Provider())
 		}
-		if err := registry.Validate(name, validConfig(name)); err != nil {
+		if _, err := registry.Validate(name, validConfig(name)); err != nil {
 			t.Fatalf("Validate(%s): %v", name, err)
 		}
 		// An incomplete config is refused, naming provider and account.
@@ -52,7 +52,7 @@ func TestNewAdapter(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name+" adapter for \""+name+"-main\"") || errors.Is(err, registry.ErrUnknownProvider) {
 			t.Fatalf("%s without a secret: %v", name, err)
 		}
-		if registry.Validate(name, bad) == nil {
+		if _, err := registry.Validate(name, bad); err == nil {
 			t.Fatalf("Validate(%s) accepts a config without a secret", name)
 		}
 	}
@@ -66,7 +66,7 @@ func TestUnknownProvider(t *testing.T) {
 		if _, err := registry.NewSimulator(name, sim.Config{}); !errors.Is(err, registry.ErrUnknownProvider) {
 			t.Errorf("NewSimulator(%q) = %v, want ErrUnknownProvider", name, err)
 		}
-		if err := registry.Validate(name, validConfig("cpay")); !errors.Is(err, registry.ErrUnknownProvider) {
+		if _, err := registry.Validate(name, validConfig("cpay")); !errors.Is(err, registry.ErrUnknownProvider) {
 			t.Errorf("Validate(%q) = %v, want ErrUnknownProvider", name, err)
 		}
 	}

@@ -14,7 +14,31 @@ SELECT id, code, name, created_at FROM merchants WHERE code = sqlc.arg(code)
 LIMIT 1;
 
 -- name: ListCurrencies :many
-SELECT code, scale FROM currencies ORDER BY code;
+SELECT code, scale, kind FROM currencies ORDER BY code;
+
+-- name: GetCurrency :one
+SELECT code, scale, kind FROM currencies WHERE code = sqlc.arg(code);
+
+-- name: AddCurrency :one
+-- Adds a currency, or returns the one stored under its code (inserted false),
+-- whose scale and kind stay as they are. No row: inserted concurrently by a
+-- transaction this statement's snapshot missed; ask again.
+WITH ins AS (
+    INSERT INTO currencies (code, scale, kind) VALUES (sqlc.arg(code), sqlc.arg(scale), sqlc.arg(kind))
+    ON CONFLICT (code) DO NOTHING
+    RETURNING code, scale, kind
+)
+SELECT code, scale, kind, true AS inserted FROM ins
+UNION ALL
+SELECT code, scale, kind, false AS inserted FROM currencies WHERE code = sqlc.arg(code)
+LIMIT 1;
+
+-- name: SeedCurrencies :execrows
+-- Adds the currencies the table lacks (db.MigrateUp, db.CurrencySeed); a currency that
+-- exists keeps its scale and kind.
+INSERT INTO currencies (code, scale, kind)
+SELECT unnest(sqlc.arg(codes)::text[]), unnest(sqlc.arg(scales)::smallint[]), unnest(sqlc.arg(kinds)::text[])
+ON CONFLICT (code) DO NOTHING;
 
 -- name: EnsureAccount :one
 SELECT r.id::bigint AS id, r.type::text AS type, r.normal_side::text AS normal_side, r.currency::text AS currency,

@@ -15,7 +15,7 @@ func BenchmarkWrite100kFindings(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := report.Write(io.Discard, s, f); err != nil {
+				if err := report.Write(io.Discard, s, f, currencies); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,8 +10,9 @@ import (
 // writeCSV writes every section as a block of one stream: a header row whose
 // first field is "section", then the section's rows, each led by the section
 // name. A section without rows still has its header. encoding/csv quotes per
-// RFC 4180 and buffers its output, so rows go out as they are made.
-func writeCSV(w io.Writer, s *recon.Summary) error {
+// RFC 4180 and buffers its output, so rows go out as they are made. Amounts
+// take the scales of cur.
+func writeCSV(w io.Writer, s *recon.Summary, cur Currencies) error {
 	cw := csv.NewWriter(w)
 	record := make([]string, 0, 16)
 	for _, sec := range sections {
@@ -25,7 +26,7 @@ func writeCSV(w io.Writer, s *recon.Summary) error {
 		err := sec.rows(s, func(cells []cell) error {
 			record = append(record[:0], sec.name)
 			for _, c := range cells {
-				record = append(record, c.String())
+				record = append(record, c.csv(cur))
 			}
 			return cw.Write(record)
 		})

@@ -72,7 +72,7 @@ func TestCSVRoundTrip(t *testing.T) {
 		t.Run(fx.name, func(t *testing.T) {
 			want := fx.summary()
 			var buf bytes.Buffer
-			if err := report.Write(&buf, want, report.CSV); err != nil {
+			if err := report.Write(&buf, want, report.CSV, currencies); err != nil {
 				t.Fatal(err)
 			}
 			requireSameSummary(t, want, summaryFromTables(t, readCSV(t, buf.Bytes())))
@@ -94,7 +94,7 @@ func TestCSVRoundTrip(t *testing.T) {
 // row led by its section name, and that empty sections keep their header.
 func TestCSVSectionOrder(t *testing.T) {
 	var buf bytes.Buffer
-	if err := report.Write(&buf, emptySummary(), report.CSV); err != nil {
+	if err := report.Write(&buf, emptySummary(), report.CSV, currencies); err != nil {
 		t.Fatal(err)
 	}
 	r := csv.NewReader(&buf)
@@ -118,7 +118,7 @@ func TestCSVSectionOrder(t *testing.T) {
 // newlines, times in UTC.
 func TestCSVText(t *testing.T) {
 	var buf bytes.Buffer
-	if err := report.Write(&buf, fullSummary(), report.CSV); err != nil {
+	if err := report.Write(&buf, fullSummary(), report.CSV, currencies); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -126,7 +126,7 @@ func TestCSVText(t *testing.T) {
 		"run,9007199254740993,\"商户·Acme, \"\"Ltd\"\"\",full,,2026-11-20T16:00:00Z,2026-11-21T16:00:00Z,failed,2026-11-22T01:02:03.123456789Z,2026-11-22T01:07:09Z,\"provider cxpay: timeout,\nretrying \"\"later\"\"\"\n",
 		"orders,cxpay-main,cxpay,CNY,1200,1198,0.30,2,12345678901234567890.00,1,4,query\n",
 		"orders,btc-wallet,cpay,BTC,3,3,0.00012345,0,0.00000000,0,0,statement\n",
-		"orders,usdt-tron,usdtcnpay,USDT,10,9,1000.000001,1,-0.500000,0,0,statement\n",
+		"orders,usdt-tron,usdtcnpay,USDT,10,9,1000.00000100,1,-0.50000000,0,0,statement\n",
 		"notes,\"statement 3: 2 bad rows,\nskipped\"\n",
 		"discrepancies,btc-wallet,BTC,unknown_order,1,1,3,-0.00000001\n",
 		"balances,cxpay-main,CNY,1000000.00,999999.99,0.011,-0.001,0.01,true\n",
@@ -138,5 +138,16 @@ func TestCSVText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("CSV lacks %q\n%s", want, out)
 		}
+	}
+}
+
+// Without the ledger's currencies an amount keeps the digits it has.
+func TestCSVWithoutCurrencies(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Write(&buf, fullSummary(), report.CSV, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := "orders,cxpay-main,cxpay,CNY,1200,1198,0.3,2,12345678901234567890,1,4,query\n"; !strings.Contains(buf.String(), want) {
+		t.Fatalf("CSV lacks %q:\n%s", want, buf.String())
 	}
 }

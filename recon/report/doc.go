@@ -55,9 +55,10 @@
 // the top, column widths set, counts and ids as numbers, booleans as
 // TRUE/FALSE, times as RFC 3339 text, empty cells left out. Amounts are
 // numeric cells holding the decimal's exact digits, formatted with the
-// currency's scale from ledger.Currencies ("0.00" for CNY, USD, EUR, BRL,
-// MYR; "0.000000" for USDT, TRX; "0.00000000" for BTC, ETH, BNB; General
-// for another currency). A spreadsheet application computes with doubles, so
+// currency's scale in the ledger's currency registry, which the caller passes
+// (Currencies; "0.00" for CNY, USD, EUR, BRL, MYR; "0" for JPY;
+// "0.00000000" for USDT, TRX, BTC, ETH, BNB; General for a currency the
+// registry does not know). A spreadsheet application computes with doubles, so
 // it shows a figure beyond 15 significant digits rounded, but the file holds
 // every digit.
 package report

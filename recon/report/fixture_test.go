@@ -9,8 +9,24 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/recon/report"
 )
+
+// currencies is what the reports of these tests are written with: the scales a
+// migrated database gives the fixtures' currencies (ledger.TestCurrenciesMatchDatabase);
+// XYZ is a currency the ledger does not know.
+var currencies report.Currencies = func(code string) (ledger.Currency, bool) {
+	c, ok := map[string]ledger.Currency{
+		"CNY":  {Code: "CNY", Scale: 2, Kind: ledger.KindFiat},
+		"USD":  {Code: "USD", Scale: 2, Kind: ledger.KindFiat},
+		"JPY":  {Code: "JPY", Scale: 0, Kind: ledger.KindFiat},
+		"USDT": {Code: "USDT", Scale: 8, Kind: ledger.KindCrypto},
+		"BTC":  {Code: "BTC", Scale: 8, Kind: ledger.KindCrypto},
+	}[code]
+	return c, ok
+}
 
 type sectionColumns struct {
 	section string

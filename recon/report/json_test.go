@@ -15,7 +15,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Run(fx.name, func(t *testing.T) {
 			want := fx.summary()
 			var buf bytes.Buffer
-			if err := report.Write(&buf, want, report.JSON); err != nil {
+			if err := report.Write(&buf, want, report.JSON, currencies); err != nil {
 				t.Fatal(err)
 			}
 			var got recon.Summary
@@ -59,7 +59,7 @@ func TestJSONIsMarshalIndent(t *testing.T) {
 			}
 			want = append(want, '\n')
 			var got bytes.Buffer
-			if err := report.Write(&got, tc.s, report.JSON); err != nil {
+			if err := report.Write(&got, tc.s, report.JSON, currencies); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got.Bytes(), want) {
@@ -73,7 +73,7 @@ func TestJSONIsMarshalIndent(t *testing.T) {
 // strings, exact, never JSON numbers.
 func TestJSONAmountsAreStrings(t *testing.T) {
 	var buf bytes.Buffer
-	if err := report.Write(&buf, fullSummary(), report.JSON); err != nil {
+	if err := report.Write(&buf, fullSummary(), report.JSON, currencies); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{

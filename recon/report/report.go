@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/recon"
 )
 
@@ -21,6 +22,21 @@ const (
 	JSON Format = "json" // the recon.Summary as is, indented, amounts as strings
 	XLSX Format = "xlsx" // one sheet per section, amounts as numbers
 )
+
+// Currencies finds a currency of the ledger by code, for the number of decimals
+// its amounts are shown with: (*ledger.Ledger).CurrencyLookup returns one. A
+// currency it does not find (or a nil Currencies) shows an amount with the
+// digits it has (CSV) and the General number format (XLSX).
+type Currencies func(code string) (ledger.Currency, bool)
+
+// scale is the number of decimals of currency, when known.
+func (cur Currencies) scale(currency string) (int32, bool) {
+	if cur == nil {
+		return 0, false
+	}
+	c, ok := cur(currency)
+	return c.Scale, ok
+}
 
 // Formats lists every format, in the order help texts should show them.
 var Formats = []Format{CSV, JSON, XLSX}
@@ -67,34 +83,35 @@ func Extension(f Format) string {
 	return "." + string(f)
 }
 
-// Write writes the summary s to w in format f. Nothing is written for an
-// unknown format. All three formats stream: memory does not grow with the
-// number of findings beyond what s itself holds (XLSX sheets spill to
-// temporary files past 16 MiB).
-func Write(w io.Writer, s recon.Summary, f Format) error {
-	if err := write(w, &s, f); err != nil {
+// Write writes the summary s to w in format f, amounts with the scales of cur.
+// Nothing is written for an unknown format. All three formats stream: memory
+// does not grow with the number of findings beyond what s itself holds (XLSX
+// sheets spill to temporary files past 16 MiB).
+func Write(w io.Writer, s recon.Summary, f Format, cur Currencies) error {
+	if err := write(w, &s, f, cur); err != nil {
 		return fmt.Errorf("report: write run %d as %s: %w", s.RunID, f, err)
 	}
 	return nil
 }
 
-func write(w io.Writer, s *recon.Summary, f Format) error {
+func write(w io.Writer, s *recon.Summary, f Format, cur Currencies) error {
 	switch f {
 	case CSV:
-		return writeCSV(w, s)
+		return writeCSV(w, s, cur)
 	case JSON:
 		return writeJSON(w, s)
 	case XLSX:
-		return writeXLSX(w, s)
+		return writeXLSX(w, s, cur)
 	}
 	return fmt.Errorf("%w %q", ErrUnknownFormat, string(f))
 }
 
-// WriteFile writes the summary s to the file at path in format f. The report
+// WriteFile writes the summary s to the file at path in format f, amounts with
+// the scales of cur. The report
 // is written to a temporary file in the same folder and renamed into place, so
 // that path never holds a partial report; the file is readable by its owner
 // only (0600), since it carries the merchant's figures.
-func WriteFile(path string, s recon.Summary, f Format) (err error) {
+func WriteFile(path string, s recon.Summary, f Format, cur Currencies) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("report: write run %d as %s to %s: %w", s.RunID, f, path, err)
@@ -113,7 +130,7 @@ func WriteFile(path string, s recon.Summary, f Format) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err = write(tmp, &s, f); err != nil {
+	if err = write(tmp, &s, f, cur); err != nil {
 		return err
 	}
 	if err = tmp.Close(); err != nil {

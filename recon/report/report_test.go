@@ -70,7 +70,7 @@ func TestContentTypeAndExtension(t *testing.T) {
 func TestUnknownFormatRefused(t *testing.T) {
 	for _, f := range []report.Format{"", "pdf", "CSV"} {
 		var buf bytes.Buffer
-		err := report.Write(&buf, fullSummary(), f)
+		err := report.Write(&buf, fullSummary(), f, currencies)
 		if !errors.Is(err, report.ErrUnknownFormat) {
 			t.Errorf("Write(%q) = %v, want ErrUnknownFormat", f, err)
 		}
@@ -79,7 +79,7 @@ func TestUnknownFormatRefused(t *testing.T) {
 		}
 
 		dir := t.TempDir()
-		err = report.WriteFile(filepath.Join(dir, "r.pdf"), fullSummary(), f)
+		err = report.WriteFile(filepath.Join(dir, "r.pdf"), fullSummary(), f, currencies)
 		if !errors.Is(err, report.ErrUnknownFormat) {
 			t.Errorf("WriteFile(%q) = %v, want ErrUnknownFormat", f, err)
 		}
@@ -97,7 +97,7 @@ func TestWriteFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte("an older report"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := report.WriteFile(path, fullSummary(), f); err != nil {
+			if err := report.WriteFile(path, fullSummary(), f, currencies); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(path)
@@ -106,7 +106,7 @@ func TestWriteFile(t *testing.T) {
 			}
 			if f != report.XLSX { // an XLSX zip holds timestamps
 				var want bytes.Buffer
-				if err := report.Write(&want, fullSummary(), f); err != nil {
+				if err := report.Write(&want, fullSummary(), f, currencies); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got, want.Bytes()) {
@@ -127,7 +127,7 @@ func TestWriteFile(t *testing.T) {
 
 func TestWriteFileMissingFolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no-such-folder", "r.csv")
-	err := report.WriteFile(path, fullSummary(), report.CSV)
+	err := report.WriteFile(path, fullSummary(), report.CSV, currencies)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("WriteFile into a missing folder = %v, want ErrNotExist", err)
 	}
@@ -148,7 +148,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 func TestWriteErrorsPropagate(t *testing.T) {
 	for _, f := range report.Formats {
-		err := report.Write(&failingWriter{limit: 100}, fullSummary(), f)
+		err := report.Write(&failingWriter{limit: 100}, fullSummary(), f, currencies)
 		if !errors.Is(err, errDiskFull) {
 			t.Errorf("%s: Write = %v, want the writer's error", f, err)
 		}
@@ -221,7 +221,7 @@ func TestLargeSummaryStreams(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.f.String(), func(t *testing.T) {
 			var w recordingWriter
-			if err := report.Write(&w, s, tc.f); err != nil {
+			if err := report.Write(&w, s, tc.f, currencies); err != nil {
 				t.Fatal(err)
 			}
 			if w.Len() < 40*len(s.Findings) {

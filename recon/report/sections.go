@@ -6,7 +6,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/recon"
 )
 
@@ -232,30 +231,25 @@ func timeCell(t time.Time) cell {
 	return textCell(t.UTC().Format(time.RFC3339Nano))
 }
 
-// String is the cell as CSV text: amounts are plain decimal strings with the
-// currency's number of decimals ("100.00" CNY), or every digit they have when
-// they have more (a value is never rounded).
-func (c cell) String() string {
+// csv is the cell as CSV text: amounts are plain decimal strings with their
+// currency's number of decimals in cur ("100.00" CNY), or every digit they have
+// when they have more or cur does not know the currency (a value is never
+// rounded).
+func (c cell) csv(cur Currencies) string {
 	switch c.kind {
 	case intKind:
 		return strconv.FormatInt(c.n, 10)
 	case amountKind:
-		return formatAmount(c.amount, c.currency)
+		return formatAmount(c.amount, c.currency, cur)
 	case emptyKind:
 		return ""
 	}
 	return c.text
 }
 
-func formatAmount(d decimal.Decimal, currency string) string {
-	if scale, ok := currencyScale(currency); ok && d.Equal(d.Truncate(scale)) {
+func formatAmount(d decimal.Decimal, currency string, cur Currencies) string {
+	if scale, ok := cur.scale(currency); ok && d.Equal(d.Truncate(scale)) {
 		return d.StringFixed(scale)
 	}
 	return d.String()
-}
-
-// currencyScale is the number of decimals of a currency the ledger knows.
-func currencyScale(currency string) (int32, bool) {
-	c, ok := ledger.Currencies[currency]
-	return c.Scale, ok
 }

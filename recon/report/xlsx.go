@@ -27,14 +27,14 @@ import (
 // under excelize turns every such cell back into a numeric cell holding the
 // decimal's exact digits as the sheets are compressed. The zip goes straight
 // to w rather than through excelize's in-memory buffer.
-func writeXLSX(w io.Writer, s *recon.Summary) error {
+func writeXLSX(w io.Writer, s *recon.Summary, cur Currencies) error {
 	marker, err := newMarker()
 	if err != nil {
 		return err
 	}
 	f := excelize.NewFile()
 	defer func() { _ = f.Close() }() // removes the sheets' temporary files
-	st, err := newXLSXStyles(f)
+	st, err := newXLSXStyles(f, cur)
 	if err != nil {
 		return err
 	}
@@ -118,24 +118,22 @@ func writeSheet(f *excelize.File, i int, sec section, s *recon.Summary, st *xlsx
 }
 
 // xlsxStyles are the cell styles of a report: the header's, and one number
-// format per number of decimals among the ledger's currencies.
+// format per number of decimals a currency may have (0 to ledger.MaxScale).
 type xlsxStyles struct {
 	header int
 	scale  map[int32]int // decimals -> style id
+	cur    Currencies
 }
 
-func newXLSXStyles(f *excelize.File) (*xlsxStyles, error) {
+func newXLSXStyles(f *excelize.File, cur Currencies) (*xlsxStyles, error) {
 	header, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
 	if err != nil {
 		return nil, fmt.Errorf("header style: %w", err)
 	}
-	st := &xlsxStyles{header: header, scale: map[int32]int{}}
-	for _, c := range ledger.Currencies {
-		if _, ok := st.scale[c.Scale]; ok {
-			continue
-		}
-		format := numberFormat(c.Scale)
-		if st.scale[c.Scale], err = f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
+	st := &xlsxStyles{header: header, scale: map[int32]int{}, cur: cur}
+	for scale := int32(0); scale <= ledger.MaxScale; scale++ {
+		format := numberFormat(scale)
+		if st.scale[scale], err = f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
 			return nil, fmt.Errorf("number style %s: %w", format, err)
 		}
 	}
@@ -175,11 +173,14 @@ func (st *xlsxStyles) value(c cell, marker string) any {
 // amountStyle is the style of an amount in currency: its scale's number
 // format, or General (0) for a currency the ledger does not know.
 func (st *xlsxStyles) amountStyle(currency string) int {
-	scale, ok := currencyScale(currency)
+	scale, ok := st.cur.scale(currency)
 	if !ok {
 		return 0
 	}
-	return st.scale[scale]
+	if id, ok := st.scale[scale]; ok {
+		return id
+	}
+	return 0
 }
 
 // newMarker returns a prefix no text of a report can start with.

@@ -19,7 +19,7 @@ import (
 func writeXLSX(t *testing.T, fx func() recon.Summary) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := report.Write(&buf, fx(), report.XLSX); err != nil {
+	if err := report.Write(&buf, fx(), report.XLSX, currencies); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -92,7 +92,7 @@ func TestXLSXAmountsAreNumbers(t *testing.T) {
 	s := fullSummary()
 	f := openXLSX(t, writeXLSX(t, fullSummary))
 	wantFormat := map[string]string{
-		"CNY": "0.00", "USDT": "0.000000", "BTC": "0.00000000", "XYZ": "", // "": General
+		"CNY": "0.00", "USDT": "0.00000000", "BTC": "0.00000000", "XYZ": "", // "": General
 	}
 	cases := []struct {
 		sheet, ref, value, currency string
