@@ -10,6 +10,7 @@ package e2e_test
 // documented acknowledgement, and `tally ledger check` ok.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/sim"
+	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/tallytest"
 )
 
@@ -556,4 +558,76 @@ func bigStep(p ruleProvider, o *sim.Order) decimal.Decimal {
 		return decimal.NewFromInt(100)
 	}
 	return decimal.RequireFromString("1.5")
+}
+
+// TestMoneyRuleResolutions: what the rule parks, an accountant can resolve,
+// from where it was parked: a deposit in a foreign currency from suspense in
+// that currency, a payout's excess from the customer's receivable.
+func TestMoneyRuleResolutions(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	p := ruleProviders[1] // cpay
+	r := &ruleRun{t: t, e: e, p: p, eng: e.Sandbox.Simulator(p.name).Engine()}
+	ctx := context.Background()
+
+	dep := r.open(t, true)
+	g, err := r.eng.FindOrder("", dep.ProviderOrderNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeed(p, g)
+	setCurrency(g, "BTC")
+	r.deliver(t, *g)
+	e.WaitIdle()
+	d := r.only(t, dep.ID, discrepancies.AmountMismatch)
+	if d.Currency != "BTC" || !d.SuspenseAmount.Equal(g.Paid) {
+		t.Fatalf("foreign deposit parked %s %s, want %s BTC", d.SuspenseAmount, d.Currency, g.Paid)
+	}
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, recon.Resolution{Action: recon.AcceptReceived, Actor: "alice", Note: "customer paid in BTC"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Balance("liabilities:customer:" + dep.CustomerID + ":BTC"); !got.Equal(g.Paid) {
+		t.Fatalf("customer BTC %s after accept_received, want %s", got, g.Paid)
+	}
+	if got := e.Balance("liabilities:suspense:BTC"); !got.IsZero() {
+		t.Fatalf("suspense BTC %s after accept_received, want 0", got)
+	}
+
+	pay := r.open(t, false)
+	g, err = r.eng.FindOrder("", pay.ProviderOrderNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeed(p, g)
+	setPaid(p, g, g.Paid.Add(dec("2")))
+	r.deliver(t, *g)
+	e.WaitIdle()
+	d = r.only(t, pay.ID, discrepancies.AmountMismatch)
+	rec := "assets:receivable:" + pay.CustomerID + ":USDT"
+	if !d.SuspenseAmount.Equal(dec("2")) || !e.Balance(rec).Equal(dec("2")) {
+		t.Fatalf("payout excess parked %s, receivable %s; want 2 and 2", d.SuspenseAmount, e.Balance(rec))
+	}
+	loss := e.Balance("expenses:loss:USDT")
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, recon.Resolution{Action: recon.WriteOff, Actor: "alice", Note: "not recoverable"}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Balance(rec).IsZero() || !e.Balance("expenses:loss:USDT").Sub(loss).Equal(dec("2")) {
+		t.Fatalf("after write_off: receivable %s, loss moved by %s; want 0 and 2", e.Balance(rec), e.Balance("expenses:loss:USDT").Sub(loss))
+	}
+	e.CheckLedger()
+}
+
+// only is the one open discrepancy of type typ about an order.
+func (r *ruleRun) only(t *testing.T, orderID int64, typ discrepancies.Type) discrepancies.Discrepancy {
+	t.Helper()
+	var found []discrepancies.Discrepancy
+	for _, d := range r.openOf(orderID) {
+		if d.Type == typ {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("open %s of order %d: %+v, want one", typ, orderID, summaries(found))
+	}
+	return found[0]
 }

@@ -178,12 +178,33 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 	// Money in suspense belongs to payer-modified amounts and unknown orders; a
 	// reversal's parked amount is what the customer owes (a receivable).
 	inSuspense := d.Type == discrepancies.AmountMismatch || d.Type == discrepancies.UnknownOrder
-	if !inSuspense && r.Action != WriteOff && r.Action != Ignore {
+	if r.Action == Ignore {
+		return nil, nil, nil
+	}
+	if d.Type == discrepancies.AmountMismatch && d.OrderID != 0 && parked.IsPositive() {
+		// A payout the provider paid beyond its hold parked the excess as owed
+		// by the customer (a receivable), not in suspense.
+		o, err := s.orders.Get(ctx, d.MerchantID, d.OrderID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.Kind == providers.KindPayout {
+			rec := ledger.ReceivableAccount(o.CustomerID, cur)
+			switch r.Action {
+			case WriteOff:
+				return []ledger.Entry{{Account: ledger.LossAccount(cur), Side: ledger.Debit, Amount: parked}, {Account: rec, Side: ledger.Credit, Amount: parked}}, nil, nil
+			case AcceptReceived:
+				// The customer keeps what the provider paid out: charged to
+				// their balance (refused when it does not cover it).
+				return []ledger.Entry{{Account: ledger.CustomerAccount(o.CustomerID, cur), Side: ledger.Debit, Amount: parked}, {Account: rec, Side: ledger.Credit, Amount: parked}}, nil, nil
+			}
+			return nil, nil, fmt.Errorf("%s on a payout paid beyond its hold: accept_received, write_off or ignore: %w", r.Action, ErrInvalid)
+		}
+	}
+	if !inSuspense && r.Action != WriteOff {
 		return nil, nil, fmt.Errorf("%s on a %s: %w", r.Action, d.Type, ErrNothingToMove)
 	}
 	switch r.Action {
-	case Ignore:
-		return nil, nil, nil
 	case AcceptReceived, RefundPayer:
 		if !parked.IsPositive() || d.OrderID == 0 {
 			return nil, nil, fmt.Errorf("%s on a %s: %w", r.Action, d.Type, ErrNothingToMove)
