@@ -59,7 +59,10 @@
 // characters without surrounding spaces; notifyUrl present (request or
 // Config.NotifyURL) and, like callbackUrl, an absolute http(s) URL. Collections in BRL need remark, customName, number and
 // email ("Brazil required"). Payouts always need bankAccount and customName;
-// BRL also remark and email, INR remark and number, IDR and NGN remark.
+// BRL also remark and email ("Brazil is required"), INR, IDR and NGN remark
+// (IFSC, bank code). A payout's number is optional in every country: the
+// document marks it "no"; "Brazil, India fill in mobile phone number" says
+// what to put in it, not that it must be sent.
 //
 // # Status mapping (status.go)
 //
