@@ -176,7 +176,9 @@
 // positive JSON number or numeric string with at most QuoteDecimals decimals
 // (the document is silent on decimals; quote currencies are fiat);
 // notifyUrl and successRedirectUrl absolute http(s) URLs when sent, and
-// isBlockchain a boolean when sent.
+// isBlockchain a boolean when sent. A string field sent as a JSON number
+// (localOrderId 1700000000, localUserId 55, as the SDK's request vector
+// reads) is taken as its text.
 //
 // NewSimulator serves the create endpoint and the pay page
 // GET /fixed-amount-pay/{publicKey} (a minimal HTML page: amount, quote,

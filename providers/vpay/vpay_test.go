@@ -546,3 +546,28 @@ func TestSimulatorCreateFieldTable(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatorStringFieldsAsNumbers: the SDK's request vector carries
+// localOrderId and localUserId as numbers; the simulator takes them as text.
+func TestSimulatorStringFieldsAsNumbers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b, err := signedJSON(map[string]any{
+		"key": testKey, "localOrderId": json.Number("1700000000"), "localUserId": json.Number("55"),
+		"userCurrency": "USDT", "quoteCurrency": "CNY", "quoteAmount": json.Number("100.00"), "isBlockchain": true,
+	}, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.srv.URL+CreatePath, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"code":0`) || !strings.Contains(string(body), `"localOrderId":"1700000000"`) {
+		t.Fatalf("numeric ids: %s", body)
+	}
+	if o, err := e.sim.Engine().FindOrder(testKey, "1700000000"); err != nil || o.UserID != "55" {
+		t.Fatalf("order %+v %v", o, err)
+	}
+}
