@@ -120,6 +120,27 @@
 //     callBackURL (createOrder's example, fiat payouts, card orders); the
 //     adapter sends each endpoint's table spelling, the simulator reads both.
 //   - The card order's "lanuage" field is sent with the document's spelling.
+//   - Lengths: the simulator refuses a parameter longer than its table's
+//     String(N) ("invalid param <name>"), counted in characters, on every
+//     endpoint (fieldLimits in simlimits.go). Three columns contradict the
+//     document itself and are not enforced: sign's String(32) (an
+//     HMAC-SHA256 is 64 hex characters), createFiatPayoutOrder's toAccount
+//     "String (12)" (its own accountType values name emails, +55 mobiles of
+//     15 characters and random keys) and products' String(16) (its own
+//     example is longer). The adapter checks merchantTradeNo, userId, the
+//     URLs and toAddress itself and leaves the rest to C-Pay's answer.
+//   - createOrderByCreditCard: country is "ISO3166-1" (the simulator takes
+//     alpha-2, alpha-3 or numeric codes), ip "IPV4/V6" (either), lanuage one
+//     of its "Available values" en-US and ru-RU when sent; its amount's
+//     third decimal is rounded down as pwpp's table says for card amounts
+//     (the adapter refuses it). The adapter leaves these checks to C-Pay.
+//   - createFiatPayoutOrder: accountType and toAccount are mandatory for
+//     both channels (the table's "Yes"); Pix (channel 1) is BRL to BRA with
+//     accountType 1-4, and a mobile (3) in the format "+55+AreaCode+Number";
+//     a bank card payout (channel 2) takes any ISO 4217 currency ("ISO"; the
+//     simulator refuses it only for want of a balance in it), though the
+//     adapter offers BRL, EUR and USD only; extInfo, when sent, must be JSON
+//     ("in json format").
 //   - withdraw takes totalAmount and receivedAmount: totalAmount is what the
 //     user is charged at the merchant, receivedAmount what reaches toAddress
 //     (must not exceed totalAmount); C-Pay debits receivedAmount plus its fee

@@ -74,6 +74,19 @@ func (s *Simulator) createOrderByCreditCard(w http.ResponseWriter, r *request) {
 		s.fail(w, "invalid param currency")
 		return
 	}
+	// country "ISO3166-1", ip "IPV4/V6", lanuage one of its "Available values".
+	if !isISO3166(r.p["country"]) {
+		s.fail(w, "invalid param country")
+		return
+	}
+	if !isIP(r.p["ip"]) {
+		s.fail(w, "invalid param ip")
+		return
+	}
+	if l := r.p["lanuage"]; l != "" && !slices.Contains(cardLanguages, l) {
+		s.fail(w, "invalid param lanuage")
+		return
+	}
 	amount, err := providers.ParseAmount(r.p["amount"])
 	// "The precision is two decimal places, higher precision rounds down."
 	if err != nil || !amount.Truncate(fiatDecimals).IsPositive() {
@@ -168,13 +181,25 @@ func (s *Simulator) createFiatPayoutOrder(w http.ResponseWriter, r *request) {
 			s.fail(w, "invalid param accountType")
 			return
 		}
+		// accountType 3: "mobile in format +55+AreaCode+Number".
+		if r.p["accountType"] == "3" && !isPixMobile(r.p["toAccount"]) {
+			s.fail(w, "invalid param toAccount")
+			return
+		}
 	case payoutChannelBankCard:
-		if !slices.Contains(fiatCurrencies, cur) {
+		// currency is "ISO" for a bank card payout: any ISO 4217 code; the
+		// merchant needs a balance in it.
+		if !isISO4217(cur) {
 			s.fail(w, "invalid param currency")
 			return
 		}
 	default:
 		s.fail(w, "invalid param payoutChannel")
+		return
+	}
+	// extInfo: "The extension field, in json format".
+	if e := r.p["extInfo"]; e != "" && !json.Valid([]byte(e)) {
+		s.fail(w, "invalid param extInfo")
 		return
 	}
 	amount, ok := s.amount(w, r, "amount", fiatDecimals)

@@ -108,8 +108,9 @@ type request struct {
 	m sim.Merchant
 }
 
-// handle registers an endpoint: method check, form parsing, merchant look-up
-// and signature check, wrapped by the engine's endpoint faults.
+// handle registers an endpoint: method check, form parsing, merchant look-up,
+// signature check and the document's String(N) lengths (fieldLimits), wrapped
+// by the engine's endpoint faults.
 func (s *Simulator) handle(path, method string, h func(http.ResponseWriter, *request)) {
 	s.mux.HandleFunc(path, s.engine.Endpoint(path, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method {
@@ -145,6 +146,10 @@ func (s *Simulator) handle(path, method string, h func(http.ResponseWriter, *req
 		if !Verify(p, m.Secret, p[SignField]) {
 			s.log.Info("cpay simulator: bad signature", "path", path, "merchant_id", mid)
 			s.fail(w, msgBadSign)
+			return
+		}
+		if name := overLong(path, p); name != "" {
+			s.fail(w, "invalid param "+name)
 			return
 		}
 		h(w, &request{p: p, m: m})

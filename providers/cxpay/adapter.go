@@ -150,7 +150,8 @@ func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 
 // ValidatePayout is ValidateDeposit for payouts: the beneficiary's account and
 // name always, and per country the remark (Brazil account type, India IFSC,
-// Indonesia/Nigeria bank code), email (Brazil) and phone (India).
+// Indonesia/Nigeria bank code) and email (Brazil); the phone (number) is
+// optional everywhere.
 func (a *Adapter) ValidatePayout(req providers.PayoutRequest) error {
 	_, err := a.payoutParams(req)
 	return err

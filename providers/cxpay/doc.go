@@ -59,7 +59,10 @@
 // characters without surrounding spaces; notifyUrl present (request or
 // Config.NotifyURL) and, like callbackUrl, an absolute http(s) URL. Collections in BRL need remark, customName, number and
 // email ("Brazil required"). Payouts always need bankAccount and customName;
-// BRL also remark and email, INR remark and number, IDR and NGN remark.
+// BRL also remark and email ("Brazil is required"), INR, IDR and NGN remark
+// (IFSC, bank code). A payout's number is optional in every country: the
+// document marks it "no"; "Brazil, India fill in mobile phone number" says
+// what to put in it, not that it must be sent.
 //
 // # Status mapping (status.go)
 //
@@ -73,6 +76,10 @@
 //
 //   - Requests may be JSON or form: the adapter sends JSON (every value a JSON
 //     string); the simulator accepts both, and form without a Content-Type.
+//     Every request field is typed "string"; a form cannot say otherwise,
+//     and the simulator takes a JSON number or boolean as its JSON text
+//     (amount 20.00 is "20.00", signed so), as a Java backend binding JSON to
+//     String fields does, rather than refusing it.
 //   - /collect/create returns only the cashier url, no platform order id:
 //     CreateResult.ProviderOrderID is empty for deposits and learnt from the
 //     callback or the query. A code-200 answer without url (or, for payouts,
@@ -97,7 +104,9 @@
 //     invalid. Requested is never stated by CXPay (invalid): tally compares
 //     Paid with its own order. Credited is never stated either (invalid). Fee is
 //     set whenever the answer carries fee. utr, the 12-digit transaction code,
-//     goes to Event.TxHash. The query answers for deposits and payouts alike
+//     goes to Event.TxHash. The answer always carries utr; it is "" until the
+//     order is paid (the document's example, at status 0, shows one, but a
+//     transaction code exists only once money moved). The query answers for deposits and payouts alike
 //     and does not say which: Event.Kind is the OrderQuery.Kind given.
 //   - The query has no reverse flag: a reversed order reads as paid (status 1);
 //     only the callback's reverse=true reveals the reversal. The adapter honours

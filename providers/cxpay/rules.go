@@ -52,15 +52,15 @@ func depositRequired(currency string) []string {
 
 // payoutRequired lists the payout fields required beyond the always required
 // ones (bankAccount, customName), per account currency: Brazil needs the
-// account type in remark and an email, India the IFSC code in remark and a
-// mobile number, Indonesia and Nigeria the bank code in remark.
+// account type in remark and an email ("Brazil is required"), India the IFSC
+// code in remark, Indonesia and Nigeria the bank code in remark. number stays
+// optional everywhere: the document marks it "no" and only says what Brazil
+// and India "fill in" (a mobile phone number) when it is sent.
 func payoutRequired(currency string) []string {
 	switch strings.ToUpper(currency) {
 	case "BRL":
 		return []string{"remark", "email"}
-	case "INR":
-		return []string{"remark", "number"}
-	case "IDR", "NGN":
+	case "INR", "IDR", "NGN":
 		return []string{"remark"}
 	}
 	return nil

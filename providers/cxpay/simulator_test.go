@@ -2,9 +2,13 @@ package cxpay
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -272,5 +276,86 @@ func TestSimulatorIdentity(t *testing.T) {
 	defer s.Close()
 	if s.Provider() != "cxpay" || s.Engine().Provider() != "cxpay" || s.Handler() == nil || s.base != "http://127.0.0.1:9000/cxpay" {
 		t.Fatal("identity")
+	}
+}
+
+// TestSimulatorRequiredFieldsPerCountry walks the create endpoints' fields as
+// the document lists them: for each account currency, leaving out a field the
+// document requires (always, or for that country) is refused with "<field> is
+// required", and leaving out one it marks optional is accepted. The lists are
+// written from the document, not from rules.go, so that they check it.
+func TestSimulatorRequiredFieldsPerCountry(t *testing.T) {
+	currencies := []string{"BRL", "INR", "IDR", "NGN", "MXN"}
+	var merchants []sim.Merchant
+	for _, c := range currencies {
+		merchants = append(merchants, sim.Merchant{
+			ID: "M-" + c, Secret: testKey, Options: map[string]string{SimOptCurrency: c},
+			Balances: map[string]*sim.Balance{c: {Available: dec("1000000")}},
+		})
+	}
+	s := NewSimulator(sim.Config{BaseURL: "http://sim.test", Merchants: merchants, Scale: testScale, Seed: 1, Logger: quiet})
+	t.Cleanup(s.Close)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	// Every field but merchant and sign, per endpoint.
+	collectFields := map[string]string{
+		"payCode": "P1", "amount": "100", "notifyUrl": "http://127.0.0.1:1/cb", "callbackUrl": "http://127.0.0.1:1/ret",
+		"remark": "12345678909", "customName": "Joao", "number": "5511987654321", "email": "j@example.com",
+	}
+	payFields := map[string]string{
+		"payCode": "P1", "amount": "100", "notifyUrl": "http://127.0.0.1:1/cb", "bankAccount": "12345678",
+		"customName": "Maria", "remark": "CODE1", "number": "919876543210", "email": "m@example.com",
+	}
+	// Required beyond merchant and sign, from the document: /collect/create
+	// "Brazil required" remark, customName, number, email; /pay/create
+	// remark for Brazil (account type), India (IFSC), Indonesia and Nigeria
+	// (bank code), email "Brazil is required"; number never ("no").
+	collectRequired := map[string][]string{"BRL": {"remark", "customName", "number", "email"}}
+	payRequired := map[string][]string{
+		"BRL": {"remark", "email"}, "INR": {"remark"}, "IDR": {"remark"}, "NGN": {"remark"},
+	}
+	always := map[string][]string{
+		PathCollectCreate: {"payCode", "amount", "orderId", "notifyUrl"},
+		PathPayCreate:     {"payCode", "amount", "orderId", "notifyUrl", "bankAccount", "customName"},
+	}
+	n := 0
+	for _, cur := range currencies {
+		for _, path := range []string{PathCollectCreate, PathPayCreate} {
+			fields, extra := collectFields, collectRequired[cur]
+			if path == PathPayCreate {
+				fields, extra = payFields, payRequired[cur]
+			}
+			required := append(slices.Clone(always[path]), extra...)
+			for _, omit := range append(slices.Sorted(maps.Keys(fields)), "orderId") {
+				t.Run(cur+path+"/without_"+omit, func(t *testing.T) {
+					n++
+					p := map[string]string{"merchant": "M-" + cur, "orderId": fmt.Sprintf("RQ%d", n)}
+					maps.Copy(p, fields)
+					delete(p, omit)
+					resp, err := http.Post(srv.URL+path, "application/x-www-form-urlencoded", strings.NewReader(signedForm(p, testKey)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer resp.Body.Close()
+					var env struct {
+						Code int
+						Desc string
+					}
+					if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+						t.Fatal(err)
+					}
+					if slices.Contains(required, omit) {
+						if env.Code != 400 || env.Desc != omit+" is required" {
+							t.Fatalf("without required %s: code %d desc %q, want 400 %q", omit, env.Code, env.Desc, omit+" is required")
+						}
+						return
+					}
+					if env.Code != 200 {
+						t.Fatalf("without optional %s: code %d desc %q, want 200", omit, env.Code, env.Desc)
+					}
+				})
+			}
+		}
 	}
 }

@@ -501,6 +501,17 @@ func TestDepositOutcomes(t *testing.T) {
 	// shows 已取消 again (failed) while still stating what was received.
 	e.deposit("D-R", "800")
 	e.mustControl("POST", "/orders/D-R/pay", "")
+	// Each callback is delivered by its own goroutine: on a loaded machine a
+	// reversal sent at once can overtake the success. Reverse once the
+	// success has been acknowledged, so that the order of arrival is fixed.
+	waitFor(t, "the success callback", func() bool {
+		for _, ev := range e.rcv.acked() {
+			if ev.OrderNo == "D-R" {
+				return true
+			}
+		}
+		return false
+	})
 	e.mustControl("POST", "/orders/D-R/reverse", "")
 	ev := e.query(providers.KindDeposit, "D-R")
 	if ev.Status != providers.StatusFailed || ev.ProviderStatus != "已取消" || !ev.Paid.Decimal.Equal(dec("800")) || ev.Reversed {

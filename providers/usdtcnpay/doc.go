@@ -49,8 +49,10 @@
 //     padded). Body: {"data":"<base64>"}, Content-Type application/json.
 //     Options rsa_padding=oaep switches to OAEP-SHA1 should the platform need it.
 //     Answers are plain JSON: the merchant holds only the public key.
-//   - Timestamp: Unix milliseconds (Options timestamp_unit=s for seconds). The
-//     simulator refuses one more than 5 minutes off its clock (code 1002).
+//   - Timestamp: Unix milliseconds (Options timestamp_unit=s for seconds); the
+//     document calls it only a Number. The simulator reads it in the unit of
+//     its merchant's timestamp_unit option (ms by default, or s) and refuses
+//     one more than 5 minutes off its clock (code 1002).
 //   - Header names are sent as Go canonicalizes them (Accesskey, Accesstoken);
 //     HTTP header names are case-insensitive.
 //
@@ -92,6 +94,15 @@
 //     Only positive whole multiples of 100 are accepted; the adapter refuses
 //     anything else, including 150 and 100.5, with ErrInvalidRequest before any
 //     call.
+//   - Required fields: the field tables have no "required" column. Reading:
+//     every field they list is required — invokecharge orderNo, amount,
+//     successUrl, failUrl; submitwithdraw the same and category, name,
+//     account, and bankChannel for a bank (category 0; it "does not apply" to
+//     Alipay, where the simulator ignores it). orderNo is any non-empty
+//     string (the document gives no length); successUrl and failUrl must be
+//     absolute http(s) URLs, since the platform calls them. Fields are read
+//     as a lenient Java platform reads them: a String may come as a JSON
+//     number and a Number as a numeric string ("800", category "0").
 //   - "failUr" in the field tables is a typo for failUrl (the examples and
 //     successUrl say so); the adapter sends failUrl, the simulator also accepts failUr.
 //   - The invokecharge and submitwithdraw answers are not shown. Reading: the
@@ -185,7 +196,8 @@
 // page GET /pay/{chargeNo} (with a screenshot upload, POST
 // /pay/{chargeNo}/upload, that moves a charge to 待确认), and the control API
 // through its Engine. Merchants: ID the accessKey, Secret the secretKey, CNY
-// balances; options token_ttl (seconds, default 600) and rsa_padding. It
+// balances; options token_ttl (seconds, default 600), timestamp_unit (ms or
+// s, default ms) and rsa_padding. It
 // checks, in order, method, token (401), Timestamp (1002), decryption (1001),
 // fields (400), amount (2001), then duplicate order number (2002) and balance
 // (2003). Withdrawals settle whole or in parts (control API settle-part, or a

@@ -27,7 +27,8 @@ import (
 // token, the RSA-encrypted bodies and the envelope codes of this package, a
 // hosted deposit page, and the unsigned success/fail URL callbacks, all on the
 // engine's order book and balances. Merchants are keyed by accessKey (ID) and
-// secretKey (Secret); their options are SimOptionTokenTTL and OptionRSAPadding.
+// secretKey (Secret); their options are SimOptionTokenTTL,
+// SimOptionTimestampUnit and OptionRSAPadding.
 type Simulator struct {
 	cfg     sim.Config
 	eng     *sim.Engine
@@ -43,6 +44,12 @@ type Simulator struct {
 // SimOptionTokenTTL is a simulator merchant option: the token lifetime in
 // seconds (default 600, what the document's example answers).
 const SimOptionTokenTTL = "token_ttl"
+
+// SimOptionTimestampUnit is a simulator merchant option: the unit of the
+// Timestamp header the platform reads, "ms" (default) or "s", as the adapter's
+// OptionTimestampUnit sends it. The document calls the header only a Number,
+// so the simulator takes either unit a merchant is set up for.
+const SimOptionTimestampUnit = OptionTimestampUnit
 
 // simKeyBits is the size of the simulated platform key.
 const simKeyBits = 2048
@@ -222,7 +229,13 @@ func (s *Simulator) authed(h apiHandler) http.HandlerFunc {
 			return
 		}
 		ts, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(HeaderTimestamp)), 10, 64)
-		if err != nil || absDuration(now.Sub(time.UnixMilli(ts))) > timestampWindow {
+		sent := time.UnixMilli(ts)
+		if m.Options[SimOptionTimestampUnit] == "s" {
+			sent = time.Unix(ts, 0)
+		}
+		// Compared as instants: now.Sub of a time centuries away saturates,
+		// and the absolute value of the smallest Duration is negative.
+		if err != nil || sent.Before(now.Add(-timestampWindow)) || sent.After(now.Add(timestampWindow)) {
 			writeEnvelope(w, http.StatusOK, CodeTimestamp, "请求时间戳无效", nil)
 			return
 		}
@@ -541,11 +554,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func absDuration(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }

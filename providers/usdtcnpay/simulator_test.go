@@ -2,13 +2,16 @@ package usdtcnpay
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/sim"
 )
 
@@ -213,5 +216,118 @@ func TestNewSimulator(t *testing.T) {
 	var p sim.Protocol = protocol{}
 	if p.Ack() != "success" || len(p.Schedule()) != 6 {
 		t.Fatalf("protocol ack %q schedule %v", p.Ack(), p.Schedule())
+	}
+}
+
+// TestSimulatorOrderFields walks invokecharge's and submitwithdraw's field
+// tables: every listed field is required (400 without it), except bankChannel
+// for Alipay (category 1, "不适用"), where it may be left out.
+func TestSimulatorOrderFields(t *testing.T) {
+	e := newEnv(t)
+	c := newSimClient(t, e)
+	charge := map[string]string{
+		"orderNo": `"C%d"`, "amount": `800`, "successUrl": `"http://127.0.0.1:1/s"`, "failUrl": `"http://127.0.0.1:1/f"`,
+	}
+	bank := map[string]string{
+		"orderNo": `"W%d"`, "amount": `300`, "category": `0`, "bankChannel": `102`, "name": `"王五"`, "account": `"6222"`,
+		"successUrl": `"http://127.0.0.1:1/s"`, "failUrl": `"http://127.0.0.1:1/f"`,
+	}
+	alipay := map[string]string{
+		"orderNo": `"A%d"`, "amount": `300`, "category": `1`, "name": `"王五"`, "account": `"wang@example.com"`,
+		"successUrl": `"http://127.0.0.1:1/s"`, "failUrl": `"http://127.0.0.1:1/f"`,
+	}
+	cases := []struct {
+		name     string
+		path     string
+		fields   map[string]string
+		optional []string // fields that may be left out
+	}{
+		{"invokecharge", PathCharge, charge, nil},
+		{"submitwithdraw bank", PathWithdraw, bank, nil},
+		{"submitwithdraw alipay", PathWithdraw, alipay, nil},
+	}
+	n := 0
+	body := func(fields map[string]string, omit string) []byte {
+		n++
+		var parts []string
+		for k, v := range fields {
+			if k == omit {
+				continue
+			}
+			if k == "orderNo" {
+				v = fmt.Sprintf(v, n)
+			}
+			parts = append(parts, `"`+k+`":`+v)
+		}
+		return c.encrypted("{" + strings.Join(parts, ",") + "}")
+	}
+	for _, tc := range cases {
+		if _, env := c.post(tc.path, c.headers(), body(tc.fields, "")); codeOf(t, env) != "0" {
+			t.Fatalf("%s with every field: %+v", tc.name, env)
+		}
+		for name := range tc.fields {
+			_, env := c.post(tc.path, c.headers(), body(tc.fields, name))
+			if got := codeOf(t, env); got != "400" {
+				t.Errorf("%s without %s: code %s %q, want 400", tc.name, name, got, env.Msg)
+			}
+		}
+	}
+	// bankChannel does not apply to Alipay: sent anyway, it is ignored.
+	withChannel := maps.Clone(alipay)
+	withChannel["bankChannel"] = `102`
+	if _, env := c.post(PathWithdraw, c.headers(), body(withChannel, "")); codeOf(t, env) != "0" {
+		t.Errorf("alipay with a bankChannel: %+v", env)
+	}
+	// orderNo has no documented length; a String may come as a number.
+	long := maps.Clone(charge)
+	long["orderNo"] = `"` + strings.Repeat("9", 64) + `%d"`
+	if _, env := c.post(PathCharge, c.headers(), body(long, "")); codeOf(t, env) != "0" {
+		t.Errorf("long orderNo: %+v", env)
+	}
+	numeric := maps.Clone(charge)
+	numeric["orderNo"] = `77%d`
+	if _, env := c.post(PathCharge, c.headers(), body(numeric, "")); codeOf(t, env) != "0" {
+		t.Errorf("numeric orderNo: %+v", env)
+	}
+}
+
+// TestSimulatorTimestampUnit: the document calls Timestamp only a Number; a
+// merchant set up for seconds is read in seconds, the default in milliseconds.
+func TestSimulatorTimestampUnit(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		unit, ts, code string
+	}{
+		{"", strconv.FormatInt(now.UnixMilli(), 10), "2004"},
+		{"", strconv.FormatInt(now.Unix(), 10), "1002"},
+		{"ms", strconv.FormatInt(now.UnixMilli(), 10), "2004"},
+		{"s", strconv.FormatInt(now.Unix(), 10), "2004"},
+		{"s", strconv.FormatInt(now.UnixMilli(), 10), "1002"},
+		{"s", strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10), "1002"},
+		{"s", "", "1002"},
+		// Millennia away: compared as instants, not through a saturating Duration.
+		{"", "99999999999999999", "1002"},
+		{"s", "99999999999999999", "1002"},
+	}
+	for _, tc := range cases {
+		t.Run("unit="+tc.unit+"/ts="+tc.ts, func(t *testing.T) {
+			var opts []envOpt
+			if tc.unit != "" {
+				opts = append(opts, withMerchantOption(SimOptionTimestampUnit, tc.unit))
+			}
+			e := newEnv(t, opts...)
+			c := newSimClient(t, e)
+			h := c.headers()
+			h.Set(HeaderTimestamp, tc.ts)
+			if _, env := c.post(PathGetCharge, h, c.encrypted(`{"orderNo":"X"}`)); codeOf(t, env) != tc.code {
+				t.Fatalf("code %s %q, want %s", codeOf(t, env), env.Msg, tc.code)
+			}
+		})
+	}
+	// The adapter with timestamp_unit=s works against a merchant set up so.
+	e := newEnv(t, withMerchantOption(SimOptionTimestampUnit, "s"), withAdapterOption(OptionTimestampUnit, "s"))
+	e.deposit("TS-1", "800")
+	if ev := e.query(providers.KindDeposit, "TS-1"); ev.OrderNo != "TS-1" {
+		t.Fatalf("query = %+v", ev)
 	}
 }

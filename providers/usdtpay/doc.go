@@ -84,8 +84,13 @@
 //     the simulator accepts up to two and echoes the request's string in the
 //     callback when the payer paid exactly, else the paid amount with two
 //     decimals. Ten characters at most: 9999999.99.
-//   - Field lengths are maxima (pickupUrl and receiveUrl 100, customerId 32,
-//     crmNo 8); the adapter refuses longer values before building the form.
+//   - Field lengths are maxima (pickupUrl and receiveUrl 100, signType 5,
+//     orderNo 32, orderAmount 10, orderCurrency 3, customerId 32, crmNo 8),
+//     counted in characters: the simulator refuses a longer value and accepts
+//     one at the limit, whatever its script. The adapter counts UTF-8 bytes,
+//     which is never more lenient, and refuses longer values before building
+//     the form. Every field but crmNo must be non-empty (不为空 / "Null
+//     allowed? No").
 //   - Callbacks are form POSTs (application/x-www-form-urlencoded). The parser
 //     refuses other methods and content types, a field sent twice, and any body
 //     larger than MaxCallbackBytes.

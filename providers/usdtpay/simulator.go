@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -199,7 +200,9 @@ func checkPayRequest(p PayRequest) (decimal.Decimal, error) {
 		{"orderNo", p.OrderNo, maxOrderNoLen}, {"orderAmount", p.OrderAmount, maxAmountLen}, {"orderCurrency", p.OrderCurrency, 3},
 		{"customerId", p.CustomerID, maxCustomerIDLen}, {"crmNo", p.CrmNo, maxCrmNoLen}}
 	for _, l := range limits {
-		if len(l.value) > l.max {
+		// The length column counts characters (a Chinese customerId of 32
+		// characters fits), not the bytes of their UTF-8 encoding.
+		if utf8.RuneCountInString(l.value) > l.max {
 			return decimal.Decimal{}, fmt.Errorf("%s is longer than %d characters", l.name, l.max)
 		}
 	}

@@ -719,3 +719,71 @@ func TestProtocolSchedule(t *testing.T) {
 		t.Fatal("ack")
 	}
 }
+
+// TestSimulatorFieldRules walks the pay form's table field by field: every
+// field but crmNo "不为空" (refused when empty), each at most its length
+// column in characters (accepted at the limit, refused one beyond).
+func TestSimulatorFieldRules(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	n := 0
+	good := func() PayRequest {
+		n++
+		return PayRequest{PickupURL: "https://crm.example.com/done", ReceiveURL: "https://crm.example.com/cb", SignType: "MD5",
+			OrderNo: fmt.Sprintf("251122093000TW0014780000%08d", n), OrderAmount: "100.00", OrderCurrency: "CNY", CustomerID: "83430099", CrmNo: testCrmNo}
+	}
+	// padURL pads an http URL to exactly n characters.
+	padURL := func(n int) string {
+		const prefix = "https://crm.example.com/"
+		return prefix + strings.Repeat("a", n-len(prefix))
+	}
+	tests := []struct {
+		name   string
+		change func(*PayRequest)
+		want   string // "" accepted, else the error page's code
+	}{
+		{"no pickupUrl", func(p *PayRequest) { p.PickupURL = "" }, CodeParamError},
+		{"no receiveUrl", func(p *PayRequest) { p.ReceiveURL = "" }, CodeParamError},
+		{"no signType", func(p *PayRequest) { p.SignType = "" }, CodeParamError},
+		{"no orderNo", func(p *PayRequest) { p.OrderNo = "" }, CodeParamError},
+		{"no orderAmount", func(p *PayRequest) { p.OrderAmount = "" }, CodeParamError},
+		{"no orderCurrency", func(p *PayRequest) { p.OrderCurrency = "" }, CodeParamError},
+		{"no customerId", func(p *PayRequest) { p.CustomerID = "" }, CodeParamError},
+		{"no crmNo (read from the order number)", func(p *PayRequest) { p.CrmNo = "" }, ""},
+		{"pickupUrl 100", func(p *PayRequest) { p.PickupURL = padURL(100) }, ""},
+		{"pickupUrl 101", func(p *PayRequest) { p.PickupURL = padURL(101) }, CodeParamError},
+		{"receiveUrl 100", func(p *PayRequest) { p.ReceiveURL = padURL(100) }, ""},
+		{"receiveUrl 101", func(p *PayRequest) { p.ReceiveURL = padURL(101) }, CodeParamError},
+		{"signType 6", func(p *PayRequest) { p.SignType = "MD5MD5" }, CodeParamError},
+		{"orderNo 32", func(p *PayRequest) { p.OrderNo += "" }, ""},
+		{"orderNo 33", func(p *PayRequest) { p.OrderNo += "9" }, CodeParamError},
+		{"orderAmount 10", func(p *PayRequest) { p.OrderAmount = "9999999.99" }, ""},
+		{"orderAmount 11", func(p *PayRequest) { p.OrderAmount = "10000000.00" }, CodeParamError},
+		{"orderAmount whole", func(p *PayRequest) { p.OrderAmount = "1" }, ""},
+		{"orderAmount one decimal", func(p *PayRequest) { p.OrderAmount = "1.5" }, ""},
+		{"orderCurrency USD", func(p *PayRequest) { p.OrderCurrency = "USD" }, ""},
+		{"orderCurrency MYR", func(p *PayRequest) { p.OrderCurrency = "MYR" }, ""},
+		{"orderCurrency 4", func(p *PayRequest) { p.OrderCurrency = "CNYX" }, CodeParamError},
+		{"customerId 32", func(p *PayRequest) { p.CustomerID = strings.Repeat("8", 32) }, ""},
+		{"customerId 32 Chinese characters", func(p *PayRequest) { p.CustomerID = strings.Repeat("客", 32) }, ""},
+		{"customerId 33", func(p *PayRequest) { p.CustomerID = strings.Repeat("8", 33) }, CodeParamError},
+		{"crmNo 9 (no such merchant)", func(p *PayRequest) { p.CrmNo = testCrmNo + "0" }, CodeUnknownMerchant},
+	}
+	for _, tc := range tests {
+		p := good()
+		tc.change(&p)
+		p.Sign = p.ComputeSign(testKey)
+		t.Run(tc.name, func(t *testing.T) {
+			status, page := postForm(t, h.base, p)
+			if tc.want == "" {
+				if status != http.StatusOK || parsePayPage(t, page).OrderNo != p.OrderNo {
+					t.Fatalf("status %d, want the pay page:\n%s", status, page)
+				}
+				return
+			}
+			if status != http.StatusBadRequest || errorCode(page) != tc.want {
+				t.Fatalf("status %d code %q, want 400 %s:\n%s", status, errorCode(page), tc.want, page)
+			}
+		})
+	}
+}

@@ -62,6 +62,9 @@
 //     always sends it and the simulator accepts it, or its absence.
 //   - localUserId is described as "platform-assigned merchant number" but named
 //     and used as the merchant's own user id; it carries CustomerID.
+//   - localOrderId: the document gives no length. The adapter keeps order
+//     numbers to 64 characters (a client's caution, never more lenient than
+//     MinPay); the simulator accepts any non-empty one and echoes it exactly.
 //   - FailURL, Payer, Extra and CreatedAt have no field and are ignored;
 //     Method must be "" (the endpoint has one way to pay).
 //
@@ -168,6 +171,18 @@
 // DepositRequest.Method: only "" is understood. Extra: no keys are read.
 //
 // # Simulator
+//
+// The create endpoint checks the field table: key, localOrderId,
+// userCurrency, quoteCurrency, quoteAmount and sign are required ("是"),
+// localUserId, notifyUrl and successRedirectUrl optional ("否"), each
+// refused with 10001 when missing or blank; userCurrency USDT or TRX (10006),
+// quoteCurrency one the merchant has a rate for (10005), quoteAmount a
+// positive JSON number or numeric string with at most QuoteDecimals decimals
+// (the document is silent on decimals; quote currencies are fiat);
+// notifyUrl and successRedirectUrl absolute http(s) URLs when sent, and
+// isBlockchain a boolean when sent. A string field sent as a JSON number
+// (localOrderId 1700000000, localUserId 55, as the SDK's request vector
+// reads) is taken as its text.
 //
 // NewSimulator serves the create endpoint and the pay page
 // GET /fixed-amount-pay/{publicKey} (a minimal HTML page: amount, quote,

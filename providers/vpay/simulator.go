@@ -157,10 +157,10 @@ func (s *Simulator) orderFromRequest(root *node, m *sim.Merchant) (*sim.Order, i
 			return nil, CodeInvalidParam, name + " is required"
 		}
 	}
-	orderNo, userCur, quoteCur := str("localOrderId"), str("userCurrency"), str("quoteCurrency")
-	if len(orderNo) > 64 {
-		return nil, CodeInvalidParam, "localOrderId is longer than 64 characters"
-	}
+	// localOrderId is kept exactly as sent (callbacks echo it) and has no
+	// length limit: the document gives none.
+	orderNo, _ := root.field("localOrderId").scalar()
+	userCur, quoteCur := str("userCurrency"), str("quoteCurrency")
 	if userCur != "USDT" && userCur != "TRX" {
 		return nil, CodeCurrencyRejected, "userCurrency " + userCur + " is not supported (USDT, TRX)"
 	}

@@ -1,8 +1,10 @@
 package vpay
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -458,4 +460,114 @@ func TestCreateFaults(t *testing.T) {
 			t.Fatalf("pay page under fault: %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestSimulatorCreateFieldTable walks section 6.3.2's request table: a
+// required field ("是") left out is refused with 10001, an optional one ("否")
+// left out is accepted, and localOrderId, for which the document gives no
+// length, is accepted long and echoed exactly.
+func TestSimulatorCreateFieldTable(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	n := 0
+	full := func() map[string]any {
+		n++
+		return map[string]any{
+			"key": testKey, "localOrderId": fmt.Sprintf("FT-%d", n), "localUserId": "55", "notifyUrl": "http://127.0.0.1:1/cb",
+			"successRedirectUrl": "http://127.0.0.1:1/done", "userCurrency": "USDT", "quoteCurrency": "CNY",
+			"quoteAmount": json.Number("5"), "isBlockchain": true,
+		}
+	}
+	post := func(t *testing.T, fields map[string]any) (code int, data map[string]any) {
+		t.Helper()
+		b, err := signedJSON(fields, testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(e.srv.URL+CreatePath, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var env struct {
+			Code int            `json:"code"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+			t.Fatal(err)
+		}
+		return env.Code, env.Data
+	}
+	cases := []struct {
+		omit string
+		want int
+	}{
+		{"key", CodeInvalidParam},
+		{"localOrderId", CodeInvalidParam},
+		{"localUserId", CodeOK},
+		{"notifyUrl", CodeOK},
+		{"successRedirectUrl", CodeOK},
+		{"userCurrency", CodeInvalidParam},
+		{"quoteCurrency", CodeInvalidParam},
+		{"quoteAmount", CodeInvalidParam},
+		{"isBlockchain", CodeOK},
+	}
+	for _, c := range cases {
+		t.Run("without "+c.omit, func(t *testing.T) {
+			f := full()
+			delete(f, c.omit)
+			if code, _ := post(t, f); code != c.want {
+				t.Fatalf("code %d, want %d", code, c.want)
+			}
+		})
+		t.Run("blank "+c.omit, func(t *testing.T) {
+			if c.omit == "isBlockchain" {
+				return // a boolean, never blank
+			}
+			f := full()
+			f[c.omit] = " "
+			want := c.want
+			if c.omit == "notifyUrl" || c.omit == "successRedirectUrl" || c.omit == "localUserId" {
+				want = CodeOK // blank optional fields are as good as absent
+			}
+			if code, _ := post(t, f); code != want {
+				t.Fatalf("code %d, want %d", code, want)
+			}
+		})
+	}
+	for _, no := range []string{strings.Repeat("9", 65), strings.Repeat("长", 100), " padded "} {
+		f := full()
+		f["localOrderId"] = no
+		code, data := post(t, f)
+		if code != CodeOK || data["localOrderId"] != no {
+			t.Fatalf("localOrderId %q: code %d data %v", no, code, data)
+		}
+		if o, err := e.sim.Engine().FindOrder(testKey, no); err != nil || o.OrderNo != no {
+			t.Fatalf("order for %q: %+v %v", no, o, err)
+		}
+	}
+}
+
+// TestSimulatorStringFieldsAsNumbers: the SDK's request vector carries
+// localOrderId and localUserId as numbers; the simulator takes them as text.
+func TestSimulatorStringFieldsAsNumbers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b, err := signedJSON(map[string]any{
+		"key": testKey, "localOrderId": json.Number("1700000000"), "localUserId": json.Number("55"),
+		"userCurrency": "USDT", "quoteCurrency": "CNY", "quoteAmount": json.Number("100.00"), "isBlockchain": true,
+	}, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.srv.URL+CreatePath, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"code":0`) || !strings.Contains(string(body), `"localOrderId":"1700000000"`) {
+		t.Fatalf("numeric ids: %s", body)
+	}
+	if o, err := e.sim.Engine().FindOrder(testKey, "1700000000"); err != nil || o.UserID != "55" {
+		t.Fatalf("order %+v %v", o, err)
+	}
 }
