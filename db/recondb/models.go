@@ -198,6 +198,7 @@ type ProviderAccount struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	DepositLifetimeMs  int64
+	MaxAmounts         []byte
 }
 
 type ReconRun struct {
