@@ -61,6 +61,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 	if err := checkRequest(req); err != nil {
 		return Order{}, false, err
 	}
+	if err := s.checkAmount(ctx, req); err != nil {
+		return Order{}, false, err
+	}
 	hash := requestHash(req)
 	if prev, ok, err := s.replay(ctx, s.q, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
 		return prev, ok, err
@@ -97,6 +100,9 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req CreateRequest) (O
 	if err := checkRequest(req); err != nil {
 		return Order{}, false, err
 	}
+	if err := s.checkAmount(ctx, req); err != nil {
+		return Order{}, false, err
+	}
 	hash := requestHash(req)
 	q := s.q.WithTx(tx)
 	if prev, ok, err := s.replay(ctx, q, req.MerchantID, req.IdempotencyKey, hash); ok || err != nil {
@@ -123,18 +129,27 @@ type prepared struct {
 }
 
 // prepare checks what needs the provider account and its adapter (nothing is
-// written): the account is the merchant's and enabled, the currencies are
-// known, and the adapter would take the request.
+// written): the account is the merchant's and enabled, the amount within the
+// account's limit, the currencies are known, and the adapter would take the
+// request.
 func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
 	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
 		return prepared{}, &InputError{Code: "unknown_provider_account", Field: "provider_account",
 			Message: fmt.Sprintf("provider account %q is unknown, disabled or not yours", req.ProviderAccount)}
 	}
+	scale, err := s.merchants.CurrencyScale(ctx, req.Currency)
+	if err != nil {
+		return prepared{}, fmt.Errorf("scale of %s: %w", req.Currency, err) // checkAmount has seen it
+	}
+	if limit := acct.MaxAmount(req.Currency, scale); req.Amount.GreaterThan(limit) {
+		return prepared{}, &InputError{Code: "invalid_amount", Field: "amount",
+			Message: fmt.Sprintf("amount %s %s is above the limit of provider account %q: %s %s", req.Amount, req.Currency, acct.Name, limit, req.Currency)}
+	}
 	if req.PayCurrency == "" {
 		req.PayCurrency = req.Currency
 	}
-	if _, ok := ledger.Currencies[req.PayCurrency]; !ok {
+	if _, err := s.merchants.CurrencyScale(ctx, req.PayCurrency); err != nil {
 		return prepared{}, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
@@ -242,6 +257,25 @@ var (
 	orderNoRE  = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
 )
 
+// checkAmount refuses an order currency tally keeps no books in, and an
+// amount that is not positive or has more decimals than its currency.
+func (s *Service) checkAmount(ctx context.Context, req CreateRequest) error {
+	scale, err := s.merchants.CurrencyScale(ctx, req.Currency)
+	if errors.Is(err, merchants.ErrUnknownCurrency) {
+		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
+	}
+	if err != nil {
+		return fmt.Errorf("scale of %s: %w", req.Currency, err)
+	}
+	if !req.Amount.IsPositive() {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}
+	}
+	if !req.Amount.Equal(req.Amount.Truncate(scale)) {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s has more than %d decimals for %s", req.Amount, scale, req.Currency)}
+	}
+	return nil
+}
+
 // checkRequest validates what needs no database or provider.
 func checkRequest(req CreateRequest) error {
 	if req.Kind != providers.KindDeposit && req.Kind != providers.KindPayout {
@@ -258,16 +292,6 @@ func checkRequest(req CreateRequest) error {
 	}
 	if req.MerchantOrderNo != "" && !orderNoRE.MatchString(req.MerchantOrderNo) {
 		return &InputError{Code: "invalid_merchant_order_no", Field: "merchant_order_no", Message: "merchant_order_no: 1 to 64 printable ASCII characters"}
-	}
-	cur, ok := ledger.Currencies[req.Currency]
-	if !ok {
-		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
-	}
-	if !req.Amount.IsPositive() {
-		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}
-	}
-	if !req.Amount.Equal(req.Amount.Truncate(cur.Scale)) {
-		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s has more than %d decimals for %s", req.Amount, cur.Scale, req.Currency)}
 	}
 	return nil
 }
