@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
 
@@ -194,5 +195,49 @@ func TestInputDuplicateKeys(t *testing.T) {
 		"Idempotency-Key", "distinct")
 	if r.Status == http.StatusBadRequest && strings.Contains(string(r.Body), "duplicate") {
 		t.Fatalf("keys in different objects refused: %s", r.Body)
+	}
+}
+
+// TestInputSettlementCurrency: every field that decides what the provider
+// settles in is stated: a VPay deposit without pay_currency is refused (400
+// missing_field), and pay_currency elsewhere may only repeat the order's
+// currency (what the provider is told and settles in).
+func TestInputSettlementCurrency(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
+	const dep = "/v1/deposits"
+	checkRefusals(t, e, []refusal{
+		{"VPay without pay_currency", "POST", dep, `{"provider_account":"vpay-main","customer_id":"c1","amount":"100.00","currency":"CNY"}`, 400, "missing_field", "pay_currency", "pay_currency is required"},
+		{"VPay with an empty pay_currency", "POST", dep, `{"provider_account":"vpay-main","customer_id":"c1","amount":"100.00","currency":"CNY","pay_currency":""}`, 400, "missing_field", "pay_currency", "pay_currency is required"},
+		{"VPay in an unknown pay currency", "POST", dep, `{"provider_account":"vpay-main","customer_id":"c1","amount":"100.00","currency":"CNY","pay_currency":"DOGE"}`, 422, "unsupported_currency", "pay_currency", ""},
+		{"VPay paid in BTC", "POST", dep, `{"provider_account":"vpay-main","customer_id":"c1","amount":"100.00","currency":"CNY","pay_currency":"BTC"}`, 422, "unsupported_currency", "pay_currency", "pay currency \"BTC\" is not accepted"},
+		{"C-Pay with another pay_currency", "POST", dep, `{"provider_account":"cpay-main","customer_id":"c1","amount":"1","currency":"USDT","pay_currency":"BTC"}`, 422, "unsupported_currency", "pay_currency", "cpay settles this deposit in its currency (USDT)"},
+		{"CXPay with another pay_currency", "POST", dep, `{"provider_account":"cxpay-main","customer_id":"c1","amount":"1","currency":"BRL","pay_currency":"USDT"}`, 422, "unsupported_currency", "pay_currency", "cxpay settles"},
+		{"UsdtPay paid in USDT", "POST", dep, `{"provider_account":"usdtpay-main","customer_id":"83430099","amount":"1","currency":"CNY","pay_currency":"USDT","return_url":"https://shop.example/ok"}`, 422, "unsupported_currency", "pay_currency", "usdtpay settles"},
+		{"USDTCNPAY paid in USDT", "POST", dep, `{"provider_account":"usdtcnpay-main","customer_id":"c1","amount":"100","currency":"CNY","pay_currency":"USDT"}`, 422, "unsupported_currency", "pay_currency", ""},
+		{"payout with another pay_currency", "POST", "/v1/payouts", `{"provider_account":"cpay-main","customer_id":"c1","amount":"1","currency":"USDT","pay_currency":"BTC","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 422, "unsupported_currency", "pay_currency", "pays a payout out in its currency"},
+	})
+	if n := countOrders(t, e); n != 0 {
+		t.Fatalf("%d orders stored by refused requests", n)
+	}
+	// Stated, the order keeps its books in what the provider settles in; a
+	// pay_currency repeating the currency is the same order as none.
+	for _, tc := range []struct {
+		body, pay string
+	}{
+		{`{"provider_account":"vpay-main","customer_id":"c1","amount":"100.00","currency":"CNY","pay_currency":"USDT"}`, "USDT"},
+		{`{"provider_account":"vpay-main","customer_id":"c2","amount":"100.00","currency":"CNY","pay_currency":"trx"}`, "TRX"},
+		{`{"provider_account":"cpay-main","customer_id":"c1","amount":"1","currency":"USDT","pay_currency":"USDT"}`, "USDT"},
+		{`{"provider_account":"cpay-main","customer_id":"c3","amount":"1","currency":"USDT"}`, "USDT"},
+	} {
+		r := e.API("POST", dep, tc.body, "Idempotency-Key", tc.body)
+		var o orders.Order
+		if r.Status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", tc.body, r.Status, r.Body)
+		}
+		r.JSON(t, &o)
+		if o.PayCurrency != tc.pay {
+			t.Fatalf("%s: pay_currency %q, want %q", tc.body, o.PayCurrency, tc.pay)
+		}
 	}
 }

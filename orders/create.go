@@ -130,8 +130,8 @@ type prepared struct {
 
 // prepare checks what needs the provider account and its adapter (nothing is
 // written): the account is the merchant's and enabled, the amount within the
-// account's limit, the currencies are known, and the adapter would take the
-// request.
+// account's limit, the currency the provider settles in stated (settleCurrency),
+// and the adapter would take the request.
 func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
 	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
@@ -146,11 +146,8 @@ func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, err
 		return prepared{}, &InputError{Code: "invalid_amount", Field: "amount",
 			Message: fmt.Sprintf("amount %s %s is above the limit of provider account %q: %s %s", req.Amount, req.Currency, acct.Name, limit, req.Currency)}
 	}
-	if req.PayCurrency == "" {
-		req.PayCurrency = req.Currency
-	}
-	if _, err := s.merchants.CurrencyScale(ctx, req.PayCurrency); err != nil {
-		return prepared{}, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+	if req.PayCurrency, err = s.settleCurrency(ctx, adapter, req); err != nil {
+		return prepared{}, err
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
 	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct.Name)); err != nil {
@@ -276,6 +273,38 @@ func (s *Service) checkAmount(ctx context.Context, req CreateRequest) error {
 	return nil
 }
 
+// settleCurrency is the currency the provider will settle the order in, which
+// the order's books (its pay_currency) follow, and which must therefore be
+// stated rather than defaulted wherever the provider is told it:
+//
+//   - a quoted deposit (VPay: quoted in CNY, paid in USDT or TRX) needs
+//     pay_currency: the provider's request requires it (userCurrency) and a
+//     default would decide the settlement currency for the merchant;
+//   - every other order settles in its own currency (the provider is sent
+//     currency, or the account has one, which New of the adapter requires), so
+//     pay_currency may only repeat it.
+func (s *Service) settleCurrency(ctx context.Context, adapter providers.Adapter, req CreateRequest) (string, error) {
+	quoted := req.Kind == providers.KindDeposit && adapter.Capabilities().QuotedDeposits
+	switch {
+	case quoted && req.PayCurrency == "":
+		return "", &InputError{Code: "missing_field", Field: "pay_currency",
+			Message: fmt.Sprintf("pay_currency is required: %s quotes the deposit in %s and settles it in the currency the payer pays in, which the request must state", adapter.Provider(), req.Currency)}
+	case quoted:
+		if _, err := s.merchants.CurrencyScale(ctx, req.PayCurrency); err != nil {
+			return "", &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+		}
+		return req.PayCurrency, nil
+	case req.PayCurrency != "" && req.PayCurrency != req.Currency:
+		what := "settles this deposit in its currency"
+		if req.Kind == providers.KindPayout {
+			what = "pays a payout out in its currency"
+		}
+		return "", &InputError{Code: "unsupported_currency", Field: "pay_currency",
+			Message: fmt.Sprintf("pay_currency %q: %s %s (%s); leave pay_currency out or send %s", req.PayCurrency, adapter.Provider(), what, req.Currency, req.Currency)}
+	}
+	return req.Currency, nil
+}
+
 // checkRequest validates what needs no database or provider.
 func checkRequest(req CreateRequest) error {
 	if req.Kind != providers.KindDeposit && req.Kind != providers.KindPayout {
@@ -323,6 +352,8 @@ func validateAtProvider(a providers.Adapter, req CreateRequest, providerNo, noti
 	}
 	code, field := "rejected_by_provider_rules", ""
 	switch lower := strings.ToLower(msg); {
+	case strings.Contains(lower, "pay currency"):
+		code, field = "unsupported_currency", "pay_currency"
 	case strings.Contains(lower, "currency"):
 		code, field = "unsupported_currency", "currency"
 	case strings.Contains(lower, "multiple"), strings.Contains(lower, "decimal"), strings.Contains(lower, "amount"):
@@ -333,13 +364,12 @@ func validateAtProvider(a providers.Adapter, req CreateRequest, providerNo, noti
 	return &InputError{Code: code, Field: field, Message: fmt.Sprintf("%s: %s", a.Provider(), msg)}
 }
 
+// depositRequest is what the adapter is asked for. PayCurrency is always the
+// order's settlement currency (prepare has made it explicit), so that no
+// adapter falls back to a default of its own.
 func depositRequest(req CreateRequest, providerNo, notifyURL string) providers.DepositRequest {
-	pay := req.PayCurrency
-	if pay == req.Currency {
-		pay = ""
-	}
 	return providers.DepositRequest{
-		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, PayCurrency: pay, CustomerID: req.CustomerID,
+		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, PayCurrency: req.PayCurrency, CustomerID: req.CustomerID,
 		NotifyURL: notifyURL, ReturnURL: req.ReturnURL, FailURL: req.FailURL, Payer: req.Party, Method: req.Method, Extra: req.Extra,
 	}
 }

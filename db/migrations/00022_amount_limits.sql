@@ -8,5 +8,14 @@
 ALTER TABLE provider_accounts
     ADD COLUMN max_amounts jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(max_amounts) = 'object');
 
+-- A CXPay account settles in its one currency, which no request names: its
+-- option "currency" is what tally's books follow, and it is now required (no
+-- default). Accounts stored without it were read as BRL, the old default:
+-- write that down, so that they keep working and say what they settle in.
+UPDATE provider_accounts
+SET options = options || '{"currency": "BRL"}'::jsonb
+WHERE provider = 'cxpay' AND coalesce(options ->> 'currency', '') = '';
+
 -- +goose Down
+-- (CXPay accounts keep their explicit currency: it was their effective one.)
 ALTER TABLE provider_accounts DROP COLUMN max_amounts;
