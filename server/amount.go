@@ -13,6 +13,23 @@ import (
 // ErrInvalidAmount is wrapped by every refusal of ParseAmount.
 var ErrInvalidAmount = errors.New("invalid amount")
 
+// AmountError is ParseAmount's refusal: the text and what is wrong with it.
+type AmountError struct {
+	Text string
+	Why  string // "a sign is not allowed"
+}
+
+func (e *AmountError) Error() string { return "amount " + e.detail() }
+
+// detail is the refusal without the word amount: `"-1": a sign is not
+// allowed; send a decimal string such as "100.50"`.
+func (e *AmountError) detail() string {
+	return fmt.Sprintf("%s: %s; send a decimal string such as \"100.50\"", quoteShort(e.Text), e.Why)
+}
+
+// Unwrap makes an AmountError an ErrInvalidAmount.
+func (e *AmountError) Unwrap() error { return ErrInvalidAmount }
+
 // MaxAmountChars bounds an amount's text: far more than any limit allows
 // (10^18 minor units at 8 decimals is 27 characters), little enough that a
 // hostile value costs nothing to refuse.
@@ -49,7 +66,7 @@ func (a Amount) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) 
 // UnmarshalJSON accepts only a JSON string that ParseAmount accepts. A refusal
 // is a *json.UnmarshalTypeError for the Amount type, so that encoding/json
 // names the field at fault (decode answers invalid_amount with it); its Value
-// says why.
+// says why, to follow the field's name.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	refuse := func(why string) error {
 		return &json.UnmarshalTypeError{Value: why, Type: amountType}
@@ -68,13 +85,17 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		case b[0] == '[':
 			what = "an array"
 		}
-		return refuse(fmt.Sprintf("an amount is a JSON string of decimal digits such as \"100.50\", not %s", what))
+		return refuse(fmt.Sprintf("must be a JSON string of decimal digits such as \"100.50\", not %s", what))
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return refuse("an amount is a JSON string of decimal digits such as \"100.50\"")
+		return refuse("must be a JSON string of decimal digits such as \"100.50\"")
 	}
 	v, err := ParseAmount(s)
+	var ae *AmountError
+	if errors.As(err, &ae) {
+		return refuse(ae.detail())
+	}
 	if err != nil {
 		return refuse(err.Error())
 	}
@@ -86,10 +107,10 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 // digits without a redundant leading zero, then optionally a point and one or
 // more digits ("0.5", "100", "100.50"), at most MaxAmountChars long. Anything
 // else (a sign, an exponent, a blank, "1.", ".5", "1,000", "007", "") is an
-// error wrapping ErrInvalidAmount that says what is wrong.
+// *AmountError (an ErrInvalidAmount) that says what is wrong.
 func ParseAmount(s string) (Amount, error) {
 	bad := func(why string) (Amount, error) {
-		return Amount{}, fmt.Errorf("amount %s: %s; send a decimal string such as \"100.50\": %w", quoteShort(s), why, ErrInvalidAmount)
+		return Amount{}, &AmountError{Text: s, Why: why}
 	}
 	switch {
 	case s == "":

@@ -552,7 +552,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			writeError(w, http.StatusBadRequest, "malformed_json", "the body is not valid JSON", "")
 		case errors.As(err, &typ) && typ.Type == amountType:
-			writeError(w, http.StatusBadRequest, "invalid_amount", typ.Field+": "+typ.Value, typ.Field)
+			writeError(w, http.StatusBadRequest, "invalid_amount", typ.Field+" "+typ.Value, typ.Field)
 		case errors.As(err, &typ):
 			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s must be a %s", typ.Field, typ.Type), typ.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
