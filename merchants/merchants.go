@@ -86,9 +86,13 @@ type ProviderAccount struct {
 	// DepositLifetime is how long a deposit may stay unpaid: its order's
 	// expires_at is its creation plus this.
 	DepositLifetime time.Duration
-	Enabled         bool
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// MaxAmounts are the account's own upper bounds on an amount, by currency
+	// code; a currency not listed has DefaultMaxAmount. Read them through
+	// MaxAmount.
+	MaxAmounts map[string]decimal.Decimal
+	Enabled    bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Config is the adapter configuration of the account; notifyURL is tally's
@@ -119,6 +123,10 @@ type ProviderAccountInput struct {
 	DateTolerance      time.Duration
 	// DepositLifetime: zero means DefaultDepositLifetime.
 	DepositLifetime time.Duration
+	// MaxAmounts are upper bounds on amounts by currency (see
+	// ProviderAccount.MaxAmount); nil or empty means the default everywhere.
+	// UpdateProviderAccount keeps the stored limits when it is nil.
+	MaxAmounts map[string]decimal.Decimal
 }
 
 // DefaultDepositLifetime is how long a deposit may stay unpaid unless its
@@ -325,7 +333,7 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		return ProviderAccount{}, err
 	}
 	in = in.withDefaults()
-	if err := s.check(ctx, in); err != nil {
+	if err := s.check(ctx, &in); err != nil {
 		return ProviderAccount{}, err
 	}
 	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
@@ -338,7 +346,7 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed, Options: opts,
 		AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
 		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
-		DepositLifetimeMs: in.DepositLifetime.Milliseconds(),
+		DepositLifetimeMs: in.DepositLifetime.Milliseconds(), MaxAmounts: encodeMaxAmounts(in.MaxAmounts),
 	})
 	if err != nil {
 		if isUnique(err) {
@@ -389,7 +397,8 @@ func (s *Service) ProviderAccounts(ctx context.Context, merchantID int64) ([]Pro
 }
 
 // UpdateProviderAccount replaces an account's settings; an empty Secret keeps
-// the stored one, a zero DepositLifetime the stored lifetime.
+// the stored one, a zero DepositLifetime the stored lifetime, nil MaxAmounts
+// the stored limits.
 func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
 	cur, err := s.ProviderAccount(ctx, in.Name)
 	if err != nil {
@@ -401,6 +410,9 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 	}
 	if in.DepositLifetime == 0 {
 		in.DepositLifetime = cur.DepositLifetime
+	}
+	if in.MaxAmounts == nil {
+		in.MaxAmounts = cur.MaxAmounts
 	}
 	return s.store(ctx, cur, in, enabled)
 }
@@ -420,7 +432,10 @@ type ProviderAccountPatch struct {
 	BalanceTolerance *decimal.Decimal
 	DateTolerance    *time.Duration
 	DepositLifetime  *time.Duration
-	Enabled          *bool
+	// MaxAmounts replaces every limit when not nil; an empty map returns
+	// every currency to the default.
+	MaxAmounts map[string]decimal.Decimal
+	Enabled    *bool
 }
 
 // PatchProviderAccount applies a patch to the provider account named name. With
@@ -437,7 +452,8 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 	}
 	in := ProviderAccountInput{Name: cur.Name, Provider: cur.Provider, BaseURL: cur.BaseURL, ProviderMerchantID: cur.ProviderMerchantID,
 		Secret: cur.Secret.Reveal(), Options: cur.Options, AmountPolicy: cur.AmountPolicy, AmountTolerance: cur.AmountTolerance,
-		BalanceTolerance: cur.BalanceTolerance, DateTolerance: cur.DateTolerance, DepositLifetime: cur.DepositLifetime}
+		BalanceTolerance: cur.BalanceTolerance, DateTolerance: cur.DateTolerance, DepositLifetime: cur.DepositLifetime,
+		MaxAmounts: cur.MaxAmounts}
 	enabled := cur.Enabled
 	set := func(dst *string, v *string) {
 		if v != nil {
@@ -470,6 +486,9 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 	if p.DepositLifetime != nil {
 		in.DepositLifetime = *p.DepositLifetime
 	}
+	if p.MaxAmounts != nil {
+		in.MaxAmounts = p.MaxAmounts
+	}
 	if p.Enabled != nil {
 		enabled = *p.Enabled
 	}
@@ -479,7 +498,7 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 // store validates and writes an account's new settings.
 func (s *Service) store(ctx context.Context, cur ProviderAccount, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
 	in = in.withDefaults()
-	if err := s.check(ctx, in); err != nil {
+	if err := s.check(ctx, &in); err != nil {
 		return ProviderAccount{}, err
 	}
 	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
@@ -491,7 +510,7 @@ func (s *Service) store(ctx context.Context, cur ProviderAccount, in ProviderAcc
 		ID: cur.ID, BaseUrl: in.BaseURL, ProviderMerchantID: in.ProviderMerchantID, SecretSealed: sealed,
 		Options: opts, AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
 		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
-		DepositLifetimeMs: in.DepositLifetime.Milliseconds(), Enabled: enabled,
+		DepositLifetimeMs: in.DepositLifetime.Milliseconds(), MaxAmounts: encodeMaxAmounts(in.MaxAmounts), Enabled: enabled,
 	})
 	if err != nil {
 		return ProviderAccount{}, fmt.Errorf("update provider account %q: %w", in.Name, err)
@@ -512,12 +531,17 @@ func (in ProviderAccountInput) withDefaults() ProviderAccountInput {
 	if in.DepositLifetime == 0 {
 		in.DepositLifetime = DefaultDepositLifetime
 	}
+	if in.MaxAmounts == nil {
+		in.MaxAmounts = map[string]decimal.Decimal{}
+	}
 	return in
 }
 
-// check validates an account's settings, builds its adapter (Validate) and
-// asks the ledger about the adapter's currencies (Ledger).
-func (s *Service) check(ctx context.Context, in ProviderAccountInput) error {
+// check validates an account's settings as a whole (ErrInvalid, naming every
+// problem; it upper-cases the currency codes of in.MaxAmounts), builds its
+// adapter (Validate) and asks the ledger about the adapter's currencies
+// (Ledger).
+func (s *Service) check(ctx context.Context, in *ProviderAccountInput) error {
 	var problems []string
 	if !codeRE.MatchString(in.Name) {
 		problems = append(problems, fmt.Sprintf("name %q: lowercase letters, digits, _ and - (up to 63)", in.Name))
@@ -542,6 +566,18 @@ func (s *Service) check(ctx context.Context, in ProviderAccountInput) error {
 	if in.AmountTolerance.IsNegative() || in.BalanceTolerance.IsNegative() || in.DateTolerance < 0 {
 		problems = append(problems, "tolerances must not be negative")
 	}
+	for _, t := range []struct {
+		name string
+		v    decimal.Decimal
+	}{{"amount tolerance", in.AmountTolerance}, {"balance tolerance", in.BalanceTolerance}} {
+		if !t.v.Equal(t.v.Truncate(MaxToleranceDecimals)) {
+			problems = append(problems, fmt.Sprintf("%s %s: more than %d decimals", t.name, t.v, MaxToleranceDecimals))
+		}
+	}
+	limits, dup := normalizeMaxAmounts(in.MaxAmounts)
+	in.MaxAmounts = limits
+	problems = append(problems, dup...)
+	problems = append(problems, s.checkMaxAmounts(ctx, limits)...)
 	if in.DepositLifetime < time.Millisecond || in.DepositLifetime > maxDepositLifetime {
 		problems = append(problems, fmt.Sprintf("deposit lifetime %s: from 1ms to %s", in.DepositLifetime, maxDepositLifetime))
 	}
@@ -604,12 +640,17 @@ func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, e
 			return ProviderAccount{}, fmt.Errorf("options of provider account %q: %w", r.Name, err)
 		}
 	}
+	limits, err := decodeMaxAmounts(r.MaxAmounts)
+	if err != nil {
+		return ProviderAccount{}, fmt.Errorf("max amounts of provider account %q: %w", r.Name, err)
+	}
 	return ProviderAccount{
 		ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Provider: r.Provider, BaseURL: r.BaseUrl,
 		ProviderMerchantID: r.ProviderMerchantID, Secret: providers.Secret(secret), Options: opts,
 		AmountPolicy: AmountPolicy(r.AmountPolicy), AmountTolerance: r.AmountTolerance,
 		BalanceTolerance: r.BalanceTolerance, DateTolerance: time.Duration(r.DateToleranceSecs) * time.Second,
-		DepositLifetime: time.Duration(r.DepositLifetimeMs) * time.Millisecond, Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		DepositLifetime: time.Duration(r.DepositLifetimeMs) * time.Millisecond, MaxAmounts: limits,
+		Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}, nil
 }
 

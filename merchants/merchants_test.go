@@ -252,3 +252,85 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 		t.Fatalf("VPay quoting XYZ once the ledger has it: %v", err)
 	}
 }
+
+// TestMaxAmounts: an account's limits by currency are stored, patched as a
+// whole and validated against each currency's scale; MaxAmount gives the
+// configured limit or the default of 10^12 minor units.
+func TestMaxAmounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newService(t)
+	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	d := decimal.RequireFromString
+	a, err := s.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "acme", Name: "cpay-main", Provider: "cpay",
+		BaseURL: "http://127.0.0.1:9000/cpay", ProviderMerchantID: "20000387", Secret: "s",
+		MaxAmounts: map[string]decimal.Decimal{"cny": d("5000000"), "USDT": d("250000.123456")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cur   string
+		scale int32
+		want  string
+	}{
+		{"CNY", 2, "5000000"},
+		{"cny", 2, "5000000"},
+		{"USDT", 6, "250000.123456"},
+		{"BRL", 2, "10000000000"},   // 10^12 minor units
+		{"BTC", 8, "10000"},         // 10^12 satoshi
+		{"JPY", 0, "1000000000000"}, // a currency without decimals
+		{"XYZ", 3, "1000000000"},    // unknown to the ledger: still bounded
+	} {
+		if got := a.MaxAmount(tc.cur, tc.scale); !got.Equal(d(tc.want)) {
+			t.Errorf("MaxAmount(%s, %d) = %s, want %s", tc.cur, tc.scale, got, tc.want)
+		}
+	}
+	if got := merchants.DefaultMaxAmount(2); got.String() != "10000000000" {
+		t.Errorf("DefaultMaxAmount(2) = %s", got)
+	}
+	// Stored and read back the same.
+	b, err := s.ProviderAccount(ctx, "cpay-main")
+	if err != nil || len(b.MaxAmounts) != 2 || !b.MaxAmounts["CNY"].Equal(d("5000000")) || !b.MaxAmounts["USDT"].Equal(d("250000.123456")) {
+		t.Fatalf("stored limits %v, %v", b.MaxAmounts, err)
+	}
+	for name, limits := range map[string]map[string]decimal.Decimal{
+		"unknown currency": {"XYZ": d("1")},
+		"zero":             {"CNY": d("0")},
+		"negative":         {"CNY": d("-1")},
+		"beyond the scale": {"CNY": d("1.001")},
+		"beyond 10^18":     {"CNY": d("10000000000000000.01")},
+		"two spellings":    {"CNY": d("1"), "cny": d("2")},
+	} {
+		if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: limits}); !errors.Is(err, merchants.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	for name, tol := range map[string]decimal.Decimal{"nine decimals": d("0.000000001"), "negative": d("-0.01")} {
+		if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{AmountTolerance: &tol}); !errors.Is(err, merchants.ErrInvalid) {
+			t.Errorf("amount tolerance %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	// A patch without limits keeps them; one with limits replaces them all;
+	// an empty map returns every currency to the default.
+	on := true
+	c, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{Enabled: &on})
+	if err != nil || len(c.MaxAmounts) != 2 {
+		t.Fatalf("patch without limits: %v, %v", c.MaxAmounts, err)
+	}
+	c, err = s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{"BRL": d("100")}})
+	if err != nil || len(c.MaxAmounts) != 1 || !c.MaxAmount("BRL", 2).Equal(d("100")) || !c.MaxAmount("CNY", 2).Equal(d("10000000000")) {
+		t.Fatalf("replaced limits: %v, %v", c.MaxAmounts, err)
+	}
+	c, err = s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{}})
+	if err != nil || len(c.MaxAmounts) != 0 {
+		t.Fatalf("cleared limits: %v, %v", c.MaxAmounts, err)
+	}
+	if _, err := s.CurrencyScale(ctx, "XYZ"); !errors.Is(err, merchants.ErrUnknownCurrency) {
+		t.Fatalf("CurrencyScale(XYZ) = %v", err)
+	}
+	if sc, err := s.CurrencyScale(ctx, "USDT"); err != nil || sc != 6 {
+		t.Fatalf("CurrencyScale(USDT) = %d, %v", sc, err)
+	}
+}

@@ -58,7 +58,10 @@ func (e *InputError) Unwrap() error { return ErrInvalid }
 // with another request it is ErrIdempotencyConflict. Nothing is stored when it
 // returns an error.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
-	if err := s.checkRequest(ctx, req); err != nil {
+	if err := checkRequest(req); err != nil {
+		return Order{}, false, err
+	}
+	if err := s.checkAmount(ctx, req); err != nil {
 		return Order{}, false, err
 	}
 	hash := requestHash(req)
@@ -94,7 +97,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 // already made (true). A refusal leaves tx usable; on any error the caller
 // should roll back.
 func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req CreateRequest) (Order, bool, error) {
-	if err := s.checkRequest(ctx, req); err != nil {
+	if err := checkRequest(req); err != nil {
+		return Order{}, false, err
+	}
+	if err := s.checkAmount(ctx, req); err != nil {
 		return Order{}, false, err
 	}
 	hash := requestHash(req)
@@ -123,20 +129,24 @@ type prepared struct {
 }
 
 // prepare checks what needs the provider account and its adapter (nothing is
-// written): the account is the merchant's and enabled, the currencies are
-// known, and the adapter would take the request.
+// written): the account is the merchant's and enabled, the amount within the
+// account's limit, the currency the provider settles in stated (settleCurrency),
+// and the adapter would take the request.
 func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
 	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
 		return prepared{}, &InputError{Code: "unknown_provider_account", Field: "provider_account",
 			Message: fmt.Sprintf("provider account %q is unknown, disabled or not yours", req.ProviderAccount)}
 	}
-	if req.PayCurrency == "" {
-		req.PayCurrency = req.Currency
+	scale, err := s.merchants.CurrencyScale(ctx, req.Currency)
+	if err != nil {
+		return prepared{}, fmt.Errorf("scale of %s: %w", req.Currency, err) // checkAmount has seen it
 	}
-	if _, err := s.ledger.Currency(ctx, req.PayCurrency); errors.Is(err, ledger.ErrUnknownCurrency) {
-		return prepared{}, &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
-	} else if err != nil {
+	if limit := acct.MaxAmount(req.Currency, scale); req.Amount.GreaterThan(limit) {
+		return prepared{}, &InputError{Code: "invalid_amount", Field: "amount",
+			Message: fmt.Sprintf("amount %s %s is above the limit of provider account %q: %s %s", req.Amount, req.Currency, acct.Name, limit, req.Currency)}
+	}
+	if req.PayCurrency, err = s.settleCurrency(ctx, adapter, req); err != nil {
 		return prepared{}, err
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
@@ -244,9 +254,59 @@ var (
 	orderNoRE  = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
 )
 
-// checkRequest validates what needs no provider (the currency comes from the
-// ledger's registry).
-func (s *Service) checkRequest(ctx context.Context, req CreateRequest) error {
+// checkAmount refuses an order currency tally keeps no books in, and an
+// amount that is not positive or has more decimals than its currency.
+func (s *Service) checkAmount(ctx context.Context, req CreateRequest) error {
+	scale, err := s.merchants.CurrencyScale(ctx, req.Currency)
+	if errors.Is(err, merchants.ErrUnknownCurrency) {
+		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
+	}
+	if err != nil {
+		return fmt.Errorf("scale of %s: %w", req.Currency, err)
+	}
+	if !req.Amount.IsPositive() {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}
+	}
+	if !req.Amount.Equal(req.Amount.Truncate(scale)) {
+		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s has more than %d decimals for %s", req.Amount, scale, req.Currency)}
+	}
+	return nil
+}
+
+// settleCurrency is the currency the provider will settle the order in, which
+// the order's books (its pay_currency) follow, and which must therefore be
+// stated rather than defaulted wherever the provider is told it:
+//
+//   - a quoted deposit (VPay: quoted in CNY, paid in USDT or TRX) needs
+//     pay_currency: the provider's request requires it (userCurrency) and a
+//     default would decide the settlement currency for the merchant;
+//   - every other order settles in its own currency (the provider is sent
+//     currency, or the account has one, which New of the adapter requires), so
+//     pay_currency may only repeat it.
+func (s *Service) settleCurrency(ctx context.Context, adapter providers.Adapter, req CreateRequest) (string, error) {
+	quoted := req.Kind == providers.KindDeposit && adapter.Capabilities().QuotedDeposits
+	switch {
+	case quoted && req.PayCurrency == "":
+		return "", &InputError{Code: "missing_field", Field: "pay_currency",
+			Message: fmt.Sprintf("pay_currency is required: %s quotes the deposit in %s and settles it in the currency the payer pays in, which the request must state", adapter.Provider(), req.Currency)}
+	case quoted:
+		if _, err := s.merchants.CurrencyScale(ctx, req.PayCurrency); err != nil {
+			return "", &InputError{Code: "unsupported_currency", Field: "pay_currency", Message: fmt.Sprintf("currency %q is not supported", req.PayCurrency)}
+		}
+		return req.PayCurrency, nil
+	case req.PayCurrency != "" && req.PayCurrency != req.Currency:
+		what := "settles this deposit in its currency"
+		if req.Kind == providers.KindPayout {
+			what = "pays a payout out in its currency"
+		}
+		return "", &InputError{Code: "unsupported_currency", Field: "pay_currency",
+			Message: fmt.Sprintf("pay_currency %q: %s %s (%s); leave pay_currency out or send %s", req.PayCurrency, adapter.Provider(), what, req.Currency, req.Currency)}
+	}
+	return req.Currency, nil
+}
+
+// checkRequest validates what needs no database or provider.
+func checkRequest(req CreateRequest) error {
 	if req.Kind != providers.KindDeposit && req.Kind != providers.KindPayout {
 		return &InputError{Code: "invalid_kind", Field: "kind", Message: fmt.Sprintf("kind %q: deposit or payout", req.Kind)}
 	}
@@ -261,18 +321,6 @@ func (s *Service) checkRequest(ctx context.Context, req CreateRequest) error {
 	}
 	if req.MerchantOrderNo != "" && !orderNoRE.MatchString(req.MerchantOrderNo) {
 		return &InputError{Code: "invalid_merchant_order_no", Field: "merchant_order_no", Message: "merchant_order_no: 1 to 64 printable ASCII characters"}
-	}
-	cur, err := s.ledger.Currency(ctx, req.Currency)
-	if errors.Is(err, ledger.ErrUnknownCurrency) {
-		return &InputError{Code: "unsupported_currency", Field: "currency", Message: fmt.Sprintf("currency %q is not supported", req.Currency)}
-	} else if err != nil {
-		return err
-	}
-	if !req.Amount.IsPositive() {
-		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s must be positive", req.Amount)}
-	}
-	if !req.Amount.Equal(req.Amount.Truncate(cur.Scale)) {
-		return &InputError{Code: "invalid_amount", Field: "amount", Message: fmt.Sprintf("amount %s has more than %d decimals for %s", req.Amount, cur.Scale, req.Currency)}
 	}
 	return nil
 }
@@ -304,6 +352,8 @@ func validateAtProvider(a providers.Adapter, req CreateRequest, providerNo, noti
 	}
 	code, field := "rejected_by_provider_rules", ""
 	switch lower := strings.ToLower(msg); {
+	case strings.Contains(lower, "pay currency"):
+		code, field = "unsupported_currency", "pay_currency"
 	case strings.Contains(lower, "currency"):
 		code, field = "unsupported_currency", "currency"
 	case strings.Contains(lower, "multiple"), strings.Contains(lower, "decimal"), strings.Contains(lower, "amount"):
@@ -314,13 +364,12 @@ func validateAtProvider(a providers.Adapter, req CreateRequest, providerNo, noti
 	return &InputError{Code: code, Field: field, Message: fmt.Sprintf("%s: %s", a.Provider(), msg)}
 }
 
+// depositRequest is what the adapter is asked for. PayCurrency is always the
+// order's settlement currency (prepare has made it explicit), so that no
+// adapter falls back to a default of its own.
 func depositRequest(req CreateRequest, providerNo, notifyURL string) providers.DepositRequest {
-	pay := req.PayCurrency
-	if pay == req.Currency {
-		pay = ""
-	}
 	return providers.DepositRequest{
-		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, PayCurrency: pay, CustomerID: req.CustomerID,
+		OrderNo: providerNo, Amount: req.Amount, Currency: req.Currency, PayCurrency: req.PayCurrency, CustomerID: req.CustomerID,
 		NotifyURL: notifyURL, ReturnURL: req.ReturnURL, FailURL: req.FailURL, Payer: req.Party, Method: req.Method, Extra: req.Extra,
 	}
 }

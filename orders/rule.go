@@ -35,9 +35,10 @@ func (b books) Scale(cur string) (int32, bool) {
 	return c.Scale, err == nil
 }
 
-// Max is the account's bound on one order's amount in cur.
+// Max is the account's bound on one order's amount in cur (its max_amounts,
+// else 10^12 minor units): the same bound the merchant API applies.
 func (b books) Max(cur string, scale int32) decimal.Decimal {
-	return decimal.New(1, 12-scale)
+	return b.acct.MaxAmount(cur, scale)
 }
 
 // deterministic reports whether err will fail the same way however often a

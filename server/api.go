@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ type orderBody struct {
 	ProviderAccount string            `json:"provider_account"`
 	MerchantOrderNo string            `json:"merchant_order_no"`
 	CustomerID      string            `json:"customer_id"`
-	Amount          *decimal.Decimal  `json:"amount"`
+	Amount          *Amount           `json:"amount"`
 	Currency        string            `json:"currency"`
 	PayCurrency     string            `json:"pay_currency"`
 	Method          string            `json:"method"`
@@ -69,6 +70,14 @@ func (s *Server) createOrder(kind providers.OrderKind) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "missing_field", "amount is required (a decimal string such as \"100.50\")", "amount")
 			return
 		}
+		currency := strings.ToUpper(body.Currency)
+		if scale, err := s.deps.Merchants.CurrencyScale(r.Context(), currency); err == nil && body.Amount.Places() > scale {
+			// Written decimals, not only significant ones: "1.000" is refused
+			// for a two-decimal currency, as a provider would refuse it.
+			writeError(w, http.StatusBadRequest, "invalid_amount",
+				fmt.Sprintf("amount %s has %d decimals; %s has at most %d", body.Amount, body.Amount.Places(), currency, scale), "amount")
+			return
+		} // an unknown currency is the order's refusal (unsupported_currency)
 		party := providers.Party{}
 		switch {
 		case kind == providers.KindDeposit && body.Beneficiary != nil:
@@ -84,7 +93,7 @@ func (s *Server) createOrder(kind providers.OrderKind) http.HandlerFunc {
 		}
 		req := orders.CreateRequest{
 			MerchantID: m.ID, Kind: kind, ProviderAccount: body.ProviderAccount, MerchantOrderNo: body.MerchantOrderNo,
-			CustomerID: body.CustomerID, Amount: *body.Amount, Currency: strings.ToUpper(body.Currency),
+			CustomerID: body.CustomerID, Amount: body.Amount.Decimal(), Currency: currency,
 			PayCurrency: strings.ToUpper(body.PayCurrency), Method: body.Method, Party: party, ReturnURL: body.ReturnURL,
 			FailURL: body.FailURL, Extra: body.Extra, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		}
@@ -136,7 +145,10 @@ func (s *Server) orderError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &in):
 		status := http.StatusUnprocessableEntity
-		if in.Code == "missing_idempotency_key" || in.Code == "invalid_kind" {
+		switch in.Code {
+		case "missing_idempotency_key", "invalid_kind", "missing_field", "invalid_amount":
+			// What the request itself gets wrong, whatever the account: an
+			// amount out of form, scale or limit, a required field left out.
 			status = http.StatusBadRequest
 		}
 		writeError(w, status, in.Code, in.Message, in.Field)
@@ -306,16 +318,19 @@ type providerAccountView struct {
 	BalanceTolerance   decimal.Decimal   `json:"balance_tolerance"`
 	DateTolerance      string            `json:"date_tolerance"`
 	DepositLifetime    string            `json:"deposit_lifetime"`
-	Enabled            bool              `json:"enabled"`
-	CallbackURL        string            `json:"callback_url"`
-	CreatedAt          time.Time         `json:"created_at"`
-	UpdatedAt          time.Time         `json:"updated_at"`
+	// MaxAmounts are the account's own limits by currency; other currencies
+	// have the default, 10^12 minor units.
+	MaxAmounts  map[string]decimal.Decimal `json:"max_amounts"`
+	Enabled     bool                       `json:"enabled"`
+	CallbackURL string                     `json:"callback_url"`
+	CreatedAt   time.Time                  `json:"created_at"`
+	UpdatedAt   time.Time                  `json:"updated_at"`
 }
 
 func (s *Server) view(a merchants.ProviderAccount) providerAccountView {
 	return providerAccountView{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, ProviderMerchantID: a.ProviderMerchantID,
 		Options: a.Options, AmountPolicy: string(a.AmountPolicy), AmountTolerance: a.AmountTolerance, BalanceTolerance: a.BalanceTolerance,
-		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(),
+		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(), MaxAmounts: a.MaxAmounts,
 		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a.Name), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
@@ -341,9 +356,10 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 		Secret             string            `json:"secret"`
 		Options            map[string]string `json:"options"`
 		AmountPolicy       string            `json:"amount_policy"`
-		AmountTolerance    decimal.Decimal   `json:"amount_tolerance"`
-		BalanceTolerance   decimal.Decimal   `json:"balance_tolerance"`
+		AmountTolerance    *Amount           `json:"amount_tolerance"`
+		BalanceTolerance   *Amount           `json:"balance_tolerance"`
 		DepositLifetime    string            `json:"deposit_lifetime"`
+		MaxAmounts         map[string]Amount `json:"max_amounts"`
 	}
 	if !s.decode(w, r, &body) {
 		return
@@ -360,7 +376,8 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.deps.Merchants.AddProviderAccount(r.Context(), merchants.ProviderAccountInput{
 		MerchantCode: m.Code, Name: body.Name, Provider: body.Provider, BaseURL: body.BaseURL, ProviderMerchantID: body.ProviderMerchantID,
 		Secret: body.Secret, Options: body.Options, AmountPolicy: merchants.AmountPolicy(body.AmountPolicy),
-		AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance, DepositLifetime: lifetime,
+		AmountTolerance: optAmount(body.AmountTolerance), BalanceTolerance: optAmount(body.BalanceTolerance), DepositLifetime: lifetime,
+		MaxAmounts: limits(body.MaxAmounts),
 	})
 	switch {
 	case errors.Is(err, ledger.ErrUnknownCurrency):
@@ -385,17 +402,26 @@ func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
 		Secret             *string           `json:"secret"`
 		Options            map[string]string `json:"options"`
 		AmountPolicy       *string           `json:"amount_policy"`
-		AmountTolerance    *decimal.Decimal  `json:"amount_tolerance"`
-		BalanceTolerance   *decimal.Decimal  `json:"balance_tolerance"`
+		AmountTolerance    *Amount           `json:"amount_tolerance"`
+		BalanceTolerance   *Amount           `json:"balance_tolerance"`
 		DateTolerance      *string           `json:"date_tolerance"`
 		DepositLifetime    *string           `json:"deposit_lifetime"`
+		MaxAmounts         map[string]Amount `json:"max_amounts"`
 		Enabled            *bool             `json:"enabled"`
 	}
 	if !s.decode(w, r, &body) {
 		return
 	}
 	p := merchants.ProviderAccountPatch{BaseURL: body.BaseURL, ProviderMerchantID: body.ProviderMerchantID, Secret: body.Secret,
-		Options: body.Options, AmountTolerance: body.AmountTolerance, BalanceTolerance: body.BalanceTolerance, Enabled: body.Enabled}
+		Options: body.Options, MaxAmounts: limits(body.MaxAmounts), Enabled: body.Enabled}
+	if body.AmountTolerance != nil {
+		v := body.AmountTolerance.Decimal()
+		p.AmountTolerance = &v
+	}
+	if body.BalanceTolerance != nil {
+		v := body.BalanceTolerance.Decimal()
+		p.BalanceTolerance = &v
+	}
 	if body.AmountPolicy != nil {
 		v := merchants.AmountPolicy(*body.AmountPolicy)
 		p.AmountPolicy = &v
@@ -493,25 +519,44 @@ func (s *Server) getDiscrepancy(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"discrepancy": d, "audit": evs})
 }
 
-// decode reads a JSON body of at most MaxBodyBytes, refusing unknown fields,
-// trailing data and anything but JSON.
+// decode reads a JSON body of at most MaxBodyBytes, refusing anything but
+// exactly one JSON value, a key twice in one object (at any depth: see
+// CheckDuplicateKeys), unknown fields, and amounts that are not decimal
+// strings (Amount). It answers the refusal itself and reports whether v was
+// filled.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json", "")
 		return false
 	}
-	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", s.opts.MaxBodyBytes), "")
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "malformed_json", "the body could not be read", "")
+		return false
+	}
+	var dup *DuplicateKeyError
+	if err := CheckDuplicateKeys(data); errors.As(err, &dup) {
+		writeError(w, http.StatusBadRequest, "malformed_json", dup.Error()+": send each key once", dup.KeyPath())
+		return false
+	} else if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed_json", "the body is not valid JSON", "")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooBig):
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", s.opts.MaxBodyBytes), "")
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			writeError(w, http.StatusBadRequest, "malformed_json", "the body is not valid JSON", "")
+		case errors.As(err, &typ) && typ.Type == amountType:
+			writeError(w, http.StatusBadRequest, "invalid_amount", typ.Field+" "+typ.Value, typ.Field)
 		case errors.As(err, &typ):
 			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s must be a %s", typ.Field, typ.Type), typ.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
@@ -522,11 +567,27 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		}
 		return false
 	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, "malformed_json", "trailing data after the JSON body", "")
-		return false
-	}
 	return true
+}
+
+// optAmount is an optional amount's value, zero when absent.
+func optAmount(a *Amount) decimal.Decimal {
+	if a == nil {
+		return decimal.Zero
+	}
+	return a.Decimal()
+}
+
+// limits converts max_amounts as sent; nil stays nil (not sent).
+func limits(m map[string]Amount) map[string]decimal.Decimal {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]decimal.Decimal, len(m))
+	for cur, a := range m {
+		out[cur] = a.Decimal()
+	}
+	return out
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +22,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Manage provider accounts (credentials sealed at rest)"}
 	var in merchants.ProviderAccountInput
 	var secretEnv, secretFile, policy, amountTol, balanceTol string
-	var opts []string
+	var opts, maxAmounts []string
 	var dateTol, lifetime time.Duration
 	add := &cobra.Command{
 		Use:   "add",
@@ -42,6 +44,9 @@ func newAccountCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if in.BalanceTolerance, err = decimalFlag("balance-tolerance", balanceTol); err != nil {
+				return err
+			}
+			if in.MaxAmounts, err = parseMaxAmounts(maxAmounts); err != nil {
 				return err
 			}
 			a, err := g.adminApp(cmd.Context())
@@ -71,6 +76,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 	f.StringVar(&balanceTol, "balance-tolerance", "0", "reconciliation balance tolerance")
 	f.DurationVar(&dateTol, "date-tolerance", time.Hour, "reconciliation date tolerance")
 	f.DurationVar(&lifetime, "deposit-lifetime", merchants.DefaultDepositLifetime, "how long a deposit may stay unpaid (its deadline; reconciliation calls it stale after)")
+	f.StringArrayVar(&maxAmounts, "max-amount", nil, "the largest amount the account takes in a currency, CUR=AMOUNT (repeatable), e.g. CNY=5000000; default 10^12 minor units")
 	for _, n := range []string{"merchant", "provider", "name", "base-url", "merchant-id"} {
 		_ = add.MarkFlagRequired(n)
 	}
@@ -98,9 +104,10 @@ func newAccountCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPROVIDER\tMERCHANT-ID\tBASE-URL\tPOLICY\tDEPOSIT-LIFETIME\tENABLED")
+			fmt.Fprintln(w, "NAME\tPROVIDER\tMERCHANT-ID\tBASE-URL\tPOLICY\tDEPOSIT-LIFETIME\tMAX-AMOUNTS\tENABLED")
 			for _, ac := range accts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", ac.Name, ac.Provider, ac.ProviderMerchantID, ac.BaseURL, ac.AmountPolicy, ac.DepositLifetime, ac.Enabled)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", ac.Name, ac.Provider, ac.ProviderMerchantID, ac.BaseURL, ac.AmountPolicy,
+					ac.DepositLifetime, limitsText(ac.MaxAmounts), ac.Enabled)
 			}
 			return w.Flush()
 		},
@@ -152,7 +159,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 // newAccountUpdateCmd is tally account update: only the flags given change.
 func newAccountUpdateCmd(g *globals) *cobra.Command {
 	var name, baseURL, merchantID, secretEnv, secretFile, policy, amountTol, balanceTol string
-	var opts []string
+	var opts, maxAmounts []string
 	var dateTol, lifetime time.Duration
 	var enable, disable bool
 	cmd := &cobra.Command{
@@ -205,6 +212,13 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 			if fl.Changed("date-tolerance") {
 				p.DateTolerance = &dateTol
 			}
+			if fl.Changed("max-amount") {
+				m, err := parseMaxAmounts(maxAmounts)
+				if err != nil {
+					return err
+				}
+				p.MaxAmounts = m
+			}
 			if fl.Changed("deposit-lifetime") {
 				if lifetime <= 0 {
 					return fmt.Errorf("--deposit-lifetime %s: a positive duration such as 24h", lifetime)
@@ -218,7 +232,7 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 				p.Enabled = &enable
 			}
 			if !changedAny(fl, "base-url", "merchant-id", "secret-env", "secret-file", "option", "amount-policy", "amount-tolerance",
-				"balance-tolerance", "date-tolerance", "deposit-lifetime", "enable", "disable") {
+				"balance-tolerance", "date-tolerance", "deposit-lifetime", "max-amount", "enable", "disable") {
 				return fmt.Errorf("nothing to change: give at least one setting (tally account update --help)")
 			}
 			a, err := g.adminApp(cmd.Context())
@@ -230,8 +244,8 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) updated: base URL %s, merchant id %s, policy %s, deposit lifetime %s, enabled %v%s\n",
-				acct.Name, acct.Provider, acct.BaseURL, acct.ProviderMerchantID, acct.AmountPolicy, acct.DepositLifetime, acct.Enabled,
+			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) updated: base URL %s, merchant id %s, policy %s, deposit lifetime %s, max amounts %s, enabled %v%s\n",
+				acct.Name, acct.Provider, acct.BaseURL, acct.ProviderMerchantID, acct.AmountPolicy, acct.DepositLifetime, limitsText(acct.MaxAmounts), acct.Enabled,
 				map[bool]string{true: ", secret replaced", false: ""}[p.Secret != nil])
 			return nil
 		},
@@ -248,10 +262,24 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&balanceTol, "balance-tolerance", "", "reconciliation balance tolerance")
 	f.DurationVar(&dateTol, "date-tolerance", 0, "reconciliation date tolerance")
 	f.DurationVar(&lifetime, "deposit-lifetime", 0, "how long a deposit may stay unpaid (deposits created from now on)")
+	f.StringArrayVar(&maxAmounts, "max-amount", nil, "the largest amount the account takes in a currency, CUR=AMOUNT (repeatable); replaces every limit (--max-amount= alone: none, the default 10^12 minor units everywhere)")
 	f.BoolVar(&enable, "enable", false, "take new orders again")
 	f.BoolVar(&disable, "disable", false, "take no new orders (open orders still settle)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
+}
+
+// limitsText writes an account's limits as CUR=AMOUNT, sorted, or "default".
+func limitsText(m map[string]decimal.Decimal) string {
+	if len(m) == 0 {
+		return "default"
+	}
+	parts := make([]string, 0, len(m))
+	for cur, v := range m {
+		parts = append(parts, cur+"="+v.String())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
 }
 
 // changedAny reports whether any of the named flags was given.

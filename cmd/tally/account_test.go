@@ -114,3 +114,65 @@ func TestWorkerNeedsPublicURL(t *testing.T) {
 		t.Fatalf("tally worker --public-url tally.example.com: %v", err)
 	}
 }
+
+// TestAccountMaxAmounts: tally account add/update --max-amount sets an
+// account's limits by currency, replaces them all on update, clears them with
+// an empty value, and refuses an amount that is not plain decimal digits
+// within the currency's scale, as the merchant API does.
+func TestAccountMaxAmounts(t *testing.T) {
+	key := secrets.GenerateKey()
+	t.Setenv(secrets.EnvKey, key)
+	t.Setenv("CPAY_SECRET", "first-secret-112233")
+	pool, dbURL := testdb.NewWithURL(t)
+	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
+	mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
+		"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET",
+		"--max-amount", "usdt=250000.5", "--max-amount", "BRL=1000")
+	raw, _ := secrets.ParseKey(key)
+	box, err := secrets.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := merchants.New(pool, box)
+	limits := func() string {
+		t.Helper()
+		a, err := svc.ProviderAccount(context.Background(), "cpay-main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return limitsText(a.MaxAmounts)
+	}
+	if got := limits(); got != "BRL=1000,USDT=250000.5" {
+		t.Fatalf("after add: %s", got)
+	}
+	if out := mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--max-amount", "CNY=5000000"); !strings.Contains(out, "max amounts CNY=5000000") {
+		t.Fatalf("update printed %s", out)
+	}
+	if got := limits(); got != "CNY=5000000" {
+		t.Fatalf("after update: %s", got)
+	}
+	for _, bad := range [][]string{
+		{"--max-amount", "CNY=1e6"},
+		{"--max-amount", "CNY=-5"},
+		{"--max-amount", "CNY=+5"},
+		{"--max-amount", "CNY= 5"},
+		{"--max-amount", "CNY=5.001"},
+		{"--max-amount", "CNY=0"},
+		{"--max-amount", "XYZ=5"},
+		{"--max-amount", "CNY"},
+		{"--max-amount", "CNY=1", "--max-amount", "cny=2"},
+		{"--amount-tolerance", "1e3"},
+		{"--balance-tolerance", "-1"},
+	} {
+		if _, err := run(t, dbURL, append([]string{"account", "update", "--name", "cpay-main"}, bad...)...); err == nil {
+			t.Errorf("tally account update %s: no error", strings.Join(bad, " "))
+		}
+	}
+	if got := limits(); got != "CNY=5000000" {
+		t.Fatalf("refused updates changed the limits: %s", got)
+	}
+	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--max-amount=")
+	if got := limits(); got != "default" {
+		t.Fatalf("after clearing: %s", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/server"
 )
 
 func init() {
@@ -209,10 +210,37 @@ func parseOptions(opts []string) (map[string]string, error) {
 	return out, nil
 }
 
+// decimalFlag reads an amount flag as the merchant API reads an amount
+// (server.ParseAmount): plain decimal digits, no sign or exponent.
 func decimalFlag(name, v string) (decimal.Decimal, error) {
-	d, err := decimal.NewFromString(v)
-	if err != nil || d.IsNegative() {
-		return decimal.Decimal{}, fmt.Errorf("--%s %q: a non-negative decimal", name, v)
+	a, err := server.ParseAmount(v)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("--%s: %w", name, err)
 	}
-	return d, nil
+	return a.Decimal(), nil
+}
+
+// parseMaxAmounts reads --max-amount CUR=AMOUNT flags (repeatable) into
+// limits by currency; an empty value ("--max-amount=") alone means none.
+func parseMaxAmounts(flags []string) (map[string]decimal.Decimal, error) {
+	out := map[string]decimal.Decimal{}
+	for _, f := range flags {
+		if f == "" {
+			continue
+		}
+		cur, v, ok := strings.Cut(f, "=")
+		cur = strings.ToUpper(strings.TrimSpace(cur))
+		if !ok || cur == "" {
+			return nil, fmt.Errorf("--max-amount %q: want CURRENCY=AMOUNT, e.g. CNY=5000000", f)
+		}
+		if _, dup := out[cur]; dup {
+			return nil, fmt.Errorf("--max-amount: %s given twice", cur)
+		}
+		d, err := decimalFlag("max-amount "+cur, v)
+		if err != nil {
+			return nil, err
+		}
+		out[cur] = d
+	}
+	return out, nil
 }

@@ -200,6 +200,7 @@ type ProviderAccount struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	DepositLifetimeMs  int64
+	MaxAmounts         []byte
 }
 
 type ReconRun struct {

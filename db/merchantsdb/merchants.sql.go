@@ -113,11 +113,11 @@ func (q *Queries) InsertMerchant(ctx context.Context, arg InsertMerchantParams) 
 const insertProviderAccount = `-- name: InsertProviderAccount :one
 INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
                                options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs,
-                               deposit_lifetime_ms)
+                               deposit_lifetime_ms, max_amounts)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11,
-        $12)
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms
+        $12, $13)
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts
 `
 
 type InsertProviderAccountParams struct {
@@ -133,6 +133,7 @@ type InsertProviderAccountParams struct {
 	BalanceTolerance   decimal.Decimal
 	DateToleranceSecs  int32
 	DepositLifetimeMs  int64
+	MaxAmounts         []byte
 }
 
 func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderAccountParams) (ProviderAccount, error) {
@@ -149,6 +150,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		arg.BalanceTolerance,
 		arg.DateToleranceSecs,
 		arg.DepositLifetimeMs,
+		arg.MaxAmounts,
 	)
 	var i ProviderAccount
 	err := row.Scan(
@@ -168,6 +170,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
 	)
 	return i, err
 }
@@ -236,7 +239,7 @@ func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
 }
 
 const listProviderAccounts = `-- name: ListProviderAccounts :many
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts
 WHERE ($1::bigint IS NULL OR merchant_id = $1)
 ORDER BY id
 `
@@ -267,6 +270,7 @@ func (q *Queries) ListProviderAccounts(ctx context.Context, merchantID *int64) (
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.DepositLifetimeMs,
+			&i.MaxAmounts,
 		); err != nil {
 			return nil, err
 		}
@@ -315,7 +319,7 @@ func (q *Queries) MerchantByID(ctx context.Context, id int64) (Merchant, error) 
 }
 
 const providerAccountByID = `-- name: ProviderAccountByID :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts WHERE id = $1
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts WHERE id = $1
 `
 
 func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAccount, error) {
@@ -338,12 +342,13 @@ func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAc
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
 	)
 	return i, err
 }
 
 const providerAccountByName = `-- name: ProviderAccountByName :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms FROM provider_accounts WHERE name = $1
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts WHERE name = $1
 `
 
 func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (ProviderAccount, error) {
@@ -366,6 +371,7 @@ func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (Provi
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
 	)
 	return i, err
 }
@@ -419,9 +425,9 @@ UPDATE provider_accounts SET
     base_url = $1, provider_merchant_id = $2, secret_sealed = $3,
     options = $4, amount_policy = $5, amount_tolerance = $6,
     balance_tolerance = $7, date_tolerance_secs = $8,
-    deposit_lifetime_ms = $9, enabled = $10, updated_at = now()
-WHERE id = $11
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms
+    deposit_lifetime_ms = $9, max_amounts = $10, enabled = $11, updated_at = now()
+WHERE id = $12
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts
 `
 
 type UpdateProviderAccountParams struct {
@@ -434,6 +440,7 @@ type UpdateProviderAccountParams struct {
 	BalanceTolerance   decimal.Decimal
 	DateToleranceSecs  int32
 	DepositLifetimeMs  int64
+	MaxAmounts         []byte
 	Enabled            bool
 	ID                 int64
 }
@@ -449,6 +456,7 @@ func (q *Queries) UpdateProviderAccount(ctx context.Context, arg UpdateProviderA
 		arg.BalanceTolerance,
 		arg.DateToleranceSecs,
 		arg.DepositLifetimeMs,
+		arg.MaxAmounts,
 		arg.Enabled,
 		arg.ID,
 	)
@@ -470,6 +478,7 @@ func (q *Queries) UpdateProviderAccount(ctx context.Context, arg UpdateProviderA
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
 	)
 	return i, err
 }

@@ -188,9 +188,15 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 	}
 }
 
-// ValidateDeposit refuses, before any call, a deposit C-Pay would refuse.
+// ValidateDeposit refuses, before any call, a deposit C-Pay would refuse, and
+// a PayCurrency other than the deposit's currency: C-Pay is sent the one
+// currency it settles the order in (cryptoCurrency, or currency for cards),
+// so books kept in another would be wrong.
 func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 	const op = "createOrder"
+	if req.PayCurrency != "" && req.PayCurrency != req.Currency {
+		return providers.Invalid(Name, op, "pay currency %q: C-Pay settles the deposit in its currency %q; leave PayCurrency empty or the same", req.PayCurrency, req.Currency)
+	}
 	switch req.Method {
 	case MethodCashier:
 		if err := a.validateOrder(op, req.OrderNo, req.CustomerID, req.NotifyURL, req.ReturnURL, req.FailURL); err != nil {

@@ -39,6 +39,12 @@
 // set, C-Pay uses the URL configured in its merchant platform). C-Pay reads no
 // Config.Options.
 //
+// What C-Pay settles an order in is always sent, never left to a default:
+// Currency is cryptoCurrency (cashier deposits, crypto payouts) or currency
+// (card deposits, fiat payouts), and a deposit's PayCurrency must be empty or
+// equal to Currency (ErrInvalidRequest otherwise), since no field could carry
+// another.
+//
 // Request fields taken from tally's requests: OrderNo is merchantTradeNo,
 // CustomerID userId (required everywhere), ReturnURL successURL, FailURL
 // failURL, CreatedAt createTime (milliseconds; zero means now). Card deposits

@@ -69,6 +69,8 @@ func TestValidationRefusals(t *testing.T) {
 		msg  string
 	}{
 		{"unknown method", cashier(func(r *providers.DepositRequest) { r.Method = "paypal" }), "unknown deposit method"},
+		{"another pay currency", cashier(func(r *providers.DepositRequest) { r.PayCurrency = "BTC" }), "settles the deposit in its currency"},
+		{"card paid in crypto", card(func(r *providers.DepositRequest) { r.PayCurrency = "USDT" }), "settles the deposit in its currency"},
 		{"no order no", cashier(func(r *providers.DepositRequest) { r.OrderNo = "" }), "OrderNo"},
 		{"order no too long", cashier(func(r *providers.DepositRequest) { r.OrderNo = strings.Repeat("1", 65) }), "longer than 64"},
 		{"no user", cashier(func(r *providers.DepositRequest) { r.CustomerID = " " }), "CustomerID"},

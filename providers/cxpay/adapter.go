@@ -26,7 +26,7 @@ const (
 	OptPayCode = "pay_code"
 	// OptPayoutPayCode is the payout payCode; default the collection one.
 	OptPayoutPayCode = "payout_pay_code"
-	// OptCurrency is the account's single currency; default DefaultCurrency.
+	// OptCurrency is the account's single currency (required).
 	OptCurrency = "currency"
 	// OptAmountDecimals is how many decimals amounts may carry (0..2); default
 	// 2. IDR payouts carry none whatever it says (the document forbids
@@ -71,6 +71,12 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if strings.TrimSpace(cfg.Options[OptPayCode]) == "" {
 		missing = append(missing, "Options[\""+OptPayCode+"\"]")
 	}
+	// No request field tells CXPay a currency: the merchant account settles in
+	// its one currency, and tally's books follow this option. It is required
+	// (a default would decide the books for an account configured elsewhere).
+	if strings.TrimSpace(cfg.Options[OptCurrency]) == "" {
+		missing = append(missing, "Options[\""+OptCurrency+"\"] (the account's settlement currency, e.g. BRL)")
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("cxpay: missing config: %s", strings.Join(missing, ", "))
 	}
@@ -94,9 +100,6 @@ func New(cfg providers.Config) (*Adapter, error) {
 	}
 	if a.payoutPayCode == "" {
 		a.payoutPayCode = a.payCode
-	}
-	if a.currency == "" {
-		a.currency = DefaultCurrency
 	}
 	if len(a.currency) != 3 || strings.Trim(a.currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return nil, fmt.Errorf("cxpay: option %s %q is not a three-letter currency code", OptCurrency, a.currency)
@@ -277,6 +280,9 @@ func (a *Adapter) depositParams(req providers.DepositRequest) (map[string]string
 		"customName":  req.Payer.Name,
 		"number":      req.Payer.Phone,
 		"email":       req.Payer.Email,
+	}
+	if req.PayCurrency != "" && req.PayCurrency != req.Currency {
+		return nil, providers.Invalid(Provider, op, "pay currency %q: the account settles in %s; leave PayCurrency empty or the same", req.PayCurrency, a.currency)
 	}
 	if err := a.common(op, p, req.Amount, a.decimals, req.Currency, req.Extra); err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 )
 
 func TestNewConfig(t *testing.T) {
-	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet}
+	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet}
 	with := func(f func(*providers.Config)) providers.Config {
 		c := base
 		c.Options = map[string]string{}
@@ -28,6 +28,8 @@ func TestNewConfig(t *testing.T) {
 		"no merchant":      with(func(c *providers.Config) { c.MerchantID = " " }),
 		"no secret":        with(func(c *providers.Config) { c.Secret = "" }),
 		"no pay code":      with(func(c *providers.Config) { delete(c.Options, OptPayCode) }),
+		"no currency":      with(func(c *providers.Config) { delete(c.Options, OptCurrency) }),
+		"blank currency":   with(func(c *providers.Config) { c.Options[OptCurrency] = " " }),
 		"unknown option":   with(func(c *providers.Config) { c.Options["paycode"] = "X" }),
 		"bad currency":     with(func(c *providers.Config) { c.Options[OptCurrency] = "REAL" }),
 		"decimals 3":       with(func(c *providers.Config) { c.Options[OptAmountDecimals] = "3" }),
@@ -85,6 +87,7 @@ func TestValidateDeposit(t *testing.T) {
 		msg  string
 	}{
 		{"other currency", func(r *providers.DepositRequest) { r.Currency = "USD" }, `currency "USD"`},
+		{"another pay currency", func(r *providers.DepositRequest) { r.PayCurrency = "USDT" }, `pay currency "USDT": the account settles in BRL`},
 		{"no currency", func(r *providers.DepositRequest) { r.Currency = "" }, `currency ""`},
 		{"zero amount", func(r *providers.DepositRequest) { r.Amount = dec("0") }, "must be positive"},
 		{"negative amount", func(r *providers.DepositRequest) { r.Amount = dec("-5") }, "must be positive"},
@@ -202,7 +205,7 @@ func TestValidatePayout(t *testing.T) {
 
 func mustAdapter(t *testing.T, opts map[string]string) *Adapter {
 	t.Helper()
-	o := map[string]string{OptPayCode: "PIX"}
+	o := map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}
 	for k, v := range opts {
 		o[k] = v
 	}
@@ -242,7 +245,7 @@ func TestWireRequests(t *testing.T) {
 	}))
 	defer srv.Close()
 	a, err := New(providers.Config{BaseURL: srv.URL + "/", MerchantID: testMerchant, Secret: testKey,
-		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
+		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT", OptCurrency: "BRL"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +353,7 @@ func TestEnvelopeClassification(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet, NotifyURL: "https://x/cb"})
+			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet, NotifyURL: "https://x/cb"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -380,7 +383,7 @@ func TestQueryOrderForAnotherOrder(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":200,"success":true,"data":{"amount":5,"orderId":"OTHER","platOrderId":"1","status":1,"fee":0}}`)
 	}))
 	defer srv.Close()
-	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet})
+	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
 	_, err := a.QueryOrder(context.Background(), providers.OrderQuery{OrderNo: "MINE"})
 	wantKind(t, err, providers.ErrTransient)
 }

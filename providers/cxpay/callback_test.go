@@ -168,7 +168,7 @@ func FuzzParseCallback(f *testing.F) {
 		f.Add(b, uint8(0), "1001")
 		f.Add(b, uint8(3), "true")
 	}
-	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, Logger: quiet})
+	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -32,7 +32,10 @@
 //
 //	pay_code         required: the collection payCode ("merchant backend query")
 //	payout_pay_code  the payout payCode; default pay_code
-//	currency         the account's single currency; default BRL
+//	currency         required: the account's single currency, in which CXPay
+//	                 settles every order (no request field names a currency,
+//	                 so this option is what tally's books follow; there is no
+//	                 default)
 //	amount_decimals  0, 1 or 2: decimals an amount may carry; default 2 (IDR
 //	                 payouts carry none whatever it says)
 //
@@ -51,7 +54,7 @@
 // "remark", which replaces the derived remark; any other key is refused.
 //
 // Validation (before any call, ErrInvalidRequest): the currency must be the
-// account's; the amount positive with at most amount_decimals decimals, sent
+// account's, and a deposit's PayCurrency empty or the same; the amount positive with at most amount_decimals decimals, sent
 // with exactly that many ("100.00"); an IDR payout takes none and is sent
 // whole ("100000"): the document's "Indonesia does not allow decimal points"
 // is written under /pay/create only, so IDR collections keep the two

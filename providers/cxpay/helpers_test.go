@@ -68,7 +68,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		},
 		adapter: providers.Config{
 			Account: "cxpay-test", BaseURL: srv.URL + "/cxpay", MerchantID: testMerchant,
-			Secret: testKey, Options: map[string]string{OptPayCode: "PIX"}, NotifyURL: rsrv.URL + "/callbacks/cxpay-test",
+			Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, NotifyURL: rsrv.URL + "/callbacks/cxpay-test",
 			HTTPClient: &http.Client{Timeout: 2 * time.Second}, Logger: quiet,
 		},
 	}

@@ -17,8 +17,10 @@ const (
 // "success". Anything else makes CXPay push the notification again.
 const Ack = "success"
 
-// DefaultCurrency is the account currency when Options "currency" is not set:
-// Brazil, the market the document details most (CPF/CNPJ, Pix account types).
+// DefaultCurrency was the account currency when Options "currency" was not
+// set (Brazil, the market the document details most). The option is now
+// required; migration 00022 wrote this value into accounts stored without it,
+// and the simulator still defaults its merchants to it.
 const DefaultCurrency = "BRL"
 
 // MaxOrderIDLen is the longest merchant order number CXPay accepts.

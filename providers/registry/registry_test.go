@@ -15,7 +15,7 @@ import (
 func validConfig(provider string) providers.Config {
 	c := providers.Config{Account: provider + "-main", BaseURL: "http://127.0.0.1:9000/" + provider, MerchantID: "M1", Secret: "s3cret"}
 	if provider == "cxpay" {
-		c.Options = map[string]string{"pay_code": "PIX"}
+		c.Options = map[string]string{"pay_code": "PIX", "currency": "BRL"}
 	}
 	return c
 }

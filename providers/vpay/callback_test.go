@@ -233,6 +233,13 @@ func TestParseCallbackRefusals(t *testing.T) {
 		{"no orderId", post(signedWith(func(m map[string]any) { delete(m, "orderId") })), providers.ErrInvalidRequest},
 		{"malformed amount", post(signedWith(func(m map[string]any) { m["userAmount"] = "1,5" })), providers.ErrInvalidRequest},
 		{"negative amount", post(signedWith(func(m map[string]any) { m["userAmount"] = json.Number("-1") })), providers.ErrInvalidRequest},
+		// The document writes every amount plainly; one with an exponent is
+		// refused even though it signs as its plain value.
+		{"amount with an exponent", post(signedWith(func(m map[string]any) { m["amount"] = json.Number("1E+0") })), providers.ErrInvalidRequest},
+		{"userAmount with an exponent", post(signedWith(func(m map[string]any) { m["userAmount"] = json.Number("1e0") })), providers.ErrInvalidRequest},
+		{"merchantPaidAmount with an exponent", post(signedWith(func(m map[string]any) { m["merchantPaidAmount"] = json.Number("7.33e0") })), providers.ErrInvalidRequest},
+		{"quotePrice with an exponent", post(signedWith(func(m map[string]any) { m["extra"].(map[string]any)["quotePrice"] = json.Number("1E+1") })), providers.ErrInvalidRequest},
+		{"amount string with an exponent", post(signedWith(func(m map[string]any) { m["amount"] = "1e0" })), providers.ErrInvalidRequest},
 		{"amount not a number", post(signedWith(func(m map[string]any) { m["amount"] = true })), providers.ErrInvalidRequest},
 		{"extra without price", post(signedWith(func(m map[string]any) { delete(m["extra"].(map[string]any), "quotePrice") })), providers.ErrInvalidRequest},
 		{"extra not an object", post(signedWith(func(m map[string]any) { m["extra"] = "CNY" })), providers.ErrInvalidRequest},

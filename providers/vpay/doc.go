@@ -49,11 +49,23 @@
 // Fields sent: key (Config.MerchantID), localOrderId (OrderNo), localUserId
 // (CustomerID, omitted when empty), notifyUrl (the request's, else
 // Config.NotifyURL; omitted when empty), successRedirectUrl (ReturnURL,
-// omitted when empty), userCurrency (PayCurrency, else option user_currency,
-// default USDT), quoteCurrency (Currency), quoteAmount, isBlockchain, sign.
-// Empty optional fields are omitted rather than sent empty, because an empty
-// string would be signed (name=). Readings:
+// omitted when empty), userCurrency (PayCurrency, required), quoteCurrency
+// (Currency), quoteAmount, isBlockchain, sign. Empty optional fields are
+// omitted rather than sent empty, because an empty string would be signed
+// (name=). Readings:
 //
+//   - userCurrency is required, and a deposit without PayCurrency is refused
+//     (ErrInvalidRequest; tally's merchant API answers 400 missing_field,
+//     field pay_currency) rather than defaulted. The document marks
+//     userCurrency 必填 (required), "the currency the user must pay in (USDT,
+//     TRX)", and gives no default and no account setting for it (the
+//     back-office settings it names are quote-currency rates). It is also
+//     what MinPay settles the order in (the callback's currency and amount
+//     are in it), so it decides what tally's books hold: an order quoted in
+//     CNY whose pay currency went unsaid was sent as USDT while tally booked
+//     it in CNY. Defaulting it to an account setting would be a choice the
+//     document does not make, so the merchant states it on every deposit.
+//     The former option user_currency (a default) is no longer read.
 //   - quoteAmount is a JSON number (the field table says number; the JSON
 //     example's "5" string contradicts it) written with two decimals, 100.00,
 //     which signs as 100.
@@ -141,6 +153,11 @@
 //   - key must be this account's MerchantID, and when option merchant_id is
 //     set, merchantId must equal it; otherwise ErrInvalidRequest.
 //   - notifyTime -> Event.OccurredAt. The callback has no transaction hash.
+//   - Amounts (amount, userAmount, merchant*Amount, extra.quoteAmount,
+//     extra.quotePrice) are read as written, through providers.ParseAmount:
+//     the document writes them plainly (1, 22.72, 10), so one with an
+//     exponent (1E+2) is refused (ErrInvalidRequest), although the signature
+//     rule writes such a number out plainly to verify it.
 //
 // Reply: 200 "success" when err is nil; 400 "fail" for a bad signature or an
 // unreadable callback; 500 "fail" otherwise; MinPay retries any non-success.
@@ -164,7 +181,7 @@
 //
 // # Config.Options (adapter)
 //
-//	user_currency     what payers pay in when a request sets no PayCurrency: USDT (default) or TRX
+//	user_currency     no longer read: every deposit states its PayCurrency (see Create request)
 //	quote_currencies  comma-separated quote currencies enabled in the merchant back office (default CNY)
 //	merchant_id       MinPay's numeric merchant number; when set, callbacks must carry it as merchantId
 //

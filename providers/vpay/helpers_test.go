@@ -125,7 +125,7 @@ func (e *env) ctl(t *testing.T, method, path, body string) {
 // deposit creates a 100.00 CNY deposit notifying rcv.
 func (e *env) deposit(t *testing.T, orderNo string, rcv *receiver) *providers.CreateResult {
 	t.Helper()
-	req := providers.DepositRequest{OrderNo: orderNo, Amount: dec("100.00"), Currency: "CNY", CustomerID: "55"}
+	req := providers.DepositRequest{OrderNo: orderNo, Amount: dec("100.00"), Currency: "CNY", PayCurrency: "USDT", CustomerID: "55"}
 	if rcv != nil {
 		req.NotifyURL = rcv.srv.URL + "/callbacks/vpay-test"
 	}

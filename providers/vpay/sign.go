@@ -291,17 +291,18 @@ func (n *node) scalar() (string, bool) {
 
 // amount parses an amount sent as a JSON number or a numeric string, through
 // providers.ParseAmount, never float64; present is false when absent or null.
+// The number is read as written, so an exponent (1E+2) is refused: MinPay's
+// document writes every amount plainly (1, 22.72, 10), and an amount is
+// posted exactly as stated or not at all. (Signing still writes such a
+// number out plainly: that is about verifying what was sent, not about
+// accepting it as money.)
 func (n *node) amount() (d decimal.Decimal, present bool, err error) {
 	if n == nil || n.kind == kindNull {
 		return decimal.Decimal{}, false, nil
 	}
 	switch n.kind {
 	case kindNumber:
-		v, err := numberValue(n.text)
-		if err != nil {
-			return decimal.Decimal{}, true, err
-		}
-		d, err = providers.ParseAmount(v.String())
+		d, err = providers.ParseAmount(n.text)
 		return d, true, err
 	case kindString:
 		d, err = providers.ParseAmount(n.text)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,7 +64,6 @@ type Adapter struct {
 	cfg             providers.Config
 	t               *providers.Transport
 	log             *slog.Logger
-	userCurrency    string
 	quoteCurrencies []string
 	merchantNo      string
 }
@@ -79,13 +79,9 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, providers.Invalid(Name, "new", "BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
-	a := &Adapter{cfg: cfg, userCurrency: "USDT", quoteCurrencies: []string{"CNY"}}
-	if v := strings.TrimSpace(cfg.Options["user_currency"]); v != "" {
-		if err := providers.CheckCurrency(Name, "new", UserCurrencies, v); err != nil {
-			return nil, err
-		}
-		a.userCurrency = v
-	}
+	// Option user_currency (a default pay currency) is no longer read: every
+	// request states its PayCurrency (see the package documentation).
+	a := &Adapter{cfg: cfg, quoteCurrencies: []string{"CNY"}}
 	if v := strings.TrimSpace(cfg.Options["quote_currencies"]); v != "" {
 		a.quoteCurrencies = nil
 		for _, c := range strings.Split(v, ",") {
@@ -111,7 +107,9 @@ func New(cfg providers.Config) (*Adapter, error) {
 // Provider returns "vpay".
 func (a *Adapter) Provider() string { return Name }
 
-// Capabilities: quoted deposits with a hosted pay page and signed callbacks;
+// Capabilities: quoted deposits with a hosted pay page and signed callbacks
+// (QuotedDeposits: the order is quoted in Currency and settled in the
+// request's PayCurrency, which is required);
 // MinPay's document offers no payout, order query or balance endpoint, so
 // reconciliation relies on callbacks and statements.
 func (a *Adapter) Capabilities() providers.Capabilities {
@@ -126,12 +124,12 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 }
 
 // ValidateDeposit refuses what MinPay would refuse: a missing order number, a
-// quote currency not enabled for this account, a pay currency other than USDT
-// or TRX, an amount that is not positive or has more than two decimals, a
-// method this adapter does not know, and malformed URLs.
+// quote currency not enabled for this account, a missing pay currency or one
+// other than USDT or TRX, an amount that is not positive or has more than two
+// decimals, a method this adapter does not know, and malformed URLs.
 func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 	const op = "createDeposit"
-	if err := providers.RequireFields(Name, op, "OrderNo", req.OrderNo, "Currency", req.Currency); err != nil {
+	if err := providers.RequireFields(Name, op, "OrderNo", req.OrderNo, "Currency", req.Currency, "PayCurrency (userCurrency)", req.PayCurrency); err != nil {
 		return err
 	}
 	if len(req.OrderNo) > 64 {
@@ -143,8 +141,8 @@ func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 	if err := providers.CheckCurrency(Name, op, a.quoteCurrencies, req.Currency); err != nil {
 		return err
 	}
-	if err := providers.CheckCurrency(Name, op, UserCurrencies, a.payCurrency(req)); err != nil {
-		return err
+	if !slices.Contains(UserCurrencies, req.PayCurrency) {
+		return providers.Invalid(Name, op, "pay currency %q is not accepted (userCurrency: %s)", req.PayCurrency, strings.Join(UserCurrencies, ", "))
 	}
 	if err := providers.CheckAmount(Name, op, a.Capabilities(), req.Amount); err != nil {
 		return err
@@ -166,7 +164,7 @@ func (a *Adapter) ValidatePayout(providers.PayoutRequest) error {
 }
 
 // CreateDeposit creates a fixed-amount scan-pay order quoted in req.Currency
-// (CNY) and paid in req.PayCurrency (USDT by default). The result carries the
+// (CNY) and paid in req.PayCurrency (USDT or TRX, required). The result carries the
 // hosted pay page (paymentUrl) and the order's chain addresses. The USDT
 // amount the payer owes is not in MinPay's answer: it arrives with the callback.
 func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositRequest) (*providers.CreateResult, error) {
@@ -177,7 +175,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	fields := map[string]any{
 		"key":           a.cfg.MerchantID,
 		"localOrderId":  req.OrderNo,
-		"userCurrency":  a.payCurrency(req),
+		"userCurrency":  req.PayCurrency,
 		"quoteCurrency": req.Currency,
 		"quoteAmount":   json.Number(req.Amount.StringFixed(QuoteDecimals)),
 		"isBlockchain":  true,
@@ -232,7 +230,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	}
 	sort.Strings(networks)
 	for _, n := range networks {
-		res.Addresses = append(res.Addresses, providers.WalletAddress{Currency: a.payCurrency(req), Network: n, Address: d.Addresses[n]})
+		res.Addresses = append(res.Addresses, providers.WalletAddress{Currency: req.PayCurrency, Network: n, Address: d.Addresses[n]})
 	}
 	a.log.InfoContext(ctx, "vpay order created", "order_no", req.OrderNo, "provider_order_id", res.ProviderOrderID, "quote", req.Amount.String()+" "+req.Currency)
 	return res, nil
@@ -266,14 +264,6 @@ func (a *Adapter) Reply(err error) providers.Reply {
 	default:
 		return providers.TextReply(http.StatusInternalServerError, "fail")
 	}
-}
-
-// payCurrency is what the payer pays in.
-func (a *Adapter) payCurrency(req providers.DepositRequest) string {
-	if req.PayCurrency != "" {
-		return req.PayCurrency
-	}
-	return a.userCurrency
 }
 
 func (a *Adapter) notifyURL(req providers.DepositRequest) string {

@@ -24,7 +24,6 @@ func TestNewRequiresConfig(t *testing.T) {
 		"relative base url":      func(c *providers.Config) { c.BaseURL = "walletapi.minpayapp.com" },
 		"no key":                 func(c *providers.Config) { c.MerchantID = "" },
 		"no secret":              func(c *providers.Config) { c.Secret = "" },
-		"bad user currency":      func(c *providers.Config) { c.Options = map[string]string{"user_currency": "BTC"} },
 		"empty quote currencies": func(c *providers.Config) { c.Options = map[string]string{"quote_currencies": " , "} },
 	}
 	for name, mutate := range cases {
@@ -57,13 +56,15 @@ func TestValidateDeposit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := providers.DepositRequest{OrderNo: "o1", Amount: dec("100.5"), Currency: "CNY"}
+	good := providers.DepositRequest{OrderNo: "o1", Amount: dec("100.5"), Currency: "CNY", PayCurrency: "USDT"}
 	refused := map[string]func(r *providers.DepositRequest){
 		"no order no":         func(r *providers.DepositRequest) { r.OrderNo = "" },
 		"order no too long":   func(r *providers.DepositRequest) { r.OrderNo = strings.Repeat("9", 65) },
 		"no currency":         func(r *providers.DepositRequest) { r.Currency = "" },
 		"quote currency off":  func(r *providers.DepositRequest) { r.Currency = "EUR" },
 		"pay currency BTC":    func(r *providers.DepositRequest) { r.PayCurrency = "BTC" },
+		"no pay currency":     func(r *providers.DepositRequest) { r.PayCurrency = "" },
+		"pay currency CNY":    func(r *providers.DepositRequest) { r.PayCurrency = "CNY" },
 		"zero amount":         func(r *providers.DepositRequest) { r.Amount = dec("0") },
 		"negative amount":     func(r *providers.DepositRequest) { r.Amount = dec("-1") },
 		"three decimals":      func(r *providers.DepositRequest) { r.Amount = dec("10.005") },
@@ -113,7 +114,7 @@ func TestUnsupported(t *testing.T) {
 func TestCreateDepositRoundTrip(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	res, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{
-		OrderNo: "T-1001", Amount: dec("100.00"), Currency: "CNY", CustomerID: "55",
+		OrderNo: "T-1001", Amount: dec("100.00"), Currency: "CNY", PayCurrency: "USDT", CustomerID: "55",
 		NotifyURL: "http://tally.test/callbacks/vpay-test", ReturnURL: "http://shop.test/done",
 	})
 	if err != nil {
@@ -203,9 +204,12 @@ func TestCreateDepositRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCreateDepositTRXAndDefaults: the pay currency is the request's, never the
+// account's: the retired option user_currency changes nothing, and empty
+// optional fields are left out.
 func TestCreateDepositTRXAndDefaults(t *testing.T) {
-	e := newEnv(t, envOpts{options: map[string]string{"user_currency": "TRX"}})
-	res, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "T-TRX", Amount: dec("10"), Currency: "CNY"})
+	e := newEnv(t, envOpts{options: map[string]string{"user_currency": "USDT"}})
+	res, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "T-TRX", Amount: dec("10"), Currency: "CNY", PayCurrency: "TRX"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,10 +241,10 @@ func TestCreateDepositRefusals(t *testing.T) {
 		kind error
 		code string
 	}{
-		{"unknown key", newAdapter(t, e.srv.URL, "nokey", testSecret, nil, nil), providers.DepositRequest{OrderNo: "R1", Amount: dec("1"), Currency: "CNY"}, providers.ErrRejected, "10003"},
-		{"wrong secret", newAdapter(t, e.srv.URL, testKey, "wrong", nil, nil), providers.DepositRequest{OrderNo: "R2", Amount: dec("1"), Currency: "CNY"}, providers.ErrRejected, "10002"},
-		{"duplicate order", e.ad, providers.DepositRequest{OrderNo: "DUP-1", Amount: dec("100.00"), Currency: "CNY"}, providers.ErrRejected, "10004"},
-		{"no rate for USD", e.ad, providers.DepositRequest{OrderNo: "R3", Amount: dec("1"), Currency: "USD"}, providers.ErrRejected, "10005"},
+		{"unknown key", newAdapter(t, e.srv.URL, "nokey", testSecret, nil, nil), providers.DepositRequest{OrderNo: "R1", Amount: dec("1"), Currency: "CNY", PayCurrency: "USDT"}, providers.ErrRejected, "10003"},
+		{"wrong secret", newAdapter(t, e.srv.URL, testKey, "wrong", nil, nil), providers.DepositRequest{OrderNo: "R2", Amount: dec("1"), Currency: "CNY", PayCurrency: "USDT"}, providers.ErrRejected, "10002"},
+		{"duplicate order", e.ad, providers.DepositRequest{OrderNo: "DUP-1", Amount: dec("100.00"), Currency: "CNY", PayCurrency: "USDT"}, providers.ErrRejected, "10004"},
+		{"no rate for USD", e.ad, providers.DepositRequest{OrderNo: "R3", Amount: dec("1"), Currency: "USD", PayCurrency: "USDT"}, providers.ErrRejected, "10005"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -371,7 +375,7 @@ func TestEnvelopeReadings(t *testing.T) {
 			}))
 			defer srv.Close()
 			a := newAdapter(t, srv.URL, "k", "s", nil, nil)
-			res, err := a.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "O-1", Amount: dec("1"), Currency: "CNY"})
+			res, err := a.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "O-1", Amount: dec("1"), Currency: "CNY", PayCurrency: "USDT"})
 			if c.kind == nil {
 				if err != nil || res.ProviderOrderID != c.orderID {
 					t.Fatalf("= %+v, %v", res, err)
@@ -396,7 +400,7 @@ func TestCreateFaults(t *testing.T) {
 		if err := e.sim.Engine().AddEndpointFault(sim.EndpointFault{Path: CreatePath, Mode: sim.ModeError5xx, Count: 1}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-1", Amount: dec("100"), Currency: "CNY"})
+		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-1", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		var pe *providers.Error
 		if !errors.Is(err, providers.ErrAmbiguous) || !errors.As(err, &pe) || pe.Code != "500" {
 			t.Fatalf("= %v, want ErrAmbiguous code 500", err)
@@ -407,7 +411,7 @@ func TestCreateFaults(t *testing.T) {
 	t.Run("timeout is ambiguous, the order exists", func(t *testing.T) {
 		e := newEnv(t, envOpts{client: &http.Client{Timeout: 300 * time.Millisecond}})
 		e.ctl(t, "POST", "/faults", `{"path":"`+CreatePath+`","mode":"timeout","count":1}`)
-		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-2", Amount: dec("100"), Currency: "CNY"})
+		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-2", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, providers.ErrAmbiguous) {
 			t.Fatalf("= %v, want ErrAmbiguous", err)
 		}
@@ -416,7 +420,7 @@ func TestCreateFaults(t *testing.T) {
 		if _, err := e.ad.QueryOrder(t.Context(), providers.OrderQuery{OrderNo: "F-2"}); !errors.Is(err, providers.ErrUnsupported) {
 			t.Fatalf("QueryOrder = %v", err)
 		}
-		_, err = e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-2", Amount: dec("100"), Currency: "CNY"})
+		_, err = e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-2", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, ErrDuplicateOrder) || !errors.Is(err, providers.ErrRejected) {
 			t.Fatalf("re-create = %v, want ErrDuplicateOrder", err)
 		}
@@ -428,7 +432,7 @@ func TestCreateFaults(t *testing.T) {
 	t.Run("hang is ambiguous, nothing created", func(t *testing.T) {
 		e := newEnv(t, envOpts{client: &http.Client{Timeout: 300 * time.Millisecond}})
 		e.ctl(t, "POST", "/faults", `{"path":"`+CreatePath+`","mode":"hang","count":1}`)
-		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-3", Amount: dec("100"), Currency: "CNY"})
+		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-3", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, providers.ErrAmbiguous) {
 			t.Fatalf("= %v, want ErrAmbiguous", err)
 		}
@@ -442,7 +446,7 @@ func TestCreateFaults(t *testing.T) {
 		addr := l.Addr().String()
 		l.Close()
 		a := newAdapter(t, "http://"+addr, testKey, testSecret, nil, nil)
-		_, err = a.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-4", Amount: dec("1"), Currency: "CNY"})
+		_, err = a.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-4", Amount: dec("1"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, providers.ErrTransient) {
 			t.Fatalf("= %v, want ErrTransient", err)
 		}

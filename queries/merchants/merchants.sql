@@ -37,10 +37,10 @@ WHERE merchant_id = @merchant_id AND prefix = @prefix AND revoked_at IS NULL;
 -- name: InsertProviderAccount :one
 INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
                                options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs,
-                               deposit_lifetime_ms)
+                               deposit_lifetime_ms, max_amounts)
 VALUES (@merchant_id, @name, @provider, @base_url, @provider_merchant_id, @secret_sealed,
         @options, @amount_policy, @amount_tolerance, @balance_tolerance, @date_tolerance_secs,
-        @deposit_lifetime_ms)
+        @deposit_lifetime_ms, @max_amounts)
 RETURNING *;
 
 -- name: ProviderAccountByName :one
@@ -59,6 +59,6 @@ UPDATE provider_accounts SET
     base_url = @base_url, provider_merchant_id = @provider_merchant_id, secret_sealed = @secret_sealed,
     options = @options, amount_policy = @amount_policy, amount_tolerance = @amount_tolerance,
     balance_tolerance = @balance_tolerance, date_tolerance_secs = @date_tolerance_secs,
-    deposit_lifetime_ms = @deposit_lifetime_ms, enabled = @enabled, updated_at = now()
+    deposit_lifetime_ms = @deposit_lifetime_ms, max_amounts = @max_amounts, enabled = @enabled, updated_at = now()
 WHERE id = @id
 RETURNING *;
