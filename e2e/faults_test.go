@@ -435,17 +435,23 @@ func TestWebhookRetriedAndListed(t *testing.T) {
 		}
 		return seen["pending"] && seen["succeeded"]
 	})
-	r := e.API("GET", fmt.Sprintf("/v1/webhook-deliveries?order_id=%d", o.ID), nil)
-	var list struct{ Data []orders.Delivery }
-	r.JSON(t, &list)
+	// The receiver sees a webhook before its delivery row is written (after
+	// the HTTP call returns): wait on the rows themselves.
 	failed, ok := 0, 0
-	for _, d := range list.Data {
-		if d.Delivered {
-			ok++
-		} else {
-			failed++
+	e.Eventually("the deliveries listed", func() bool {
+		r := e.API("GET", fmt.Sprintf("/v1/webhook-deliveries?order_id=%d", o.ID), nil)
+		var list struct{ Data []orders.Delivery }
+		r.JSON(t, &list)
+		failed, ok = 0, 0
+		for _, d := range list.Data {
+			if d.Delivered {
+				ok++
+			} else {
+				failed++
+			}
 		}
-	}
+		return failed >= 2 && ok >= 2
+	})
 	if failed != 2 || ok < 2 {
 		t.Fatalf("deliveries: %d failed, %d delivered; want 2 failed and both events delivered", failed, ok)
 	}

@@ -82,9 +82,9 @@ func TestInputAmounts(t *testing.T) {
 		{"object", "POST", dep, deposit(`{"value":"1"}`), 400, "invalid_amount", "amount", "not an object"},
 		{"zero", "POST", dep, deposit(`"0"`), 400, "invalid_amount", "amount", "positive"},
 		{"zero with decimals", "POST", dep, deposit(`"0.00"`), 400, "invalid_amount", "amount", "positive"},
-		{"more decimals than USDT has", "POST", dep, deposit(`"1.0000001"`), 400, "invalid_amount", "amount", "at most 6"},
+		{"more decimals than USDT has", "POST", dep, deposit(`"1.000000001"`), 400, "invalid_amount", "amount", "at most 8"},
 		{"trailing zeros beyond the scale", "POST", dep, `{"provider_account":"cxpay-main","customer_id":"c1","amount":"1.000","currency":"BRL"}`, 400, "invalid_amount", "amount", "at most 2"},
-		{"above the default limit (10^12 minor units)", "POST", dep, deposit(`"1000000.000001"`), 400, "invalid_amount", "amount", "above the limit of provider account \"cpay-main\": 1000000 USDT"},
+		{"above the default limit (10^12 minor units)", "POST", dep, deposit(`"10000.00000001"`), 400, "invalid_amount", "amount", "above the limit of provider account \"cpay-main\": 10000 USDT"},
 		{"far above any limit", "POST", dep, deposit(`"` + strings.Repeat("9", 30) + `"`), 400, "invalid_amount", "amount", "above the limit"},
 		{"too long to read", "POST", dep, deposit(`"` + strings.Repeat("9", 41) + `"`), 400, "invalid_amount", "amount", "longer than 40"},
 		{"payout amount as a number", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":5,"currency":"USDT","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "not a JSON number"},
@@ -116,7 +116,7 @@ func TestInputAmounts(t *testing.T) {
 	}
 
 	// At the default limit the order is taken; written decimals up to the scale are fine.
-	for i, amount := range []string{"1000000", "1000000.000000", "0.000001"} {
+	for i, amount := range []string{"10000", "10000.00000000", "0.00000001"} {
 		r := e.API("POST", dep, deposit(`"`+amount+`"`), "Idempotency-Key", fmt.Sprintf("ok-%d", i))
 		if r.Status != http.StatusCreated {
 			t.Fatalf("amount %s: %d %s", amount, r.Status, r.Body)

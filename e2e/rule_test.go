@@ -217,7 +217,7 @@ func (r *ruleRun) run(t *testing.T, c ruleCase) {
 }
 
 // open creates an order for a fresh customer and waits until the provider has it.
-func (r *ruleRun) open(t *testing.T, deposit bool) orders.Order {
+func (r *ruleRun) open(t testing.TB, deposit bool) orders.Order {
 	e, p := r.e, r.p
 	customer := fmt.Sprintf("%s-c%d", p.name, r.n.Add(1))
 	req := map[string]any{"provider_account": p.name + "-main", "customer_id": customer}
@@ -251,7 +251,7 @@ func (r *ruleRun) open(t *testing.T, deposit bool) orders.Order {
 // deliver has the provider state o: its signed callback posted to tally, or
 // (a provider whose callbacks are hints) its order altered and the hint posted.
 // The answer must be the provider's documented acknowledgement.
-func (r *ruleRun) deliver(t *testing.T, o sim.Order) {
+func (r *ruleRun) deliver(t testing.TB, o sim.Order) {
 	t.Helper()
 	if !r.p.signed {
 		if _, err := r.eng.Alter(o.OrderNo, func(s *sim.Order) {
@@ -630,4 +630,85 @@ func (r *ruleRun) only(t *testing.T, orderID int64, typ discrepancies.Type) disc
 		t.Fatalf("open %s of order %d: %+v, want one", typ, orderID, summaries(found))
 	}
 	return found[0]
+}
+
+// FuzzMoneyRule drives the rule's mutation space (provider, kind, amount
+// moved by any number of units at or below the ledger's scale, fee, currency)
+// through POST /callbacks and the workers, and asserts the rule's invariant
+// whatever the figures: the provider's acknowledgement; then either the event
+// was posted as stated with no discrepancy (the customer credited or debited
+// exactly the stated amount), or a discrepancy about the order is open and,
+// where the order did not move, no balance moved; and the ledger check holds.
+// `go test` runs its seeds; `go test -fuzz FuzzMoneyRule ./e2e/` explores.
+func FuzzMoneyRule(f *testing.F) {
+	f.Add(uint8(0), true, int64(0), uint8(0), int64(0), uint8(0))
+	f.Add(uint8(1), false, int64(150), uint8(0), int64(-20), uint8(0))
+	f.Add(uint8(1), true, int64(-1), uint8(1), int64(0), uint8(1))
+	f.Add(uint8(2), true, int64(7), uint8(2), int64(0), uint8(2))
+	f.Add(uint8(3), true, int64(0), uint8(0), int64(5), uint8(1))
+	f.Add(uint8(4), false, int64(100), uint8(0), int64(0), uint8(0))
+	e := tallytest.New(f, tallytest.Options{})
+	runs := map[string]*ruleRun{}
+	f.Fuzz(func(t *testing.T, pi uint8, deposit bool, units int64, finer uint8, feeUnits int64, curIdx uint8) {
+		e.T = t // the Env's waits and checks fail this input, not the target
+		p := ruleProviders[int(pi)%len(ruleProviders)]
+		if !deposit && p.payout == nil {
+			deposit = true
+		}
+		r := runs[p.name]
+		if r == nil {
+			r = &ruleRun{t: t, e: e, p: p, eng: e.Sandbox.Simulator(p.name).Engine()}
+			runs[p.name] = r
+		}
+		o := r.open(t, deposit)
+		g, err := r.eng.FindOrder("", o.ProviderOrderNo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		succeed(p, g)
+		m := *g
+		step := unit(p, &m).Shift(-int32(finer % 3))
+		if p.name == "usdtcnpay" {
+			step = decimal.NewFromInt(100).Shift(-int32(finer % 4))
+		}
+		setPaid(p, &m, m.Paid.Add(step.Mul(decimal.NewFromInt(units%1_000_000))))
+		if p.fee {
+			if fee := m.Fee.Add(unit(p, &m).Mul(decimal.NewFromInt(feeUnits % 10_000))); !fee.IsNegative() {
+				setFee(p, &m, fee)
+			}
+		}
+		if p.currency {
+			setCurrency(&m, []string{settleCur(p, &m), p.foreign, "XAU"}[int(curIdx)%3])
+		}
+		if !m.Paid.IsPositive() {
+			return // nothing paid is not a success a provider sends
+		}
+		before := r.balances(o, m, orders.Order{})
+		r.deliver(t, m)
+		e.WaitIdle()
+		after := r.balances(o, m, orders.Order{})
+		got := e.Order(o.ID)
+		open := r.openOf(o.ID)
+		moved := false
+		for name, b := range before {
+			moved = moved || !after[name].Equal(b)
+		}
+		switch {
+		case len(open) == 0:
+			if got.Status != orders.StatusSucceeded {
+				t.Fatalf("no discrepancy, yet the order is %s", got.Status)
+			}
+			cust := "liabilities:customer:" + o.CustomerID + ":" + o.Currency
+			d := after[cust].Sub(before[cust])
+			if deposit && !p.quoted && !d.Equal(m.Paid) {
+				t.Fatalf("posted without a discrepancy: customer moved by %s, the provider stated %s", d, m.Paid)
+			}
+			if !deposit && !d.Equal(m.Paid.Neg()) {
+				t.Fatalf("payout posted without a discrepancy: customer moved by %s, the provider stated %s", d, m.Paid)
+			}
+		case got.Status == o.Status && moved:
+			t.Fatalf("flagged and left %s, yet balances moved: %v -> %v", got.Status, before, after)
+		}
+		e.CheckLedger()
+	})
 }

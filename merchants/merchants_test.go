@@ -22,7 +22,10 @@ func newService(t *testing.T) *merchants.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return merchants.New(testdb.New(t), box)
+	pool := testdb.New(t)
+	s := merchants.New(pool, box)
+	s.Ledger = ledger.New(pool)
+	return s
 }
 
 func TestAPIKeysAuthenticateAndRevoke(t *testing.T) {
@@ -330,7 +333,7 @@ func TestMaxAmounts(t *testing.T) {
 	if _, err := s.CurrencyScale(ctx, "XYZ"); !errors.Is(err, merchants.ErrUnknownCurrency) {
 		t.Fatalf("CurrencyScale(XYZ) = %v", err)
 	}
-	if sc, err := s.CurrencyScale(ctx, "USDT"); err != nil || sc != 6 {
+	if sc, err := s.CurrencyScale(ctx, "USDT"); err != nil || sc != 8 {
 		t.Fatalf("CurrencyScale(USDT) = %d, %v", sc, err)
 	}
 }
