@@ -28,8 +28,8 @@ const (
 	Duplicate Outcome = "duplicate"
 	// Stale: an older event arrived after a newer one; a final order never moves back.
 	Stale Outcome = "stale"
-	// Conflict: the event contradicts what was already applied; a
-	// duplicate_conflict or status_mismatch discrepancy was opened.
+	// Conflict: the event contradicts what was already applied, or its money
+	// could not be booked as stated (left held); a discrepancy was opened.
 	Conflict Outcome = "conflict"
 )
 
@@ -636,10 +636,12 @@ func (a *applier) conflict(ctx context.Context, t discrepancies.Type, summary st
 func (a *applier) referenceConflict(ctx context.Context) error {
 	summary := fmt.Sprintf("the provider's event names order %s and provider order id %s, which is not this order's (%s): nothing applied",
 		a.ev.OrderNo, a.ev.ProviderOrderID, a.row.ProviderOrderID)
-	return a.referenceConflictWith(ctx, summary, nil)
+	return a.referenceConflictWith(ctx, summary)
 }
 
-func (a *applier) referenceConflictWith(ctx context.Context, summary string, other *ordersdb.Order) error {
+// referenceConflictWith opens the reference_conflict discrepancy summary
+// describes and records it on the order's timeline.
+func (a *applier) referenceConflictWith(ctx context.Context, summary string) error {
 	if a.group != nil {
 		return errOwnTransaction
 	}
@@ -651,10 +653,6 @@ func (a *applier) referenceConflictWith(ctx context.Context, summary string, oth
 			"order_provider_order_id": a.row.ProviderOrderID, "event_status": a.ev.Status, "provider_status": a.ev.ProviderStatus}}
 	if m.GrossStated {
 		f.Actual, f.Delta = providers.Nullable(m.Gross), m.Gross
-	}
-	if other != nil {
-		f.Detail["other_order_id"] = other.ID
-		f.Detail["other_order_no"] = other.ProviderOrderNo
 	}
 	for k, v := range a.ref {
 		f.Detail[k] = v

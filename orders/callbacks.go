@@ -252,7 +252,7 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 				return err
 			} else if clash != "" {
 				a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: *ev, src: "callback", ref: ref}
-				if err := a.referenceConflictWith(ctx, clash, nil); err != nil {
+				if err := a.referenceConflictWith(ctx, clash); err != nil {
 					return err
 				}
 				return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: &row.ID, Outcome: string(Conflict)})
