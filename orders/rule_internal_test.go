@@ -31,8 +31,8 @@ func TestDeterministic(t *testing.T) {
 		{ledger.ErrUnbalanced, true},
 		{ledger.ErrInsufficientFunds, true},
 		{ledger.ErrIdempotencyConflict, true},
-		{&pgconn.PgError{Code: "22003"}, true}, // numeric value out of range
-		{&pgconn.PgError{Code: "23514"}, true}, // check constraint
+		{&pgconn.PgError{Code: "22003"}, true},  // numeric value out of range
+		{&pgconn.PgError{Code: "23514"}, true},  // check constraint
 		{&pgconn.PgError{Code: "23505"}, false}, // unique violation: a race a retry resolves
 		{&pgconn.PgError{Code: "40001"}, false}, // serialization failure
 		{&pgconn.PgError{Code: "40P01"}, false}, // deadlock
