@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,10 @@ type Options struct {
 	ExpireEvery time.Duration
 	// RequeueAfter is how long a stored callback may stay unapplied before the
 	// schedule (every RequeueEvery) queues it again: its job was lost. Defaults
-	// 10m and 1m.
+	// 10m and 10s. Every RequeueEvery the schedule also requeues the callbacks
+	// of process_callback jobs still running CallbackJobTimeout after they
+	// started (their process died), so that an acknowledged callback reaches
+	// the ledger within about CallbackJobTimeout + RequeueEvery of a crash.
 	RequeueAfter, RequeueEvery time.Duration
 	// SubmitAttempts is how many times submit_order tries a provider call
 	// (default 10); SubmitRetryBase its first backoff, doubling to a minute
@@ -218,7 +222,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 		opts.RequeueAfter = 10 * time.Minute
 	}
 	if opts.RequeueEvery == 0 {
-		opts.RequeueEvery = time.Minute
+		opts.RequeueEvery = 10 * time.Second
 	}
 	if opts.ExpireEvery == 0 {
 		opts.ExpireEvery = time.Minute
@@ -437,6 +441,15 @@ func (w *callbackWorker) Work(ctx context.Context, job *river.Job[ProcessCallbac
 	return err
 }
 
+// CallbackJobTimeout bounds one process_callback job (a group transaction
+// is bounded by its own 30 s; a job that times out is retried and finds its
+// callbacks applied). A job still running well after it is dead: its
+// callbacks are requeued (Runner.RequeueDeadCallbackJobs).
+const CallbackJobTimeout = 20 * time.Second
+
+// Timeout is CallbackJobTimeout.
+func (w *callbackWorker) Timeout(*river.Job[ProcessCallbackArgs]) time.Duration { return CallbackJobTimeout }
+
 func (w *callbackWorker) NextRetry(job *river.Job[ProcessCallbackArgs]) time.Time {
 	return time.Now().Add(backoff(job.Attempt, 500*time.Millisecond, 5*time.Minute))
 }
@@ -511,6 +524,9 @@ type requeueWorker struct {
 }
 
 func (w *requeueWorker) Work(ctx context.Context, _ *river.Job[RequeueCallbacksArgs]) error {
+	if _, err := w.runner.RequeueDeadCallbackJobs(ctx, time.Now().Add(-CallbackJobTimeout-deadJobMargin)); err != nil {
+		return err
+	}
 	_, err := w.runner.RequeueCallbacks(ctx, time.Now().Add(-w.runner.opts.RequeueAfter))
 	return err
 }
@@ -547,6 +563,61 @@ func (r *Runner) RequeueCallbacks(ctx context.Context, cutoff time.Time) (int, e
 	}
 	r.opts.Logger.Warn("stored callbacks requeued: their jobs were lost", "callbacks", len(ids), "first_inbox_id", ids[0])
 	return len(ids), nil
+}
+
+// deadJobMargin is how long past its timeout a process_callback job may still
+// show as running before its process is taken for dead (the worker returns,
+// and River records it, well within it).
+const deadJobMargin = 5 * time.Second
+
+// RequeueDeadCallbackJobs finds process_callback jobs still running that
+// started before startedBefore (a job past its timeout has returned unless its
+// process died: killed, a lost machine), queues their callbacks still
+// unapplied in new jobs and marks them cancelled, in one transaction, and
+// returns how many callbacks it queued. River's own rescue of such a job
+// comes later (it waits for its leader's sweep); the cancelled job then ends
+// without running again.
+func (r *Runner) RequeueDeadCallbackJobs(ctx context.Context, startedBefore time.Time) (int, error) {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().Kinds(ProcessCallbackArgs{}.Kind()).
+		States(rivertype.JobStateRunning).First(requeueMax).
+		Where("attempted_at < @before AND metadata->>'cancel_attempted_at' IS NULL", river.NamedArgs{"before": startedBefore}))
+	if err != nil {
+		return 0, fmt.Errorf("list dead callback jobs: %w", err)
+	}
+	if len(res.Jobs) == 0 {
+		return 0, nil
+	}
+	var ids, jobIDs []int64
+	for _, j := range res.Jobs {
+		var args ProcessCallbackArgs
+		if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
+			return 0, fmt.Errorf("args of job %d: %w", j.ID, err)
+		}
+		ids = append(ids, args.IDs()...)
+		jobIDs = append(jobIDs, j.ID)
+	}
+	unapplied, err := r.ordersSvc.UnappliedOf(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		for start := 0; start < len(unapplied); start += requeueJobSize {
+			if err := r.queue.ProcessCallback(ctx, tx, unapplied[start:min(start+requeueJobSize, len(unapplied))]...); err != nil {
+				return err
+			}
+		}
+		for _, id := range jobIDs {
+			if _, err := r.client.JobCancelTx(ctx, tx, id); err != nil {
+				return fmt.Errorf("cancel dead job %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue the callbacks of %d dead jobs: %w", len(jobIDs), err)
+	}
+	r.opts.Logger.Warn("callbacks of dead jobs requeued", "jobs", len(jobIDs), "callbacks", len(unapplied), "first_job_id", jobIDs[0])
+	return len(unapplied), nil
 }
 
 // backoff is base * 2^(attempt-1), at most max.

@@ -291,6 +291,15 @@ func (s *Service) StaleCallbacks(ctx context.Context, cutoff time.Time, max int3
 	return ids, nil
 }
 
+// UnappliedOf returns which of ids are stored callbacks still to be applied.
+func (s *Service) UnappliedOf(ctx context.Context, ids []int64) ([]int64, error) {
+	out, err := s.q.UnappliedOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("unapplied callbacks of %d: %w", len(ids), err)
+	}
+	return out, nil
+}
+
 // storedCallback is the request an inbox row stored, to parse again.
 func storedCallback(in ordersdb.CallbackInbox) *providers.Callback {
 	query, _ := url.ParseQuery(in.Query)

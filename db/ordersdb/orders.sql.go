@@ -1440,6 +1440,33 @@ func (q *Queries) UnappliedCallbacks(ctx context.Context, providerAccountID int6
 	return items, nil
 }
 
+const unappliedOf = `-- name: UnappliedOf :many
+SELECT id FROM callback_inbox
+WHERE id = ANY($1::bigint[]) AND processed_at IS NULL AND verdict <> 'rejected'
+ORDER BY id
+`
+
+// Which of these stored callbacks are still to be applied (a dead job's).
+func (q *Queries) UnappliedOf(ctx context.Context, ids []int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, unappliedOf, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateCallbackVerdict = `-- name: UpdateCallbackVerdict :exec
 UPDATE callback_inbox SET verdict = $1, error = '' WHERE id = $2
 `

@@ -193,6 +193,12 @@ SELECT id FROM callback_inbox
 WHERE processed_at IS NULL AND verdict <> 'rejected' AND received_at < @before
 ORDER BY received_at LIMIT @max_rows;
 
+-- name: UnappliedOf :many
+-- Which of these stored callbacks are still to be applied (a dead job's).
+SELECT id FROM callback_inbox
+WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL AND verdict <> 'rejected'
+ORDER BY id;
+
 -- name: OrderIDsByProviderIDs :many
 -- The orders that provider order ids name, unlocked: a group application
 -- leaves to the alone path an event whose provider id names another order

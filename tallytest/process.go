@@ -1,0 +1,67 @@
+package tallytest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tallyhq/tally/db"
+	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers/registry"
+	"github.com/tallyhq/tally/secrets"
+)
+
+// WorkerProcessEnv names the environment variables a test binary re-executed
+// as a tally worker process reads (see RunWorkerProcess).
+const (
+	WorkerProcessDB        = "TALLYTEST_WORKER_DB"
+	WorkerProcessPublicURL = "TALLYTEST_WORKER_PUBLIC_URL"
+)
+
+// RunWorkerProcess runs what `tally worker` runs — the River workers of every
+// queue, no schedule — against an Env's database (from WorkerProcessDB) until
+// it is killed or interrupted: a real OS process a test can kill with
+// SIGKILL. A test package calls it from TestMain when WorkerProcessDB is set,
+// and starts it with exec.Command(os.Args[0]).
+func RunWorkerProcess() error {
+	dbURL, publicURL := os.Getenv(WorkerProcessDB), os.Getenv(WorkerProcessPublicURL)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pool, err := db.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("worker process: %w", err)
+	}
+	defer pool.Close()
+	box, err := secrets.New(bytes.Repeat([]byte{7}, 32)) // the Env's key
+	if err != nil {
+		return err
+	}
+	l := ledger.New(pool, ledger.WithLogger(logger))
+	ms := merchants.New(pool, box)
+	ms.Validate, ms.Ledger = registry.Validate, l
+	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{PublicURL: publicURL, Logger: logger,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	r, err := jobs.New(pool, svc, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stdout, "worker process started")
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.Stop(stopCtx)
+}
