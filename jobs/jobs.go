@@ -5,8 +5,8 @@
 package jobs
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -448,7 +448,9 @@ func (w *callbackWorker) Work(ctx context.Context, job *river.Job[ProcessCallbac
 const CallbackJobTimeout = 20 * time.Second
 
 // Timeout is CallbackJobTimeout.
-func (w *callbackWorker) Timeout(*river.Job[ProcessCallbackArgs]) time.Duration { return CallbackJobTimeout }
+func (w *callbackWorker) Timeout(*river.Job[ProcessCallbackArgs]) time.Duration {
+	return CallbackJobTimeout
+}
 
 func (w *callbackWorker) NextRetry(job *river.Job[ProcessCallbackArgs]) time.Time {
 	return time.Now().Add(backoff(job.Attempt, 500*time.Millisecond, 5*time.Minute))
