@@ -31,21 +31,26 @@ func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.callbacks)
 	if svc != nil {
-		// How this process's workers applied stored callbacks: in group
-		// transactions, or each alone (orders.Service.ProcessCallbacks).
-		for _, path := range []string{"group", "alone"} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
-				Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
-				func() float64 {
-					st := svc.CallbackStats()
-					if path == "group" {
-						return float64(st.Grouped)
-					}
-					return float64(st.Alone)
-				}))
-		}
+		registerAppliedMetrics(reg, svc)
 	}
 	return m
+}
+
+// registerAppliedMetrics counts how this process's workers applied stored
+// callbacks: in group transactions, or each alone
+// (orders.Service.ProcessCallbacks).
+func registerAppliedMetrics(reg *prometheus.Registry, svc *orders.Service) {
+	for _, path := range []string{"group", "alone"} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
+			Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
+			func() float64 {
+				st := svc.CallbackStats()
+				if path == "group" {
+					return float64(st.Grouped)
+				}
+				return float64(st.Alone)
+			}))
+	}
 }
 
 // instrument counts and times a route.

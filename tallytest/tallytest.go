@@ -92,9 +92,11 @@ type Env struct {
 	Runner    *jobs.Runner
 	Recon     *recon.Service
 	Sandbox   *sandbox.Sandbox
-	// SandboxURL and URL are the sandbox's and tally's base URLs.
+	// SandboxURL and URL are the sandbox's and tally's (public listener's)
+	// base URLs; AdminURL is tally's admin listener (/metrics, /readyz, pprof).
 	SandboxURL string
 	URL        string
+	AdminURL   string
 	Merchant   merchants.Merchant
 	APIKey     string
 	// Webhooks records the signed webhooks tally sends the merchant.
@@ -228,6 +230,9 @@ func New(t testing.TB, opts Options) *Env {
 		Recon: e.Recon, River: e.Runner.Client()},
 		server.Options{Logger: opts.Logger})
 	e.handler.set(e.callbackHandler(srv.Handler()))
+	adminSrv := httptest.NewServer(srv.Admin().Handler())
+	t.Cleanup(adminSrv.Close)
+	e.AdminURL = adminSrv.URL
 	if !opts.NoWorkers {
 		e.StartWorkers()
 	}
