@@ -15,9 +15,10 @@ import (
 
 // metrics are the server's Prometheus series.
 type metrics struct {
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	callbacks *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	callbacks    *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
@@ -28,8 +29,11 @@ func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route"}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_callbacks_total", Help: "Provider callbacks by provider account and verdict."},
 			[]string{"provider_account", "verdict"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_api_auth_failures_total",
+			Help: "Merchant API requests not authenticated, by outcome: refused (a bad key, 401) or limited (429, the source's failures over the limit, no key looked up)."},
+			[]string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.callbacks)
+	reg.MustRegister(m.requests, m.latency, m.callbacks, m.authFailures)
 	if svc != nil {
 		registerAppliedMetrics(reg, svc)
 	}

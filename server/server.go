@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +59,17 @@ type Options struct {
 	// Registry receives the server's metrics, served by the admin listener;
 	// default a new registry.
 	Registry *prometheus.Registry
+	// AuthFailureBurst failed API key attempts are allowed per source (client
+	// address, an IPv6 /64), then AuthFailureRate per second; beyond them the
+	// source is answered 429 with Retry-After before any key is looked up.
+	// Zero means the defaults (10, then 1 per second); a negative value
+	// disables the limit.
+	AuthFailureBurst int
+	AuthFailureRate  float64
+	// TrustedProxies are the addresses of the TLS-terminating proxies or load
+	// balancers in front: from them, the client is read from X-Forwarded-For
+	// (ClientAddr). From anyone else, X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one route of the server, kept as data so that a test can hold the
@@ -75,11 +88,12 @@ type Route struct {
 
 // Server is the HTTP server.
 type Server struct {
-	deps    Deps
-	opts    Options
-	routes  []Route
-	handler http.Handler
-	metrics *metrics
+	deps      Deps
+	opts      Options
+	routes    []Route
+	handler   http.Handler
+	metrics   *metrics
+	authLimit *authLimiter
 }
 
 // New builds the server.
@@ -99,7 +113,8 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders)}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders),
+		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
 	// Metrics, readiness, pprof and operator pages are the admin listener's
@@ -143,9 +158,19 @@ func MerchantFrom(ctx context.Context) merchants.Merchant {
 	return m
 }
 
-// authenticate requires "Authorization: Bearer <API key>".
+// authenticate requires "Authorization: Bearer <API key>". A source (client
+// address) that presented too many refused keys is answered 429 with
+// Retry-After before its key is looked up (Options.AuthFailureBurst).
 func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		source := sourceKey(ClientAddr(r, s.opts.TrustedProxies))
+		if wait, limited := s.authLimit.blocked(source); limited {
+			s.metrics.authFailures.WithLabelValues("limited").Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+			writeError(w, http.StatusTooManyRequests, "too_many_failed_attempts",
+				"too many refused API keys from this address: retry after the time in Retry-After", "")
+			return
+		}
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tally"`)
@@ -155,6 +180,11 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		m, err := s.deps.Merchants.Authenticate(r.Context(), strings.TrimSpace(key))
 		if err != nil {
 			if errors.Is(err, merchants.ErrUnauthorized) {
+				s.metrics.authFailures.WithLabelValues("refused").Inc()
+				if s.authLimit.failed(source) {
+					s.opts.Logger.Warn("refused API keys from one source exceed the limit: answering 429 until it slows down",
+						"source", source, "path", r.URL.Path)
+				}
 				writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or revoked API key", "")
 				return
 			}

@@ -78,6 +78,8 @@ type Options struct {
 	// NoCallbackGroups applies every stored callback in a transaction of its
 	// own (orders.Options.NoCallbackGroups).
 	NoCallbackGroups bool
+	// Server tunes tally's HTTP server (its Logger is the Env's).
+	Server server.Options
 }
 
 // Env is a running tally.
@@ -226,9 +228,10 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	so := opts.Server
+	so.Logger = opts.Logger
 	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
-		Recon: e.Recon, River: e.Runner.Client()},
-		server.Options{Logger: opts.Logger})
+		Recon: e.Recon, River: e.Runner.Client()}, so)
 	e.handler.set(e.callbackHandler(srv.Handler()))
 	adminSrv := httptest.NewServer(srv.Admin().Handler())
 	t.Cleanup(adminSrv.Close)

@@ -64,6 +64,9 @@ func (f *runtimeFlags) options(a *app) jobs.Options {
 
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, publicURL, adminAddr, tlsCert, tlsKey string
+	var proxies []string
+	var authBurst int
+	var authRate float64
 	f := &runtimeFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -74,6 +77,10 @@ func newServeCmd(g *globals) *cobra.Command {
 			tlsCfg, err := loadTLS(tlsCert, tlsKey)
 			if err != nil {
 				return err
+			}
+			trusted, err := server.ParseTrustedProxies(proxies)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
 			}
 			if publicURL == "" {
 				publicURL = "http://" + addr
@@ -95,7 +102,8 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
-				server.Options{Logger: slog.Default(), Registry: server.NewRegistry()})
+				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted,
+					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
 			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: srv.Handler(), tls: tlsCfg}}
 			if adminAddr != "" {
 				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: srv.Admin().Handler()})
@@ -108,6 +116,12 @@ func newServeCmd(g *globals) *cobra.Command {
 	bindAdminAddr(cmd, &adminAddr)
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve the public listener over TLS (1.2 or later) with --tls-key")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	cmd.Flags().StringSliceVar(&proxies, "trusted-proxies", nil,
+		"addresses or CIDR prefixes of the TLS proxies or load balancers in front: only from them is X-Forwarded-For believed (comma-separated)")
+	cmd.Flags().IntVar(&authBurst, "auth-fail-burst", server.DefaultAuthFailureBurst,
+		"refused API keys allowed per client address before it is answered 429 (negative: no limit)")
+	cmd.Flags().Float64Var(&authRate, "auth-fail-rate", server.DefaultAuthFailureRate,
+		"refused API keys allowed per client address and second after the burst")
 	f.workers = true
 	f.bind(cmd, true)
 	return cmd
