@@ -26,9 +26,9 @@ type Report struct {
 	// MerchantID is the merchant CheckMerchant checked; 0 for the whole
 	// platform (Check).
 	MerchantID int64
-	Transfers int64
-	Entries   int64
-	Accounts  int64
+	Transfers  int64
+	Entries    int64
+	Accounts   int64
 	// OpenHolds are pending transfers; OverdueHolds those of them past their
 	// deadline that ExpirePending has not expired yet (not a violation).
 	OpenHolds    int64

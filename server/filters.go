@@ -23,10 +23,10 @@ type query map[string][]string
 var (
 	orderStatuses = []string{string(orders.StatusCreated), string(orders.StatusPending), string(orders.StatusProcessing),
 		string(orders.StatusSucceeded), string(orders.StatusFailed), string(orders.StatusExpired), string(orders.StatusReversed)}
-	orderKinds            = []string{string(providers.KindDeposit), string(providers.KindPayout)}
-	discrepancyStatuses   = []string{string(discrepancies.Open), string(discrepancies.Resolved), string(discrepancies.Ignored)}
-	discrepancyTypes      = typeNames(discrepancies.Types)
-	queryBooleans         = []string{"true", "false", "1", "0"}
+	orderKinds          = []string{string(providers.KindDeposit), string(providers.KindPayout)}
+	discrepancyStatuses = []string{string(discrepancies.Open), string(discrepancies.Resolved), string(discrepancies.Ignored)}
+	discrepancyTypes    = typeNames(discrepancies.Types)
+	queryBooleans       = []string{"true", "false", "1", "0"}
 )
 
 func typeNames(ts []discrepancies.Type) []string {
