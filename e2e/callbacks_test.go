@@ -28,7 +28,7 @@ var callbackSeries = regexp.MustCompile(`(?m)^tally_callbacks_total\{provider_ac
 // callbackMetrics reads tally_callbacks_total from /metrics: account -> verdict -> count.
 func callbackMetrics(t *testing.T, e *tallytest.Env) map[string]map[string]string {
 	t.Helper()
-	resp, err := http.Get(e.URL + "/metrics")
+	resp, err := http.Get(e.AdminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

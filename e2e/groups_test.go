@@ -112,7 +112,7 @@ func mixedBurst(t *testing.T, groups bool) {
 	}
 
 	// The same counts on /metrics (this test's server and workers are one process).
-	resp, err := http.Get(e.URL + "/metrics")
+	resp, err := http.Get(e.AdminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

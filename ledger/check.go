@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tallyhq/tally/db/ledgerdb"
@@ -19,11 +20,15 @@ type Violation struct {
 	Detail string
 }
 
-// Report is the result of Check: what it looked at and what it found.
+// Report is the result of Check or CheckMerchant: what it looked at and what
+// it found.
 type Report struct {
-	Transfers int64
-	Entries   int64
-	Accounts  int64
+	// MerchantID is the merchant CheckMerchant checked; 0 for the whole
+	// platform (Check).
+	MerchantID int64
+	Transfers  int64
+	Entries    int64
+	Accounts   int64
 	// OpenHolds are pending transfers; OverdueHolds those of them past their
 	// deadline that ExpirePending has not expired yet (not a violation).
 	OpenHolds    int64
@@ -38,7 +43,11 @@ func (r Report) OK() bool { return len(r.Violations) == 0 }
 // up to ten of its violations.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ledger check: %d transfers, %d entries, %d accounts, %d open holds (%d overdue): ",
+	b.WriteString("ledger check")
+	if r.MerchantID != 0 {
+		fmt.Fprintf(&b, " of merchant %d", r.MerchantID)
+	}
+	fmt.Fprintf(&b, ": %d transfers, %d entries, %d accounts, %d open holds (%d overdue): ",
 		r.Transfers, r.Entries, r.Accounts, r.OpenHolds, r.OverdueHolds)
 	if r.OK() {
 		b.WriteString("ok")
@@ -92,12 +101,34 @@ const maxViolations = 100
 //     one that posts; voided or expired: one that posts nothing), every resolution
 //     released exactly what its hold held, and no post exceeded its hold.
 //
-// An error is returned only when the check itself could not run.
+// Its report names every merchant's accounts and figures: it is the operator's
+// (`tally ledger check`), never shown to a merchant; a merchant's own check is
+// CheckMerchant. An error is returned only when the check itself could not run.
 func Check(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
-	var rep Report
+	return check(ctx, pool, 0)
+}
+
+// CheckMerchant proves the same invariants as Check over one merchant's ledger
+// only: its accounts with their balance rows and entries, and its transfers.
+// Its counts and violations say nothing about other merchants, so that its
+// report may be filed with that merchant (a reconciliation run's ledger line
+// and ledger_invariant discrepancy). An entry that mixes merchants (on one
+// merchant's account, in another's transfer) is a violation of each merchant
+// it names. merchantID must be positive (ErrInvalid).
+func CheckMerchant(ctx context.Context, pool *pgxpool.Pool, merchantID int64) (Report, error) {
+	if merchantID <= 0 {
+		return Report{}, fmt.Errorf("ledger check of merchant %d: %w", merchantID, ErrInvalid)
+	}
+	return check(ctx, pool, merchantID)
+}
+
+// check is Check (merchantID 0) or CheckMerchant.
+func check(ctx context.Context, pool *pgxpool.Pool, merchantID int64) (Report, error) {
+	rep := Report{MerchantID: merchantID}
+	scope := pgtype.Int8{Int64: merchantID, Valid: merchantID != 0}
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		q := ledgerdb.New(tx)
-		c, err := q.CheckCounts(ctx)
+		c, err := q.CheckCounts(ctx, scope)
 		if err != nil {
 			return fmt.Errorf("counts: %w", err)
 		}
@@ -105,7 +136,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 			c.Transfers, c.Entries, c.Accounts, c.OpenHolds, c.OverdueHolds
 		checks := []struct {
 			invariant string
-			run       func(context.Context) ([]string, error)
+			run       func(context.Context, pgtype.Int8) ([]string, error)
 		}{
 			{"transfers balance per currency", q.CheckUnbalancedTransfers},
 			{"transfers have two or more entries", q.CheckEntryCounts},
@@ -120,7 +151,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 			{"posts stay within their hold", q.CheckPostsWithinHolds},
 		}
 		for _, ch := range checks {
-			details, err := ch.run(ctx)
+			details, err := ch.run(ctx, scope)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ch.invariant, err)
 			}
@@ -131,6 +162,9 @@ func Check(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 		return nil
 	})
 	if err != nil {
+		if merchantID != 0 {
+			return Report{}, fmt.Errorf("ledger check of merchant %d: %w", merchantID, err)
+		}
 		return Report{}, fmt.Errorf("ledger check: %w", err)
 	}
 	return rep, nil

@@ -558,9 +558,13 @@ func (x *execution) unmatched(ctx context.Context, line *OrderLine, o ordersdb.O
 	return x.record(ctx, o, f)
 }
 
-// checkLedger runs the invariant check; a failure is the most severe discrepancy.
+// checkLedger runs the invariant check over the run's merchant's ledger (its
+// accounts, balance rows, entries and transfers: never another merchant's, whose
+// figures would otherwise land in this merchant's report and discrepancy); a
+// failure is the most severe discrepancy. The platform-wide check is the
+// operator's (`tally ledger check`).
 func (x *execution) checkLedger(ctx context.Context) error {
-	rep, err := ledger.Check(ctx, x.s.pool)
+	rep, err := ledger.CheckMerchant(ctx, x.s.pool, x.run.MerchantID)
 	if err != nil {
 		return fmt.Errorf("ledger check: %w", err)
 	}

@@ -211,6 +211,10 @@ type page[T any] struct {
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"status": orderStatuses, "kind": orderKinds, "provider_account": nil, "merchant_order_no": nil,
+		"from": nil, "to": nil, "before": nil, "limit": nil}) {
+		return
+	}
 	q := r.URL.Query()
 	f := orders.ListFilter{MerchantID: MerchantFrom(r.Context()).ID, Status: orders.Status(q.Get("status")),
 		Kind: providers.OrderKind(q.Get("kind")), ProviderAccount: q.Get("provider_account"), MerchantOrderNo: q.Get("merchant_order_no")}
@@ -233,10 +237,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Limit = int32(limit)
-	switch f.Status {
-	case "", orders.StatusCreated, orders.StatusPending, orders.StatusProcessing, orders.StatusSucceeded, orders.StatusFailed, orders.StatusExpired, orders.StatusReversed:
-	default:
-		writeError(w, http.StatusBadRequest, "invalid_status", "unknown status "+strconv.Quote(string(f.Status)), "status")
+	if f.ProviderAccount != "" && !s.hasProviderAccount(w, r, f.ProviderAccount) {
 		return
 	}
 	list, err := s.deps.Orders.List(r.Context(), f)
@@ -254,7 +255,28 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// hasProviderAccount reports whether the merchant has a provider account of
+// that name; when it has not, it answers 400 invalid_filter (a filter on
+// another merchant's account, or a misspelt one, would match nothing).
+func (s *Server) hasProviderAccount(w http.ResponseWriter, r *http.Request, name string) bool {
+	list, err := s.deps.Merchants.ProviderAccounts(r.Context(), MerchantFrom(r.Context()).ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return false
+	}
+	for _, a := range list {
+		if a.Name == name {
+			return true
+		}
+	}
+	writeError(w, http.StatusBadRequest, "invalid_filter", "no provider account "+strconv.Quote(name), "provider_account")
+	return false
+}
+
 func (s *Server) balances(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{}) {
+		return
+	}
 	bs, err := s.deps.Ledger.Balances(r.Context(), MerchantFrom(r.Context()).ID)
 	if err != nil {
 		s.internal(w, r, err)
@@ -276,6 +298,9 @@ func (s *Server) balances(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"after": nil, "limit": nil}) {
+		return
+	}
 	code := r.PathValue("code")
 	if _, err := ledger.ParseAccount(code); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_account", err.Error(), "code")
@@ -335,6 +360,9 @@ func (s *Server) view(a merchants.ProviderAccount) providerAccountView {
 }
 
 func (s *Server) listProviderAccounts(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{}) {
+		return
+	}
 	list, err := s.deps.Merchants.ProviderAccounts(r.Context(), MerchantFrom(r.Context()).ID)
 	if err != nil {
 		s.internal(w, r, err)
@@ -458,6 +486,9 @@ func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"order_id": nil, "before": nil}) {
+		return
+	}
 	orderID, err := optInt(r.URL.Query().Get("order_id"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_order_id", "order_id must be an order id", "order_id")
@@ -477,6 +508,9 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"status": discrepancyStatuses, "type": discrepancyTypes, "before": nil}) {
+		return
+	}
 	q := r.URL.Query()
 	before, err := optInt(q.Get("before"))
 	if err != nil {

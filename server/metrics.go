@@ -15,9 +15,10 @@ import (
 
 // metrics are the server's Prometheus series.
 type metrics struct {
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	callbacks *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	callbacks    *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
@@ -28,24 +29,32 @@ func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route"}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_callbacks_total", Help: "Provider callbacks by provider account and verdict."},
 			[]string{"provider_account", "verdict"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_api_auth_failures_total",
+			Help: "Merchant API requests not authenticated, by outcome: refused (a bad key, 401) or limited (429, the source's failures over the limit, no key looked up)."},
+			[]string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.callbacks)
+	reg.MustRegister(m.requests, m.latency, m.callbacks, m.authFailures)
 	if svc != nil {
-		// How this process's workers applied stored callbacks: in group
-		// transactions, or each alone (orders.Service.ProcessCallbacks).
-		for _, path := range []string{"group", "alone"} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
-				Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
-				func() float64 {
-					st := svc.CallbackStats()
-					if path == "group" {
-						return float64(st.Grouped)
-					}
-					return float64(st.Alone)
-				}))
-		}
+		registerAppliedMetrics(reg, svc)
 	}
 	return m
+}
+
+// registerAppliedMetrics counts how this process's workers applied stored
+// callbacks: in group transactions, or each alone
+// (orders.Service.ProcessCallbacks).
+func registerAppliedMetrics(reg *prometheus.Registry, svc *orders.Service) {
+	for _, path := range []string{"group", "alone"} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
+			Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
+			func() float64 {
+				st := svc.CallbackStats()
+				if path == "group" {
+					return float64(st.Grouped)
+				}
+				return float64(st.Alone)
+			}))
+	}
 }
 
 // instrument counts and times a route.

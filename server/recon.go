@@ -78,6 +78,9 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"before": nil}) {
+		return
+	}
 	before, err := optInt(r.URL.Query().Get("before"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_cursor", "before must be a run id", "before")
@@ -108,6 +111,9 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) runReport(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"format": nil}) {
+		return
+	}
 	run, ok := s.run(w, r)
 	if !ok {
 		return
@@ -121,6 +127,9 @@ func (s *Server) runReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dailyReport(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"date": nil, "format": nil}) {
+		return
+	}
 	date := r.URL.Query().Get("date")
 	day, err := time.Parse(time.DateOnly, date)
 	if err != nil {
@@ -141,7 +150,7 @@ func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, sum recon.S
 		f, err = report.JSON, nil
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_format", err.Error(), "format")
+		writeError(w, http.StatusBadRequest, "invalid_filter", err.Error(), "format")
 		return
 	}
 	cur, err := s.deps.Ledger.CurrencyLookup(r.Context())
@@ -175,6 +184,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) (recon.Run, bool) {
 
 // importStatement takes a statement CSV as the request body.
 func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"provider_account": nil, "filename": nil, "allow_bad_rows": queryBooleans}) {
+		return
+	}
 	q := r.URL.Query()
 	acct := q.Get("provider_account")
 	if acct == "" {

@@ -1,6 +1,8 @@
-// Package server is tally's HTTP face: the merchant API (bearer API keys, JSON,
-// described by the OpenAPI document it serves), the callback ingress providers
-// post to, health checks and Prometheus metrics.
+// Package server is tally's HTTP face, on two listeners. The public one serves
+// the merchant API (bearer API keys, JSON, described by the OpenAPI document it
+// serves), the callback ingress providers post to and /healthz (Server.Handler);
+// the admin one, for operators only, serves /healthz, /readyz, Prometheus
+// metrics, pprof and operator pages (Server.Admin, NewAdmin).
 package server
 
 import (
@@ -10,14 +12,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 
 	"github.com/tallyhq/tally/discrepancies"
@@ -37,8 +40,11 @@ type Deps struct {
 	// Recon runs reconciliations; River enqueues their jobs. Both optional.
 	Recon *recon.Service
 	River *river.Client[pgx.Tx]
-	// Extra mounts more routes (reconciliation, the accounting UI) on the same mux.
+	// Extra mounts more routes on the public listener's mux.
 	Extra []Route
+	// Admin mounts operator pages on the admin listener (Server.Admin), never
+	// on the public one.
+	Admin []Route
 }
 
 // Options tune the server.
@@ -50,8 +56,20 @@ type Options struct {
 	// MaxWait bounds ?wait= on create. Default 30s.
 	MaxWait time.Duration
 	Logger  *slog.Logger
-	// Registry receives the server's metrics; default a new registry.
+	// Registry receives the server's metrics, served by the admin listener;
+	// default a new registry.
 	Registry *prometheus.Registry
+	// AuthFailureBurst failed API key attempts are allowed per source (client
+	// address, an IPv6 /64), then AuthFailureRate per second; beyond them the
+	// source is answered 429 with Retry-After before any key is looked up.
+	// Zero means the defaults (10, then 1 per second); a negative value
+	// disables the limit.
+	AuthFailureBurst int
+	AuthFailureRate  float64
+	// TrustedProxies are the addresses of the TLS-terminating proxies or load
+	// balancers in front: from them, the client is read from X-Forwarded-For
+	// (ClientAddr). From anyone else, X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one route of the server, kept as data so that a test can hold the
@@ -70,11 +88,12 @@ type Route struct {
 
 // Server is the HTTP server.
 type Server struct {
-	deps    Deps
-	opts    Options
-	routes  []Route
-	handler http.Handler
-	metrics *metrics
+	deps      Deps
+	opts      Options
+	routes    []Route
+	handler   http.Handler
+	metrics   *metrics
+	authLimit *authLimiter
 }
 
 // New builds the server.
@@ -94,14 +113,15 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders)}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders),
+		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
+	// Metrics, readiness, pprof and operator pages are the admin listener's
+	// (Admin): the public one is what providers and merchants reach.
 	s.routes = append(s.routes,
-		Route{Method: "GET", Pattern: "/healthz", Handler: s.healthz, Internal: true},
-		Route{Method: "GET", Pattern: "/readyz", Handler: s.readyz, Internal: true},
+		Route{Method: "GET", Pattern: "/healthz", Handler: healthz, Internal: true},
 		Route{Method: "GET", Pattern: "/openapi.json", Handler: serveOpenAPI, Internal: true},
-		Route{Method: "GET", Pattern: "/metrics", Handler: promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}).ServeHTTP, Internal: true},
 	)
 	s.routes = append(s.routes, deps.Extra...)
 	mux := http.NewServeMux()
@@ -112,28 +132,22 @@ func New(deps Deps, opts Options) *Server {
 		}
 		mux.Handle(r.Method+" "+r.Pattern, s.instrument(r.Pattern, h))
 	}
-	s.handler = s.recoverPanics(mux)
+	s.handler = recoverPanics(opts.Logger, mux)
 	return s
 }
 
-// Handler is the server's http.Handler.
+// Handler is the public listener's http.Handler: the merchant API, callbacks,
+// /healthz and /openapi.json.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Routes lists the routes served.
+// Routes lists the routes the public listener serves.
 func (s *Server) Routes() []Route { return s.routes }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.deps.Pool.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "database_unavailable", "database does not answer", "")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+// Admin is the admin listener of the same process: its /metrics serves the
+// server's registry, its /readyz pings the server's pool, and Deps.Admin are
+// its operator pages.
+func (s *Server) Admin() *Admin {
+	return NewAdmin(AdminDeps{Pool: s.deps.Pool, Registry: s.opts.Registry, Routes: s.deps.Admin, Logger: s.opts.Logger})
 }
 
 type ctxKey struct{}
@@ -144,9 +158,19 @@ func MerchantFrom(ctx context.Context) merchants.Merchant {
 	return m
 }
 
-// authenticate requires "Authorization: Bearer <API key>".
+// authenticate requires "Authorization: Bearer <API key>". A source (client
+// address) that presented too many refused keys is answered 429 with
+// Retry-After before its key is looked up (Options.AuthFailureBurst).
 func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		source := sourceKey(ClientAddr(r, s.opts.TrustedProxies))
+		if wait, limited := s.authLimit.blocked(source); limited {
+			s.metrics.authFailures.WithLabelValues("limited").Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+			writeError(w, http.StatusTooManyRequests, "too_many_failed_attempts",
+				"too many refused API keys from this address: retry after the time in Retry-After", "")
+			return
+		}
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tally"`)
@@ -156,6 +180,11 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		m, err := s.deps.Merchants.Authenticate(r.Context(), strings.TrimSpace(key))
 		if err != nil {
 			if errors.Is(err, merchants.ErrUnauthorized) {
+				s.metrics.authFailures.WithLabelValues("refused").Inc()
+				if s.authLimit.failed(source) {
+					s.opts.Logger.Warn("refused API keys from one source exceed the limit: answering 429 until it slows down",
+						"source", source, "path", r.URL.Path)
+				}
 				writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or revoked API key", "")
 				return
 			}
@@ -166,14 +195,14 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.opts.Logger.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
 			}
 		}()

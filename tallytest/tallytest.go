@@ -78,6 +78,8 @@ type Options struct {
 	// NoCallbackGroups applies every stored callback in a transaction of its
 	// own (orders.Options.NoCallbackGroups).
 	NoCallbackGroups bool
+	// Server tunes tally's HTTP server (its Logger is the Env's).
+	Server server.Options
 }
 
 // Env is a running tally.
@@ -92,9 +94,11 @@ type Env struct {
 	Runner    *jobs.Runner
 	Recon     *recon.Service
 	Sandbox   *sandbox.Sandbox
-	// SandboxURL and URL are the sandbox's and tally's base URLs.
+	// SandboxURL and URL are the sandbox's and tally's (public listener's)
+	// base URLs; AdminURL is tally's admin listener (/metrics, /readyz, pprof).
 	SandboxURL string
 	URL        string
+	AdminURL   string
 	Merchant   merchants.Merchant
 	APIKey     string
 	// Webhooks records the signed webhooks tally sends the merchant.
@@ -224,10 +228,14 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	so := opts.Server
+	so.Logger = opts.Logger
 	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
-		Recon: e.Recon, River: e.Runner.Client()},
-		server.Options{Logger: opts.Logger})
+		Recon: e.Recon, River: e.Runner.Client()}, so)
 	e.handler.set(e.callbackHandler(srv.Handler()))
+	adminSrv := httptest.NewServer(srv.Admin().Handler())
+	t.Cleanup(adminSrv.Close)
+	e.AdminURL = adminSrv.URL
 	if !opts.NoWorkers {
 		e.StartWorkers()
 	}

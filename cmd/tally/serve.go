@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,7 +63,10 @@ func (f *runtimeFlags) options(a *app) jobs.Options {
 }
 
 func newServeCmd(g *globals) *cobra.Command {
-	var addr, publicURL string
+	var addr, publicURL, adminAddr, tlsCert, tlsKey string
+	var proxies []string
+	var authBurst int
+	var authRate float64
 	f := &runtimeFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -70,8 +74,19 @@ func newServeCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			tlsCfg, err := loadTLS(tlsCert, tlsKey)
+			if err != nil {
+				return err
+			}
+			trusted, err := server.ParseTrustedProxies(proxies)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			if publicURL == "" {
 				publicURL = "http://" + addr
+				if tlsCfg != nil {
+					publicURL = "https://" + addr
+				}
 			}
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
@@ -87,20 +102,60 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
-				server.Options{Logger: slog.Default()})
-			return serveUntilDone(ctx, addr, srv.Handler(), runner)
+				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted,
+					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
+			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: srv.Handler(), tls: tlsCfg}}
+			if adminAddr != "" {
+				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: srv.Admin().Handler()})
+			}
+			return serveUntilDone(ctx, runner, ls...)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account>); default http://<addr>")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "public listen address: the merchant API, callbacks, /healthz and /openapi.json")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account>); default http(s)://<addr>")
+	bindAdminAddr(cmd, &adminAddr)
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve the public listener over TLS (1.2 or later) with --tls-key")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	cmd.Flags().StringSliceVar(&proxies, "trusted-proxies", nil,
+		"addresses or CIDR prefixes of the TLS proxies or load balancers in front: only from them is X-Forwarded-For believed (comma-separated)")
+	cmd.Flags().IntVar(&authBurst, "auth-fail-burst", server.DefaultAuthFailureBurst,
+		"refused API keys allowed per client address before it is answered 429 (negative: no limit)")
+	cmd.Flags().Float64Var(&authRate, "auth-fail-rate", server.DefaultAuthFailureRate,
+		"refused API keys allowed per client address and second after the burst")
 	f.workers = true
 	f.bind(cmd, true)
 	return cmd
 }
 
+// bindAdminAddr adds --admin-addr, the operator's listener of serve and worker.
+func bindAdminAddr(cmd *cobra.Command, addr *string) {
+	cmd.Flags().StringVar(addr, "admin-addr", "127.0.0.1:9090",
+		"admin listen address: /healthz, /readyz, /metrics, /debug/pprof/ (no authentication: keep it where only operators reach it); \"\" disables it")
+}
+
+// errTLSPair: --tls-cert and --tls-key go together.
+var errTLSPair = errors.New("--tls-cert and --tls-key go together: give both to serve TLS, or neither to serve plain HTTP (behind a TLS proxy)")
+
+// loadTLS is the public listener's TLS configuration from a certificate and
+// key file (PEM), TLS 1.2 at least; nil when neither is given. It fails when
+// only one is given or the pair does not load, before anything starts.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errTLSPair
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load --tls-cert %s and --tls-key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
 func newWorkerCmd(g *globals) *cobra.Command {
 	f := &runtimeFlags{workers: true}
-	var publicURL string
+	var publicURL, adminAddr string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run River workers (and the schedule) without the HTTP server",
@@ -120,47 +175,98 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := runner.Start(ctx); err != nil {
-				return err
+			var ls []listener
+			if adminAddr != "" {
+				admin := server.NewAdmin(server.AdminDeps{Pool: a.pool, Registry: server.NewRegistry(), Orders: a.orders, Logger: slog.Default()})
+				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: admin.Handler()})
 			}
-			slog.Info("worker running")
-			<-ctx.Done()
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			return runner.Stop(stopCtx)
+			return serveUntilDone(ctx, runner, ls...)
 		},
 	}
 	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account> (required; default $TALLY_PUBLIC_URL)")
+	bindAdminAddr(cmd, &adminAddr)
 	f.bind(cmd, false)
 	return cmd
 }
 
-// serveUntilDone runs the HTTP server and the runner until ctx ends, then shuts
-// both down gracefully.
-func serveUntilDone(ctx context.Context, addr string, h http.Handler, runner *jobs.Runner) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+// listener is one HTTP listener of a process: the public one (tally serve) or
+// the admin one (serve and worker).
+type listener struct {
+	name, addr string
+	flag       string // the flag that set addr
+	handler    http.Handler
+	// tls, when set, serves HTTPS.
+	tls *tls.Config
+}
+
+// serveUntilDone listens on every listener (failing before anything starts
+// when an address is taken), starts the runner, serves until ctx ends or a
+// listener fails, then shuts everything down gracefully.
+func serveUntilDone(ctx context.Context, runner *jobs.Runner, ls ...listener) error {
+	var servers []*http.Server
+	var nets []net.Listener
+	closeAll := func() {
+		for _, ln := range nets {
+			_ = ln.Close()
+		}
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	for _, l := range ls {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s listener: listen %s (--%s): %w", l.name, l.addr, l.flag, err)
+		}
+		nets = append(nets, ln)
+		servers = append(servers, &http.Server{Handler: l.handler, TLSConfig: l.tls, ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute})
+		if l.name == "admin" && everyInterface(ln.Addr()) {
+			slog.Warn("the admin listener listens on every interface: /metrics and /debug/pprof/ have no authentication; "+
+				"bind --admin-addr to 127.0.0.1 or a private address only operators reach", "addr", ln.Addr().String())
+		}
+	}
 	if err := runner.Start(ctx); err != nil {
+		closeAll()
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	slog.Info("tally serving", "addr", ln.Addr().String())
+	errc := make(chan error, len(ls))
+	for i, l := range ls {
+		hs, ln := servers[i], nets[i]
+		go func() {
+			if l.tls != nil {
+				errc <- hs.ServeTLS(ln, "", "")
+				return
+			}
+			errc <- hs.Serve(ln)
+		}()
+		slog.Info("tally listening", "listener", l.name, "addr", ln.Addr().String(), "tls", l.tls != nil)
+	}
+	if len(ls) == 0 {
+		slog.Info("worker running without listeners (--admin-addr \"\")")
+	}
+	var serveErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+			serveErr = fmt.Errorf("serve: %w", err)
 		}
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = errors.Join(hs.Shutdown(stopCtx), runner.Stop(stopCtx))
+	errs := []error{serveErr}
+	for _, hs := range servers {
+		errs = append(errs, hs.Shutdown(stopCtx))
+	}
+	errs = append(errs, runner.Stop(stopCtx))
 	slog.Info("tally stopped")
-	return err
+	return errors.Join(errs...)
+}
+
+// everyInterface reports whether a listener's address is the unspecified one
+// (0.0.0.0, ::): reachable from every network the machine is on.
+func everyInterface(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsUnspecified()
 }
 
 // errNoPublicURL: a worker would send providers notify URLs that lead nowhere.

@@ -7,6 +7,8 @@ package ledgerdb
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const checkBalanceAttributes = `-- name: CheckBalanceAttributes :many
@@ -14,23 +16,29 @@ SELECT format('account %s (%s): %s', a.id, a.code,
     CASE WHEN b.n <> a.slots THEN format('%s balance rows for %s slots', b.n, a.slots)
          ELSE 'balance rows disagree with the account on merchant, normal side, negativity or slot numbers' END)::text AS detail
 FROM accounts a
-JOIN (SELECT account_id, count(*) AS n,
-             count(DISTINCT (merchant_id, normal_side, allow_negative)) AS variants,
-             min(merchant_id) AS merchant_id, min(normal_side) AS normal_side, bool_and(allow_negative) AS allow_negative,
-             max(slot) AS max_slot
-      FROM balances GROUP BY account_id) b ON b.account_id = a.id
-WHERE b.n <> a.slots OR b.variants <> 1 OR b.merchant_id <> a.merchant_id OR b.normal_side <> a.normal_side
-   OR b.allow_negative <> a.allow_negative OR b.max_slot >= a.slots
+JOIN (SELECT bb.account_id, count(*) AS n,
+             count(DISTINCT (bb.merchant_id, bb.normal_side, bb.allow_negative)) AS variants,
+             min(bb.merchant_id) AS merchant_id, min(bb.normal_side) AS normal_side, bool_and(bb.allow_negative) AS allow_negative,
+             max(bb.slot) AS max_slot
+      FROM balances bb
+      WHERE $1::bigint IS NULL
+         OR bb.account_id IN (SELECT ma.id FROM accounts ma WHERE ma.merchant_id = $1)
+      GROUP BY bb.account_id) b ON b.account_id = a.id
+WHERE (b.n <> a.slots OR b.variants <> 1 OR b.merchant_id <> a.merchant_id OR b.normal_side <> a.normal_side
+   OR b.allow_negative <> a.allow_negative OR b.max_slot >= a.slots)
+  AND ($1::bigint IS NULL OR a.merchant_id = $1)
 UNION ALL
 SELECT format('account %s (%s) has no balance rows', a.id, a.code)::text
-FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.account_id = a.id)
+FROM accounts a
+WHERE NOT EXISTS (SELECT 1 FROM balances b WHERE b.account_id = a.id)
+  AND ($1::bigint IS NULL OR a.merchant_id = $1)
 LIMIT 100
 `
 
 // Balance rows copy their account's merchant, normal side and negativity, and an
 // account has exactly its number of slots.
-func (q *Queries) CheckBalanceAttributes(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkBalanceAttributes)
+func (q *Queries) CheckBalanceAttributes(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkBalanceAttributes, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -51,18 +59,26 @@ func (q *Queries) CheckBalanceAttributes(ctx context.Context) ([]string, error) 
 
 const checkBalanceRows = `-- name: CheckBalanceRows :many
 WITH s AS (
-    SELECT account_id, slot,
-        coalesce(sum(amount) FILTER (WHERE phase = 'posted' AND side = 'debit'), 0) AS dp,
-        coalesce(sum(amount) FILTER (WHERE phase = 'posted' AND side = 'credit'), 0) AS cp,
-        coalesce(sum(CASE phase WHEN 'pending' THEN amount WHEN 'release' THEN -amount END) FILTER (WHERE side = 'debit'), 0) AS dq,
-        coalesce(sum(CASE phase WHEN 'pending' THEN amount WHEN 'release' THEN -amount END) FILTER (WHERE side = 'credit'), 0) AS cq
-    FROM entries GROUP BY account_id, slot
+    SELECT e.account_id, e.slot,
+        coalesce(sum(e.amount) FILTER (WHERE e.phase = 'posted' AND e.side = 'debit'), 0) AS dp,
+        coalesce(sum(e.amount) FILTER (WHERE e.phase = 'posted' AND e.side = 'credit'), 0) AS cp,
+        coalesce(sum(CASE e.phase WHEN 'pending' THEN e.amount WHEN 'release' THEN -e.amount END) FILTER (WHERE e.side = 'debit'), 0) AS dq,
+        coalesce(sum(CASE e.phase WHEN 'pending' THEN e.amount WHEN 'release' THEN -e.amount END) FILTER (WHERE e.side = 'credit'), 0) AS cq
+    FROM entries e
+    WHERE $1::bigint IS NULL
+       OR e.account_id IN (SELECT a.id FROM accounts a WHERE a.merchant_id = $1)
+    GROUP BY e.account_id, e.slot
+), b AS (
+    SELECT bb.account_id, bb.slot, bb.debits_posted, bb.credits_posted, bb.debits_pending, bb.credits_pending
+    FROM balances bb
+    WHERE $1::bigint IS NULL
+       OR bb.account_id IN (SELECT a.id FROM accounts a WHERE a.merchant_id = $1)
 )
 SELECT format('account %s slot %s: stored posted %s/%s pending %s/%s (debits/credits), entries sum to %s/%s and %s/%s',
     coalesce(b.account_id, s.account_id), coalesce(b.slot, s.slot),
     b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending,
     coalesce(s.dp, 0), coalesce(s.cp, 0), coalesce(s.dq, 0), coalesce(s.cq, 0))::text AS detail
-FROM balances b FULL JOIN s ON s.account_id = b.account_id AND s.slot = b.slot
+FROM b FULL JOIN s ON s.account_id = b.account_id AND s.slot = b.slot
 WHERE b.account_id IS NULL
    OR b.debits_posted <> coalesce(s.dp, 0) OR b.credits_posted <> coalesce(s.cp, 0)
    OR b.debits_pending <> coalesce(s.dq, 0) OR b.credits_pending <> coalesce(s.cq, 0)
@@ -71,8 +87,8 @@ LIMIT 100
 `
 
 // Every balances row equals the sums of the entries that moved it.
-func (q *Queries) CheckBalanceRows(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkBalanceRows)
+func (q *Queries) CheckBalanceRows(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkBalanceRows, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +109,17 @@ func (q *Queries) CheckBalanceRows(ctx context.Context) ([]string, error) {
 
 const checkCounts = `-- name: CheckCounts :one
 
-SELECT (SELECT count(*) FROM transfers)::bigint AS transfers,
-       (SELECT count(*) FROM entries)::bigint AS entries,
-       (SELECT count(*) FROM accounts)::bigint AS accounts,
-       (SELECT count(*) FROM transfers WHERE state = 'pending')::bigint AS open_holds,
-       (SELECT count(*) FROM transfers WHERE state = 'pending' AND expires_at <= now())::bigint AS overdue_holds
+SELECT (SELECT count(*) FROM transfers t
+        WHERE $1::bigint IS NULL OR t.merchant_id = $1)::bigint AS transfers,
+       (SELECT count(*) FROM entries e
+        WHERE $1::bigint IS NULL
+           OR e.account_id IN (SELECT a.id FROM accounts a WHERE a.merchant_id = $1))::bigint AS entries,
+       (SELECT count(*) FROM accounts a
+        WHERE $1::bigint IS NULL OR a.merchant_id = $1)::bigint AS accounts,
+       (SELECT count(*) FROM transfers t WHERE t.state = 'pending'
+          AND ($1::bigint IS NULL OR t.merchant_id = $1))::bigint AS open_holds,
+       (SELECT count(*) FROM transfers t WHERE t.state = 'pending' AND t.expires_at <= now()
+          AND ($1::bigint IS NULL OR t.merchant_id = $1))::bigint AS overdue_holds
 `
 
 type CheckCountsRow struct {
@@ -110,8 +132,16 @@ type CheckCountsRow struct {
 
 // The invariants ledger.Check proves. Each query returns one line per violation
 // (at most 100), as text for the report.
-func (q *Queries) CheckCounts(ctx context.Context) (CheckCountsRow, error) {
-	row := q.db.QueryRow(ctx, checkCounts)
+//
+// Every query takes merchant_id: NULL checks the whole platform (ledger.Check,
+// `tally ledger check`), a merchant's id only that merchant's ledger
+// (ledger.CheckMerchant, what a reconciliation run checks): its accounts, their
+// balance rows and entries, and its transfers. Written as
+// "merchant_id IS NULL OR ...", so that the plan of each call folds the test
+// away: the platform-wide form stays a plain scan, the merchant's form starts
+// from the merchant's accounts or transfers (their merchant_id indexes).
+func (q *Queries) CheckCounts(ctx context.Context, merchantID pgtype.Int8) (CheckCountsRow, error) {
+	row := q.db.QueryRow(ctx, checkCounts, merchantID)
 	var i CheckCountsRow
 	err := row.Scan(
 		&i.Transfers,
@@ -139,18 +169,21 @@ FROM entries e
 JOIN transfers t ON t.id = e.transfer_id
 LEFT JOIN accounts a ON a.id = e.account_id
 LEFT JOIN currencies c ON c.code = e.currency
-WHERE a.id IS NULL OR e.merchant_id <> a.merchant_id OR e.merchant_id <> t.merchant_id
+WHERE (a.id IS NULL OR e.merchant_id <> a.merchant_id OR e.merchant_id <> t.merchant_id
    OR e.currency <> a.currency OR c.code IS NULL OR e.amount <> round(e.amount, c.scale)
-   OR e.slot >= a.slots OR e.created_at <> t.created_at
+   OR e.slot >= a.slots OR e.created_at <> t.created_at)
+  AND ($1::bigint IS NULL
+   OR $1 IN (e.merchant_id, t.merchant_id, a.merchant_id))
 ORDER BY e.id
 LIMIT 100
 `
 
 // Each entry is on an existing account of its transfer's merchant, in the
 // account's currency, within the currency's scale, on one of the account's slots,
-// with its transfer's time.
-func (q *Queries) CheckEntryAccounts(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkEntryAccounts)
+// with its transfer's time. An entry that mixes merchants is in the scope of
+// each merchant it names.
+func (q *Queries) CheckEntryAccounts(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkEntryAccounts, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +205,7 @@ func (q *Queries) CheckEntryAccounts(ctx context.Context) ([]string, error) {
 const checkEntryCounts = `-- name: CheckEntryCounts :many
 SELECT format('transfer %s has %s entries', t.id, count(e.id))::text AS detail
 FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
+WHERE $1::bigint IS NULL OR t.merchant_id = $1
 GROUP BY t.id
 HAVING count(e.id) < 2
 ORDER BY t.id
@@ -179,8 +213,8 @@ LIMIT 100
 `
 
 // Every transfer has at least two entries.
-func (q *Queries) CheckEntryCounts(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkEntryCounts)
+func (q *Queries) CheckEntryCounts(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkEntryCounts, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -206,14 +240,15 @@ FROM entries e JOIN transfers t ON t.id = e.transfer_id
 WHERE NOT ((t.state <> 'posted' AND e.phase = 'pending')
         OR (t.state = 'posted' AND t.pending_id IS NULL AND e.phase = 'posted')
         OR (t.state = 'posted' AND t.pending_id IS NOT NULL AND e.phase IN ('posted', 'release')))
+  AND ($1::bigint IS NULL OR t.merchant_id = $1)
 ORDER BY e.id
 LIMIT 100
 `
 
 // Holds have pending entries only, plain transfers posted ones, resolutions
 // release and posted ones.
-func (q *Queries) CheckEntryPhases(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkEntryPhases)
+func (q *Queries) CheckEntryPhases(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkEntryPhases, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +276,8 @@ LEFT JOIN (
         EXISTS (SELECT 1 FROM entries e WHERE e.transfer_id = rt.id AND e.phase = 'posted') AS posts
     FROM transfers rt WHERE rt.pending_id IS NOT NULL
 ) r ON r.pending_id = t.id
-WHERE t.state <> 'posted' OR r.id IS NOT NULL
+WHERE (t.state <> 'posted' OR r.id IS NOT NULL)
+  AND ($1::bigint IS NULL OR t.merchant_id = $1)
 GROUP BY t.id, t.state, t.expires_at
 HAVING NOT ((t.state = 'pending' AND count(r.id) = 0)
          OR (t.state = 'committed' AND count(r.id) = 1 AND count(r.id) FILTER (WHERE r.posts) = 1)
@@ -254,8 +290,8 @@ LIMIT 100
 // A pending hold has no resolution; a committed one exactly one that posts; a
 // voided or expired one exactly one that posts nothing (an expired one had a
 // deadline). Only holds are resolved.
-func (q *Queries) CheckHoldStates(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkHoldStates)
+func (q *Queries) CheckHoldStates(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkHoldStates, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -278,18 +314,22 @@ const checkNegativeBalances = `-- name: CheckNegativeBalances :many
 SELECT format('account %s (%s) has available %s', a.id, a.code,
     CASE a.normal_side WHEN 'credit' THEN b.cp - b.dp - b.dq ELSE b.dp - b.cp - b.cq END)::text AS detail
 FROM accounts a
-JOIN (SELECT account_id, sum(debits_posted) AS dp, sum(credits_posted) AS cp,
-             sum(debits_pending) AS dq, sum(credits_pending) AS cq
-      FROM balances GROUP BY account_id) b ON b.account_id = a.id
+JOIN (SELECT bb.account_id, sum(bb.debits_posted) AS dp, sum(bb.credits_posted) AS cp,
+             sum(bb.debits_pending) AS dq, sum(bb.credits_pending) AS cq
+      FROM balances bb
+      WHERE $1::bigint IS NULL
+         OR bb.account_id IN (SELECT ma.id FROM accounts ma WHERE ma.merchant_id = $1)
+      GROUP BY bb.account_id) b ON b.account_id = a.id
 WHERE NOT a.allow_negative
   AND CASE a.normal_side WHEN 'credit' THEN b.cp - b.dp - b.dq ELSE b.dp - b.cp - b.cq END < 0
+  AND ($1::bigint IS NULL OR a.merchant_id = $1)
 ORDER BY a.id
 LIMIT 100
 `
 
 // No account that forbids it has a negative available balance.
-func (q *Queries) CheckNegativeBalances(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkNegativeBalances)
+func (q *Queries) CheckNegativeBalances(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkNegativeBalances, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -315,9 +355,15 @@ WITH h AS (
         coalesce(sum(e.amount) FILTER (WHERE e.side = 'credit'), 0) AS cq
     FROM entries e JOIN transfers t ON t.id = e.transfer_id
     WHERE t.state = 'pending' AND e.phase = 'pending'
+      AND ($1::bigint IS NULL
+       OR e.account_id IN (SELECT a.id FROM accounts a WHERE a.merchant_id = $1))
     GROUP BY e.account_id
 ), b AS (
-    SELECT account_id, sum(debits_pending) AS dq, sum(credits_pending) AS cq FROM balances GROUP BY account_id
+    SELECT bb.account_id, sum(bb.debits_pending) AS dq, sum(bb.credits_pending) AS cq
+    FROM balances bb
+    WHERE $1::bigint IS NULL
+       OR bb.account_id IN (SELECT a.id FROM accounts a WHERE a.merchant_id = $1)
+    GROUP BY bb.account_id
 )
 SELECT format('account %s: pending %s/%s (debits/credits), open holds hold %s/%s',
     b.account_id, b.dq, b.cq, coalesce(h.dq, 0), coalesce(h.cq, 0))::text AS detail
@@ -328,8 +374,8 @@ LIMIT 100
 `
 
 // The pending columns of each account are exactly what its open holds hold.
-func (q *Queries) CheckPendingMatchesHolds(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkPendingMatchesHolds)
+func (q *Queries) CheckPendingMatchesHolds(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkPendingMatchesHolds, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +398,13 @@ const checkPostsWithinHolds = `-- name: CheckPostsWithinHolds :many
 WITH h AS (
     SELECT t.id AS hold, e.account_id, e.side, sum(e.amount) AS amt
     FROM transfers t JOIN entries e ON e.transfer_id = t.id AND e.phase = 'pending'
+    WHERE $1::bigint IS NULL OR t.merchant_id = $1
     GROUP BY 1, 2, 3
 ), p AS (
     SELECT t.pending_id AS hold, e.account_id, e.side, sum(e.amount) AS amt
     FROM transfers t JOIN entries e ON e.transfer_id = t.id AND e.phase = 'posted'
     WHERE t.pending_id IS NOT NULL
+      AND ($1::bigint IS NULL OR t.merchant_id = $1)
     GROUP BY 1, 2, 3
 )
 SELECT format('hold %s account %s %s: held %s, posted %s', p.hold, p.account_id, p.side, coalesce(h.amt, 0), p.amt)::text AS detail
@@ -367,8 +415,8 @@ LIMIT 100
 `
 
 // A post never moves more on an account and side than its hold held there.
-func (q *Queries) CheckPostsWithinHolds(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkPostsWithinHolds)
+func (q *Queries) CheckPostsWithinHolds(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkPostsWithinHolds, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -392,11 +440,13 @@ WITH h AS (
     SELECT t.id AS hold, e.account_id, e.side, sum(e.amount) AS amt
     FROM transfers t JOIN entries e ON e.transfer_id = t.id AND e.phase = 'pending'
     WHERE t.state IN ('committed', 'voided', 'expired')
+      AND ($1::bigint IS NULL OR t.merchant_id = $1)
     GROUP BY 1, 2, 3
 ), r AS (
     SELECT t.pending_id AS hold, e.account_id, e.side, sum(e.amount) AS amt
     FROM transfers t JOIN entries e ON e.transfer_id = t.id AND e.phase = 'release'
     WHERE t.pending_id IS NOT NULL
+      AND ($1::bigint IS NULL OR t.merchant_id = $1)
     GROUP BY 1, 2, 3
 )
 SELECT format('hold %s account %s %s: held %s, released %s', coalesce(h.hold, r.hold),
@@ -408,8 +458,8 @@ LIMIT 100
 `
 
 // A resolution releases exactly what its hold held, account by account.
-func (q *Queries) CheckReleases(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkReleases)
+func (q *Queries) CheckReleases(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkReleases, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -429,18 +479,20 @@ func (q *Queries) CheckReleases(ctx context.Context) ([]string, error) {
 }
 
 const checkUnbalancedTransfers = `-- name: CheckUnbalancedTransfers :many
-SELECT format('transfer %s: %s %s entries net %s (debits minus credits)', transfer_id, phase, currency,
-    sum(CASE side WHEN 'debit' THEN amount ELSE -amount END))::text AS detail
-FROM entries
-GROUP BY transfer_id, currency, phase
-HAVING sum(CASE side WHEN 'debit' THEN amount ELSE -amount END) <> 0
-ORDER BY transfer_id
+SELECT format('transfer %s: %s %s entries net %s (debits minus credits)', e.transfer_id, e.phase, e.currency,
+    sum(CASE e.side WHEN 'debit' THEN e.amount ELSE -e.amount END))::text AS detail
+FROM entries e
+WHERE $1::bigint IS NULL
+   OR e.transfer_id IN (SELECT t.id FROM transfers t WHERE t.merchant_id = $1)
+GROUP BY e.transfer_id, e.currency, e.phase
+HAVING sum(CASE e.side WHEN 'debit' THEN e.amount ELSE -e.amount END) <> 0
+ORDER BY e.transfer_id
 LIMIT 100
 `
 
 // Every transfer balances per currency, in each phase on its own.
-func (q *Queries) CheckUnbalancedTransfers(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, checkUnbalancedTransfers)
+func (q *Queries) CheckUnbalancedTransfers(ctx context.Context, merchantID pgtype.Int8) ([]string, error) {
+	rows, err := q.db.Query(ctx, checkUnbalancedTransfers, merchantID)
 	if err != nil {
 		return nil, err
 	}
