@@ -45,30 +45,28 @@ func callbackMetrics(t *testing.T, e *tallytest.Env) map[string]map[string]strin
 }
 
 // A callback body over 64 KiB is refused with 413 and nothing is stored, and
-// callbacks for accounts tally does not have never become metric series of
-// their own, however many names are tried.
+// callbacks for keys tally does not have are 404 before their body is read and
+// never become metric series of their own, however many are tried.
 func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{})
 	big := `{"orderId":"` + strings.Repeat("x", 65<<10) + `"}`
 	// Exactly at the limit is read (and refused for its signature, not its size).
 	atLimit := `{"orderId":"` + strings.Repeat("x", 64<<10-len(`{"orderId":""}`)) + `"}`
-	if status, _ := post(t, e.URL+"/callbacks/cxpay-main", atLimit); status == http.StatusRequestEntityTooLarge {
+	if status, _ := post(t, e.CallbackURL("cxpay"), atLimit); status == http.StatusRequestEntityTooLarge {
 		t.Fatal("a body of exactly 64 KiB was refused as too large")
 	}
-	// The account is loaded now: an oversized body is labelled with it (the
-	// label comes from the accounts this process has loaded, never from the
-	// database, which may be the thing that is down).
-	if status, body := post(t, e.URL+"/callbacks/cxpay-main", big); status != http.StatusRequestEntityTooLarge {
+	// An oversized body to a known account is labelled with it ("merchant/account").
+	if status, body := post(t, e.CallbackURL("cxpay"), big); status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized callback: %d %s, want 413", status, body)
 	}
 	const tries = 25
 	for i := 0; i < tries; i++ {
-		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/probe-%d", i), big); status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("oversized callback to an unknown account: %d, want 413", status)
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/probe-%d", i), big); status != http.StatusNotFound {
+			t.Fatalf("oversized callback to an unknown key: %d, want 404", status)
 		}
-		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/guess-%d", i), `{}`); status != http.StatusNotFound {
-			t.Fatalf("callback to an unknown account: %d, want 404", status)
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/guess-%d-%s", i, strings.Repeat("k", 22)), `{}`); status != http.StatusNotFound {
+			t.Fatalf("callback to an unknown key: %d, want 404", status)
 		}
 	}
 	var stored int
@@ -80,11 +78,11 @@ func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
 	}
 	m := callbackMetrics(t, e)
 	for acct := range m {
-		if acct != "cxpay-main" && acct != "unknown" {
+		if acct != "acme/cxpay-main" && acct != "unknown" {
 			t.Errorf("a metric series for provider_account %q", acct)
 		}
 	}
-	if m["cxpay-main"]["too_large"] != "1" || m["unknown"]["too_large"] != fmt.Sprint(tries) || m["unknown"]["unknown_account"] != fmt.Sprint(tries) {
+	if m["acme/cxpay-main"]["too_large"] != "1" || m["unknown"]["unknown_account"] != fmt.Sprint(2*tries) {
 		t.Fatalf("tally_callbacks_total = %v", m)
 	}
 }

@@ -52,6 +52,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Registry receives the server's metrics; default a new registry.
 	Registry *prometheus.Registry
+	// Ingress bounds the callback ingress (rate limits); zero fields take
+	// the defaults.
+	Ingress IngressOptions
 }
 
 // Route is one route of the server, kept as data so that a test can hold the
@@ -75,6 +78,7 @@ type Server struct {
 	routes  []Route
 	handler http.Handler
 	metrics *metrics
+	ingress *ingress
 }
 
 // New builds the server.
@@ -94,7 +98,7 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders)}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders), ingress: newIngress(opts.Ingress)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
 	s.routes = append(s.routes,

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/server"
 )
@@ -61,9 +62,35 @@ func (f *runtimeFlags) options(a *app) jobs.Options {
 		}}
 }
 
+// ingressFlags are serve's callback ingress limits.
+type ingressFlags struct {
+	limits         server.IngressOptions
+	samplesPerHour int
+	legacyRoutes   bool
+}
+
+func (f *ingressFlags) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.Float64Var(&f.limits.Rate, "callback-rate", server.DefaultCallbackRate, "callback deliveries per second to one provider account, verified or not (a token bucket; beyond it 503 with Retry-After, nothing stored); negative: no limit")
+	fl.IntVar(&f.limits.Burst, "callback-burst", server.DefaultCallbackBurst, "burst of --callback-rate")
+	fl.Float64Var(&f.limits.RejectRate, "callback-reject-rate", server.DefaultCallbackRejectRate, "failed callback deliveries per second (unknown key, wrong method, too large, bad signature) per source address and per provider account; beyond it 503 with Retry-After, nothing stored or counted; negative: no limit")
+	fl.IntVar(&f.limits.RejectBurst, "callback-reject-burst", server.DefaultCallbackRejectBurst, "burst of --callback-reject-rate")
+	fl.IntVar(&f.samplesPerHour, "rejected-samples-per-hour", orders.DefaultRejectedSamplesPerHour, "rejected callback deliveries per provider account and hour kept in the inbox as samples; the rest are only counted (0: none kept)")
+	fl.BoolVar(&f.legacyRoutes, "legacy-callback-routes", false, "also route /callbacks/<account name> to the accounts that existed before callback keys (migration 00025), for the orders sent before it; a migration window, off by default")
+}
+
+func (f *ingressFlags) orders(o *orders.Options) {
+	o.RejectedSamplesPerHour = f.samplesPerHour
+	if f.samplesPerHour == 0 {
+		o.RejectedSamplesPerHour = -1 // none kept (zero is the default in orders.Options)
+	}
+	o.LegacyCallbackRoutes = f.legacyRoutes
+}
+
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, publicURL string
 	f := &runtimeFlags{}
+	in := &ingressFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server (merchant API, callback ingress) and, unless told otherwise, the workers and the schedule",
@@ -76,7 +103,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize)
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.orders)
 			if err != nil {
 				return err
 			}
@@ -87,14 +114,15 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
-				server.Options{Logger: slog.Default()})
+				server.Options{Logger: slog.Default(), Ingress: in.limits})
 			return serveUntilDone(ctx, addr, srv.Handler(), runner)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account>); default http://<addr>")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account's callback key>); default http://<addr>")
 	f.workers = true
 	f.bind(cmd, true)
+	in.bind(cmd)
 	return cmd
 }
 
@@ -130,7 +158,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return runner.Stop(stopCtx)
 		},
 	}
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account> (required; default $TALLY_PUBLIC_URL)")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required; default $TALLY_PUBLIC_URL)")
 	f.bind(cmd, false)
 	return cmd
 }
@@ -165,7 +193,7 @@ func serveUntilDone(ctx context.Context, addr string, h http.Handler, runner *jo
 
 // errNoPublicURL: a worker would send providers notify URLs that lead nowhere.
 var errNoPublicURL = errors.New("tally worker needs --public-url (or TALLY_PUBLIC_URL): the URL providers reach tally's API nodes at; " +
-	"every order a worker sends a provider carries <url>/callbacks/<account> as its notify URL, and a wrong one loses every callback")
+	"every order a worker sends a provider carries <url>/callbacks/<account's callback key> as its notify URL, and a wrong one loses every callback")
 
 // checkPublicURL refuses a public URL that is not an absolute http(s) URL; with
 // required, an empty one too.
