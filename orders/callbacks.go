@@ -233,7 +233,8 @@ func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Ca
 			Fingerprint: RejectionFingerprint(acct.Name, window),
 			Summary: fmt.Sprintf("%d callbacks to %s rejected in the hour from %s UTC (%d kept as samples); the latest from %s: %s",
 				n.Deliveries, acct.Name, window.Format("2006-01-02 15:04"), sampled, cb.RemoteAddr, errText),
-			Detail: map[string]any{"window_start": window, "first_inbox_id": out.InboxID, "remote_addr": cb.RemoteAddr, "error": errText,
+			// inbox_id: the sample that opened it (zero when none was kept).
+			Detail: map[string]any{"window_start": window, "inbox_id": out.InboxID, "remote_addr": cb.RemoteAddr, "error": errText,
 				"samples_per_hour": s.opts.RejectedSamplesPerHour},
 		})
 		return err

@@ -313,6 +313,12 @@ func (e *Env) API(method, path string, body any, headers ...string) Response {
 	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
 }
 
+// APIAs calls tally's merchant API with another API key (another merchant's).
+func (e *Env) APIAs(apiKey, method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + apiKey}, headers...)...)
+}
+
 // Control calls the sandbox control API of a provider (path relative to
 // /control/{provider}).
 func (e *Env) Control(provider, method, path string, body any) Response {
