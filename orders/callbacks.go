@@ -702,3 +702,40 @@ func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) 
 		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "failed: " + cause.Error()})
 	})
 }
+
+// Rejections is one provider account's rejected callback deliveries in one
+// UTC hour.
+type Rejections struct {
+	MerchantID        int64     `json:"-"`
+	ProviderAccountID int64     `json:"-"`
+	ProviderAccount   string    `json:"provider_account"`
+	Hour              time.Time `json:"hour"`
+	// Deliveries counts every rejected delivery taken in (not those a rate
+	// limit refused first); Sampled how many kept their request in the inbox.
+	Deliveries     int64     `json:"deliveries"`
+	Sampled        int32     `json:"sampled"`
+	LastRemoteAddr string    `json:"last_remote_addr"`
+	LastError      string    `json:"last_error"`
+	FirstAt        time.Time `json:"first_at"`
+	LastAt         time.Time `json:"last_at"`
+}
+
+// RejectionCounts lists rejected deliveries per account and hour since a
+// time, newest first; of one merchant when merchantID > 0.
+func (s *Service) RejectionCounts(ctx context.Context, merchantID int64, since time.Time) ([]Rejections, error) {
+	var mid *int64
+	if merchantID > 0 {
+		mid = &merchantID
+	}
+	rows, err := s.q.ListCallbackRejections(ctx, ordersdb.ListCallbackRejectionsParams{MerchantID: mid, Since: since})
+	if err != nil {
+		return nil, fmt.Errorf("rejected callback counts: %w", err)
+	}
+	out := make([]Rejections, len(rows))
+	for i, r := range rows {
+		out[i] = Rejections{MerchantID: r.MerchantID, ProviderAccountID: r.ProviderAccountID, ProviderAccount: r.ProviderAccount,
+			Hour: r.WindowStart.UTC(), Deliveries: r.Deliveries, Sampled: r.Sampled, LastRemoteAddr: r.LastRemoteAddr, LastError: r.LastError,
+			FirstAt: r.FirstAt, LastAt: r.LastAt}
+	}
+	return out, nil
+}

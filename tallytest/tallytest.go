@@ -78,6 +78,9 @@ type Options struct {
 	// NoCallbackGroups applies every stored callback in a transaction of its
 	// own (orders.Options.NoCallbackGroups).
 	NoCallbackGroups bool
+	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
+	// before callback keys (orders.Options.LegacyCallbackRoutes).
+	LegacyCallbackRoutes bool
 }
 
 // Env is a running tally.
@@ -178,7 +181,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
 		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout},
-		NoCallbackGroups: opts.NoCallbackGroups})
+		NoCallbackGroups: opts.NoCallbackGroups, LegacyCallbackRoutes: opts.LegacyCallbackRoutes})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	e.Webhooks = newWebhookRecorder(t)

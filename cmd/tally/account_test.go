@@ -209,3 +209,28 @@ func TestAccountMaxAmounts(t *testing.T) {
 		t.Fatalf("after clearing: %s", got)
 	}
 }
+
+// tally callbacks rejections prints the rejected deliveries counted per
+// account and hour, of one merchant or all.
+func TestCallbacksRejections(t *testing.T) {
+	t.Setenv(secrets.EnvKey, secrets.GenerateKey())
+	t.Setenv("CPAY_SECRET", "first-secret-112233")
+	pool, dbURL := testdb.NewWithURL(t)
+	for _, m := range []string{"acme", "beta"} {
+		mustRun(t, dbURL, "merchant", "create", "--code", m)
+		mustRun(t, dbURL, "account", "add", "--merchant", m, "--provider", "cpay", "--name", "cpay-main",
+			"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
+	}
+	if _, err := pool.Exec(context.Background(), `INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, sampled, last_remote_addr, last_error)
+		SELECT pa.id, pa.merchant_id, date_trunc('hour', now(), 'UTC'), 4711, 20, '203.0.113.9:4000', 'cpay callback: sign does not verify'
+		FROM provider_accounts pa JOIN merchants m ON m.id = pa.merchant_id WHERE m.code = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, dbURL, "callbacks", "rejections")
+	if !strings.Contains(out, "acme") || !strings.Contains(out, "4711") || !strings.Contains(out, "203.0.113.9") {
+		t.Fatalf("tally callbacks rejections:\n%s", out)
+	}
+	if out := mustRun(t, dbURL, "callbacks", "rejections", "--merchant", "beta"); strings.Contains(out, "4711") {
+		t.Fatalf("beta's rejections show acme's:\n%s", out)
+	}
+}
