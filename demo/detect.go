@@ -36,7 +36,7 @@ var how = map[string]string{
 	string(sim.FaultDuplicateCallback): "its money posted once, to the unit (the order's ledger transfers); order agrees with the provider",
 	string(sim.FaultReorderCallbacks):  "never moved backwards; order agrees with the provider",
 	string(sim.FaultDelayCallback):     "order agrees with the provider",
-	string(sim.FaultBadSignature):      "rejected_callback naming the order (forged copy refused)",
+	string(sim.FaultBadSignature):      "forged copy refused, kept as a rejected sample naming the order and counted on its hour's rejected_callback",
 	string(sim.FaultEndpoint5xx):       "retried; every order submitted exactly once",
 	string(sim.FaultEndpointTimeout):   "ambiguous create resolved by a query; no order created twice",
 	string(sim.FaultBalanceDrift):      "balance_drift on the account and currency, of the amount injected",
