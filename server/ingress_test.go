@@ -96,3 +96,18 @@ func TestBucketsBounded(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIngressVerifiedPath is what the ingress limits add to a verified
+// callback: the source's key and the account's delivery budget (a budget
+// large enough never to refuse, so that every iteration does the same work).
+func BenchmarkIngressVerifiedPath(b *testing.B) {
+	in := newIngress(IngressOptions{Rate: 1e12, Burst: 1 << 30})
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = sourceOf("203.0.113.7:41234")
+			if err := in.delivery(7); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
