@@ -301,7 +301,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	stopAt := measureFrom.Add(cfg.Duration)
 	var errMu sync.Mutex
 	var wg sync.WaitGroup
-	url := base + "/callbacks/" + benchAccount
+	url := base + "/callbacks/" + st.account.CallbackKey // the account's callback key, as its orders carry it
 	var profiling bool
 	var profileErr error
 	profileStarted := make(chan struct{})

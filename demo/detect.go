@@ -2,10 +2,10 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -36,7 +36,7 @@ var how = map[string]string{
 	string(sim.FaultDuplicateCallback): "its money posted once, to the unit (the order's ledger transfers); order agrees with the provider",
 	string(sim.FaultReorderCallbacks):  "never moved backwards; order agrees with the provider",
 	string(sim.FaultDelayCallback):     "order agrees with the provider",
-	string(sim.FaultBadSignature):      "rejected_callback naming the order (forged copy refused)",
+	string(sim.FaultBadSignature):      "forged copy refused, kept as a rejected sample naming the order and counted on its hour's rejected_callback",
 	string(sim.FaultEndpoint5xx):       "retried; every order submitted exactly once",
 	string(sim.FaultEndpointTimeout):   "ambiguous create resolved by a query; no order created twice",
 	string(sim.FaultBalanceDrift):      "balance_drift on the account and currency, of the amount injected",
@@ -137,32 +137,25 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 		if in.OrderNo == "" {
 			return false, false, "the injection names no order", nil
 		}
-		for _, d := range ev.byAccount[in.Provider] {
-			if d.Type != discrepancies.RejectedCallback {
-				continue
-			}
-			var detail struct {
-				OrderNo string `json:"order_no"`
-				InboxID int64  `json:"inbox_id"`
-			}
-			_ = json.Unmarshal(d.Detail, &detail)
-			if detail.OrderNo == in.OrderNo {
-				return true, true, "", nil
-			}
-			if detail.OrderNo != "" || detail.InboxID == 0 {
-				continue
-			}
-			// A callback that fails its signature is not parsed: the order it
-			// names is in the raw request the inbox kept.
-			raw, err := st.inboxText(ctx, detail.InboxID)
-			if err != nil {
-				return false, false, "", err
-			}
-			if strings.Contains(raw, in.OrderNo) {
-				return true, true, "", nil
+		// A callback that fails its signature is not parsed: the order it
+		// names is in the raw request the inbox kept as one of its hour's
+		// samples, and the hour's rejected_callback discrepancy counts it.
+		hours, err := st.rejectedSamples(ctx, acct.ID, in.OrderNo)
+		if err != nil {
+			return false, false, "", err
+		}
+		if len(hours) == 0 {
+			return false, false, "no rejected sample in the inbox names the order", nil
+		}
+		for _, at := range hours {
+			fp := orders.RejectionFingerprint(acct.Name, at)
+			for _, d := range ev.byAccount[in.Provider] {
+				if d.Type == discrepancies.RejectedCallback && d.Fingerprint == fp {
+					return true, true, "", nil
+				}
 			}
 		}
-		return false, false, "no rejected_callback names the order", nil
+		return false, false, "no rejected_callback counts the hour of the forged callback", nil
 	case string(sim.FaultBalanceDrift):
 		_, cur, _ := strings.Cut(in.Detail, " ")
 		want := ev.drift[in.Provider+"|"+cur]
@@ -238,14 +231,27 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 	return true, flagged, "", nil
 }
 
-// inboxText is the raw request of a stored callback: its query string and body.
-func (st *stack) inboxText(ctx context.Context, id int64) (string, error) {
-	var query string
-	var body []byte
-	if err := st.pool.QueryRow(ctx, `SELECT query, body FROM callback_inbox WHERE id = $1`, id).Scan(&query, &body); err != nil {
-		return "", fmt.Errorf("callback %d: %w", id, err)
+// rejectedSamples are when the rejected deliveries to an account that the
+// inbox kept as samples and whose raw request names orderNo arrived.
+func (st *stack) rejectedSamples(ctx context.Context, accountID int64, orderNo string) ([]time.Time, error) {
+	rows, err := st.pool.Query(ctx, `SELECT received_at, query, body FROM callback_inbox WHERE provider_account_id = $1 AND verdict = 'rejected'`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("rejected callbacks of account %d: %w", accountID, err)
 	}
-	return query + "\n" + string(body), nil
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at time.Time
+		var query string
+		var body []byte
+		if err := rows.Scan(&at, &query, &body); err != nil {
+			return nil, fmt.Errorf("rejected callbacks of account %d: %w", accountID, err)
+		}
+		if strings.Contains(query, orderNo) || strings.Contains(string(body), orderNo) {
+			out = append(out, at)
+		}
+	}
+	return out, rows.Err()
 }
 
 // postedOnce checks an order's ledger transfers (reference order:{id}): a

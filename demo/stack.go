@@ -96,18 +96,6 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	}
 	st.tallyURL, st.sandboxURL = "http://"+tallyLn.Addr().String(), "http://"+sbxLn.Addr().String()
 
-	ms := sandbox.DefaultMerchants()
-	for p := range ms {
-		for i := range ms[p] {
-			ms[p][i].NotifyURL = st.tallyURL + "/callbacks/" + p + "-main"
-		}
-	}
-	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,
-		Logger: st.log.With("component", "sandbox")}); err != nil {
-		return nil, err
-	}
-	st.serve(sbxLn, st.sandbox.Handler())
-
 	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
 	st.merch = merchants.New(st.pool, box)
 	st.merch.Validate = registry.Validate
@@ -120,13 +108,32 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
 		return nil, err
 	}
+	if err := st.setup(ctx); err != nil {
+		return nil, err
+	}
+	// The sandbox's merchants post to their account's callback key (the
+	// notify URL of orders without one of their own: C-Pay's wallet deposits).
+	ms := sandbox.DefaultMerchants()
+	for p := range ms {
+		for i := range ms[p] {
+			ms[p][i].NotifyURL = st.orders.NotifyURL(st.accounts[p])
+		}
+	}
+	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,
+		Logger: st.log.With("component", "sandbox")}); err != nil {
+		return nil, err
+	}
+	st.serve(sbxLn, st.sandbox.Handler())
+	if err := st.openings(ctx); err != nil {
+		return nil, err
+	}
 	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
 		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
 	st.serve(tallyLn, srv.Handler())
 	if err := st.runner.Start(ctx); err != nil {
 		return nil, err
 	}
-	return st, st.setup(ctx)
+	return st, nil
 }
 
 func (st *stack) serve(ln net.Listener, h http.Handler) {
@@ -135,8 +142,8 @@ func (st *stack) serve(ln net.Listener, h http.Handler) {
 	go func() { _ = hs.Serve(ln) }()
 }
 
-// setup creates the merchant, its API key and webhook, the provider accounts
-// and their opening balances (what the sandbox merchants hold before the day).
+// setup creates the merchant, its API key and webhook, and the provider
+// accounts (whose callback keys the sandbox's merchants then post to).
 func (st *stack) setup(ctx context.Context) error {
 	var err error
 	if st.hooks, err = newHookReceiver(st); err != nil {
@@ -163,6 +170,17 @@ func (st *stack) setup(ctx context.Context) error {
 			return err
 		}
 		st.accounts[p] = acct
+	}
+	return nil
+}
+
+// openings books the provider accounts' opening balances: what the sandbox
+// merchants hold before the day.
+func (st *stack) openings(ctx context.Context) error {
+	m := st.merchant
+	for _, p := range providersInOrder {
+		c := sandbox.DefaultCredentials[p]
+		acct := st.accounts[p]
 		sm, err := st.sandbox.Simulator(p).Engine().Merchant(c.ID)
 		if err != nil {
 			return err

@@ -173,7 +173,7 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, f Finding) (Discrepancy
 		return Discrepancy{}, false, fmt.Errorf("record discrepancy %s: detail: %w", f.Fingerprint, err)
 	}
 	q := discdb.New(tx)
-	prior, perr := q.DiscrepancyByFingerprint(ctx, f.Fingerprint)
+	prior, perr := q.DiscrepancyByFingerprint(ctx, discdb.DiscrepancyByFingerprintParams{MerchantID: f.MerchantID, Fingerprint: f.Fingerprint})
 	wasClosed := perr == nil && prior.Status != string(Open)
 	row, err := q.UpsertDiscrepancy(ctx, discdb.UpsertDiscrepancyParams{
 		MerchantID: f.MerchantID, ProviderAccountID: nonZero(f.ProviderAccountID), OrderID: nonZero(f.OrderID),
@@ -266,9 +266,10 @@ func (s *Store) Get(ctx context.Context, db discdb.DBTX, id int64) (Discrepancy,
 	return from(row), nil
 }
 
-// ByFingerprint returns the discrepancy with a fingerprint.
-func (s *Store) ByFingerprint(ctx context.Context, db discdb.DBTX, fp string) (Discrepancy, error) {
-	row, err := discdb.New(db).DiscrepancyByFingerprint(ctx, fp)
+// ByFingerprint returns the merchant's discrepancy with a fingerprint
+// (fingerprints name accounts by name, and names are unique per merchant).
+func (s *Store) ByFingerprint(ctx context.Context, db discdb.DBTX, merchantID int64, fp string) (Discrepancy, error) {
+	row, err := discdb.New(db).DiscrepancyByFingerprint(ctx, discdb.DiscrepancyByFingerprintParams{MerchantID: merchantID, Fingerprint: fp})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Discrepancy{}, fmt.Errorf("discrepancy %s: %w", fp, ErrNotFound)
 	}

@@ -136,7 +136,7 @@ func TestProviderAccountPatch(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
 	ctx := context.Background()
-	before, err := e.Merchants.ProviderAccount(ctx, "cxpay-main")
+	before, err := e.Merchants.ProviderAccount(ctx, e.Merchant.ID, "cxpay-main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestProviderAccountPatch(t *testing.T) {
 	if v["amount_policy"] != "credit_received" || v["deposit_lifetime"] != "2h0m0s" || v["enabled"] != false || v["base_url"] != before.BaseURL {
 		t.Fatalf("PATCH answer = %v", v)
 	}
-	after, err := e.Merchants.ProviderAccount(ctx, "cxpay-main")
+	after, err := e.Merchants.ProviderAccount(ctx, e.Merchant.ID, "cxpay-main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,8 @@ func TestProviderAccountPatch(t *testing.T) {
 		t.Fatalf("the list shows a secret: %s", r.Body)
 	}
 	// Another merchant's account is not found; bad input changes nothing.
-	if _, _, err := e.Merchants.CreateMerchant(ctx, "other", "Other", ""); err != nil {
+	other, _, err := e.Merchants.CreateMerchant(ctx, "other", "Other", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "other", Name: "other-cpay", Provider: "cpay",
@@ -203,10 +204,10 @@ func TestProviderAccountPatch(t *testing.T) {
 		!strings.Contains(string(r.Body), `"code":"unsupported_currency"`) || !strings.Contains(string(r.Body), "cannot book") {
 		t.Errorf("POST an XYZ account: %d %s", r.Status, r.Body)
 	}
-	if o, err := e.Merchants.ProviderAccount(ctx, "other-cpay"); err != nil || !o.Enabled {
+	if o, err := e.Merchants.ProviderAccount(ctx, other.ID, "other-cpay"); err != nil || !o.Enabled {
 		t.Fatalf("another merchant's account: %+v, %v", o, err)
 	}
-	if now, err := e.Merchants.ProviderAccount(ctx, "cxpay-main"); err != nil || now.Enabled || now.BaseURL != before.BaseURL || now.AmountPolicy != merchants.CreditReceived {
+	if now, err := e.Merchants.ProviderAccount(ctx, e.Merchant.ID, "cxpay-main"); err != nil || now.Enabled || now.BaseURL != before.BaseURL || now.AmountPolicy != merchants.CreditReceived {
 		t.Fatalf("a refused PATCH changed the account: %+v, %v", now, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
 
@@ -45,30 +46,28 @@ func callbackMetrics(t *testing.T, e *tallytest.Env) map[string]map[string]strin
 }
 
 // A callback body over 64 KiB is refused with 413 and nothing is stored, and
-// callbacks for accounts tally does not have never become metric series of
-// their own, however many names are tried.
+// callbacks for keys tally does not have are 404 before their body is read and
+// never become metric series of their own, however many are tried.
 func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{})
 	big := `{"orderId":"` + strings.Repeat("x", 65<<10) + `"}`
 	// Exactly at the limit is read (and refused for its signature, not its size).
 	atLimit := `{"orderId":"` + strings.Repeat("x", 64<<10-len(`{"orderId":""}`)) + `"}`
-	if status, _ := post(t, e.URL+"/callbacks/cxpay-main", atLimit); status == http.StatusRequestEntityTooLarge {
+	if status, _ := post(t, e.CallbackURL("cxpay"), atLimit); status == http.StatusRequestEntityTooLarge {
 		t.Fatal("a body of exactly 64 KiB was refused as too large")
 	}
-	// The account is loaded now: an oversized body is labelled with it (the
-	// label comes from the accounts this process has loaded, never from the
-	// database, which may be the thing that is down).
-	if status, body := post(t, e.URL+"/callbacks/cxpay-main", big); status != http.StatusRequestEntityTooLarge {
+	// An oversized body to a known account is labelled with it ("merchant/account").
+	if status, body := post(t, e.CallbackURL("cxpay"), big); status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized callback: %d %s, want 413", status, body)
 	}
 	const tries = 25
 	for i := 0; i < tries; i++ {
-		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/probe-%d", i), big); status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("oversized callback to an unknown account: %d, want 413", status)
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/probe-%d", i), big); status != http.StatusNotFound {
+			t.Fatalf("oversized callback to an unknown key: %d, want 404", status)
 		}
-		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/guess-%d", i), `{}`); status != http.StatusNotFound {
-			t.Fatalf("callback to an unknown account: %d, want 404", status)
+		if status, _ := post(t, e.URL+fmt.Sprintf("/callbacks/guess-%d-%s", i, strings.Repeat("k", 22)), `{}`); status != http.StatusNotFound {
+			t.Fatalf("callback to an unknown key: %d, want 404", status)
 		}
 	}
 	var stored int
@@ -80,11 +79,51 @@ func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
 	}
 	m := callbackMetrics(t, e)
 	for acct := range m {
-		if acct != "cxpay-main" && acct != "unknown" {
+		if acct != "acme/cxpay-main" && acct != "unknown" {
 			t.Errorf("a metric series for provider_account %q", acct)
 		}
 	}
-	if m["cxpay-main"]["too_large"] != "1" || m["unknown"]["too_large"] != fmt.Sprint(tries) || m["unknown"]["unknown_account"] != fmt.Sprint(tries) {
+	if m["acme/cxpay-main"]["too_large"] != "1" || m["unknown"]["unknown_account"] != fmt.Sprint(2*tries) {
 		t.Fatalf("tally_callbacks_total = %v", m)
+	}
+}
+
+// TestLegacyCallbackRoutes: /callbacks/{name} reaches an account only while
+// the operator keeps the migration window open (LegacyCallbackRoutes) and only
+// for an account that existed before callback keys; otherwise it is 404, as
+// any key nobody has.
+func TestLegacyCallbackRoutes(t *testing.T) {
+	t.Parallel()
+	for _, open := range []bool{false, true} {
+		e := tallytest.New(t, tallytest.Options{LegacyCallbackRoutes: open})
+		ctx := context.Background()
+		// cxpay-main stands for an account migration 00025 found; cpay-main
+		// for one added after it.
+		if _, err := e.Pool.Exec(ctx, `UPDATE provider_accounts SET legacy_route = true WHERE name = 'cxpay-main'`); err != nil {
+			t.Fatal(err)
+		}
+		ic := e.InterceptCallbacks()
+		o := brlDeposit(e, "legacy", "12.00")
+		e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+		cb := ic.WaitFor(o.ProviderOrderNo)
+		ic.Release()
+		byName := cb
+		byName.Path = "/callbacks/cxpay-main"
+		status, body := e.Deliver(byName, cb.Body, nil)
+		if open && status != http.StatusOK || !open && status != http.StatusNotFound {
+			t.Fatalf("legacy routes %v: the old name route answered %d %s", open, status, body)
+		}
+		newer := byName
+		newer.Path = "/callbacks/cpay-main"
+		if status, body := e.Deliver(newer, []byte(`{}`), nil); status != http.StatusNotFound {
+			t.Fatalf("legacy routes %v: a newer account's name answered %d %s", open, status, body)
+		}
+		if open {
+			e.WaitStatus(o.ID, orders.StatusSucceeded)
+			e.WaitIdle()
+			if got := e.Balance("liabilities:customer:legacy:BRL"); !got.Equal(dec("12")) {
+				t.Fatalf("customer = %s, want 12", got)
+			}
+		}
 	}
 }

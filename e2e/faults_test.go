@@ -333,7 +333,7 @@ func TestUnknownOrderCallbackGoesToSuspense(t *testing.T) {
 	e := tallytest.New(t, tallytest.Options{})
 	// Another system uses the same CXPay credentials with tally's notify URL.
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
-		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.URL + "/callbacks/cxpay-main"})
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,11 +107,11 @@ func TestInputAmounts(t *testing.T) {
 	if n := countOrders(t, e); n != 0 {
 		t.Fatalf("%d orders stored by refused requests", n)
 	}
-	acct, err := e.Merchants.ProviderAccount(context.Background(), "cpay-main")
+	acct, err := e.Merchants.ProviderAccount(context.Background(), e.Merchant.ID, "cpay-main")
 	if err != nil || len(acct.MaxAmounts) != 0 || !acct.AmountTolerance.IsZero() || !acct.BalanceTolerance.IsZero() {
 		t.Fatalf("refused PATCHes changed the account: %+v, %v", acct, err)
 	}
-	if _, err := e.Merchants.ProviderAccount(context.Background(), "cpay-2"); err == nil {
+	if _, err := e.Merchants.ProviderAccount(context.Background(), e.Merchant.ID, "cpay-2"); err == nil {
 		t.Fatal("a refused POST stored an account")
 	}
 
@@ -153,7 +153,7 @@ func TestInputAmounts(t *testing.T) {
 func limitsSeen(t *testing.T, e *tallytest.Env, n int) {
 	t.Helper()
 	e.Eventually(fmt.Sprintf("cpay-main read with %d limits", n), func() bool {
-		_, a, err := e.Orders.Adapter(context.Background(), "cpay-main")
+		_, a, err := e.Orders.Adapter(context.Background(), e.Merchant.ID, "cpay-main")
 		return err == nil && len(a.MaxAmounts) == n
 	})
 }
@@ -182,11 +182,11 @@ func TestInputDuplicateKeys(t *testing.T) {
 	if n := countOrders(t, e); n != 0 {
 		t.Fatalf("%d orders stored by refused requests", n)
 	}
-	a, err := e.Merchants.ProviderAccount(context.Background(), "cpay-main")
+	a, err := e.Merchants.ProviderAccount(context.Background(), e.Merchant.ID, "cpay-main")
 	if err != nil || len(a.MaxAmounts) != 0 || a.Secret.Reveal() == "a-1" || a.Secret.Reveal() == "b-2" {
 		t.Fatalf("a refused PATCH changed the account: %v %v", a.MaxAmounts, err)
 	}
-	x, err := e.Merchants.ProviderAccount(context.Background(), "cxpay-main")
+	x, err := e.Merchants.ProviderAccount(context.Background(), e.Merchant.ID, "cxpay-main")
 	if err != nil || x.Options["currency"] != "BRL" {
 		t.Fatalf("a refused PATCH changed the options: %v %v", x.Options, err)
 	}

@@ -252,7 +252,7 @@ func TestResolutions(t *testing.T) {
 	e.CheckLedger()
 	// match_order: an unknown order's parked money to a known order's customer.
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
-		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.URL + "/callbacks/cxpay-main"})
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestDuplicateConflict(t *testing.T) {
 	sig := cxpay.Sign(params, "34797ffec7814a0b")
 	body := fmt.Sprintf(`{"platOrderId":%q,"orderId":%q,"amount":16,"status":1,"reverse":false,"remark":"","fee":0,"sign":%q}`,
 		o.ProviderOrderID, o.ProviderOrderNo, sig)
-	r := e.API("POST", "/callbacks/cxpay-main", body)
+	r := e.API("POST", e.CallbackPath("cxpay"), body)
 	if r.Status != 200 || string(r.Body) != "success" {
 		t.Fatalf("conflicting callback: %d %s", r.Status, r.Body)
 	}
@@ -871,7 +871,7 @@ func TestReconFeeMismatch(t *testing.T) {
 	params := map[string]string{"platOrderId": so.ID, "orderId": o.ProviderOrderNo, "amount": "10", "status": "1", "reverse": "false", "remark": "", "fee": "0"}
 	body := fmt.Sprintf(`{"platOrderId":%q,"orderId":%q,"amount":10,"status":1,"reverse":false,"remark":"","fee":0,"sign":%q}`,
 		so.ID, o.ProviderOrderNo, cxpay.Sign(params, "34797ffec7814a0b"))
-	if r := e.API("POST", "/callbacks/cxpay-main", body); r.Status != 200 {
+	if r := e.API("POST", e.CallbackPath("cxpay"), body); r.Status != 200 {
 		t.Fatalf("callback: %d %s", r.Status, r.Body)
 	}
 	if got := e.WaitStatus(o.ID, orders.StatusSucceeded); !got.Fee.Valid || !got.Fee.Decimal.IsZero() {

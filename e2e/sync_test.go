@@ -69,11 +69,11 @@ func TestDepositDeadline(t *testing.T) {
 	if o.ExpiresAt == nil || o.ExpiresAt.Sub(o.CreatedAt).Round(time.Second) != 24*time.Hour {
 		t.Fatalf("deposit expires at %v, created %v: want 24h later", o.ExpiresAt, o.CreatedAt)
 	}
-	acct, err := e.Merchants.ProviderAccount(context.Background(), "cxpay-main")
+	acct, err := e.Merchants.ProviderAccount(context.Background(), e.Merchant.ID, "cxpay-main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Merchants.UpdateProviderAccount(context.Background(), merchants.ProviderAccountInput{Name: acct.Name, BaseURL: acct.BaseURL,
+	if _, err := e.Merchants.UpdateProviderAccount(context.Background(), merchants.ProviderAccountInput{MerchantCode: "acme", Name: acct.Name, BaseURL: acct.BaseURL,
 		ProviderMerchantID: acct.ProviderMerchantID, Options: acct.Options, DepositLifetime: 90 * time.Minute}, true); err != nil {
 		t.Fatal(err)
 	}

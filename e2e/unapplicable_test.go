@@ -31,7 +31,7 @@ func TestUnapplicableCallbackFlaggedAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(e.URL+"/callbacks/cxpay-main", "application/json", strings.NewReader(string(body)))
+	resp, err := http.Post(e.CallbackURL("cxpay"), "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ var (
 	ErrExists       = errors.New("already exists")
 	ErrInvalid      = errors.New("invalid")
 	ErrUnauthorized = errors.New("invalid or revoked API key")
+	// ErrAmbiguous: a provider account name given without its merchant is
+	// used by more than one merchant.
+	ErrAmbiguous = errors.New("ambiguous provider account name")
 )
 
 // Merchant is a tenant.
@@ -71,9 +75,18 @@ const (
 
 // ProviderAccount is one set of credentials at one provider. Secret is opened.
 type ProviderAccount struct {
-	ID                 int64
-	MerchantID         int64
-	Name               string
+	ID         int64
+	MerchantID int64
+	// Name is unique among its merchant's accounts only: it means nothing
+	// without the merchant.
+	Name string
+	// CallbackKey routes the provider's callbacks (/callbacks/{CallbackKey}):
+	// random, unique across merchants, never derived from the name.
+	CallbackKey string
+	// LegacyRoute: the account existed before callback keys, so the older
+	// orders' /callbacks/{Name} may still reach it while the operator allows
+	// (tally serve --legacy-callback-routes).
+	LegacyRoute        bool
 	Provider           string
 	BaseURL            string
 	ProviderMerchantID string
@@ -347,9 +360,12 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		AmountPolicy: string(in.AmountPolicy), AmountTolerance: in.AmountTolerance,
 		BalanceTolerance: in.BalanceTolerance, DateToleranceSecs: int32(in.DateTolerance / time.Second),
 		DepositLifetimeMs: in.DepositLifetime.Milliseconds(), MaxAmounts: encodeMaxAmounts(in.MaxAmounts),
+		CallbackKey: NewCallbackKey(),
 	})
 	if err != nil {
 		if isUnique(err) {
+			// Only the merchant's own accounts can clash: names are per
+			// merchant, and a key collision of 144 random bits does not happen.
 			return ProviderAccount{}, fmt.Errorf("provider account %q: %w", in.Name, ErrExists)
 		}
 		return ProviderAccount{}, fmt.Errorf("create provider account %q: %w", in.Name, err)
@@ -357,11 +373,77 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 	return s.accountFrom(row)
 }
 
-// ProviderAccount returns the provider account named name, secret opened.
-func (s *Service) ProviderAccount(ctx context.Context, name string) (ProviderAccount, error) {
-	row, err := s.q.ProviderAccountByName(ctx, name)
+// callbackKeyBytes is the randomness of a callback key: 144 bits, 24
+// characters of base64url.
+const callbackKeyBytes = 18
+
+// NewCallbackKey returns a fresh callback key: crypto/rand, base64url.
+func NewCallbackKey() string {
+	b := make([]byte, callbackKeyBytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var callbackKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22,64}$`)
+
+// ValidCallbackKey reports whether s has the form of a callback key (the
+// database's check), so that a path that cannot be one is refused without a
+// lookup.
+func ValidCallbackKey(s string) bool { return callbackKeyRE.MatchString(s) }
+
+// ProviderAccount returns the merchant's provider account named name, secret
+// opened. Another merchant's account of that name is ErrNotFound.
+func (s *Service) ProviderAccount(ctx context.Context, merchantID int64, name string) (ProviderAccount, error) {
+	row, err := s.q.ProviderAccountByName(ctx, merchantsdb.ProviderAccountByNameParams{MerchantID: merchantID, Name: name})
 	if err != nil {
 		return ProviderAccount{}, notFound(err, "provider account %q", name)
+	}
+	return s.accountFrom(row)
+}
+
+// ProviderAccountNamed is an operator's lookup by name across merchants: the
+// one account of that name, ErrNotFound when there is none, ErrAmbiguous when
+// several merchants have one (the operator must name the merchant).
+func (s *Service) ProviderAccountNamed(ctx context.Context, name string) (ProviderAccount, error) {
+	rows, err := s.q.ProviderAccountsNamed(ctx, name)
+	if err != nil {
+		return ProviderAccount{}, fmt.Errorf("look up provider account %q: %w", name, err)
+	}
+	switch len(rows) {
+	case 0:
+		return ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrNotFound)
+	case 1:
+		return s.accountFrom(rows[0])
+	}
+	return ProviderAccount{}, fmt.Errorf("provider account %q: %d merchants have one; give the merchant (--merchant): %w", name, len(rows), ErrAmbiguous)
+}
+
+// ProviderAccountByCallbackKey returns the provider account a callback key
+// routes to, secret opened; a key of the wrong form is ErrNotFound without a
+// lookup.
+func (s *Service) ProviderAccountByCallbackKey(ctx context.Context, key string) (ProviderAccount, error) {
+	if !ValidCallbackKey(key) {
+		return ProviderAccount{}, fmt.Errorf("callback key: %w", ErrNotFound)
+	}
+	row, err := s.q.ProviderAccountByCallbackKey(ctx, key)
+	if err != nil {
+		// The key is never written into an error: it routes money.
+		return ProviderAccount{}, notFound(err, "callback key %s", "(redacted)")
+	}
+	return s.accountFrom(row)
+}
+
+// ProviderAccountByLegacyName returns the account that existed before
+// callback keys under that name (see ProviderAccount.LegacyRoute).
+func (s *Service) ProviderAccountByLegacyName(ctx context.Context, name string) (ProviderAccount, error) {
+	if !codeRE.MatchString(name) {
+		return ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrNotFound)
+	}
+	row, err := s.q.ProviderAccountByLegacyName(ctx, name)
+	if err != nil {
+		return ProviderAccount{}, notFound(err, "legacy provider account %q", name)
 	}
 	return s.accountFrom(row)
 }
@@ -396,11 +478,15 @@ func (s *Service) ProviderAccounts(ctx context.Context, merchantID int64) ([]Pro
 	return out, nil
 }
 
-// UpdateProviderAccount replaces an account's settings; an empty Secret keeps
-// the stored one, a zero DepositLifetime the stored lifetime, nil MaxAmounts
-// the stored limits.
+// UpdateProviderAccount replaces the settings of in.MerchantCode's account
+// in.Name; an empty Secret keeps the stored one, a zero DepositLifetime the
+// stored lifetime, nil MaxAmounts the stored limits.
 func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
-	cur, err := s.ProviderAccount(ctx, in.Name)
+	m, err := s.Merchant(ctx, in.MerchantCode)
+	if err != nil {
+		return ProviderAccount{}, err
+	}
+	cur, err := s.ProviderAccount(ctx, m.ID, in.Name)
 	if err != nil {
 		return ProviderAccount{}, err
 	}
@@ -419,8 +505,9 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 
 // ProviderAccountPatch changes some settings of a provider account; nil fields
 // keep what is stored, and a zero value (an empty policy, a zero lifetime or
-// date tolerance) means the default, as when the account was added. The provider and the name never change (the name routes
-// callbacks and the sealed secret is bound to it).
+// date tolerance) means the default, as when the account was added. The
+// provider, the name and the callback key never change (the key routes
+// callbacks, and the sealed secret is bound to the name).
 type ProviderAccountPatch struct {
 	BaseURL            *string
 	ProviderMerchantID *string
@@ -438,17 +525,14 @@ type ProviderAccountPatch struct {
 	Enabled    *bool
 }
 
-// PatchProviderAccount applies a patch to the provider account named name. With
-// merchantID > 0 the account must be that merchant's (another's is
-// ErrNotFound); zero is an administrator's change. The result is validated as a
-// whole (ErrInvalid) before anything is stored.
+// PatchProviderAccount applies a patch to the merchant's provider account
+// named name (another merchant's of that name is ErrNotFound, as is no
+// account). The result is validated as a whole (ErrInvalid) before anything
+// is stored.
 func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, name string, p ProviderAccountPatch) (ProviderAccount, error) {
-	cur, err := s.ProviderAccount(ctx, name)
+	cur, err := s.ProviderAccount(ctx, merchantID, name)
 	if err != nil {
 		return ProviderAccount{}, err
-	}
-	if merchantID > 0 && cur.MerchantID != merchantID {
-		return ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrNotFound)
 	}
 	in := ProviderAccountInput{Name: cur.Name, Provider: cur.Provider, BaseURL: cur.BaseURL, ProviderMerchantID: cur.ProviderMerchantID,
 		Secret: cur.Secret.Reveal(), Options: cur.Options, AmountPolicy: cur.AmountPolicy, AmountTolerance: cur.AmountTolerance,
@@ -584,7 +668,7 @@ func (s *Service) check(ctx context.Context, in *ProviderAccountInput) error {
 	var caps providers.Capabilities
 	if len(problems) == 0 && s.Validate != nil {
 		cfg := providers.Config{Account: in.Name, BaseURL: in.BaseURL, MerchantID: in.ProviderMerchantID,
-			Secret: providers.Secret(in.Secret), Options: in.Options, NotifyURL: "http://127.0.0.1/callbacks/" + in.Name}
+			Secret: providers.Secret(in.Secret), Options: in.Options, NotifyURL: "http://127.0.0.1/callbacks/" + strings.Repeat("k", 2*callbackKeyBytes)}
 		var err error
 		if caps, err = s.Validate(in.Provider, cfg); err != nil {
 			problems = append(problems, err.Error())
@@ -645,7 +729,8 @@ func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, e
 		return ProviderAccount{}, fmt.Errorf("max amounts of provider account %q: %w", r.Name, err)
 	}
 	return ProviderAccount{
-		ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Provider: r.Provider, BaseURL: r.BaseUrl,
+		ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, CallbackKey: r.CallbackKey, LegacyRoute: r.LegacyRoute,
+		Provider: r.Provider, BaseURL: r.BaseUrl,
 		ProviderMerchantID: r.ProviderMerchantID, Secret: providers.Secret(secret), Options: opts,
 		AmountPolicy: AmountPolicy(r.AmountPolicy), AmountTolerance: r.AmountTolerance,
 		BalanceTolerance: r.BalanceTolerance, DateTolerance: time.Duration(r.DateToleranceSecs) * time.Second,

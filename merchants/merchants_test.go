@@ -123,7 +123,7 @@ func TestProviderAccountSecretSealedAtRest(t *testing.T) {
 	if _, err := s.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "nobody", Name: "y"}); !errors.Is(err, merchants.ErrNotFound) {
 		t.Fatalf("unknown merchant: %v", err)
 	}
-	upd, err := s.UpdateProviderAccount(ctx, merchants.ProviderAccountInput{Name: "cpay-main", BaseURL: "http://127.0.0.1:9001/cpay",
+	upd, err := s.UpdateProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: "acme", Name: "cpay-main", BaseURL: "http://127.0.0.1:9001/cpay",
 		ProviderMerchantID: "20000387", AmountPolicy: merchants.CreditReceived}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -174,25 +174,25 @@ func TestPatchProviderAccount(t *testing.T) {
 	}
 	// A bad value is refused whole and nothing changes.
 	bad, on := merchants.AmountPolicy("keep_it"), true
-	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{AmountPolicy: &bad, Enabled: &on}); !errors.Is(err, merchants.ErrInvalid) {
+	if _, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{AmountPolicy: &bad, Enabled: &on}); !errors.Is(err, merchants.ErrInvalid) {
 		t.Fatalf("bad policy: %v, want ErrInvalid", err)
 	}
 	neg := -time.Minute
-	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{DepositLifetime: &neg}); !errors.Is(err, merchants.ErrInvalid) {
+	if _, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{DepositLifetime: &neg}); !errors.Is(err, merchants.ErrInvalid) {
 		t.Fatalf("negative lifetime: %v, want ErrInvalid", err)
 	}
 	empty := ""
-	if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{Secret: &empty}); !errors.Is(err, merchants.ErrInvalid) {
+	if _, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{Secret: &empty}); !errors.Is(err, merchants.ErrInvalid) {
 		t.Fatalf("empty secret: %v, want ErrInvalid", err)
 	}
-	c, err := s.ProviderAccount(ctx, "cpay-main")
+	c, err := s.ProviderAccount(ctx, acme.ID, "cpay-main")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Enabled || c.AmountPolicy != merchants.CreditReceived || c.Secret.Reveal() != "second-secret" {
 		t.Fatalf("a refused patch changed the account: %+v", c)
 	}
-	if _, err := s.PatchProviderAccount(ctx, 0, "nope", merchants.ProviderAccountPatch{Enabled: &on}); !errors.Is(err, merchants.ErrNotFound) {
+	if _, err := s.PatchProviderAccount(ctx, acme.ID, "nope", merchants.ProviderAccountPatch{Enabled: &on}); !errors.Is(err, merchants.ErrNotFound) {
 		t.Fatalf("unknown account: %v", err)
 	}
 }
@@ -212,7 +212,8 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 	s.Validate = registry.Validate
 	l := ledger.New(pool)
 	s.Ledger = l
-	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
+	acme, _, err := s.CreateMerchant(ctx, "acme", "Acme", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	in := func(name string, opts map[string]string) merchants.ProviderAccountInput {
@@ -228,7 +229,7 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 	if !errors.Is(err, merchants.ErrInvalid) || !errors.Is(err, ledger.ErrUnknownCurrency) || !strings.Contains(err.Error(), `currency "XYZ"`) {
 		t.Fatalf("CXPay account in XYZ: %v, want ErrInvalid and ErrUnknownCurrency naming XYZ", err)
 	}
-	if _, err := s.ProviderAccount(ctx, "cx-xyz"); !errors.Is(err, merchants.ErrNotFound) {
+	if _, err := s.ProviderAccount(ctx, acme.ID, "cx-xyz"); !errors.Is(err, merchants.ErrNotFound) {
 		t.Fatalf("the refused account was stored: %v", err)
 	}
 	// VPay's quote currencies are the account's too.
@@ -238,11 +239,11 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 		t.Fatalf("VPay quoting XYZ: %v, want ErrUnknownCurrency", err)
 	}
 	// A change to an unknown currency is refused and changes nothing.
-	_, err = s.PatchProviderAccount(ctx, 0, "cx-inr", merchants.ProviderAccountPatch{Options: map[string]string{"pay_code": "P", "currency": "XYZ"}})
+	_, err = s.PatchProviderAccount(ctx, acme.ID, "cx-inr", merchants.ProviderAccountPatch{Options: map[string]string{"pay_code": "P", "currency": "XYZ"}})
 	if !errors.Is(err, merchants.ErrInvalid) || !errors.Is(err, ledger.ErrUnknownCurrency) {
 		t.Fatalf("patch to XYZ: %v", err)
 	}
-	if a, err := s.ProviderAccount(ctx, "cx-inr"); err != nil || a.Options["currency"] != "INR" {
+	if a, err := s.ProviderAccount(ctx, acme.ID, "cx-inr"); err != nil || a.Options["currency"] != "INR" {
 		t.Fatalf("after the refused patch: %+v, %v", a.Options, err)
 	}
 	if err := l.AddCurrency(ctx, ledger.Currency{Code: "XYZ", Scale: 2}); err != nil {
@@ -263,7 +264,8 @@ func TestMaxAmounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newService(t)
-	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
+	acme, _, err := s.CreateMerchant(ctx, "acme", "Acme", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	d := decimal.RequireFromString
@@ -294,7 +296,7 @@ func TestMaxAmounts(t *testing.T) {
 		t.Errorf("DefaultMaxAmount(2) = %s", got)
 	}
 	// Stored and read back the same.
-	b, err := s.ProviderAccount(ctx, "cpay-main")
+	b, err := s.ProviderAccount(ctx, acme.ID, "cpay-main")
 	if err != nil || len(b.MaxAmounts) != 2 || !b.MaxAmounts["CNY"].Equal(d("5000000")) || !b.MaxAmounts["USDT"].Equal(d("250000.123456")) {
 		t.Fatalf("stored limits %v, %v", b.MaxAmounts, err)
 	}
@@ -306,27 +308,27 @@ func TestMaxAmounts(t *testing.T) {
 		"beyond 10^18":     {"CNY": d("10000000000000000.01")},
 		"two spellings":    {"CNY": d("1"), "cny": d("2")},
 	} {
-		if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: limits}); !errors.Is(err, merchants.ErrInvalid) {
+		if _, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: limits}); !errors.Is(err, merchants.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
 	for name, tol := range map[string]decimal.Decimal{"nine decimals": d("0.000000001"), "negative": d("-0.01")} {
-		if _, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{AmountTolerance: &tol}); !errors.Is(err, merchants.ErrInvalid) {
+		if _, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{AmountTolerance: &tol}); !errors.Is(err, merchants.ErrInvalid) {
 			t.Errorf("amount tolerance %s: %v, want ErrInvalid", name, err)
 		}
 	}
 	// A patch without limits keeps them; one with limits replaces them all;
 	// an empty map returns every currency to the default.
 	on := true
-	c, err := s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{Enabled: &on})
+	c, err := s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{Enabled: &on})
 	if err != nil || len(c.MaxAmounts) != 2 {
 		t.Fatalf("patch without limits: %v, %v", c.MaxAmounts, err)
 	}
-	c, err = s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{"BRL": d("100")}})
+	c, err = s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{"BRL": d("100")}})
 	if err != nil || len(c.MaxAmounts) != 1 || !c.MaxAmount("BRL", 2).Equal(d("100")) || !c.MaxAmount("CNY", 2).Equal(d("10000000000")) {
 		t.Fatalf("replaced limits: %v, %v", c.MaxAmounts, err)
 	}
-	c, err = s.PatchProviderAccount(ctx, 0, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{}})
+	c, err = s.PatchProviderAccount(ctx, acme.ID, "cpay-main", merchants.ProviderAccountPatch{MaxAmounts: map[string]decimal.Decimal{}})
 	if err != nil || len(c.MaxAmounts) != 0 {
 		t.Fatalf("cleared limits: %v, %v", c.MaxAmounts, err)
 	}
@@ -335,5 +337,73 @@ func TestMaxAmounts(t *testing.T) {
 	}
 	if sc, err := s.CurrencyScale(ctx, "USDT"); err != nil || sc != 8 {
 		t.Fatalf("CurrencyScale(USDT) = %d, %v", sc, err)
+	}
+}
+
+// Provider account names are per merchant: a second merchant may use a name
+// the first has (no "exists" to learn from), looks up only its own, and each
+// account is routed by a callback key of its own, never by the name.
+func TestProviderAccountNamesPerMerchant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newService(t)
+	in := func(merchant, secret string) merchants.ProviderAccountInput {
+		return merchants.ProviderAccountInput{MerchantCode: merchant, Name: "cpay-main", Provider: "cpay",
+			BaseURL: "http://127.0.0.1:9000/cpay", ProviderMerchantID: "20000387", Secret: secret}
+	}
+	acme, _, err := s.CreateMerchant(ctx, "acme", "Acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta, _, err := s.CreateMerchant(ctx, "beta", "Beta", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddProviderAccount(ctx, in("acme", "acme-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.AddProviderAccount(ctx, in("beta", "beta-secret"))
+	if err != nil {
+		t.Fatalf("beta's account of acme's name: %v", err)
+	}
+	if _, err := s.AddProviderAccount(ctx, in("beta", "again")); !errors.Is(err, merchants.ErrExists) {
+		t.Fatalf("beta's second cpay-main: %v, want ErrExists", err)
+	}
+	if a.ID == b.ID || a.CallbackKey == b.CallbackKey || !merchants.ValidCallbackKey(a.CallbackKey) || len(a.CallbackKey) < 22 ||
+		strings.Contains(a.CallbackKey, a.Name) || a.LegacyRoute || b.LegacyRoute {
+		t.Fatalf("keys %q and %q (legacy %v %v)", a.CallbackKey, b.CallbackKey, a.LegacyRoute, b.LegacyRoute)
+	}
+	for _, tc := range []struct {
+		merchant int64
+		want     merchants.ProviderAccount
+	}{{acme.ID, a}, {beta.ID, b}} {
+		got, err := s.ProviderAccount(ctx, tc.merchant, "cpay-main")
+		if err != nil || got.ID != tc.want.ID || got.Secret.Reveal() != tc.want.Secret.Reveal() {
+			t.Fatalf("merchant %d's cpay-main: %d, %v", tc.merchant, got.ID, err)
+		}
+		byKey, err := s.ProviderAccountByCallbackKey(ctx, tc.want.CallbackKey)
+		if err != nil || byKey.ID != tc.want.ID {
+			t.Fatalf("by key: %d, %v", byKey.ID, err)
+		}
+	}
+	if _, err := s.ProviderAccountNamed(ctx, "cpay-main"); !errors.Is(err, merchants.ErrAmbiguous) {
+		t.Fatalf("cpay-main without a merchant: %v, want ErrAmbiguous", err)
+	}
+	for _, key := range []string{"cpay-main", "", "x", strings.Repeat("A", 24), a.CallbackKey + "x", "../" + a.CallbackKey} {
+		if _, err := s.ProviderAccountByCallbackKey(ctx, key); !errors.Is(err, merchants.ErrNotFound) {
+			t.Errorf("key %q: %v, want ErrNotFound", key, err)
+		}
+	}
+	if _, err := s.ProviderAccountByLegacyName(ctx, "cpay-main"); !errors.Is(err, merchants.ErrNotFound) {
+		t.Fatalf("an account added after callback keys has a name route: %v", err)
+	}
+	// beta's change is beta's only.
+	off := false
+	if _, err := s.PatchProviderAccount(ctx, beta.ID, "cpay-main", merchants.ProviderAccountPatch{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ProviderAccount(ctx, acme.ID, "cpay-main"); !got.Enabled || got.UpdatedAt != a.UpdatedAt {
+		t.Fatalf("acme's account changed with beta's: %+v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -23,35 +24,148 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
-// ErrUnknownAccount: a callback for a provider account tally does not have.
+// ErrUnknownAccount: a callback URL that routes to no provider account (no
+// account has that callback key).
 var ErrUnknownAccount = errors.New("unknown provider account")
 
 // Ingested is what Ingest did with a callback.
 type Ingested struct {
+	// InboxID is the callback's inbox row; zero for a rejected delivery that
+	// was only counted (beyond the hour's samples).
 	InboxID int64
 	// Verdict is "accepted" (signature verified), "hint" (unsigned by design) or
 	// "rejected" (bad signature or unparsable).
 	Verdict string
 	// Repeat is true for a delivery identical to one already stored.
 	Repeat bool
+	// Sampled: a rejected delivery whose request was kept in the inbox (one of
+	// the hour's samples, or a repeat of one).
+	Sampled bool
 	// Reply is what to answer the provider: its acknowledgement for a stored
 	// callback, its failure answer for a rejected one.
 	Reply providers.Reply
 }
 
-// Ingest verifies a provider callback and, in one transaction, writes it to the
-// inbox and queues process_callback; a rejected callback is stored as rejected
-// and opens a rejected_callback discrepancy. Only after the commit does the
-// caller answer with Reply. A returned error means nothing durable happened and
-// the provider must be told to retry (503).
-func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Callback) (Ingested, error) {
-	adapter, acct, err := s.Adapter(ctx, account)
-	if err != nil {
-		if errors.Is(err, ErrProviderAccount) {
-			return Ingested{}, fmt.Errorf("callback for %q: %w", account, ErrUnknownAccount)
-		}
-		return Ingested{}, err
+// CallbackTarget is the provider account a callback URL routes to.
+type CallbackTarget struct {
+	Adapter providers.Adapter
+	Account merchants.ProviderAccount
+	// Label names the account in metrics and logs as "merchant/account" (the
+	// merchant's code and the account's name; never the callback key).
+	Label string
+}
+
+// AllowsMethod reports whether the provider calls its callback URL with
+// method: POST always, GET only where its document does (USDTCNPAY's success
+// and fail URLs).
+func (t CallbackTarget) AllowsMethod(method string) bool {
+	switch method {
+	case http.MethodPost:
+		return true
+	case http.MethodGet:
+		return t.Adapter.Capabilities().CallbackGET
 	}
+	return false
+}
+
+// CallbackAccount resolves the {key} of /callbacks/{key}: the provider account
+// with that callback key (with Options.LegacyCallbackRoutes, also an account
+// that existed before keys, by its name). No account is ErrUnknownAccount; a
+// key that cannot be one is refused without a database read. Accounts are
+// cached like Adapter's.
+func (s *Service) CallbackAccount(ctx context.Context, key string) (CallbackTarget, error) {
+	s.mu.Lock()
+	id, known := s.byKey[key]
+	s.mu.Unlock()
+	var acct merchants.ProviderAccount
+	var adapter providers.Adapter
+	var err error
+	if known {
+		adapter, acct, err = s.AdapterByID(ctx, id)
+		if err != nil && !errors.Is(err, merchants.ErrNotFound) {
+			return CallbackTarget{}, err
+		}
+		if err != nil || !s.routes(acct, key) {
+			s.mu.Lock()
+			delete(s.byKey, key)
+			s.mu.Unlock()
+			known = false
+		}
+	}
+	if !known {
+		acct, err = s.merchants.ProviderAccountByCallbackKey(ctx, key)
+		if errors.Is(err, merchants.ErrNotFound) && s.opts.LegacyCallbackRoutes {
+			acct, err = s.merchants.ProviderAccountByLegacyName(ctx, key)
+		}
+		if errors.Is(err, merchants.ErrNotFound) {
+			return CallbackTarget{}, ErrUnknownAccount
+		}
+		if err != nil {
+			return CallbackTarget{}, fmt.Errorf("callback account: %w", err)
+		}
+		if adapter, acct, err = s.adapterFor(acct); err != nil {
+			return CallbackTarget{}, err
+		}
+		s.mu.Lock()
+		s.byKey[key] = acct.ID
+		s.mu.Unlock()
+	}
+	return CallbackTarget{Adapter: adapter, Account: acct, Label: s.label(ctx, acct)}, nil
+}
+
+// routes reports whether key still routes to acct: its callback key, or its
+// name while legacy routes are open.
+func (s *Service) routes(acct merchants.ProviderAccount, key string) bool {
+	return acct.CallbackKey == key || (s.opts.LegacyCallbackRoutes && acct.LegacyRoute && acct.Name == key)
+}
+
+// KnownCallbackKey reports whether key routes to an account this process has
+// read before, so that resolving it costs no lookup of an unknown key. It
+// never reads the database.
+func (s *Service) KnownCallbackKey(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byKey[key]
+	return ok
+}
+
+// label is "merchant/account" for metrics and logs; the merchant's code is
+// read once (codes never change), its id stands in when it cannot be read.
+func (s *Service) label(ctx context.Context, acct merchants.ProviderAccount) string {
+	s.mu.Lock()
+	code, ok := s.codes[acct.MerchantID]
+	s.mu.Unlock()
+	if !ok {
+		m, err := s.merchants.MerchantByID(ctx, acct.MerchantID)
+		if err != nil {
+			return fmt.Sprintf("merchant-%d/%s", acct.MerchantID, acct.Name)
+		}
+		code = m.Code
+		s.mu.Lock()
+		s.codes[acct.MerchantID] = code
+		s.mu.Unlock()
+	}
+	return code + "/" + acct.Name
+}
+
+// Admit is asked, once a callback's verdict is known and before anything is
+// stored, whether it may be taken in (the ingress rate limits). An error
+// refuses it: nothing is stored or counted, Ingest returns the error, and the
+// provider is to be told to retry.
+type Admit func(verdict string) error
+
+// Ingest verifies a provider callback to t's account and, in one transaction,
+// writes it to the inbox and queues process_callback. A rejected delivery (bad
+// signature, unparsable) is counted in its account's hour (callback_rejections)
+// and counted on the hour's one rejected_callback discrepancy; only the
+// first Options.RejectedSamplesPerHour of the hour keep their request in the
+// inbox. Query parameters and bodies the adapter does not read are dropped
+// first (providers.Capabilities), so that they never make a delivery new.
+// Only after the commit does the caller answer with Reply. A returned error
+// means nothing durable happened and the provider must be told to retry (503).
+func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Callback, admit Admit) (Ingested, error) {
+	adapter, acct := t.Adapter, t.Account
+	trimCallback(cb, adapter.Capabilities())
 	ev, perr := adapter.ParseCallback(cb)
 	verdict := "accepted"
 	switch {
@@ -64,12 +178,13 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 	case !ev.Verified:
 		verdict = "hint"
 	}
+	if admit != nil {
+		if err := admit(verdict); err != nil {
+			return Ingested{}, err
+		}
+	}
 	hash := callbackHash(cb)
 	headers, _ := json.Marshal(safeHeaders(cb.Header))
-	errText := ""
-	if perr != nil {
-		errText = perr.Error()
-	}
 	if verdict != "rejected" {
 		// The common case shares its transaction with the callbacks arriving
 		// at the same time (group commit).
@@ -78,68 +193,101 @@ func (s *Service) Ingest(ctx context.Context, account string, cb *providers.Call
 			Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict,
 		}})
 		if err != nil {
-			return Ingested{}, fmt.Errorf("ingest callback for %s: %w", account, err)
+			return Ingested{}, fmt.Errorf("ingest callback for %s: %w", t.Label, err)
 		}
 		out.Reply = adapter.Reply(nil)
 		return out, nil
 	}
+	errText := boundedText(perr.Error(), maxRejectionText)
 	var out Ingested
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		row, err := q.InsertCallback(ctx, ordersdb.InsertCallbackParams{
-			ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
-			Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict, Error: errText,
-		})
+		// The hour's counter row stays locked to the commit: the rejections
+		// of one account take their sample slots one at a time.
+		n, err := q.CountRejectedCallback(ctx, ordersdb.CountRejectedCallbackParams{ProviderAccountID: acct.ID, MerchantID: acct.MerchantID,
+			RemoteAddr: cb.RemoteAddr, Error: errText})
 		if err != nil {
-			return fmt.Errorf("store callback: %w", err)
+			return fmt.Errorf("count rejected callback: %w", err)
 		}
-		out = Ingested{InboxID: row.ID, Verdict: row.Verdict, Repeat: !row.Inserted}
-		if !row.Inserted {
-			if row.Verdict != "rejected" || verdict == "rejected" || row.ProcessedAt != nil {
-				return nil
-			}
-			// Refused before (a wrong secret, since fixed) and verified now: the
-			// provider's retry is taken.
-			if err := q.UpdateCallbackVerdict(ctx, ordersdb.UpdateCallbackVerdictParams{ID: row.ID, Verdict: verdict}); err != nil {
-				return fmt.Errorf("update callback verdict: %w", err)
-			}
-			out.Verdict = verdict
-			return s.queue.ProcessCallback(ctx, tx, row.ID)
-		}
-		if verdict == "rejected" {
-			_, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
-				Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
-				Fingerprint: discrepancies.Fingerprint(discrepancies.RejectedCallback, acct.Name, hex.EncodeToString(hash[:12])),
-				Summary:     fmt.Sprintf("callback to %s from %s rejected: %s", acct.Name, cb.RemoteAddr, errText),
-				Detail:      map[string]any{"inbox_id": row.ID, "remote_addr": cb.RemoteAddr, "error": errText, "order_no": orderNoOf(ev)},
+		out = Ingested{Verdict: verdict}
+		sampled := n.Sampled
+		if int(n.Sampled) < s.opts.RejectedSamplesPerHour {
+			row, err := q.InsertCallback(ctx, ordersdb.InsertCallbackParams{
+				ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
+				Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict, Error: errText,
 			})
-			return err
+			if err != nil {
+				return fmt.Errorf("store callback: %w", err)
+			}
+			out.InboxID, out.Verdict, out.Repeat, out.Sampled = row.ID, row.Verdict, !row.Inserted, true
+			if row.Inserted {
+				sampled++
+				if err := q.CountRejectedSample(ctx, ordersdb.CountRejectedSampleParams{ProviderAccountID: acct.ID, WindowStart: n.WindowStart}); err != nil {
+					return fmt.Errorf("count rejected sample: %w", err)
+				}
+			}
 		}
-		return s.queue.ProcessCallback(ctx, tx, row.ID)
+		window := n.WindowStart.UTC()
+		_, _, err = s.disc.RecordTx(ctx, tx, discrepancies.Finding{
+			Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
+			Fingerprint: RejectionFingerprint(acct.Name, window),
+			Summary: fmt.Sprintf("%d callbacks to %s rejected in the hour from %s UTC (%d kept as samples); the latest from %s: %s",
+				n.Deliveries, acct.Name, window.Format("2006-01-02 15:04"), sampled, cb.RemoteAddr, errText),
+			// inbox_id: the sample that opened it (zero when none was kept).
+			Detail: map[string]any{"window_start": window, "inbox_id": out.InboxID, "remote_addr": cb.RemoteAddr, "error": errText,
+				"samples_per_hour": s.opts.RejectedSamplesPerHour},
+		})
+		return err
 	})
 	if err != nil {
-		return Ingested{}, fmt.Errorf("ingest callback for %s: %w", account, err)
+		return Ingested{}, fmt.Errorf("ingest callback for %s: %w", t.Label, err)
 	}
 	if out.Verdict == "rejected" {
-		if perr == nil {
-			perr = providers.ErrBadSignature
-		}
 		out.Reply = adapter.Reply(perr)
 	} else {
+		// An identical delivery of a callback stored as verified before (the
+		// account's secret changed since): it is that callback's repeat.
 		out.Reply = adapter.Reply(nil)
 	}
 	return out, nil
 }
 
-// KnownAccount reports whether name is a provider account this process has
-// loaded, so that callers can label metrics with it without letting arbitrary
-// path values in. It never reads the database: it answers on the paths where
-// the database is down (a 503) or not worth asking (a body too large).
-func (s *Service) KnownAccount(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.adapters[name]
-	return ok
+// RejectionFingerprint is the fingerprint of the rejected_callback
+// discrepancy that counts an account's rejected deliveries in the UTC hour of
+// at: one per account and hour.
+func RejectionFingerprint(account string, at time.Time) string {
+	return discrepancies.Fingerprint(discrepancies.RejectedCallback, account, "hour", at.UTC().Truncate(time.Hour).Format("2006-01-02T15Z"))
+}
+
+// maxRejectionText bounds the reason stored with a rejected delivery (the
+// adapter's message may quote what the sender wrote).
+const maxRejectionText = 300
+
+// boundedText is s as valid UTF-8 of at most n bytes.
+func boundedText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// trimCallback drops what the adapter does not read: query parameters other
+// than its callback's, and the body when it reads none.
+func trimCallback(cb *providers.Callback, caps providers.Capabilities) {
+	q := url.Values{}
+	for _, k := range caps.CallbackQuery {
+		if v, ok := cb.Query[k]; ok {
+			q[k] = v
+		}
+	}
+	cb.Query = q
+	if caps.CallbackBodyIgnored || cb.Body == nil {
+		cb.Body = []byte{}
+	}
 }
 
 // ProcessCallbacks applies stored callbacks through the order state machine.
@@ -562,4 +710,41 @@ func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) 
 		}
 		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "failed: " + cause.Error()})
 	})
+}
+
+// Rejections is one provider account's rejected callback deliveries in one
+// UTC hour.
+type Rejections struct {
+	MerchantID        int64     `json:"-"`
+	ProviderAccountID int64     `json:"-"`
+	ProviderAccount   string    `json:"provider_account"`
+	Hour              time.Time `json:"hour"`
+	// Deliveries counts every rejected delivery taken in (not those a rate
+	// limit refused first); Sampled how many kept their request in the inbox.
+	Deliveries     int64     `json:"deliveries"`
+	Sampled        int32     `json:"sampled"`
+	LastRemoteAddr string    `json:"last_remote_addr"`
+	LastError      string    `json:"last_error"`
+	FirstAt        time.Time `json:"first_at"`
+	LastAt         time.Time `json:"last_at"`
+}
+
+// RejectionCounts lists rejected deliveries per account and hour since a
+// time, newest first; of one merchant when merchantID > 0.
+func (s *Service) RejectionCounts(ctx context.Context, merchantID int64, since time.Time) ([]Rejections, error) {
+	var mid *int64
+	if merchantID > 0 {
+		mid = &merchantID
+	}
+	rows, err := s.q.ListCallbackRejections(ctx, ordersdb.ListCallbackRejectionsParams{MerchantID: mid, Since: since})
+	if err != nil {
+		return nil, fmt.Errorf("rejected callback counts: %w", err)
+	}
+	out := make([]Rejections, len(rows))
+	for i, r := range rows {
+		out[i] = Rejections{MerchantID: r.MerchantID, ProviderAccountID: r.ProviderAccountID, ProviderAccount: r.ProviderAccount,
+			Hour: r.WindowStart.UTC(), Deliveries: r.Deliveries, Sampled: r.Sampled, LastRemoteAddr: r.LastRemoteAddr, LastError: r.LastError,
+			FirstAt: r.FirstAt, LastAt: r.LastAt}
+	}
+	return out, nil
 }

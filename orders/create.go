@@ -133,10 +133,12 @@ type prepared struct {
 // account's limit, the currency the provider settles in stated (settleCurrency),
 // and the adapter would take the request.
 func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
-	adapter, acct, err := s.Adapter(ctx, req.ProviderAccount)
+	adapter, acct, err := s.Adapter(ctx, req.MerchantID, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
+		// The lookup is the merchant's own: another merchant's account of the
+		// same name is as unknown as no account.
 		return prepared{}, &InputError{Code: "unknown_provider_account", Field: "provider_account",
-			Message: fmt.Sprintf("provider account %q is unknown, disabled or not yours", req.ProviderAccount)}
+			Message: fmt.Sprintf("provider account %q is unknown or disabled", req.ProviderAccount)}
 	}
 	scale, err := s.merchants.CurrencyScale(ctx, req.Currency)
 	if err != nil {
@@ -150,7 +152,7 @@ func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, err
 		return prepared{}, err
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
-	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct.Name)); err != nil {
+	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct)); err != nil {
 		return prepared{}, err
 	}
 	return prepared{req: req, acct: acct, providerNo: providerNo}, nil

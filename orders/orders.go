@@ -143,8 +143,18 @@ type Notice struct {
 // Options configure a Service.
 type Options struct {
 	// PublicURL is where providers reach tally: callbacks go to
-	// {PublicURL}/callbacks/{provider_account}.
+	// {PublicURL}/callbacks/{callback_key} (NotifyURL).
 	PublicURL string
+	// RejectedSamplesPerHour is how many rejected deliveries (bad signature,
+	// unparsable) per provider account and UTC hour keep their request in the
+	// callback inbox as samples; beyond it they are only counted. Zero means
+	// DefaultRejectedSamplesPerHour; negative keeps none.
+	RejectedSamplesPerHour int
+	// LegacyCallbackRoutes lets /callbacks/{name} reach the accounts that
+	// existed before callback keys (merchants.ProviderAccount.LegacyRoute), for
+	// the orders whose notify URL still names them: a migration window the
+	// operator opens (tally serve --legacy-callback-routes). Off by default.
+	LegacyCallbackRoutes bool
 	// HoldTTL is how long a payout's hold lasts before it expires. Default 72h.
 	HoldTTL time.Duration
 	// UnresolvedGrace is how long after submit_order gave up on an ambiguous
@@ -181,10 +191,18 @@ type Service struct {
 	intake intake        // group commit of verified callbacks
 	group  callbackGroup // group application of stored callbacks
 
-	mu         sync.Mutex
-	adapters   map[string]cachedAdapter
-	adapterIDs map[int64]string        // provider account id -> name, for AdapterByID
-	hooks      map[int64]webhookTarget // by merchant id, for Notify
+	mu       sync.Mutex
+	adapters map[int64]cachedAdapter // by provider account id
+	byName   map[accountName]int64   // (merchant, name) -> account id, for Adapter
+	byKey    map[string]int64        // callback key (or legacy name route) -> account id, for CallbackAccount
+	codes    map[int64]string        // merchant id -> merchant code (codes never change), for labels
+	hooks    map[int64]webhookTarget // by merchant id, for Notify
+}
+
+// accountName is a provider account's name within its merchant.
+type accountName struct {
+	merchantID int64
+	name       string
 }
 
 // accountTTL is how long Adapter and AdapterByID reuse a provider account they
@@ -219,7 +237,11 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 		opts.Now = time.Now
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts, adapters: map[string]cachedAdapter{}, adapterIDs: map[int64]string{},
+	if opts.RejectedSamplesPerHour == 0 {
+		opts.RejectedSamplesPerHour = DefaultRejectedSamplesPerHour
+	}
+	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts,
+		adapters: map[int64]cachedAdapter{}, byName: map[accountName]int64{}, byKey: map[string]int64{}, codes: map[int64]string{},
 		hooks: map[int64]webhookTarget{}}
 	s.intake.s = s
 	s.group.s = s
@@ -233,20 +255,31 @@ func (s *Service) SetQueue(q Queue) { s.queue = q }
 // Ledger is the ledger the service posts to.
 func (s *Service) Ledger() *ledger.Ledger { return s.ledger }
 
-// NotifyURL is the callback URL tally gives a provider account.
-func (s *Service) NotifyURL(account string) string {
-	return s.opts.PublicURL + "/callbacks/" + account
+// DefaultRejectedSamplesPerHour is how many rejected callback deliveries per
+// provider account and hour are kept as samples unless Options say otherwise.
+const DefaultRejectedSamplesPerHour = 20
+
+// NotifyURL is the callback URL tally gives a provider account's orders:
+// {PublicURL}/callbacks/{callback key}, never the account's name.
+func (s *Service) NotifyURL(acct merchants.ProviderAccount) string {
+	return s.opts.PublicURL + "/callbacks/" + acct.CallbackKey
 }
 
-// Adapter returns the (cached) adapter and account for a provider account name.
-// An account read less than accountTTL ago is not read again; after that it is,
-// and the adapter is rebuilt when the account's updated_at moved, so that a
-// changed secret takes effect.
-func (s *Service) Adapter(ctx context.Context, name string) (providers.Adapter, merchants.ProviderAccount, error) {
-	if c, ok := s.fresh(name); ok {
-		return c.adapter, c.account, nil
+// Adapter returns the (cached) adapter and account for the merchant's
+// provider account name; another merchant's account of that name is
+// ErrProviderAccount, as is none. An account read less than accountTTL ago is
+// not read again; after that it is, and the adapter is rebuilt when the
+// account's updated_at moved, so that a changed secret takes effect.
+func (s *Service) Adapter(ctx context.Context, merchantID int64, name string) (providers.Adapter, merchants.ProviderAccount, error) {
+	s.mu.Lock()
+	id, known := s.byName[accountName{merchantID, name}]
+	s.mu.Unlock()
+	if known {
+		if c, ok := s.fresh(id); ok {
+			return c.adapter, c.account, nil
+		}
 	}
-	acct, err := s.merchants.ProviderAccount(ctx, name)
+	acct, err := s.merchants.ProviderAccount(ctx, merchantID, name)
 	if err != nil {
 		if errors.Is(err, merchants.ErrNotFound) {
 			return nil, merchants.ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrProviderAccount)
@@ -258,13 +291,8 @@ func (s *Service) Adapter(ctx context.Context, name string) (providers.Adapter, 
 
 // AdapterByID is Adapter by provider account id.
 func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter, merchants.ProviderAccount, error) {
-	s.mu.Lock()
-	name, known := s.adapterIDs[id]
-	s.mu.Unlock()
-	if known {
-		if c, ok := s.fresh(name); ok && c.account.ID == id {
-			return c.adapter, c.account, nil
-		}
+	if c, ok := s.fresh(id); ok {
+		return c.adapter, c.account, nil
 	}
 	acct, err := s.merchants.ProviderAccountByID(ctx, id)
 	if err != nil {
@@ -274,10 +302,10 @@ func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter,
 }
 
 // fresh returns the cached adapter of an account read less than accountTTL ago.
-func (s *Service) fresh(name string) (cachedAdapter, bool) {
+func (s *Service) fresh(id int64) (cachedAdapter, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.adapters[name]
+	c, ok := s.adapters[id]
 	if !ok || time.Since(c.read) >= accountTTL {
 		return cachedAdapter{}, false
 	}
@@ -289,13 +317,14 @@ func (s *Service) fresh(name string) (cachedAdapter, bool) {
 func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter, merchants.ProviderAccount, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.adapterIDs[acct.ID] = acct.Name
-	if c, ok := s.adapters[acct.Name]; ok && c.account.ID == acct.ID && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
+	s.byName[accountName{acct.MerchantID, acct.Name}] = acct.ID
+	s.byKey[acct.CallbackKey] = acct.ID
+	if c, ok := s.adapters[acct.ID]; ok && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
 		c.read = time.Now()
-		s.adapters[acct.Name] = c
+		s.adapters[acct.ID] = c
 		return c.adapter, c.account, nil
 	}
-	cfg := acct.Config(s.NotifyURL(acct.Name))
+	cfg := acct.Config(s.NotifyURL(acct))
 	cfg.Logger = s.opts.Logger
 	if s.opts.HTTPClient != nil {
 		cfg.HTTPClient = s.opts.HTTPClient
@@ -304,7 +333,7 @@ func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter,
 	if err != nil {
 		return nil, merchants.ProviderAccount{}, err
 	}
-	s.adapters[acct.Name] = cachedAdapter{adapter: a, account: acct, read: time.Now()}
+	s.adapters[acct.ID] = cachedAdapter{adapter: a, account: acct, read: time.Now()}
 	return a, acct, nil
 }
 
@@ -350,8 +379,8 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Order, error) {
 		p.Kind = &v
 	}
 	if f.ProviderAccount != "" {
-		acct, err := s.merchants.ProviderAccount(ctx, f.ProviderAccount)
-		if err != nil || acct.MerchantID != f.MerchantID {
+		acct, err := s.merchants.ProviderAccount(ctx, f.MerchantID, f.ProviderAccount)
+		if err != nil {
 			return nil, fmt.Errorf("provider account %q: %w", f.ProviderAccount, ErrProviderAccount)
 		}
 		p.ProviderAccountID = &acct.ID

@@ -154,9 +154,9 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		if req.PayCurrency == "" {
 			req.PayCurrency = req.Currency
 		}
-		res, err = adapter.CreateDeposit(ctx, depositRequest(req, row.ProviderOrderNo, s.NotifyURL(acct.Name)))
+		res, err = adapter.CreateDeposit(ctx, depositRequest(req, row.ProviderOrderNo, s.NotifyURL(acct)))
 	} else {
-		res, err = adapter.CreatePayout(ctx, payoutRequest(req, row.ProviderOrderNo, s.NotifyURL(acct.Name)))
+		res, err = adapter.CreatePayout(ctx, payoutRequest(req, row.ProviderOrderNo, s.NotifyURL(acct)))
 	}
 	if err == nil {
 		log.Info("order submitted", "provider_order_id", res.ProviderOrderID, "status", res.Status)

@@ -92,6 +92,19 @@ type Capabilities struct {
 	// reversal (CXPay); only the callback shows it, so reconciliation does not
 	// call a reversed order that the query reports succeeded a mismatch.
 	QueryHidesReversals bool
+
+	// CallbackGET: the provider may call tally's callback URL with GET
+	// (USDTCNPAY's successUrl and failUrl); every other provider's document
+	// POSTs, and a GET to its account is refused (405) before anything is read.
+	CallbackGET bool
+	// CallbackQuery names the query parameters of a callback that the
+	// adapter reads (UsdtPay's amount, USDTCNPAY's result, kind, orderNo and
+	// sig); any other is dropped before the callback is verified and stored,
+	// so that a query string never makes a delivery new. Nil: none.
+	CallbackQuery []string
+	// CallbackBodyIgnored: the adapter never reads a callback's body
+	// (USDTCNPAY); it is dropped before the callback is stored.
+	CallbackBodyIgnored bool
 }
 
 // Config is what an adapter needs to talk to one provider account.

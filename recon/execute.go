@@ -466,7 +466,7 @@ func (x *execution) refind(ctx context.Context, o ordersdb.Order) error {
 	if o.PaidAmount.Decimal.Sub(o.Amount).Abs().LessThanOrEqual(x.acct.AmountTolerance) {
 		return nil
 	}
-	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, discrepancies.Fingerprint(discrepancies.AmountMismatch, x.acct.Name, o.ProviderOrderNo))
+	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, x.acct.MerchantID, discrepancies.Fingerprint(discrepancies.AmountMismatch, x.acct.Name, o.ProviderOrderNo))
 	if err != nil {
 		return nil // the pipeline did not open one (e.g. credited under a tolerance)
 	}
@@ -586,7 +586,7 @@ func (x *execution) checkLedger(ctx context.Context) error {
 			return recondb.New(tx).RecordRunFinding(ctx, recondb.RecordRunFindingParams{RunID: x.run.ID, DiscrepancyID: d.ID, New: opened})
 		})
 	}
-	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, fp)
+	d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, x.run.MerchantID, fp)
 	if err == nil && d.Status == discrepancies.Open {
 		return x.close(ctx, d.ID, "the ledger invariant check passes again")
 	}

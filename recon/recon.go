@@ -135,7 +135,7 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req Request) (Run, er
 	}
 	var acctID *int64
 	if req.ProviderAccount != "" {
-		acct, err := s.merchants.ProviderAccount(ctx, req.ProviderAccount)
+		acct, err := s.merchants.ProviderAccount(ctx, req.MerchantID, req.ProviderAccount)
 		if err != nil || acct.MerchantID != req.MerchantID {
 			return Run{}, fmt.Errorf("provider account %q: %w", req.ProviderAccount, ErrNotFound)
 		}

@@ -156,7 +156,7 @@ func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolutio
 // account, no payouts, or an amount, currency or beneficiary its adapter's
 // rules reject.
 func (s *Service) checkRefund(ctx context.Context, merchantID int64, req orders.CreateRequest) error {
-	adapter, acct, err := s.orders.Adapter(ctx, req.ProviderAccount)
+	adapter, acct, err := s.orders.Adapter(ctx, merchantID, req.ProviderAccount)
 	if err != nil || acct.MerchantID != merchantID || !acct.Enabled {
 		return fmt.Errorf("refund account %q is unknown, disabled or not the merchant's: %w", req.ProviderAccount, ErrInvalid)
 	}
@@ -164,7 +164,7 @@ func (s *Service) checkRefund(ctx context.Context, merchantID int64, req orders.
 		return fmt.Errorf("refund account %s (%s) makes no payouts: %w", acct.Name, acct.Provider, ErrInvalid)
 	}
 	if err := adapter.ValidatePayout(providers.PayoutRequest{OrderNo: fmt.Sprintf("T%020d", 0), Amount: req.Amount, Currency: req.Currency,
-		CustomerID: req.CustomerID, NotifyURL: s.orders.NotifyURL(acct.Name), Beneficiary: req.Party}); err != nil {
+		CustomerID: req.CustomerID, NotifyURL: s.orders.NotifyURL(acct), Beneficiary: req.Party}); err != nil {
 		return fmt.Errorf("refund of %s %s through %s: %w: %w", req.Amount, req.Currency, acct.Name, ErrInvalid, err)
 	}
 	return nil

@@ -64,7 +64,7 @@ const maxBadRows = 1000
 // refuses the file (ErrBadRows, with every bad row's line number in the result)
 // unless opts.AllowBadRows. The same file imported twice is one statement.
 func (s *Service) Import(ctx context.Context, merchantID int64, account, filename string, r io.Reader, opts ImportOptions) (ImportResult, error) {
-	acct, err := s.merchants.ProviderAccount(ctx, account)
+	acct, err := s.merchants.ProviderAccount(ctx, merchantID, account)
 	if err != nil || acct.MerchantID != merchantID {
 		return ImportResult{}, fmt.Errorf("provider account %q: %w", account, ErrNotFound)
 	}
@@ -250,7 +250,7 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow,
 		// An unknown order the pipeline already parked in suspense.
 		line.Unmatched++
 		line.UnmatchedAmount = line.UnmatchedAmount.Add(r.Amount)
-		d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, discrepancies.Fingerprint(discrepancies.UnknownOrder, x.acct.Name, o.ProviderOrderNo))
+		d, err := x.s.disc.ByFingerprint(ctx, x.s.pool, x.acct.MerchantID, discrepancies.Fingerprint(discrepancies.UnknownOrder, x.acct.Name, o.ProviderOrderNo))
 		if err == nil {
 			return x.touch(ctx, d.ID, false, false, false)
 		}

@@ -345,18 +345,22 @@ type providerAccountView struct {
 	DepositLifetime    string            `json:"deposit_lifetime"`
 	// MaxAmounts are the account's own limits by currency; other currencies
 	// have the default, 10^12 minor units.
-	MaxAmounts  map[string]decimal.Decimal `json:"max_amounts"`
-	Enabled     bool                       `json:"enabled"`
-	CallbackURL string                     `json:"callback_url"`
-	CreatedAt   time.Time                  `json:"created_at"`
-	UpdatedAt   time.Time                  `json:"updated_at"`
+	MaxAmounts map[string]decimal.Decimal `json:"max_amounts"`
+	Enabled    bool                       `json:"enabled"`
+	// CallbackURL is where the provider posts this account's callbacks:
+	// tally's public URL and the account's unguessable callback key. Every
+	// order tally sends the provider carries it; give it to the provider
+	// where it asks for a fixed one (C-Pay's merchant platform).
+	CallbackURL string    `json:"callback_url"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 func (s *Server) view(a merchants.ProviderAccount) providerAccountView {
 	return providerAccountView{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, ProviderMerchantID: a.ProviderMerchantID,
 		Options: a.Options, AmountPolicy: string(a.AmountPolicy), AmountTolerance: a.AmountTolerance, BalanceTolerance: a.BalanceTolerance,
 		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(), MaxAmounts: a.MaxAmounts,
-		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a.Name), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 func (s *Server) listProviderAccounts(w http.ResponseWriter, r *http.Request) {

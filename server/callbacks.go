@@ -11,23 +11,78 @@ import (
 
 func (s *Server) callbackRoutes() []Route {
 	return []Route{
-		{Method: "POST", Pattern: "/callbacks/{account}", Handler: s.callback},
-		{Method: "GET", Pattern: "/callbacks/{account}", Handler: s.callback},
+		{Method: "POST", Pattern: "/callbacks/{key}", Handler: s.callback},
+		// GET only reaches the accounts whose provider calls with GET
+		// (USDTCNPAY); for the others it is 405 (CallbackTarget.AllowsMethod).
+		{Method: "GET", Pattern: "/callbacks/{key}", Handler: s.callback},
 	}
 }
 
-// callback is the ingress every provider posts to: the raw body (size-limited)
-// is verified with the account's secret and stored with its process_callback job
-// in one transaction; the provider's acknowledgement goes out only after the
-// commit. When the database cannot take it, the answer is 503 so that the
-// provider retries.
+// callback is the ingress every provider posts to, at its account's
+// unguessable callback key. In order, and each step before anything later is
+// read or stored:
+//   - an unknown key is 404 (a key of the wrong form without a lookup; a
+//     source whose failures are spent gets no lookup of a key this process
+//     has not seen: 503);
+//   - a method the provider does not use is 405;
+//   - the account's delivery budget (IngressOptions.Rate) and, for a failed
+//     delivery, the source's and the account's failure budgets
+//     (IngressOptions.RejectRate) are spent, or the answer is 503 with
+//     Retry-After and nothing is stored;
+//   - the raw body (size-limited) is verified with the account's secret and
+//     stored with its process_callback job in one transaction (a rejected one
+//     counted, and kept only as one of the hour's samples); the provider's
+//     acknowledgement goes out only after the commit. When the database
+//     cannot take it, the answer is 503 so that the provider retries.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	account := r.PathValue("account")
+	key := r.PathValue("key")
+	source := sourceOf(r.RemoteAddr)
+	if !s.deps.Orders.KnownCallbackKey(key) {
+		if err := s.ingress.sourceSpent(source); err != nil {
+			s.limited(w, "unknown", err)
+			return
+		}
+	}
+	t, err := s.deps.Orders.CallbackAccount(r.Context(), key)
+	switch {
+	case errors.Is(err, orders.ErrUnknownAccount):
+		if err := s.ingress.failure(source, 0); err != nil {
+			s.limited(w, "unknown", err)
+			return
+		}
+		s.metrics.callbacks.WithLabelValues("unknown", "unknown_account").Inc()
+		http.Error(w, "unknown callback URL", http.StatusNotFound)
+		return
+	case err != nil:
+		s.opts.Logger.Error("callback account not read; asking the provider to retry", "error", err)
+		s.metrics.callbacks.WithLabelValues("unknown", "unavailable").Inc()
+		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
+		return
+	}
+	acct := t.Account
+	if !t.AllowsMethod(r.Method) {
+		if err := s.ingress.failure(source, acct.ID); err != nil {
+			s.limited(w, t.Label, err)
+			return
+		}
+		s.metrics.callbacks.WithLabelValues(t.Label, "method_not_allowed").Inc()
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := s.ingress.delivery(acct.ID); err != nil {
+		s.limited(w, t.Label, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxCallbackBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.metrics.callbacks.WithLabelValues(s.accountLabel(account), "too_large").Inc()
+			if err := s.ingress.failure(source, acct.ID); err != nil {
+				s.limited(w, t.Label, err)
+				return
+			}
+			s.metrics.callbacks.WithLabelValues(t.Label, "too_large").Inc()
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -35,36 +90,42 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cb := &providers.Callback{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, RemoteAddr: r.RemoteAddr}
-	res, err := s.deps.Orders.Ingest(r.Context(), account, cb)
+	res, err := s.deps.Orders.Ingest(r.Context(), t, cb, func(verdict string) error {
+		if verdict != "rejected" {
+			return nil // a verified callback never spends the failure budgets
+		}
+		return s.ingress.failure(source, acct.ID)
+	})
 	switch {
-	case errors.Is(err, orders.ErrUnknownAccount):
-		s.metrics.callbacks.WithLabelValues("unknown", "unknown_account").Inc()
-		http.Error(w, "unknown provider account", http.StatusNotFound)
+	case errors.Is(err, errRateLimited):
+		s.limited(w, t.Label, err)
 		return
 	case err != nil:
-		s.opts.Logger.Error("callback not stored; asking the provider to retry", "provider_account", account, "error", err)
-		s.metrics.callbacks.WithLabelValues(s.accountLabel(account), "unavailable").Inc()
+		s.opts.Logger.Error("callback not stored; asking the provider to retry", "provider_account", t.Label, "error", err)
+		s.metrics.callbacks.WithLabelValues(t.Label, "unavailable").Inc()
 		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
 		return
 	}
-	// Ingest found the account: its name is a bounded label.
 	verdict := res.Verdict
+	if res.Verdict == "rejected" && !res.Sampled {
+		verdict = "rejected_unsampled"
+	}
 	if res.Repeat {
 		verdict += "_repeat"
 	}
-	s.metrics.callbacks.WithLabelValues(account, verdict).Inc()
-	if res.Verdict == "rejected" {
-		s.opts.Logger.Warn("callback rejected", "provider_account", account, "inbox_id", res.InboxID, "remote_addr", r.RemoteAddr)
+	s.metrics.callbacks.WithLabelValues(t.Label, verdict).Inc()
+	if res.Verdict == "rejected" && res.Sampled && !res.Repeat {
+		// One line per sample (at most the hour's samples per account), not
+		// per delivery: a flood does not flood the logs.
+		s.opts.Logger.Warn("callback rejected; kept as a sample", "provider_account", t.Label, "inbox_id", res.InboxID, "remote_addr", r.RemoteAddr)
 	}
 	res.Reply.Write(w)
 }
 
-// accountLabel is the provider_account label of a callback that Ingest did not
-// vouch for: the account's name when tally has that account, else "unknown",
-// so that arbitrary path values never become metric series.
-func (s *Server) accountLabel(account string) string {
-	if s.deps.Orders != nil && s.deps.Orders.KnownAccount(account) {
-		return account
-	}
-	return "unknown"
+// limited answers a delivery a rate limit refused: 503 with Retry-After,
+// nothing stored; the provider's retry brings it again.
+func (s *Server) limited(w http.ResponseWriter, label string, err error) {
+	s.metrics.callbacks.WithLabelValues(label, "rate_limited").Inc()
+	w.Header().Set("Retry-After", retryAfterSeconds(err))
+	http.Error(w, "too many callbacks, retry later", http.StatusServiceUnavailable)
 }

@@ -70,6 +70,9 @@ type Options struct {
 	// balancers in front: from them, the client is read from X-Forwarded-For
 	// (ClientAddr). From anyone else, X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
+	// Ingress bounds the callback ingress (rate limits); zero fields take
+	// the defaults.
+	Ingress IngressOptions
 }
 
 // Route is one route of the server, kept as data so that a test can hold the
@@ -94,6 +97,7 @@ type Server struct {
 	handler   http.Handler
 	metrics   *metrics
 	authLimit *authLimiter
+	ingress   *ingress
 }
 
 // New builds the server.
@@ -114,7 +118,7 @@ func New(deps Deps, opts Options) *Server {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders),
-		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger)}
+		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger), ingress: newIngress(opts.Ingress)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
 	// Metrics, readiness, pprof and operator pages are the admin listener's

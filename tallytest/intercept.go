@@ -11,9 +11,9 @@ import (
 
 // CapturedCallback is a provider callback a test intercepted before tally saw it.
 type CapturedCallback struct {
-	Account  string // the provider account in /callbacks/{account}
+	Key      string // the callback key in /callbacks/{key}
 	Method   string
-	Path     string // e.g. /callbacks/cxpay-main
+	Path     string // e.g. /callbacks/{key}
 	RawQuery string
 	Header   http.Header
 	Body     []byte
@@ -69,20 +69,20 @@ func (ic *Interceptor) WaitFor(needles ...string) CapturedCallback {
 	return found
 }
 
-func (ic *Interceptor) serve(w http.ResponseWriter, r *http.Request, account string) {
+func (ic *Interceptor) serve(w http.ResponseWriter, r *http.Request, key string) {
 	body, _ := io.ReadAll(r.Body)
 	ic.mu.Lock()
-	ic.captured = append(ic.captured, CapturedCallback{Account: account, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+	ic.captured = append(ic.captured, CapturedCallback{Key: key, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body})
 	ic.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	adapter, _, err := ic.e.Orders.Adapter(ctx, account)
+	t, err := ic.e.Orders.CallbackAccount(ctx, key)
 	if err != nil {
 		http.Error(w, "unknown provider account", http.StatusNotFound)
 		return
 	}
-	adapter.Reply(nil).Write(w)
+	t.Adapter.Reply(nil).Write(w)
 }
 
 // Deliver sends a callback to tally's callback ingress as the provider would,
@@ -121,8 +121,8 @@ func (e *Env) Deliver(c CapturedCallback, body []byte, extra http.Header) (int, 
 func (e *Env) callbackHandler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ic := e.intercept.Load()
-		if account, ok := strings.CutPrefix(r.URL.Path, "/callbacks/"); ok && ic != nil {
-			ic.serve(w, r, account)
+		if key, ok := strings.CutPrefix(r.URL.Path, "/callbacks/"); ok && ic != nil {
+			ic.serve(w, r, key)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -80,6 +80,9 @@ type Options struct {
 	NoCallbackGroups bool
 	// Server tunes tally's HTTP server (its Logger is the Env's).
 	Server server.Options
+	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
+	// before callback keys (orders.Options.LegacyCallbackRoutes).
+	LegacyCallbackRoutes bool
 }
 
 // Env is a running tally.
@@ -105,6 +108,9 @@ type Env struct {
 	Webhooks *WebhookRecorder
 	// Accounts maps provider -> provider account name ("cpay" -> "cpay-main").
 	Accounts map[string]string
+	// CallbackKeys maps provider -> its account's callback key: the sandbox's
+	// merchants post to /callbacks/{key} (CallbackURL).
+	CallbackKeys map[string]string
 
 	handler  swappable
 	sbx      swappable
@@ -136,7 +142,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	ctx := context.Background()
 	testPool, dbURL := testdb.NewWithURL(t)
-	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}, wait: opts.Wait}
+	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}, CallbackKeys: map[string]string{}, wait: opts.Wait}
 	// tally gets its own pool, sized like a small deployment, optionally through
 	// a proxy the test can cut.
 	svcURL := dbURL
@@ -179,7 +185,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
 		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout},
-		NoCallbackGroups: opts.NoCallbackGroups})
+		NoCallbackGroups: opts.NoCallbackGroups, LegacyCallbackRoutes: opts.LegacyCallbackRoutes})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	e.Webhooks = newWebhookRecorder(t)
@@ -192,10 +198,24 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 
+	for _, p := range registry.Names() {
+		c := sandbox.DefaultCredentials[p]
+		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
+			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy,
+			DateTolerance: opts.DateTolerance, DepositLifetime: opts.DepositLifetime}
+		acct, err := e.Merchants.AddProviderAccount(ctx, in)
+		if err != nil {
+			t.Fatalf("provider account %s: %v", in.Name, err)
+		}
+		e.Accounts[p], e.CallbackKeys[p] = acct.Name, acct.CallbackKey
+	}
+
+	// The sandbox's merchants post to their account's callback key (the
+	// notify URL of orders without one of their own: C-Pay's wallet deposits).
 	ms := sandbox.DefaultMerchants()
 	for p := range ms {
 		for i := range ms[p] {
-			ms[p][i].NotifyURL = e.URL + "/callbacks/" + p + "-main"
+			ms[p][i].NotifyURL = e.CallbackURL(p)
 		}
 	}
 	sb, err := sandbox.New(sandbox.Config{BaseURL: e.SandboxURL, Merchants: ms, Scale: opts.Scale, Seed: 1, Logger: opts.Logger})
@@ -205,17 +225,6 @@ func New(t testing.TB, opts Options) *Env {
 	e.Sandbox = sb
 	e.sbx.set(sb.Handler())
 	t.Cleanup(sb.Close)
-
-	for _, p := range registry.Names() {
-		c := sandbox.DefaultCredentials[p]
-		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
-			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy,
-			DateTolerance: opts.DateTolerance, DepositLifetime: opts.DepositLifetime}
-		if _, err := e.Merchants.AddProviderAccount(ctx, in); err != nil {
-			t.Fatalf("provider account %s: %v", in.Name, err)
-		}
-		e.Accounts[p] = in.Name
-	}
 
 	jo := opts.Jobs
 	jo.Workers, jo.Logger = true, opts.Logger
@@ -241,6 +250,21 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { e.StopWorkers() })
 	return e
+}
+
+// CallbackURL is tally's callback URL for a provider's account:
+// {URL}/callbacks/{callback key}.
+func (e *Env) CallbackURL(provider string) string {
+	return e.URL + e.CallbackPath(provider)
+}
+
+// CallbackPath is CallbackURL without tally's base URL.
+func (e *Env) CallbackPath(provider string) string {
+	key, ok := e.CallbackKeys[provider]
+	if !ok {
+		e.T.Fatalf("no provider account for %q", provider)
+	}
+	return "/callbacks/" + key
 }
 
 // AccountOptions are the provider account options the sandbox merchants need.
@@ -298,6 +322,12 @@ func (r Response) JSON(t testing.TB, v any) {
 func (e *Env) API(method, path string, body any, headers ...string) Response {
 	e.T.Helper()
 	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
+}
+
+// APIAs calls tally's merchant API with another API key (another merchant's).
+func (e *Env) APIAs(apiKey, method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + apiKey}, headers...)...)
 }
 
 // Control calls the sandbox control API of a provider (path relative to

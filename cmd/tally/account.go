@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -58,14 +60,19 @@ func newAccountCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) added; callbacks: <public-url>/callbacks/%s\n", acct.Name, acct.Provider, acct.Name)
+			callbackURL := "<public-url>/callbacks/" + acct.CallbackKey
+			if os.Getenv("TALLY_PUBLIC_URL") != "" {
+				callbackURL = a.orders.NotifyURL(acct)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) of %s added\ncallback key: %s\ncallback URL: %s (every order sent to the provider carries it)\n",
+				acct.Name, acct.Provider, in.MerchantCode, acct.CallbackKey, callbackURL)
 			return nil
 		},
 	}
 	f := add.Flags()
 	f.StringVar(&in.MerchantCode, "merchant", "", "merchant code")
 	f.StringVar(&in.Provider, "provider", "", "usdtpay, cxpay, usdtcnpay, cpay or vpay")
-	f.StringVar(&in.Name, "name", "", "account name, e.g. cpay-main (routes callbacks)")
+	f.StringVar(&in.Name, "name", "", "account name, e.g. cpay-main (unique among the merchant's accounts; callbacks are routed by the account's callback key, not its name)")
 	f.StringVar(&in.BaseURL, "base-url", "", "provider API base URL (or a sandbox prefix such as http://127.0.0.1:9000/cpay)")
 	f.StringVar(&in.ProviderMerchantID, "merchant-id", "", "the provider's id for the merchant (merchantId, merchant, crmNo, key, accessKey)")
 	f.StringVar(&secretEnv, "secret-env", "", "environment variable holding the provider secret")
@@ -104,16 +111,25 @@ func newAccountCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPROVIDER\tMERCHANT-ID\tBASE-URL\tPOLICY\tDEPOSIT-LIFETIME\tMAX-AMOUNTS\tENABLED")
+			codes := map[int64]string{}
+			fmt.Fprintln(w, "MERCHANT\tNAME\tPROVIDER\tMERCHANT-ID\tBASE-URL\tPOLICY\tDEPOSIT-LIFETIME\tMAX-AMOUNTS\tENABLED\tCALLBACK-KEY")
 			for _, ac := range accts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", ac.Name, ac.Provider, ac.ProviderMerchantID, ac.BaseURL, ac.AmountPolicy,
-					ac.DepositLifetime, limitsText(ac.MaxAmounts), ac.Enabled)
+				code, ok := codes[ac.MerchantID]
+				if !ok {
+					m, err := a.merchants.MerchantByID(cmd.Context(), ac.MerchantID)
+					if err != nil {
+						return err
+					}
+					code, codes[ac.MerchantID] = m.Code, m.Code
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", code, ac.Name, ac.Provider, ac.ProviderMerchantID, ac.BaseURL, ac.AmountPolicy,
+					ac.DepositLifetime, limitsText(ac.MaxAmounts), ac.Enabled, ac.CallbackKey)
 			}
 			return w.Flush()
 		},
 	}
 	list.Flags().StringVar(&merchant, "merchant", "", "only this merchant's accounts")
-	var opName, opCur, opAmount string
+	var opMerchant, opName, opCur, opAmount string
 	opening := &cobra.Command{
 		Use:   "opening",
 		Short: "Book what a provider account already holds when tally starts (against equity:opening), so that balance reconciliation starts even",
@@ -128,7 +144,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.close()
-			acct, err := a.merchants.ProviderAccount(cmd.Context(), opName)
+			acct, err := accountByName(cmd.Context(), a, opMerchant, opName)
 			if err != nil {
 				return err
 			}
@@ -146,6 +162,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	opening.Flags().StringVar(&opMerchant, "merchant", "", "merchant code (required when another merchant has an account of the same name)")
 	opening.Flags().StringVar(&opName, "name", "", "provider account")
 	opening.Flags().StringVar(&opCur, "currency", "", "currency, e.g. USDT")
 	opening.Flags().StringVar(&opAmount, "amount", "", "what the provider holds for the merchant")
@@ -158,7 +175,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 
 // newAccountUpdateCmd is tally account update: only the flags given change.
 func newAccountUpdateCmd(g *globals) *cobra.Command {
-	var name, baseURL, merchantID, secretEnv, secretFile, policy, amountTol, balanceTol string
+	var merchant, name, baseURL, merchantID, secretEnv, secretFile, policy, amountTol, balanceTol string
 	var opts, maxAmounts []string
 	var dateTol, lifetime time.Duration
 	var enable, disable bool
@@ -240,7 +257,11 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.close()
-			acct, err := a.merchants.PatchProviderAccount(cmd.Context(), 0, name, p)
+			cur, err := accountByName(cmd.Context(), a, merchant, name)
+			if err != nil {
+				return err
+			}
+			acct, err := a.merchants.PatchProviderAccount(cmd.Context(), cur.MerchantID, cur.Name, p)
 			if err != nil {
 				return err
 			}
@@ -251,6 +272,7 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&merchant, "merchant", "", "merchant code (required when another merchant has an account of the same name)")
 	f.StringVar(&name, "name", "", "provider account name, e.g. cpay-main")
 	f.StringVar(&baseURL, "base-url", "", "provider API base URL")
 	f.StringVar(&merchantID, "merchant-id", "", "the provider's id for the merchant")
@@ -267,6 +289,20 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 	f.BoolVar(&disable, "disable", false, "take no new orders (open orders still settle)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
+}
+
+// accountByName finds a provider account by name for an operator's command:
+// the merchant's when merchantCode is given, else the one account of that
+// name (merchants.ErrAmbiguous when several merchants have one).
+func accountByName(ctx context.Context, a *app, merchantCode, name string) (merchants.ProviderAccount, error) {
+	if merchantCode == "" {
+		return a.merchants.ProviderAccountNamed(ctx, name)
+	}
+	m, err := a.merchants.Merchant(ctx, merchantCode)
+	if err != nil {
+		return merchants.ProviderAccount{}, err
+	}
+	return a.merchants.ProviderAccount(ctx, m.ID, name)
 }
 
 // limitsText writes an account's limits as CUR=AMOUNT, sorted, or "default".

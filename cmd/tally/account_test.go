@@ -45,7 +45,7 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	t.Setenv("CPAY_SECRET_2", "second-secret-445566")
 	pool, dbURL := testdb.NewWithURL(t)
 	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
-	mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
+	added := mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
 		"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
 
 	out := mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--amount-policy", "credit_received", "--disable",
@@ -62,9 +62,18 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := merchants.New(pool, b)
-	a, err := svc.ProviderAccount(context.Background(), "cpay-main")
+	acme, err := svc.Merchant(context.Background(), "acme")
 	if err != nil {
 		t.Fatal(err)
+	}
+	a, err := svc.ProviderAccount(context.Background(), acme.ID, "cpay-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tally account add shows the account's callback key, the URL's only
+	// variable part; the name is not in it.
+	if !strings.Contains(added, "callback key: "+a.CallbackKey) || !strings.Contains(added, "/callbacks/"+a.CallbackKey) || !merchants.ValidCallbackKey(a.CallbackKey) {
+		t.Fatalf("tally account add printed %q; key %q", added, a.CallbackKey)
 	}
 	if a.AmountPolicy != merchants.CreditReceived || a.Enabled || a.DepositLifetime != 2*time.Hour || a.Secret.Reveal() != "second-secret-445566" {
 		t.Fatalf("after update: policy %s enabled %v lifetime %s secret changed %v", a.AmountPolicy, a.Enabled, a.DepositLifetime, a.Secret.Reveal() == "second-secret-445566")
@@ -73,7 +82,7 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 		t.Fatalf("update changed what it was not given: %+v", a)
 	}
 	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--enable", "--base-url", "http://127.0.0.1:9001/cpay")
-	if a, err = svc.ProviderAccount(context.Background(), "cpay-main"); err != nil || !a.Enabled || a.BaseURL != "http://127.0.0.1:9001/cpay" || a.AmountPolicy != merchants.CreditReceived {
+	if a, err = svc.ProviderAccount(context.Background(), acme.ID, "cpay-main"); err != nil || !a.Enabled || a.BaseURL != "http://127.0.0.1:9001/cpay" || a.AmountPolicy != merchants.CreditReceived {
 		t.Fatalf("after the second update: %+v, %v", a, err)
 	}
 	for _, bad := range [][]string{
@@ -87,6 +96,30 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 			t.Errorf("tally %s: no error", strings.Join(bad, " "))
 		}
 	}
+
+	// Another merchant may use the same name: a command given only the name
+	// is then ambiguous and changes nothing; --merchant says whose.
+	mustRun(t, dbURL, "merchant", "create", "--code", "beta")
+	mustRun(t, dbURL, "account", "add", "--merchant", "beta", "--provider", "cpay", "--name", "cpay-main",
+		"--base-url", "http://127.0.0.1:9002/cpay", "--merchant-id", "20000388", "--secret-env", "CPAY_SECRET")
+	if _, err := run(t, dbURL, "account", "update", "--name", "cpay-main", "--disable"); err == nil || !strings.Contains(err.Error(), "--merchant") {
+		t.Fatalf("update of an ambiguous name: %v", err)
+	}
+	if _, err := run(t, dbURL, "account", "opening", "--name", "cpay-main", "--currency", "USDT", "--amount", "1"); err == nil {
+		t.Fatal("opening balance of an ambiguous name: no error")
+	}
+	mustRun(t, dbURL, "account", "update", "--merchant", "beta", "--name", "cpay-main", "--disable")
+	beta, err := svc.Merchant(context.Background(), "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := svc.ProviderAccount(context.Background(), beta.ID, "cpay-main"); err != nil || b.Enabled || b.CallbackKey == a.CallbackKey {
+		t.Fatalf("beta's account: %+v, %v", b, err)
+	}
+	if a, err = svc.ProviderAccount(context.Background(), acme.ID, "cpay-main"); err != nil || !a.Enabled {
+		t.Fatalf("acme's account changed with beta's: %+v, %v", a, err)
+	}
+	mustRun(t, dbURL, "account", "opening", "--merchant", "acme", "--name", "cpay-main", "--currency", "USDT", "--amount", "1")
 
 	apiKey := strings.TrimSpace(mustRun(t, dbURL, "apikey", "create", "--merchant", "acme"))
 	if _, err := svc.Authenticate(context.Background(), apiKey); err != nil {
@@ -136,7 +169,7 @@ func TestAccountMaxAmounts(t *testing.T) {
 	svc := merchants.New(pool, box)
 	limits := func() string {
 		t.Helper()
-		a, err := svc.ProviderAccount(context.Background(), "cpay-main")
+		a, err := svc.ProviderAccountNamed(context.Background(), "cpay-main")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,5 +207,30 @@ func TestAccountMaxAmounts(t *testing.T) {
 	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--max-amount=")
 	if got := limits(); got != "default" {
 		t.Fatalf("after clearing: %s", got)
+	}
+}
+
+// tally callbacks rejections prints the rejected deliveries counted per
+// account and hour, of one merchant or all.
+func TestCallbacksRejections(t *testing.T) {
+	t.Setenv(secrets.EnvKey, secrets.GenerateKey())
+	t.Setenv("CPAY_SECRET", "first-secret-112233")
+	pool, dbURL := testdb.NewWithURL(t)
+	for _, m := range []string{"acme", "beta"} {
+		mustRun(t, dbURL, "merchant", "create", "--code", m)
+		mustRun(t, dbURL, "account", "add", "--merchant", m, "--provider", "cpay", "--name", "cpay-main",
+			"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
+	}
+	if _, err := pool.Exec(context.Background(), `INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, sampled, last_remote_addr, last_error)
+		SELECT pa.id, pa.merchant_id, date_trunc('hour', now(), 'UTC'), 4711, 20, '203.0.113.9:4000', 'cpay callback: sign does not verify'
+		FROM provider_accounts pa JOIN merchants m ON m.id = pa.merchant_id WHERE m.code = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, dbURL, "callbacks", "rejections")
+	if !strings.Contains(out, "acme") || !strings.Contains(out, "4711") || !strings.Contains(out, "203.0.113.9") {
+		t.Fatalf("tally callbacks rejections:\n%s", out)
+	}
+	if out := mustRun(t, dbURL, "callbacks", "rejections", "--merchant", "beta"); strings.Contains(out, "4711") {
+		t.Fatalf("beta's rejections show acme's:\n%s", out)
 	}
 }

@@ -28,8 +28,9 @@ type app struct {
 	recon     *recon.Service
 }
 
-// newApp connects and builds the services. poolSize bounds the connections.
-func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) (*app, error) {
+// newApp connects and builds the services. poolSize bounds the connections;
+// tune, when given, adjusts the orders service's options.
+func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*orders.Options)) (*app, error) {
 	box, err := secrets.FromEnv()
 	if err != nil {
 		return nil, err
@@ -53,7 +54,11 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) 
 	a.merchants = merchants.New(pool, box)
 	a.merchants.Validate = registry.Validate
 	a.merchants.Ledger = a.ledger
-	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default()})
+	oo := orders.Options{PublicURL: publicURL, Logger: slog.Default()}
+	for _, f := range tune {
+		f(&oo)
+	}
+	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, oo)
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }

@@ -19,7 +19,7 @@ func newBenchCallbacksCmd(g *globals) *cobra.Command {
 CXPay provider account and --orders pending deposits, then runs tally's HTTP
 server (tally serve's handler on a TCP listener) with its River workers in this
 process. --connections clients, each on its own keep-alive connection, post
-signed success callbacks to /callbacks/{account} as fast as they are answered,
+signed success callbacks to /callbacks/{callback key} as fast as they are answered,
 for --warmup then --duration. Prints acknowledgements per second (200
 "success": stored durably with their job), acknowledgement latency p50/p99,
 and callback-to-ledger latency p50/p99 (from sending a callback to the end of

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/jobs"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/server"
 )
@@ -62,12 +63,38 @@ func (f *runtimeFlags) options(a *app) jobs.Options {
 		}}
 }
 
+// ingressFlags are serve's callback ingress limits.
+type ingressFlags struct {
+	limits         server.IngressOptions
+	samplesPerHour int
+	legacyRoutes   bool
+}
+
+func (f *ingressFlags) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.Float64Var(&f.limits.Rate, "callback-rate", server.DefaultCallbackRate, "callback deliveries per second to one provider account, verified or not (a token bucket; beyond it 503 with Retry-After, nothing stored); negative: no limit")
+	fl.IntVar(&f.limits.Burst, "callback-burst", server.DefaultCallbackBurst, "burst of --callback-rate")
+	fl.Float64Var(&f.limits.RejectRate, "callback-reject-rate", server.DefaultCallbackRejectRate, "failed callback deliveries per second (unknown key, wrong method, too large, bad signature) per source address and per provider account; beyond it 503 with Retry-After, nothing stored or counted; negative: no limit")
+	fl.IntVar(&f.limits.RejectBurst, "callback-reject-burst", server.DefaultCallbackRejectBurst, "burst of --callback-reject-rate")
+	fl.IntVar(&f.samplesPerHour, "rejected-samples-per-hour", orders.DefaultRejectedSamplesPerHour, "rejected callback deliveries per provider account and hour kept in the inbox as samples; the rest are only counted (0: none kept)")
+	fl.BoolVar(&f.legacyRoutes, "legacy-callback-routes", false, "also route /callbacks/<account name> to the accounts that existed before callback keys (migration 00025), for the orders sent before it; a migration window, off by default")
+}
+
+func (f *ingressFlags) orders(o *orders.Options) {
+	o.RejectedSamplesPerHour = f.samplesPerHour
+	if f.samplesPerHour == 0 {
+		o.RejectedSamplesPerHour = -1 // none kept (zero is the default in orders.Options)
+	}
+	o.LegacyCallbackRoutes = f.legacyRoutes
+}
+
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, publicURL, adminAddr, tlsCert, tlsKey string
 	var proxies []string
 	var authBurst int
 	var authRate float64
 	f := &runtimeFlags{}
+	in := &ingressFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server (merchant API, callback ingress) and, unless told otherwise, the workers and the schedule",
@@ -91,7 +118,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize)
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.orders)
 			if err != nil {
 				return err
 			}
@@ -102,7 +129,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
-				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted,
+				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
 					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
 			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: srv.Handler(), tls: tlsCfg}}
 			if adminAddr != "" {
@@ -112,7 +139,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "public listen address: the merchant API, callbacks, /healthz and /openapi.json")
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account>); default http(s)://<addr>")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account's callback key>); default http(s)://<addr>")
 	bindAdminAddr(cmd, &adminAddr)
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve the public listener over TLS (1.2 or later) with --tls-key")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
@@ -124,6 +151,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		"refused API keys allowed per client address and second after the burst")
 	f.workers = true
 	f.bind(cmd, true)
+	in.bind(cmd)
 	return cmd
 }
 
@@ -183,7 +211,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return serveUntilDone(ctx, runner, ls...)
 		},
 	}
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account> (required; default $TALLY_PUBLIC_URL)")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required; default $TALLY_PUBLIC_URL)")
 	bindAdminAddr(cmd, &adminAddr)
 	f.bind(cmd, false)
 	return cmd
@@ -271,7 +299,7 @@ func everyInterface(a net.Addr) bool {
 
 // errNoPublicURL: a worker would send providers notify URLs that lead nowhere.
 var errNoPublicURL = errors.New("tally worker needs --public-url (or TALLY_PUBLIC_URL): the URL providers reach tally's API nodes at; " +
-	"every order a worker sends a provider carries <url>/callbacks/<account> as its notify URL, and a wrong one loses every callback")
+	"every order a worker sends a provider carries <url>/callbacks/<account's callback key> as its notify URL, and a wrong one loses every callback")
 
 // checkPublicURL refuses a public URL that is not an absolute http(s) URL; with
 // required, an empty one too.

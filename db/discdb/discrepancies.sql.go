@@ -111,11 +111,16 @@ func (q *Queries) CountOpenDiscrepancies(ctx context.Context, merchantID *int64)
 }
 
 const discrepancyByFingerprint = `-- name: DiscrepancyByFingerprint :one
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies WHERE fingerprint = $1
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies WHERE merchant_id = $1 AND fingerprint = $2
 `
 
-func (q *Queries) DiscrepancyByFingerprint(ctx context.Context, fingerprint string) (Discrepancy, error) {
-	row := q.db.QueryRow(ctx, discrepancyByFingerprint, fingerprint)
+type DiscrepancyByFingerprintParams struct {
+	MerchantID  int64
+	Fingerprint string
+}
+
+func (q *Queries) DiscrepancyByFingerprint(ctx context.Context, arg DiscrepancyByFingerprintParams) (Discrepancy, error) {
+	row := q.db.QueryRow(ctx, discrepancyByFingerprint, arg.MerchantID, arg.Fingerprint)
 	var i Discrepancy
 	err := row.Scan(
 		&i.ID,
@@ -414,7 +419,7 @@ INSERT INTO discrepancies (merchant_id, provider_account_id, order_id, type, fin
                            expected, actual, amount_delta, summary, detail, suspense_amount, last_run_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13, $14)
-ON CONFLICT (fingerprint) DO UPDATE SET
+ON CONFLICT (merchant_id, fingerprint) DO UPDATE SET
     last_seen_at = now(),
     seen_count = discrepancies.seen_count + 1,
     last_run_id = COALESCE(EXCLUDED.last_run_id, discrepancies.last_run_id),

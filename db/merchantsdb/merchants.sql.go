@@ -113,11 +113,11 @@ func (q *Queries) InsertMerchant(ctx context.Context, arg InsertMerchantParams) 
 const insertProviderAccount = `-- name: InsertProviderAccount :one
 INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
                                options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs,
-                               deposit_lifetime_ms, max_amounts)
+                               deposit_lifetime_ms, max_amounts, callback_key)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11,
-        $12, $13)
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts
+        $12, $13, $14)
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route
 `
 
 type InsertProviderAccountParams struct {
@@ -134,6 +134,7 @@ type InsertProviderAccountParams struct {
 	DateToleranceSecs  int32
 	DepositLifetimeMs  int64
 	MaxAmounts         []byte
+	CallbackKey        string
 }
 
 func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderAccountParams) (ProviderAccount, error) {
@@ -151,6 +152,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		arg.DateToleranceSecs,
 		arg.DepositLifetimeMs,
 		arg.MaxAmounts,
+		arg.CallbackKey,
 	)
 	var i ProviderAccount
 	err := row.Scan(
@@ -171,6 +173,8 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
 		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
 	)
 	return i, err
 }
@@ -239,7 +243,7 @@ func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
 }
 
 const listProviderAccounts = `-- name: ListProviderAccounts :many
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts
 WHERE ($1::bigint IS NULL OR merchant_id = $1)
 ORDER BY id
 `
@@ -271,6 +275,8 @@ func (q *Queries) ListProviderAccounts(ctx context.Context, merchantID *int64) (
 			&i.UpdatedAt,
 			&i.DepositLifetimeMs,
 			&i.MaxAmounts,
+			&i.CallbackKey,
+			&i.LegacyRoute,
 		); err != nil {
 			return nil, err
 		}
@@ -318,8 +324,39 @@ func (q *Queries) MerchantByID(ctx context.Context, id int64) (Merchant, error) 
 	return i, err
 }
 
+const providerAccountByCallbackKey = `-- name: ProviderAccountByCallbackKey :one
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts WHERE callback_key = $1
+`
+
+func (q *Queries) ProviderAccountByCallbackKey(ctx context.Context, callbackKey string) (ProviderAccount, error) {
+	row := q.db.QueryRow(ctx, providerAccountByCallbackKey, callbackKey)
+	var i ProviderAccount
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.Name,
+		&i.Provider,
+		&i.BaseUrl,
+		&i.ProviderMerchantID,
+		&i.SecretSealed,
+		&i.Options,
+		&i.AmountPolicy,
+		&i.AmountTolerance,
+		&i.BalanceTolerance,
+		&i.DateToleranceSecs,
+		&i.Enabled,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
+	)
+	return i, err
+}
+
 const providerAccountByID = `-- name: ProviderAccountByID :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts WHERE id = $1
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts WHERE id = $1
 `
 
 func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAccount, error) {
@@ -343,16 +380,20 @@ func (q *Queries) ProviderAccountByID(ctx context.Context, id int64) (ProviderAc
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
 		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
 	)
 	return i, err
 }
 
-const providerAccountByName = `-- name: ProviderAccountByName :one
-SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts FROM provider_accounts WHERE name = $1
+const providerAccountByLegacyName = `-- name: ProviderAccountByLegacyName :one
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts WHERE legacy_route AND name = $1
 `
 
-func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (ProviderAccount, error) {
-	row := q.db.QueryRow(ctx, providerAccountByName, name)
+// An account that existed before callback keys (migration 00025), by the name
+// its older orders' notify URLs carry.
+func (q *Queries) ProviderAccountByLegacyName(ctx context.Context, name string) (ProviderAccount, error) {
+	row := q.db.QueryRow(ctx, providerAccountByLegacyName, name)
 	var i ProviderAccount
 	err := row.Scan(
 		&i.ID,
@@ -372,8 +413,93 @@ func (q *Queries) ProviderAccountByName(ctx context.Context, name string) (Provi
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
 		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
 	)
 	return i, err
+}
+
+const providerAccountByName = `-- name: ProviderAccountByName :one
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts WHERE merchant_id = $1 AND name = $2
+`
+
+type ProviderAccountByNameParams struct {
+	MerchantID int64
+	Name       string
+}
+
+// Names are the merchant's own: a name means nothing without its merchant.
+func (q *Queries) ProviderAccountByName(ctx context.Context, arg ProviderAccountByNameParams) (ProviderAccount, error) {
+	row := q.db.QueryRow(ctx, providerAccountByName, arg.MerchantID, arg.Name)
+	var i ProviderAccount
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.Name,
+		&i.Provider,
+		&i.BaseUrl,
+		&i.ProviderMerchantID,
+		&i.SecretSealed,
+		&i.Options,
+		&i.AmountPolicy,
+		&i.AmountTolerance,
+		&i.BalanceTolerance,
+		&i.DateToleranceSecs,
+		&i.Enabled,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DepositLifetimeMs,
+		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
+	)
+	return i, err
+}
+
+const providerAccountsNamed = `-- name: ProviderAccountsNamed :many
+SELECT id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route FROM provider_accounts WHERE name = $1 ORDER BY id
+`
+
+// Every merchant's account of one name: for an operator's command that was
+// given a name without a merchant (ambiguous when more than one).
+func (q *Queries) ProviderAccountsNamed(ctx context.Context, name string) ([]ProviderAccount, error) {
+	rows, err := q.db.Query(ctx, providerAccountsNamed, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProviderAccount
+	for rows.Next() {
+		var i ProviderAccount
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.Name,
+			&i.Provider,
+			&i.BaseUrl,
+			&i.ProviderMerchantID,
+			&i.SecretSealed,
+			&i.Options,
+			&i.AmountPolicy,
+			&i.AmountTolerance,
+			&i.BalanceTolerance,
+			&i.DateToleranceSecs,
+			&i.Enabled,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DepositLifetimeMs,
+			&i.MaxAmounts,
+			&i.CallbackKey,
+			&i.LegacyRoute,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const revokeAPIKey = `-- name: RevokeAPIKey :execrows
@@ -427,7 +553,7 @@ UPDATE provider_accounts SET
     balance_tolerance = $7, date_tolerance_secs = $8,
     deposit_lifetime_ms = $9, max_amounts = $10, enabled = $11, updated_at = now()
 WHERE id = $12
-RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts
+RETURNING id, merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed, options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs, enabled, created_at, updated_at, deposit_lifetime_ms, max_amounts, callback_key, legacy_route
 `
 
 type UpdateProviderAccountParams struct {
@@ -479,6 +605,8 @@ func (q *Queries) UpdateProviderAccount(ctx context.Context, arg UpdateProviderA
 		&i.UpdatedAt,
 		&i.DepositLifetimeMs,
 		&i.MaxAmounts,
+		&i.CallbackKey,
+		&i.LegacyRoute,
 	)
 	return i, err
 }

@@ -65,6 +65,18 @@ type CallbackInbox struct {
 	ProcessedAt       *time.Time
 }
 
+type CallbackRejection struct {
+	ProviderAccountID int64
+	MerchantID        int64
+	WindowStart       time.Time
+	Deliveries        int64
+	Sampled           int32
+	LastRemoteAddr    string
+	LastError         string
+	FirstAt           time.Time
+	LastAt            time.Time
+}
+
 type Currency struct {
 	Code  string
 	Scale int16
@@ -200,6 +212,8 @@ type ProviderAccount struct {
 	UpdatedAt          time.Time
 	DepositLifetimeMs  int64
 	MaxAmounts         []byte
+	CallbackKey        string
+	LegacyRoute        bool
 }
 
 type ReconRun struct {

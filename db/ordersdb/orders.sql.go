@@ -116,6 +116,61 @@ func (q *Queries) CallbacksByIDs(ctx context.Context, ids []int64) ([]CallbackIn
 	return items, nil
 }
 
+const countRejectedCallback = `-- name: CountRejectedCallback :one
+INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, last_remote_addr, last_error)
+VALUES ($1, $2, date_trunc('hour', now(), 'UTC'), 1, $3, $4)
+ON CONFLICT (provider_account_id, window_start) DO UPDATE SET
+    deliveries = callback_rejections.deliveries + 1,
+    last_remote_addr = EXCLUDED.last_remote_addr,
+    last_error = EXCLUDED.last_error,
+    last_at = now()
+RETURNING window_start, deliveries, sampled
+`
+
+type CountRejectedCallbackParams struct {
+	ProviderAccountID int64
+	MerchantID        int64
+	RemoteAddr        string
+	Error             string
+}
+
+type CountRejectedCallbackRow struct {
+	WindowStart time.Time
+	Deliveries  int64
+	Sampled     int32
+}
+
+// Count a rejected delivery in its account's current UTC hour. The row stays
+// locked until the caller's transaction ends, so concurrent rejections of one
+// account read and take sample slots one at a time.
+func (q *Queries) CountRejectedCallback(ctx context.Context, arg CountRejectedCallbackParams) (CountRejectedCallbackRow, error) {
+	row := q.db.QueryRow(ctx, countRejectedCallback,
+		arg.ProviderAccountID,
+		arg.MerchantID,
+		arg.RemoteAddr,
+		arg.Error,
+	)
+	var i CountRejectedCallbackRow
+	err := row.Scan(&i.WindowStart, &i.Deliveries, &i.Sampled)
+	return i, err
+}
+
+const countRejectedSample = `-- name: CountRejectedSample :exec
+UPDATE callback_rejections SET sampled = sampled + 1
+WHERE provider_account_id = $1 AND window_start = $2
+`
+
+type CountRejectedSampleParams struct {
+	ProviderAccountID int64
+	WindowStart       time.Time
+}
+
+// A rejected delivery's body was kept in callback_inbox as a sample.
+func (q *Queries) CountRejectedSample(ctx context.Context, arg CountRejectedSampleParams) error {
+	_, err := q.db.Exec(ctx, countRejectedSample, arg.ProviderAccountID, arg.WindowStart)
+	return err
+}
+
 const dueHolds = `-- name: DueHolds :many
 SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
@@ -423,6 +478,65 @@ func (q *Queries) InsertWebhookDelivery(ctx context.Context, arg InsertWebhookDe
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const listCallbackRejections = `-- name: ListCallbackRejections :many
+SELECT r.provider_account_id, r.merchant_id, r.window_start, r.deliveries, r.sampled, r.last_remote_addr, r.last_error,
+       r.first_at, r.last_at, pa.name AS provider_account
+FROM callback_rejections r JOIN provider_accounts pa ON pa.id = r.provider_account_id
+WHERE ($1::bigint IS NULL OR r.merchant_id = $1)
+  AND r.window_start >= $2
+ORDER BY r.window_start DESC, pa.name
+`
+
+type ListCallbackRejectionsParams struct {
+	MerchantID *int64
+	Since      time.Time
+}
+
+type ListCallbackRejectionsRow struct {
+	ProviderAccountID int64
+	MerchantID        int64
+	WindowStart       time.Time
+	Deliveries        int64
+	Sampled           int32
+	LastRemoteAddr    string
+	LastError         string
+	FirstAt           time.Time
+	LastAt            time.Time
+	ProviderAccount   string
+}
+
+// Rejected deliveries per account and hour since a time, newest first.
+func (q *Queries) ListCallbackRejections(ctx context.Context, arg ListCallbackRejectionsParams) ([]ListCallbackRejectionsRow, error) {
+	rows, err := q.db.Query(ctx, listCallbackRejections, arg.MerchantID, arg.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListCallbackRejectionsRow
+	for rows.Next() {
+		var i ListCallbackRejectionsRow
+		if err := rows.Scan(
+			&i.ProviderAccountID,
+			&i.MerchantID,
+			&i.WindowStart,
+			&i.Deliveries,
+			&i.Sampled,
+			&i.LastRemoteAddr,
+			&i.LastError,
+			&i.FirstAt,
+			&i.LastAt,
+			&i.ProviderAccount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listCallbacksForOrder = `-- name: ListCallbacksForOrder :many

@@ -133,6 +133,11 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		AmountMultiple:    AmountMultiple,
 		// 已取消/已驳回 after 已确认/已完成 is the platform's only way to say reversed.
 		ReversedAsFailed: true,
+		// The success and fail URLs: the document names no method (GET or
+		// POST are both read), everything is in the query, no body is read.
+		CallbackGET:         true,
+		CallbackQuery:       []string{ParamResult, ParamKind, ParamOrderNo, ParamSig},
+		CallbackBodyIgnored: true,
 	}
 }
 

@@ -111,6 +111,8 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 		SignedCallbacks:   true,
 		DepositCurrencies: slices.Clone(Currencies),
 		AmountDecimals:    2,
+		// receiveUrl?amount=<USDT>: the USDT amount travels in the query.
+		CallbackQuery: []string{"amount"},
 	}
 }
 

@@ -8,7 +8,7 @@ INSERT INTO discrepancies (merchant_id, provider_account_id, order_id, type, fin
                            expected, actual, amount_delta, summary, detail, suspense_amount, last_run_id)
 VALUES (@merchant_id, @provider_account_id, @order_id, @type, @fingerprint, @severity, @currency,
         @expected, @actual, @amount_delta, @summary, @detail, @suspense_amount, @last_run_id)
-ON CONFLICT (fingerprint) DO UPDATE SET
+ON CONFLICT (merchant_id, fingerprint) DO UPDATE SET
     last_seen_at = now(),
     seen_count = discrepancies.seen_count + 1,
     last_run_id = COALESCE(EXCLUDED.last_run_id, discrepancies.last_run_id),
@@ -47,7 +47,7 @@ SELECT * FROM discrepancies WHERE id = $1;
 SELECT * FROM discrepancies WHERE id = $1 FOR UPDATE;
 
 -- name: DiscrepancyByFingerprint :one
-SELECT * FROM discrepancies WHERE fingerprint = $1;
+SELECT * FROM discrepancies WHERE merchant_id = @merchant_id AND fingerprint = @fingerprint;
 
 -- name: ListDiscrepancies :many
 SELECT * FROM discrepancies

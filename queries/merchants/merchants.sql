@@ -37,14 +37,28 @@ WHERE merchant_id = @merchant_id AND prefix = @prefix AND revoked_at IS NULL;
 -- name: InsertProviderAccount :one
 INSERT INTO provider_accounts (merchant_id, name, provider, base_url, provider_merchant_id, secret_sealed,
                                options, amount_policy, amount_tolerance, balance_tolerance, date_tolerance_secs,
-                               deposit_lifetime_ms, max_amounts)
+                               deposit_lifetime_ms, max_amounts, callback_key)
 VALUES (@merchant_id, @name, @provider, @base_url, @provider_merchant_id, @secret_sealed,
         @options, @amount_policy, @amount_tolerance, @balance_tolerance, @date_tolerance_secs,
-        @deposit_lifetime_ms, @max_amounts)
+        @deposit_lifetime_ms, @max_amounts, @callback_key)
 RETURNING *;
 
 -- name: ProviderAccountByName :one
-SELECT * FROM provider_accounts WHERE name = $1;
+-- Names are the merchant's own: a name means nothing without its merchant.
+SELECT * FROM provider_accounts WHERE merchant_id = @merchant_id AND name = @name;
+
+-- name: ProviderAccountsNamed :many
+-- Every merchant's account of one name: for an operator's command that was
+-- given a name without a merchant (ambiguous when more than one).
+SELECT * FROM provider_accounts WHERE name = $1 ORDER BY id;
+
+-- name: ProviderAccountByCallbackKey :one
+SELECT * FROM provider_accounts WHERE callback_key = $1;
+
+-- name: ProviderAccountByLegacyName :one
+-- An account that existed before callback keys (migration 00025), by the name
+-- its older orders' notify URLs carry.
+SELECT * FROM provider_accounts WHERE legacy_route AND name = $1;
 
 -- name: ProviderAccountByID :one
 SELECT * FROM provider_accounts WHERE id = $1;

@@ -236,3 +236,30 @@ RETURNING id;
 UPDATE callback_inbox c SET processed_at = now(), order_id = nullif(u.order_id, 0), outcome = u.outcome
 FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@order_ids::bigint[]) AS order_id, unnest(@outcomes::text[]) AS outcome) u
 WHERE c.id = u.id;
+
+-- name: CountRejectedCallback :one
+-- Count a rejected delivery in its account's current UTC hour. The row stays
+-- locked until the caller's transaction ends, so concurrent rejections of one
+-- account read and take sample slots one at a time.
+INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, last_remote_addr, last_error)
+VALUES (@provider_account_id, @merchant_id, date_trunc('hour', now(), 'UTC'), 1, @remote_addr, @error)
+ON CONFLICT (provider_account_id, window_start) DO UPDATE SET
+    deliveries = callback_rejections.deliveries + 1,
+    last_remote_addr = EXCLUDED.last_remote_addr,
+    last_error = EXCLUDED.last_error,
+    last_at = now()
+RETURNING window_start, deliveries, sampled;
+
+-- name: CountRejectedSample :exec
+-- A rejected delivery's body was kept in callback_inbox as a sample.
+UPDATE callback_rejections SET sampled = sampled + 1
+WHERE provider_account_id = @provider_account_id AND window_start = @window_start;
+
+-- name: ListCallbackRejections :many
+-- Rejected deliveries per account and hour since a time, newest first.
+SELECT r.provider_account_id, r.merchant_id, r.window_start, r.deliveries, r.sampled, r.last_remote_addr, r.last_error,
+       r.first_at, r.last_at, pa.name AS provider_account
+FROM callback_rejections r JOIN provider_accounts pa ON pa.id = r.provider_account_id
+WHERE (sqlc.narg(merchant_id)::bigint IS NULL OR r.merchant_id = sqlc.narg(merchant_id))
+  AND r.window_start >= @since
+ORDER BY r.window_start DESC, pa.name;
