@@ -34,6 +34,14 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) 
 	if err != nil {
 		return nil, err
 	}
+	policy, err := g.egressPolicy()
+	if err != nil {
+		return nil, err
+	}
+	hostAllow, err := g.hostAllow()
+	if err != nil {
+		return nil, err
+	}
 	u, err := g.url(ctx)
 	if err != nil {
 		return nil, err
@@ -53,7 +61,8 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32) 
 	a.merchants = merchants.New(pool, box)
 	a.merchants.Validate = registry.Validate
 	a.merchants.Ledger = a.ledger
-	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default()})
+	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
+	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, orders.Options{PublicURL: publicURL, Logger: slog.Default(), Egress: policy})
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }

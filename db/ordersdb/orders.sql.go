@@ -117,7 +117,7 @@ func (q *Queries) CallbacksByIDs(ctx context.Context, ids []int64) ([]CallbackIn
 }
 
 const dueHolds = `-- name: DueHolds :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
 ORDER BY last_synced_at NULLS FIRST, expires_at
 LIMIT $2
@@ -177,6 +177,7 @@ func (q *Queries) DueHolds(ctx context.Context, arg DueHoldsParams) ([]Order, er
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -253,7 +254,7 @@ VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12, $13,
         $14, $15, $16, $17)
 ON CONFLICT DO NOTHING
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type InsertOrderParams struct {
@@ -336,14 +337,15 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const insertOrderEvent = `-- name: InsertOrderEvent :one
-INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, order_id, merchant_id, source, from_status, to_status, detail, created_at
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail, staff_only)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only
 `
 
 type InsertOrderEventParams struct {
@@ -353,6 +355,7 @@ type InsertOrderEventParams struct {
 	FromStatus string
 	ToStatus   string
 	Detail     []byte
+	StaffOnly  bool
 }
 
 func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventParams) (OrderEvent, error) {
@@ -363,6 +366,7 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 		arg.FromStatus,
 		arg.ToStatus,
 		arg.Detail,
+		arg.StaffOnly,
 	)
 	var i OrderEvent
 	err := row.Scan(
@@ -374,6 +378,7 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 		&i.ToStatus,
 		&i.Detail,
 		&i.CreatedAt,
+		&i.StaffOnly,
 	)
 	return i, err
 }
@@ -477,11 +482,18 @@ func (q *Queries) ListCallbacksForOrder(ctx context.Context, orderID *int64) ([]
 }
 
 const listOrderEvents = `-- name: ListOrderEvents :many
-SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at FROM order_events WHERE order_id = $1 ORDER BY id
+SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE order_id = $1 AND (NOT staff_only OR $2::boolean) ORDER BY id
 `
 
-func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEvent, error) {
-	rows, err := q.db.Query(ctx, listOrderEvents, orderID)
+type ListOrderEventsParams struct {
+	OrderID      int64
+	IncludeStaff bool
+}
+
+// An order's timeline; staff-only entries (a provider's own words) only
+// with include_staff.
+func (q *Queries) ListOrderEvents(ctx context.Context, arg ListOrderEventsParams) ([]OrderEvent, error) {
+	rows, err := q.db.Query(ctx, listOrderEvents, arg.OrderID, arg.IncludeStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -498,6 +510,7 @@ func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEv
 			&i.ToStatus,
 			&i.Detail,
 			&i.CreatedAt,
+			&i.StaffOnly,
 		); err != nil {
 			return nil, err
 		}
@@ -510,7 +523,7 @@ func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEv
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE merchant_id = $1
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR kind = $3)
@@ -592,6 +605,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -742,7 +756,7 @@ func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncPara
 }
 
 const orderByID = `-- name: OrderByID :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
@@ -786,12 +800,13 @@ func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByIDForUpdate = `-- name: OrderByIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, error) {
@@ -835,12 +850,13 @@ func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, erro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByIdempotencyKey = `-- name: OrderByIdempotencyKey :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
 `
 
 type OrderByIdempotencyKeyParams struct {
@@ -889,12 +905,13 @@ func (q *Queries) OrderByIdempotencyKey(ctx context.Context, arg OrderByIdempote
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByMerchantOrderNo = `-- name: OrderByMerchantOrderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
 `
 
 type OrderByMerchantOrderNoParams struct {
@@ -943,12 +960,13 @@ func (q *Queries) OrderByMerchantOrderNo(ctx context.Context, arg OrderByMerchan
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderIDForUpdate = `-- name: OrderByProviderIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -998,12 +1016,13 @@ func (q *Queries) OrderByProviderIDForUpdate(ctx context.Context, arg OrderByPro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderNo = `-- name: OrderByProviderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
 `
 
 type OrderByProviderNoParams struct {
@@ -1052,12 +1071,13 @@ func (q *Queries) OrderByProviderNo(ctx context.Context, arg OrderByProviderNoPa
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderNoForUpdate = `-- name: OrderByProviderNoForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
 `
 
 type OrderByProviderNoForUpdateParams struct {
@@ -1106,12 +1126,13 @@ func (q *Queries) OrderByProviderNoForUpdate(ctx context.Context, arg OrderByPro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByTxHashForUpdate = `-- name: OrderByTxHashForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -1161,12 +1182,13 @@ func (q *Queries) OrderByTxHashForUpdate(ctx context.Context, arg OrderByTxHashF
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderEventByID = `-- name: OrderEventByID :one
-SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at FROM order_events WHERE id = $1
+SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE id = $1
 `
 
 func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, error) {
@@ -1181,6 +1203,7 @@ func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, err
 		&i.ToStatus,
 		&i.Detail,
 		&i.CreatedAt,
+		&i.StaffOnly,
 	)
 	return i, err
 }
@@ -1250,7 +1273,7 @@ func (q *Queries) OrderIDsByProviderIDs(ctx context.Context, arg OrderIDsByProvi
 }
 
 const ordersByProviderNosForUpdate = `-- name: OrdersByProviderNosForUpdate :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE (provider_account_id, provider_order_no) IN (
     SELECT unnest($1::bigint[]), unnest($2::text[]))
 ORDER BY id
@@ -1311,6 +1334,7 @@ func (q *Queries) OrdersByProviderNosForUpdate(ctx context.Context, arg OrdersBy
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -1461,7 +1485,7 @@ UPDATE orders SET
     settled_currency = $7, fx_rate = $8, tx_hash = $9,
     credited_to = $10, parts = $11, final_at = $12, updated_at = now()
 WHERE id = $13
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type UpdateOrderStateParams struct {
@@ -1535,6 +1559,7 @@ func (q *Queries) UpdateOrderState(ctx context.Context, arg UpdateOrderStatePara
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
@@ -1544,9 +1569,9 @@ UPDATE orders SET
     provider_order_id = $1, status = $2, status_reason = $3,
     cashier_url = $4, pay_form = $5, addresses = $6,
     submit_state = $7, submit_attempts = $8, last_error = $9,
-    final_at = $10, updated_at = now()
-WHERE id = $11
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+    last_error_code = $10, final_at = $11, updated_at = now()
+WHERE id = $12
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type UpdateOrderSubmitParams struct {
@@ -1559,6 +1584,7 @@ type UpdateOrderSubmitParams struct {
 	SubmitState     string
 	SubmitAttempts  int32
 	LastError       string
+	LastErrorCode   string
 	FinalAt         *time.Time
 	ID              int64
 }
@@ -1574,6 +1600,7 @@ func (q *Queries) UpdateOrderSubmit(ctx context.Context, arg UpdateOrderSubmitPa
 		arg.SubmitState,
 		arg.SubmitAttempts,
 		arg.LastError,
+		arg.LastErrorCode,
 		arg.FinalAt,
 		arg.ID,
 	)
@@ -1616,6 +1643,7 @@ func (q *Queries) UpdateOrderSubmit(ctx context.Context, arg UpdateOrderSubmitPa
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
