@@ -54,8 +54,13 @@ func (e *TooEarlyError) Error() string {
 // fails the order and voids a payout's hold. With lastAttempt, a transient
 // failure of an order the provider cannot have fails the order too; an order
 // whose submission is still ambiguous is handed to sync_order instead
-// (unresolved), never failed: the provider may have it.
+// (unresolved), never failed: the provider may have it. A provider's error
+// reads in tally's words (providers.Public): the job queue logs and keeps it.
 func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) error {
+	return providers.Public(s.submitOrHandOver(ctx, orderID, lastAttempt))
+}
+
+func (s *Service) submitOrHandOver(ctx context.Context, orderID int64, lastAttempt bool) error {
 	err := s.submit(ctx, orderID, lastAttempt)
 	if err == nil || !lastAttempt {
 		return err
@@ -173,7 +178,9 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil, "submit")
 	}
 	kind := providers.KindOf(err)
-	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", err)
+	// The provider's words (redacted) are for the debug log; tally's at warn.
+	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", providers.Public(err))
+	log.Debug("submit failed", "error", staffError(err))
 	if errors.Is(err, providers.ErrRejected) && canQuery {
 		// Never fail an order the provider has: a refusal of a create sent again
 		// (the first answer lost, the worker killed) is often "already exists".
@@ -370,8 +377,14 @@ type SyncResult struct {
 // (Options.UnresolvedGrace) has passed, it definitely does not (ErrNotFound:
 // the order fails and a payout's hold is voided). Providers without an order
 // query return a zero result; their unresolved orders wait for a statement.
+// A provider's error reads in tally's words (providers.Public); its own
+// words are in the debug log.
 func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
-	return s.sync(ctx, orderID, false)
+	res, err := s.sync(ctx, orderID, false)
+	if err != nil && providers.IsProviderError(err) {
+		s.opts.Logger.Debug("order query failed", "order_id", orderID, "error", staffError(err))
+	}
+	return res, providers.Public(err)
 }
 
 // sync is Sync; expiring (the hold's deadline passed) also queries orders

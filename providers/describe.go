@@ -130,3 +130,33 @@ func httpStatus(err error) bool {
 	n, convErr := strconv.Atoi(strings.TrimPrefix(pe.Code, "HTTP "))
 	return convErr == nil && n >= 400 && n <= 599
 }
+
+// Public wraps the error of a provider call so that its text is tally's own:
+// the provider, the operation and Describe's code and message, never the
+// provider's answer. errors.Is and errors.As still see everything inside it
+// (the kind, the cause). It is what tally hands to logs an operator reads at
+// info level and above, and to the job queue, which stores and logs errors;
+// the provider's words (redacted) go to staff-only timeline entries and the
+// debug log. An error that is not a provider call's is returned as it is.
+func Public(err error) error {
+	if err == nil || !IsProviderError(err) {
+		return err
+	}
+	var pe *publicError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &publicError{err: err}
+}
+
+type publicError struct{ err error }
+
+func (e *publicError) Error() string {
+	var pe *Error
+	if errors.As(e.err, &pe) {
+		return pe.Provider + " " + pe.Op + ": " + Describe(e.err).String()
+	}
+	return Describe(e.err).String()
+}
+
+func (e *publicError) Unwrap() error { return e.err }

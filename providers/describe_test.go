@@ -89,3 +89,21 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Snippet kept a long signature: %q", s)
 	}
 }
+
+func TestPublic(t *testing.T) {
+	const marker = "PROVIDER-WORDS"
+	inner := &providers.Error{Kind: providers.ErrAmbiguous, Provider: "cxpay", Op: "collect/create", Code: "503", Message: marker}
+	err := providers.Public(fmt.Errorf("order 7: %w", inner))
+	var pe *providers.Error
+	if strings.Contains(err.Error(), marker) || !errors.Is(err, providers.ErrAmbiguous) || !errors.As(err, &pe) ||
+		err.Error() != "cxpay collect/create: provider_unavailable: the provider answered with an error status" {
+		t.Fatalf("Public = %q", err)
+	}
+	if again := providers.Public(err); again != err {
+		t.Fatalf("Public twice wraps twice: %q", again)
+	}
+	plain := errors.New("database down")
+	if providers.Public(plain) != plain || providers.Public(nil) != nil {
+		t.Fatal("Public changed an error that is not a provider's")
+	}
+}

@@ -325,7 +325,9 @@ func (s *Service) execute(ctx context.Context, runID int64, progress Progress, f
 	x := &execution{s: s, run: run, cp: &cp, progress: progress}
 	if err := x.loop(ctx); err != nil {
 		if ctx.Err() != nil || !failOnError || errors.Is(err, ErrRunEnded) {
-			return Summary{}, err // interrupted or retried: it resumes from the checkpoint
+			// Interrupted or retried: it resumes from the checkpoint. The job
+			// queue keeps the error: tally's words for a provider's.
+			return Summary{}, providers.Public(err)
 		}
 		return s.fail(ctx, run, err)
 	}
@@ -375,9 +377,9 @@ func (s *Service) fail(ctx context.Context, run Run, cause error) (Summary, erro
 	b, _ := json.Marshal(sum)
 	_, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: msg})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: it had ended already
-		return sum, errors.Join(cause, err)
+		return sum, errors.Join(providers.Public(cause), err)
 	}
-	return sum, cause
+	return sum, providers.Public(cause)
 }
 
 // publicError is a failed run's error as its merchant reads it (the run, its

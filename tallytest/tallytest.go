@@ -84,6 +84,10 @@ type Options struct {
 	// the sandbox and the webhook receiver (which the Env allows, exactly:
 	// tally's egress policy refuses loopback like any operator's default).
 	EgressAllow egress.AllowList
+	// ProviderHostAllow are the base URL hosts merchants may set through the
+	// API beyond the providers' documented hosts and the sandbox
+	// (merchants.Service.HostAllow, tally serve --provider-host-allow).
+	ProviderHostAllow egress.AllowList
 	// EgressLookup resolves host names for the egress policy
 	// (egress.WithLookup); nil is the system resolver.
 	EgressLookup func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -189,7 +193,7 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants.Validate = registry.Validate
 	e.Merchants.Ledger = e.Ledger
 	e.Merchants.Egress, e.Merchants.ProviderHosts = e.Egress, registry.Hosts
-	e.Merchants.HostAllow = egress.MustAllowList(sbxHost)
+	e.Merchants.HostAllow = egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow)
 	e.Disc = discrepancies.New()
 	if opts.DepositLifetime == 0 {
 		opts.DepositLifetime = opts.ReconStaleAfter
