@@ -28,6 +28,11 @@ UPDATE recon_runs r SET summary = jsonb_set(r.summary, '{notes}', (
         THEN to_jsonb(split_part(n, ' (first: ', 1)) ELSE to_jsonb(n) END)
     FROM jsonb_array_elements_text(r.summary -> 'notes') n))
 WHERE jsonb_typeof(r.summary -> 'notes') = 'array' AND jsonb_array_length(r.summary -> 'notes') > 0;
+UPDATE recon_runs r SET checkpoint = jsonb_set(r.checkpoint, '{notes}', (
+    SELECT jsonb_agg(CASE WHEN n LIKE '%: order queries failed (first: %'
+        THEN to_jsonb(split_part(n, ' (first: ', 1)) ELSE to_jsonb(n) END)
+    FROM jsonb_array_elements_text(r.checkpoint -> 'notes') n))
+WHERE r.status = 'running' AND jsonb_typeof(r.checkpoint -> 'notes') = 'array' AND jsonb_array_length(r.checkpoint -> 'notes') > 0;
 
 -- +goose Down
 ALTER TABLE order_events DROP COLUMN staff_only;
