@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	ledgerbench "github.com/tallyhq/tally/ledger/bench"
 	"github.com/tallyhq/tally/merchants"
@@ -64,6 +66,7 @@ type stack struct {
 	url       string // the scratch database
 	box       *secrets.Box
 	publicURL string
+	egress    *egress.Policy
 	log       *slog.Logger
 }
 
@@ -84,7 +87,8 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	t.merchants = merchants.New(pool, st.box)
 	t.merchants.Validate = registry.Validate
 	t.merchants.Ledger = t.ledger
-	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log})
+	t.merchants.Egress = st.egress
+	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log, Egress: st.egress})
 	return &t, nil
 }
 
@@ -132,25 +136,41 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	if err != nil {
 		return nil, nil, err
 	}
-	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New(), url: u, box: box, publicURL: publicURL, log: log}
+	// tally's egress policy refuses loopback: the benchmark allows exactly its
+	// webhook receiver and the account's (never called) base URL.
+	allow := []string{benchBaseHost}
+	if webhookURL != "" {
+		wu, err := url.Parse(webhookURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webhook URL %q: %w", webhookURL, err)
+		}
+		allow = append(allow, wu.Host)
+	}
+	policy := egress.New(egress.MustAllowList(allow...))
+	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New(), url: u, box: box, publicURL: publicURL,
+		egress: policy, log: log}
 	st.merchants = merchants.New(pool, box)
 	st.merchants.Validate = registry.Validate
 	st.merchants.Ledger = st.ledger
-	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log})
+	st.merchants.Egress = policy
+	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log, Egress: policy})
 	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err
 	}
 	st.account, err = st.merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{
 		MerchantCode: benchMerchant, Name: benchAccount, Provider: benchProvider,
 		// Never called: the orders are already submitted and nothing polls them.
-		BaseURL:            "http://127.0.0.1:9/cxpay",
-		ProviderMerchantID: "M10001", Secret: benchSecret, Options: benchAccountOptions,
+		BaseURL:            "http://" + benchBaseHost + "/cxpay",
+		ProviderMerchantID: "M10001", Secret: benchSecret, Options: benchAccountOptions, Operator: true,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, closeFn, nil
 }
+
+// benchBaseHost is the benchmark account's base URL host: never called.
+const benchBaseHost = "127.0.0.1:9"
 
 // percentile is the p-th percentile (0..100) of sorted durations.
 func percentile(sorted []time.Duration, p float64) time.Duration {

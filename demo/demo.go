@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
@@ -45,6 +46,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress receives progress lines (nil: none).
 	Progress func(string)
+	// EgressAllow is what tally may reach besides public addresses, beyond
+	// the sandbox and the webhook receiver the demo runs (which it allows
+	// itself, exactly): tally demo --egress-allow.
+	EgressAllow egress.AllowList
 }
 
 // Result is what the demo found.

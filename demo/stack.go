@@ -22,6 +22,7 @@ import (
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/localpg"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
@@ -96,13 +97,23 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	}
 	st.tallyURL, st.sandboxURL = "http://"+tallyLn.Addr().String(), "http://"+sbxLn.Addr().String()
 
+	// The merchant's webhook receiver, before tally: its address is in the
+	// egress policy.
+	if st.hooks, err = newHookReceiver(st); err != nil {
+		return nil, err
+	}
+	// tally's egress policy refuses loopback: the demo allows exactly the
+	// sandbox and the webhook receiver it runs on 127.0.0.1 (and whatever the
+	// operator allows with --egress-allow).
+	policy := egress.New(egress.MustAllowList(sbxLn.Addr().String(), st.hooks.host).Join(opts.EgressAllow))
 	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
 	st.merch = merchants.New(st.pool, box)
 	st.merch.Validate = registry.Validate
 	st.merch.Ledger = st.ledger
+	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
 	st.disc = discrepancies.New()
 	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
-		HTTPClient: &http.Client{Timeout: 3 * time.Second}})
+		Egress: policy, ProviderTimeout: 3 * time.Second})
 	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
 	if st.runner, err = jobs.New(st.pool, st.orders, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
@@ -145,10 +156,6 @@ func (st *stack) serve(ln net.Listener, h http.Handler) {
 // setup creates the merchant, its API key and webhook, and the provider
 // accounts (whose callback keys the sandbox's merchants then post to).
 func (st *stack) setup(ctx context.Context) error {
-	var err error
-	if st.hooks, err = newHookReceiver(st); err != nil {
-		return err
-	}
 	m, secret, err := st.merch.CreateMerchant(ctx, "demo-broker", "Demo Broker Ltd", st.hooks.url)
 	if err != nil {
 		return err
@@ -164,7 +171,7 @@ func (st *stack) setup(ctx context.Context) error {
 			opts = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
 		}
 		acct, err := st.merch.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: p + "-main", Provider: p,
-			BaseURL: st.sandboxURL + "/" + p, ProviderMerchantID: c.ID, Secret: c.Secret, Options: opts,
+			BaseURL: st.sandboxURL + "/" + p, ProviderMerchantID: c.ID, Secret: c.Secret, Options: opts, Operator: true,
 			BalanceTolerance: decimal.RequireFromString("0.01"), DateTolerance: 5 * time.Second})
 		if err != nil {
 			return err
@@ -277,6 +284,7 @@ func (st *stack) control(ctx context.Context, provider, method, path string, bod
 // signature and counts what it got.
 type hookReceiver struct {
 	url    string
+	host   string // host:port it listens on
 	secret string
 	mu     sync.Mutex
 	ok     int
@@ -289,7 +297,8 @@ func newHookReceiver(st *stack) (*hookReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.url = "http://" + ln.Addr().String() + "/tally"
+	h.host = ln.Addr().String()
+	h.url = "http://" + h.host + "/tally"
 	st.serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h.mu.Lock()

@@ -303,8 +303,17 @@ func TestDefiniteRejectionFailsPayoutAndVoidsHold(t *testing.T) {
 	// The sandbox merchant holds 100,000 BRL at CXPay: 120,000 is refused.
 	p := brlPayout(e, "big", "120000.00")
 	p = e.WaitStatus(p.ID, orders.StatusFailed)
-	if p.SubmitState != "rejected" || !strings.Contains(p.LastError, "insufficient balance") {
-		t.Fatalf("refused payout: submit %s, last error %q", p.SubmitState, p.LastError)
+	// The merchant reads tally's words; the provider's ("insufficient
+	// balance") are on the staff timeline only.
+	if p.SubmitState != "rejected" || p.LastErrorCode != "provider_rejected" || strings.Contains(p.LastError, "insufficient balance") {
+		t.Fatalf("refused payout: submit %s, last error %s %q", p.SubmitState, p.LastErrorCode, p.LastError)
+	}
+	staff, err := e.Orders.StaffTimeline(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(staff); !strings.Contains(string(b), "insufficient balance") {
+		t.Fatalf("the provider's refusal is not on the staff timeline: %s", b)
 	}
 	e.WaitIdle()
 	balances(t, e, map[string][2]string{
@@ -333,7 +342,7 @@ func TestUnknownOrderCallbackGoesToSuspense(t *testing.T) {
 	e := tallytest.New(t, tallytest.Options{})
 	// Another system uses the same CXPay credentials with tally's notify URL.
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
-		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay")})
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay"), HTTPClient: e.Egress.Client(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

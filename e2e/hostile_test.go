@@ -67,7 +67,7 @@ func call(t *testing.T, method, url, key string, body any, headers ...string) (i
 func TestAttackMetricsOnPublicPort(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
-	if status, _ := post(t, e.URL+"/callbacks/cxpay-main", `{"orderId":"x"}`); status != http.StatusOK && status != http.StatusBadRequest {
+	if status, _ := post(t, e.CallbackURL("cxpay"), `{"orderId":"x"}`); status != http.StatusOK && status != http.StatusBadRequest {
 		t.Logf("forged callback answered %d", status)
 	}
 	for _, path := range []string{"/metrics", "/metrics/", "/readyz", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=2",

@@ -252,7 +252,7 @@ func TestResolutions(t *testing.T) {
 	e.CheckLedger()
 	// match_order: an unknown order's parked money to a known order's customer.
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
-		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay")})
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay"), HTTPClient: e.Egress.Client(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestResubmitOfAnExistingOrderIsNotARejection(t *testing.T) {
 	r.JSON(t, &p)
 	// The first submit reached the provider; its answer never got recorded.
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: e.SandboxURL + "/cxpay", MerchantID: "M10001",
-		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay")})
+		Secret: "34797ffec7814a0b", Options: tallytest.AccountOptions("cxpay"), NotifyURL: e.CallbackURL("cxpay"), HTTPClient: e.Egress.Client(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/merchantsdb"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/secrets"
@@ -40,6 +41,11 @@ var (
 	// ErrAmbiguous: a provider account name given without its merchant is
 	// used by more than one merchant.
 	ErrAmbiguous = errors.New("ambiguous provider account name")
+	// ErrBaseURLNotAllowed is wrapped, beside ErrInvalid, by a base URL whose
+	// host a merchant may not set (not one of the provider's documented
+	// hosts nor allowed by the operator), or that leads to an address the
+	// egress policy refuses.
+	ErrBaseURLNotAllowed = errors.New("base URL not allowed")
 )
 
 // Merchant is a tenant.
@@ -140,6 +146,11 @@ type ProviderAccountInput struct {
 	// ProviderAccount.MaxAmount); nil or empty means the default everywhere.
 	// UpdateProviderAccount keeps the stored limits when it is nil.
 	MaxAmounts map[string]decimal.Decimal
+	// Operator marks an account added by operator tooling (tally account
+	// add): its base URL may be any host the egress policy allows. Without it
+	// (a merchant through the API) the host must also be one of the
+	// provider's documented hosts or one the operator allows (HostAllow).
+	Operator bool
 }
 
 // DefaultDepositLifetime is how long a deposit may stay unpaid unless its
@@ -160,6 +171,17 @@ type Service struct {
 	// an account with a currency the ledger cannot book is refused. Nil skips the
 	// check.
 	Ledger CurrencyBook
+	// Egress is the policy tally's outbound calls pass: a webhook URL or a
+	// base URL it refuses outright (an address, localhost) is refused when it
+	// is stored; names are checked again when tally connects. Nil is
+	// egress.Default(): public addresses only.
+	Egress *egress.Policy
+	// ProviderHosts names the API hosts a provider's document gives
+	// (registry.Hosts): the base URL hosts a merchant may set. Nil: none.
+	ProviderHosts func(provider string) []string
+	// HostAllow are the further base URL hosts a merchant may set, whatever
+	// the provider (tally serve --provider-host-allow).
+	HostAllow egress.AllowList
 }
 
 // CurrencyBook says whether the ledger can book a currency; *ledger.Ledger is
@@ -183,8 +205,8 @@ func (s *Service) CreateMerchant(ctx context.Context, code, name, webhookURL str
 	if strings.TrimSpace(name) == "" {
 		name = code
 	}
-	if err := checkURL(webhookURL, true); err != nil {
-		return Merchant{}, "", fmt.Errorf("webhook URL: %w", err)
+	if err := s.checkWebhookURL(webhookURL); err != nil {
+		return Merchant{}, "", err
 	}
 	secret := "whsec_" + randomString(32)
 	sealed, err := s.box.Seal(secret, webhookContext(code))
@@ -235,8 +257,8 @@ func (s *Service) Merchants(ctx context.Context) ([]Merchant, error) {
 // SetWebhook sets the merchant's webhook URL; with rotate it also makes a new
 // webhook secret, returned once (otherwise the returned secret is empty).
 func (s *Service) SetWebhook(ctx context.Context, code, webhookURL string, rotate bool) (Merchant, string, error) {
-	if err := checkURL(webhookURL, true); err != nil {
-		return Merchant{}, "", fmt.Errorf("webhook URL: %w", err)
+	if err := s.checkWebhookURL(webhookURL); err != nil {
+		return Merchant{}, "", err
 	}
 	row, err := s.q.MerchantByCode(ctx, code)
 	if err != nil {
@@ -346,6 +368,9 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 		return ProviderAccount{}, err
 	}
 	in = in.withDefaults()
+	if err := s.checkBaseURL(in.Name, in.Provider, in.BaseURL, in.Operator); err != nil {
+		return ProviderAccount{}, err
+	}
 	if err := s.check(ctx, &in); err != nil {
 		return ProviderAccount{}, err
 	}
@@ -500,6 +525,11 @@ func (s *Service) UpdateProviderAccount(ctx context.Context, in ProviderAccountI
 	if in.MaxAmounts == nil {
 		in.MaxAmounts = cur.MaxAmounts
 	}
+	if in.BaseURL != cur.BaseURL {
+		if err := s.checkBaseURL(in.Name, in.Provider, in.BaseURL, true); err != nil {
+			return ProviderAccount{}, err
+		}
+	}
 	return s.store(ctx, cur, in, enabled)
 }
 
@@ -525,10 +555,12 @@ type ProviderAccountPatch struct {
 	Enabled    *bool
 }
 
-// PatchProviderAccount applies a patch to the merchant's provider account
-// named name (another merchant's of that name is ErrNotFound, as is no
-// account). The result is validated as a whole (ErrInvalid) before anything
-// is stored.
+// PatchProviderAccount applies a patch to the provider account named name.
+// With merchantID > 0 the account must be that merchant's (another
+// merchant's of that name is ErrNotFound, as is no account), and a new base
+// URL must be on a host a merchant may set (ErrBaseURLNotAllowed); zero is an
+// administrator's change, held to the egress policy only. The result is
+// validated as a whole (ErrInvalid) before anything is stored.
 func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, name string, p ProviderAccountPatch) (ProviderAccount, error) {
 	cur, err := s.ProviderAccount(ctx, merchantID, name)
 	if err != nil {
@@ -575,6 +607,11 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 	}
 	if p.Enabled != nil {
 		enabled = *p.Enabled
+	}
+	if in.BaseURL != cur.BaseURL {
+		if err := s.checkBaseURL(name, cur.Provider, in.BaseURL, merchantID == 0); err != nil {
+			return ProviderAccount{}, err
+		}
 	}
 	return s.store(ctx, cur, in, enabled)
 }
@@ -749,6 +786,63 @@ func apiKeyFrom(r merchantsdb.ApiKey) APIKey {
 
 func webhookContext(code string) string { return "merchant_webhook:" + code }
 func accountContext(name string) string { return "provider_account:" + name }
+
+// checkWebhookURL refuses a webhook URL that is not an http(s) URL, or whose
+// host the egress policy refuses outright (an address, localhost); empty is
+// none.
+func (s *Service) checkWebhookURL(raw string) error {
+	if err := checkURL(raw, true); err != nil {
+		return fmt.Errorf("webhook URL: %w", err)
+	}
+	if raw == "" {
+		return nil
+	}
+	if err := s.Egress.CheckURL(raw); err != nil {
+		return fmt.Errorf("webhook URL: %w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// checkBaseURL applies the operator's policy to a provider account's new base
+// URL: an http(s) URL whose host the egress policy does not refuse outright
+// (an address or localhost it does not allow: checked again when tally
+// connects, for names) and, unless operator, on one of the provider's
+// documented hosts (ProviderHosts; on its default port) or a host the
+// operator allows (HostAllow). A refusal wraps ErrBaseURLNotAllowed and
+// ErrInvalid; a URL that is not one wraps ErrInvalid (check says so).
+func (s *Service) checkBaseURL(account, provider, raw string, operator bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil // check refuses it, with the account's other problems
+	}
+	if err := s.Egress.CheckURL(raw); err != nil {
+		return fmt.Errorf("provider account %q: base URL %q: %w: %w: %w", account, raw, ErrBaseURLNotAllowed, ErrInvalid, err)
+	}
+	if operator {
+		return nil
+	}
+	host, port := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), u.Port()
+	defPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	var documented []string
+	if s.ProviderHosts != nil {
+		documented = s.ProviderHosts(provider)
+	}
+	if (port == "" || port == defPort) && slices.Contains(documented, host) {
+		return nil
+	}
+	if port == "" {
+		port = defPort
+	}
+	if s.HostAllow.Allows(u.Hostname(), port) {
+		return nil
+	}
+	hosts := "it documents none"
+	if len(documented) > 0 {
+		hosts = strings.Join(documented, ", ")
+	}
+	return fmt.Errorf("provider account %q: base URL %q: the host is not one of %s's documented hosts (%s) nor one the operator allows: %w: %w",
+		account, raw, provider, hosts, ErrBaseURLNotAllowed, ErrInvalid)
+}
 
 func checkURL(raw string, optional bool) error {
 	if raw == "" && optional {

@@ -10,10 +10,18 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/testdb"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
+)
+
+// The tests' addresses are on 127.0.0.1 (and the host "h"): the operator
+// allows them, for tally to call and for merchants to set.
+var (
+	testEgress    = egress.New(egress.MustAllowList("127.0.0.0/8"))
+	testHostAllow = egress.MustAllowList("127.0.0.0/8", "h")
 )
 
 func newService(t *testing.T) *merchants.Service {
@@ -24,6 +32,7 @@ func newService(t *testing.T) *merchants.Service {
 	}
 	pool := testdb.New(t)
 	s := merchants.New(pool, box)
+	s.Egress, s.HostAllow = testEgress, testHostAllow
 	s.Ledger = ledger.New(pool)
 	return s
 }
@@ -82,6 +91,7 @@ func TestProviderAccountSecretSealedAtRest(t *testing.T) {
 	box, _ := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
 	pool := testdb.New(t)
 	s := merchants.New(pool, box)
+	s.Egress, s.HostAllow = testEgress, testHostAllow
 	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +219,7 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 	}
 	pool := testdb.New(t)
 	s := merchants.New(pool, box)
+	s.Egress, s.HostAllow = testEgress, testHostAllow
 	s.Validate = registry.Validate
 	l := ledger.New(pool)
 	s.Ledger = l

@@ -107,11 +107,20 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.Provide
 		row, err = s.q.WithTx(tx).UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
 			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitSubmitted,
-			SubmitAttempts: row.SubmitAttempts, LastError: "", FinalAt: row.FinalAt,
+			SubmitAttempts: row.SubmitAttempts, LastError: "", LastErrorCode: "", FinalAt: row.FinalAt,
 		})
 		if err != nil {
 			return row, "", fmt.Errorf("record order %d as submitted: %w", row.ID, err)
 		}
+	}
+	// A remark in the provider's answer to one of tally's own calls (a query:
+	// sync, submit's probe, a reconciliation run) is whatever the base URL
+	// answered: staff read it, the merchant never does (it would become the
+	// order's status reason). A callback's (signed, posted by the provider)
+	// and tally's own reasons stay.
+	var remark string
+	if ev.Remark != "" && ev.Verified && src != "callback" && src != "statement" {
+		remark, ev.Remark = ev.Remark, ""
 	}
 	a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: src, ref: ref}
 	if adapter, _, err := s.adapterFor(acct); err == nil {
@@ -120,6 +129,12 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.Provide
 	out, err := a.apply(ctx)
 	if err != nil {
 		return row, out, fmt.Errorf("apply %s event to order %d: %w", ev.Status, row.ID, err)
+	}
+	if remark != "" {
+		if err := s.recordStaff(ctx, a.q, a.row, src, map[string]any{"provider_remark": providers.Snippet([]byte(remark)),
+			"provider_status": ev.ProviderStatus}); err != nil {
+			return row, out, err
+		}
 	}
 	if len(a.events) > 0 {
 		notices := make([]Notice, len(a.events))
@@ -839,12 +854,23 @@ func partsOf(r ordersdb.Order) []providers.Part {
 
 // recordEvent writes an order timeline event.
 func (s *Service) recordEvent(ctx context.Context, q *ordersdb.Queries, row ordersdb.Order, source, from, to string, detail map[string]any) (int64, error) {
+	return s.insertEvent(ctx, q, row, source, from, to, detail, false)
+}
+
+// recordStaff writes a staff-only timeline entry (the provider's own words,
+// redacted): the merchant API leaves it out and no webhook quotes it.
+func (s *Service) recordStaff(ctx context.Context, q *ordersdb.Queries, row ordersdb.Order, source string, detail map[string]any) error {
+	_, err := s.insertEvent(ctx, q, row, source, row.Status, row.Status, detail, true)
+	return err
+}
+
+func (s *Service) insertEvent(ctx context.Context, q *ordersdb.Queries, row ordersdb.Order, source, from, to string, detail map[string]any, staff bool) (int64, error) {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return 0, fmt.Errorf("order event detail: %w", err)
 	}
 	ev, err := q.InsertOrderEvent(ctx, ordersdb.InsertOrderEventParams{OrderID: row.ID, MerchantID: row.MerchantID, Source: source,
-		FromStatus: from, ToStatus: to, Detail: b})
+		FromStatus: from, ToStatus: to, Detail: b, StaffOnly: staff})
 	if err != nil {
 		return 0, fmt.Errorf("insert order event: %w", err)
 	}

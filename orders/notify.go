@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/merchants"
 )
 
@@ -88,20 +90,22 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, SignWebhook(secret, now, body))
 	req.Header.Set("Tally-Event-Id", strconv.FormatInt(ev.ID, 10))
-	client := s.opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	// The webhook client is under the egress policy and follows no redirect:
+	// a 3xx is a failed attempt, never the signed event sent elsewhere.
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := s.webhookClient.Do(req)
 	d := ordersdb.InsertWebhookDeliveryParams{MerchantID: m.ID, OrderID: orderID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		d.StatusCode = int32(resp.StatusCode)
 		d.Delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			d.Error = webhookRedirect
+		}
 	} else {
-		d.Error = err.Error()
+		d.Error = webhookError(err)
+		s.opts.Logger.Debug("webhook attempt failed", "order_id", orderID, "event_id", eventID, "error", err)
 	}
 	d.DurationMs = int32(time.Since(start).Milliseconds())
 	if _, rerr := s.q.InsertWebhookDelivery(ctx, d); rerr != nil {
@@ -114,6 +118,23 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrWebhookFailed, resp.StatusCode)
 	}
 	return nil
+}
+
+// webhookRedirect is what a delivery answered with a redirect says.
+const webhookRedirect = "redirect_not_followed: the endpoint answered with a redirect, which tally does not follow; set the webhook URL to the final address"
+
+// webhookError is what a merchant reads of a webhook attempt that got no
+// answer: a code and tally's own words, never the network error's text
+// (which names addresses inside tally's network).
+func webhookError(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, egress.ErrRefused):
+		return "egress_refused: the webhook URL leads to an address this tally does not call (its egress policy)"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout: the endpoint did not answer in time"
+	}
+	return "unreachable: the endpoint could not be reached"
 }
 
 // webhookTarget is where and with what secret a merchant's webhooks go, kept

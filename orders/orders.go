@@ -27,6 +27,7 @@ import (
 
 	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
@@ -112,13 +113,17 @@ type Order struct {
 	PayForm           *providers.PayForm        `json:"pay_form,omitempty"`
 	Addresses         []providers.WalletAddress `json:"addresses,omitempty"`
 	SubmitState       string                    `json:"submit_state"`
-	LastError         string                    `json:"last_error,omitempty"`
-	HoldKey           string                    `json:"-"`
-	ExpiresAt         *time.Time                `json:"expires_at,omitempty"`
-	CreatedAt         time.Time                 `json:"created_at"`
-	UpdatedAt         time.Time                 `json:"updated_at"`
-	FinalAt           *time.Time                `json:"final_at,omitempty"`
-	Request           json.RawMessage           `json:"-"`
+	// LastError and LastErrorCode say why the last provider call for the
+	// order failed, in tally's own words (providers.Describe): never the
+	// provider's, which staff read on the staff-only timeline.
+	LastError     string          `json:"last_error,omitempty"`
+	LastErrorCode string          `json:"last_error_code,omitempty"`
+	HoldKey       string          `json:"-"`
+	ExpiresAt     *time.Time      `json:"expires_at,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	FinalAt       *time.Time      `json:"final_at,omitempty"`
+	Request       json.RawMessage `json:"-"`
 }
 
 // Queue is how the order pipeline schedules work in the same transaction as the
@@ -166,8 +171,13 @@ type Options struct {
 	// with its worker during the last attempt and will not hand it over.
 	// Longer than submit_order's whole retry budget. Default 30m.
 	AbandonedAfter time.Duration
-	// HTTPClient makes provider calls; default a 30 s timeout client.
-	HTTPClient *http.Client
+	// Egress is the policy every provider call and merchant webhook passes
+	// (package egress); nil is egress.Default(): public addresses only.
+	Egress *egress.Policy
+	// ProviderTimeout bounds a provider call; default 30s.
+	ProviderTimeout time.Duration
+	// WebhookTimeout bounds a merchant webhook; default 10s.
+	WebhookTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -187,6 +197,11 @@ type Service struct {
 	disc      *discrepancies.Store
 	queue     Queue
 	opts      Options
+
+	// providerClient and webhookClient make every outbound call, under
+	// opts.Egress: no address it refuses, no redirect followed.
+	providerClient *http.Client
+	webhookClient  *http.Client
 
 	intake intake        // group commit of verified callbacks
 	group  callbackGroup // group application of stored callbacks
@@ -236,6 +251,15 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Egress == nil {
+		opts.Egress = egress.Default()
+	}
+	if opts.ProviderTimeout <= 0 {
+		opts.ProviderTimeout = 30 * time.Second
+	}
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = 10 * time.Second
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	if opts.RejectedSamplesPerHour == 0 {
 		opts.RejectedSamplesPerHour = DefaultRejectedSamplesPerHour
@@ -243,6 +267,8 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts,
 		adapters: map[int64]cachedAdapter{}, byName: map[accountName]int64{}, byKey: map[string]int64{}, codes: map[int64]string{},
 		hooks: map[int64]webhookTarget{}}
+	s.providerClient = opts.Egress.Client(opts.ProviderTimeout)
+	s.webhookClient = opts.Egress.Client(opts.WebhookTimeout)
 	s.intake.s = s
 	s.group.s = s
 	return s
@@ -326,9 +352,7 @@ func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter,
 	}
 	cfg := acct.Config(s.NotifyURL(acct))
 	cfg.Logger = s.opts.Logger
-	if s.opts.HTTPClient != nil {
-		cfg.HTTPClient = s.opts.HTTPClient
-	}
+	cfg.HTTPClient = s.providerClient
 	a, err := registry.NewAdapter(acct.Provider, cfg)
 	if err != nil {
 		return nil, merchants.ProviderAccount{}, err
@@ -420,17 +444,33 @@ type TimelineEntry struct {
 	ToStatus   string          `json:"to_status"`
 	Detail     json.RawMessage `json:"detail"`
 	At         time.Time       `json:"at"`
+	// StaffOnly marks an entry carrying a provider's own words (its error
+	// answer, a remark in a query answer), redacted of credentials: shown to
+	// staff, never to the merchant (Timeline leaves it out).
+	StaffOnly bool `json:"staff_only,omitempty"`
 }
 
-// Timeline returns an order's events, oldest first.
+// Timeline returns an order's events as its merchant sees them, oldest
+// first: without the staff-only entries.
 func (s *Service) Timeline(ctx context.Context, orderID int64) ([]TimelineEntry, error) {
-	rows, err := s.q.ListOrderEvents(ctx, orderID)
+	return s.timeline(ctx, orderID, false)
+}
+
+// StaffTimeline is Timeline with the staff-only entries: for operators and
+// accountants, never for the merchant API.
+func (s *Service) StaffTimeline(ctx context.Context, orderID int64) ([]TimelineEntry, error) {
+	return s.timeline(ctx, orderID, true)
+}
+
+func (s *Service) timeline(ctx context.Context, orderID int64, staff bool) ([]TimelineEntry, error) {
+	rows, err := s.q.ListOrderEvents(ctx, ordersdb.ListOrderEventsParams{OrderID: orderID, IncludeStaff: staff})
 	if err != nil {
 		return nil, fmt.Errorf("timeline of order %d: %w", orderID, err)
 	}
 	out := make([]TimelineEntry, len(rows))
 	for i, r := range rows {
-		out[i] = TimelineEntry{ID: r.ID, Source: r.Source, FromStatus: r.FromStatus, ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt}
+		out[i] = TimelineEntry{ID: r.ID, Source: r.Source, FromStatus: r.FromStatus, ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt,
+			StaffOnly: r.StaffOnly}
 	}
 	return out, nil
 }
@@ -457,7 +497,7 @@ func orderFromRow(r ordersdb.Order) Order {
 		Amount: r.Amount, Currency: r.Currency, PayCurrency: r.PayCurrency, Status: Status(r.Status), StatusReason: r.StatusReason,
 		PaidAmount: r.PaidAmount, CreditedAmount: r.CreditedAmount, Fee: r.Fee, SettledCurrency: r.SettledCurrency,
 		FXRate: r.FxRate, TxHash: r.TxHash, CreditedTo: r.CreditedTo, CashierURL: r.CashierUrl, SubmitState: r.SubmitState,
-		LastError: r.LastError, HoldKey: r.HoldKey, ExpiresAt: r.ExpiresAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		LastError: r.LastError, LastErrorCode: r.LastErrorCode, HoldKey: r.HoldKey, ExpiresAt: r.ExpiresAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		FinalAt: r.FinalAt, Request: r.Request,
 	}
 	if r.MerchantOrderNo != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,8 +54,13 @@ func (e *TooEarlyError) Error() string {
 // fails the order and voids a payout's hold. With lastAttempt, a transient
 // failure of an order the provider cannot have fails the order too; an order
 // whose submission is still ambiguous is handed to sync_order instead
-// (unresolved), never failed: the provider may have it.
+// (unresolved), never failed: the provider may have it. A provider's error
+// reads in tally's words (providers.Public): the job queue logs and keeps it.
 func (s *Service) Submit(ctx context.Context, orderID int64, lastAttempt bool) error {
+	return providers.Public(s.submitOrHandOver(ctx, orderID, lastAttempt))
+}
+
+func (s *Service) submitOrHandOver(ctx context.Context, orderID int64, lastAttempt bool) error {
 	err := s.submit(ctx, orderID, lastAttempt)
 	if err == nil || !lastAttempt {
 		return err
@@ -86,23 +92,28 @@ func (s *Service) handOver(ctx context.Context, orderID int64, cause error) (boo
 		if Status(row.Status) != StatusCreated || row.SubmitState != submitAmbiguous {
 			return nil
 		}
-		msg := "submit attempts exhausted with the outcome unknown: " + cause.Error()
+		pub := providers.Describe(cause)
+		msg := "submit attempts exhausted with the outcome unknown: " + pub.Message
 		if _, err := q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
 			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitUnresolved,
-			SubmitAttempts: row.SubmitAttempts, LastError: msg, FinalAt: row.FinalAt,
+			SubmitAttempts: row.SubmitAttempts, LastError: msg, LastErrorCode: pub.Code, FinalAt: row.FinalAt,
 		}); err != nil {
 			return fmt.Errorf("record unresolved submit of order %d: %w", orderID, err)
 		}
-		if _, err := s.recordEvent(ctx, q, row, "submit", row.Status, row.Status, map[string]any{"submit_state": submitUnresolved, "error": cause.Error(),
-			"action": "resolved by querying the provider (sync_order) or by its statement"}); err != nil {
+		if _, err := s.recordEvent(ctx, q, row, "submit", row.Status, row.Status, map[string]any{"submit_state": submitUnresolved,
+			"error_code": pub.Code, "error": msg, "action": "resolved by querying the provider (sync_order) or by its statement"}); err != nil {
+			return err
+		}
+		if err := s.recordStaff(ctx, q, row, "submit", map[string]any{"submit_state": submitUnresolved, "error_code": pub.Code, "error": staffError(cause)}); err != nil {
 			return err
 		}
 		handed = true
 		return s.queue.SyncOrder(ctx, tx, row.ID)
 	})
 	if handed {
-		s.opts.Logger.Warn("submit gave up with the outcome unknown; the order is left to sync_order", "order_id", orderID, "error", cause)
+		s.opts.Logger.Warn("submit gave up with the outcome unknown; the order is left to sync_order", "order_id", orderID, "error_code", providers.Describe(cause).Code)
+		s.opts.Logger.Debug("submit gave up", "order_id", orderID, "error", staffError(cause))
 	}
 	return handed, err
 }
@@ -167,7 +178,9 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{Status: providers.StatusPending}, nil, "submit")
 	}
 	kind := providers.KindOf(err)
-	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", err)
+	// The provider's words (redacted) are for the debug log; tally's at warn.
+	log.Warn("submit failed", "kind", fmt.Sprint(kind), "error", providers.Public(err))
+	log.Debug("submit failed", "error", staffError(err))
 	if errors.Is(err, providers.ErrRejected) && canQuery {
 		// Never fail an order the provider has: a refusal of a create sent again
 		// (the first answer lost, the worker killed) is often "already exists".
@@ -183,7 +196,7 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	switch {
 	case errors.Is(err, providers.ErrAmbiguous), errors.Is(err, providers.ErrBadSignature):
 		// A create answer that does not verify may come from an order that exists.
-		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
+		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err); err2 != nil {
 			return err2
 		}
 		return err
@@ -196,30 +209,30 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 			case qerr == nil:
 				return s.afterSubmit(ctx, acct, row.ID, &providers.CreateResult{ProviderOrderID: ev.ProviderOrderID, Status: ev.Status}, ev, "submit")
 			case errors.Is(qerr, providers.ErrNotFound) && !wasAmbiguous:
-				return s.reject(ctx, acct, row.ID, "provider unavailable: "+err.Error())
+				return s.reject(ctx, acct, row.ID, providers.Describe(err), err)
 			}
-			if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
+			if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err); err2 != nil {
 				return err2
 			}
 			return err
 		}
 		if lastAttempt && provenAbsent {
-			return s.reject(ctx, acct, row.ID, "provider unavailable: "+err.Error())
+			return s.reject(ctx, acct, row.ID, providers.Describe(err), err)
 		}
 		// An earlier create may have reached a provider that cannot be asked:
 		// keep the state (ambiguous stays ambiguous, for the hand-over).
-		if err2 := s.setSubmitState(ctx, row.ID, row.SubmitState, err.Error()); err2 != nil {
+		if err2 := s.setSubmitState(ctx, row.ID, row.SubmitState, err); err2 != nil {
 			return err2
 		}
 		return err
 	case wasAmbiguous:
 		// Refused now, but the create that timed out earlier may yet land.
-		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err.Error()); err2 != nil {
+		if err2 := s.setSubmitState(ctx, row.ID, submitAmbiguous, err); err2 != nil {
 			return err2
 		}
 		return err
 	default:
-		return s.reject(ctx, acct, row.ID, err.Error())
+		return s.reject(ctx, acct, row.ID, providers.Describe(err), err)
 	}
 }
 
@@ -248,7 +261,7 @@ func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccoun
 		row, err = q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: pid, Status: row.Status, StatusReason: row.StatusReason,
 			CashierUrl: res.CashierURL, PayForm: payForm, Addresses: addrs, SubmitState: submitSubmitted,
-			SubmitAttempts: row.SubmitAttempts + 1, LastError: "", FinalAt: row.FinalAt,
+			SubmitAttempts: row.SubmitAttempts + 1, LastError: "", LastErrorCode: "", FinalAt: row.FinalAt,
 		})
 		if err != nil {
 			return fmt.Errorf("record submit of order %d: %w", orderID, err)
@@ -265,8 +278,12 @@ func (s *Service) afterSubmit(ctx context.Context, acct merchants.ProviderAccoun
 	})
 }
 
-// reject fails an order the provider refused, voiding a payout's hold.
-func (s *Service) reject(ctx context.Context, acct merchants.ProviderAccount, orderID int64, reason string) error {
+// reject fails an order the provider refused (or that the provider cannot
+// have), voiding a payout's hold. The merchant reads why in tally's words
+// (pub: the order's status reason and last error); cause, the provider's
+// error if there is one, goes to a staff-only timeline entry.
+func (s *Service) reject(ctx context.Context, acct merchants.ProviderAccount, orderID int64, pub providers.Problem, cause error) error {
+	reason := pub.Message
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		row, err := q.OrderByIDForUpdate(ctx, orderID)
@@ -279,17 +296,27 @@ func (s *Service) reject(ctx context.Context, acct merchants.ProviderAccount, or
 		row, err = q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
 			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: submitRejected,
-			SubmitAttempts: row.SubmitAttempts + 1, LastError: reason, FinalAt: row.FinalAt,
+			SubmitAttempts: row.SubmitAttempts + 1, LastError: reason, LastErrorCode: pub.Code, FinalAt: row.FinalAt,
 		})
 		if err != nil {
 			return fmt.Errorf("record rejection of order %d: %w", orderID, err)
+		}
+		if cause != nil {
+			if err := s.recordStaff(ctx, q, row, "submit", map[string]any{"submit_state": submitRejected, "error_code": pub.Code, "error": staffError(cause)}); err != nil {
+				return err
+			}
 		}
 		_, _, err = s.applyTx(ctx, tx, acct, row, providers.Event{Status: providers.StatusFailed, Remark: reason}, "submit", nil)
 		return err
 	})
 }
 
-func (s *Service) setSubmitState(ctx context.Context, orderID int64, state, lastErr string) error {
+// setSubmitState records a failed submit attempt: the merchant reads tally's
+// words for it (providers.Describe: the order's last error and a timeline
+// entry), staff the provider's (a staff-only entry and the debug log).
+func (s *Service) setSubmitState(ctx context.Context, orderID int64, state string, cause error) error {
+	pub := providers.Describe(cause)
+	s.opts.Logger.Debug("submit attempt failed", "order_id", orderID, "submit_state", state, "error_code", pub.Code, "error", staffError(cause))
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		row, err := q.OrderByIDForUpdate(ctx, orderID)
@@ -299,13 +326,33 @@ func (s *Service) setSubmitState(ctx context.Context, orderID int64, state, last
 		if _, err := q.UpdateOrderSubmit(ctx, ordersdb.UpdateOrderSubmitParams{
 			ID: row.ID, ProviderOrderID: row.ProviderOrderID, Status: row.Status, StatusReason: row.StatusReason,
 			CashierUrl: row.CashierUrl, PayForm: row.PayForm, Addresses: row.Addresses, SubmitState: state,
-			SubmitAttempts: row.SubmitAttempts + 1, LastError: lastErr, FinalAt: row.FinalAt,
+			SubmitAttempts: row.SubmitAttempts + 1, LastError: pub.Message, LastErrorCode: pub.Code, FinalAt: row.FinalAt,
 		}); err != nil {
 			return fmt.Errorf("record submit attempt of order %d: %w", orderID, err)
 		}
-		_, err = s.recordEvent(ctx, q, row, "submit", row.Status, row.Status, map[string]any{"error": lastErr, "submit_state": state})
-		return err
+		if _, err = s.recordEvent(ctx, q, row, "submit", row.Status, row.Status, map[string]any{"error_code": pub.Code, "error": pub.Message,
+			"submit_state": state}); err != nil {
+			return err
+		}
+		return s.recordStaff(ctx, q, row, "submit", map[string]any{"error_code": pub.Code, "error": staffError(cause), "submit_state": state})
 	})
+}
+
+// staffErrorLen bounds a provider error kept for staff.
+const staffErrorLen = 2000
+
+// staffError is a provider call's error as staff read it: its whole text
+// (the provider's code, message and the start of its answer), credentials
+// and signatures redacted (providers.Redact).
+func staffError(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := providers.Redact(err.Error())
+	if len(s) > staffErrorLen {
+		s = strings.ToValidUTF8(s[:staffErrorLen], "") + "..."
+	}
+	return s
 }
 
 // note writes a timeline entry without changing the order.
@@ -330,8 +377,14 @@ type SyncResult struct {
 // (Options.UnresolvedGrace) has passed, it definitely does not (ErrNotFound:
 // the order fails and a payout's hold is voided). Providers without an order
 // query return a zero result; their unresolved orders wait for a statement.
+// A provider's error reads in tally's words (providers.Public); its own
+// words are in the debug log.
 func (s *Service) Sync(ctx context.Context, orderID int64) (SyncResult, error) {
-	return s.sync(ctx, orderID, false)
+	res, err := s.sync(ctx, orderID, false)
+	if err != nil && providers.IsProviderError(err) {
+		s.opts.Logger.Debug("order query failed", "order_id", orderID, "error", staffError(err))
+	}
+	return res, providers.Public(err)
 }
 
 // sync is Sync; expiring (the hold's deadline passed) also queries orders
@@ -372,7 +425,8 @@ func (s *Service) sync(ctx context.Context, orderID int64, expiring bool) (SyncR
 		if wait := s.opts.UnresolvedGrace - s.opts.Now().Sub(row.UpdatedAt); wait > 0 && !expiring {
 			return res, &TooEarlyError{OrderID: row.ID, Wait: wait}
 		}
-		if err := s.reject(ctx, acct, row.ID, "the provider does not have the order after an ambiguous submit"); err != nil {
+		if err := s.reject(ctx, acct, row.ID, providers.Problem{Code: providers.CodeNotFound,
+			Message: "the provider does not have the order after an ambiguous submit"}, nil); err != nil {
 			return res, err
 		}
 		res.After = StatusFailed
@@ -425,7 +479,8 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 	for _, r := range rows {
 		if r.Origin == "api" {
 			if _, err := s.sync(ctx, r.ID, true); err != nil {
-				s.opts.Logger.Warn("query before hold expiry failed", "order_id", r.ID, "error", err)
+				s.opts.Logger.Warn("query before hold expiry failed", "order_id", r.ID, "error_code", providers.Describe(err).Code)
+				s.opts.Logger.Debug("query before hold expiry failed", "order_id", r.ID, "error", staffError(err))
 			}
 		}
 		expired := false
@@ -447,7 +502,7 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			if unsure(row) {
 				// Never release the money of a payout the provider may have made.
 				finding.Summary = fmt.Sprintf("payout %s: its submission is unresolved (the provider may have it) and its hold expired; the hold is kept until the provider answers, its statement shows it, or an accountant decides", row.ProviderOrderNo)
-				finding.Detail = map[string]any{"submit_state": row.SubmitState, "last_error": row.LastError}
+				finding.Detail = map[string]any{"submit_state": row.SubmitState, "last_error": row.LastError, "last_error_code": row.LastErrorCode}
 				_, _, err := s.disc.RecordTx(ctx, tx, finding)
 				return err
 			}

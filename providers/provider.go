@@ -126,7 +126,9 @@ type Config struct {
 	// NotifyURL is where the provider should send callbacks for this account
 	// (tally's /callbacks/{account}); a request's own NotifyURL overrides it.
 	NotifyURL string
-	// HTTPClient makes every call; nil means a client with a 30 s timeout.
+	// HTTPClient makes every call; nil means a client with a 30 s timeout under
+	// the default egress policy (package egress: public addresses only, no
+	// redirects).
 	HTTPClient *http.Client
 	// Now is the clock for request timestamps; nil means time.Now.
 	Now func() time.Time

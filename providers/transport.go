@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tallyhq/tally/egress"
 )
 
 // Transport makes an adapter's HTTP calls and turns failures into the typed
@@ -89,7 +91,11 @@ func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
 		// The client's error quotes the URL, query string included: a signed
 		// GET (C-Pay) carries its sign there. Redact before logging or returning.
 		err = RedactURLError(err)
-		t.logger().WarnContext(ctx, "provider call failed", "provider", t.Provider, "op", c.Op, "duration", time.Since(start), "error", err)
+		if errors.Is(err, egress.ErrRefused) {
+			t.logger().WarnContext(ctx, "provider call refused by the egress policy", "provider", t.Provider, "op", c.Op, "error", err)
+		} else {
+			t.logger().WarnContext(ctx, "provider call failed", "provider", t.Provider, "op", c.Op, "duration", time.Since(start), "error", err)
+		}
 		return nil, &Error{Kind: classifyNetwork(err, c.Creates), Provider: t.Provider, Op: c.Op, Err: err}
 	}
 	defer resp.Body.Close()
@@ -109,7 +115,13 @@ func (t *Transport) Do(ctx context.Context, c Call) (*Response, error) {
 		}
 		return nil, Errorf(kind, t.Provider, c.Op, "response larger than %d bytes", MaxResponseBytes)
 	}
-	t.logger().DebugContext(ctx, "provider call", "provider", t.Provider, "op", c.Op, "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start))
+	if resp.StatusCode >= 300 {
+		// The provider's own words are for operators only, redacted (Snippet).
+		t.logger().DebugContext(ctx, "provider call", "provider", t.Provider, "op", c.Op, "status", resp.StatusCode, "bytes", len(b),
+			"duration", time.Since(start), "body", snippet(b))
+	} else {
+		t.logger().DebugContext(ctx, "provider call", "provider", t.Provider, "op", c.Op, "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start))
+	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return nil, &Error{Kind: ErrTransient, Provider: t.Provider, Op: c.Op, Code: fmt.Sprint(resp.StatusCode), Message: snippet(b)}
@@ -137,12 +149,17 @@ func (t *Transport) logger() *slog.Logger {
 	return slog.Default()
 }
 
-var defaultClient = &http.Client{Timeout: 30 * time.Second}
+// defaultClient makes the calls of an adapter built without a client: under
+// the default egress policy (public addresses only, no redirects).
+var defaultClient = egress.Default().Client(30 * time.Second)
 
 // classifyNetwork decides whether a failed request may have reached the provider.
-// A refused or unresolvable connection never did; a timeout or a reset after
-// the connection was up might have.
+// A refused or unresolvable connection never did (nor did one the egress
+// policy refused); a timeout or a reset after the connection was up might have.
 func classifyNetwork(err error, creates bool) error {
+	if errors.Is(err, egress.ErrRefused) {
+		return ErrTransient
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return ErrTransient
@@ -212,16 +229,3 @@ func sensitiveParam(name string) bool {
 	}
 	return false
 }
-
-// snippet is the start of a provider's error body, for messages; bodies of
-// error answers carry no secrets.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}
-
-// Snippet is snippet for the adapters' own messages.
-func Snippet(b []byte) string { return snippet(b) }

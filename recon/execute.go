@@ -309,7 +309,11 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 		line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
 		x.cp.QueryErrors++
 		if x.cp.QueryErrors == 1 {
-			x.note(fmt.Sprintf("%s: order queries failed (first: %v)", x.acct.Name, qerr))
+			// The merchant reads the run: tally's words for the failure, the
+			// provider's in the operator log only.
+			x.note(fmt.Sprintf("%s: order queries failed (first: %s)", x.acct.Name, providers.Describe(qerr)))
+			x.s.opts.Logger.Debug("reconciliation order query failed", "run_id", x.run.ID, "provider_account", x.acct.Name,
+				"error", providers.Redact(qerr.Error()))
 		}
 		// Unchecked is not consistent: its open discrepancies stay open.
 		return x.s.disc.TouchOrder(ctx, x.s.pool, o.ID, x.run.ID)

@@ -19,6 +19,7 @@ import (
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/providers"
 )
 
 // Errors callers tell apart.
@@ -324,7 +325,9 @@ func (s *Service) execute(ctx context.Context, runID int64, progress Progress, f
 	x := &execution{s: s, run: run, cp: &cp, progress: progress}
 	if err := x.loop(ctx); err != nil {
 		if ctx.Err() != nil || !failOnError || errors.Is(err, ErrRunEnded) {
-			return Summary{}, err // interrupted or retried: it resumes from the checkpoint
+			// Interrupted or retried: it resumes from the checkpoint. The job
+			// queue keeps the error: tally's words for a provider's.
+			return Summary{}, providers.Public(err)
 		}
 		return s.fail(ctx, run, err)
 	}
@@ -366,15 +369,27 @@ func (s *Service) saveCheckpoint(ctx context.Context, runID int64, cp *checkpoin
 }
 
 func (s *Service) fail(ctx context.Context, run Run, cause error) (Summary, error) {
-	s.opts.Logger.Error("reconciliation run failed", "run_id", run.ID, "error", cause)
+	msg := publicError(cause)
+	s.opts.Logger.Error("reconciliation run failed", "run_id", run.ID, "error", msg)
+	s.opts.Logger.Debug("reconciliation run failed", "run_id", run.ID, "error", providers.Redact(cause.Error()))
 	sum := Summary{RunID: run.ID, Kind: run.Kind, ProviderAccount: run.ProviderAccount, WindowStart: run.WindowStart,
-		WindowEnd: run.WindowEnd, Status: RunFailed, StartedAt: run.StartedAt, FinishedAt: s.opts.Now(), Error: cause.Error()}
+		WindowEnd: run.WindowEnd, Status: RunFailed, StartedAt: run.StartedAt, FinishedAt: s.opts.Now(), Error: msg}
 	b, _ := json.Marshal(sum)
-	_, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: cause.Error()})
+	_, err := s.q.FinishRun(context.WithoutCancel(ctx), recondb.FinishRunParams{ID: run.ID, Status: string(RunFailed), Summary: b, Error: msg})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: it had ended already
-		return sum, errors.Join(cause, err)
+		return sum, errors.Join(providers.Public(cause), err)
 	}
-	return sum, cause
+	return sum, providers.Public(cause)
+}
+
+// publicError is a failed run's error as its merchant reads it (the run, its
+// report): a provider call's failure in tally's words (providers.Describe),
+// never the provider's answer, which goes to the operator log at debug level.
+func publicError(err error) string {
+	if providers.IsProviderError(err) {
+		return "a provider call failed: " + providers.Describe(err).String()
+	}
+	return err.Error()
 }
 
 // finish builds the summary, stores it and completes the run.

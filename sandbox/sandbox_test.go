@@ -59,7 +59,7 @@ func adapter(t *testing.T, base, provider string) providers.Adapter {
 	t.Helper()
 	c := sandbox.DefaultCredentials[provider]
 	cfg := providers.Config{Account: provider + "-main", BaseURL: base + "/" + provider, MerchantID: c.ID, Secret: providers.Secret(c.Secret),
-		NotifyURL: "https://tally.example.com/callbacks/" + provider + "-main", Logger: slog.New(slog.DiscardHandler)}
+		NotifyURL: "https://tally.example.com/callbacks/" + provider + "-main", HTTPClient: testClient, Logger: slog.New(slog.DiscardHandler)}
 	if provider == "cxpay" {
 		cfg.Options = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
 	}

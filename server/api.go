@@ -412,6 +412,8 @@ func (s *Server) createProviderAccount(w http.ResponseWriter, r *http.Request) {
 		MaxAmounts: limits(body.MaxAmounts),
 	})
 	switch {
+	case errors.Is(err, merchants.ErrBaseURLNotAllowed):
+		writeError(w, http.StatusUnprocessableEntity, "base_url_not_allowed", err.Error(), "base_url")
 	case errors.Is(err, ledger.ErrUnknownCurrency):
 		writeError(w, http.StatusUnprocessableEntity, "unsupported_currency", err.Error(), "options")
 	case errors.Is(err, merchants.ErrInvalid):
@@ -477,6 +479,8 @@ func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, merchants.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such provider account", "name")
+	case errors.Is(err, merchants.ErrBaseURLNotAllowed):
+		writeError(w, http.StatusUnprocessableEntity, "base_url_not_allowed", err.Error(), "base_url")
 	case errors.Is(err, ledger.ErrUnknownCurrency):
 		writeError(w, http.StatusUnprocessableEntity, "unsupported_currency", err.Error(), "options")
 	case errors.Is(err, merchants.ErrInvalid):

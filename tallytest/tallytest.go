@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
@@ -83,11 +85,25 @@ type Options struct {
 	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
 	// before callback keys (orders.Options.LegacyCallbackRoutes).
 	LegacyCallbackRoutes bool
+	// EgressAllow is what tally may reach besides public addresses, beyond
+	// the sandbox and the webhook receiver (which the Env allows, exactly:
+	// tally's egress policy refuses loopback like any operator's default).
+	EgressAllow egress.AllowList
+	// ProviderHostAllow are the base URL hosts merchants may set through the
+	// API beyond the providers' documented hosts and the sandbox
+	// (merchants.Service.HostAllow, tally serve --provider-host-allow).
+	ProviderHostAllow egress.AllowList
+	// EgressLookup resolves host names for the egress policy
+	// (egress.WithLookup); nil is the system resolver.
+	EgressLookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Env is a running tally.
 type Env struct {
-	T         testing.TB
+	T testing.TB
+	// Egress is tally's egress policy: the sandbox and the webhook receiver,
+	// and Options.EgressAllow.
+	Egress    *egress.Policy
 	Pool      *pgxpool.Pool
 	DBURL     string
 	Ledger    *ledger.Ledger
@@ -172,10 +188,22 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Webhooks = newWebhookRecorder(t)
+	// The operator of this tally allows exactly the sandbox and the webhook
+	// receiver on 127.0.0.1, for tally to call and (the sandbox) for
+	// merchants to set as a base URL.
+	sbxHost, hookHost := hostPort(e.SandboxURL), hostPort(e.Webhooks.URL)
+	var egressOpts []egress.Option
+	if opts.EgressLookup != nil {
+		egressOpts = append(egressOpts, egress.WithLookup(opts.EgressLookup))
+	}
+	e.Egress = egress.New(egress.MustAllowList(sbxHost, hookHost).Join(opts.EgressAllow), egressOpts...)
 	e.Ledger = ledger.New(pool, ledger.WithLogger(opts.Logger))
 	e.Merchants = merchants.New(pool, box)
 	e.Merchants.Validate = registry.Validate
 	e.Merchants.Ledger = e.Ledger
+	e.Merchants.Egress, e.Merchants.ProviderHosts = e.Egress, registry.Hosts
+	e.Merchants.HostAllow = egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow)
 	e.Disc = discrepancies.New()
 	if opts.DepositLifetime == 0 {
 		opts.DepositLifetime = opts.ReconStaleAfter
@@ -184,11 +212,10 @@ func New(t testing.TB, opts Options) *Env {
 		opts.ProviderTimeout = 5 * time.Second
 	}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, HTTPClient: &http.Client{Timeout: opts.ProviderTimeout},
+		UnresolvedGrace: opts.UnresolvedGrace, Egress: e.Egress, ProviderTimeout: opts.ProviderTimeout,
 		NoCallbackGroups: opts.NoCallbackGroups, LegacyCallbackRoutes: opts.LegacyCallbackRoutes})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
-	e.Webhooks = newWebhookRecorder(t)
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +228,7 @@ func New(t testing.TB, opts Options) *Env {
 	for _, p := range registry.Names() {
 		c := sandbox.DefaultCredentials[p]
 		in := merchants.ProviderAccountInput{MerchantCode: "acme", Name: p + "-main", Provider: p, BaseURL: e.SandboxURL + "/" + p,
-			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy,
+			ProviderMerchantID: c.ID, Secret: c.Secret, Options: AccountOptions(p), AmountPolicy: opts.AmountPolicy, Operator: true,
 			DateTolerance: opts.DateTolerance, DepositLifetime: opts.DepositLifetime}
 		acct, err := e.Merchants.AddProviderAccount(ctx, in)
 		if err != nil {
@@ -265,6 +292,15 @@ func (e *Env) CallbackPath(provider string) string {
 		e.T.Fatalf("no provider account for %q", provider)
 	}
 	return "/callbacks/" + key
+}
+
+// hostPort is the host:port of an http URL.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return u.Host
 }
 
 // AccountOptions are the provider account options the sandbox merchants need.

@@ -36,6 +36,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 				return err
 			}
 			in.Secret = secret
+			in.Operator = true // operator tooling: any host the egress policy allows
 			in.AmountPolicy = merchants.AmountPolicy(policy)
 			in.DateTolerance = dateTol
 			in.DepositLifetime = lifetime
@@ -73,7 +74,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.MerchantCode, "merchant", "", "merchant code")
 	f.StringVar(&in.Provider, "provider", "", "usdtpay, cxpay, usdtcnpay, cpay or vpay")
 	f.StringVar(&in.Name, "name", "", "account name, e.g. cpay-main (unique among the merchant's accounts; callbacks are routed by the account's callback key, not its name)")
-	f.StringVar(&in.BaseURL, "base-url", "", "provider API base URL (or a sandbox prefix such as http://127.0.0.1:9000/cpay)")
+	f.StringVar(&in.BaseURL, "base-url", "", "provider API base URL, any host the egress policy allows (a sandbox prefix such as http://127.0.0.1:9000/cpay needs --egress-allow 127.0.0.1:9000)")
 	f.StringVar(&in.ProviderMerchantID, "merchant-id", "", "the provider's id for the merchant (merchantId, merchant, crmNo, key, accessKey)")
 	f.StringVar(&secretEnv, "secret-env", "", "environment variable holding the provider secret")
 	f.StringVar(&secretFile, "secret-file", "", "file holding the provider secret")

@@ -46,7 +46,7 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	pool, dbURL := testdb.NewWithURL(t)
 	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
 	added := mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
-		"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
+		"--base-url", "http://127.0.0.1:9000/cpay", "--egress-allow", "127.0.0.1:9000", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
 
 	out := mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--amount-policy", "credit_received", "--disable",
 		"--deposit-lifetime", "2h", "--secret-env", "CPAY_SECRET_2")
@@ -81,7 +81,8 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	if a.BaseURL != "http://127.0.0.1:9000/cpay" || a.ProviderMerchantID != "20000387" || a.DateTolerance != time.Hour {
 		t.Fatalf("update changed what it was not given: %+v", a)
 	}
-	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--enable", "--base-url", "http://127.0.0.1:9001/cpay")
+	mustRun(t, dbURL, "account", "update", "--name", "cpay-main", "--enable", "--base-url", "http://127.0.0.1:9001/cpay",
+		"--egress-allow", "127.0.0.1:9000,127.0.0.1:9001")
 	if a, err = svc.ProviderAccount(context.Background(), acme.ID, "cpay-main"); err != nil || !a.Enabled || a.BaseURL != "http://127.0.0.1:9001/cpay" || a.AmountPolicy != merchants.CreditReceived {
 		t.Fatalf("after the second update: %+v, %v", a, err)
 	}
@@ -159,7 +160,7 @@ func TestAccountMaxAmounts(t *testing.T) {
 	pool, dbURL := testdb.NewWithURL(t)
 	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
 	mustRun(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cpay", "--name", "cpay-main",
-		"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET",
+		"--base-url", "http://127.0.0.1:9000/cpay", "--egress-allow", "127.0.0.1:9000", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET",
 		"--max-amount", "usdt=250000.5", "--max-amount", "BRL=1000")
 	raw, _ := secrets.ParseKey(key)
 	box, err := secrets.New(raw)
@@ -219,7 +220,7 @@ func TestCallbacksRejections(t *testing.T) {
 	for _, m := range []string{"acme", "beta"} {
 		mustRun(t, dbURL, "merchant", "create", "--code", m)
 		mustRun(t, dbURL, "account", "add", "--merchant", m, "--provider", "cpay", "--name", "cpay-main",
-			"--base-url", "http://127.0.0.1:9000/cpay", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
+			"--base-url", "http://127.0.0.1:9000/cpay", "--egress-allow", "127.0.0.1:9000", "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET")
 	}
 	if _, err := pool.Exec(context.Background(), `INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, sampled, last_remote_addr, last_error)
 		SELECT pa.id, pa.merchant_id, date_trunc('hour', now(), 'UTC'), 4711, 20, '203.0.113.9:4000', 'cpay callback: sign does not verify'
@@ -232,5 +233,36 @@ func TestCallbacksRejections(t *testing.T) {
 	}
 	if out := mustRun(t, dbURL, "callbacks", "rejections", "--merchant", "beta"); strings.Contains(out, "4711") {
 		t.Fatalf("beta's rejections show acme's:\n%s", out)
+	}
+}
+
+// TestAccountAddEgressPolicy: the operator's tooling takes any base URL the
+// egress policy allows, and refuses, saying why, an address it does not:
+// loopback without --egress-allow, a metadata address even inside an
+// allowed network; TALLY_EGRESS_ALLOW is the flag's default.
+func TestAccountAddEgressPolicy(t *testing.T) {
+	t.Setenv(secrets.EnvKey, secrets.GenerateKey())
+	t.Setenv("CPAY_SECRET", "cpay-secret-112233")
+	_, dbURL := testdb.NewWithURL(t)
+	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
+	add := func(name, base string, extra ...string) (string, error) {
+		return run(t, dbURL, append([]string{"account", "add", "--merchant", "acme", "--provider", "cpay", "--name", name,
+			"--base-url", base, "--merchant-id", "20000387", "--secret-env", "CPAY_SECRET"}, extra...)...)
+	}
+	if _, err := add("a1", "http://127.0.0.1:9000/cpay"); err == nil || !strings.Contains(err.Error(), "egress refused") {
+		t.Fatalf("loopback without --egress-allow: %v", err)
+	}
+	if _, err := add("a2", "http://169.254.169.254/", "--egress-allow", "169.254.0.0/16"); err == nil || !strings.Contains(err.Error(), "metadata") {
+		t.Fatalf("metadata address inside an allowed network: %v", err)
+	}
+	if out, err := add("a3", "https://gateway.cpay-partner.example"); err != nil {
+		t.Fatalf("a public host (any, from the operator): %v\n%s", err, out)
+	}
+	if _, err := add("a4", "http://127.0.0.1:9000/cpay", "--egress-allow", "not a host"); err == nil || !strings.Contains(err.Error(), "--egress-allow") {
+		t.Fatalf("a bad --egress-allow: %v", err)
+	}
+	t.Setenv("TALLY_EGRESS_ALLOW", "127.0.0.0/8")
+	if out, err := add("a5", "http://127.0.0.1:9000/cpay"); err != nil {
+		t.Fatalf("loopback allowed by TALLY_EGRESS_ALLOW: %v\n%s", err, out)
 	}
 }

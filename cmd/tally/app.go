@@ -35,6 +35,14 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	if err != nil {
 		return nil, err
 	}
+	policy, err := g.egressPolicy()
+	if err != nil {
+		return nil, err
+	}
+	hostAllow, err := g.hostAllow()
+	if err != nil {
+		return nil, err
+	}
 	u, err := g.url(ctx)
 	if err != nil {
 		return nil, err
@@ -54,7 +62,8 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	a.merchants = merchants.New(pool, box)
 	a.merchants.Validate = registry.Validate
 	a.merchants.Ledger = a.ledger
-	oo := orders.Options{PublicURL: publicURL, Logger: slog.Default()}
+	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
+	oo := orders.Options{PublicURL: publicURL, Logger: slog.Default(), Egress: policy}
 	for _, f := range tune {
 		f(&oo)
 	}

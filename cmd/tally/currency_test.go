@@ -66,7 +66,7 @@ func TestAccountAddNeedsABookableCurrency(t *testing.T) {
 	mustRun(t, dbURL, "merchant", "create", "--code", "acme")
 	add := func(name, cur string) (string, error) {
 		return run(t, dbURL, "account", "add", "--merchant", "acme", "--provider", "cxpay", "--name", name,
-			"--base-url", "http://127.0.0.1:9000/cxpay", "--merchant-id", "M1", "--secret-env", "CX_SECRET",
+			"--base-url", "http://127.0.0.1:9000/cxpay", "--egress-allow", "127.0.0.1:9000", "--merchant-id", "M1", "--secret-env", "CX_SECRET",
 			"--option", "pay_code=UPI", "--option", "currency="+cur)
 	}
 	if out, err := add("cx-in", "INR"); err != nil {

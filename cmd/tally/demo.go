@@ -42,6 +42,11 @@ started is stopped at the end; a PostgreSQL cluster it had to start is stopped t
 			}
 			o.DatabaseURL = u
 			o.Stdout = cmd.OutOrStdout()
+			policy, err := g.egressPolicy()
+			if err != nil {
+				return err
+			}
+			o.EgressAllow = policy.Allowed()
 			if !quiet {
 				o.Progress = func(s string) { fmt.Fprintf(os.Stderr, "  .. %s\n", s) }
 			}

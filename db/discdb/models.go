@@ -181,6 +181,7 @@ type Order struct {
 	UpdatedAt         time.Time
 	FinalAt           *time.Time
 	LastSyncedAt      *time.Time
+	LastErrorCode     string
 }
 
 type OrderEvent struct {
@@ -192,6 +193,7 @@ type OrderEvent struct {
 	ToStatus   string
 	Detail     []byte
 	CreatedAt  time.Time
+	StaffOnly  bool
 }
 
 type ProviderAccount struct {

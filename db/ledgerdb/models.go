@@ -182,6 +182,7 @@ type Order struct {
 	UpdatedAt         time.Time
 	FinalAt           *time.Time
 	LastSyncedAt      *time.Time
+	LastErrorCode     string
 }
 
 type OrderEvent struct {
@@ -193,6 +194,7 @@ type OrderEvent struct {
 	ToStatus   string
 	Detail     []byte
 	CreatedAt  time.Time
+	StaffOnly  bool
 }
 
 type ProviderAccount struct {

@@ -172,7 +172,7 @@ func (q *Queries) CountRejectedSample(ctx context.Context, arg CountRejectedSamp
 }
 
 const dueHolds = `-- name: DueHolds :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
 ORDER BY last_synced_at NULLS FIRST, expires_at
 LIMIT $2
@@ -232,6 +232,7 @@ func (q *Queries) DueHolds(ctx context.Context, arg DueHoldsParams) ([]Order, er
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -308,7 +309,7 @@ VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12, $13,
         $14, $15, $16, $17)
 ON CONFLICT DO NOTHING
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type InsertOrderParams struct {
@@ -391,14 +392,15 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const insertOrderEvent = `-- name: InsertOrderEvent :one
-INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, order_id, merchant_id, source, from_status, to_status, detail, created_at
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail, staff_only)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only
 `
 
 type InsertOrderEventParams struct {
@@ -408,6 +410,7 @@ type InsertOrderEventParams struct {
 	FromStatus string
 	ToStatus   string
 	Detail     []byte
+	StaffOnly  bool
 }
 
 func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventParams) (OrderEvent, error) {
@@ -418,6 +421,7 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 		arg.FromStatus,
 		arg.ToStatus,
 		arg.Detail,
+		arg.StaffOnly,
 	)
 	var i OrderEvent
 	err := row.Scan(
@@ -429,6 +433,7 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 		&i.ToStatus,
 		&i.Detail,
 		&i.CreatedAt,
+		&i.StaffOnly,
 	)
 	return i, err
 }
@@ -591,11 +596,18 @@ func (q *Queries) ListCallbacksForOrder(ctx context.Context, orderID *int64) ([]
 }
 
 const listOrderEvents = `-- name: ListOrderEvents :many
-SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at FROM order_events WHERE order_id = $1 ORDER BY id
+SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE order_id = $1 AND (NOT staff_only OR $2::boolean) ORDER BY id
 `
 
-func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEvent, error) {
-	rows, err := q.db.Query(ctx, listOrderEvents, orderID)
+type ListOrderEventsParams struct {
+	OrderID      int64
+	IncludeStaff bool
+}
+
+// An order's timeline; staff-only entries (a provider's own words) only
+// with include_staff.
+func (q *Queries) ListOrderEvents(ctx context.Context, arg ListOrderEventsParams) ([]OrderEvent, error) {
+	rows, err := q.db.Query(ctx, listOrderEvents, arg.OrderID, arg.IncludeStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -612,6 +624,7 @@ func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEv
 			&i.ToStatus,
 			&i.Detail,
 			&i.CreatedAt,
+			&i.StaffOnly,
 		); err != nil {
 			return nil, err
 		}
@@ -624,7 +637,7 @@ func (q *Queries) ListOrderEvents(ctx context.Context, orderID int64) ([]OrderEv
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE merchant_id = $1
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR kind = $3)
@@ -706,6 +719,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -856,7 +870,7 @@ func (q *Queries) OpenOrdersToSync(ctx context.Context, arg OpenOrdersToSyncPara
 }
 
 const orderByID = `-- name: OrderByID :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
@@ -900,12 +914,13 @@ func (q *Queries) OrderByID(ctx context.Context, id int64) (Order, error) {
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByIDForUpdate = `-- name: OrderByIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, error) {
@@ -949,12 +964,13 @@ func (q *Queries) OrderByIDForUpdate(ctx context.Context, id int64) (Order, erro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByIdempotencyKey = `-- name: OrderByIdempotencyKey :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE merchant_id = $1 AND idempotency_key = $2
 `
 
 type OrderByIdempotencyKeyParams struct {
@@ -1003,12 +1019,13 @@ func (q *Queries) OrderByIdempotencyKey(ctx context.Context, arg OrderByIdempote
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByMerchantOrderNo = `-- name: OrderByMerchantOrderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2
 `
 
 type OrderByMerchantOrderNoParams struct {
@@ -1057,12 +1074,13 @@ func (q *Queries) OrderByMerchantOrderNo(ctx context.Context, arg OrderByMerchan
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderIDForUpdate = `-- name: OrderByProviderIDForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -1112,12 +1130,13 @@ func (q *Queries) OrderByProviderIDForUpdate(ctx context.Context, arg OrderByPro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderNo = `-- name: OrderByProviderNo :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2
 `
 
 type OrderByProviderNoParams struct {
@@ -1166,12 +1185,13 @@ func (q *Queries) OrderByProviderNo(ctx context.Context, arg OrderByProviderNoPa
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByProviderNoForUpdate = `-- name: OrderByProviderNoForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND provider_order_no = $2 FOR UPDATE
 `
 
 type OrderByProviderNoForUpdateParams struct {
@@ -1220,12 +1240,13 @@ func (q *Queries) OrderByProviderNoForUpdate(ctx context.Context, arg OrderByPro
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderByTxHashForUpdate = `-- name: OrderByTxHashForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE provider_account_id = $1 AND tx_hash = $2
 ORDER BY id LIMIT 1 FOR UPDATE
 `
 
@@ -1275,12 +1296,13 @@ func (q *Queries) OrderByTxHashForUpdate(ctx context.Context, arg OrderByTxHashF
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderEventByID = `-- name: OrderEventByID :one
-SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at FROM order_events WHERE id = $1
+SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE id = $1
 `
 
 func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, error) {
@@ -1295,6 +1317,7 @@ func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, err
 		&i.ToStatus,
 		&i.Detail,
 		&i.CreatedAt,
+		&i.StaffOnly,
 	)
 	return i, err
 }
@@ -1364,7 +1387,7 @@ func (q *Queries) OrderIDsByProviderIDs(ctx context.Context, arg OrderIDsByProvi
 }
 
 const ordersByProviderNosForUpdate = `-- name: OrdersByProviderNosForUpdate :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE (provider_account_id, provider_order_no) IN (
     SELECT unnest($1::bigint[]), unnest($2::text[]))
 ORDER BY id
@@ -1425,6 +1448,7 @@ func (q *Queries) OrdersByProviderNosForUpdate(ctx context.Context, arg OrdersBy
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -1602,7 +1626,7 @@ UPDATE orders SET
     settled_currency = $7, fx_rate = $8, tx_hash = $9,
     credited_to = $10, parts = $11, final_at = $12, updated_at = now()
 WHERE id = $13
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type UpdateOrderStateParams struct {
@@ -1676,6 +1700,7 @@ func (q *Queries) UpdateOrderState(ctx context.Context, arg UpdateOrderStatePara
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
@@ -1685,9 +1710,9 @@ UPDATE orders SET
     provider_order_id = $1, status = $2, status_reason = $3,
     cashier_url = $4, pay_form = $5, addresses = $6,
     submit_state = $7, submit_attempts = $8, last_error = $9,
-    final_at = $10, updated_at = now()
-WHERE id = $11
-RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at
+    last_error_code = $10, final_at = $11, updated_at = now()
+WHERE id = $12
+RETURNING id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code
 `
 
 type UpdateOrderSubmitParams struct {
@@ -1700,6 +1725,7 @@ type UpdateOrderSubmitParams struct {
 	SubmitState     string
 	SubmitAttempts  int32
 	LastError       string
+	LastErrorCode   string
 	FinalAt         *time.Time
 	ID              int64
 }
@@ -1715,6 +1741,7 @@ func (q *Queries) UpdateOrderSubmit(ctx context.Context, arg UpdateOrderSubmitPa
 		arg.SubmitState,
 		arg.SubmitAttempts,
 		arg.LastError,
+		arg.LastErrorCode,
 		arg.FinalAt,
 		arg.ID,
 	)
@@ -1757,6 +1784,7 @@ func (q *Queries) UpdateOrderSubmit(ctx context.Context, arg UpdateOrderSubmitPa
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }

@@ -605,7 +605,7 @@ func (q *Queries) OpenMerchantDiscrepanciesNotSeen(ctx context.Context, arg Open
 }
 
 const orderRow = `-- name: OrderRow :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1
 `
 
 func (q *Queries) OrderRow(ctx context.Context, id int64) (Order, error) {
@@ -649,12 +649,13 @@ func (q *Queries) OrderRow(ctx context.Context, id int64) (Order, error) {
 		&i.UpdatedAt,
 		&i.FinalAt,
 		&i.LastSyncedAt,
+		&i.LastErrorCode,
 	)
 	return i, err
 }
 
 const orderRows = `-- name: OrderRows :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders WHERE id = ANY($1::bigint[])
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = ANY($1::bigint[])
 `
 
 // The orders of a page of a statement, read in one round trip.
@@ -705,6 +706,7 @@ func (q *Queries) OrderRows(ctx context.Context, ids []int64) ([]Order, error) {
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -717,7 +719,7 @@ func (q *Queries) OrderRows(ctx context.Context, ids []int64) ([]Order, error) {
 }
 
 const ordersInWindow = `-- name: OrdersInWindow :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE provider_account_id = $1 AND created_at >= $2 AND created_at < $3
   AND id > $4
 ORDER BY id
@@ -786,6 +788,7 @@ func (q *Queries) OrdersInWindow(ctx context.Context, arg OrdersInWindowParams) 
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -798,7 +801,7 @@ func (q *Queries) OrdersInWindow(ctx context.Context, arg OrdersInWindowParams) 
 }
 
 const ordersMissingFromStatement = `-- name: OrdersMissingFromStatement :many
-SELECT o.id, o.merchant_id, o.provider_account_id, o.kind, o.origin, o.merchant_order_no, o.provider_order_no, o.provider_order_id, o.customer_id, o.amount, o.currency, o.pay_currency, o.status, o.status_reason, o.paid_amount, o.credited_amount, o.fee, o.settled_currency, o.fx_rate, o.tx_hash, o.credited_to, o.parts, o.cashier_url, o.pay_form, o.addresses, o.request, o.idempotency_key, o.request_hash, o.submit_state, o.submit_attempts, o.last_error, o.hold_key, o.expires_at, o.created_at, o.updated_at, o.final_at, o.last_synced_at FROM orders o
+SELECT o.id, o.merchant_id, o.provider_account_id, o.kind, o.origin, o.merchant_order_no, o.provider_order_no, o.provider_order_id, o.customer_id, o.amount, o.currency, o.pay_currency, o.status, o.status_reason, o.paid_amount, o.credited_amount, o.fee, o.settled_currency, o.fx_rate, o.tx_hash, o.credited_to, o.parts, o.cashier_url, o.pay_form, o.addresses, o.request, o.idempotency_key, o.request_hash, o.submit_state, o.submit_attempts, o.last_error, o.hold_key, o.expires_at, o.created_at, o.updated_at, o.final_at, o.last_synced_at, o.last_error_code FROM orders o
 WHERE o.provider_account_id = $1 AND o.status IN ('succeeded', 'reversed')
   AND o.final_at >= $2 AND o.final_at < $3
   AND o.id > $4
@@ -871,6 +874,7 @@ func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMiss
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -883,7 +887,7 @@ func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMiss
 }
 
 const overdueOrders = `-- name: OverdueOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at FROM orders
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE provider_account_id = $1 AND status IN ('created', 'pending', 'processing')
   AND ((expires_at >= $2 AND expires_at < $3)
        OR (expires_at IS NULL AND created_at >= $4 AND created_at < $5))
@@ -967,6 +971,7 @@ func (q *Queries) OverdueOrders(ctx context.Context, arg OverdueOrdersParams) ([
 			&i.UpdatedAt,
 			&i.FinalAt,
 			&i.LastSyncedAt,
+			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}

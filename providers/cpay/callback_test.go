@@ -20,7 +20,7 @@ const (
 
 func testAdapter(t testing.TB, baseURL string) *Adapter {
 	t.Helper()
-	a, err := New(providers.Config{Account: "cpay-test", BaseURL: baseURL, MerchantID: testMerchant, Secret: testSecret})
+	a, err := New(providers.Config{Account: "cpay-test", BaseURL: baseURL, MerchantID: testMerchant, Secret: testSecret, HTTPClient: testClient})
 	if err != nil {
 		t.Fatal(err)
 	}

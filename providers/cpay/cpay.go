@@ -21,6 +21,11 @@ import (
 // Name is the provider's name in tally.
 const Name = "cpay"
 
+// Hosts are the API hosts cpay.txt names ("Env config": prod and test): the
+// base URL hosts a merchant may set through the API unless the operator
+// allows more (tally serve --provider-host-allow).
+var Hosts = []string{"api.cpay.ltd", "sandbox-api.cpay.ltd"}
+
 // The documented paths, relative to the domain (https://api.cpay.ltd,
 // https://sandbox-api.cpay.ltd, or a sandbox prefix).
 const (

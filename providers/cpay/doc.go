@@ -15,7 +15,10 @@
 // answered "OK".
 // Production is https://api.cpay.ltd, C-Pay's sandbox
 // https://sandbox-api.cpay.ltd; tally's sandbox serves the simulator under
-// /cpay.
+// /cpay. Those two hosts are Hosts, the base URLs a merchant may set through
+// the API by default; the address some request examples use
+// (http://8.142.157.45:9075) is an example's, not a documented environment,
+// and is not among them.
 //
 // # Adapter
 //

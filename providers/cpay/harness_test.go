@@ -66,6 +66,9 @@ func newHarness(t *testing.T) *harness {
 
 // adapterWith is an adapter on the same simulator with another client or credentials.
 func (h *harness) adapterWith(merchantID, secret string, client *http.Client) *Adapter {
+	if client == nil {
+		client = testClient
+	}
 	a, err := New(providers.Config{BaseURL: h.base, MerchantID: merchantID, Secret: providers.Secret(secret), HTTPClient: client})
 	if err != nil {
 		h.t.Fatal(err)

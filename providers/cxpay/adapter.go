@@ -432,7 +432,8 @@ func (a *Adapter) call(ctx context.Context, op, path string, params map[string]s
 	case code == 200:
 		return env.Data, resp.Body, nil
 	case code >= 400 && code < 500:
-		a.log.WarnContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "order_no", params["orderId"], "code", code, "message", msg)
+		a.log.WarnContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "order_no", params["orderId"], "code", code)
+		a.log.DebugContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "code", code, "message", providers.Redact(msg))
 		return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}
 	default:
 		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}

@@ -244,7 +244,7 @@ func TestWireRequests(t *testing.T) {
 		_, _ = io.WriteString(w, answers[r.URL.Path])
 	}))
 	defer srv.Close()
-	a, err := New(providers.Config{BaseURL: srv.URL + "/", MerchantID: testMerchant, Secret: testKey,
+	a, err := New(providers.Config{BaseURL: srv.URL + "/", MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient,
 		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT", OptCurrency: "BRL"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestEnvelopeClassification(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet, NotifyURL: "https://x/cb"})
+			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet, NotifyURL: "https://x/cb"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,7 +383,7 @@ func TestQueryOrderForAnotherOrder(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":200,"success":true,"data":{"amount":5,"orderId":"OTHER","platOrderId":"1","status":1,"fee":0}}`)
 	}))
 	defer srv.Close()
-	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
+	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
 	_, err := a.QueryOrder(context.Background(), providers.OrderQuery{OrderNo: "MINE"})
 	wantKind(t, err, providers.ErrTransient)
 }

@@ -2,6 +2,11 @@
 // document names no brand; public copies call it CXPay), and a faithful
 // simulator of it.
 //
+// The document names no API host (its only URL, http://localhost:8888/pay/xxx,
+// is an example answer's cashier link): Hosts is empty, so a base URL comes
+// from the operator (tally account add, or a host allowed with
+// --provider-host-allow), never from a merchant alone.
+//
 // # What CXPay offers
 //
 // Four endpoints, all POST, answering the envelope {code, success, msg, desc,

@@ -5,6 +5,13 @@ import "strings"
 // Provider is this package's provider name.
 const Provider = "cxpay"
 
+// Hosts are the API hosts cxpay.txt names: none (its only URL is
+// http://localhost:8888/pay/xxx in an example answer). A merchant may set a
+// CXPay base URL through the API only on a host the operator allows (tally
+// serve --provider-host-allow); the operator's own tooling (tally account
+// add) takes any host the egress policy allows.
+var Hosts []string
+
 // Documented API paths, relative to the base URL.
 const (
 	PathCollectCreate = "/collect/create"

@@ -21,28 +21,34 @@ var ErrUnknownProvider = fmt.Errorf("unknown provider")
 type entry struct {
 	adapter   func(providers.Config) (providers.Adapter, error)
 	simulator func(sim.Config) sim.Simulator
+	hosts     []string
 }
 
 var entries = map[string]entry{
 	"usdtpay": {
 		adapter:   func(c providers.Config) (providers.Adapter, error) { return usdtpay.New(c) },
 		simulator: func(c sim.Config) sim.Simulator { return usdtpay.NewSimulator(c) },
+		hosts:     usdtpay.Hosts,
 	},
 	"cxpay": {
 		adapter:   func(c providers.Config) (providers.Adapter, error) { return cxpay.New(c) },
 		simulator: func(c sim.Config) sim.Simulator { return cxpay.NewSimulator(c) },
+		hosts:     cxpay.Hosts,
 	},
 	"usdtcnpay": {
 		adapter:   func(c providers.Config) (providers.Adapter, error) { return usdtcnpay.New(c) },
 		simulator: func(c sim.Config) sim.Simulator { return usdtcnpay.NewSimulator(c) },
+		hosts:     usdtcnpay.Hosts,
 	},
 	"cpay": {
 		adapter:   func(c providers.Config) (providers.Adapter, error) { return cpay.New(c) },
 		simulator: func(c sim.Config) sim.Simulator { return cpay.NewSimulator(c) },
+		hosts:     cpay.Hosts,
 	},
 	"vpay": {
 		adapter:   func(c providers.Config) (providers.Adapter, error) { return vpay.New(c) },
 		simulator: func(c sim.Config) sim.Simulator { return vpay.NewSimulator(c) },
+		hosts:     vpay.Hosts,
 	},
 }
 
@@ -54,6 +60,14 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Hosts are the API hosts provider's document names (each package's Hosts):
+// the base URL hosts a merchant may set through the API unless the operator
+// allows more. Empty for a provider whose document names none, and for an
+// unknown provider.
+func Hosts(provider string) []string {
+	return append([]string(nil), entries[provider].hosts...)
 }
 
 // NewAdapter builds the adapter of provider from cfg.

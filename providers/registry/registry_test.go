@@ -111,3 +111,23 @@ func TestAdapterAckIsWhatTheSimulatorWaitsFor(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestHosts: the documented hosts each provider package names, and none for
+// the documents that name none (cxpay, vpay).
+func TestHosts(t *testing.T) {
+	want := map[string][]string{
+		"cpay":      {"api.cpay.ltd", "sandbox-api.cpay.ltd"},
+		"cxpay":     nil,
+		"usdtcnpay": {"user.usdtcnpay.com"},
+		"usdtpay":   {"otc.globalokpaytech.com"},
+		"vpay":      nil,
+	}
+	for _, p := range registry.Names() {
+		if got := registry.Hosts(p); !slices.Equal(got, want[p]) {
+			t.Errorf("Hosts(%s) = %v, want %v", p, got, want[p])
+		}
+	}
+	if got := registry.Hosts("nope"); len(got) != 0 {
+		t.Errorf("Hosts(nope) = %v", got)
+	}
+}

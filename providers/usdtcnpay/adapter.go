@@ -21,6 +21,11 @@ import (
 // Provider is this provider's name in tally.
 const Provider = "usdtcnpay"
 
+// Hosts are the API hosts usdtcnpay.txt names (every endpoint is under
+// https://user.usdtcnpay.com): the base URL hosts a merchant may set through
+// the API unless the operator allows more (--provider-host-allow).
+var Hosts = []string{"user.usdtcnpay.com"}
+
 // Currency is the only currency USDTCNPAY takes for deposits and withdrawals.
 const Currency = "CNY"
 

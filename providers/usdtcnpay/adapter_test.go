@@ -67,7 +67,7 @@ func TestCapabilities(t *testing.T) {
 // and no order.
 func TestValidationRefusals(t *testing.T) {
 	e := newEnv(t)
-	noNotify, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: testSecretKey})
+	noNotify, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: testSecretKey, HTTPClient: testClient})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +580,7 @@ func TestBusinessRefusals(t *testing.T) {
 
 func TestWrongSecretIsRejected(t *testing.T) {
 	e := newEnv(t)
-	ad, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: "wrong-secret", NotifyURL: "http://127.0.0.1:1/cb"})
+	ad, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: "wrong-secret", NotifyURL: "http://127.0.0.1:1/cb", HTTPClient: testClient})
 	if err != nil {
 		t.Fatal(err)
 	}

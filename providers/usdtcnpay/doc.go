@@ -2,7 +2,8 @@
 // platform where payers deposit CNY by bank transfer and upload a screenshot
 // of it, and merchants withdraw CNY to a bank card or an Alipay account, paid
 // out by an exchange, possibly in several parts. It also holds a simulator of
-// the platform for tests and the sandbox.
+// the platform for tests and the sandbox. The document's endpoints are all
+// under https://user.usdtcnpay.com, its one host (Hosts).
 //
 // # What the platform offers
 //

@@ -240,7 +240,7 @@ func TestOAEPPaddingOption(t *testing.T) {
 	}
 	// A PKCS#1 client against an OAEP platform: decryption fails, a new token
 	// does not help, the refusal is final.
-	pk, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: testSecretKey, NotifyURL: "http://127.0.0.1:1/cb", Logger: quietLogger})
+	pk, err := New(providers.Config{BaseURL: e.api.URL, MerchantID: testAccessKey, Secret: testSecretKey, NotifyURL: "http://127.0.0.1:1/cb", HTTPClient: testClient, Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}

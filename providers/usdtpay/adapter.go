@@ -19,6 +19,12 @@ import (
 // Provider is the provider's name in tally.
 const Provider = "usdtpay"
 
+// Hosts are the hosts usdtpay.txt names: its payment URL's,
+// http://otc.globalokpaytech.com/pay/toConfirmIn. They are the base URL hosts
+// a merchant may set through the API unless the operator allows more
+// (--provider-host-allow).
+var Hosts = []string{"otc.globalokpaytech.com"}
+
 // PayPath is the payment URL's path: the pay form is posted there.
 const PayPath = "/pay/toConfirmIn"
 

@@ -26,7 +26,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func newTestAdapter(t *testing.T, base string) *Adapter {
 	t.Helper()
 	a, err := New(providers.Config{Account: "usdtpay-main", BaseURL: base, MerchantID: testCrmNo, Secret: testKey,
-		NotifyURL: "https://tally.example.com/callbacks/usdtpay-main", Logger: quietLogger()})
+		NotifyURL: "https://tally.example.com/callbacks/usdtpay-main", HTTPClient: testClient, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

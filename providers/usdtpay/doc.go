@@ -23,7 +23,8 @@
 // callback stay pending until reconciliation against UsdtPay's statements.
 //
 // Config: BaseURL is the payment host (the part before /pay/toConfirmIn, e.g.
-// "http://otc.globalokpaytech.com", in the sandbox "http://127.0.0.1:9000/usdtpay");
+// "http://otc.globalokpaytech.com", the document's one host (Hosts), in the
+// sandbox "http://127.0.0.1:9000/usdtpay");
 // MerchantID is the crmNo (at most 8 characters); Secret is the MD5 key.
 // Config.Options: none (an unknown key is refused). DepositRequest.Method must be
 // empty and Extra must be empty: UsdtPay has no variants. ReturnURL is

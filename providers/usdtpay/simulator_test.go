@@ -109,6 +109,9 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) newAdapter(crmNo, key, notify string, client *http.Client) *Adapter {
 	h.t.Helper()
+	if client == nil {
+		client = testClient
+	}
 	a, err := New(providers.Config{Account: "usdtpay-" + crmNo, BaseURL: h.base, MerchantID: crmNo, Secret: providers.Secret(key),
 		NotifyURL: notify, HTTPClient: client, Logger: quietLogger()})
 	if err != nil {

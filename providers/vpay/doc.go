@@ -21,6 +21,11 @@
 // currencies are the quote currencies (option quote_currencies, default CNY);
 // amounts carry at most 2 decimals (QuoteDecimals).
 //
+// The document names no API host: the endpoint's host is written
+// 网关域名 ("the gateway's domain"), and walletapi.minpayapp.com appears only as
+// a pay page's host in an example answer. Hosts is empty: a base URL comes
+// from the operator (tally account add, or --provider-host-allow).
+//
 // # Endpoints
 //
 //	CreateDeposit  -> POST /wallet-trade-merchant/v1/receive/blockchain/fixed/custom/rate/create

@@ -21,6 +21,13 @@ import (
 // Name is the provider's name in tally.
 const Name = "vpay"
 
+// Hosts are the API hosts vpay.txt names: none. Its endpoint is written
+// https://网关域名/... ("the gateway's domain"), and walletapi.minpayapp.com
+// appears only as the host of a pay page in an example answer. A merchant
+// may set a VPay base URL through the API only on a host the operator allows
+// (tally serve --provider-host-allow).
+var Hosts []string
+
 // CreatePath is the document's section 6.3.2 endpoint: a fixed-amount crypto
 // scan-pay order quoted in the merchant's own currency at the merchant's rate.
 const CreatePath = "/wallet-trade-merchant/v1/receive/blockchain/fixed/custom/rate/create"

@@ -56,7 +56,7 @@ UPDATE orders SET
     provider_order_id = @provider_order_id, status = @status, status_reason = @status_reason,
     cashier_url = @cashier_url, pay_form = @pay_form, addresses = @addresses,
     submit_state = @submit_state, submit_attempts = @submit_attempts, last_error = @last_error,
-    final_at = @final_at, updated_at = now()
+    last_error_code = @last_error_code, final_at = @final_at, updated_at = now()
 WHERE id = @id
 RETURNING *;
 
@@ -70,15 +70,17 @@ WHERE id = @id
 RETURNING *;
 
 -- name: InsertOrderEvent :one
-INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
-VALUES (@order_id, @merchant_id, @source, @from_status, @to_status, @detail)
+INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail, staff_only)
+VALUES (@order_id, @merchant_id, @source, @from_status, @to_status, @detail, @staff_only)
 RETURNING *;
 
 -- name: OrderEventByID :one
 SELECT * FROM order_events WHERE id = $1;
 
 -- name: ListOrderEvents :many
-SELECT * FROM order_events WHERE order_id = $1 ORDER BY id;
+-- An order's timeline; staff-only entries (a provider's own words) only
+-- with include_staff.
+SELECT * FROM order_events WHERE order_id = @order_id AND (NOT staff_only OR @include_staff::boolean) ORDER BY id;
 
 -- name: OpenOrdersToSync :many
 -- Open orders of one (pollable) provider account a query can move, created
