@@ -82,7 +82,7 @@ func TestAttackMetricsOnPublicPort(t *testing.T) {
 		}
 	}
 	status, _, body := call(t, "GET", e.AdminURL+"/metrics", "", nil)
-	if status != http.StatusOK || !strings.Contains(string(body), `tally_callbacks_total{provider_account="cxpay-main"`) {
+	if status != http.StatusOK || !strings.Contains(string(body), `tally_callbacks_total{provider_account="acme/cxpay-main"`) {
 		t.Fatalf("admin /metrics = %d:\n%s", status, body)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/debug/pprof/"} {

@@ -135,8 +135,11 @@ func TestTxFormRetriesDeadlockInsideTheLedger(t *testing.T) {
 	e.requireBalance(w1, "1", "0", "1")
 	e.requireBalance(w2, "3", "0", "3")
 	e.requireBalance(v, "1", "0", "1")
-	if got := logs.lines("40P01"); len(got) != 1 {
-		t.Errorf("want one retried deadlock in the log, got %q", got)
+	// Which call PostgreSQL makes the victim, and whether a retry meets the
+	// other transaction again under load, is the server's choice: at least
+	// one deadlock was retried inside the ledger, and both committed.
+	if got := logs.lines("40P01"); len(got) < 1 {
+		t.Errorf("want a retried deadlock in the log, got %q", got)
 	}
 	e.requireCheck()
 }

@@ -61,7 +61,8 @@ func TestBaseURLPolicy(t *testing.T) {
 	}
 	// A merchant's patch: the same policy, only when the base URL changes.
 	patch := func(merchantID int64, name, base string) error {
-		_, err := s.PatchProviderAccount(ctx, merchantID, name, merchants.ProviderAccountPatch{BaseURL: &base})
+		operator := merchantID == 0 // the operator's tooling, for the merchant's account
+		_, err := s.PatchProviderAccount(ctx, m.ID, name, merchants.ProviderAccountPatch{BaseURL: &base, Operator: operator})
 		return err
 	}
 	if err := patch(m.ID, "doc-prod", "http://127.0.0.1:9000/cpay"); !errors.Is(err, merchants.ErrBaseURLNotAllowed) {

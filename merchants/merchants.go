@@ -553,13 +553,16 @@ type ProviderAccountPatch struct {
 	// every currency to the default.
 	MaxAmounts map[string]decimal.Decimal
 	Enabled    *bool
+	// Operator marks an operator's change (tally account update): a new base
+	// URL is held to the egress policy only, not to the hosts a merchant may
+	// set.
+	Operator bool
 }
 
-// PatchProviderAccount applies a patch to the provider account named name.
-// With merchantID > 0 the account must be that merchant's (another
-// merchant's of that name is ErrNotFound, as is no account), and a new base
-// URL must be on a host a merchant may set (ErrBaseURLNotAllowed); zero is an
-// administrator's change, held to the egress policy only. The result is
+// PatchProviderAccount applies a patch to the merchant's provider account
+// named name (another merchant's of that name is ErrNotFound, as is no
+// account). A new base URL must be on a host a merchant may set
+// (ErrBaseURLNotAllowed) unless the patch is an operator's. The result is
 // validated as a whole (ErrInvalid) before anything is stored.
 func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, name string, p ProviderAccountPatch) (ProviderAccount, error) {
 	cur, err := s.ProviderAccount(ctx, merchantID, name)
@@ -609,7 +612,7 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 		enabled = *p.Enabled
 	}
 	if in.BaseURL != cur.BaseURL {
-		if err := s.checkBaseURL(name, cur.Provider, in.BaseURL, merchantID == 0); err != nil {
+		if err := s.checkBaseURL(name, cur.Provider, in.BaseURL, p.Operator); err != nil {
 			return ProviderAccount{}, err
 		}
 	}

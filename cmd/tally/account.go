@@ -262,6 +262,7 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			p.Operator = true // operator tooling: any host the egress policy allows
 			acct, err := a.merchants.PatchProviderAccount(cmd.Context(), cur.MerchantID, cur.Name, p)
 			if err != nil {
 				return err

@@ -102,7 +102,7 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	// is then ambiguous and changes nothing; --merchant says whose.
 	mustRun(t, dbURL, "merchant", "create", "--code", "beta")
 	mustRun(t, dbURL, "account", "add", "--merchant", "beta", "--provider", "cpay", "--name", "cpay-main",
-		"--base-url", "http://127.0.0.1:9002/cpay", "--merchant-id", "20000388", "--secret-env", "CPAY_SECRET")
+		"--base-url", "http://127.0.0.1:9002/cpay", "--egress-allow", "127.0.0.1:9002", "--merchant-id", "20000388", "--secret-env", "CPAY_SECRET")
 	if _, err := run(t, dbURL, "account", "update", "--name", "cpay-main", "--disable"); err == nil || !strings.Contains(err.Error(), "--merchant") {
 		t.Fatalf("update of an ambiguous name: %v", err)
 	}
