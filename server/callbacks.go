@@ -36,7 +36,9 @@ func (s *Server) callbackRoutes() []Route {
 //     cannot take it, the answer is 503 so that the provider retries.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	source := sourceOf(r.RemoteAddr)
+	// The client's address: the connection's, or behind a trusted proxy the
+	// one it forwards (never a header an untrusted sender writes itself).
+	source := sourceOf(ClientAddr(r, s.opts.TrustedProxies).String())
 	if !s.deps.Orders.KnownCallbackKey(key) {
 		if err := s.ingress.sourceSpent(source); err != nil {
 			s.limited(w, "unknown", err)

@@ -214,9 +214,8 @@ func (b *buckets) get(key string) *rate.Limiter {
 	return e.lim
 }
 
-// sourceOf is the rate-limit key of a request's remote address: the IPv4
-// address, or the /64 of an IPv6 one (one host's share of addresses). The
-// connection's address, never a forwarded header a sender writes itself.
+// sourceOf is the rate-limit key of a client address (ClientAddr): the IPv4
+// address, or the /64 of an IPv6 one (one host's share of addresses).
 func sourceOf(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {

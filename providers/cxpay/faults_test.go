@@ -171,6 +171,8 @@ func TestCallbackDelayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.rcv.waitEvents(t, 1)
+	// The engine records a delivery after the receiver has answered it: wait for the record.
+	waitFor(t, "delivery recorded", func() bool { return len(e.sim.Engine().Deliveries()) > 0 })
 	// 6 minutes at scale 1200 is 300 ms.
 	if d := e.sim.Engine().Deliveries(); len(d) != 1 || d[0].At.Sub(start) < 300*time.Millisecond {
 		t.Fatalf("delivered after %s, want at least 300ms: %+v", d[0].At.Sub(start), d)
