@@ -123,7 +123,25 @@ func TestTxFormRetriesDeadlockInsideTheLedger(t *testing.T) {
 		t2 <- err
 	}()
 	e.waitForLockWaiters(1)
-	e.txTransfer(l, tx1, e.move("t1-b", x, w2, "3")) // waits for X: deadlock, T2's call is the victim
+	// Waits for X: a deadlock. T2 waited first, so its deadlock check fires
+	// first and its call is the victim, retried inside the ledger. On a
+	// loaded server T1's check may fire first instead: its call cannot undo
+	// the cycle (T1's first call holds Y), so it is ErrConflict, and T1 does
+	// what a caller does with it: roll back and run again.
+	if _, err := l.TransferTx(e.ctx, tx1, e.move("t1-b", x, w2, "3")); errors.Is(err, ledger.ErrConflict) {
+		if err := tx1.Rollback(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-t2; err != nil {
+			t.Fatalf("T2: %v", err)
+		}
+		tx1 = e.begin()
+		e.txTransfer(l, tx1, e.move("t1-a", y, w1, "1"))
+		e.txTransfer(l, tx1, e.move("t1-b", x, w2, "3"))
+		t2 <- nil
+	} else if err != nil {
+		t.Fatalf("transfer t1-b in tx: %v", err)
+	}
 	if err := tx1.Commit(e.ctx); err != nil {
 		t.Fatalf("commit T1: %v", err)
 	}
