@@ -13,6 +13,7 @@ import (
 
 	"github.com/tallyhq/tally/benchmarks"
 	"github.com/tallyhq/tally/db/localpg"
+	"github.com/tallyhq/tally/db/testdb"
 )
 
 // The smoke tests run each benchmark with tiny sizes in its own scratch
@@ -35,6 +36,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func TestCallbacksSmoke(t *testing.T) {
 	u := serverURL(t)
+	testdb.Reserve(t, 2*12+2) // its pool, the workers' twin pool, the scratch database's admin
 	var out bytes.Buffer
 	res, err := benchmarks.Callbacks(context.Background(), benchmarks.CallbacksConfig{
 		URL:         u,
@@ -65,6 +67,7 @@ func TestCallbacksSmoke(t *testing.T) {
 
 func TestReconSmoke(t *testing.T) {
 	u := serverURL(t)
+	testdb.Reserve(t, 8+2)
 	var out bytes.Buffer
 	res, err := benchmarks.Recon(context.Background(), benchmarks.ReconConfig{
 		URL:          u,

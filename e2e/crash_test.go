@@ -22,7 +22,7 @@ import (
 // needed for it.
 func TestCallbackOfAKilledWorkerReachesTheLedgerWithinAMinute(t *testing.T) {
 	t.Parallel()
-	e := tallytest.New(t, tallytest.Options{NoWorkers: true, Wait: 90 * time.Second,
+	e := tallytest.New(t, tallytest.Options{NoWorkers: true, Wait: 90 * time.Second, ExtraConnections: 4, // the worker process's pool
 		// Only the requeue sweep runs on the schedule: no poll may settle the order.
 		Jobs: jobs.Options{Schedule: true, SyncEvery: time.Hour, ExpireEvery: time.Hour}})
 	ctx := context.Background()

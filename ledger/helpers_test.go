@@ -39,7 +39,7 @@ func newEnv(t testing.TB) *env {
 func newEnvPool(t testing.TB, maxConns int32) *env {
 	t.Helper()
 	ctx := context.Background()
-	_, url := testdb.NewWithURL(t)
+	_, url := testdb.NewWithURLReserving(t, int(maxConns))
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)

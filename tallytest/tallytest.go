@@ -80,6 +80,9 @@ type Options struct {
 	// NoCallbackGroups applies every stored callback in a transaction of its
 	// own (orders.Options.NoCallbackGroups).
 	NoCallbackGroups bool
+	// ExtraConnections are connections the test opens besides the Env's (a
+	// worker process of its own): reserved with the Env's (testdb.Reserve).
+	ExtraConnections int
 	// Server tunes tally's HTTP server (its Logger is the Env's).
 	Server server.Options
 	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
@@ -97,6 +100,10 @@ type Options struct {
 	// (egress.WithLookup); nil is the system resolver.
 	EgressLookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
+
+// envPoolSize is the size of tally's own pool in an Env, sized like a small
+// deployment.
+const envPoolSize = 16
 
 // Env is a running tally.
 type Env struct {
@@ -157,7 +164,7 @@ func New(t testing.TB, opts Options) *Env {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
 	ctx := context.Background()
-	testPool, dbURL := testdb.NewWithURL(t)
+	testPool, dbURL := testdb.NewWithURLReserving(t, envPoolSize+opts.ExtraConnections)
 	e := &Env{T: t, Pool: testPool, DBURL: dbURL, Accounts: map[string]string{}, CallbackKeys: map[string]string{}, wait: opts.Wait}
 	// tally gets its own pool, sized like a small deployment, optionally through
 	// a proxy the test can cut.
@@ -170,7 +177,7 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 20
+	cfg.MaxConns = envPoolSize
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -35,14 +35,35 @@ func New(tb testing.TB) *pgxpool.Pool {
 // opens its own connections (a second process, a second pool).
 func NewWithURL(tb testing.TB) (*pgxpool.Pool, string) {
 	tb.Helper()
+	return NewWithURLReserving(tb, 0)
+}
+
+// NewWithURLReserving is NewWithURL for a test that will open extra more
+// connections (a pool of its own, a second process): they are reserved
+// (Reserve) together with the database's own, at once, so that tests
+// waiting for slots never each hold a part of what they need.
+func NewWithURLReserving(tb testing.TB, extra int) (*pgxpool.Pool, string) {
+	tb.Helper()
+	Reserve(tb, PoolSize+1+extra) // the pool, pgtestdb's connection to the server, and extra
 	conf := pgtestdb.Custom(tb, serverConfig(tb), migrator{})
 	u := conf.URL()
-	pool, err := db.Connect(context.Background(), u)
+	return connect(tb, u), u
+}
+
+// connect opens a pool of PoolSize connections on u, closed when tb ends.
+func connect(tb testing.TB, u string) *pgxpool.Pool {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		tb.Fatalf("test database URL: %v", err)
+	}
+	cfg.MaxConns = PoolSize
+	pool, err := db.ConnectConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("connect to test database: %v", err)
 	}
 	tb.Cleanup(pool.Close)
-	return pool, u
+	return pool
 }
 
 var (
@@ -118,11 +139,7 @@ func (migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) er
 // testing the migrations themselves.
 func NewEmpty(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
+	Reserve(tb, PoolSize+1)
 	conf := pgtestdb.Custom(tb, serverConfig(tb), pgtestdb.NoopMigrator{})
-	pool, err := db.Connect(context.Background(), conf.URL())
-	if err != nil {
-		tb.Fatalf("connect to test database: %v", err)
-	}
-	tb.Cleanup(pool.Close)
-	return pool
+	return connect(tb, conf.URL())
 }
