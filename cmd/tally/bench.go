@@ -30,7 +30,7 @@ the same rows written by raw SQL through pgx and through pgbench. Prints
 transfers/s and p50/p99 latency, then runs ledger.Check over the result.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := g.url(cmd.Context())
+			u, err := g.devURL(cmd.Context())
 			if err != nil {
 				return err
 			}

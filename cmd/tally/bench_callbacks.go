@@ -27,7 +27,7 @@ the job that posted its deposit) with the share posted within one second; then
 checks that every acknowledged deposit was settled once and runs ledger.Check.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := g.url(cmd.Context())
+			u, err := g.devURL(cmd.Context())
 			if err != nil {
 				return err
 			}

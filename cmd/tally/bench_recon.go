@@ -31,7 +31,7 @@ and of the run, and the run's findings against the differences planted; exits
 non-zero when they differ.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := g.url(cmd.Context())
+			u, err := g.devURL(cmd.Context())
 			if err != nil {
 				return err
 			}

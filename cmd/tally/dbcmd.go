@@ -19,7 +19,7 @@ func newDBCmd(g *globals) *cobra.Command {
 		Short: "Print the database URL, starting a throwaway cluster when no server answers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := g.url(cmd.Context())
+			u, err := g.devURL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -40,7 +40,7 @@ func newDBCmd(g *globals) *cobra.Command {
 		Short: "Check that the database answers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := g.url(cmd.Context())
+			u, err := g.devURL(cmd.Context())
 			if err != nil {
 				return err
 			}

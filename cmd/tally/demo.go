@@ -33,7 +33,7 @@ started is stopped at the end; a PostgreSQL cluster it had to start is stopped t
 			if g.databaseURL == "" && os.Getenv("DATABASE_URL") == "" {
 				startedPG = !localpg.ThrowawayRunning(ctx, localpg.Options{})
 			}
-			u, err := g.url(ctx)
+			u, err := g.devURL(ctx)
 			if err != nil {
 				return err
 			}

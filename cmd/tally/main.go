@@ -79,12 +79,32 @@ func (g *globals) setupLogger() error {
 	return nil
 }
 
-// url resolves the database URL: the flag, else localpg's discovery.
+// url resolves the database URL of an operator's command: the flag, else
+// $DATABASE_URL, else a server localpg finds running (never one it starts).
 func (g *globals) url(ctx context.Context) (string, error) {
 	if g.databaseURL != "" {
 		return g.databaseURL, nil
 	}
+	return localpg.URL(ctx, localpg.Options{NoStart: true})
+}
+
+// devURL is url for the development helpers (demo, bench, db): they may
+// start a throwaway cluster, installing PostgreSQL's packages first.
+func (g *globals) devURL(ctx context.Context) (string, error) {
+	if g.databaseURL != "" {
+		return g.databaseURL, nil
+	}
 	return localpg.URL(ctx, localpg.Options{})
+}
+
+// requireDatabaseURL refuses to run a server command (serve, worker,
+// migrate) on a database nobody named: a misconfigured deploy must fail at
+// once, not serve or migrate whatever answers on localhost.
+func (g *globals) requireDatabaseURL(command string) error {
+	if g.databaseURL != "" || os.Getenv("DATABASE_URL") != "" {
+		return nil
+	}
+	return fmt.Errorf("tally %s: set DATABASE_URL (or --database-url) to the database it runs on; for a development database, `tally db url` finds or starts one", command)
 }
 
 // pool opens a pool on the resolved database.

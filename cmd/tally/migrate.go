@@ -20,6 +20,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.requireDatabaseURL("migrate"); err != nil {
+				return err
+			}
 			pool, err := g.pool(cmd.Context())
 			if err != nil {
 				return err
@@ -35,6 +38,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Short: "Roll back the last tally migration (or down to --to; --river also drops River's tables at 0)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.requireDatabaseURL("migrate"); err != nil {
+				return err
+			}
 			pool, err := g.pool(cmd.Context())
 			if err != nil {
 				return err
@@ -50,6 +56,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Short: "List migrations and whether each is applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.requireDatabaseURL("migrate"); err != nil {
+				return err
+			}
 			pool, err := g.pool(cmd.Context())
 			if err != nil {
 				return err

@@ -101,6 +101,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := g.requireDatabaseURL("serve"); err != nil {
+				return err
+			}
 			tlsCfg, err := loadTLS(tlsCert, tlsKey)
 			if err != nil {
 				return err
@@ -190,6 +193,9 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := g.requireDatabaseURL("worker"); err != nil {
+				return err
+			}
 			if err := checkPublicURL(publicURL, true); err != nil {
 				return err
 			}

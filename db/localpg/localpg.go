@@ -37,7 +37,14 @@ type Options struct {
 	Dir string
 	// Logger receives progress messages; default slog.Default().
 	Logger *slog.Logger
+	// NoStart finds a server ($DATABASE_URL, 127.0.0.1:5432, a throwaway
+	// cluster already running) but never starts or installs one: for the
+	// operator's commands, which must not bring up an empty database.
+	NoStart bool
 }
+
+// ErrNoServer: no server answers and Options.NoStart forbade starting one.
+var ErrNoServer = errors.New("no PostgreSQL server: set DATABASE_URL")
 
 // URL returns a connection URL for tally's database, starting a server when needed.
 // The database named in the URL exists when URL returns.
@@ -49,6 +56,11 @@ func URL(ctx context.Context, opts Options) (string, error) {
 	system := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	if answers(ctx, system) {
 		return ensureDatabase(ctx, system, DefaultDatabase)
+	}
+	if opts.NoStart {
+		if !ThrowawayRunning(ctx, opts) {
+			return "", fmt.Errorf("nothing answers on 127.0.0.1:5432 and no development cluster runs: %w", ErrNoServer)
+		}
 	}
 	admin, err := startThrowaway(ctx, opts)
 	if err != nil {
