@@ -11,17 +11,17 @@ import (
 // TestConformance runs the providers' conformance suite against CXPay.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
-		Name:         Provider,
+		Name:         Name,
 		Ack:          Ack,
 		New:          func(c providers.Config) (providers.Adapter, error) { return New(c) },
 		NewSimulator: func(c sim.Config) sim.Simulator { return NewSimulator(c) },
 		Merchant: sim.Merchant{
 			ID: testMerchant, Secret: testKey,
-			Options:        map[string]string{SimOptPayCodes: "PIX", SimOptCurrency: "BRL"},
+			Options:        map[string]string{SimOptionPayCodes: "PIX", SimOptionCurrency: "BRL"},
 			DepositFeeRate: dec("0.01"), PayoutFeeRate: dec("0.02"), PayoutFixedFee: dec("1"),
 			Balances: map[string]*sim.Balance{"BRL": {Available: dec("1000")}},
 		},
-		Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"},
+		Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"},
 		Deposit: func(no string) providers.DepositRequest {
 			return providers.DepositRequest{OrderNo: no, Amount: dec("80.00"), Currency: "BRL",
 				Payer: providers.Party{Name: "Ana Souza", TaxID: "12345678909", Phone: "+5511999990000", Email: "ana@example.com"}}

@@ -289,7 +289,7 @@ func TestSimulatorRequiredFieldsPerCountry(t *testing.T) {
 	var merchants []sim.Merchant
 	for _, c := range currencies {
 		merchants = append(merchants, sim.Merchant{
-			ID: "M-" + c, Secret: testKey, Options: map[string]string{SimOptCurrency: c},
+			ID: "M-" + c, Secret: testKey, Options: map[string]string{SimOptionCurrency: c},
 			Balances: map[string]*sim.Balance{c: {Available: dec("1000000")}},
 		})
 	}
