@@ -14,7 +14,7 @@ import (
 func TestConformance(t *testing.T) {
 	key := platformKey(t)
 	conformance.Run(t, conformance.Harness{
-		Name:         Provider,
+		Name:         Name,
 		Ack:          Ack,
 		New:          func(c providers.Config) (providers.Adapter, error) { return New(c) },
 		NewSimulator: func(c sim.Config) sim.Simulator { return newSimulator(c, key) },
