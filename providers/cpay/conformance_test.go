@@ -14,7 +14,7 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Name:         Name,
-		Ack:          AckOK,
+		Ack:          Ack,
 		New:          func(c providers.Config) (providers.Adapter, error) { return New(c) },
 		NewSimulator: func(c sim.Config) sim.Simulator { return NewSimulator(c) },
 		Merchant: sim.Merchant{
