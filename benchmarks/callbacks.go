@@ -586,7 +586,7 @@ func insertPendingDeposits(ctx context.Context, st *stack, n, customers int) err
 }
 
 // callbackBody is CXPay's success callback for order i, exactly as its
-// simulator renders one (providers/cxpay/protocol.go), signed with cxpay.Sign.
+// simulator renders one (providers/cxpay/simcallback.go), signed with cxpay.Sign.
 func callbackBody(i int) []byte {
 	amount := strconv.Itoa(orderAmount(i)) + ".00"
 	const fee = "1.50"

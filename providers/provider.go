@@ -7,7 +7,8 @@
 // Each provider lives in its own sub-package (usdtpay, cxpay, usdtcnpay, cpay,
 // vpay) with the same shape: the adapter (client and callback parsing), its
 // signing rule, its status mapping, and a faithful simulator built on package
-// providers/sim. An adapter depends only on an *http.Client and a base URL, so the
+// providers/sim, in the same files under the same names (README.md in this
+// directory), each pair passing the suite of package providers/conformance. An adapter depends only on an *http.Client and a base URL, so the
 // same code talks to the simulator and to the real provider.
 package providers
 

@@ -3,6 +3,7 @@ package cpay
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 
 // The webhook answers: C-Pay's "webhook server returns OK or FAIL text".
 const (
-	AckOK   = "OK"
+	Ack     = "OK"
 	AckFail = "FAIL"
 )
 
@@ -129,4 +130,18 @@ func parseTime(s string) (time.Time, error) {
 		return time.Unix(n, 0).UTC(), nil
 	}
 	return time.UnixMilli(n).UTC(), nil
+}
+
+// Reply answers a webhook: "OK" once it is stored; "FAIL" otherwise, with 400
+// for a webhook that will never verify or parse and 500 for our own failure, so
+// that C-Pay retries.
+func (a *Adapter) Reply(err error) providers.Reply {
+	switch {
+	case err == nil:
+		return providers.TextReply(http.StatusOK, Ack)
+	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
+		return providers.TextReply(http.StatusBadRequest, AckFail)
+	default:
+		return providers.TextReply(http.StatusInternalServerError, AckFail)
+	}
 }

@@ -200,7 +200,7 @@ func TestCallbackGivesUpAfterTenTries(t *testing.T) {
 	if len(ds) != 10 || ds[9].Attempt != 10 || ds[9].Acked {
 		t.Fatalf("deliveries = %d, last %+v; want ten unacknowledged tries", len(ds), ds[len(ds)-1])
 	}
-	if Protocol.Ack(Protocol{}) != "OK" || len(Protocol{}.Schedule()) != 9 {
+	if protocol.Ack(protocol{}) != "OK" || len(protocol{}.Schedule()) != 9 {
 		t.Fatal("protocol ack or schedule")
 	}
 }

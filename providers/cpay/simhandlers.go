@@ -1,6 +1,8 @@
 package cpay
 
 import (
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -469,4 +471,58 @@ func (s *Simulator) cashierURL(m sim.Merchant, orderID string) string {
 
 func cashierSign(m sim.Merchant, orderID string) string {
 	return Sign(map[string]string{"orderId": orderID}, m.Secret)
+}
+
+// walletNetworks lists, in the document's order, the currencies and networks
+// a user gets an address for.
+var walletNetworks = []struct{ currency, network string }{
+	{"USDT", NetworkTRON}, {"TRX", NetworkTRON},
+	{"USDT", NetworkBSC}, {"BNB", NetworkBSC},
+	{"USDT", NetworkEthereum}, {"ETH", NetworkEthereum},
+	{"BTC", NetworkBitcoin},
+}
+
+// walletAddresses are a user's deposit addresses: one per network, shared by
+// the currencies of that network, the same on every call.
+func walletAddresses(merchantID, userID string) []providers.WalletAddress {
+	out := make([]providers.WalletAddress, 0, len(walletNetworks))
+	for _, n := range walletNetworks {
+		out = append(out, providers.WalletAddress{Currency: n.currency, Network: n.network, Address: addressFor(merchantID, userID, n.network)})
+	}
+	return out
+}
+
+// addressFor derives a user's address on a network from merchant, user and
+// network, in the network's format.
+func addressFor(merchantID, userID, network string) string {
+	sum := sha512.Sum512([]byte("cpay-sim-address\x00" + merchantID + "\x00" + userID + "\x00" + network))
+	const base58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	b58 := func(prefix string) string {
+		b := []byte(prefix)
+		for i := 0; i < 33; i++ {
+			b = append(b, base58[int(sum[i])%len(base58)])
+		}
+		return string(b)
+	}
+	switch network {
+	case NetworkTRON:
+		return b58("T")
+	case NetworkBitcoin:
+		return b58("3")
+	default:
+		return "0x" + hex.EncodeToString(sum[:20])
+	}
+}
+
+// defaultNetwork is the network a cashier order of currency is paid on.
+func defaultNetwork(currency string) string {
+	switch currency {
+	case "BTC":
+		return NetworkBitcoin
+	case "ETH":
+		return NetworkEthereum
+	case "BNB":
+		return NetworkBSC
+	}
+	return NetworkTRON
 }

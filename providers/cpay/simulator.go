@@ -48,7 +48,7 @@ var _ sim.Simulator = (*Simulator)(nil)
 // URLs point under it).
 func NewSimulator(cfg sim.Config) *Simulator {
 	s := &Simulator{
-		engine: cfg.NewEngine(Name, Protocol{}, AmountDecimals),
+		engine: cfg.NewEngine(Name, protocol{}, AmountDecimals),
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
 		mux:    http.NewServeMux(),
 		log:    cfg.Logger,

@@ -138,3 +138,24 @@ func (p params) set(k, v string) {
 		p[k] = v
 	}
 }
+
+// The documented paths, relative to the domain (https://api.cpay.ltd,
+// https://sandbox-api.cpay.ltd, or a sandbox prefix).
+const (
+	PathGetWalletAddress             = "/openapi/v1/getWalletAddress"
+	PathWithdraw                     = "/openapi/v1/withdraw"
+	PathCreateFiatPayoutOrder        = "/openapi/v1/createFiatPayoutOrder"
+	PathGetMerchantBalance           = "/openapi/v1/getMerchantBalance"
+	PathGetExchangeRate              = "/openapi/v1/getExchangeRate"
+	PathGetExchangeRateForCreditCard = "/openapi/v1/getExchangeRateForCreditCard"
+	PathGetOrderDetail               = "/openapi/v1/getOrderDetail"
+	PathExchange                     = "/openapi/v1/exchange"
+	PathCreateOrder                  = "/openapi/v1/createOrder"
+	PathCreateOrderByCreditCard      = "/openapi/v1/createOrderByCreditCard"
+
+	// PathCreateFiatPayoutOrderAsDocumented is the fiat payout URL exactly as
+	// the document prints it, "/openapi/v1" twice. The adapter uses
+	// PathCreateFiatPayoutOrder (the document's own request example does); the
+	// simulator answers both.
+	PathCreateFiatPayoutOrderAsDocumented = "/openapi/v1" + PathCreateFiatPayoutOrder
+)

@@ -1,7 +1,6 @@
 package cxpay
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,18 +19,28 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
+// Name is this package's provider name.
+const Name = "cxpay"
+
+// Hosts are the API hosts cxpay.txt names: none (its only URL is
+// http://localhost:8888/pay/xxx in an example answer). A merchant may set a
+// CXPay base URL through the API only on a host the operator allows (tally
+// serve --provider-host-allow); the operator's own tooling (tally account
+// add) takes any host the egress policy allows.
+var Hosts []string
+
 // Config.Options keys this adapter understands.
 const (
-	// OptPayCode is the collection payCode ("merchant backend query"); required.
-	OptPayCode = "pay_code"
-	// OptPayoutPayCode is the payout payCode; default the collection one.
-	OptPayoutPayCode = "payout_pay_code"
-	// OptCurrency is the account's single currency (required).
-	OptCurrency = "currency"
-	// OptAmountDecimals is how many decimals amounts may carry (0..2); default
+	// OptionPayCode is the collection payCode ("merchant backend query"); required.
+	OptionPayCode = "pay_code"
+	// OptionPayoutPayCode is the payout payCode; default the collection one.
+	OptionPayoutPayCode = "payout_pay_code"
+	// OptionCurrency is the account's single currency (required).
+	OptionCurrency = "currency"
+	// OptionAmountDecimals is how many decimals amounts may carry (0..2); default
 	// 2. IDR payouts carry none whatever it says (the document forbids
 	// decimals on Indonesian payouts only).
-	OptAmountDecimals = "amount_decimals"
+	OptionAmountDecimals = "amount_decimals"
 )
 
 // ExtraRemark is the one DepositRequest/PayoutRequest Extra key understood: it
@@ -68,32 +77,32 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if cfg.Secret.Reveal() == "" {
 		missing = append(missing, "Secret")
 	}
-	if strings.TrimSpace(cfg.Options[OptPayCode]) == "" {
-		missing = append(missing, "Options[\""+OptPayCode+"\"]")
+	if strings.TrimSpace(cfg.Options[OptionPayCode]) == "" {
+		missing = append(missing, "Options[\""+OptionPayCode+"\"]")
 	}
 	// No request field tells CXPay a currency: the merchant account settles in
 	// its one currency, and tally's books follow this option. It is required
 	// (a default would decide the books for an account configured elsewhere).
-	if strings.TrimSpace(cfg.Options[OptCurrency]) == "" {
-		missing = append(missing, "Options[\""+OptCurrency+"\"] (the account's settlement currency, e.g. BRL)")
+	if strings.TrimSpace(cfg.Options[OptionCurrency]) == "" {
+		missing = append(missing, "Options[\""+OptionCurrency+"\"] (the account's settlement currency, e.g. BRL)")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("cxpay: missing config: %s", strings.Join(missing, ", "))
 	}
 	for k := range cfg.Options {
 		switch k {
-		case OptPayCode, OptPayoutPayCode, OptCurrency, OptAmountDecimals:
+		case OptionPayCode, OptionPayoutPayCode, OptionCurrency, OptionAmountDecimals:
 		default:
-			return nil, fmt.Errorf("cxpay: unknown option %q (known: %s, %s, %s, %s)", k, OptPayCode, OptPayoutPayCode, OptCurrency, OptAmountDecimals)
+			return nil, fmt.Errorf("cxpay: unknown option %q (known: %s, %s, %s, %s)", k, OptionPayCode, OptionPayoutPayCode, OptionCurrency, OptionAmountDecimals)
 		}
 	}
 	a := &Adapter{
 		cfg:           cfg,
-		tr:            providers.NewTransport(Provider, cfg),
+		tr:            providers.NewTransport(Name, cfg),
 		log:           cfg.Logger,
-		payCode:       strings.TrimSpace(cfg.Options[OptPayCode]),
-		payoutPayCode: strings.TrimSpace(cfg.Options[OptPayoutPayCode]),
-		currency:      strings.ToUpper(strings.TrimSpace(cfg.Options[OptCurrency])),
+		payCode:       strings.TrimSpace(cfg.Options[OptionPayCode]),
+		payoutPayCode: strings.TrimSpace(cfg.Options[OptionPayoutPayCode]),
+		currency:      strings.ToUpper(strings.TrimSpace(cfg.Options[OptionCurrency])),
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -102,13 +111,13 @@ func New(cfg providers.Config) (*Adapter, error) {
 		a.payoutPayCode = a.payCode
 	}
 	if len(a.currency) != 3 || strings.Trim(a.currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return nil, fmt.Errorf("cxpay: option %s %q is not a three-letter currency code", OptCurrency, a.currency)
+		return nil, fmt.Errorf("cxpay: option %s %q is not a three-letter currency code", OptionCurrency, a.currency)
 	}
 	a.decimals = DefaultAmountDecimals
-	if s := strings.TrimSpace(cfg.Options[OptAmountDecimals]); s != "" {
+	if s := strings.TrimSpace(cfg.Options[OptionAmountDecimals]); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 2 {
-			return nil, fmt.Errorf("cxpay: option %s %q must be 0, 1 or 2", OptAmountDecimals, s)
+			return nil, fmt.Errorf("cxpay: option %s %q must be 0, 1 or 2", OptionAmountDecimals, s)
 		}
 		a.decimals = int32(n)
 	}
@@ -117,7 +126,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 }
 
 // Provider returns "cxpay".
-func (a *Adapter) Provider() string { return Provider }
+func (a *Adapter) Provider() string { return Name }
 
 // Capabilities: collections with a cashier page, payouts, one order query for
 // both, the balance, signed callbacks; one currency per account.
@@ -178,7 +187,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	}
 	if err := json.Unmarshal(data, &d); err != nil || strings.TrimSpace(d.URL) == "" {
 		// Code 200 means the order exists; without its URL, query before retrying.
-		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Provider, Op: op, Code: "200",
+		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Name, Op: op, Code: "200",
 			Message: "success answer without a cashier url: " + providers.Snippet(raw)}
 	}
 	a.log.InfoContext(ctx, "cxpay deposit created", "account", a.cfg.Account, "order_no", req.OrderNo, "amount", params["amount"], "currency", a.currency)
@@ -199,7 +208,7 @@ func (a *Adapter) CreatePayout(ctx context.Context, req providers.PayoutRequest)
 	}
 	p, perr := ParseJSONParams(data)
 	if perr != nil || p["platOrderId"] == "" {
-		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Provider, Op: op, Code: "200",
+		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Name, Op: op, Code: "200",
 			Message: "success answer without a platOrderId: " + providers.Snippet(raw)}
 	}
 	a.log.InfoContext(ctx, "cxpay payout created", "account", a.cfg.Account, "order_no", req.OrderNo, "provider_order_id", p["platOrderId"], "amount", params["amount"], "currency", a.currency)
@@ -216,22 +225,22 @@ func (a *Adapter) CreatePayout(ctx context.Context, req providers.PayoutRequest)
 func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*providers.Event, error) {
 	const op = "order/query"
 	if strings.TrimSpace(q.OrderNo) == "" {
-		return nil, providers.Invalid(Provider, op, "CXPay queries orders by merchant order number only; OrderNo is empty")
+		return nil, providers.Invalid(Name, op, "CXPay queries orders by merchant order number only; OrderNo is empty")
 	}
 	data, raw, err := a.call(ctx, op, PathOrderQuery, map[string]string{"orderId": q.OrderNo}, false)
 	if err != nil {
 		var pe *providers.Error
 		if errors.As(err, &pe) && isOrderNotFound(pe) {
-			return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Provider, Op: op, Code: pe.Code, Message: pe.Message}
+			return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Name, Op: op, Code: pe.Code, Message: pe.Message}
 		}
 		return nil, err
 	}
 	p, err := ParseJSONParams(data)
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "unreadable order data", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "unreadable order data", Err: err}
 	}
 	if p["orderId"] != "" && p["orderId"] != q.OrderNo {
-		return nil, providers.Errorf(providers.ErrTransient, Provider, op, "asked for order %q, answered for %q", q.OrderNo, p["orderId"])
+		return nil, providers.Errorf(providers.ErrTransient, Name, op, "asked for order %q, answered for %q", q.OrderNo, p["orderId"])
 	}
 	if p["orderId"] == "" {
 		p["orderId"] = q.OrderNo
@@ -254,15 +263,15 @@ func (a *Adapter) QueryBalances(ctx context.Context) ([]providers.Balance, error
 	}
 	p, err := ParseJSONParams(data)
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "unreadable balance data", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "unreadable balance data", Err: err}
 	}
 	total, err := providers.ParseAmount(p["balanceAll"])
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "balanceAll", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "balanceAll", Err: err}
 	}
 	usable, err := providers.ParseAmount(p["balanceUsable"])
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "balanceUsable", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "balanceUsable", Err: err}
 	}
 	return []providers.Balance{{Currency: a.currency, Total: total, Available: usable, Frozen: total.Sub(usable)}}, nil
 }
@@ -282,7 +291,7 @@ func (a *Adapter) depositParams(req providers.DepositRequest) (map[string]string
 		"email":       req.Payer.Email,
 	}
 	if req.PayCurrency != "" && req.PayCurrency != req.Currency {
-		return nil, providers.Invalid(Provider, op, "pay currency %q: the account settles in %s; leave PayCurrency empty or the same", req.PayCurrency, a.currency)
+		return nil, providers.Invalid(Name, op, "pay currency %q: the account settles in %s; leave PayCurrency empty or the same", req.PayCurrency, a.currency)
 	}
 	if err := a.common(op, p, req.Amount, a.decimals, req.Currency, req.Extra); err != nil {
 		return nil, err
@@ -324,17 +333,17 @@ func (a *Adapter) payoutParams(req providers.PayoutRequest) (map[string]string, 
 // common checks what deposits and payouts share and sets amount (with
 // exactly places decimals) and the Extra remark in p.
 func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal, places int32, currency string, extra map[string]string) error {
-	if err := providers.CheckCurrency(Provider, op, []string{a.currency}, currency); err != nil {
+	if err := providers.CheckCurrency(Name, op, []string{a.currency}, currency); err != nil {
 		return err
 	}
 	caps := a.Capabilities()
 	caps.AmountDecimals = places
-	if err := providers.CheckAmount(Provider, op, caps, amount); err != nil {
+	if err := providers.CheckAmount(Name, op, caps, amount); err != nil {
 		return err
 	}
 	s, err := providers.FormatFixed(amount, places)
 	if err != nil {
-		return providers.Invalid(Provider, op, "%v", err)
+		return providers.Invalid(Name, op, "%v", err)
 	}
 	p["amount"] = s
 	for k, v := range p {
@@ -343,19 +352,19 @@ func (a *Adapter) common(op string, p map[string]string, amount decimal.Decimal,
 		}
 	}
 	if no := p["orderId"]; no != strings.TrimSpace(no) || strings.ContainsFunc(no, unicode.IsControl) {
-		return providers.Invalid(Provider, op, "order number %q has surrounding spaces or control characters", no)
+		return providers.Invalid(Name, op, "order number %q has surrounding spaces or control characters", no)
 	}
 	if n := utf8.RuneCountInString(p["orderId"]); n > MaxOrderIDLen {
-		return providers.Invalid(Provider, op, "order number %q is %d characters; CXPay accepts at most %d", p["orderId"], n, MaxOrderIDLen)
+		return providers.Invalid(Name, op, "order number %q is %d characters; CXPay accepts at most %d", p["orderId"], n, MaxOrderIDLen)
 	}
 	for _, f := range []string{"notifyUrl", "callbackUrl"} {
 		if v := p[f]; v != "" && !absoluteHTTP(v) {
-			return providers.Invalid(Provider, op, "%s %q is not an absolute http(s) URL", f, v)
+			return providers.Invalid(Name, op, "%s %q is not an absolute http(s) URL", f, v)
 		}
 	}
 	for k, v := range extra {
 		if k != ExtraRemark {
-			return providers.Invalid(Provider, op, "unknown Extra key %q (CXPay understands only %q)", k, ExtraRemark)
+			return providers.Invalid(Name, op, "unknown Extra key %q (CXPay understands only %q)", k, ExtraRemark)
 		}
 		if v != "" {
 			p["remark"] = strings.TrimSpace(v)
@@ -391,7 +400,7 @@ func requireWire(op string, p map[string]string, required []string, source map[s
 		}
 	}
 	if len(missing) > 0 {
-		return providers.Invalid(Provider, op, "missing required field(s): %s", strings.Join(missing, ", "))
+		return providers.Invalid(Name, op, "missing required field(s): %s", strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -410,7 +419,7 @@ func (a *Adapter) call(ctx context.Context, op, path string, params map[string]s
 	params[SignField] = Sign(params, a.cfg.Secret.Reveal())
 	body, err := json.Marshal(params)
 	if err != nil {
-		return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Err: err}
+		return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Err: err}
 	}
 	resp, err := a.tr.Do(ctx, providers.Call{Op: op, Method: http.MethodPost, Path: path, ContentType: "application/json", Body: body, Creates: creates})
 	if err != nil {
@@ -423,9 +432,9 @@ func (a *Adapter) call(ctx context.Context, op, path string, params map[string]s
 	env, err := parseEnvelope(resp.Body)
 	if err != nil {
 		if resp.Status >= 400 {
-			return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: fmt.Sprintf("HTTP %d", resp.Status), Message: providers.Snippet(resp.Body)}
+			return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Name, Op: op, Code: fmt.Sprintf("HTTP %d", resp.Status), Message: providers.Snippet(resp.Body)}
 		}
-		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Provider, Op: op, Message: "unreadable answer: " + providers.Snippet(resp.Body), Err: err}
+		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Name, Op: op, Message: "unreadable answer: " + providers.Snippet(resp.Body), Err: err}
 	}
 	code, msg := env.code, env.message()
 	switch {
@@ -434,53 +443,10 @@ func (a *Adapter) call(ctx context.Context, op, path string, params map[string]s
 	case code >= 400 && code < 500:
 		a.log.WarnContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "order_no", params["orderId"], "code", code)
 		a.log.DebugContext(ctx, "cxpay refused", "account", a.cfg.Account, "op", op, "code", code, "message", providers.Redact(msg))
-		return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}
+		return nil, resp.Body, &providers.Error{Kind: providers.ErrRejected, Provider: Name, Op: op, Code: strconv.Itoa(code), Message: msg}
 	default:
-		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Provider, Op: op, Code: strconv.Itoa(code), Message: msg}
+		return nil, resp.Body, &providers.Error{Kind: unsure, Provider: Name, Op: op, Code: strconv.Itoa(code), Message: msg}
 	}
-}
-
-// envelope is CXPay's answer: {code, success, msg, desc, data}.
-type envelope struct {
-	code int
-	Msg  *string         `json:"msg"`
-	Desc *string         `json:"desc"`
-	Data json.RawMessage `json:"data"`
-}
-
-// message is desc (the error message) or else msg.
-func (e envelope) message() string {
-	if e.Desc != nil && strings.TrimSpace(*e.Desc) != "" {
-		return strings.TrimSpace(*e.Desc)
-	}
-	if e.Msg != nil {
-		return strings.TrimSpace(*e.Msg)
-	}
-	return ""
-}
-
-// parseEnvelope reads an answer; the code may come as a number or a string.
-func parseEnvelope(b []byte) (envelope, error) {
-	var raw struct {
-		Code json.RawMessage `json:"code"`
-		envelope
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return envelope{}, err
-	}
-	text, ok, err := jsonValueText(raw.Code)
-	if err != nil || !ok {
-		return envelope{}, fmt.Errorf("answer without a code")
-	}
-	code, err := strconv.Atoi(strings.TrimSpace(text))
-	if err != nil {
-		return envelope{}, fmt.Errorf("code %q is not a number", text)
-	}
-	env := raw.envelope
-	env.code = code
-	return env, nil
 }
 
 // absoluteHTTP reports whether s is an absolute http or https URL with a host.

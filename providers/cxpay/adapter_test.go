@@ -13,7 +13,7 @@ import (
 )
 
 func TestNewConfig(t *testing.T) {
-	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet}
+	base := providers.Config{BaseURL: "https://api.cxpay.example", MerchantID: "M1", Secret: "k", Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}, Logger: quiet}
 	with := func(f func(*providers.Config)) providers.Config {
 		c := base
 		c.Options = map[string]string{}
@@ -27,13 +27,13 @@ func TestNewConfig(t *testing.T) {
 		"no base url":      with(func(c *providers.Config) { c.BaseURL = "" }),
 		"no merchant":      with(func(c *providers.Config) { c.MerchantID = " " }),
 		"no secret":        with(func(c *providers.Config) { c.Secret = "" }),
-		"no pay code":      with(func(c *providers.Config) { delete(c.Options, OptPayCode) }),
-		"no currency":      with(func(c *providers.Config) { delete(c.Options, OptCurrency) }),
-		"blank currency":   with(func(c *providers.Config) { c.Options[OptCurrency] = " " }),
+		"no pay code":      with(func(c *providers.Config) { delete(c.Options, OptionPayCode) }),
+		"no currency":      with(func(c *providers.Config) { delete(c.Options, OptionCurrency) }),
+		"blank currency":   with(func(c *providers.Config) { c.Options[OptionCurrency] = " " }),
 		"unknown option":   with(func(c *providers.Config) { c.Options["paycode"] = "X" }),
-		"bad currency":     with(func(c *providers.Config) { c.Options[OptCurrency] = "REAL" }),
-		"decimals 3":       with(func(c *providers.Config) { c.Options[OptAmountDecimals] = "3" }),
-		"decimals letters": with(func(c *providers.Config) { c.Options[OptAmountDecimals] = "two" }),
+		"bad currency":     with(func(c *providers.Config) { c.Options[OptionCurrency] = "REAL" }),
+		"decimals 3":       with(func(c *providers.Config) { c.Options[OptionAmountDecimals] = "3" }),
+		"decimals letters": with(func(c *providers.Config) { c.Options[OptionAmountDecimals] = "two" }),
 	}
 	for name, c := range bad {
 		if _, err := New(c); err == nil {
@@ -54,7 +54,7 @@ func TestNewConfig(t *testing.T) {
 		len(caps.PayoutCurrencies) != 1 || caps.PayoutCurrencies[0] != "BRL" {
 		t.Fatalf("defaults: %+v payout code %q", caps, a.payoutPayCode)
 	}
-	idr, err := New(with(func(c *providers.Config) { c.Options[OptCurrency] = "idr"; c.Options[OptPayoutPayCode] = "BANK" }))
+	idr, err := New(with(func(c *providers.Config) { c.Options[OptionCurrency] = "idr"; c.Options[OptionPayoutPayCode] = "BANK" }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +62,11 @@ func TestNewConfig(t *testing.T) {
 	if idr.Currency() != "IDR" || idr.Capabilities().AmountDecimals != 2 || idr.payoutPlaces != 0 || idr.payoutPayCode != "BANK" {
 		t.Fatalf("IDR: currency %s decimals %d payout decimals %d payout code %s", idr.Currency(), idr.Capabilities().AmountDecimals, idr.payoutPlaces, idr.payoutPayCode)
 	}
-	idr1, err := New(with(func(c *providers.Config) { c.Options[OptCurrency] = "IDR"; c.Options[OptAmountDecimals] = "1" }))
+	idr1, err := New(with(func(c *providers.Config) { c.Options[OptionCurrency] = "IDR"; c.Options[OptionAmountDecimals] = "1" }))
 	if err != nil || idr1.Capabilities().AmountDecimals != 1 || idr1.payoutPlaces != 0 {
 		t.Fatalf("IDR amount_decimals 1: %+v, %v", idr1, err)
 	}
-	one, err := New(with(func(c *providers.Config) { c.Options[OptAmountDecimals] = "1" }))
+	one, err := New(with(func(c *providers.Config) { c.Options[OptionAmountDecimals] = "1" }))
 	if err != nil || one.Capabilities().AmountDecimals != 1 {
 		t.Fatalf("amount_decimals 1: %v", err)
 	}
@@ -127,14 +127,14 @@ func TestValidateDeposit(t *testing.T) {
 		t.Fatalf("Extra remark: %v", err)
 	}
 	// Outside Brazil the payer fields are optional; notify URL from Config.
-	usd := mustAdapter(t, map[string]string{OptCurrency: "USD"})
+	usd := mustAdapter(t, map[string]string{OptionCurrency: "USD"})
 	usd.cfg.NotifyURL = "https://tally.example/cb"
 	if err := usd.ValidateDeposit(providers.DepositRequest{OrderNo: "D2", Amount: dec("1.5"), Currency: "USD"}); err != nil {
 		t.Fatalf("USD deposit: %v", err)
 	}
 	// Indonesia: "does not allow decimal points" is said of /pay/create only;
 	// a collection takes two decimals like everywhere else.
-	idr := mustAdapter(t, map[string]string{OptCurrency: "IDR"})
+	idr := mustAdapter(t, map[string]string{OptionCurrency: "IDR"})
 	idr.cfg.NotifyURL = "https://tally.example/cb"
 	for _, amt := range []string{"10000", "10000.5", "10000.25"} {
 		if err := idr.ValidateDeposit(providers.DepositRequest{OrderNo: "D3", Amount: dec(amt), Currency: "IDR"}); err != nil {
@@ -169,10 +169,10 @@ func TestValidatePayout(t *testing.T) {
 		{"brazil no email", brl, func(r *providers.PayoutRequest) { r.Beneficiary.Email = "" }, "email (Beneficiary.Email)"},
 		{"amount decimals", brl, func(r *providers.PayoutRequest) { r.Amount = dec("0.001") }, "more than 2 decimals"},
 		{"currency", brl, func(r *providers.PayoutRequest) { r.Currency = "INR" }, `currency "INR"`},
-		{"india no IFSC", mustAdapter(t, map[string]string{OptCurrency: "INR"}), func(r *providers.PayoutRequest) { r.Currency = "INR"; r.Beneficiary.Phone = "91987" },
+		{"india no IFSC", mustAdapter(t, map[string]string{OptionCurrency: "INR"}), func(r *providers.PayoutRequest) { r.Currency = "INR"; r.Beneficiary.Phone = "91987" },
 			"remark (Beneficiary.AccountType (Brazil) or Beneficiary.BankCode"},
-		{"nigeria no bank code", mustAdapter(t, map[string]string{OptCurrency: "NGN"}), func(r *providers.PayoutRequest) { r.Currency = "NGN" }, "remark"},
-		{"indonesia decimals", mustAdapter(t, map[string]string{OptCurrency: "IDR"}), func(r *providers.PayoutRequest) { r.Currency = "IDR"; r.Beneficiary.BankCode = "014" },
+		{"nigeria no bank code", mustAdapter(t, map[string]string{OptionCurrency: "NGN"}), func(r *providers.PayoutRequest) { r.Currency = "NGN" }, "remark"},
+		{"indonesia decimals", mustAdapter(t, map[string]string{OptionCurrency: "IDR"}), func(r *providers.PayoutRequest) { r.Currency = "IDR"; r.Beneficiary.BankCode = "014" },
 			"more than 0 decimals"},
 	}
 	for _, tc := range tests {
@@ -188,7 +188,7 @@ func TestValidatePayout(t *testing.T) {
 			wantKind(t, err, providers.ErrInvalidRequest)
 		})
 	}
-	inr := mustAdapter(t, map[string]string{OptCurrency: "INR"})
+	inr := mustAdapter(t, map[string]string{OptionCurrency: "INR"})
 	r := ok
 	r.Currency = "INR"
 	r.Beneficiary.BankCode, r.Beneficiary.Phone, r.Beneficiary.Email = "SBIN0001234", "919876543210", ""
@@ -205,7 +205,7 @@ func TestValidatePayout(t *testing.T) {
 
 func mustAdapter(t *testing.T, opts map[string]string) *Adapter {
 	t.Helper()
-	o := map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}
+	o := map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}
 	for k, v := range opts {
 		o[k] = v
 	}
@@ -245,7 +245,7 @@ func TestWireRequests(t *testing.T) {
 	}))
 	defer srv.Close()
 	a, err := New(providers.Config{BaseURL: srv.URL + "/", MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient,
-		Options: map[string]string{OptPayCode: "PIX", OptPayoutPayCode: "PIXOUT", OptCurrency: "BRL"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
+		Options: map[string]string{OptionPayCode: "PIX", OptionPayoutPayCode: "PIXOUT", OptionCurrency: "BRL"}, NotifyURL: "https://tally.example/cb", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestEnvelopeClassification(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet, NotifyURL: "https://x/cb"})
+			a, err := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}, Logger: quiet, NotifyURL: "https://x/cb"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,7 +383,7 @@ func TestQueryOrderForAnotherOrder(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":200,"success":true,"data":{"amount":5,"orderId":"OTHER","platOrderId":"1","status":1,"fee":0}}`)
 	}))
 	defer srv.Close()
-	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
+	a, _ := New(providers.Config{BaseURL: srv.URL, MerchantID: testMerchant, Secret: testKey, HTTPClient: testClient, Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}, Logger: quiet})
 	_, err := a.QueryOrder(context.Background(), providers.OrderQuery{OrderNo: "MINE"})
 	wantKind(t, err, providers.ErrTransient)
 }

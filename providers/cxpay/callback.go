@@ -10,6 +10,14 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
+// The callback answers: Ack, "the lowercase string 'success', indicating
+// successful reception" (cxpay.txt); AckFail, anything else, makes CXPay push
+// the notification again.
+const (
+	Ack     = "success"
+	AckFail = "fail"
+)
+
 // MaxCallbackBytes bounds a callback body; CXPay's are a few hundred bytes.
 const MaxCallbackBytes = 64 << 10
 
@@ -28,23 +36,23 @@ const MaxCallbackBytes = 64 << 10
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
 	const op = "callback"
 	if cb == nil || len(bytes.TrimSpace(cb.Body)) == 0 {
-		return nil, providers.Invalid(Provider, op, "empty callback body")
+		return nil, providers.Invalid(Name, op, "empty callback body")
 	}
 	if len(cb.Body) > MaxCallbackBytes {
-		return nil, providers.Invalid(Provider, op, "callback body of %d bytes exceeds %d", len(cb.Body), MaxCallbackBytes)
+		return nil, providers.Invalid(Name, op, "callback body of %d bytes exceeds %d", len(cb.Body), MaxCallbackBytes)
 	}
 	params, err := ParseJSONParams(cb.Body)
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Message: "callback is not CXPay's JSON", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "callback is not CXPay's JSON", Err: err}
 	}
 	if params[SignField] == "" {
-		return nil, providers.Errorf(providers.ErrBadSignature, Provider, op, "callback has no sign")
+		return nil, providers.Errorf(providers.ErrBadSignature, Name, op, "callback has no sign")
 	}
 	if !Verify(params, a.cfg.Secret.Reveal()) {
 		// Debug: anyone can post junk; tally's ingress logs the rejections it
 		// keeps as samples, a bounded number, never one line per delivery.
 		a.log.Debug("cxpay callback signature does not verify", "account", a.cfg.Account, "order_no", params["orderId"], "remote_addr", remoteAddr(cb))
-		return nil, providers.Errorf(providers.ErrBadSignature, Provider, op, "signature does not verify")
+		return nil, providers.Errorf(providers.ErrBadSignature, Name, op, "signature does not verify")
 	}
 	ev, err := a.event(op, params, "", cb.Body)
 	if err != nil {
@@ -61,9 +69,9 @@ func (a *Adapter) Reply(err error) providers.Reply {
 	case err == nil:
 		return providers.TextReply(http.StatusOK, Ack)
 	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
-		return providers.TextReply(http.StatusBadRequest, "fail")
+		return providers.TextReply(http.StatusBadRequest, AckFail)
 	default:
-		return providers.TextReply(http.StatusInternalServerError, "fail")
+		return providers.TextReply(http.StatusInternalServerError, AckFail)
 	}
 }
 
@@ -71,10 +79,10 @@ func (a *Adapter) Reply(err error) providers.Reply {
 // already verified (callback) or was fetched by the adapter itself (query).
 func (a *Adapter) event(op string, p map[string]string, kind providers.OrderKind, raw []byte) (*providers.Event, error) {
 	if p["orderId"] == "" {
-		return nil, providers.Invalid(Provider, op, "no orderId")
+		return nil, providers.Invalid(Name, op, "no orderId")
 	}
 	if p["status"] == "" {
-		return nil, providers.Invalid(Provider, op, "order %s: no status", p["orderId"])
+		return nil, providers.Invalid(Name, op, "order %s: no status", p["orderId"])
 	}
 	var reverse bool
 	switch p["reverse"] {
@@ -82,17 +90,17 @@ func (a *Adapter) event(op string, p map[string]string, kind providers.OrderKind
 	case "true":
 		reverse = true
 	default:
-		return nil, providers.Invalid(Provider, op, "order %s: reverse %q is not a boolean", p["orderId"], p["reverse"])
+		return nil, providers.Invalid(Name, op, "order %s: reverse %q is not a boolean", p["orderId"], p["reverse"])
 	}
 	amount, err := nonNegative(p["amount"])
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Message: "order " + p["orderId"] + ": amount", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "order " + p["orderId"] + ": amount", Err: err}
 	}
 	var fee decimal.NullDecimal
 	if p["fee"] != "" {
 		f, err := nonNegative(p["fee"])
 		if err != nil {
-			return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Message: "order " + p["orderId"] + ": fee", Err: err}
+			return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "order " + p["orderId"] + ": fee", Err: err}
 		}
 		fee = providers.Nullable(f)
 	}
@@ -101,7 +109,7 @@ func (a *Adapter) event(op string, p map[string]string, kind providers.OrderKind
 		a.log.Warn("cxpay unknown status; reported as processing", "account", a.cfg.Account, "op", op, "order_no", p["orderId"], "status", p["status"])
 	}
 	ev := &providers.Event{
-		Provider:        Provider,
+		Provider:        Name,
 		Kind:            kind,
 		ProviderOrderID: p["platOrderId"],
 		OrderNo:         p["orderId"],

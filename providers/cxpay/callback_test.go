@@ -138,8 +138,8 @@ func TestReply(t *testing.T) {
 		body   string
 	}{
 		{nil, 200, "success"},
-		{providers.Errorf(providers.ErrBadSignature, Provider, "callback", "x"), 400, "fail"},
-		{providers.Invalid(Provider, "callback", "x"), 400, "fail"},
+		{providers.Errorf(providers.ErrBadSignature, Name, "callback", "x"), 400, "fail"},
+		{providers.Invalid(Name, "callback", "x"), 400, "fail"},
 		{errors.New("database down"), 500, "fail"},
 		{fmt.Errorf("store: %w", providers.ErrTransient), 500, "fail"},
 	}
@@ -168,7 +168,7 @@ func FuzzParseCallback(f *testing.F) {
 		f.Add(b, uint8(0), "1001")
 		f.Add(b, uint8(3), "true")
 	}
-	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, Logger: quiet})
+	a, err := New(providers.Config{BaseURL: "http://127.0.0.1:1", MerchantID: testMerchant, Secret: testKey, Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}

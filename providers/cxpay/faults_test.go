@@ -334,7 +334,7 @@ func countAcked(ds []sim.Delivery) int {
 func wantInjected(t *testing.T, e *testEnv, kind sim.FaultKind, orderNo string) {
 	t.Helper()
 	for _, in := range e.sim.Engine().Injected() {
-		if in.Kind == kind && (orderNo == "" || in.OrderNo == orderNo) && in.Provider == Provider {
+		if in.Kind == kind && (orderNo == "" || in.OrderNo == orderNo) && in.Provider == Name {
 			return
 		}
 	}

@@ -62,13 +62,13 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	c := envConfig{
 		merchant: sim.Merchant{
 			ID: testMerchant, Secret: testKey,
-			Options:        map[string]string{SimOptPayCodes: "PIX", SimOptCurrency: "BRL"},
+			Options:        map[string]string{SimOptionPayCodes: "PIX", SimOptionCurrency: "BRL"},
 			DepositFeeRate: dec("0.01"), PayoutFeeRate: dec("0.02"), PayoutFixedFee: dec("1"),
 			Balances: map[string]*sim.Balance{"BRL": {Available: dec("1000")}},
 		},
 		adapter: providers.Config{
 			Account: "cxpay-test", BaseURL: srv.URL + "/cxpay", MerchantID: testMerchant,
-			Secret: testKey, Options: map[string]string{OptPayCode: "PIX", OptCurrency: "BRL"}, NotifyURL: rsrv.URL + "/callbacks/cxpay-test",
+			Secret: testKey, Options: map[string]string{OptionPayCode: "PIX", OptionCurrency: "BRL"}, NotifyURL: rsrv.URL + "/callbacks/cxpay-test",
 			HTTPClient: &http.Client{Timeout: 2 * time.Second}, Logger: quiet,
 		},
 	}

@@ -332,9 +332,9 @@ func TestUnknownMerchantAndBadSignature(t *testing.T) {
 // remark, no decimals on the payout's wire.
 func TestIndonesiaAccount(t *testing.T) {
 	e := newEnv(t, func(c *envConfig) {
-		c.merchant.Options = map[string]string{SimOptCurrency: "IDR"}
+		c.merchant.Options = map[string]string{SimOptionCurrency: "IDR"}
 		c.merchant.Balances = map[string]*sim.Balance{"IDR": {Available: dec("1000000")}}
-		c.adapter.Options = map[string]string{OptPayCode: "QRIS", OptPayoutPayCode: "BANK", OptCurrency: "IDR"}
+		c.adapter.Options = map[string]string{OptionPayCode: "QRIS", OptionPayoutPayCode: "BANK", OptionCurrency: "IDR"}
 	})
 	ctx := context.Background()
 	res, err := e.ad.CreateDeposit(ctx, providers.DepositRequest{OrderNo: "I1", Amount: dec("150000"), Currency: "IDR"})
@@ -371,9 +371,9 @@ func TestIndonesiaAccount(t *testing.T) {
 func TestIndonesiaDecimalsOnCollectionsOnly(t *testing.T) {
 	var sent []string
 	e := newEnv(t, func(c *envConfig) {
-		c.merchant.Options = map[string]string{SimOptCurrency: "IDR"}
+		c.merchant.Options = map[string]string{SimOptionCurrency: "IDR"}
 		c.merchant.Balances = map[string]*sim.Balance{"IDR": {Available: dec("1000000")}}
-		c.adapter.Options = map[string]string{OptPayCode: "QRIS", OptPayoutPayCode: "BANK", OptCurrency: "IDR"}
+		c.adapter.Options = map[string]string{OptionPayCode: "QRIS", OptionPayoutPayCode: "BANK", OptionCurrency: "IDR"}
 	})
 	ctx := context.Background()
 	e.ad.tr.Client = &http.Client{Timeout: 2 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

@@ -21,30 +21,16 @@ import (
 
 // Merchant options the simulator reads from sim.Merchant.Options.
 const (
-	// SimOptPayCodes lists the collection payCodes enabled for the merchant,
+	// SimOptionPayCodes lists the collection payCodes enabled for the merchant,
 	// comma-separated; empty accepts any.
-	SimOptPayCodes = "pay_code"
-	// SimOptPayoutPayCodes lists the payout payCodes; empty means SimOptPayCodes.
-	SimOptPayoutPayCodes = "payout_pay_code"
-	// SimOptCurrency is the merchant's currency; default DefaultCurrency.
-	SimOptCurrency = "currency"
-	// SimOptAmountDecimals is how many decimals amounts may carry; default 2.
+	SimOptionPayCodes = "pay_code"
+	// SimOptionPayoutPayCodes lists the payout payCodes; empty means SimOptionPayCodes.
+	SimOptionPayoutPayCodes = "payout_pay_code"
+	// SimOptionCurrency is the merchant's currency; default DefaultCurrency.
+	SimOptionCurrency = "currency"
+	// SimOptionAmountDecimals is how many decimals amounts may carry; default 2.
 	// IDR payouts carry none whatever it says.
-	SimOptAmountDecimals = "amount_decimals"
-)
-
-// Error descriptions the simulator answers with (code 400, in desc).
-const (
-	DescSignError         = "sign error"
-	DescMerchantNotExist  = "merchant does not exist"
-	DescOrderNotExist     = "order does not exist"
-	DescOrderExists       = "orderId already exists"
-	DescInsufficient      = "insufficient balance"
-	DescPayCodeNotEnabled = "payCode is not enabled for this merchant"
-	DescAmountFormat      = "amount format error"
-	DescOrderIDTooLong    = "orderId length must not exceed 32"
-	DescUnparsableRequest = "request parameters could not be parsed"
-	descRequiredSuffix    = " is required"
+	SimOptionAmountDecimals = "amount_decimals"
 )
 
 // maxRequestBytes bounds a request body the simulator reads.
@@ -63,11 +49,11 @@ type Simulator struct {
 var _ sim.Simulator = (*Simulator)(nil)
 
 // NewSimulator starts a simulator for cfg's merchants. Merchants' Options
-// select their currency, decimals and enabled payCodes (SimOpt* keys).
+// select their currency, decimals and enabled payCodes (SimOption* keys).
 func NewSimulator(cfg sim.Config) *Simulator {
 	s := &Simulator{
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		engine: cfg.NewEngine(Provider, protocol{}, 2),
+		engine: cfg.NewEngine(Name, protocol{}, 2),
 		log:    cfg.Logger,
 		mux:    http.NewServeMux(),
 	}
@@ -89,7 +75,7 @@ func NewSimulator(cfg sim.Config) *Simulator {
 }
 
 // Provider returns "cxpay".
-func (s *Simulator) Provider() string { return Provider }
+func (s *Simulator) Provider() string { return Name }
 
 // Handler serves CXPay's API with paths relative to the mount point:
 // POST /collect/create, /pay/create, /order/query, /order/balance, and the
@@ -153,7 +139,7 @@ func (s *Simulator) collectCreate(m sim.Merchant, p map[string]string) (any, err
 	if err := requireParams(p, append(slices.Clone(depositAlways), depositRequired(cur)...)); err != nil {
 		return nil, err
 	}
-	if !payCodeEnabled(m.Options[SimOptPayCodes], p["payCode"]) {
+	if !payCodeEnabled(m.Options[SimOptionPayCodes], p["payCode"]) {
 		return nil, refuse(DescPayCodeNotEnabled)
 	}
 	amount, err := checkOrder(p, merchantDecimals(m))
@@ -178,7 +164,7 @@ func (s *Simulator) payCreate(m sim.Merchant, p map[string]string) (any, error) 
 	if err := requireParams(p, append(slices.Clone(payoutAlways), payoutRequired(cur)...)); err != nil {
 		return nil, err
 	}
-	codes := firstNonEmpty(m.Options[SimOptPayoutPayCodes], m.Options[SimOptPayCodes])
+	codes := firstNonEmpty(m.Options[SimOptionPayoutPayCodes], m.Options[SimOptionPayCodes])
 	if !payCodeEnabled(codes, p["payCode"]) {
 		return nil, refuse(DescPayCodeNotEnabled)
 	}
@@ -195,16 +181,6 @@ func (s *Simulator) payCreate(m sim.Merchant, p map[string]string) (any, error) 
 		return nil, engineError(err)
 	}
 	return map[string]string{"platOrderId": o.ID}, nil
-}
-
-// queryData is /order/query's data in the document's field order.
-type queryData struct {
-	Amount      json.Number `json:"amount"`
-	OrderID     string      `json:"orderId"`
-	PlatOrderID string      `json:"platOrderId"`
-	Status      int         `json:"status"`
-	UTR         string      `json:"utr"`
-	Fee         json.Number `json:"fee"`
 }
 
 // orderQuery serves /order/query by merchant order number. amount is the
@@ -317,14 +293,14 @@ func payCodeEnabled(list, code string) bool {
 }
 
 func merchantCurrency(m sim.Merchant) string {
-	if c := strings.ToUpper(strings.TrimSpace(m.Options[SimOptCurrency])); c != "" {
+	if c := strings.ToUpper(strings.TrimSpace(m.Options[SimOptionCurrency])); c != "" {
 		return c
 	}
 	return DefaultCurrency
 }
 
 func merchantDecimals(m sim.Merchant) int32 {
-	if n, err := strconv.Atoi(strings.TrimSpace(m.Options[SimOptAmountDecimals])); err == nil && n >= 0 && n <= 8 {
+	if n, err := strconv.Atoi(strings.TrimSpace(m.Options[SimOptionAmountDecimals])); err == nil && n >= 0 && n <= 8 {
 		return int32(n)
 	}
 	return DefaultAmountDecimals

@@ -283,13 +283,13 @@ func TestSimulatorIdentity(t *testing.T) {
 // the document lists them: for each account currency, leaving out a field the
 // document requires (always, or for that country) is refused with "<field> is
 // required", and leaving out one it marks optional is accepted. The lists are
-// written from the document, not from rules.go, so that they check it.
+// written from the document, not from wire.go, so that they check it.
 func TestSimulatorRequiredFieldsPerCountry(t *testing.T) {
 	currencies := []string{"BRL", "INR", "IDR", "NGN", "MXN"}
 	var merchants []sim.Merchant
 	for _, c := range currencies {
 		merchants = append(merchants, sim.Merchant{
-			ID: "M-" + c, Secret: testKey, Options: map[string]string{SimOptCurrency: c},
+			ID: "M-" + c, Secret: testKey, Options: map[string]string{SimOptionCurrency: c},
 			Balances: map[string]*sim.Balance{c: {Available: dec("1000000")}},
 		})
 	}

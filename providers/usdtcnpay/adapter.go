@@ -18,8 +18,8 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
-// Provider is this provider's name in tally.
-const Provider = "usdtcnpay"
+// Name is this provider's name in tally.
+const Name = "usdtcnpay"
 
 // Hosts are the API hosts usdtcnpay.txt names (every endpoint is under
 // https://user.usdtcnpay.com): the base URL hosts a merchant may set through
@@ -71,23 +71,23 @@ var _ providers.Adapter = (*Adapter)(nil)
 func New(cfg providers.Config) (*Adapter, error) {
 	const op = "new"
 	if err := checkBaseURL(cfg.BaseURL); err != nil {
-		return nil, providers.Invalid(Provider, op, "Config.BaseURL: %v", err)
+		return nil, providers.Invalid(Name, op, "Config.BaseURL: %v", err)
 	}
 	if n := utf8.RuneCountInString(cfg.MerchantID); n < 1 || n > 30 {
-		return nil, providers.Invalid(Provider, op, "Config.MerchantID (accessKey) must be 1 to 30 characters, got %d", n)
+		return nil, providers.Invalid(Name, op, "Config.MerchantID (accessKey) must be 1 to 30 characters, got %d", n)
 	}
 	if n := utf8.RuneCountInString(cfg.Secret.Reveal()); n < 1 || n > 30 {
-		return nil, providers.Invalid(Provider, op, "Config.Secret (secretKey) must be 1 to 30 characters, got %d", n)
+		return nil, providers.Invalid(Name, op, "Config.Secret (secretKey) must be 1 to 30 characters, got %d", n)
 	}
 	if cfg.NotifyURL != "" {
 		if err := checkNotifyURL(cfg.NotifyURL); err != nil {
-			return nil, providers.Invalid(Provider, op, "Config.NotifyURL: %v", err)
+			return nil, providers.Invalid(Name, op, "Config.NotifyURL: %v", err)
 		}
 	}
 	a := &Adapter{cfg: cfg, now: cfg.Now, callbackKey: cfg.Secret.Reveal(), padding: PaddingPKCS1}
 	if v, ok := cfg.Options[OptionCallbackKey]; ok {
 		if v == "" {
-			return nil, providers.Invalid(Provider, op, "option %s is empty", OptionCallbackKey)
+			return nil, providers.Invalid(Name, op, "option %s is empty", OptionCallbackKey)
 		}
 		a.callbackKey = v
 	}
@@ -96,14 +96,14 @@ func New(cfg providers.Config) (*Adapter, error) {
 	case "s":
 		a.tsSeconds = true
 	default:
-		return nil, providers.Invalid(Provider, op, "option %s is %q, want ms or s", OptionTimestampUnit, v)
+		return nil, providers.Invalid(Name, op, "option %s is %q, want ms or s", OptionTimestampUnit, v)
 	}
 	switch v := cfg.Options[OptionRSAPadding]; v {
 	case "":
 	case PaddingPKCS1, PaddingOAEP:
 		a.padding = v
 	default:
-		return nil, providers.Invalid(Provider, op, "option %s is %q, want %s or %s", OptionRSAPadding, v, PaddingPKCS1, PaddingOAEP)
+		return nil, providers.Invalid(Name, op, "option %s is %q, want %s or %s", OptionRSAPadding, v, PaddingPKCS1, PaddingOAEP)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -112,14 +112,14 @@ func New(cfg providers.Config) (*Adapter, error) {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	a.log = a.log.With("provider", Provider, "account", cfg.Account)
-	a.t = providers.NewTransport(Provider, cfg)
+	a.log = a.log.With("provider", Name, "account", cfg.Account)
+	a.t = providers.NewTransport(Name, cfg)
 	a.tokens = &tokenSource{fetch: a.fetchToken, now: a.now}
 	return a, nil
 }
 
 // Provider returns "usdtcnpay".
-func (a *Adapter) Provider() string { return Provider }
+func (a *Adapter) Provider() string { return Name }
 
 // Capabilities: CNY deposits through a hosted page and CNY withdrawals to a
 // bank card or Alipay, both in whole multiples of 100, queried by merchant order
@@ -151,20 +151,20 @@ func (a *Adapter) Capabilities() providers.Capabilities {
 // order number, no usable notify URL, an unknown Method.
 func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 	const op = "invokecharge"
-	if err := providers.CheckCurrency(Provider, op, []string{Currency}, req.Currency); err != nil {
+	if err := providers.CheckCurrency(Name, op, []string{Currency}, req.Currency); err != nil {
 		return err
 	}
 	if req.PayCurrency != "" && req.PayCurrency != Currency {
-		return providers.Invalid(Provider, op, "pay currency %q is not accepted: USDTCNPAY payers pay CNY", req.PayCurrency)
+		return providers.Invalid(Name, op, "pay currency %q is not accepted: USDTCNPAY payers pay CNY", req.PayCurrency)
 	}
 	if err := checkAmount(op, req.Amount); err != nil {
 		return err
 	}
-	if err := providers.RequireFields(Provider, op, "orderNo", req.OrderNo); err != nil {
+	if err := providers.RequireFields(Name, op, "orderNo", req.OrderNo); err != nil {
 		return err
 	}
 	if req.Method != "" {
-		return providers.Invalid(Provider, op, "unknown deposit method %q: USDTCNPAY has a single deposit flow (leave Method empty)", req.Method)
+		return providers.Invalid(Name, op, "unknown deposit method %q: USDTCNPAY has a single deposit flow (leave Method empty)", req.Method)
 	}
 	if _, err := a.notifyURL(op, req.NotifyURL); err != nil {
 		return err
@@ -177,13 +177,13 @@ func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 // category (bank or Alipay) and, for a bank, a numeric bankChannel.
 func (a *Adapter) ValidatePayout(req providers.PayoutRequest) error {
 	const op = "submitwithdraw"
-	if err := providers.CheckCurrency(Provider, op, []string{Currency}, req.Currency); err != nil {
+	if err := providers.CheckCurrency(Name, op, []string{Currency}, req.Currency); err != nil {
 		return err
 	}
 	if err := checkAmount(op, req.Amount); err != nil {
 		return err
 	}
-	if err := providers.RequireFields(Provider, op, "orderNo", req.OrderNo, "name (Beneficiary.Name)", req.Beneficiary.Name,
+	if err := providers.RequireFields(Name, op, "orderNo", req.OrderNo, "name (Beneficiary.Name)", req.Beneficiary.Name,
 		"account (Beneficiary.Account)", req.Beneficiary.Account); err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (a *Adapter) ValidatePayout(req providers.PayoutRequest) error {
 		return err
 	}
 	if category == 0 && !isDigits(req.Beneficiary.BankCode) {
-		return providers.Invalid(Provider, op, "bankChannel (Beneficiary.BankCode) must be the platform's numeric bank code for a bank withdrawal, got %q", req.Beneficiary.BankCode)
+		return providers.Invalid(Name, op, "bankChannel (Beneficiary.BankCode) must be the platform's numeric bank code for a bank withdrawal, got %q", req.Beneficiary.BankCode)
 	}
 	if _, err := a.notifyURL(op, req.NotifyURL); err != nil {
 		return err
@@ -211,7 +211,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	notify, _ := a.notifyURL(op, req.NotifyURL)
 	success, fail, err := a.CallbackURLs(notify, providers.KindDeposit, req.OrderNo)
 	if err != nil {
-		return nil, providers.Invalid(Provider, op, "%v", err)
+		return nil, providers.Invalid(Name, op, "%v", err)
 	}
 	payload := ChargeRequest{OrderNo: req.OrderNo, Amount: json.Number(req.Amount.StringFixed(0)), SuccessURL: success, FailURL: fail}
 	data, raw, err := a.call(ctx, op, PathCharge, payload, true)
@@ -238,7 +238,7 @@ func (a *Adapter) CreatePayout(ctx context.Context, req providers.PayoutRequest)
 	notify, _ := a.notifyURL(op, req.NotifyURL)
 	success, fail, err := a.CallbackURLs(notify, providers.KindPayout, req.OrderNo)
 	if err != nil {
-		return nil, providers.Invalid(Provider, op, "%v", err)
+		return nil, providers.Invalid(Name, op, "%v", err)
 	}
 	payload := WithdrawRequest{
 		OrderNo: req.OrderNo, Amount: json.Number(req.Amount.StringFixed(0)), Category: category,
@@ -274,24 +274,24 @@ func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*prov
 	case providers.KindPayout:
 		op, path = "getwithdraw", PathGetWithdraw
 	default:
-		return nil, providers.Invalid(Provider, "query", "order kind %q: USDTCNPAY queries charges (deposit) and withdrawals (payout) separately", q.Kind)
+		return nil, providers.Invalid(Name, "query", "order kind %q: USDTCNPAY queries charges (deposit) and withdrawals (payout) separately", q.Kind)
 	}
 	if strings.TrimSpace(q.OrderNo) == "" {
-		return nil, providers.Invalid(Provider, op, "orderNo is required: USDTCNPAY looks orders up by merchant order number only")
+		return nil, providers.Invalid(Name, op, "orderNo is required: USDTCNPAY looks orders up by merchant order number only")
 	}
 	data, raw, err := a.call(ctx, op, path, QueryRequest{OrderNo: q.OrderNo}, false)
 	if err != nil {
 		return nil, err
 	}
 	if isNull(data) {
-		return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Provider, Op: op, Message: "no data for order " + q.OrderNo}
+		return nil, &providers.Error{Kind: providers.ErrNotFound, Provider: Name, Op: op, Message: "no data for order " + q.OrderNo}
 	}
 	var d OrderData
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "malformed order: " + providers.Snippet(data), Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "malformed order: " + providers.Snippet(data), Err: err}
 	}
 	if got := string(d.OrderNo); got != "" && got != q.OrderNo {
-		return nil, providers.Errorf(providers.ErrTransient, Provider, op, "asked for order %q, the platform answered about %q", q.OrderNo, got)
+		return nil, providers.Errorf(providers.ErrTransient, Name, op, "asked for order %q, the platform answered about %q", q.OrderNo, got)
 	}
 	ev, err := orderEvent(op, q.Kind, d, raw)
 	if err != nil {
@@ -303,7 +303,7 @@ func (a *Adapter) QueryOrder(ctx context.Context, q providers.OrderQuery) (*prov
 
 // QueryBalances is not offered: the document has no balance endpoint.
 func (a *Adapter) QueryBalances(context.Context) ([]providers.Balance, error) {
-	return nil, providers.Unsupported(Provider, "balance")
+	return nil, providers.Unsupported(Name, "balance")
 }
 
 // call sends one authenticated, encrypted request and returns the answer's data
@@ -315,7 +315,7 @@ func (a *Adapter) QueryBalances(context.Context) ([]providers.Balance, error) {
 func (a *Adapter) call(ctx context.Context, op, path string, payload any, creates bool) (json.RawMessage, []byte, error) {
 	plain, err := json.Marshal(payload)
 	if err != nil {
-		return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Message: "encoding the request", Err: err}
+		return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "encoding the request", Err: err}
 	}
 	for attempt := 1; ; attempt++ {
 		tok, err := a.tokens.get(ctx)
@@ -324,7 +324,7 @@ func (a *Adapter) call(ctx context.Context, op, path string, payload any, create
 		}
 		body, err := EncryptBody(tok.key, a.padding, plain)
 		if err != nil {
-			return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Message: "encrypting the request", Err: err}
+			return nil, nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Message: "encrypting the request", Err: err}
 		}
 		h := http.Header{}
 		h.Set(HeaderAccessKey, a.cfg.MerchantID)
@@ -367,14 +367,14 @@ func interpret(op string, creates bool, resp *providers.Response) (json.RawMessa
 	ok2xx := resp.Status >= 200 && resp.Status < 300
 	is4xx := resp.Status >= 400 && resp.Status < 500
 	if !ok2xx && !is4xx {
-		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Provider, Op: op, Code: strconv.Itoa(resp.Status), Message: "unexpected HTTP status: " + providers.Snippet(resp.Body)}}
+		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Name, Op: op, Code: strconv.Itoa(resp.Status), Message: "unexpected HTTP status: " + providers.Snippet(resp.Body)}}
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(resp.Body, &top); err != nil || top == nil {
 		if is4xx {
 			return nil, statusRefusal(op, resp)
 		}
-		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Provider, Op: op, Message: "unreadable answer: " + providers.Snippet(resp.Body), Err: err}}
+		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Name, Op: op, Message: "unreadable answer: " + providers.Snippet(resp.Body), Err: err}}
 	}
 	rawCode, enveloped := top["code"]
 	if !enveloped {
@@ -386,11 +386,11 @@ func interpret(op string, creates bool, resp *providers.Response) (json.RawMessa
 		if is4xx {
 			return nil, statusRefusal(op, resp)
 		}
-		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Provider, Op: op, Message: "answer has neither envelope nor order: " + providers.Snippet(resp.Body)}}
+		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Name, Op: op, Message: "answer has neither envelope nor order: " + providers.Snippet(resp.Body)}}
 	}
 	code, err := envelopeCode(rawCode)
 	if err != nil {
-		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Provider, Op: op, Message: providers.Snippet(resp.Body), Err: err}}
+		return nil, &refusal{err: &providers.Error{Kind: unsure, Provider: Name, Op: op, Message: providers.Snippet(resp.Body), Err: err}}
 	}
 	var msg string
 	_ = json.Unmarshal(top["msg"], &msg)
@@ -405,7 +405,7 @@ func interpret(op string, creates bool, resp *providers.Response) (json.RawMessa
 
 // codeRefusal turns an envelope code into a typed error (see the Code constants).
 func codeRefusal(op, code, msg string, creates bool) *refusal {
-	e := &providers.Error{Provider: Provider, Op: op, Code: code, Message: msg}
+	e := &providers.Error{Provider: Name, Op: op, Code: code, Message: msg}
 	r := &refusal{err: e}
 	switch code {
 	case strconv.Itoa(CodeAuth):
@@ -429,7 +429,7 @@ func codeRefusal(op, code, msg string, creates bool) *refusal {
 
 // statusRefusal reads a 4xx answer without an envelope by its HTTP status.
 func statusRefusal(op string, resp *providers.Response) *refusal {
-	e := &providers.Error{Provider: Provider, Op: op, Code: strconv.Itoa(resp.Status), Message: providers.Snippet(resp.Body)}
+	e := &providers.Error{Provider: Name, Op: op, Code: strconv.Itoa(resp.Status), Message: providers.Snippet(resp.Body)}
 	switch resp.Status {
 	case http.StatusUnauthorized:
 		e.Kind = providers.ErrRejected
@@ -452,7 +452,7 @@ func (a *Adapter) fetchToken(ctx context.Context) (*accessToken, error) {
 	const op = "getAccessToken"
 	body, err := json.Marshal(TokenRequest{AccessKey: a.cfg.MerchantID, SecretKey: a.cfg.Secret.Reveal()})
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Err: err}
+		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Err: err}
 	}
 	start := a.now()
 	resp, err := a.t.Do(ctx, providers.Call{Op: op, Method: http.MethodPost, Path: PathToken, ContentType: "application/json", Body: body})
@@ -464,7 +464,7 @@ func (a *Adapter) fetchToken(ctx context.Context) (*accessToken, error) {
 		return nil, ref.err
 	}
 	malformed := func(format string, args ...any) error {
-		return &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: fmt.Sprintf(format, args...)}
+		return &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: fmt.Sprintf(format, args...)}
 	}
 	var d TokenData
 	if isNull(data) || json.Unmarshal(data, &d) != nil {
@@ -529,10 +529,10 @@ func (a *Adapter) createResult(ctx context.Context, op string, kind providers.Or
 	}
 	var d OrderData
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Provider, Op: op, Message: "unreadable answer: " + providers.Snippet(data), Err: err}
+		return nil, &providers.Error{Kind: providers.ErrAmbiguous, Provider: Name, Op: op, Message: "unreadable answer: " + providers.Snippet(data), Err: err}
 	}
 	if got := string(d.OrderNo); got != "" && got != orderNo {
-		return nil, providers.Errorf(providers.ErrAmbiguous, Provider, op, "created order %q, the platform answered about %q", orderNo, got)
+		return nil, providers.Errorf(providers.ErrAmbiguous, Name, op, "created order %q, the platform answered about %q", orderNo, got)
 	}
 	res.ProviderOrderID = string(d.ChargeNo)
 	res.CashierURL = d.PayURL
@@ -557,27 +557,27 @@ func (a *Adapter) createResult(ctx context.Context, op string, kind providers.Or
 func orderEvent(op string, kind providers.OrderKind, d OrderData, raw []byte) (*providers.Event, error) {
 	st, err := MapStatus(kind, string(d.ZT))
 	if err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "order status not understood", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "order status not understood", Err: err}
 	}
 	ev := &providers.Event{
-		Provider: Provider, Kind: kind, ProviderOrderID: string(d.ChargeNo), OrderNo: string(d.OrderNo),
+		Provider: Name, Kind: kind, ProviderOrderID: string(d.ChargeNo), OrderNo: string(d.OrderNo),
 		Status: st, ProviderStatus: string(d.ZT), Currency: Currency, Remark: d.Remark, Verified: true, Raw: raw,
 	}
 	if ev.Requested, err = optionalAmount(d.Amount); err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "amount", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "amount", Err: err}
 	}
 	if ev.Paid, err = optionalAmount(d.ActualAmount); err != nil {
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: "actualAmount", Err: err}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: "actualAmount", Err: err}
 	}
 	for i, p := range d.Parts {
 		amt, err := providers.ParseJSONAmount(p.Amount)
 		if err != nil {
-			return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: fmt.Sprintf("parts[%d].amount", i), Err: err}
+			return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: fmt.Sprintf("parts[%d].amount", i), Err: err}
 		}
 		part := providers.Part{ID: string(p.PartNo), Amount: amt, Status: providers.StatusProcessing}
 		if p.ZT != "" {
 			if part.Status, err = MapStatus(providers.KindPayout, string(p.ZT)); err != nil {
-				return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: op, Message: fmt.Sprintf("parts[%d].zt", i), Err: err}
+				return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: op, Message: fmt.Sprintf("parts[%d].zt", i), Err: err}
 			}
 		}
 		part.OccurredAt, _ = ParseTime(string(p.FinishTime))
@@ -601,7 +601,7 @@ func optionalAmount(raw json.RawMessage) (decimal.NullDecimal, error) {
 // positive whole multiple of 100 CNY.
 func checkAmount(op string, amount decimal.Decimal) error {
 	if !amount.IsPositive() || !amount.Mod(AmountMultiple).IsZero() {
-		return providers.Invalid(Provider, op, "amount %s CNY refused: USDTCNPAY takes only positive whole multiples of 100 CNY (100, 200, 300, ...)", amount.String())
+		return providers.Invalid(Name, op, "amount %s CNY refused: USDTCNPAY takes only positive whole multiples of 100 CNY (100, 200, 300, ...)", amount.String())
 	}
 	return nil
 }
@@ -618,7 +618,7 @@ func payoutCategory(op string, req providers.PayoutRequest) (int, error) {
 	case MethodAlipay:
 		byMethod = 1
 	default:
-		return 0, providers.Invalid(Provider, op, "unknown payout method %q (want %q or %q)", req.Method, MethodBank, MethodAlipay)
+		return 0, providers.Invalid(Name, op, "unknown payout method %q (want %q or %q)", req.Method, MethodBank, MethodAlipay)
 	}
 	byCategory := -1
 	switch req.Beneficiary.Category {
@@ -628,11 +628,11 @@ func payoutCategory(op string, req providers.PayoutRequest) (int, error) {
 	case "1":
 		byCategory = 1
 	default:
-		return 0, providers.Invalid(Provider, op, "unknown category %q (want \"0\" bank or \"1\" Alipay)", req.Beneficiary.Category)
+		return 0, providers.Invalid(Name, op, "unknown category %q (want \"0\" bank or \"1\" Alipay)", req.Beneficiary.Category)
 	}
 	switch {
 	case byMethod >= 0 && byCategory >= 0 && byMethod != byCategory:
-		return 0, providers.Invalid(Provider, op, "method %q and category %q disagree", req.Method, req.Beneficiary.Category)
+		return 0, providers.Invalid(Name, op, "method %q and category %q disagree", req.Method, req.Beneficiary.Category)
 	case byCategory >= 0:
 		return byCategory, nil
 	case byMethod >= 0:
@@ -649,10 +649,10 @@ func (a *Adapter) notifyURL(op, override string) (string, error) {
 		u = a.cfg.NotifyURL
 	}
 	if u == "" {
-		return "", providers.Invalid(Provider, op, "a notify URL is required (request NotifyURL or Config.NotifyURL): the success and fail URLs are built from it")
+		return "", providers.Invalid(Name, op, "a notify URL is required (request NotifyURL or Config.NotifyURL): the success and fail URLs are built from it")
 	}
 	if err := checkNotifyURL(u); err != nil {
-		return "", providers.Invalid(Provider, op, "notify URL: %v", err)
+		return "", providers.Invalid(Name, op, "notify URL: %v", err)
 	}
 	return u, nil
 }

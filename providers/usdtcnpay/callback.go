@@ -26,10 +26,20 @@ const (
 	ResultFail    = "fail"
 )
 
-// Ack is the acknowledgement the simulator waits for: HTTP 200 with body
-// "success". The document names none; "success" is the common convention of
-// Chinese payment platforms, and any other answer makes the simulator retry.
-const Ack = "success"
+// The callback answers: Ack is the acknowledgement the simulator waits for,
+// HTTP 200 with body "success". The document names none; "success" is the
+// common convention of Chinese payment platforms. AckFail, or any other
+// answer, makes the simulator call again.
+const (
+	Ack     = "success"
+	AckFail = "fail"
+)
+
+// MaxCallbackBytes is the largest callback body the adapter needs: none. The
+// platform calls the success and fail URLs and documents no body
+// (Capabilities.CallbackBodyIgnored: tally drops a body before the callback
+// is stored); everything ParseCallback reads is in the URL's query.
+const MaxCallbackBytes = 0
 
 // CallbackURLs builds the successUrl and failUrl of an order from a notify URL
 // (tally's /callbacks/{account}): the notify URL with result, kind, orderNo and
@@ -63,12 +73,12 @@ func (a *Adapter) CallbackURLs(notifyURL string, kind providers.OrderKind, order
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
 	const op = "callback"
 	if cb == nil {
-		return nil, providers.Invalid(Provider, op, "no callback")
+		return nil, providers.Invalid(Name, op, "no callback")
 	}
 	switch cb.Method {
 	case "", http.MethodGet, http.MethodPost:
 	default:
-		return nil, providers.Invalid(Provider, op, "method %s: the platform calls the callback URLs with GET or POST", cb.Method)
+		return nil, providers.Invalid(Name, op, "method %s: the platform calls the callback URLs with GET or POST", cb.Method)
 	}
 	q := cb.Query
 	if len(q) == 0 {
@@ -82,7 +92,7 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 			return "", false, nil
 		}
 		if len(vs) != 1 {
-			return "", true, providers.Invalid(Provider, op, "parameter %s appears %d times", name, len(vs))
+			return "", true, providers.Invalid(Name, op, "parameter %s appears %d times", name, len(vs))
 		}
 		return vs[0], true, nil
 	}
@@ -94,22 +104,22 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 		}
 		if !present {
 			if name == ParamSig {
-				return nil, &providers.Error{Kind: providers.ErrBadSignature, Provider: Provider, Op: op, Message: "callback URL without sig: not issued by this account"}
+				return nil, &providers.Error{Kind: providers.ErrBadSignature, Provider: Name, Op: op, Message: "callback URL without sig: not issued by this account"}
 			}
-			return nil, providers.Invalid(Provider, op, "callback URL without %s", name)
+			return nil, providers.Invalid(Name, op, "callback URL without %s", name)
 		}
 		vals[i] = v
 	}
 	result, kind, orderNo, sig := vals[0], vals[1], vals[2], vals[3]
 	if !VerifyCallbackSignature(a.callbackKey, result, kind, orderNo, sig) {
-		return nil, &providers.Error{Kind: providers.ErrBadSignature, Provider: Provider, Op: op, Message: "callback URL sig does not match its result, kind and orderNo"}
+		return nil, &providers.Error{Kind: providers.ErrBadSignature, Provider: Name, Op: op, Message: "callback URL sig does not match its result, kind and orderNo"}
 	}
-	ev := &providers.Event{Provider: Provider, OrderNo: orderNo, ProviderStatus: result, Currency: Currency, Verified: false}
+	ev := &providers.Event{Provider: Name, OrderNo: orderNo, ProviderStatus: result, Currency: Currency, Verified: false}
 	switch providers.OrderKind(kind) {
 	case providers.KindDeposit, providers.KindPayout:
 		ev.Kind = providers.OrderKind(kind)
 	default:
-		return nil, providers.Invalid(Provider, op, "callback kind %q", kind)
+		return nil, providers.Invalid(Name, op, "callback kind %q", kind)
 	}
 	switch result {
 	case ResultSuccess:
@@ -117,10 +127,10 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 	case ResultFail:
 		ev.Status = providers.StatusFailed
 	default:
-		return nil, providers.Invalid(Provider, op, "callback result %q", result)
+		return nil, providers.Invalid(Name, op, "callback result %q", result)
 	}
 	if strings.TrimSpace(orderNo) == "" {
-		return nil, providers.Invalid(Provider, op, "callback with an empty orderNo")
+		return nil, providers.Invalid(Name, op, "callback with an empty orderNo")
 	}
 	ev.Raw = append([]byte(nil), cb.Body...)
 	if len(ev.Raw) == 0 {
@@ -137,8 +147,8 @@ func (a *Adapter) Reply(err error) providers.Reply {
 	case err == nil:
 		return providers.TextReply(http.StatusOK, Ack)
 	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
-		return providers.TextReply(http.StatusBadRequest, "fail")
+		return providers.TextReply(http.StatusBadRequest, AckFail)
 	default:
-		return providers.TextReply(http.StatusInternalServerError, "fail")
+		return providers.TextReply(http.StatusInternalServerError, AckFail)
 	}
 }

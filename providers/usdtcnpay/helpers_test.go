@@ -278,7 +278,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	rc.calls++
 	if err == nil && (rc.alwaysFail || rc.calls <= rc.failFirst) {
-		err = &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: "store", Message: "database unavailable"}
+		err = &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: "store", Message: "database unavailable"}
 	}
 	reply := rc.ad.Reply(err)
 	rc.got = append(rc.got, received{method: r.Method, path: r.URL.Path, body: body, ev: ev, err: err, status: reply.Status})

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -83,7 +82,7 @@ func newSimulator(cfg sim.Config, key *rsa.PrivateKey) *Simulator {
 	} else if err := s.setKey(key); err != nil {
 		panic(fmt.Sprintf("usdtcnpay simulator: %v", err))
 	}
-	s.eng = cfg.NewEngine(Provider, protocol{}, 2)
+	s.eng = cfg.NewEngine(Name, protocol{}, 2)
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathToken, s.eng.Endpoint(PathToken, s.handleToken))
 	mux.HandleFunc(PathCharge, s.eng.Endpoint(PathCharge, s.authed(s.handleCharge)))
@@ -97,7 +96,7 @@ func newSimulator(cfg sim.Config, key *rsa.PrivateKey) *Simulator {
 }
 
 // Provider returns "usdtcnpay".
-func (s *Simulator) Provider() string { return Provider }
+func (s *Simulator) Provider() string { return Name }
 
 // Handler serves the platform's API and pay page, paths relative to the mount point.
 func (s *Simulator) Handler() http.Handler { return s.handler }
@@ -355,121 +354,6 @@ func (s *Simulator) orderData(o *sim.Order) OrderData {
 	}
 	return d
 }
-
-// handlePayPage serves the hosted deposit page: where to transfer the CNY and
-// a form to upload the transfer screenshot.
-func (s *Simulator) handlePayPage(w http.ResponseWriter, r *http.Request) {
-	o, ok := s.pageOrder(w, r)
-	if !ok {
-		return
-	}
-	s.renderPage(w, o, "")
-}
-
-// handleUpload takes the payer's screenshot: the charge moves from 待提交 to
-// 待确认 and waits for review (the control API's pay, fail or expire).
-func (s *Simulator) handleUpload(w http.ResponseWriter, r *http.Request) {
-	o, ok := s.pageOrder(w, r)
-	if !ok {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxRequestBody))
-	note := "截图已提交，等待确认。"
-	if o.Status == providers.StatusPending {
-		if p, err := s.eng.Process(o.ID); err == nil {
-			o = p
-		}
-	} else {
-		note = "该订单当前无法上传截图。"
-	}
-	s.renderPage(w, o, note)
-}
-
-func (s *Simulator) pageOrder(w http.ResponseWriter, r *http.Request) (*sim.Order, bool) {
-	id := r.PathValue("chargeNo")
-	o, err := s.eng.FindOrder("", id)
-	if err != nil || o.ID != id || o.Kind != providers.KindDeposit {
-		http.Error(w, "订单不存在", http.StatusNotFound)
-		return nil, false
-	}
-	return o, true
-}
-
-func (s *Simulator) renderPage(w http.ResponseWriter, o *sim.Order, note string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = payPage.Execute(w, map[string]any{
-		"ChargeNo": o.ID, "OrderNo": o.OrderNo, "Amount": o.Amount.String(), "ZT": ztFor(o.Kind, o.Status),
-		"CanUpload": o.Status == providers.StatusPending, "Note": note,
-	})
-}
-
-var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>USDTCNPAY 收银台</title></head>
-<body>
-<h1>USDTCNPAY 收银台</h1>
-<p>订单号：<span id="orderNo">{{.OrderNo}}</span>　平台单号：<span id="chargeNo">{{.ChargeNo}}</span></p>
-<p>充值金额：<strong id="amount">{{.Amount}}</strong> CNY</p>
-<p>状态：<span id="zt">{{.ZT}}</span></p>
-<p>请转账至：模拟银行　账号 6222 0000 0000 0000　户名 USDTCNPAY 模拟收款人（请按订单金额精确转账）</p>
-{{if .Note}}<p id="note">{{.Note}}</p>{{end}}
-{{if .CanUpload}}<form method="post" action="{{.ChargeNo}}/upload" enctype="multipart/form-data">
-<label>上传转账截图 <input type="file" name="screenshot"></label>
-<button type="submit">提交</button>
-</form>{{end}}
-</body></html>
-`))
-
-// protocol renders the platform's callbacks: a POST with an empty body to the
-// order's successUrl once it succeeded (a withdrawal: once all its parts are
-// paid), or to its failUrl once it failed, expired or was taken back. Pending
-// and in-progress states, including each part of a split withdrawal, call
-// nothing. The platform signs nothing; a forged callback is the genuine URL
-// with its result flipped and an altered amount added, which the sig the
-// adapter put in the URL no longer matches.
-type protocol struct{}
-
-// Callback renders the call for the order's current state, or nil.
-func (protocol) Callback(_ *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
-	var field string
-	switch o.Status {
-	case providers.StatusSucceeded:
-		field = "successUrl"
-	case providers.StatusFailed, providers.StatusExpired, providers.StatusReversed:
-		field = "failUrl"
-	default:
-		return nil, nil
-	}
-	target := o.Fields[field]
-	if target == "" {
-		return nil, nil
-	}
-	if forged {
-		u, err := url.Parse(target)
-		if err != nil {
-			return nil, fmt.Errorf("callback URL of order %s: %w", o.ID, err)
-		}
-		q := u.Query()
-		if q.Get(ParamResult) == ResultSuccess {
-			q.Set(ParamResult, ResultFail)
-		} else {
-			q.Set(ParamResult, ResultSuccess)
-		}
-		q.Set("amount", o.Amount.Add(decimal.NewFromInt(100)).String())
-		u.RawQuery = q.Encode()
-		target = u.String()
-	}
-	return &sim.Outbound{Method: http.MethodPost, URL: target}, nil
-}
-
-// Schedule is this package's retry schedule (the document gives none): after
-// the first call, again 1, 2, 5, 10, 30 and 60 minutes later (7 calls over
-// about 1 h 48 min) until the answer is HTTP 200 "success".
-func (protocol) Schedule() []time.Duration {
-	return []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour}
-}
-
-// Ack is "success".
-func (protocol) Ack() string { return Ack }
 
 // fields is a decrypted request, read leniently as a Java platform would: a
 // number may come as a string and a string as a number.

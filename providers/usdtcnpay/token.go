@@ -76,7 +76,7 @@ func (s *tokenSource) get(ctx context.Context) (*accessToken, error) {
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Provider, Op: "getAccessToken", Message: "gave up waiting for the access token", Err: ctx.Err()}
+		return nil, &providers.Error{Kind: providers.ErrTransient, Provider: Name, Op: "getAccessToken", Message: "gave up waiting for the access token", Err: ctx.Err()}
 	}
 	if f.err != nil {
 		if cur != nil && s.now().Before(cur.expires) {

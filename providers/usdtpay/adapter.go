@@ -16,23 +16,14 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
-// Provider is the provider's name in tally.
-const Provider = "usdtpay"
+// Name is the provider's name in tally.
+const Name = "usdtpay"
 
 // Hosts are the hosts usdtpay.txt names: its payment URL's,
 // http://otc.globalokpaytech.com/pay/toConfirmIn. They are the base URL hosts
 // a merchant may set through the API unless the operator allows more
 // (--provider-host-allow).
 var Hosts = []string{"otc.globalokpaytech.com"}
-
-// PayPath is the payment URL's path: the pay form is posted there.
-const PayPath = "/pay/toConfirmIn"
-
-// SignTypeMD5 is the only signType UsdtPay documents (its default).
-const SignTypeMD5 = "MD5"
-
-// Ack is the body that acknowledges a callback.
-const Ack = "success"
 
 // Currencies are the order currencies the document lists.
 var Currencies = []string{"CNY", "USD", "MYR"}
@@ -70,29 +61,29 @@ var _ providers.Adapter = (*Adapter)(nil)
 // required. UsdtPay has no Config.Options; an unknown key is an error so that a
 // typo does not go unnoticed.
 func New(cfg providers.Config) (*Adapter, error) {
-	if err := providers.RequireFields(Provider, "config",
+	if err := providers.RequireFields(Name, "config",
 		"BaseURL", cfg.BaseURL, "MerchantID (crmNo)", cfg.MerchantID, "Secret (MD5 key)", cfg.Secret.Reveal()); err != nil {
 		return nil, err
 	}
 	if err := checkHTTPURL(cfg.BaseURL); err != nil {
-		return nil, providers.Invalid(Provider, "config", "BaseURL: %v", err)
+		return nil, providers.Invalid(Name, "config", "BaseURL: %v", err)
 	}
 	if len(cfg.MerchantID) > maxCrmNoLen {
-		return nil, providers.Invalid(Provider, "config", "MerchantID (crmNo) %q is longer than %d characters", cfg.MerchantID, maxCrmNoLen)
+		return nil, providers.Invalid(Name, "config", "MerchantID (crmNo) %q is longer than %d characters", cfg.MerchantID, maxCrmNoLen)
 	}
 	for k := range cfg.Options {
-		return nil, providers.Invalid(Provider, "config", "unknown option %q (UsdtPay takes no options)", k)
+		return nil, providers.Invalid(Name, "config", "unknown option %q (UsdtPay takes no options)", k)
 	}
 	if cfg.NotifyURL != "" {
 		if err := checkURLField("NotifyURL", cfg.NotifyURL); err != nil {
-			return nil, providers.Invalid(Provider, "config", "%v", err)
+			return nil, providers.Invalid(Name, "config", "%v", err)
 		}
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := providers.NewTransport(Provider, cfg)
+	t := providers.NewTransport(Name, cfg)
 	t.Logger = logger
 	return &Adapter{
 		account:   cfg.Account,
@@ -101,12 +92,12 @@ func New(cfg providers.Config) (*Adapter, error) {
 		key:       cfg.Secret,
 		notifyURL: cfg.NotifyURL,
 		transport: t,
-		logger:    logger.With("provider", Provider, "account", cfg.Account),
+		logger:    logger.With("provider", Name, "account", cfg.Account),
 	}, nil
 }
 
 // Provider returns "usdtpay".
-func (a *Adapter) Provider() string { return Provider }
+func (a *Adapter) Provider() string { return Name }
 
 // Capabilities: deposits through a hosted pay page, signed callbacks; no
 // payouts, order queries or balances (reconciliation uses statements).
@@ -136,7 +127,7 @@ func (a *Adapter) ValidateDeposit(req providers.DepositRequest) error {
 
 // ValidatePayout always fails: UsdtPay has no payouts.
 func (a *Adapter) ValidatePayout(providers.PayoutRequest) error {
-	return providers.Unsupported(Provider, "payout")
+	return providers.Unsupported(Name, "payout")
 }
 
 // CreateDeposit builds the signed pay form the payer's browser posts to
@@ -153,7 +144,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	return &providers.CreateResult{
 		Status: providers.StatusPending,
 		PayForm: &providers.PayForm{
-			Action: a.baseURL + PayPath,
+			Action: a.baseURL + PathPay,
 			Method: http.MethodPost,
 			Fields: p.Fields(),
 		},
@@ -162,17 +153,17 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 
 // CreatePayout is unsupported: UsdtPay has no payouts.
 func (a *Adapter) CreatePayout(context.Context, providers.PayoutRequest) (*providers.CreateResult, error) {
-	return nil, providers.Unsupported(Provider, "payout")
+	return nil, providers.Unsupported(Name, "payout")
 }
 
 // QueryOrder is unsupported: UsdtPay has no query API.
 func (a *Adapter) QueryOrder(context.Context, providers.OrderQuery) (*providers.Event, error) {
-	return nil, providers.Unsupported(Provider, "queryOrder")
+	return nil, providers.Unsupported(Name, "queryOrder")
 }
 
 // QueryBalances is unsupported: UsdtPay has no balance API.
 func (a *Adapter) QueryBalances(context.Context) ([]providers.Balance, error) {
-	return nil, providers.Unsupported(Provider, "queryBalances")
+	return nil, providers.Unsupported(Name, "queryBalances")
 }
 
 // RenderPayPage renders form as a minimal HTML page that submits itself on
@@ -181,11 +172,11 @@ func (a *Adapter) QueryBalances(context.Context) ([]providers.Balance, error) {
 // HTML-escaped.
 func (a *Adapter) RenderPayPage(form *providers.PayForm) ([]byte, error) {
 	if form == nil || form.Action == "" {
-		return nil, providers.Invalid(Provider, "payPage", "no pay form to render")
+		return nil, providers.Invalid(Name, "payPage", "no pay form to render")
 	}
 	var b bytes.Buffer
 	if err := payFormPage.Execute(&b, form); err != nil {
-		return nil, providers.Invalid(Provider, "payPage", "render pay form: %v", err)
+		return nil, providers.Invalid(Name, "payPage", "render pay form: %v", err)
 	}
 	return b.Bytes(), nil
 }
@@ -198,8 +189,8 @@ func (a *Adapter) RenderPayPage(form *providers.PayForm) ([]byte, error) {
 // "sign_error", "order_exists") or the HTTP status as Code.
 func (a *Adapter) SubmitPayForm(ctx context.Context, form *providers.PayForm) ([]byte, error) {
 	const op = "toConfirmIn"
-	if form == nil || form.Action != a.baseURL+PayPath || !strings.EqualFold(form.Method, http.MethodPost) {
-		return nil, providers.Invalid(Provider, op, "not a pay form for %s", a.baseURL+PayPath)
+	if form == nil || form.Action != a.baseURL+PathPay || !strings.EqualFold(form.Method, http.MethodPost) {
+		return nil, providers.Invalid(Name, op, "not a pay form for %s", a.baseURL+PathPay)
 	}
 	vals := make([]string, 0, len(form.Fields))
 	for _, f := range form.Fields {
@@ -208,7 +199,7 @@ func (a *Adapter) SubmitPayForm(ctx context.Context, form *providers.PayForm) ([
 	resp, err := a.transport.Do(ctx, providers.Call{
 		Op:          op,
 		Method:      http.MethodPost,
-		Path:        PayPath,
+		Path:        PathPay,
 		ContentType: "application/x-www-form-urlencoded",
 		Body:        []byte(strings.Join(vals, "&")),
 		Creates:     true,
@@ -225,7 +216,7 @@ func (a *Adapter) SubmitPayForm(ctx context.Context, form *providers.PayForm) ([
 			msg = providers.Snippet(resp.Body)
 		}
 		a.logger.WarnContext(ctx, "usdtpay refused pay form", "status", resp.Status, "code", code)
-		return nil, &providers.Error{Kind: providers.ErrRejected, Provider: Provider, Op: op, Code: code, Message: msg}
+		return nil, &providers.Error{Kind: providers.ErrRejected, Provider: Name, Op: op, Code: code, Message: msg}
 	}
 	return resp.Body, nil
 }
@@ -238,52 +229,52 @@ func (a *Adapter) payRequest(req providers.DepositRequest) (PayRequest, error) {
 		notify = a.notifyURL
 	}
 	if req.Method != "" {
-		return PayRequest{}, providers.Invalid(Provider, op, "unknown method %q (UsdtPay has one way to collect: leave Method empty)", req.Method)
+		return PayRequest{}, providers.Invalid(Name, op, "unknown method %q (UsdtPay has one way to collect: leave Method empty)", req.Method)
 	}
 	for k := range req.Extra {
-		return PayRequest{}, providers.Invalid(Provider, op, "unknown extra field %q (UsdtPay takes none)", k)
+		return PayRequest{}, providers.Invalid(Name, op, "unknown extra field %q (UsdtPay takes none)", k)
 	}
-	if err := providers.RequireFields(Provider, op,
+	if err := providers.RequireFields(Name, op,
 		"OrderNo", req.OrderNo, "Currency", req.Currency, "CustomerID (customerId)", req.CustomerID,
 		"ReturnURL (pickupUrl)", req.ReturnURL, "NotifyURL (receiveUrl)", notify); err != nil {
 		return PayRequest{}, err
 	}
-	if err := providers.CheckCurrency(Provider, op, Currencies, req.Currency); err != nil {
+	if err := providers.CheckCurrency(Name, op, Currencies, req.Currency); err != nil {
 		return PayRequest{}, err
 	}
 	if req.PayCurrency != "" && req.PayCurrency != req.Currency {
 		// The payer does pay in USDT, but the callback signs only the order
 		// side: the USDT amount is unsigned, so no ledger may be kept in it.
-		return PayRequest{}, providers.Invalid(Provider, op, "pay currency %q: UsdtPay settles the order in %s (the USDT it shows the payer is unsigned); leave PayCurrency empty", req.PayCurrency, req.Currency)
+		return PayRequest{}, providers.Invalid(Name, op, "pay currency %q: UsdtPay settles the order in %s (the USDT it shows the payer is unsigned); leave PayCurrency empty", req.PayCurrency, req.Currency)
 	}
 	caps := a.Capabilities()
-	if err := providers.CheckAmount(Provider, op, caps, req.Amount); err != nil {
+	if err := providers.CheckAmount(Name, op, caps, req.Amount); err != nil {
 		return PayRequest{}, err
 	}
 	amount, err := providers.FormatFixed(req.Amount, caps.AmountDecimals)
 	if err != nil {
-		return PayRequest{}, providers.Invalid(Provider, op, "%v", err)
+		return PayRequest{}, providers.Invalid(Name, op, "%v", err)
 	}
 	if len(amount) > maxAmountLen {
-		return PayRequest{}, providers.Invalid(Provider, op, "amount %s is longer than %d characters (largest is 9999999.99)", amount, maxAmountLen)
+		return PayRequest{}, providers.Invalid(Name, op, "amount %s is longer than %d characters (largest is 9999999.99)", amount, maxAmountLen)
 	}
 	if len(req.OrderNo) > maxOrderNoLen {
-		return PayRequest{}, providers.Invalid(Provider, op, "order no %q is longer than %d characters", req.OrderNo, maxOrderNoLen)
+		return PayRequest{}, providers.Invalid(Name, op, "order no %q is longer than %d characters", req.OrderNo, maxOrderNoLen)
 	}
 	if !validOrderNo(req.OrderNo) {
-		return PayRequest{}, providers.Invalid(Provider, op, "order no %q may hold only letters, digits, '-' and '_'", req.OrderNo)
+		return PayRequest{}, providers.Invalid(Name, op, "order no %q may hold only letters, digits, '-' and '_'", req.OrderNo)
 	}
 	if len(req.CustomerID) > maxCustomerIDLen {
-		return PayRequest{}, providers.Invalid(Provider, op, "customer id is longer than %d characters", maxCustomerIDLen)
+		return PayRequest{}, providers.Invalid(Name, op, "customer id is longer than %d characters", maxCustomerIDLen)
 	}
 	if strings.ContainsFunc(req.CustomerID, isControlOrSpace) {
-		return PayRequest{}, providers.Invalid(Provider, op, "customer id %q contains spaces or control characters", req.CustomerID)
+		return PayRequest{}, providers.Invalid(Name, op, "customer id %q contains spaces or control characters", req.CustomerID)
 	}
 	if err := checkURLField("ReturnURL (pickupUrl)", req.ReturnURL); err != nil {
-		return PayRequest{}, providers.Invalid(Provider, op, "%v", err)
+		return PayRequest{}, providers.Invalid(Name, op, "%v", err)
 	}
 	if err := checkURLField("NotifyURL (receiveUrl)", notify); err != nil {
-		return PayRequest{}, providers.Invalid(Provider, op, "%v", err)
+		return PayRequest{}, providers.Invalid(Name, op, "%v", err)
 	}
 	p := PayRequest{
 		PickupURL:     req.ReturnURL,

@@ -10,6 +10,14 @@ import (
 	"github.com/tallyhq/tally/providers"
 )
 
+// The callback answers: Ack, the documented acknowledgement ("CRM如果返回字符串success
+// 表示成功收到并处理"), which stops UsdtPay's retries; AckFail, anything but
+// Ack, makes UsdtPay call back again.
+const (
+	Ack     = "success"
+	AckFail = "fail"
+)
+
 // MaxCallbackBytes bounds a callback body: seven short fields never come near it.
 const MaxCallbackBytes = 16 << 10
 
@@ -35,27 +43,27 @@ const MaxCallbackBytes = 16 << 10
 func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error) {
 	const op = "callback"
 	if cb == nil {
-		return nil, providers.Invalid(Provider, op, "no callback")
+		return nil, providers.Invalid(Name, op, "no callback")
 	}
 	if cb.Method != "" && cb.Method != http.MethodPost {
-		return nil, providers.Invalid(Provider, op, "method %s: UsdtPay callbacks are form POSTs", cb.Method)
+		return nil, providers.Invalid(Name, op, "method %s: UsdtPay callbacks are form POSTs", cb.Method)
 	}
 	if ct := cb.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/x-www-form-urlencoded" {
-			return nil, providers.Invalid(Provider, op, "content type %q: UsdtPay callbacks are application/x-www-form-urlencoded", ct)
+			return nil, providers.Invalid(Name, op, "content type %q: UsdtPay callbacks are application/x-www-form-urlencoded", ct)
 		}
 	}
 	if len(cb.Body) > MaxCallbackBytes {
-		return nil, providers.Invalid(Provider, op, "body of %d bytes is larger than %d", len(cb.Body), MaxCallbackBytes)
+		return nil, providers.Invalid(Name, op, "body of %d bytes is larger than %d", len(cb.Body), MaxCallbackBytes)
 	}
 	form, err := url.ParseQuery(string(cb.Body))
 	if err != nil {
-		return nil, providers.Invalid(Provider, op, "body is not a form: %v", err)
+		return nil, providers.Invalid(Name, op, "body is not a form: %v", err)
 	}
 	for _, name := range callbackFieldNames {
 		if len(form[name]) > 1 {
-			return nil, providers.Invalid(Provider, op, "field %s sent %d times", name, len(form[name]))
+			return nil, providers.Invalid(Name, op, "field %s sent %d times", name, len(form[name]))
 		}
 	}
 	f := CallbackFields{
@@ -71,32 +79,32 @@ func (a *Adapter) ParseCallback(cb *providers.Callback) (*providers.Event, error
 		// Debug: anyone can post junk; tally's ingress logs the rejections it
 		// keeps as samples, a bounded number, never one line per delivery.
 		a.logger.Debug("usdtpay callback without sign", "order_no", f.OrderNo)
-		return nil, providers.Errorf(providers.ErrBadSignature, Provider, op, "callback for order %q carries no sign", f.OrderNo)
+		return nil, providers.Errorf(providers.ErrBadSignature, Name, op, "callback for order %q carries no sign", f.OrderNo)
 	}
 	if !f.Verify(a.key.Reveal()) {
 		a.logger.Debug("usdtpay callback signature does not verify", "order_no", f.OrderNo)
-		return nil, providers.Errorf(providers.ErrBadSignature, Provider, op, "callback for order %q: signature does not verify", f.OrderNo)
+		return nil, providers.Errorf(providers.ErrBadSignature, Name, op, "callback for order %q: signature does not verify", f.OrderNo)
 	}
-	if err := providers.RequireFields(Provider, op, "signType", f.SignType, "orderNo", f.OrderNo, "orderAmount", f.OrderAmount,
+	if err := providers.RequireFields(Name, op, "signType", f.SignType, "orderNo", f.OrderNo, "orderAmount", f.OrderAmount,
 		"orderCurrency", f.OrderCurrency, "transactionId", f.TransactionID, "status", f.Status); err != nil {
 		return nil, providers.Unreadable(err)
 	}
 	if !strings.EqualFold(f.SignType, SignTypeMD5) {
-		return nil, providers.Unreadable(providers.Invalid(Provider, op, "signType %q (only MD5 is documented)", f.SignType))
+		return nil, providers.Unreadable(providers.Invalid(Name, op, "signType %q (only MD5 is documented)", f.SignType))
 	}
 	status, err := MapStatus(f.Status)
 	if err != nil {
-		return nil, providers.Unreadable(&providers.Error{Kind: providers.ErrInvalidRequest, Provider: Provider, Op: op, Code: f.Status, Err: err})
+		return nil, providers.Unreadable(&providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Code: f.Status, Err: err})
 	}
 	paid, err := providers.ParseAmount(f.OrderAmount)
 	if err != nil || !paid.IsPositive() {
-		return nil, providers.Unreadable(providers.Invalid(Provider, op, "orderAmount %q is not a positive amount", f.OrderAmount))
+		return nil, providers.Unreadable(providers.Invalid(Name, op, "orderAmount %q is not a positive amount", f.OrderAmount))
 	}
 	if !isCurrencyCode(f.OrderCurrency) {
-		return nil, providers.Unreadable(providers.Invalid(Provider, op, "orderCurrency %q is not a currency code", f.OrderCurrency))
+		return nil, providers.Unreadable(providers.Invalid(Name, op, "orderCurrency %q is not a currency code", f.OrderCurrency))
 	}
 	ev := &providers.Event{
-		Provider:        Provider,
+		Provider:        Name,
 		Kind:            providers.KindDeposit,
 		ProviderOrderID: f.TransactionID,
 		OrderNo:         f.OrderNo,
@@ -122,9 +130,9 @@ func (a *Adapter) Reply(err error) providers.Reply {
 	case err == nil:
 		return providers.TextReply(http.StatusOK, Ack)
 	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
-		return providers.TextReply(http.StatusBadRequest, "fail")
+		return providers.TextReply(http.StatusBadRequest, AckFail)
 	default:
-		return providers.TextReply(http.StatusInternalServerError, "fail")
+		return providers.TextReply(http.StatusInternalServerError, AckFail)
 	}
 }
 

@@ -206,8 +206,8 @@ func TestReply(t *testing.T) {
 		body   string
 	}{
 		{nil, 200, "success"},
-		{providers.Errorf(providers.ErrBadSignature, Provider, "callback", "x"), 400, "fail"},
-		{providers.Invalid(Provider, "callback", "x"), 400, "fail"},
+		{providers.Errorf(providers.ErrBadSignature, Name, "callback", "x"), 400, "fail"},
+		{providers.Invalid(Name, "callback", "x"), 400, "fail"},
 		{errors.New("database is down"), 500, "fail"},
 		{fmt.Errorf("store: %w", providers.ErrTransient), 500, "fail"},
 	}

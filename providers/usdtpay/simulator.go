@@ -3,13 +3,10 @@ package usdtpay
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -50,11 +47,11 @@ func NewSimulator(cfg sim.Config) *Simulator {
 		logger = slog.Default()
 	}
 	s := &Simulator{
-		engine: cfg.NewEngine(Provider, protocol{}, 2),
-		logger: logger.With("simulator", Provider),
+		engine: cfg.NewEngine(Name, protocol{}, 2),
+		logger: logger.With("simulator", Name),
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(PayPath, s.engine.Endpoint(PayPath, s.pay))
+	mux.HandleFunc(PathPay, s.engine.Endpoint(PathPay, s.pay))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorPage(w, http.StatusNotFound, "not_found", "页面不存在 / page not found")
 	})
@@ -63,7 +60,7 @@ func NewSimulator(cfg sim.Config) *Simulator {
 }
 
 // Provider returns "usdtpay".
-func (s *Simulator) Provider() string { return Provider }
+func (s *Simulator) Provider() string { return Name }
 
 // Handler serves /pay/toConfirmIn (relative to the mount point).
 func (s *Simulator) Handler() http.Handler { return s.handler }
@@ -89,17 +86,6 @@ func CrmNoFromOrderNo(orderNo string) string {
 	}
 	return orderNo[12 : 12+maxCrmNoLen]
 }
-
-// Error codes of the simulator's error pages (<p id="error" data-code="...">).
-const (
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeBadRequest       = "bad_request"
-	CodeUnknownMerchant  = "merchant_unknown"
-	CodeSignError        = "sign_error"
-	CodeParamError       = "param_error"
-	CodeOrderExists      = "order_exists"
-	CodeSystemError      = "system_error"
-)
 
 // maxPayFormBytes bounds a pay form.
 const maxPayFormBytes = 64 << 10
@@ -245,82 +231,6 @@ func usdtFor(amount, rate decimal.Decimal) decimal.Decimal {
 	return amount.DivRound(rate, 8).RoundDown(2)
 }
 
-// protocol renders UsdtPay's callbacks for the engine.
-type protocol struct{}
-
-// Callback renders the success callback: a form POST to receiveUrl with
-// ?amount=<USDT> appended, fields in the document's order. UsdtPay calls back
-// only after a successful payment: other states render nothing. orderAmount
-// echoes the request's value when the payer paid it exactly, else the paid
-// amount with two decimals.
-func (protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
-	status, ok := callbackStatus(o.Status)
-	if !ok || o.NotifyURL == "" {
-		return nil, nil
-	}
-	f := CallbackFields{
-		SignType:      firstNonEmpty(o.Fields["signType"], SignTypeMD5),
-		OrderNo:       o.OrderNo,
-		OrderAmount:   wireAmount(o.Paid),
-		OrderCurrency: o.Currency,
-		TransactionID: o.ID,
-		Status:        status,
-	}
-	if raw := o.Fields["orderAmount"]; raw != "" && o.Paid.Equal(o.Amount) {
-		f.OrderAmount = raw
-	}
-	f.Sign = f.ComputeSign(m.Secret)
-	usdt := usdtFor(o.Paid, o.Rate)
-	if forged {
-		// A tampered copy: ten times the amount under the genuine signature.
-		ten := decimal.NewFromInt(10)
-		f.OrderAmount = wireAmount(o.Paid.Mul(ten))
-		usdt = usdt.Mul(ten)
-	}
-	u := o.NotifyURL
-	if usdt.IsPositive() {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + "amount=" + url.QueryEscape(usdt.StringFixed(2))
-	}
-	var body strings.Builder
-	for i, kv := range f.pairs() {
-		if i > 0 {
-			body.WriteByte('&')
-		}
-		body.WriteString(url.QueryEscape(kv[0]) + "=" + url.QueryEscape(kv[1]))
-	}
-	return &sim.Outbound{
-		Method:      http.MethodPost,
-		URL:         u,
-		ContentType: "application/x-www-form-urlencoded",
-		Body:        []byte(body.String()),
-	}, nil
-}
-
-// Schedule: ten tries, one minute apart.
-func (protocol) Schedule() []time.Duration {
-	s := make([]time.Duration, 9)
-	for i := range s {
-		s[i] = time.Minute
-	}
-	return s
-}
-
-// Ack is "success".
-func (protocol) Ack() string { return Ack }
-
-// wireAmount writes an amount as UsdtPay does, with two decimals, or exactly
-// when it has more (money is never rounded).
-func wireAmount(d decimal.Decimal) string {
-	if providers.CheckDecimals(d, 2) == nil {
-		return d.StringFixed(2)
-	}
-	return d.String()
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -328,47 +238,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-type payPageData struct {
-	TransactionID, CrmNo, OrderNo, Amount, Currency, CustomerID, ReturnURL, USDT, Rate string
-}
-
-var payPage = template.Must(template.New("pay").Parse(`<!DOCTYPE html>
-<html lang="zh-CN">
-<head><meta charset="utf-8"><title>UsdtPay 支付 / Payment</title></head>
-<body>
-<h1>UsdtPay</h1>
-<dl id="order" data-transaction-id="{{.TransactionID}}" data-order-no="{{.OrderNo}}" data-amount="{{.Amount}}" data-currency="{{.Currency}}" data-usdt="{{.USDT}}" data-rate="{{.Rate}}">
-<dt>流水号 / Serial number</dt><dd>{{.TransactionID}}</dd>
-<dt>商户号 / Merchant</dt><dd>{{.CrmNo}}</dd>
-<dt>订单号 / Order number</dt><dd>{{.OrderNo}}</dd>
-<dt>客户账号 / Account</dt><dd>{{.CustomerID}}</dd>
-<dt>订单金额 / Amount</dt><dd>{{.Amount}} {{.Currency}}</dd>
-{{- if .USDT}}
-<dt>应付USDT / USDT to pay</dt><dd>{{.USDT}} USDT</dd>
-<dt>汇率 / Rate</dt><dd>1 USDT = {{.Rate}} {{.Currency}}</dd>
-{{- end}}
-</dl>
-<p>请完成USDT支付，支付成功后将自动入金。/ Complete the USDT payment; your deposit is credited automatically.</p>
-<p><a href="{{.ReturnURL}}">返回商户 / Back to the merchant</a></p>
-</body>
-</html>
-`))
-
-var errorTemplate = template.Must(template.New("error").Parse(`<!DOCTYPE html>
-<html lang="zh-CN">
-<head><meta charset="utf-8"><title>UsdtPay 错误 / Error</title></head>
-<body>
-<h1>UsdtPay</h1>
-<p id="error" data-code="{{.Code}}">{{.Message}}</p>
-</body>
-</html>
-`))
-
-// writeErrorPage answers an HTML error page: never a pay page.
-func writeErrorPage(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = errorTemplate.Execute(w, struct{ Code, Message string }{code, msg})
 }

@@ -471,7 +471,7 @@ func TestEndpointFaultsSeenFromTheAdapter(t *testing.T) {
 	// 5xx: UsdtPay did not act; the form post is ambiguous (a create), and
 	// submitting it again succeeds.
 	const no5 = "251122093000TW001478000000000010"
-	if err := e.AddEndpointFault(sim.EndpointFault{Path: PayPath, Mode: sim.ModeError5xx, Count: 1}); err != nil {
+	if err := e.AddEndpointFault(sim.EndpointFault{Path: PathPay, Mode: sim.ModeError5xx, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.deposit(h.adapter, no5, "10"); !errors.Is(err, providers.ErrAmbiguous) {
@@ -489,7 +489,7 @@ func TestEndpointFaultsSeenFromTheAdapter(t *testing.T) {
 	// form again is refused as a duplicate.
 	const noT = "251122093000TW001478000000000011"
 	slow := h.newAdapter(testCrmNo, testKey, "https://tally.example.com/callbacks/usdtpay-main", &http.Client{Timeout: 150 * time.Millisecond})
-	if err := e.AddEndpointFault(sim.EndpointFault{Path: PayPath, Mode: sim.ModeTimeout, Count: 1}); err != nil {
+	if err := e.AddEndpointFault(sim.EndpointFault{Path: PathPay, Mode: sim.ModeTimeout, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.deposit(slow, noT, "10"); !errors.Is(err, providers.ErrAmbiguous) {
@@ -509,7 +509,7 @@ func TestEndpointFaultsSeenFromTheAdapter(t *testing.T) {
 
 	// Hang: UsdtPay neither acts nor answers.
 	const noH = "251122093000TW001478000000000012"
-	if err := e.AddEndpointFault(sim.EndpointFault{Path: PayPath, Mode: sim.ModeHang, Count: 1}); err != nil {
+	if err := e.AddEndpointFault(sim.EndpointFault{Path: PathPay, Mode: sim.ModeHang, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.deposit(slow, noH, "10"); !errors.Is(err, providers.ErrAmbiguous) {
@@ -543,7 +543,7 @@ func postForm(t *testing.T, base string, p PayRequest) (int, string) {
 	for _, f := range p.Fields() {
 		v.Set(f.Name, f.Value)
 	}
-	resp, err := http.PostForm(base+PayPath, v)
+	resp, err := http.PostForm(base+PathPay, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +634,7 @@ func TestSimulatorRefusesWhatUsdtPayRefuses(t *testing.T) {
 
 	// Nothing but POST /pay/toConfirmIn is served.
 	for _, c := range []struct{ method, path, code string }{
-		{"GET", PayPath, CodeMethodNotAllowed}, {"GET", "/pay/queryOrder", "not_found"}, {"POST", "/pay/queryOrder", "not_found"}, {"GET", "/", "not_found"},
+		{"GET", PathPay, CodeMethodNotAllowed}, {"GET", "/pay/queryOrder", "not_found"}, {"POST", "/pay/queryOrder", "not_found"}, {"GET", "/", "not_found"},
 	} {
 		req, _ := http.NewRequest(c.method, h.base+c.path, nil)
 		resp, err := http.DefaultClient.Do(req)

@@ -1,6 +1,7 @@
 package vpay
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -8,6 +9,13 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/providers"
+)
+
+// The callback answers: Ack, "只需要返回success,即表示消息已处理" (vpay.txt),
+// stops MinPay's retries; AckFail, anything else, makes it send again.
+const (
+	Ack     = "success"
+	AckFail = "fail"
 )
 
 // MaxCallbackBytes bounds a callback body; MinPay's are well under 1 KiB.
@@ -167,4 +175,18 @@ func nullString(d decimal.NullDecimal) string {
 		return "-"
 	}
 	return d.Decimal.String()
+}
+
+// Reply is "success" (HTTP 200) when the callback was stored; a bad signature
+// or an unreadable callback gets 400 "fail", anything else 500 "fail", so
+// that MinPay sends it again on its schedule.
+func (a *Adapter) Reply(err error) providers.Reply {
+	switch {
+	case err == nil:
+		return providers.TextReply(http.StatusOK, Ack)
+	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
+		return providers.TextReply(http.StatusBadRequest, AckFail)
+	default:
+		return providers.TextReply(http.StatusInternalServerError, AckFail)
+	}
 }

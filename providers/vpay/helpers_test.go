@@ -50,7 +50,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e := &env{}
 	var handler http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == CreatePath {
+		if r.URL.Path == PathCreate {
 			b, _ := io.ReadAll(r.Body)
 			e.mu.Lock()
 			e.requests = append(e.requests, b)

@@ -54,8 +54,8 @@ func NewSimulator(cfg sim.Config) *Simulator {
 	}
 	s.eng = cfg.NewEngine(Name, protocol{now: now}, PayDecimals)
 	s.mux = http.NewServeMux()
-	s.mux.Handle("POST "+CreatePath, s.eng.Endpoint(CreatePath, s.create))
-	s.mux.Handle("GET "+PayPagePrefix+"{publicKey}", s.eng.Endpoint(PayPagePrefix, s.payPage))
+	s.mux.Handle("POST "+PathCreate, s.eng.Endpoint(PathCreate, s.create))
+	s.mux.Handle("GET "+PathPayPage+"{publicKey}", s.eng.Endpoint(PathPayPage, s.payPage))
 	return s
 }
 
@@ -74,7 +74,7 @@ func (s *Simulator) Close() { s.eng.Close() }
 // maxRequestBytes bounds a create request.
 const maxRequestBytes = 64 << 10
 
-// create serves POST CreatePath.
+// create serves POST PathCreate.
 func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeEnvelope(w, http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
@@ -139,7 +139,7 @@ func (s *Simulator) create(w http.ResponseWriter, r *http.Request) {
 		"localOrderId": created.OrderNo,
 		"orderType":    TypePayment,
 		"orderBizType": BizFixedDigitalScan,
-		"paymentUrl":   s.base + PayPagePrefix + pub,
+		"paymentUrl":   s.base + PathPayPage + pub,
 		"publicKey":    pub,
 		"addresses":    addressesFor(created.Currency, m.ID, created.ID),
 	})
@@ -240,76 +240,3 @@ func writeEnvelope(w http.ResponseWriter, status, code int, message string, data
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "success": code == CodeOK, "message": msg, "data": data})
 }
-
-// protocol renders MinPay's callbacks for the engine.
-type protocol struct{ now func() time.Time }
-
-// Callback renders the JSON callback for the order's state: none while
-// pending; PROCESSING, SUCCESS, FAIL, EXPIRED or REVERSED otherwise. forged
-// alters userAmount and keeps the genuine signature, which then fails.
-func (p protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
-	if o.Status == providers.StatusPending || o.NotifyURL == "" {
-		return nil, nil
-	}
-	settle := o.SettleCurrency
-	if settle == "" {
-		settle = o.Currency
-	}
-	fields := map[string]any{
-		"amount":               json.Number(o.Amount.String()),
-		"bizType":              BizFixedDigitalScan,
-		"currency":             o.Currency,
-		"key":                  m.ID,
-		"localOrderId":         o.OrderNo,
-		"merchantActualAmount": json.Number(o.Credited.String()),
-		"merchantCurrency":     settle,
-		"merchantId":           idValue(merchantNumber(m)),
-		"merchantPaidAmount":   json.Number(o.Paid.String()),
-		"notifyTime":           json.Number(fmt.Sprint(p.now().UnixMilli())),
-		"orderCreateTime":      json.Number(fmt.Sprint(o.CreatedAt.UnixMilli())),
-		"orderId":              o.ID,
-		"status":               wireStatus(o.Status),
-		"type":                 TypePayment,
-		"userAmount":           json.Number(o.Paid.String()),
-		"userCurrency":         o.Currency,
-	}
-	if o.UserID != "" {
-		fields["merchantUserId"] = o.UserID
-	}
-	if o.QuoteCurrency != "" {
-		fields["extra"] = map[string]any{
-			"quoteAmount":   json.Number(o.QuoteAmount.String()),
-			"quoteCurrency": o.QuoteCurrency,
-			"quotePrice":    json.Number(o.Rate.String()),
-		}
-	}
-	body, err := signedJSON(fields, m.Secret)
-	if err != nil {
-		return nil, err
-	}
-	if forged {
-		// signedJSON left the genuine sign in fields: alter the amount under it.
-		fields["userAmount"] = json.Number(o.Paid.Add(decimal.NewFromInt(1)).String())
-		if body, err = json.Marshal(fields); err != nil {
-			return nil, err
-		}
-	}
-	return &sim.Outbound{Method: http.MethodPost, URL: o.NotifyURL, ContentType: "application/json", Body: body}, nil
-}
-
-// idValue writes a numeric id as a JSON number, as MinPay does, and any other
-// id as a string.
-func idValue(id string) any {
-	if _, err := providers.ParseAmount(id); err == nil && !strings.ContainsAny(id, ".-") {
-		return json.Number(id)
-	}
-	return id
-}
-
-// Schedule is MinPay's documented retry schedule after the first attempt.
-func (protocol) Schedule() []time.Duration {
-	return []time.Duration{15 * time.Second, 15 * time.Second, 30 * time.Second, 180 * time.Second, 600 * time.Second, 1200 * time.Second, 1800 * time.Second}
-}
-
-// Ack is "success".
-func (protocol) Ack() string { return Ack }

@@ -257,7 +257,7 @@ func TestAnswerClassification(t *testing.T) {
 
 func TestRetryScheduleIsTenTries(t *testing.T) {
 	want := []string{"10s", "30s", "1m0s", "2m0s", "5m0s", "10m0s", "30m0s", "1h0m0s", "2h0m0s"}
-	got := Protocol{}.Schedule()
+	got := protocol{}.Schedule()
 	if len(got) != len(want) {
 		t.Fatalf("schedule = %v", got)
 	}
@@ -266,7 +266,7 @@ func TestRetryScheduleIsTenTries(t *testing.T) {
 			t.Fatalf("schedule = %v, want %v", got, want)
 		}
 	}
-	if (Protocol{}).Ack() != AckOK {
+	if (protocol{}).Ack() != Ack {
 		t.Fatal("ack")
 	}
 }

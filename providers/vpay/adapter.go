@@ -3,7 +3,6 @@ package vpay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -28,17 +27,6 @@ const Name = "vpay"
 // (tally serve --provider-host-allow).
 var Hosts []string
 
-// CreatePath is the document's section 6.3.2 endpoint: a fixed-amount crypto
-// scan-pay order quoted in the merchant's own currency at the merchant's rate.
-const CreatePath = "/wallet-trade-merchant/v1/receive/blockchain/fixed/custom/rate/create"
-
-// PayPagePrefix is where MinPay's hosted pay page lives (paymentUrl in the
-// create answer: https://walletapi.minpayapp.com/fixed-amount-pay/{publicKey}).
-const PayPagePrefix = "/fixed-amount-pay/"
-
-// Ack is the body a merchant answers a callback with.
-const Ack = "success"
-
 // QuoteDecimals is the most decimals quoteAmount may carry: quote currencies
 // are fiat (CNY).
 const QuoteDecimals = 2
@@ -46,25 +34,22 @@ const QuoteDecimals = 2
 // UserCurrencies are the currencies a payer can pay in (userCurrency).
 var UserCurrencies = []string{"USDT", "TRX"}
 
-// Error codes of MinPay's answer envelope {code, success, message, data}. The
-// document shows only code 0; these are the codes the simulator answers and
-// the adapter classifies (any other non-zero code is a refusal).
-const (
-	CodeOK               = 0
-	CodeInvalidParam     = 10001 // a field is missing or malformed
-	CodeBadSignature     = 10002 // the request's sign does not verify
-	CodeUnknownMerchant  = 10003 // no merchant has this key
-	CodeDuplicateOrder   = 10004 // localOrderId already used by this merchant
-	CodeRateNotSet       = 10005 // no rate configured for the quote currency
-	CodeCurrencyRejected = 10006 // userCurrency not offered
-)
-
 // ErrDuplicateOrder is wrapped (beside providers.ErrRejected) by a create that
 // MinPay refuses because the localOrderId already exists. VPay has no order
 // query, so after an ambiguous create this refusal is the proof that the
 // first attempt did create the order: wait for its callback or the statement,
 // do not fail it.
 var ErrDuplicateOrder = fmt.Errorf("vpay: localOrderId: %w", providers.ErrDuplicateOrder)
+
+// Config.Options keys this adapter understands (see the package documentation).
+const (
+	// OptionQuoteCurrencies lists the quote currencies enabled in the
+	// merchant back office, comma-separated; default CNY.
+	OptionQuoteCurrencies = "quote_currencies"
+	// OptionMerchantID is the numeric merchant number callbacks carry as
+	// merchantId; when set, a callback for another is refused.
+	OptionMerchantID = "merchant_id"
+)
 
 // Adapter is a client for one MinPay merchant account.
 type Adapter struct {
@@ -89,7 +74,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 	// Option user_currency (a default pay currency) is no longer read: every
 	// request states its PayCurrency (see the package documentation).
 	a := &Adapter{cfg: cfg, quoteCurrencies: []string{"CNY"}}
-	if v := strings.TrimSpace(cfg.Options["quote_currencies"]); v != "" {
+	if v := strings.TrimSpace(cfg.Options[OptionQuoteCurrencies]); v != "" {
 		a.quoteCurrencies = nil
 		for _, c := range strings.Split(v, ",") {
 			if c = strings.TrimSpace(c); c != "" {
@@ -100,7 +85,7 @@ func New(cfg providers.Config) (*Adapter, error) {
 			return nil, providers.Invalid(Name, "new", "option quote_currencies lists no currency")
 		}
 	}
-	a.merchantNo = strings.TrimSpace(cfg.Options["merchant_id"])
+	a.merchantNo = strings.TrimSpace(cfg.Options[OptionMerchantID])
 	a.log = cfg.Logger
 	if a.log == nil {
 		a.log = slog.Default()
@@ -200,7 +185,7 @@ func (a *Adapter) CreateDeposit(ctx context.Context, req providers.DepositReques
 	if err != nil {
 		return nil, &providers.Error{Kind: providers.ErrInvalidRequest, Provider: Name, Op: op, Err: err}
 	}
-	resp, err := a.t.Do(ctx, providers.Call{Op: op, Method: http.MethodPost, Path: CreatePath, ContentType: "application/json", Body: body, Creates: true})
+	resp, err := a.t.Do(ctx, providers.Call{Op: op, Method: http.MethodPost, Path: PathCreate, ContentType: "application/json", Body: body, Creates: true})
 	if err != nil {
 		return nil, err
 	}
@@ -257,20 +242,6 @@ func (a *Adapter) QueryOrder(context.Context, providers.OrderQuery) (*providers.
 // QueryBalances is unsupported: MinPay's document offers no balance endpoint.
 func (a *Adapter) QueryBalances(context.Context) ([]providers.Balance, error) {
 	return nil, providers.Unsupported(Name, "queryBalances")
-}
-
-// Reply is "success" (HTTP 200) when the callback was stored; a bad signature
-// or an unreadable callback gets 400 "fail", anything else 500 "fail", so
-// that MinPay sends it again on its schedule.
-func (a *Adapter) Reply(err error) providers.Reply {
-	switch {
-	case err == nil:
-		return providers.TextReply(http.StatusOK, Ack)
-	case errors.Is(err, providers.ErrBadSignature), errors.Is(err, providers.ErrInvalidRequest):
-		return providers.TextReply(http.StatusBadRequest, "fail")
-	default:
-		return providers.TextReply(http.StatusInternalServerError, "fail")
-	}
 }
 
 func (a *Adapter) notifyURL(req providers.DepositRequest) string {

@@ -2,7 +2,6 @@ package cpay
 
 import (
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -23,19 +22,19 @@ var RetrySchedule = []time.Duration{
 	10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
 }
 
-// Protocol renders C-Pay's webhooks for the simulator engine: a JSON POST to
+// protocol renders C-Pay's webhooks for the simulator engine: a JSON POST to
 // the order's callback URL (or the merchant's configured one) with every
 // member a string, signed over its non-empty members. C-Pay calls back "after
 // the order succeeds or fails" and when "a payout was initiated": PROCESSING
 // (11), COMPLETED (14) and CLOSED (15) are sent, PENDING (0) never. A failed,
 // expired or reversed order is CLOSED; an exchange sends nothing.
-type Protocol struct{}
+type protocol struct{}
 
-var _ sim.Protocol = Protocol{}
+var _ sim.Protocol = protocol{}
 
 // Callback renders the webhook for o's current state, or nil when C-Pay sends
 // none. forged alters actualAmount and receivedAmount after signing.
-func (Protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
+func (protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbound, error) {
 	if o.Status == providers.StatusPending || o.Kind == kindExchange || m == nil {
 		return nil, nil
 	}
@@ -74,10 +73,10 @@ func (Protocol) Callback(m *sim.Merchant, o *sim.Order, forged bool) (*sim.Outbo
 }
 
 // Schedule is RetrySchedule: ten tries.
-func (Protocol) Schedule() []time.Duration { return slices.Clone(RetrySchedule) }
+func (protocol) Schedule() []time.Duration { return slices.Clone(RetrySchedule) }
 
 // Ack is "OK".
-func (Protocol) Ack() string { return AckOK }
+func (protocol) Ack() string { return Ack }
 
 // orderAmounts are an order's actualAmount, receivedAmount and fee as C-Pay
 // reports them. For a deposit: what the payer paid, what the merchant was
@@ -120,58 +119,4 @@ func txHash(o *sim.Order) string {
 	}
 	sum := sha256.Sum256([]byte("cpay-sim-tx\x00" + o.MerchantID + "\x00" + o.ID))
 	return hex.EncodeToString(sum[:])
-}
-
-// walletNetworks lists, in the document's order, the currencies and networks
-// a user gets an address for.
-var walletNetworks = []struct{ currency, network string }{
-	{"USDT", NetworkTRON}, {"TRX", NetworkTRON},
-	{"USDT", NetworkBSC}, {"BNB", NetworkBSC},
-	{"USDT", NetworkEthereum}, {"ETH", NetworkEthereum},
-	{"BTC", NetworkBitcoin},
-}
-
-// walletAddresses are a user's deposit addresses: one per network, shared by
-// the currencies of that network, the same on every call.
-func walletAddresses(merchantID, userID string) []providers.WalletAddress {
-	out := make([]providers.WalletAddress, 0, len(walletNetworks))
-	for _, n := range walletNetworks {
-		out = append(out, providers.WalletAddress{Currency: n.currency, Network: n.network, Address: addressFor(merchantID, userID, n.network)})
-	}
-	return out
-}
-
-// addressFor derives a user's address on a network from merchant, user and
-// network, in the network's format.
-func addressFor(merchantID, userID, network string) string {
-	sum := sha512.Sum512([]byte("cpay-sim-address\x00" + merchantID + "\x00" + userID + "\x00" + network))
-	const base58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-	b58 := func(prefix string) string {
-		b := []byte(prefix)
-		for i := 0; i < 33; i++ {
-			b = append(b, base58[int(sum[i])%len(base58)])
-		}
-		return string(b)
-	}
-	switch network {
-	case NetworkTRON:
-		return b58("T")
-	case NetworkBitcoin:
-		return b58("3")
-	default:
-		return "0x" + hex.EncodeToString(sum[:20])
-	}
-}
-
-// defaultNetwork is the network a cashier order of currency is paid on.
-func defaultNetwork(currency string) string {
-	switch currency {
-	case "BTC":
-		return NetworkBitcoin
-	case "ETH":
-		return NetworkEthereum
-	case "BNB":
-		return NetworkBSC
-	}
-	return NetworkTRON
 }

@@ -29,19 +29,6 @@ type protocol struct{}
 
 var _ sim.Protocol = protocol{}
 
-// callbackBody is CXPay's notification in its documented field order. amount
-// and fee are JSON numbers, status an integer and reverse a boolean.
-type callbackBody struct {
-	PlatOrderID string      `json:"platOrderId"`
-	OrderID     string      `json:"orderId"`
-	Amount      json.Number `json:"amount"`
-	Status      int         `json:"status"`
-	Reverse     bool        `json:"reverse"`
-	Remark      string      `json:"remark"`
-	Fee         json.Number `json:"fee"`
-	Sign        string      `json:"sign"`
-}
-
 // Callback renders the notification CXPay sends when an order is confirmed
 // paid (status 1), failed or expired (status 2) or reversed (status 1 with
 // reverse true); pending and processing orders send none. A forged copy

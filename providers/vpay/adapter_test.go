@@ -301,7 +301,7 @@ func TestSimulatorRequestChecks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, err := http.Post(e.srv.URL+CreatePath, c.ct, strings.NewReader(c.body))
+			resp, err := http.Post(e.srv.URL+PathCreate, c.ct, strings.NewReader(c.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,7 +324,7 @@ func TestSimulatorRequestChecks(t *testing.T) {
 		t.Fatalf("refused requests created %d orders", n)
 	}
 	// The document's own request example sends quoteAmount as a string: accepted.
-	resp, err := http.Post(e.srv.URL+CreatePath, "application/json; charset=utf-8", strings.NewReader(signed(with("quoteAmount", "5"))))
+	resp, err := http.Post(e.srv.URL+PathCreate, "application/json; charset=utf-8", strings.NewReader(signed(with("quoteAmount", "5"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestSimulatorRequestChecks(t *testing.T) {
 		t.Fatalf("order %+v %v", o, err)
 	}
 	// GET on the create path is not served.
-	resp, err = http.Get(e.srv.URL + CreatePath)
+	resp, err = http.Get(e.srv.URL + PathCreate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestEnvelopeReadings(t *testing.T) {
 func TestCreateFaults(t *testing.T) {
 	t.Run("5xx is ambiguous", func(t *testing.T) {
 		e := newEnv(t, envOpts{})
-		if err := e.sim.Engine().AddEndpointFault(sim.EndpointFault{Path: CreatePath, Mode: sim.ModeError5xx, Count: 1}); err != nil {
+		if err := e.sim.Engine().AddEndpointFault(sim.EndpointFault{Path: PathCreate, Mode: sim.ModeError5xx, Count: 1}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-1", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
@@ -410,7 +410,7 @@ func TestCreateFaults(t *testing.T) {
 	})
 	t.Run("timeout is ambiguous, the order exists", func(t *testing.T) {
 		e := newEnv(t, envOpts{client: &http.Client{Timeout: 300 * time.Millisecond}})
-		e.ctl(t, "POST", "/faults", `{"path":"`+CreatePath+`","mode":"timeout","count":1}`)
+		e.ctl(t, "POST", "/faults", `{"path":"`+PathCreate+`","mode":"timeout","count":1}`)
 		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-2", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, providers.ErrAmbiguous) {
 			t.Fatalf("= %v, want ErrAmbiguous", err)
@@ -431,7 +431,7 @@ func TestCreateFaults(t *testing.T) {
 	})
 	t.Run("hang is ambiguous, nothing created", func(t *testing.T) {
 		e := newEnv(t, envOpts{client: &http.Client{Timeout: 300 * time.Millisecond}})
-		e.ctl(t, "POST", "/faults", `{"path":"`+CreatePath+`","mode":"hang","count":1}`)
+		e.ctl(t, "POST", "/faults", `{"path":"`+PathCreate+`","mode":"hang","count":1}`)
 		_, err := e.ad.CreateDeposit(t.Context(), providers.DepositRequest{OrderNo: "F-3", Amount: dec("100"), Currency: "CNY", PayCurrency: "USDT"})
 		if !errors.Is(err, providers.ErrAmbiguous) {
 			t.Fatalf("= %v, want ErrAmbiguous", err)
@@ -487,7 +487,7 @@ func TestSimulatorCreateFieldTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.Post(e.srv.URL+CreatePath, "application/json", bytes.NewReader(b))
+		resp, err := http.Post(e.srv.URL+PathCreate, "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -562,7 +562,7 @@ func TestSimulatorStringFieldsAsNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(e.srv.URL+CreatePath, "application/json", bytes.NewReader(b))
+	resp, err := http.Post(e.srv.URL+PathCreate, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
