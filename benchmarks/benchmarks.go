@@ -88,7 +88,8 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	t.merchants.Validate = registry.Validate
 	t.merchants.Ledger = t.ledger
 	t.merchants.Egress = st.egress
-	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log, Egress: st.egress})
+	t.merchants.Adapters = merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}
+	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log, Egress: st.egress})
 	return &t, nil
 }
 
@@ -153,7 +154,8 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	st.merchants.Validate = registry.Validate
 	st.merchants.Ledger = st.ledger
 	st.merchants.Egress = policy
-	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log, Egress: policy})
+	st.merchants.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: log}
+	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log, Egress: policy})
 	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err
 	}

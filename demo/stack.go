@@ -111,9 +111,9 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.merch.Validate = registry.Validate
 	st.merch.Ledger = st.ledger
 	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
+	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
 	st.disc = discrepancies.New()
-	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
-		Egress: policy, ProviderTimeout: 3 * time.Second})
+	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log, Egress: policy})
 	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
 	if st.runner, err = jobs.New(st.pool, st.orders, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
@@ -127,7 +127,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	ms := sandbox.DefaultMerchants()
 	for p := range ms {
 		for i := range ms[p] {
-			ms[p][i].NotifyURL = st.orders.NotifyURL(st.accounts[p])
+			ms[p][i].NotifyURL = st.merch.NotifyURL(st.accounts[p])
 		}
 	}
 	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,

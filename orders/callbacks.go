@@ -69,84 +69,24 @@ func (t CallbackTarget) AllowsMethod(method string) bool {
 }
 
 // CallbackAccount resolves the {key} of /callbacks/{key}: the provider account
-// with that callback key (with Options.LegacyCallbackRoutes, also an account
-// that existed before keys, by its name). No account is ErrUnknownAccount; a
-// key that cannot be one is refused without a database read. Accounts are
-// cached like Adapter's.
+// with that callback key (merchants.Service.AdapterByCallbackKey). No account
+// is ErrUnknownAccount; a key that cannot be one is refused without a
+// database read.
 func (s *Service) CallbackAccount(ctx context.Context, key string) (CallbackTarget, error) {
-	s.mu.Lock()
-	id, known := s.byKey[key]
-	s.mu.Unlock()
-	var acct merchants.ProviderAccount
-	var adapter providers.Adapter
-	var err error
-	if known {
-		adapter, acct, err = s.AdapterByID(ctx, id)
-		if err != nil && !errors.Is(err, merchants.ErrNotFound) {
-			return CallbackTarget{}, err
-		}
-		if err != nil || !s.routes(acct, key) {
-			s.mu.Lock()
-			delete(s.byKey, key)
-			s.mu.Unlock()
-			known = false
-		}
+	adapter, acct, err := s.merchants.AdapterByCallbackKey(ctx, key)
+	if errors.Is(err, merchants.ErrNotFound) {
+		return CallbackTarget{}, ErrUnknownAccount
 	}
-	if !known {
-		acct, err = s.merchants.ProviderAccountByCallbackKey(ctx, key)
-		if errors.Is(err, merchants.ErrNotFound) && s.opts.LegacyCallbackRoutes {
-			acct, err = s.merchants.ProviderAccountByLegacyName(ctx, key)
-		}
-		if errors.Is(err, merchants.ErrNotFound) {
-			return CallbackTarget{}, ErrUnknownAccount
-		}
-		if err != nil {
-			return CallbackTarget{}, fmt.Errorf("callback account: %w", err)
-		}
-		if adapter, acct, err = s.adapterFor(acct); err != nil {
-			return CallbackTarget{}, err
-		}
-		s.mu.Lock()
-		s.byKey[key] = acct.ID
-		s.mu.Unlock()
+	if err != nil {
+		return CallbackTarget{}, err
 	}
-	return CallbackTarget{Adapter: adapter, Account: acct, Label: s.label(ctx, acct)}, nil
-}
-
-// routes reports whether key still routes to acct: its callback key, or its
-// name while legacy routes are open.
-func (s *Service) routes(acct merchants.ProviderAccount, key string) bool {
-	return acct.CallbackKey == key || (s.opts.LegacyCallbackRoutes && acct.LegacyRoute && acct.Name == key)
+	return CallbackTarget{Adapter: adapter, Account: acct, Label: s.merchants.Label(ctx, acct)}, nil
 }
 
 // KnownCallbackKey reports whether key routes to an account this process has
-// read before, so that resolving it costs no lookup of an unknown key. It
-// never reads the database.
-func (s *Service) KnownCallbackKey(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.byKey[key]
-	return ok
-}
-
-// label is "merchant/account" for metrics and logs; the merchant's code is
-// read once (codes never change), its id stands in when it cannot be read.
-func (s *Service) label(ctx context.Context, acct merchants.ProviderAccount) string {
-	s.mu.Lock()
-	code, ok := s.codes[acct.MerchantID]
-	s.mu.Unlock()
-	if !ok {
-		m, err := s.merchants.MerchantByID(ctx, acct.MerchantID)
-		if err != nil {
-			return fmt.Sprintf("merchant-%d/%s", acct.MerchantID, acct.Name)
-		}
-		code = m.Code
-		s.mu.Lock()
-		s.codes[acct.MerchantID] = code
-		s.mu.Unlock()
-	}
-	return code + "/" + acct.Name
-}
+// read before (merchants.Service.KnownCallbackKey). It never reads the
+// database.
+func (s *Service) KnownCallbackKey(key string) bool { return s.merchants.KnownCallbackKey(key) }
 
 // Admit is asked, once a callback's verdict is known and before anything is
 // stored, whether it may be taken in (the ingress rate limits). An error
@@ -367,7 +307,7 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 	if in.ProcessedAt != nil || in.Verdict == "rejected" {
 		return nil
 	}
-	adapter, acct, err := s.AdapterByID(ctx, in.ProviderAccountID)
+	adapter, acct, err := s.merchants.AdapterByID(ctx, in.ProviderAccountID)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func (g *callbackGroup) run(batch []*groupItem) {
 	// holding locks must not wait for.
 	if accts, err := g.s.q.CallbackAccounts(ctx, ids); err == nil {
 		for _, id := range accts {
-			_, _, _ = g.s.AdapterByID(ctx, id)
+			_, _, _ = g.s.merchants.AdapterByID(ctx, id)
 		}
 	}
 	var applied map[int64]bool
@@ -185,7 +185,7 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (ma
 			applied[in.ID] = true
 			continue
 		}
-		adapter, acct, err := s.AdapterByID(ctx, in.ProviderAccountID)
+		adapter, acct, err := s.merchants.AdapterByID(ctx, in.ProviderAccountID)
 		if err != nil {
 			continue
 		}
@@ -248,7 +248,7 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (ma
 		}
 		ref := map[string]any{"callback_id": cb.inboxID}
 		a := &applier{s: s, tx: tx, q: q, acct: cb.acct, row: *row, ev: cb.ev, src: "callback", ref: ref, group: &groupWrites{}}
-		if adapter, _, err := s.adapterFor(cb.acct); err == nil {
+		if adapter, _, err := s.merchants.AdapterFor(cb.acct); err == nil {
 			a.caps = adapter.Capabilities()
 		}
 		out, err := a.apply(ctx)

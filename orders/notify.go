@@ -138,9 +138,9 @@ func webhookError(err error) string {
 }
 
 // webhookTarget is where and with what secret a merchant's webhooks go, kept
-// for accountTTL like provider accounts: every webhook needs it, and reading it
-// was two queries and an AES-GCM open each time. A new URL or secret takes
-// effect within accountTTL.
+// for merchants.AccountTTL like provider accounts: every webhook needs it, and
+// reading it was two queries and an AES-GCM open each time. A new URL or
+// secret takes effect within merchants.AccountTTL.
 type webhookTarget struct {
 	merchant merchants.Merchant
 	secret   string // empty without a webhook URL
@@ -151,7 +151,7 @@ func (s *Service) webhookTarget(ctx context.Context, merchantID int64) (webhookT
 	s.mu.Lock()
 	t, ok := s.hooks[merchantID]
 	s.mu.Unlock()
-	if ok && time.Since(t.read) < accountTTL {
+	if ok && time.Since(t.read) < merchants.AccountTTL {
 		return t, nil
 	}
 	m, err := s.merchants.MerchantByID(ctx, merchantID)

@@ -53,8 +53,9 @@ func RunWorkerProcess() error {
 	// A test's worker reaches the test's sandbox on loopback, which tally's
 	// egress policy otherwise refuses.
 	policy := egress.New(egress.MustAllowList("127.0.0.0/8"))
-	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{PublicURL: publicURL, Logger: logger,
-		Egress: policy, ProviderTimeout: 5 * time.Second})
+	ms.Egress = policy
+	ms.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}
+	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{Logger: logger, Egress: policy})
 	r, err := jobs.New(pool, svc, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
 	if err != nil {
 		return err

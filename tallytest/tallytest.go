@@ -83,7 +83,7 @@ type Options struct {
 	// Server tunes tally's HTTP server (its Logger is the Env's).
 	Server server.Options
 	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
-	// before callback keys (orders.Options.LegacyCallbackRoutes).
+	// before callback keys (merchants.AdapterOptions.LegacyCallbackRoutes).
 	LegacyCallbackRoutes bool
 	// EgressAllow is what tally may reach besides public addresses, beyond
 	// the sandbox and the webhook receiver (which the Env allows, exactly:
@@ -211,9 +211,10 @@ func New(t testing.TB, opts Options) *Env {
 	if opts.ProviderTimeout == 0 {
 		opts.ProviderTimeout = 5 * time.Second
 	}
-	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, Egress: e.Egress, ProviderTimeout: opts.ProviderTimeout,
-		NoCallbackGroups: opts.NoCallbackGroups, LegacyCallbackRoutes: opts.LegacyCallbackRoutes})
+	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
+		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
+	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
+		UnresolvedGrace: opts.UnresolvedGrace, Egress: e.Egress, NoCallbackGroups: opts.NoCallbackGroups})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)

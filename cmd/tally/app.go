@@ -28,9 +28,16 @@ type app struct {
 	recon     *recon.Service
 }
 
+// appOptions are the options of the services newApp builds, for a command to
+// adjust (tune).
+type appOptions struct {
+	adapters merchants.AdapterOptions
+	orders   orders.Options
+}
+
 // newApp connects and builds the services. poolSize bounds the connections;
-// tune, when given, adjusts the orders service's options.
-func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*orders.Options)) (*app, error) {
+// tune, when given, adjusts the services' options.
+func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*appOptions)) (*app, error) {
 	box, err := secrets.FromEnv()
 	if err != nil {
 		return nil, err
@@ -63,11 +70,15 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	a.merchants.Validate = registry.Validate
 	a.merchants.Ledger = a.ledger
 	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
-	oo := orders.Options{PublicURL: publicURL, Logger: slog.Default(), Egress: policy}
-	for _, f := range tune {
-		f(&oo)
+	o := appOptions{
+		adapters: merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
+		orders:   orders.Options{Logger: slog.Default(), Egress: policy},
 	}
-	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, oo)
+	for _, f := range tune {
+		f(&o)
+	}
+	a.merchants.Adapters = o.adapters
+	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, o.orders)
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }

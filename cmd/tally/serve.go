@@ -80,12 +80,12 @@ func (f *ingressFlags) bind(cmd *cobra.Command) {
 	fl.BoolVar(&f.legacyRoutes, "legacy-callback-routes", false, "also route /callbacks/<account name> to the accounts that existed before callback keys (migration 00025), for the orders sent before it; a migration window, off by default")
 }
 
-func (f *ingressFlags) orders(o *orders.Options) {
-	o.RejectedSamplesPerHour = f.samplesPerHour
+func (f *ingressFlags) tune(o *appOptions) {
+	o.orders.RejectedSamplesPerHour = f.samplesPerHour
 	if f.samplesPerHour == 0 {
-		o.RejectedSamplesPerHour = -1 // none kept (zero is the default in orders.Options)
+		o.orders.RejectedSamplesPerHour = -1 // none kept (zero is the default in orders.Options)
 	}
-	o.LegacyCallbackRoutes = f.legacyRoutes
+	o.adapters.LegacyCallbackRoutes = f.legacyRoutes
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -118,7 +118,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize, in.orders)
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune)
 			if err != nil {
 				return err
 			}
