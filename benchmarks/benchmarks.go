@@ -32,12 +32,14 @@ import (
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
+	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	ledgerbench "github.com/tallyhq/tally/ledger/bench"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Provider account the benchmarks use: CXPay, whose callbacks are signed JSON
@@ -60,6 +62,7 @@ type stack struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	webhooks  *webhooks.Service
 	merchant  merchants.Merchant
 	account   merchants.ProviderAccount
 
@@ -68,6 +71,11 @@ type stack struct {
 	publicURL string
 	egress    *egress.Policy
 	log       *slog.Logger
+}
+
+// services are the services the stack's workers call (jobs.New).
+func (st *stack) services() jobs.Services {
+	return jobs.Services{Orders: st.orders, Webhooks: st.webhooks}
 }
 
 // twin builds the same services on a pool of their own, as a second process
@@ -89,7 +97,8 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	t.merchants.Ledger = t.ledger
 	t.merchants.Egress = st.egress
 	t.merchants.Adapters = merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}
-	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log, Egress: st.egress})
+	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log})
+	t.webhooks = webhooks.New(pool, t.orders, t.merchants, webhooks.Options{Egress: st.egress, Logger: st.log})
 	return &t, nil
 }
 
@@ -155,7 +164,8 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	st.merchants.Ledger = st.ledger
 	st.merchants.Egress = policy
 	st.merchants.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: log}
-	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log, Egress: policy})
+	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log})
+	st.webhooks = webhooks.New(pool, st.orders, st.merchants, webhooks.Options{Egress: policy, Logger: log})
 	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err
 	}

@@ -233,7 +233,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	// is off: its tasks only enqueue periodic work (polling open orders at a
 	// provider that does not exist here).
 	jopts := jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
-	runner, err := jobs.New(st.pool, st.orders, jopts)
+	runner, err := jobs.New(st.pool, st.services(), jopts)
 	if err != nil {
 		return res, err
 	}
@@ -241,7 +241,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	if cfg.SplitWorkers && !cfg.NoWorkers {
 		// The API side only inserts jobs; the workers are another "process".
 		jopts.Workers = false
-		if _, err := jobs.New(st.pool, st.orders, jopts); err != nil {
+		if _, err := jobs.New(st.pool, st.services(), jopts); err != nil {
 			return res, err
 		}
 		w, err := st.twin(ctx, cfg.PoolSize)
@@ -255,12 +255,12 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 			}
 		}
 		jopts.Workers = true
-		if runner, err = jobs.New(w.pool, w.orders, jopts); err != nil {
+		if runner, err = jobs.New(w.pool, w.services(), jopts); err != nil {
 			return res, err
 		}
 		applier = w.orders
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Webhooks: st.webhooks, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
 		server.Options{Logger: cfg.Log})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}

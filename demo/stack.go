@@ -32,21 +32,23 @@ import (
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // stack is everything the demo runs: its own database, the sandbox and tally,
 // each on a real TCP port, as `tally sandbox` and `tally serve` run them.
 type stack struct {
-	opts   Options
-	log    *slog.Logger
-	dbURL  string
-	pool   *pgxpool.Pool
-	ledger *ledger.Ledger
-	merch  *merchants.Service
-	disc   *discrepancies.Store
-	orders *orders.Service
-	recon  *recon.Service
-	runner *jobs.Runner
+	opts     Options
+	log      *slog.Logger
+	dbURL    string
+	pool     *pgxpool.Pool
+	ledger   *ledger.Ledger
+	merch    *merchants.Service
+	disc     *discrepancies.Store
+	orders   *orders.Service
+	webhooks *webhooks.Service
+	recon    *recon.Service
+	runner   *jobs.Runner
 
 	sandbox    *sandbox.Sandbox
 	sandboxURL string
@@ -113,9 +115,10 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
 	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
 	st.disc = discrepancies.New()
-	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log, Egress: policy})
+	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log})
+	st.webhooks = webhooks.New(st.pool, st.orders, st.merch, webhooks.Options{Egress: policy, Logger: st.log})
 	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
-	if st.runner, err = jobs.New(st.pool, st.orders, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
+	if st.runner, err = jobs.New(st.pool, jobs.Services{Orders: st.orders, Webhooks: st.webhooks}, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	if err := st.openings(ctx); err != nil {
 		return nil, err
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Webhooks: st.webhooks, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
 		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
 	st.serve(tallyLn, srv.Handler())
 	if err := st.runner.Start(ctx); err != nil {
@@ -303,7 +306,7 @@ func newHookReceiver(st *stack) (*hookReceiver, error) {
 		b, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if err := orders.VerifyWebhook(h.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+		if err := webhooks.Verify(h.secret, r.Header.Get(webhooks.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
 			h.bad++
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Queue names: provider calls, callbacks and merchant webhooks get their own
@@ -204,8 +205,16 @@ type Runner struct {
 	ordersSvc *orders.Service
 }
 
-// New builds a Runner for svc and sets svc's queue to it.
-func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error) {
+// Services are what the workers call: the order lifecycle (submit_order,
+// sync_order, process_callback, the sweeps) and merchant webhooks
+// (notify_merchant).
+type Services struct {
+	Orders   *orders.Service
+	Webhooks *webhooks.Service
+}
+
+// New builds a Runner for svc and sets the queue of svc.Orders to it.
+func New(pool *pgxpool.Pool, svc Services, opts Options) (*Runner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -233,7 +242,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	if opts.SubmitRetryBase <= 0 {
 		opts.SubmitRetryBase = time.Second
 	}
-	r := &Runner{opts: opts, pool: pool, ordersSvc: svc}
+	r := &Runner{opts: opts, pool: pool, ordersSvc: svc.Orders}
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "river"),
 		JobTimeout:           2 * time.Minute,
@@ -255,12 +264,12 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	if opts.Workers {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &submitWorker{svc: svc, base: opts.SubmitRetryBase})
-		river.AddWorker(workers, &callbackWorker{svc: svc})
-		river.AddWorker(workers, &syncWorker{svc: svc})
-		river.AddWorker(workers, &notifyWorker{svc: svc})
-		river.AddWorker(workers, &syncOpenWorker{svc: svc, runner: r})
-		river.AddWorker(workers, &expireWorker{svc: svc})
+		river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
+		river.AddWorker(workers, &callbackWorker{svc: svc.Orders})
+		river.AddWorker(workers, &syncWorker{svc: svc.Orders})
+		river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks})
+		river.AddWorker(workers, &syncOpenWorker{svc: svc.Orders, runner: r})
+		river.AddWorker(workers, &expireWorker{svc: svc.Orders})
 		river.AddWorker(workers, &requeueWorker{runner: r})
 		for _, reg := range opts.Register {
 			reg(workers)
@@ -291,7 +300,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	r.client = client
 	r.queue = &Queue{client: client, submitAttempts: opts.SubmitAttempts}
-	svc.SetQueue(r.queue)
+	svc.Orders.SetQueue(r.queue)
 	if opts.Schedule {
 		tasks := append([]Task{
 			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
@@ -477,7 +486,7 @@ func (w *syncWorker) NextRetry(job *river.Job[SyncOrderArgs]) time.Time {
 
 type notifyWorker struct {
 	river.WorkerDefaults[NotifyMerchantArgs]
-	svc *orders.Service
+	svc *webhooks.Service
 }
 
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyMerchantArgs]) error {

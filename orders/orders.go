@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +24,6 @@ import (
 
 	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/discrepancies"
-	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
@@ -161,12 +158,6 @@ type Options struct {
 	// with its worker during the last attempt and will not hand it over.
 	// Longer than submit_order's whole retry budget. Default 30m.
 	AbandonedAfter time.Duration
-	// Egress is the policy every merchant webhook passes (package egress);
-	// nil is egress.Default(): public addresses only. Provider calls pass
-	// merchants.Service.Egress.
-	Egress *egress.Policy
-	// WebhookTimeout bounds a merchant webhook; default 10s.
-	WebhookTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -187,15 +178,8 @@ type Service struct {
 	queue     Queue
 	opts      Options
 
-	// webhookClient makes every merchant webhook, under opts.Egress: no
-	// address it refuses, no redirect followed.
-	webhookClient *http.Client
-
 	intake intake        // group commit of verified callbacks
 	group  callbackGroup // group application of stored callbacks
-
-	mu    sync.Mutex
-	hooks map[int64]webhookTarget // by merchant id, for Notify
 }
 
 // New returns a Service.
@@ -215,18 +199,10 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Egress == nil {
-		opts.Egress = egress.Default()
-	}
-	if opts.WebhookTimeout <= 0 {
-		opts.WebhookTimeout = 10 * time.Second
-	}
 	if opts.RejectedSamplesPerHour == 0 {
 		opts.RejectedSamplesPerHour = DefaultRejectedSamplesPerHour
 	}
-	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts,
-		hooks: map[int64]webhookTarget{}}
-	s.webhookClient = opts.Egress.Client(opts.WebhookTimeout)
+	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts}
 	s.intake.s = s
 	s.group.s = s
 	return s
@@ -345,6 +321,8 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Order, error) {
 // TimelineEntry is one line of an order's timeline.
 type TimelineEntry struct {
 	ID         int64           `json:"id"`
+	OrderID    int64           `json:"-"`
+	MerchantID int64           `json:"-"`
 	Source     string          `json:"source"`
 	FromStatus string          `json:"from_status"`
 	ToStatus   string          `json:"to_status"`
@@ -375,10 +353,24 @@ func (s *Service) timeline(ctx context.Context, orderID int64, staff bool) ([]Ti
 	}
 	out := make([]TimelineEntry, len(rows))
 	for i, r := range rows {
-		out[i] = TimelineEntry{ID: r.ID, Source: r.Source, FromStatus: r.FromStatus, ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt,
-			StaffOnly: r.StaffOnly}
+		out[i] = entryFromRow(r)
 	}
 	return out, nil
+}
+
+// Event returns one event of an order's timeline (a merchant webhook's
+// subject: package webhooks), with its order's merchant.
+func (s *Service) Event(ctx context.Context, id int64) (TimelineEntry, error) {
+	r, err := s.q.OrderEventByID(ctx, id)
+	if err != nil {
+		return TimelineEntry{}, fmt.Errorf("load order event %d: %w", id, err)
+	}
+	return entryFromRow(r), nil
+}
+
+func entryFromRow(r ordersdb.OrderEvent) TimelineEntry {
+	return TimelineEntry{ID: r.ID, OrderID: r.OrderID, MerchantID: r.MerchantID, Source: r.Source, FromStatus: r.FromStatus,
+		ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt, StaffOnly: r.StaffOnly}
 }
 
 // fromRow converts a stored order, naming its provider account: the one

@@ -28,12 +28,14 @@ import (
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Deps are the services the server exposes.
 type Deps struct {
 	Pool          *pgxpool.Pool
 	Orders        *orders.Service
+	Webhooks      *webhooks.Service
 	Merchants     *merchants.Service
 	Ledger        *ledger.Ledger
 	Discrepancies *discrepancies.Store

@@ -19,6 +19,7 @@ import (
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // WorkerProcessEnv names the environment variables a test binary re-executed
@@ -55,8 +56,9 @@ func RunWorkerProcess() error {
 	policy := egress.New(egress.MustAllowList("127.0.0.0/8"))
 	ms.Egress = policy
 	ms.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}
-	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{Logger: logger, Egress: policy})
-	r, err := jobs.New(pool, svc, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
+	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{Logger: logger})
+	hooks := webhooks.New(pool, svc, ms, webhooks.Options{Egress: policy, Logger: logger})
+	r, err := jobs.New(pool, jobs.Services{Orders: svc, Webhooks: hooks}, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
 	if err != nil {
 		return err
 	}

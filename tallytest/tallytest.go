@@ -38,6 +38,7 @@ import (
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Options tune an Env.
@@ -110,9 +111,11 @@ type Env struct {
 	Merchants *merchants.Service
 	Disc      *discrepancies.Store
 	Orders    *orders.Service
-	Runner    *jobs.Runner
-	Recon     *recon.Service
-	Sandbox   *sandbox.Sandbox
+	// WebhookService delivers the merchant's webhooks (Webhooks records them).
+	WebhookService *webhooks.Service
+	Runner         *jobs.Runner
+	Recon          *recon.Service
+	Sandbox        *sandbox.Sandbox
 	// SandboxURL and URL are the sandbox's and tally's (public listener's)
 	// base URLs; AdminURL is tally's admin listener (/metrics, /readyz, pprof).
 	SandboxURL string
@@ -214,7 +217,8 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
 		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, Egress: e.Egress, NoCallbackGroups: opts.NoCallbackGroups})
+		UnresolvedGrace: opts.UnresolvedGrace, NoCallbackGroups: opts.NoCallbackGroups})
+	e.WebhookService = webhooks.New(pool, e.Orders, e.Merchants, webhooks.Options{Egress: e.Egress, Logger: opts.Logger})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
@@ -261,13 +265,13 @@ func New(t testing.TB, opts Options) *Env {
 	if jo.FetchPoll == 0 {
 		jo.FetchPoll = 50 * time.Millisecond
 	}
-	e.Runner, err = jobs.New(pool, e.Orders, jo)
+	e.Runner, err = jobs.New(pool, e.JobServices(), jo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	so := opts.Server
 	so.Logger = opts.Logger
-	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
+	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Webhooks: e.WebhookService, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
 		Recon: e.Recon, River: e.Runner.Client()}, so)
 	e.handler.set(e.callbackHandler(srv.Handler()))
 	adminSrv := httptest.NewServer(srv.Admin().Handler())
@@ -278,6 +282,11 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { e.StopWorkers() })
 	return e
+}
+
+// JobServices are the services the Env's workers call (jobs.New).
+func (e *Env) JobServices() jobs.Services {
+	return jobs.Services{Orders: e.Orders, Webhooks: e.WebhookService}
 }
 
 // CallbackURL is tally's callback URL for a provider's account:
@@ -573,7 +582,7 @@ type WebhookRecorder struct {
 	URL    string
 	secret string
 	mu     sync.Mutex
-	events []orders.WebhookEvent
+	events []webhooks.Event
 	bad    int
 	// Fail makes the next n deliveries answer 500.
 	fail int
@@ -590,12 +599,12 @@ func newWebhookRecorder(t testing.TB) *WebhookRecorder {
 			http.Error(rw, "down", http.StatusInternalServerError)
 			return
 		}
-		if err := orders.VerifyWebhook(w.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+		if err := webhooks.Verify(w.secret, r.Header.Get(webhooks.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
 			w.bad++
 			http.Error(rw, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		var ev orders.WebhookEvent
+		var ev webhooks.Event
 		if err := json.Unmarshal(b, &ev); err != nil {
 			w.bad++
 			http.Error(rw, err.Error(), http.StatusBadRequest)
@@ -612,10 +621,10 @@ func newWebhookRecorder(t testing.TB) *WebhookRecorder {
 func (w *WebhookRecorder) FailNext(n int) { w.mu.Lock(); w.fail = n; w.mu.Unlock() }
 
 // For returns the verified events of an order, in arrival order.
-func (w *WebhookRecorder) For(orderID int64) []orders.WebhookEvent {
+func (w *WebhookRecorder) For(orderID int64) []webhooks.Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []orders.WebhookEvent
+	var out []webhooks.Event
 	for _, ev := range w.events {
 		if ev.Order.ID == orderID {
 			out = append(out, ev)
@@ -652,7 +661,7 @@ func (e *Env) RestartWorkers(opts jobs.Options) {
 		opts.FetchPoll = 50 * time.Millisecond
 	}
 	opts.Register = append(opts.Register, e.Recon.Register)
-	r, err := jobs.New(e.svcPool, e.Orders, opts)
+	r, err := jobs.New(e.svcPool, e.JobServices(), opts)
 	if err != nil {
 		e.T.Fatal(err)
 	}

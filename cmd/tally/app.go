@@ -10,12 +10,14 @@ import (
 
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // app is every service a long-running command needs, built once.
@@ -25,6 +27,7 @@ type app struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	webhooks  *webhooks.Service
 	recon     *recon.Service
 }
 
@@ -33,6 +36,7 @@ type app struct {
 type appOptions struct {
 	adapters merchants.AdapterOptions
 	orders   orders.Options
+	webhooks webhooks.Options
 }
 
 // newApp connects and builds the services. poolSize bounds the connections;
@@ -72,13 +76,15 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
 	o := appOptions{
 		adapters: merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
-		orders:   orders.Options{Logger: slog.Default(), Egress: policy},
+		orders:   orders.Options{Logger: slog.Default()},
+		webhooks: webhooks.Options{Logger: slog.Default(), Egress: policy},
 	}
 	for _, f := range tune {
 		f(&o)
 	}
 	a.merchants.Adapters = o.adapters
 	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, o.orders)
+	a.webhooks = webhooks.New(pool, a.orders, a.merchants, o.webhooks)
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }
@@ -89,6 +95,11 @@ func (g *globals) adminApp(ctx context.Context) (*app, error) {
 }
 
 func (a *app) close() { a.pool.Close() }
+
+// services are what the app's River workers call (jobs.New).
+func (a *app) services() jobs.Services {
+	return jobs.Services{Orders: a.orders, Webhooks: a.webhooks}
+}
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

@@ -123,11 +123,11 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.close()
-			runner, err := jobs.New(a.pool, a.orders, f.options(a))
+			runner, err := jobs.New(a.pool, a.services(), f.options(a))
 			if err != nil {
 				return err
 			}
-			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
+			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Webhooks: a.webhooks, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
 				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
 					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
@@ -199,7 +199,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			defer a.close()
 			f.workers = true
-			runner, err := jobs.New(a.pool, a.orders, f.options(a))
+			runner, err := jobs.New(a.pool, a.services(), f.options(a))
 			if err != nil {
 				return err
 			}

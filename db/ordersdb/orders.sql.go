@@ -438,53 +438,6 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 	return i, err
 }
 
-const insertWebhookDelivery = `-- name: InsertWebhookDelivery :one
-INSERT INTO webhook_deliveries (merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered, created_at
-`
-
-type InsertWebhookDeliveryParams struct {
-	MerchantID int64
-	OrderID    int64
-	EventID    int64
-	Url        string
-	Attempt    int32
-	StatusCode int32
-	Error      string
-	DurationMs int32
-	Delivered  bool
-}
-
-func (q *Queries) InsertWebhookDelivery(ctx context.Context, arg InsertWebhookDeliveryParams) (WebhookDelivery, error) {
-	row := q.db.QueryRow(ctx, insertWebhookDelivery,
-		arg.MerchantID,
-		arg.OrderID,
-		arg.EventID,
-		arg.Url,
-		arg.Attempt,
-		arg.StatusCode,
-		arg.Error,
-		arg.DurationMs,
-		arg.Delivered,
-	)
-	var i WebhookDelivery
-	err := row.Scan(
-		&i.ID,
-		&i.MerchantID,
-		&i.OrderID,
-		&i.EventID,
-		&i.Url,
-		&i.Attempt,
-		&i.StatusCode,
-		&i.Error,
-		&i.DurationMs,
-		&i.Delivered,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
 const listCallbackRejections = `-- name: ListCallbackRejections :many
 SELECT r.provider_account_id, r.merchant_id, r.window_start, r.deliveries, r.sampled, r.last_remote_addr, r.last_error,
        r.first_at, r.last_at, pa.name AS provider_account
@@ -720,59 +673,6 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.FinalAt,
 			&i.LastSyncedAt,
 			&i.LastErrorCode,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listWebhookDeliveries = `-- name: ListWebhookDeliveries :many
-SELECT id, merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered, created_at FROM webhook_deliveries
-WHERE merchant_id = $1
-  AND ($2::bigint IS NULL OR order_id = $2)
-  AND ($3::bigint IS NULL OR id < $3)
-ORDER BY id DESC
-LIMIT $4
-`
-
-type ListWebhookDeliveriesParams struct {
-	MerchantID int64
-	OrderID    *int64
-	BeforeID   *int64
-	RowLimit   int32
-}
-
-func (q *Queries) ListWebhookDeliveries(ctx context.Context, arg ListWebhookDeliveriesParams) ([]WebhookDelivery, error) {
-	rows, err := q.db.Query(ctx, listWebhookDeliveries,
-		arg.MerchantID,
-		arg.OrderID,
-		arg.BeforeID,
-		arg.RowLimit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []WebhookDelivery
-	for rows.Next() {
-		var i WebhookDelivery
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.OrderID,
-			&i.EventID,
-			&i.Url,
-			&i.Attempt,
-			&i.StatusCode,
-			&i.Error,
-			&i.DurationMs,
-			&i.Delivered,
-			&i.CreatedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -138,19 +138,6 @@ WHERE id = @id;
 SELECT id, provider_account_id, method, path, verdict, error, deliveries, outcome, received_at, last_received_at, processed_at
 FROM callback_inbox WHERE order_id = $1 ORDER BY id;
 
--- name: InsertWebhookDelivery :one
-INSERT INTO webhook_deliveries (merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered)
-VALUES (@merchant_id, @order_id, @event_id, @url, @attempt, @status_code, @error, @duration_ms, @delivered)
-RETURNING *;
-
--- name: ListWebhookDeliveries :many
-SELECT * FROM webhook_deliveries
-WHERE merchant_id = @merchant_id
-  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id))
-  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
-ORDER BY id DESC
-LIMIT @row_limit;
-
 -- name: SetHoldKey :exec
 UPDATE orders SET hold_key = @hold_key WHERE id = @id;
 
