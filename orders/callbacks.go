@@ -15,11 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/discrepancies"
-	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
 )
@@ -321,40 +319,24 @@ func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
 		// between): an accountant must see it.
 		return s.FailCallback(ctx, inboxID, fmt.Errorf("no longer verifies: %w", err))
 	}
-	ref := map[string]any{"callback_id": inboxID}
+	cb := CallbackEvent{ID: inboxID, Account: acct, Event: *ev}
 	if !ev.Verified {
-		return s.hint(ctx, acct, ev, inboxID)
+		return s.hint(ctx, cb)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if done, err := lockUnprocessed(ctx, s.q.WithTx(tx), inboxID); err != nil || done {
+		q := s.q.WithTx(tx)
+		if done, err := lockUnprocessed(ctx, q, inboxID); err != nil || done {
 			return err
 		}
-		row, found, err := s.lockForEvent(ctx, tx, acct, *ev, ref)
+		res, err := s.ApplyCallbackTx(ctx, tx, cb)
 		if err != nil {
 			return err
 		}
-		outcome := "no order"
-		var orderID *int64
-		if found {
-			if clash, err := s.referenceClash(ctx, tx, acct, *ev, row); err != nil {
-				return err
-			} else if clash != "" {
-				a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: *ev, src: "callback", ref: ref}
-				if err := a.referenceConflictWith(ctx, clash); err != nil {
-					return err
-				}
-				return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: &row.ID, Outcome: string(Conflict)})
-			}
+		mark := ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "no order"}
+		if res.OrderID != 0 {
+			mark.OrderID, mark.Outcome = &res.OrderID, string(res.Outcome)
 		}
-		if found {
-			var out Outcome
-			row, out, err = s.applyTx(ctx, tx, acct, row, *ev, "callback", ref)
-			if err != nil {
-				return err
-			}
-			outcome, orderID = string(out), &row.ID
-		}
-		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: orderID, Outcome: outcome})
+		return q.MarkCallbackProcessed(ctx, mark)
 	})
 }
 
@@ -401,205 +383,23 @@ func storedCallback(in ordersdb.CallbackInbox) *providers.Callback {
 	return &providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr}
 }
 
-// hint handles an unsigned callback: it only makes tally query the order.
-func (s *Service) hint(ctx context.Context, acct merchants.ProviderAccount, ev *providers.Event, inboxID int64) error {
+// hint handles an unsigned callback: it only makes tally query the order
+// (orders' HintTx).
+func (s *Service) hint(ctx context.Context, cb CallbackEvent) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		if done, err := lockUnprocessed(ctx, q, inboxID); err != nil || done {
+		if done, err := lockUnprocessed(ctx, q, cb.ID); err != nil || done {
 			return err
 		}
-		row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acct.ID, ProviderOrderNo: ev.OrderNo})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "hint for an unknown order: ignored"})
-		}
+		orderID, err := s.HintTx(ctx, tx, cb)
 		if err != nil {
-			return fmt.Errorf("find order for hint: %w", err)
-		}
-		if err := s.queue.SyncOrderForHint(ctx, tx, row.ID, inboxID); err != nil {
 			return err
 		}
-		if _, err := s.recordEvent(ctx, q, row, "callback", row.Status, row.Status, map[string]any{"callback_id": inboxID, "hint": string(ev.Status), "action": "query queued"}); err != nil {
-			return err
+		if orderID == 0 {
+			return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: cb.ID, Outcome: "hint for an unknown order: ignored"})
 		}
-		return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, OrderID: &row.ID, Outcome: "hint: query queued"})
+		return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: cb.ID, OrderID: &orderID, Outcome: "hint: query queued"})
 	})
-}
-
-// lockForEvent finds and locks the order an event is about. An event for an
-// order tally does not know creates one: a C-Pay deposit to a user's wallet
-// address credits that user; anything else is an unknown order whose money goes
-// to suspense, with an unknown_order discrepancy.
-func (s *Service) lockForEvent(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, ref map[string]any) (ordersdb.Order, bool, error) {
-	q := s.q.WithTx(tx)
-	row, err := s.findForUpdate(ctx, q, acct.ID, ev)
-	if err == nil {
-		return row, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return ordersdb.Order{}, false, fmt.Errorf("find order for event: %w", err)
-	}
-	amount, cur := eventAmount(ev)
-	if _, err := s.ledger.CurrencyTx(ctx, tx, cur); err != nil && !errors.Is(err, ledger.ErrUnknownCurrency) {
-		return ordersdb.Order{}, false, fmt.Errorf("currency of event: %w", err)
-	} else if err != nil || !amount.IsPositive() {
-		// Nothing to book: still a discrepancy an accountant must see.
-		_, _, err := s.disc.RecordTx(ctx, tx, unknownFinding(acct, ev, amount, cur, 0, ref))
-		return ordersdb.Order{}, false, err
-	}
-	kind := ev.Kind
-	if kind == "" {
-		kind = providers.KindDeposit
-	}
-	wallet := ev.OrderNo == "" && ev.UserID != "" && kind == providers.KindDeposit
-	p := ordersdb.InsertOrderParams{
-		MerchantID: acct.MerchantID, ProviderAccountID: acct.ID, Kind: string(kind), Origin: "provider",
-		ProviderOrderNo: syntheticOrderNo(ev), ProviderOrderID: ev.ProviderOrderID, CustomerID: "unknown",
-		Amount: amount, Currency: cur, PayCurrency: cur, Status: string(StatusCreated), Request: []byte("{}"),
-	}
-	if wallet {
-		p.Origin, p.CustomerID = "wallet", ev.UserID
-	}
-	if _, err := q.InsertOrder(ctx, p); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return ordersdb.Order{}, false, fmt.Errorf("record %s order: %w", p.Origin, err)
-	}
-	row, err = q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acct.ID, ProviderOrderNo: p.ProviderOrderNo})
-	if err != nil {
-		return ordersdb.Order{}, false, fmt.Errorf("lock %s order: %w", p.Origin, err)
-	}
-	if row.Origin == "provider" {
-		if _, _, err := s.disc.RecordTx(ctx, tx, unknownFinding(acct, ev, amount, cur, row.ID, ref)); err != nil {
-			return ordersdb.Order{}, false, err
-		}
-		if kind == providers.KindPayout {
-			// Money left for a payout tally never asked for: nothing to post
-			// against; the accountant decides.
-			_, err := s.recordEvent(ctx, q, row, "callback", row.Status, row.Status, map[string]any{"unknown_payout": string(ev.Status)})
-			return row, false, err
-		}
-	}
-	if _, err := s.recordEvent(ctx, q, row, "callback", "", string(StatusCreated), map[string]any{"origin": row.Origin}); err != nil {
-		return ordersdb.Order{}, false, err
-	}
-	return row, true, nil
-}
-
-// referenceClash says why an event's references name another order than
-// row, the one it was found by: its order number is not row's (row was found
-// by the provider's id), or its provider order id belongs to another order.
-// It is "" when they agree.
-func (s *Service) referenceClash(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, row ordersdb.Order) (string, error) {
-	if ev.OrderNo != "" && row.ProviderOrderNo != ev.OrderNo {
-		return fmt.Sprintf("the provider's event names order %s, its provider order id %s names order %s: nothing applied",
-			ev.OrderNo, ev.ProviderOrderID, row.ProviderOrderNo), nil
-	}
-	if ev.ProviderOrderID == "" || row.ProviderOrderID != "" {
-		return "", nil // a provider id that differs from row's is the applier's to refuse
-	}
-	other, err := s.q.WithTx(tx).OrderIDByProviderID(ctx, ordersdb.OrderIDByProviderIDParams{ProviderAccountID: acct.ID, ProviderOrderID: ev.ProviderOrderID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("order of provider id %s: %w", ev.ProviderOrderID, err)
-	}
-	if other.ID == row.ID {
-		return "", nil
-	}
-	return fmt.Sprintf("the provider's event names order %s, its provider order id %s belongs to order %s: nothing applied",
-		ev.OrderNo, ev.ProviderOrderID, other.ProviderOrderNo), nil
-}
-
-func (s *Service) findForUpdate(ctx context.Context, q *ordersdb.Queries, acctID int64, ev providers.Event) (ordersdb.Order, error) {
-	if ev.OrderNo != "" {
-		row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acctID, ProviderOrderNo: ev.OrderNo})
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return row, err
-		}
-	}
-	if ev.OrderNo == "" {
-		if row, err := q.OrderByProviderNoForUpdate(ctx, ordersdb.OrderByProviderNoForUpdateParams{ProviderAccountID: acctID, ProviderOrderNo: syntheticOrderNo(ev)}); !errors.Is(err, pgx.ErrNoRows) {
-			return row, err
-		}
-	}
-	if ev.ProviderOrderID != "" {
-		row, err := q.OrderByProviderIDForUpdate(ctx, ordersdb.OrderByProviderIDForUpdateParams{ProviderAccountID: acctID, ProviderOrderID: ev.ProviderOrderID})
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return row, err
-		}
-	}
-	if ev.TxHash != "" {
-		return q.OrderByTxHashForUpdate(ctx, ordersdb.OrderByTxHashForUpdateParams{ProviderAccountID: acctID, TxHash: ev.TxHash})
-	}
-	return ordersdb.Order{}, pgx.ErrNoRows
-}
-
-// syntheticOrderNo names an order tally learns of from the provider: its own
-// order number when it has one, else "wallet:" (a deposit to a user's address)
-// or "unknown:" and the provider's id or transaction hash.
-func syntheticOrderNo(ev providers.Event) string {
-	if ev.OrderNo != "" {
-		return ev.OrderNo
-	}
-	prefix := "unknown:"
-	if ev.UserID != "" && ev.Kind != providers.KindPayout {
-		prefix = "wallet:"
-	}
-	if ev.ProviderOrderID != "" {
-		return prefix + ev.ProviderOrderID
-	}
-	return prefix + ev.TxHash
-}
-
-func unknownFinding(acct merchants.ProviderAccount, ev providers.Event, amount decimal.Decimal, cur string, orderID int64, ref map[string]any) discrepancies.Finding {
-	detail := map[string]any{"order_no": ev.OrderNo, "provider_order_id": ev.ProviderOrderID, "tx_hash": ev.TxHash,
-		"status": ev.Status, "kind": ev.Kind}
-	for k, v := range ref {
-		detail[k] = v
-	}
-	return discrepancies.Finding{
-		Type: discrepancies.UnknownOrder, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID, OrderID: orderID,
-		Fingerprint: discrepancies.Fingerprint(discrepancies.UnknownOrder, acct.Name, syntheticOrderNo(ev)),
-		Currency:    cur, Actual: providers.Nullable(amount), Delta: amount,
-		Summary: fmt.Sprintf("%s reported %s order %s (%s %s) that tally does not know", acct.Name, ev.Status,
-			firstOf(ev.OrderNo, ev.ProviderOrderID, ev.TxHash), amount, cur),
-		Detail: detail,
-	}
-}
-
-// eventAmount is the best amount an event states, with its currency.
-func eventAmount(ev providers.Event) (decimal.Decimal, string) {
-	for _, d := range []decimal.NullDecimal{ev.Paid, ev.Requested} {
-		if d.Valid && d.Decimal.IsPositive() {
-			return d.Decimal, ev.Currency
-		}
-	}
-	if ev.Credited.Valid && ev.Credited.Decimal.IsPositive() {
-		amt := ev.Credited.Decimal
-		if ev.Fee.Valid {
-			amt = amt.Add(ev.Fee.Decimal)
-		}
-		return amt, ev.Currency
-	}
-	if ev.Quote != nil && ev.Quote.Amount.IsPositive() {
-		return ev.Quote.Amount, ev.Quote.Currency
-	}
-	return decimal.Zero, ev.Currency
-}
-
-func orderNoOf(ev *providers.Event) string {
-	if ev == nil {
-		return ""
-	}
-	return ev.OrderNo
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // callbackHash identifies a delivery: identical requests are one inbox row.
