@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/localpg"
 	"github.com/tallyhq/tally/discrepancies"
@@ -38,17 +39,18 @@ import (
 // stack is everything the demo runs: its own database, the sandbox and tally,
 // each on a real TCP port, as `tally sandbox` and `tally serve` run them.
 type stack struct {
-	opts     Options
-	log      *slog.Logger
-	dbURL    string
-	pool     *pgxpool.Pool
-	ledger   *ledger.Ledger
-	merch    *merchants.Service
-	disc     *discrepancies.Store
-	orders   *orders.Service
-	webhooks *webhooks.Service
-	recon    *recon.Service
-	runner   *jobs.Runner
+	opts      Options
+	log       *slog.Logger
+	dbURL     string
+	pool      *pgxpool.Pool
+	ledger    *ledger.Ledger
+	merch     *merchants.Service
+	disc      *discrepancies.Store
+	orders    *orders.Service
+	callbacks *callbacks.Service
+	webhooks  *webhooks.Service
+	recon     *recon.Service
+	runner    *jobs.Runner
 
 	sandbox    *sandbox.Sandbox
 	sandboxURL string
@@ -116,9 +118,10 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
 	st.disc = discrepancies.New()
 	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log})
+	st.callbacks = callbacks.New(st.pool, st.orders, st.merch, st.disc, nil, callbacks.Options{Logger: st.log})
 	st.webhooks = webhooks.New(st.pool, st.orders, st.merch, webhooks.Options{Egress: policy, Logger: st.log})
 	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
-	if st.runner, err = jobs.New(st.pool, jobs.Services{Orders: st.orders, Webhooks: st.webhooks}, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
+	if st.runner, err = jobs.New(st.pool, jobs.Services{Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks}, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
 		return nil, err
 	}
@@ -141,7 +144,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	if err := st.openings(ctx); err != nil {
 		return nil, err
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Webhooks: st.webhooks, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
 		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
 	st.serve(tallyLn, srv.Handler())
 	if err := st.runner.Start(ctx); err != nil {
@@ -223,6 +226,9 @@ func (st *stack) down() {
 	}
 	for _, s := range st.servers {
 		_ = s.Shutdown(ctx)
+	}
+	if st.callbacks != nil {
+		_ = st.callbacks.Close(ctx)
 	}
 	if st.sandbox != nil {
 		st.sandbox.Close()

@@ -75,7 +75,7 @@ type applier struct {
 	settled []ledger.Entry
 	events  []int64 // order events written, to notify the merchant of each
 	// group, when set, defers this application's writes to a group
-	// application (callbackGroup); a step that needs the database's answer at
+	// application (Group); a step that needs the database's answer at
 	// once returns errOwnTransaction instead.
 	group *groupWrites
 }

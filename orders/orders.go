@@ -1,13 +1,19 @@
 // Package orders is the deposit and payout lifecycle: orders created by merchant
-// systems, submitted to providers, moved through a state machine by provider
-// callbacks and queries, and posted to the ledger exactly once per event. It
-// decides every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
+// systems (create.go), submitted to providers and synced with their queries
+// (submit.go), moved through a state machine by every provider event and
+// posted to the ledger exactly once per event under package settle's rule
+// (apply.go), payout holds expired, and each order's timeline. It decides
+// every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
 // discrepancies the pipeline itself can see (amount mismatches, reversals,
-// unknown orders, conflicting duplicates, rejected callbacks).
+// unknown orders, conflicting duplicates). It owns the orders and
+// order_events tables.
 //
-// Work that must not be lost is queued in the same transaction as the writes
-// that call for it, through the Queue interface that package jobs implements
-// with River.
+// Provider callbacks reach the state machine from package callbacks, which
+// stores and applies them, through a small seam (events.go, group.go);
+// merchant webhooks leave through package webhooks; provider accounts and
+// their adapters are package merchants'. Work that must not be lost is
+// queued in the same transaction as the writes that call for it, through
+// the Queue interface that package jobs implements with River.
 package orders
 
 import (
@@ -125,7 +131,6 @@ type Order struct {
 // writes that call for it; package jobs implements it with River.
 type Queue interface {
 	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
-	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error
 	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	// SyncOrderForHint queues a query of the order for a provider's hint (an
 	// unsigned callback): a query of its own, even while another query of
@@ -142,11 +147,6 @@ type Notice struct {
 
 // Options configure a Service.
 type Options struct {
-	// RejectedSamplesPerHour is how many rejected deliveries (bad signature,
-	// unparsable) per provider account and UTC hour keep their request in the
-	// callback inbox as samples; beyond it they are only counted. Zero means
-	// DefaultRejectedSamplesPerHour; negative keeps none.
-	RejectedSamplesPerHour int
 	// HoldTTL is how long a payout's hold lasts before it expires. Default 72h.
 	HoldTTL time.Duration
 	// UnresolvedGrace is how long after submit_order gave up on an ambiguous
@@ -162,10 +162,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// NoCallbackGroups applies every stored callback in a transaction of its
-	// own instead of sharing one with the callbacks processed at the same time
-	// (see ProcessCallback); for tests and comparisons.
-	NoCallbackGroups bool
 }
 
 // Service runs the order lifecycle.
@@ -177,9 +173,6 @@ type Service struct {
 	disc      *discrepancies.Store
 	queue     Queue
 	opts      Options
-
-	intake intake        // group commit of verified callbacks
-	group  callbackGroup // group application of stored callbacks
 }
 
 // New returns a Service.
@@ -199,13 +192,7 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.RejectedSamplesPerHour == 0 {
-		opts.RejectedSamplesPerHour = DefaultRejectedSamplesPerHour
-	}
-	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts}
-	s.intake.s = s
-	s.group.s = s
-	return s
+	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts}
 }
 
 // SetQueue sets the queue after construction (the queue's workers need the
@@ -214,10 +201,6 @@ func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 // Ledger is the ledger the service posts to.
 func (s *Service) Ledger() *ledger.Ledger { return s.ledger }
-
-// DefaultRejectedSamplesPerHour is how many rejected callback deliveries per
-// provider account and hour are kept as samples unless Options say otherwise.
-const DefaultRejectedSamplesPerHour = 20
 
 // NotifyURL is merchants.Service.NotifyURL, the callback URL tally gives a
 // provider account's orders (for package recon, which reaches provider

@@ -3,6 +3,7 @@ package tallytest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -56,9 +58,11 @@ func RunWorkerProcess() error {
 	policy := egress.New(egress.MustAllowList("127.0.0.0/8"))
 	ms.Egress = policy
 	ms.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}
-	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{Logger: logger})
+	disc := discrepancies.New()
+	svc := orders.New(pool, l, ms, disc, nil, orders.Options{Logger: logger})
+	cbs := callbacks.New(pool, svc, ms, disc, nil, callbacks.Options{Logger: logger})
 	hooks := webhooks.New(pool, svc, ms, webhooks.Options{Egress: policy, Logger: logger})
-	r, err := jobs.New(pool, jobs.Services{Orders: svc, Webhooks: hooks}, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
+	r, err := jobs.New(pool, jobs.Services{Orders: svc, Callbacks: cbs, Webhooks: hooks}, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -69,5 +73,5 @@ func RunWorkerProcess() error {
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return r.Stop(stopCtx)
+	return errors.Join(r.Stop(stopCtx), cbs.Close(stopCtx))
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -79,7 +80,7 @@ type Options struct {
 	// such order" fails an unresolved submission; default the service's.
 	UnresolvedGrace time.Duration
 	// NoCallbackGroups applies every stored callback in a transaction of its
-	// own (orders.Options.NoCallbackGroups).
+	// own (callbacks.Options.NoGroups).
 	NoCallbackGroups bool
 	// Server tunes tally's HTTP server (its Logger is the Env's).
 	Server server.Options
@@ -111,6 +112,8 @@ type Env struct {
 	Merchants *merchants.Service
 	Disc      *discrepancies.Store
 	Orders    *orders.Service
+	// Callbacks takes the providers' callbacks in and applies them.
+	Callbacks *callbacks.Service
 	// WebhookService delivers the merchant's webhooks (Webhooks records them).
 	WebhookService *webhooks.Service
 	Runner         *jobs.Runner
@@ -217,7 +220,16 @@ func New(t testing.TB, opts Options) *Env {
 	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
 		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, NoCallbackGroups: opts.NoCallbackGroups})
+		UnresolvedGrace: opts.UnresolvedGrace})
+	e.Callbacks = callbacks.New(pool, e.Orders, e.Merchants, e.Disc, nil, callbacks.Options{Logger: opts.Logger, NoGroups: opts.NoCallbackGroups})
+	// After the workers (cleanups run last first) and before the pool.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Callbacks.Close(ctx); err != nil {
+			t.Logf("callbacks: %v", err)
+		}
+	})
 	e.WebhookService = webhooks.New(pool, e.Orders, e.Merchants, webhooks.Options{Egress: e.Egress, Logger: opts.Logger})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
@@ -271,7 +283,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	so := opts.Server
 	so.Logger = opts.Logger
-	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Webhooks: e.WebhookService, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
+	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
 		Recon: e.Recon, River: e.Runner.Client()}, so)
 	e.handler.set(e.callbackHandler(srv.Handler()))
 	adminSrv := httptest.NewServer(srv.Admin().Handler())
@@ -286,7 +298,7 @@ func New(t testing.TB, opts Options) *Env {
 
 // JobServices are the services the Env's workers call (jobs.New).
 func (e *Env) JobServices() jobs.Services {
-	return jobs.Services{Orders: e.Orders, Webhooks: e.WebhookService}
+	return jobs.Services{Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService}
 }
 
 // CallbackURL is tally's callback URL for a provider's account:

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/jobs"
@@ -27,6 +29,7 @@ type app struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	callbacks *callbacks.Service
 	webhooks  *webhooks.Service
 	recon     *recon.Service
 }
@@ -34,9 +37,10 @@ type app struct {
 // appOptions are the options of the services newApp builds, for a command to
 // adjust (tune).
 type appOptions struct {
-	adapters merchants.AdapterOptions
-	orders   orders.Options
-	webhooks webhooks.Options
+	adapters  merchants.AdapterOptions
+	orders    orders.Options
+	callbacks callbacks.Options
+	webhooks  webhooks.Options
 }
 
 // newApp connects and builds the services. poolSize bounds the connections;
@@ -75,15 +79,17 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	a.merchants.Ledger = a.ledger
 	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
 	o := appOptions{
-		adapters: merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
-		orders:   orders.Options{Logger: slog.Default()},
-		webhooks: webhooks.Options{Logger: slog.Default(), Egress: policy},
+		adapters:  merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
+		orders:    orders.Options{Logger: slog.Default()},
+		callbacks: callbacks.Options{Logger: slog.Default()},
+		webhooks:  webhooks.Options{Logger: slog.Default(), Egress: policy},
 	}
 	for _, f := range tune {
 		f(&o)
 	}
 	a.merchants.Adapters = o.adapters
 	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, o.orders)
+	a.callbacks = callbacks.New(pool, a.orders, a.merchants, a.disc, nil, o.callbacks)
 	a.webhooks = webhooks.New(pool, a.orders, a.merchants, o.webhooks)
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
@@ -94,11 +100,20 @@ func (g *globals) adminApp(ctx context.Context) (*app, error) {
 	return g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 4)
 }
 
-func (a *app) close() { a.pool.Close() }
+// close stops the callbacks service's loops (after the HTTP server and the
+// workers that use them), then closes the pool.
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.callbacks.Close(ctx); err != nil {
+		slog.Warn("callbacks not drained", "error", err)
+	}
+	a.pool.Close()
+}
 
 // services are what the app's River workers call (jobs.New).
 func (a *app) services() jobs.Services {
-	return jobs.Services{Orders: a.orders, Webhooks: a.webhooks}
+	return jobs.Services{Orders: a.orders, Callbacks: a.callbacks, Webhooks: a.webhooks}
 }
 
 func envOr(k, def string) string {

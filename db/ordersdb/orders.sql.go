@@ -12,165 +12,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-const callbackAccounts = `-- name: CallbackAccounts :many
-SELECT DISTINCT provider_account_id FROM callback_inbox WHERE id = ANY($1::bigint[])
-`
-
-// The provider accounts of stored callbacks, resolved before a group locks anything.
-func (q *Queries) CallbackAccounts(ctx context.Context, ids []int64) ([]int64, error) {
-	rows, err := q.db.Query(ctx, callbackAccounts, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var provider_account_id int64
-		if err := rows.Scan(&provider_account_id); err != nil {
-			return nil, err
-		}
-		items = append(items, provider_account_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const callbackByID = `-- name: CallbackByID :one
-SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = $1
-`
-
-func (q *Queries) CallbackByID(ctx context.Context, id int64) (CallbackInbox, error) {
-	row := q.db.QueryRow(ctx, callbackByID, id)
-	var i CallbackInbox
-	err := row.Scan(
-		&i.ID,
-		&i.ProviderAccountID,
-		&i.MerchantID,
-		&i.RequestHash,
-		&i.Method,
-		&i.Path,
-		&i.Query,
-		&i.Headers,
-		&i.Body,
-		&i.RemoteAddr,
-		&i.Verdict,
-		&i.Error,
-		&i.Deliveries,
-		&i.OrderID,
-		&i.Outcome,
-		&i.ReceivedAt,
-		&i.LastReceivedAt,
-		&i.ProcessedAt,
-	)
-	return i, err
-}
-
-const callbacksByIDs = `-- name: CallbacksByIDs :many
-SELECT id, provider_account_id, merchant_id, request_hash, method, path, query, headers, body, remote_addr, verdict, error, deliveries, order_id, outcome, received_at, last_received_at, processed_at FROM callback_inbox WHERE id = ANY($1::bigint[])
-ORDER BY provider_account_id, request_hash
-FOR UPDATE
-`
-
-// The stored callbacks of a group application (orders.callbackGroup), locked in
-// the order intake's repeat deliveries lock them (provider account, request
-// hash), so that the two wait for each other and never deadlock; and so that a
-// callback two jobs hold is applied once.
-func (q *Queries) CallbacksByIDs(ctx context.Context, ids []int64) ([]CallbackInbox, error) {
-	rows, err := q.db.Query(ctx, callbacksByIDs, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []CallbackInbox
-	for rows.Next() {
-		var i CallbackInbox
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProviderAccountID,
-			&i.MerchantID,
-			&i.RequestHash,
-			&i.Method,
-			&i.Path,
-			&i.Query,
-			&i.Headers,
-			&i.Body,
-			&i.RemoteAddr,
-			&i.Verdict,
-			&i.Error,
-			&i.Deliveries,
-			&i.OrderID,
-			&i.Outcome,
-			&i.ReceivedAt,
-			&i.LastReceivedAt,
-			&i.ProcessedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const countRejectedCallback = `-- name: CountRejectedCallback :one
-INSERT INTO callback_rejections (provider_account_id, merchant_id, window_start, deliveries, last_remote_addr, last_error)
-VALUES ($1, $2, date_trunc('hour', now(), 'UTC'), 1, $3, $4)
-ON CONFLICT (provider_account_id, window_start) DO UPDATE SET
-    deliveries = callback_rejections.deliveries + 1,
-    last_remote_addr = EXCLUDED.last_remote_addr,
-    last_error = EXCLUDED.last_error,
-    last_at = now()
-RETURNING window_start, deliveries, sampled
-`
-
-type CountRejectedCallbackParams struct {
-	ProviderAccountID int64
-	MerchantID        int64
-	RemoteAddr        string
-	Error             string
-}
-
-type CountRejectedCallbackRow struct {
-	WindowStart time.Time
-	Deliveries  int64
-	Sampled     int32
-}
-
-// Count a rejected delivery in its account's current UTC hour. The row stays
-// locked until the caller's transaction ends, so concurrent rejections of one
-// account read and take sample slots one at a time.
-func (q *Queries) CountRejectedCallback(ctx context.Context, arg CountRejectedCallbackParams) (CountRejectedCallbackRow, error) {
-	row := q.db.QueryRow(ctx, countRejectedCallback,
-		arg.ProviderAccountID,
-		arg.MerchantID,
-		arg.RemoteAddr,
-		arg.Error,
-	)
-	var i CountRejectedCallbackRow
-	err := row.Scan(&i.WindowStart, &i.Deliveries, &i.Sampled)
-	return i, err
-}
-
-const countRejectedSample = `-- name: CountRejectedSample :exec
-UPDATE callback_rejections SET sampled = sampled + 1
-WHERE provider_account_id = $1 AND window_start = $2
-`
-
-type CountRejectedSampleParams struct {
-	ProviderAccountID int64
-	WindowStart       time.Time
-}
-
-// A rejected delivery's body was kept in callback_inbox as a sample.
-func (q *Queries) CountRejectedSample(ctx context.Context, arg CountRejectedSampleParams) error {
-	_, err := q.db.Exec(ctx, countRejectedSample, arg.ProviderAccountID, arg.WindowStart)
-	return err
-}
-
 const dueHolds = `-- name: DueHolds :many
 SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
 WHERE kind = 'payout' AND status IN ('created', 'pending', 'processing') AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
@@ -242,63 +83,6 @@ func (q *Queries) DueHolds(ctx context.Context, arg DueHoldsParams) ([]Order, er
 		return nil, err
 	}
 	return items, nil
-}
-
-const insertCallback = `-- name: InsertCallback :one
-INSERT INTO callback_inbox (provider_account_id, merchant_id, request_hash, method, path, query, headers, body,
-                            remote_addr, verdict, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10, $11)
-ON CONFLICT (provider_account_id, request_hash) DO UPDATE SET
-    deliveries = callback_inbox.deliveries + 1,
-    last_received_at = now()
-RETURNING id, verdict, processed_at, (xmax = 0) AS inserted
-`
-
-type InsertCallbackParams struct {
-	ProviderAccountID int64
-	MerchantID        int64
-	RequestHash       []byte
-	Method            string
-	Path              string
-	Query             string
-	Headers           []byte
-	Body              []byte
-	RemoteAddr        string
-	Verdict           string
-	Error             string
-}
-
-type InsertCallbackRow struct {
-	ID          int64
-	Verdict     string
-	ProcessedAt *time.Time
-	Inserted    bool
-}
-
-// Store a callback; an identical delivery only counts another delivery.
-func (q *Queries) InsertCallback(ctx context.Context, arg InsertCallbackParams) (InsertCallbackRow, error) {
-	row := q.db.QueryRow(ctx, insertCallback,
-		arg.ProviderAccountID,
-		arg.MerchantID,
-		arg.RequestHash,
-		arg.Method,
-		arg.Path,
-		arg.Query,
-		arg.Headers,
-		arg.Body,
-		arg.RemoteAddr,
-		arg.Verdict,
-		arg.Error,
-	)
-	var i InsertCallbackRow
-	err := row.Scan(
-		&i.ID,
-		&i.Verdict,
-		&i.ProcessedAt,
-		&i.Inserted,
-	)
-	return i, err
 }
 
 const insertOrder = `-- name: InsertOrder :one
@@ -438,116 +222,6 @@ func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventPara
 	return i, err
 }
 
-const listCallbackRejections = `-- name: ListCallbackRejections :many
-SELECT r.provider_account_id, r.merchant_id, r.window_start, r.deliveries, r.sampled, r.last_remote_addr, r.last_error,
-       r.first_at, r.last_at, pa.name AS provider_account
-FROM callback_rejections r JOIN provider_accounts pa ON pa.id = r.provider_account_id
-WHERE ($1::bigint IS NULL OR r.merchant_id = $1)
-  AND r.window_start >= $2
-ORDER BY r.window_start DESC, pa.name
-`
-
-type ListCallbackRejectionsParams struct {
-	MerchantID *int64
-	Since      time.Time
-}
-
-type ListCallbackRejectionsRow struct {
-	ProviderAccountID int64
-	MerchantID        int64
-	WindowStart       time.Time
-	Deliveries        int64
-	Sampled           int32
-	LastRemoteAddr    string
-	LastError         string
-	FirstAt           time.Time
-	LastAt            time.Time
-	ProviderAccount   string
-}
-
-// Rejected deliveries per account and hour since a time, newest first.
-func (q *Queries) ListCallbackRejections(ctx context.Context, arg ListCallbackRejectionsParams) ([]ListCallbackRejectionsRow, error) {
-	rows, err := q.db.Query(ctx, listCallbackRejections, arg.MerchantID, arg.Since)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListCallbackRejectionsRow
-	for rows.Next() {
-		var i ListCallbackRejectionsRow
-		if err := rows.Scan(
-			&i.ProviderAccountID,
-			&i.MerchantID,
-			&i.WindowStart,
-			&i.Deliveries,
-			&i.Sampled,
-			&i.LastRemoteAddr,
-			&i.LastError,
-			&i.FirstAt,
-			&i.LastAt,
-			&i.ProviderAccount,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listCallbacksForOrder = `-- name: ListCallbacksForOrder :many
-SELECT id, provider_account_id, method, path, verdict, error, deliveries, outcome, received_at, last_received_at, processed_at
-FROM callback_inbox WHERE order_id = $1 ORDER BY id
-`
-
-type ListCallbacksForOrderRow struct {
-	ID                int64
-	ProviderAccountID int64
-	Method            string
-	Path              string
-	Verdict           string
-	Error             string
-	Deliveries        int32
-	Outcome           string
-	ReceivedAt        time.Time
-	LastReceivedAt    time.Time
-	ProcessedAt       *time.Time
-}
-
-func (q *Queries) ListCallbacksForOrder(ctx context.Context, orderID *int64) ([]ListCallbacksForOrderRow, error) {
-	rows, err := q.db.Query(ctx, listCallbacksForOrder, orderID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListCallbacksForOrderRow
-	for rows.Next() {
-		var i ListCallbacksForOrderRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProviderAccountID,
-			&i.Method,
-			&i.Path,
-			&i.Verdict,
-			&i.Error,
-			&i.Deliveries,
-			&i.Outcome,
-			&i.ReceivedAt,
-			&i.LastReceivedAt,
-			&i.ProcessedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const listOrderEvents = `-- name: ListOrderEvents :many
 SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE order_id = $1 AND (NOT staff_only OR $2::boolean) ORDER BY id
 `
@@ -682,53 +356,6 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 		return nil, err
 	}
 	return items, nil
-}
-
-const lockCallback = `-- name: LockCallback :one
-SELECT processed_at FROM callback_inbox WHERE id = $1 FOR UPDATE
-`
-
-// Lock a stored callback before applying it alone: a group or another job may
-// have applied it since it was read.
-func (q *Queries) LockCallback(ctx context.Context, id int64) (*time.Time, error) {
-	row := q.db.QueryRow(ctx, lockCallback, id)
-	var processed_at *time.Time
-	err := row.Scan(&processed_at)
-	return processed_at, err
-}
-
-const markCallbackProcessed = `-- name: MarkCallbackProcessed :exec
-UPDATE callback_inbox SET processed_at = now(), order_id = $1, outcome = $2
-WHERE id = $3
-`
-
-type MarkCallbackProcessedParams struct {
-	OrderID *int64
-	Outcome string
-	ID      int64
-}
-
-func (q *Queries) MarkCallbackProcessed(ctx context.Context, arg MarkCallbackProcessedParams) error {
-	_, err := q.db.Exec(ctx, markCallbackProcessed, arg.OrderID, arg.Outcome, arg.ID)
-	return err
-}
-
-const markCallbacksProcessed = `-- name: MarkCallbacksProcessed :exec
-UPDATE callback_inbox c SET processed_at = now(), order_id = nullif(u.order_id, 0), outcome = u.outcome
-FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS order_id, unnest($3::text[]) AS outcome) u
-WHERE c.id = u.id
-`
-
-type MarkCallbacksProcessedParams struct {
-	Ids      []int64
-	OrderIds []int64
-	Outcomes []string
-}
-
-// MarkCallbackProcessed for many callbacks; an order id of 0 is none.
-func (q *Queries) MarkCallbacksProcessed(ctx context.Context, arg MarkCallbacksProcessedParams) error {
-	_, err := q.db.Exec(ctx, markCallbacksProcessed, arg.Ids, arg.OrderIds, arg.Outcomes)
-	return err
 }
 
 const openOrdersToSync = `-- name: OpenOrdersToSync :many
@@ -1389,40 +1016,6 @@ func (q *Queries) SetOrderFee(ctx context.Context, arg SetOrderFeeParams) error 
 	return err
 }
 
-const staleCallbacks = `-- name: StaleCallbacks :many
-SELECT id FROM callback_inbox
-WHERE processed_at IS NULL AND verdict <> 'rejected' AND received_at < $1
-ORDER BY received_at LIMIT $2
-`
-
-type StaleCallbacksParams struct {
-	Before  time.Time
-	MaxRows int32
-}
-
-// Accepted or hint callbacks still unapplied long after they were stored: their
-// job was lost (discarded after its last attempt, or written by a process that
-// could not read it); requeue_callbacks queues them again.
-func (q *Queries) StaleCallbacks(ctx context.Context, arg StaleCallbacksParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, staleCallbacks, arg.Before, arg.MaxRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const touchOrderSynced = `-- name: TouchOrderSynced :exec
 UPDATE orders SET last_synced_at = now() WHERE id = $1
 `
@@ -1449,7 +1042,8 @@ type UnappliedCallbacksRow struct {
 	RemoteAddr string
 }
 
-// Accepted callbacks of an account not yet applied: money in flight.
+// Accepted callbacks of an account not yet applied: money in flight
+// (InFlight). Read only: package callbacks writes callback_inbox.
 func (q *Queries) UnappliedCallbacks(ctx context.Context, providerAccountID int64) ([]UnappliedCallbacksRow, error) {
 	rows, err := q.db.Query(ctx, unappliedCallbacks, providerAccountID)
 	if err != nil {
@@ -1476,47 +1070,6 @@ func (q *Queries) UnappliedCallbacks(ctx context.Context, providerAccountID int6
 		return nil, err
 	}
 	return items, nil
-}
-
-const unappliedOf = `-- name: UnappliedOf :many
-SELECT id FROM callback_inbox
-WHERE id = ANY($1::bigint[]) AND processed_at IS NULL AND verdict <> 'rejected'
-ORDER BY id
-`
-
-// Which of these stored callbacks are still to be applied (a dead job's).
-func (q *Queries) UnappliedOf(ctx context.Context, ids []int64) ([]int64, error) {
-	rows, err := q.db.Query(ctx, unappliedOf, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const updateCallbackVerdict = `-- name: UpdateCallbackVerdict :exec
-UPDATE callback_inbox SET verdict = $1, error = '' WHERE id = $2
-`
-
-type UpdateCallbackVerdictParams struct {
-	Verdict string
-	ID      int64
-}
-
-func (q *Queries) UpdateCallbackVerdict(ctx context.Context, arg UpdateCallbackVerdictParams) error {
-	_, err := q.db.Exec(ctx, updateCallbackVerdict, arg.Verdict, arg.ID)
-	return err
 }
 
 const updateOrderState = `-- name: UpdateOrderState :one

@@ -1,52 +1,40 @@
-package orders
+package callbacks
 
 import (
 	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/db/callbacksdb"
+	"github.com/tallyhq/tally/orders"
 )
 
-// callbackGroup applies the stored callbacks that process_callback jobs hand it
-// at the same time in one transaction: their orders locked in one statement,
-// the state machine run on each in memory, then the orders, timeline events,
-// webhook jobs and inbox marks written in a few round trips and every ledger
-// settlement in one batch, last, so that the hot provider account is locked
-// once per group, for the batch and the commit only. Under load a callback
-// costs a fraction of a transaction; alone, it is a group of one.
+// group applies the stored callbacks that process_callback jobs hand it at
+// the same time in one transaction (an orders.Group): their inbox rows
+// locked, their orders locked in one statement, the state machine run on
+// each in memory, then the orders, timeline events, webhook jobs and inbox
+// marks written in a few round trips and every ledger settlement in one
+// batch, last, so that the hot provider account is locked once per group,
+// for the batch and the commit only. Under load a callback costs a fraction
+// of a transaction; alone, it is a group of one.
 //
 // What a group cannot defer (a payout's hold, a discrepancy, a reversal, an
 // order tally must first create or find by another identifier, a hint) is
-// left to the caller, which applies it alone with ProcessCallback's own
-// transaction, after the group committed; so are the later callbacks of the
-// same order in the group, to keep their order. A group that fails leaves every
-// callback to its caller.
-type callbackGroup struct {
-	s    *Service
-	once sync.Once
-	ch   chan *groupItem
+// left to the caller, which applies it alone in a transaction of its own
+// (Process), after the group committed; so are the later callbacks of the
+// same order in the group, to keep their order. A group that fails leaves
+// every callback to its caller. The loops run from New to Close.
+type group struct {
+	s  *Service
+	ch chan *groupItem // nil with Options.NoGroups
 	// grouped and alone count the callbacks applied by a group and those left
-	// to their own transaction (CallbackStats).
+	// to their own transaction (Stats).
 	grouped, alone atomic.Int64
-}
-
-// CallbackStats counts, since the service started, the stored callbacks
-// applied in a group transaction and those applied each in its own (see
-// ProcessCallbacks); a callback that needed nothing counts in neither.
-type CallbackStats struct {
-	Grouped, Alone int64
-}
-
-// CallbackStats says how this process applied its stored callbacks.
-func (s *Service) CallbackStats() CallbackStats {
-	return CallbackStats{Grouped: s.group.grouped.Load(), Alone: s.group.alone.Load()}
 }
 
 // groupItem is one callback waiting for its group.
@@ -65,23 +53,35 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
+// start starts the group loops; they end when Close has closed ch and they
+// have applied what it held.
+func (g *group) start(s *Service) {
+	g.s = s
+	g.ch = make(chan *groupItem, groupMaxSize*groupCommitters)
+	for range groupCommitters {
+		s.loops.Go(g.loop)
+	}
+}
+
 // apply waits for the groups of inboxIDs and returns the ids they applied (or
-// found needing nothing).
-func (g *callbackGroup) apply(ctx context.Context, inboxIDs []int64) (map[int64]bool, error) {
-	g.once.Do(func() {
-		g.ch = make(chan *groupItem, groupMaxSize*groupCommitters)
-		for range groupCommitters {
-			go g.loop()
-		}
-	})
+// found needing nothing). A closed Service is ErrClosed.
+func (g *group) apply(ctx context.Context, inboxIDs []int64) (map[int64]bool, error) {
 	items := make([]*groupItem, len(inboxIDs))
-	for i, id := range inboxIDs {
-		items[i] = &groupItem{inboxID: id, done: make(chan bool, 1)}
-		select {
-		case g.ch <- items[i]:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	err := g.s.handIn(func() error {
+		for i, id := range inboxIDs {
+			items[i] = &groupItem{inboxID: id, done: make(chan bool, 1)}
+			select {
+			case g.ch <- items[i]:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-g.s.ctx.Done():
+				return ErrClosed
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	applied := make(map[int64]bool, len(items))
 	for _, it := range items {
@@ -96,7 +96,7 @@ func (g *callbackGroup) apply(ctx context.Context, inboxIDs []int64) (map[int64]
 	return applied, nil
 }
 
-func (g *callbackGroup) loop() {
+func (g *group) loop() {
 	for first := range g.ch {
 		batch := []*groupItem{first}
 	fill:
@@ -113,8 +113,8 @@ func (g *callbackGroup) loop() {
 }
 
 // run applies a group in one transaction and answers every item.
-func (g *callbackGroup) run(batch []*groupItem) {
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+func (g *group) run(batch []*groupItem) {
+	ctx, cancel := context.WithTimeout(g.s.ctx, groupTimeout)
 	defer cancel()
 	ids := make([]int64, len(batch))
 	for i, it := range batch {
@@ -152,7 +152,7 @@ func (g *callbackGroup) run(batch []*groupItem) {
 // it applied. The inbox rows are locked first, in the order intake's repeat
 // deliveries lock them; the group's ledger batch is written last, after the
 // inbox marks.
-func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]bool, int, error) {
+func (g *group) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]bool, int, error) {
 	s := g.s
 	q := s.q.WithTx(tx)
 	stored, err := q.CallbacksByIDs(ctx, ids)
@@ -160,10 +160,10 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (ma
 		return nil, 0, fmt.Errorf("load %d callbacks: %w", len(ids), err)
 	}
 	applied := map[int64]bool{}
-	var cbs []CallbackEvent
+	var cbs []orders.CallbackEvent
 	// Applied in inbox id order: the order intake stored them (within one
 	// intake batch, the order of its inserts).
-	slices.SortFunc(stored, func(a, b ordersdb.CallbackInbox) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(stored, func(a, b callbacksdb.CallbackInbox) int { return cmp.Compare(a.ID, b.ID) })
 	for _, in := range stored {
 		if in.ProcessedAt != nil || in.Verdict == "rejected" {
 			applied[in.ID] = true
@@ -177,17 +177,17 @@ func (g *callbackGroup) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (ma
 		if err != nil {
 			continue // refused now: the alone path says why
 		}
-		cbs = append(cbs, CallbackEvent{ID: in.ID, Account: acct, Event: *ev})
+		cbs = append(cbs, orders.CallbackEvent{ID: in.ID, Account: acct, Event: *ev})
 	}
 	if len(cbs) == 0 {
 		return applied, 0, nil
 	}
-	group := s.NewGroup(tx)
+	group := s.orders.NewGroup(tx)
 	results, err := group.Apply(ctx, cbs)
 	if err != nil {
 		return nil, 0, err
 	}
-	var marks ordersdb.MarkCallbacksProcessedParams
+	var marks callbacksdb.MarkCallbacksProcessedParams
 	for i, r := range results {
 		if !r.Applied {
 			continue

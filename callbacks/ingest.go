@@ -1,30 +1,24 @@
-package orders
+package callbacks
 
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/db/callbacksdb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
 )
-
-// ErrUnknownAccount: a callback URL that routes to no provider account (no
-// account has that callback key).
-var ErrUnknownAccount = errors.New("unknown provider account")
 
 // Ingested is what Ingest did with a callback.
 type Ingested struct {
@@ -44,8 +38,8 @@ type Ingested struct {
 	Reply providers.Reply
 }
 
-// CallbackTarget is the provider account a callback URL routes to.
-type CallbackTarget struct {
+// Target is the provider account a callback URL routes to.
+type Target struct {
 	Adapter providers.Adapter
 	Account merchants.ProviderAccount
 	// Label names the account in metrics and logs as "merchant/account" (the
@@ -56,7 +50,7 @@ type CallbackTarget struct {
 // AllowsMethod reports whether the provider calls its callback URL with
 // method: POST always, GET only where its document does (USDTCNPAY's success
 // and fail URLs).
-func (t CallbackTarget) AllowsMethod(method string) bool {
+func (t Target) AllowsMethod(method string) bool {
 	switch method {
 	case http.MethodPost:
 		return true
@@ -66,25 +60,25 @@ func (t CallbackTarget) AllowsMethod(method string) bool {
 	return false
 }
 
-// CallbackAccount resolves the {key} of /callbacks/{key}: the provider account
-// with that callback key (merchants.Service.AdapterByCallbackKey). No account
-// is ErrUnknownAccount; a key that cannot be one is refused without a
-// database read.
-func (s *Service) CallbackAccount(ctx context.Context, key string) (CallbackTarget, error) {
+// Resolve resolves the {key} of /callbacks/{key}: the provider account with
+// that callback key (merchants.Service.AdapterByCallbackKey). No account is
+// ErrUnknownAccount; a key that cannot be one is refused without a database
+// read.
+func (s *Service) Resolve(ctx context.Context, key string) (Target, error) {
 	adapter, acct, err := s.merchants.AdapterByCallbackKey(ctx, key)
 	if errors.Is(err, merchants.ErrNotFound) {
-		return CallbackTarget{}, ErrUnknownAccount
+		return Target{}, ErrUnknownAccount
 	}
 	if err != nil {
-		return CallbackTarget{}, err
+		return Target{}, err
 	}
-	return CallbackTarget{Adapter: adapter, Account: acct, Label: s.merchants.Label(ctx, acct)}, nil
+	return Target{Adapter: adapter, Account: acct, Label: s.merchants.Label(ctx, acct)}, nil
 }
 
-// KnownCallbackKey reports whether key routes to an account this process has
-// read before (merchants.Service.KnownCallbackKey). It never reads the
-// database.
-func (s *Service) KnownCallbackKey(key string) bool { return s.merchants.KnownCallbackKey(key) }
+// KnownKey reports whether key routes to an account this process has read
+// before (merchants.Service.KnownCallbackKey), so that resolving it costs no
+// lookup of an unknown key. It never reads the database.
+func (s *Service) KnownKey(key string) bool { return s.merchants.KnownCallbackKey(key) }
 
 // Admit is asked, once a callback's verdict is known and before anything is
 // stored, whether it may be taken in (the ingress rate limits). An error
@@ -101,7 +95,7 @@ type Admit func(verdict string) error
 // first (providers.Capabilities), so that they never make a delivery new.
 // Only after the commit does the caller answer with Reply. A returned error
 // means nothing durable happened and the provider must be told to retry (503).
-func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Callback, admit Admit) (Ingested, error) {
+func (s *Service) Ingest(ctx context.Context, t Target, cb *providers.Callback, admit Admit) (Ingested, error) {
 	adapter, acct := t.Adapter, t.Account
 	trimCallback(cb, adapter.Capabilities())
 	ev, perr := adapter.ParseCallback(cb)
@@ -126,7 +120,7 @@ func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Ca
 	if verdict != "rejected" {
 		// The common case shares its transaction with the callbacks arriving
 		// at the same time (group commit).
-		out, err := s.intake.store(ctx, &intakeItem{verdict: verdict, done: make(chan intakeResult, 1), params: ordersdb.InsertCallbacksParams{
+		out, err := s.intake.store(ctx, &intakeItem{verdict: verdict, done: make(chan intakeResult, 1), params: callbacksdb.InsertCallbacksParams{
 			ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
 			Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict,
 		}})
@@ -142,7 +136,7 @@ func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Ca
 		q := s.q.WithTx(tx)
 		// The hour's counter row stays locked to the commit: the rejections
 		// of one account take their sample slots one at a time.
-		n, err := q.CountRejectedCallback(ctx, ordersdb.CountRejectedCallbackParams{ProviderAccountID: acct.ID, MerchantID: acct.MerchantID,
+		n, err := q.CountRejectedCallback(ctx, callbacksdb.CountRejectedCallbackParams{ProviderAccountID: acct.ID, MerchantID: acct.MerchantID,
 			RemoteAddr: cb.RemoteAddr, Error: errText})
 		if err != nil {
 			return fmt.Errorf("count rejected callback: %w", err)
@@ -150,7 +144,7 @@ func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Ca
 		out = Ingested{Verdict: verdict}
 		sampled := n.Sampled
 		if int(n.Sampled) < s.opts.RejectedSamplesPerHour {
-			row, err := q.InsertCallback(ctx, ordersdb.InsertCallbackParams{
+			row, err := q.InsertCallback(ctx, callbacksdb.InsertCallbackParams{
 				ProviderAccountID: acct.ID, MerchantID: acct.MerchantID, RequestHash: hash, Method: cb.Method, Path: cb.Path,
 				Query: cb.Query.Encode(), Headers: headers, Body: cb.Body, RemoteAddr: cb.RemoteAddr, Verdict: verdict, Error: errText,
 			})
@@ -160,7 +154,7 @@ func (s *Service) Ingest(ctx context.Context, t CallbackTarget, cb *providers.Ca
 			out.InboxID, out.Verdict, out.Repeat, out.Sampled = row.ID, row.Verdict, !row.Inserted, true
 			if row.Inserted {
 				sampled++
-				if err := q.CountRejectedSample(ctx, ordersdb.CountRejectedSampleParams{ProviderAccountID: acct.ID, WindowStart: n.WindowStart}); err != nil {
+				if err := q.CountRejectedSample(ctx, callbacksdb.CountRejectedSampleParams{ProviderAccountID: acct.ID, WindowStart: n.WindowStart}); err != nil {
 					return fmt.Errorf("count rejected sample: %w", err)
 				}
 			}
@@ -228,180 +222,6 @@ func trimCallback(cb *providers.Callback, caps providers.Capabilities) {
 	}
 }
 
-// ProcessCallbacks applies stored callbacks through the order state machine.
-// It is idempotent: a processed callback is skipped, and the ledger keys make a
-// second application post nothing. Callbacks processed at the same time share
-// a transaction where they can (callbackGroup); the rest, and every callback
-// of a group that failed, are applied each in a transaction of its own. A
-// callback that could not be applied is named in a *CallbackErrors.
-func (s *Service) ProcessCallbacks(ctx context.Context, inboxIDs ...int64) error {
-	var done map[int64]bool
-	if !s.opts.NoCallbackGroups {
-		var err error
-		if done, err = s.group.apply(ctx, inboxIDs); err != nil {
-			return err
-		}
-	}
-	failed := CallbackErrors{}
-	for _, id := range inboxIDs {
-		if done[id] {
-			continue
-		}
-		s.group.alone.Add(1)
-		err := s.processCallback(ctx, id)
-		if deterministic(err) && ctx.Err() == nil {
-			// It would fail the same way on every attempt: an accountant sees
-			// it now, with the reason, instead of after the last retry.
-			s.opts.Logger.Warn("stored callback cannot be applied; flagged", "callback_id", id, "error", err)
-			err = s.FailCallback(ctx, id, err)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			failed[id] = err
-		}
-	}
-	if len(failed) > 0 {
-		return failed
-	}
-	return nil
-}
-
-// CallbackErrors are the callbacks ProcessCallbacks could not apply, by inbox id.
-type CallbackErrors map[int64]error
-
-func (e CallbackErrors) Error() string {
-	ids := make([]int64, 0, len(e))
-	for id := range e {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var b strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "callback %d: %v", id, e[id])
-	}
-	return b.String()
-}
-
-// Unwrap gives errors.Is and errors.As each callback's error.
-func (e CallbackErrors) Unwrap() []error {
-	out := make([]error, 0, len(e))
-	for _, err := range e {
-		out = append(out, err)
-	}
-	return out
-}
-
-// processCallback applies a stored callback in a transaction of its own.
-func (s *Service) processCallback(ctx context.Context, inboxID int64) error {
-	in, err := s.q.CallbackByID(ctx, inboxID)
-	if err != nil {
-		return fmt.Errorf("load callback %d: %w", inboxID, err)
-	}
-	if in.ProcessedAt != nil || in.Verdict == "rejected" {
-		return nil
-	}
-	adapter, acct, err := s.merchants.AdapterByID(ctx, in.ProviderAccountID)
-	if err != nil {
-		return err
-	}
-	ev, err := adapter.ParseCallback(storedCallback(in))
-	if errors.Is(err, providers.ErrUnreadableEvent) {
-		// Signed, acknowledged, and not an event tally can read: flagged now.
-		return s.FailCallback(ctx, inboxID, fmt.Errorf("verified but unreadable: %w", err))
-	}
-	if err != nil {
-		// Acknowledged at intake, refused now (the account's secret changed in
-		// between): an accountant must see it.
-		return s.FailCallback(ctx, inboxID, fmt.Errorf("no longer verifies: %w", err))
-	}
-	cb := CallbackEvent{ID: inboxID, Account: acct, Event: *ev}
-	if !ev.Verified {
-		return s.hint(ctx, cb)
-	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		if done, err := lockUnprocessed(ctx, q, inboxID); err != nil || done {
-			return err
-		}
-		res, err := s.ApplyCallbackTx(ctx, tx, cb)
-		if err != nil {
-			return err
-		}
-		mark := ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "no order"}
-		if res.OrderID != 0 {
-			mark.OrderID, mark.Outcome = &res.OrderID, string(res.Outcome)
-		}
-		return q.MarkCallbackProcessed(ctx, mark)
-	})
-}
-
-// lockUnprocessed locks a stored callback inside q's transaction and reports
-// whether it was processed meanwhile (by a group, or another job holding it):
-// then there is nothing left to do.
-func lockUnprocessed(ctx context.Context, q *ordersdb.Queries, inboxID int64) (bool, error) {
-	processed, err := q.LockCallback(ctx, inboxID)
-	if err != nil {
-		return false, fmt.Errorf("lock callback %d: %w", inboxID, err)
-	}
-	return processed != nil, nil
-}
-
-// StaleCallbacks returns up to max stored callbacks (accepted or hints) that
-// were stored before cutoff and are still unapplied, oldest first.
-func (s *Service) StaleCallbacks(ctx context.Context, cutoff time.Time, max int32) ([]int64, error) {
-	ids, err := s.q.StaleCallbacks(ctx, ordersdb.StaleCallbacksParams{Before: cutoff, MaxRows: max})
-	if err != nil {
-		return nil, fmt.Errorf("stale callbacks: %w", err)
-	}
-	return ids, nil
-}
-
-// UnappliedOf returns which of ids are stored callbacks still to be applied.
-func (s *Service) UnappliedOf(ctx context.Context, ids []int64) ([]int64, error) {
-	out, err := s.q.UnappliedOf(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("unapplied callbacks of %d: %w", len(ids), err)
-	}
-	return out, nil
-}
-
-// storedCallback is the request an inbox row stored, to parse again.
-func storedCallback(in ordersdb.CallbackInbox) *providers.Callback {
-	query, _ := url.ParseQuery(in.Query)
-	header := http.Header{}
-	var hs map[string][]string
-	if json.Unmarshal(in.Headers, &hs) == nil {
-		for k, v := range hs {
-			header[k] = v
-		}
-	}
-	return &providers.Callback{Method: in.Method, Path: in.Path, Query: query, Header: header, Body: in.Body, RemoteAddr: in.RemoteAddr}
-}
-
-// hint handles an unsigned callback: it only makes tally query the order
-// (orders' HintTx).
-func (s *Service) hint(ctx context.Context, cb CallbackEvent) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		if done, err := lockUnprocessed(ctx, q, cb.ID); err != nil || done {
-			return err
-		}
-		orderID, err := s.HintTx(ctx, tx, cb)
-		if err != nil {
-			return err
-		}
-		if orderID == 0 {
-			return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: cb.ID, Outcome: "hint for an unknown order: ignored"})
-		}
-		return q.MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: cb.ID, OrderID: &orderID, Outcome: "hint: query queued"})
-	})
-}
-
 // callbackHash identifies a delivery: identical requests are one inbox row.
 func callbackHash(cb *providers.Callback) []byte {
 	h := sha256.New()
@@ -421,35 +241,6 @@ func safeHeaders(h http.Header) map[string][]string {
 		out[k] = v
 	}
 	return out
-}
-
-// FailCallback gives up on a stored callback that cannot be applied (its job
-// ran out of attempts, or it no longer verifies): it is marked processed with
-// the reason and opens a rejected_callback discrepancy, so that it is neither
-// lost nor counted as in flight forever.
-func (s *Service) FailCallback(ctx context.Context, inboxID int64, cause error) error {
-	in, err := s.q.CallbackByID(ctx, inboxID)
-	if err != nil {
-		return fmt.Errorf("load callback %d: %w", inboxID, err)
-	}
-	acct, err := s.merchants.ProviderAccountByID(ctx, in.ProviderAccountID)
-	if err != nil {
-		return err
-	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if done, err := lockUnprocessed(ctx, s.q.WithTx(tx), inboxID); err != nil || done {
-			return err
-		}
-		if _, _, err := s.disc.RecordTx(ctx, tx, discrepancies.Finding{
-			Type: discrepancies.RejectedCallback, MerchantID: acct.MerchantID, ProviderAccountID: acct.ID,
-			Fingerprint: discrepancies.Fingerprint(discrepancies.RejectedCallback, acct.Name, hex.EncodeToString(in.RequestHash[:12])),
-			Summary:     fmt.Sprintf("callback %d to %s could not be applied: %v", inboxID, acct.Name, cause),
-			Detail:      map[string]any{"inbox_id": inboxID, "error": cause.Error()},
-		}); err != nil {
-			return err
-		}
-		return s.q.WithTx(tx).MarkCallbackProcessed(ctx, ordersdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "failed: " + cause.Error()})
-	})
 }
 
 // Rejections is one provider account's rejected callback deliveries in one
@@ -476,7 +267,7 @@ func (s *Service) RejectionCounts(ctx context.Context, merchantID int64, since t
 	if merchantID > 0 {
 		mid = &merchantID
 	}
-	rows, err := s.q.ListCallbackRejections(ctx, ordersdb.ListCallbackRejectionsParams{MerchantID: mid, Since: since})
+	rows, err := s.q.ListCallbackRejections(ctx, callbacksdb.ListCallbackRejectionsParams{MerchantID: mid, Since: since})
 	if err != nil {
 		return nil, fmt.Errorf("rejected callback counts: %w", err)
 	}
