@@ -65,6 +65,7 @@ func (s *Service) Process(ctx context.Context, inboxIDs ...int64) error {
 // Errors are the callbacks Process could not apply, by inbox id.
 type Errors map[int64]error
 
+// Error lists the callbacks that failed and why, in inbox id order.
 func (e Errors) Error() string {
 	ids := make([]int64, 0, len(e))
 	for id := range e {

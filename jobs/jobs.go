@@ -209,8 +209,8 @@ type Runner struct {
 // Services are what the workers call: the order lifecycle (submit_order,
 // sync_order, sync_open_orders, expire_holds), stored callbacks
 // (process_callback, requeue_callbacks) and merchant webhooks
-// (notify_merchant). Orders and Callbacks queue their jobs through the
-// Runner's Queue.
+// (notify_merchant). All three are required, workers or not: Orders and
+// Callbacks queue their jobs through the Runner's Queue.
 type Services struct {
 	Orders    *orders.Service
 	Callbacks *callbacks.Service

@@ -22,7 +22,6 @@ import (
 type nopQueue struct{}
 
 func (nopQueue) SubmitOrder(context.Context, pgx.Tx, int64) error             { return nil }
-func (nopQueue) ProcessCallback(context.Context, pgx.Tx, ...int64) error      { return nil }
 func (nopQueue) SyncOrder(context.Context, pgx.Tx, int64) error               { return nil }
 func (nopQueue) SyncOrderForHint(context.Context, pgx.Tx, int64, int64) error { return nil }
 func (nopQueue) NotifyMerchant(context.Context, pgx.Tx, ...orders.Notice) error {
