@@ -29,15 +29,18 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
+	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	ledgerbench "github.com/tallyhq/tally/ledger/bench"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Provider account the benchmarks use: CXPay, whose callbacks are signed JSON
@@ -60,6 +63,8 @@ type stack struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	callbacks *callbacks.Service
+	webhooks  *webhooks.Service
 	merchant  merchants.Merchant
 	account   merchants.ProviderAccount
 
@@ -68,6 +73,22 @@ type stack struct {
 	publicURL string
 	egress    *egress.Policy
 	log       *slog.Logger
+}
+
+// services are the services the stack's workers call (jobs.New).
+func (st *stack) services() jobs.Services {
+	return jobs.Services{Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks}
+}
+
+// close stops the stack's callback loops (after the server and the workers
+// that use them) and closes its pool.
+func (st *stack) close() {
+	if st.callbacks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = st.callbacks.Close(ctx)
+	}
+	st.pool.Close()
 }
 
 // twin builds the same services on a pool of their own, as a second process
@@ -88,7 +109,10 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	t.merchants.Validate = registry.Validate
 	t.merchants.Ledger = t.ledger
 	t.merchants.Egress = st.egress
-	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{PublicURL: st.publicURL, Logger: st.log, Egress: st.egress})
+	t.merchants.Adapters = merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}
+	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log})
+	t.callbacks = callbacks.New(pool, t.orders, t.merchants, t.disc, nil, callbacks.Options{Logger: st.log})
+	t.webhooks = webhooks.New(pool, t.orders, t.merchants, webhooks.Options{Egress: st.egress, Logger: st.log})
 	return &t, nil
 }
 
@@ -119,10 +143,12 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	if err != nil {
 		return nil, nil, err
 	}
-	closeFn = func() { pool.Close(); drop() }
+	st = &stack{pool: pool, url: u, publicURL: publicURL, log: log}
+	s := st // st is nil when an error is returned
+	closeFn = func() { s.close(); drop() }
 	defer func() {
 		if err != nil {
-			pool.Close()
+			s.close()
 		}
 	}()
 	if err := db.MigrateUp(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -147,13 +173,15 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 		allow = append(allow, wu.Host)
 	}
 	policy := egress.New(egress.MustAllowList(allow...))
-	st = &stack{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(log)), disc: discrepancies.New(), url: u, box: box, publicURL: publicURL,
-		egress: policy, log: log}
+	st.ledger, st.disc, st.box, st.egress = ledger.New(pool, ledger.WithLogger(log)), discrepancies.New(), box, policy
 	st.merchants = merchants.New(pool, box)
 	st.merchants.Validate = registry.Validate
 	st.merchants.Ledger = st.ledger
 	st.merchants.Egress = policy
-	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{PublicURL: publicURL, Logger: log, Egress: policy})
+	st.merchants.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: log}
+	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log})
+	st.callbacks = callbacks.New(pool, st.orders, st.merchants, st.disc, nil, callbacks.Options{Logger: log})
+	st.webhooks = webhooks.New(pool, st.orders, st.merchants, webhooks.Options{Egress: policy, Logger: log})
 	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err
 	}

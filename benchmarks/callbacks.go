@@ -172,7 +172,7 @@ type CallbacksResult struct {
 	Settled  int
 	LedgerOK bool
 	// Grouped and Alone are the callbacks the workers applied in group
-	// transactions and each in its own (orders.CallbackStats).
+	// transactions and each in its own (callbacks.Stats).
 	Grouped, Alone int64
 	// WebhooksDone and WebhooksWaiting are the notify_merchant jobs completed
 	// and not yet completed when the drain ended: webhooks queue behind the
@@ -233,34 +233,34 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	// is off: its tasks only enqueue periodic work (polling open orders at a
 	// provider that does not exist here).
 	jopts := jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
-	runner, err := jobs.New(st.pool, st.orders, jopts)
+	runner, err := jobs.New(st.pool, st.services(), jopts)
 	if err != nil {
 		return res, err
 	}
-	applier := st.orders // the service whose workers apply the callbacks
+	applier := st.callbacks // the service whose workers apply the callbacks
 	if cfg.SplitWorkers && !cfg.NoWorkers {
 		// The API side only inserts jobs; the workers are another "process".
 		jopts.Workers = false
-		if _, err := jobs.New(st.pool, st.orders, jopts); err != nil {
+		if _, err := jobs.New(st.pool, st.services(), jopts); err != nil {
 			return res, err
 		}
 		w, err := st.twin(ctx, cfg.PoolSize)
 		if err != nil {
 			return res, err
 		}
-		defer w.pool.Close()
+		defer w.close()
 		for _, a := range accounts {
 			if _, err := w.ledger.EnsureAccount(ctx, w.merchant.ID, a); err != nil {
 				return res, err
 			}
 		}
 		jopts.Workers = true
-		if runner, err = jobs.New(w.pool, w.orders, jopts); err != nil {
+		if runner, err = jobs.New(w.pool, w.services(), jopts); err != nil {
 			return res, err
 		}
-		applier = w.orders
+		applier = w.callbacks
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
 		server.Options{Logger: cfg.Log})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -422,7 +422,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		return res, err
 	}
 	stopRunner() // River records the last completions before it stops
-	stats := applier.CallbackStats()
+	stats := applier.Stats()
 	res.Grouped, res.Alone = stats.Grouped, stats.Alone
 
 	// Callback-to-ledger: the end of the job that posted each deposit (a job

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
@@ -148,7 +149,7 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 			return false, false, "no rejected sample in the inbox names the order", nil
 		}
 		for _, at := range hours {
-			fp := orders.RejectionFingerprint(acct.Name, at)
+			fp := callbacks.RejectionFingerprint(acct.Name, at)
 			for _, d := range ev.byAccount[in.Provider] {
 				if d.Type == discrepancies.RejectedCallback && d.Fingerprint == fp {
 					return true, true, "", nil

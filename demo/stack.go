@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/localpg"
 	"github.com/tallyhq/tally/discrepancies"
@@ -32,21 +33,24 @@ import (
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // stack is everything the demo runs: its own database, the sandbox and tally,
 // each on a real TCP port, as `tally sandbox` and `tally serve` run them.
 type stack struct {
-	opts   Options
-	log    *slog.Logger
-	dbURL  string
-	pool   *pgxpool.Pool
-	ledger *ledger.Ledger
-	merch  *merchants.Service
-	disc   *discrepancies.Store
-	orders *orders.Service
-	recon  *recon.Service
-	runner *jobs.Runner
+	opts      Options
+	log       *slog.Logger
+	dbURL     string
+	pool      *pgxpool.Pool
+	ledger    *ledger.Ledger
+	merch     *merchants.Service
+	disc      *discrepancies.Store
+	orders    *orders.Service
+	callbacks *callbacks.Service
+	webhooks  *webhooks.Service
+	recon     *recon.Service
+	runner    *jobs.Runner
 
 	sandbox    *sandbox.Sandbox
 	sandboxURL string
@@ -111,11 +115,13 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	st.merch.Validate = registry.Validate
 	st.merch.Ledger = st.ledger
 	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
+	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
 	st.disc = discrepancies.New()
-	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{PublicURL: st.tallyURL, Logger: st.log,
-		Egress: policy, ProviderTimeout: 3 * time.Second})
+	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log})
+	st.callbacks = callbacks.New(st.pool, st.orders, st.merch, st.disc, nil, callbacks.Options{Logger: st.log})
+	st.webhooks = webhooks.New(st.pool, st.orders, st.merch, webhooks.Options{Egress: policy, Logger: st.log})
 	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
-	if st.runner, err = jobs.New(st.pool, st.orders, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
+	if st.runner, err = jobs.New(st.pool, jobs.Services{Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks}, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
 		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
 		return nil, err
 	}
@@ -127,7 +133,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	ms := sandbox.DefaultMerchants()
 	for p := range ms {
 		for i := range ms[p] {
-			ms[p][i].NotifyURL = st.orders.NotifyURL(st.accounts[p])
+			ms[p][i].NotifyURL = st.merch.NotifyURL(st.accounts[p])
 		}
 	}
 	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,
@@ -138,7 +144,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	if err := st.openings(ctx); err != nil {
 		return nil, err
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
+	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
 		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
 	st.serve(tallyLn, srv.Handler())
 	if err := st.runner.Start(ctx); err != nil {
@@ -220,6 +226,9 @@ func (st *stack) down() {
 	}
 	for _, s := range st.servers {
 		_ = s.Shutdown(ctx)
+	}
+	if st.callbacks != nil {
+		_ = st.callbacks.Close(ctx)
 	}
 	if st.sandbox != nil {
 		st.sandbox.Close()
@@ -303,7 +312,7 @@ func newHookReceiver(st *stack) (*hookReceiver, error) {
 		b, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if err := orders.VerifyWebhook(h.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+		if err := webhooks.Verify(h.secret, r.Header.Get(webhooks.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
 			h.bad++
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return

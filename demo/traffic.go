@@ -253,7 +253,7 @@ func (st *stack) extras(ctx context.Context) ([]sim.Injection, error) {
 	// paid order is unknown to tally.
 	c := sandbox.DefaultCredentials["cxpay"]
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: st.sandboxURL + "/cxpay", MerchantID: c.ID, Secret: providers.Secret(c.Secret),
-		Options: map[string]string{"pay_code": "PIX", "currency": "BRL"}, NotifyURL: st.orders.NotifyURL(st.accounts["cxpay"]), HTTPClient: st.client})
+		Options: map[string]string{"pay_code": "PIX", "currency": "BRL"}, NotifyURL: st.merch.NotifyURL(st.accounts["cxpay"]), HTTPClient: st.client})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
@@ -264,7 +265,7 @@ func TestJunkFloodBoundedAndVerifiedPosted(t *testing.T) {
 	e.CheckLedger()
 
 	// The database grew by a bounded amount.
-	samples := orders.DefaultRejectedSamplesPerHour
+	samples := callbacks.DefaultRejectedSamplesPerHour
 	for p, genuineRows := range map[string]int{"cxpay": 20, "cpay": 10, "vpay": 0, "usdtcnpay": 0, "usdtpay": 0} {
 		g, b := growthOf(t, e, p), before[p]
 		windows := g.windows - b.windows

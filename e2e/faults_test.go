@@ -17,6 +17,7 @@ import (
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/cxpay"
 	"github.com/tallyhq/tally/tallytest"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // brlDeposit creates a CXPay deposit of amount BRL for customer.
@@ -449,7 +450,7 @@ func TestWebhookRetriedAndListed(t *testing.T) {
 	failed, ok := 0, 0
 	e.Eventually("the deliveries listed", func() bool {
 		r := e.API("GET", fmt.Sprintf("/v1/webhook-deliveries?order_id=%d", o.ID), nil)
-		var list struct{ Data []orders.Delivery }
+		var list struct{ Data []webhooks.Delivery }
 		r.JSON(t, &list)
 		failed, ok = 0, 0
 		for _, d := range list.Data {

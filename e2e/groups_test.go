@@ -63,7 +63,7 @@ func mixedBurst(t *testing.T, groups bool) {
 	ic.Release()
 
 	e.StopWorkers()
-	before := e.Orders.CallbackStats()
+	before := e.Callbacks.Stats()
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for _, c := range captured {
@@ -99,7 +99,7 @@ func mixedBurst(t *testing.T, groups bool) {
 	e.WaitStatus(failed.ID, orders.StatusFailed)
 	e.WaitIdle()
 
-	stats := e.Orders.CallbackStats()
+	stats := e.Callbacks.Stats()
 	grouped, alone := stats.Grouped-before.Grouped, stats.Alone-before.Alone
 	t.Logf("applied in groups: %d, alone: %d", grouped, alone)
 	switch {
@@ -223,10 +223,10 @@ func TestLostCallbackJobRequeued(t *testing.T) {
 		return n
 	}
 	before := events()
-	if err := e.Orders.ProcessCallbacks(ctx, inboxID, inboxID); err != nil {
+	if err := e.Callbacks.Process(ctx, inboxID, inboxID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Orders.ProcessCallbacks(ctx, inboxID); err != nil {
+	if err := e.Callbacks.Process(ctx, inboxID); err != nil {
 		t.Fatal(err)
 	}
 	var outcome string

@@ -149,11 +149,11 @@ func TestInputAmounts(t *testing.T) {
 	}
 }
 
-// limitsSeen waits until the orders service reads cpay-main with n limits.
+// limitsSeen waits until the provider account cache reads cpay-main with n limits.
 func limitsSeen(t *testing.T, e *tallytest.Env, n int) {
 	t.Helper()
 	e.Eventually(fmt.Sprintf("cpay-main read with %d limits", n), func() bool {
-		_, a, err := e.Orders.Adapter(context.Background(), e.Merchant.ID, "cpay-main")
+		_, a, err := e.Merchants.Adapter(context.Background(), e.Merchant.ID, "cpay-main")
 		return err == nil && len(a.MaxAmounts) == n
 	})
 }

@@ -381,7 +381,7 @@ func TestTwoSchedulersEnqueueEachWindowOnce(t *testing.T) {
 	task := jobs.Task{Name: "recon", Every: time.Second, Args: recon.ScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
 	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, Tasks: []jobs.Task{task}}})
 	// A second node with its own scheduler and workers on the same database.
-	second, err := jobs.New(e.Pool, e.Orders, jobs.Options{Workers: true, Schedule: true, Tasks: []jobs.Task{task},
+	second, err := jobs.New(e.Pool, e.JobServices(), jobs.Options{Workers: true, Schedule: true, Tasks: []jobs.Task{task},
 		Register: e.JobOptions().Register, FetchPoll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

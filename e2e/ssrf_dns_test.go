@@ -12,6 +12,7 @@ import (
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // TestSSRFByName: a host name that resolves inside tally's network is
@@ -59,7 +60,7 @@ func TestSSRFByName(t *testing.T) {
 	o = brlDeposit(e, "dns3", "10.00")
 	e.WaitStatus(o.ID, orders.StatusPending)
 	var deliveries struct {
-		Data []orders.Delivery `json:"data"`
+		Data []webhooks.Delivery `json:"data"`
 	}
 	e.Eventually("a refused webhook delivery", func() bool {
 		r := e.API("GET", "/v1/webhook-deliveries?order_id="+itoa(o.ID), nil)

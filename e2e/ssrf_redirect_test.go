@@ -11,6 +11,7 @@ import (
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // TestWebhookRedirectNotFollowed: the merchant's webhook endpoint answers 307
@@ -32,7 +33,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	o := brlDeposit(e, "redir", "10.00")
 	e.WaitStatus(o.ID, orders.StatusPending)
 	var deliveries struct {
-		Data []orders.Delivery `json:"data"`
+		Data []webhooks.Delivery `json:"data"`
 	}
 	e.Eventually("two redirected attempts", func() bool {
 		r := e.API("GET", "/v1/webhook-deliveries?order_id="+itoa(o.ID), nil)

@@ -77,7 +77,7 @@ func TestDepositDeadline(t *testing.T) {
 		ProviderMerchantID: acct.ProviderMerchantID, Options: acct.Options, DepositLifetime: 90 * time.Minute}, true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2100 * time.Millisecond) // the orders service reads accounts again after 2 s
+	time.Sleep(2100 * time.Millisecond) // provider accounts are read again after 2 s (merchants.AccountTTL)
 	o = brlDeposit(e, "d2", "5.00")
 	if o.ExpiresAt == nil || o.ExpiresAt.Sub(o.CreatedAt).Round(time.Second) != 90*time.Minute {
 		t.Fatalf("deposit expires at %v, created %v: want 90m later", o.ExpiresAt, o.CreatedAt)

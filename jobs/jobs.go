@@ -19,8 +19,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Queue names: provider calls, callbacks and merchant webhooks get their own
@@ -164,7 +166,7 @@ type Options struct {
 	SubmitRetryBase time.Duration
 	// CallbackWorkers, ProviderWorkers and WebhookWorkers size the queues
 	// (default 64, 16, 16). Callback jobs wait for the group transaction their
-	// callbacks share (orders.Service.ProcessCallbacks): with too few workers
+	// callbacks share (callbacks.Service.Process): with too few workers
 	// the groups stay small.
 	CallbackWorkers, ProviderWorkers, WebhookWorkers int
 	// FetchPoll is how often idle workers look for jobs (River LISTENs as well);
@@ -201,11 +203,23 @@ type Runner struct {
 	schedule  *Schedule
 	opts      Options
 	pool      *pgxpool.Pool
-	ordersSvc *orders.Service
+	callbacks *callbacks.Service
 }
 
-// New builds a Runner for svc and sets svc's queue to it.
-func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error) {
+// Services are what the workers call: the order lifecycle (submit_order,
+// sync_order, sync_open_orders, expire_holds), stored callbacks
+// (process_callback, requeue_callbacks) and merchant webhooks
+// (notify_merchant). All three are required, workers or not: Orders and
+// Callbacks queue their jobs through the Runner's Queue.
+type Services struct {
+	Orders    *orders.Service
+	Callbacks *callbacks.Service
+	Webhooks  *webhooks.Service
+}
+
+// New builds a Runner for svc and sets the queue of svc.Orders and
+// svc.Callbacks to it.
+func New(pool *pgxpool.Pool, svc Services, opts Options) (*Runner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -233,7 +247,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	if opts.SubmitRetryBase <= 0 {
 		opts.SubmitRetryBase = time.Second
 	}
-	r := &Runner{opts: opts, pool: pool, ordersSvc: svc}
+	r := &Runner{opts: opts, pool: pool, callbacks: svc.Callbacks}
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "river"),
 		JobTimeout:           2 * time.Minute,
@@ -255,12 +269,12 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	if opts.Workers {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &submitWorker{svc: svc, base: opts.SubmitRetryBase})
-		river.AddWorker(workers, &callbackWorker{svc: svc})
-		river.AddWorker(workers, &syncWorker{svc: svc})
-		river.AddWorker(workers, &notifyWorker{svc: svc})
-		river.AddWorker(workers, &syncOpenWorker{svc: svc, runner: r})
-		river.AddWorker(workers, &expireWorker{svc: svc})
+		river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
+		river.AddWorker(workers, &callbackWorker{svc: svc.Callbacks})
+		river.AddWorker(workers, &syncWorker{svc: svc.Orders})
+		river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks})
+		river.AddWorker(workers, &syncOpenWorker{svc: svc.Orders, runner: r})
+		river.AddWorker(workers, &expireWorker{svc: svc.Orders})
 		river.AddWorker(workers, &requeueWorker{runner: r})
 		for _, reg := range opts.Register {
 			reg(workers)
@@ -291,7 +305,8 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 	}
 	r.client = client
 	r.queue = &Queue{client: client, submitAttempts: opts.SubmitAttempts}
-	svc.SetQueue(r.queue)
+	svc.Orders.SetQueue(r.queue)
+	svc.Callbacks.SetQueue(r.queue)
 	if opts.Schedule {
 		tasks := append([]Task{
 			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
@@ -309,7 +324,7 @@ func New(pool *pgxpool.Pool, svc *orders.Service, opts Options) (*Runner, error)
 // Client is the River client, for inserting jobs of other packages.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
 
-// Queue is the orders.Queue the Runner implements.
+// Queue is the orders.Queue and callbacks.Queue the Runner implements.
 func (r *Runner) Queue() *Queue { return r.queue }
 
 // Start starts the workers (if any) and the schedule (if any).
@@ -423,18 +438,18 @@ func (w *submitWorker) Timeout(*river.Job[SubmitOrderArgs]) time.Duration { retu
 
 type callbackWorker struct {
 	river.WorkerDefaults[ProcessCallbackArgs]
-	svc *orders.Service
+	svc *callbacks.Service
 }
 
 func (w *callbackWorker) Work(ctx context.Context, job *river.Job[ProcessCallbackArgs]) error {
-	err := w.svc.ProcessCallbacks(ctx, job.Args.IDs()...)
-	var failed orders.CallbackErrors
+	err := w.svc.Process(ctx, job.Args.IDs()...)
+	var failed callbacks.Errors
 	if errors.As(err, &failed) && job.Attempt >= job.MaxAttempts && ctx.Err() == nil {
 		// The last attempt: make each failure visible instead of letting River
 		// discard the job and the callbacks sit unapplied.
 		var errs []error
 		for id, cause := range failed {
-			errs = append(errs, w.svc.FailCallback(ctx, id, cause))
+			errs = append(errs, w.svc.Fail(ctx, id, cause))
 		}
 		return errors.Join(errs...)
 	}
@@ -477,7 +492,7 @@ func (w *syncWorker) NextRetry(job *river.Job[SyncOrderArgs]) time.Time {
 
 type notifyWorker struct {
 	river.WorkerDefaults[NotifyMerchantArgs]
-	svc *orders.Service
+	svc *webhooks.Service
 }
 
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyMerchantArgs]) error {
@@ -548,7 +563,7 @@ const (
 // read it took it. Applying is idempotent, so a callback whose job is merely
 // late is applied once all the same.
 func (r *Runner) RequeueCallbacks(ctx context.Context, cutoff time.Time) (int, error) {
-	ids, err := r.ordersSvc.StaleCallbacks(ctx, cutoff, requeueMax)
+	ids, err := r.callbacks.Stale(ctx, cutoff, requeueMax)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -598,7 +613,7 @@ func (r *Runner) RequeueDeadCallbackJobs(ctx context.Context, startedBefore time
 		ids = append(ids, args.IDs()...)
 		jobIDs = append(jobIDs, j.ID)
 	}
-	unapplied, err := r.ordersSvc.UnappliedOf(ctx, ids)
+	unapplied, err := r.callbacks.Unapplied(ctx, ids)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,9 @@
 // Package merchants holds tally's tenants and their configuration: merchants,
 // their API keys (shown once, stored hashed), their outbound webhook, and their
 // provider accounts, whose credentials are sealed at rest (package secrets) and
-// opened only to build a provider adapter.
+// opened only to build a provider adapter. It owns those adapters too: built
+// once per account and kept a short while (adapters.go), they are how every
+// other package reaches a provider, and how a callback URL finds its account.
 package merchants
 
 import (
@@ -182,6 +184,11 @@ type Service struct {
 	// HostAllow are the further base URL hosts a merchant may set, whatever
 	// the provider (tally serve --provider-host-allow).
 	HostAllow egress.AllowList
+	// Adapters configure the provider adapters of the accounts (Adapter,
+	// adapters.go).
+	Adapters AdapterOptions
+
+	cache adapterCache
 }
 
 // CurrencyBook says whether the ledger can book a currency; *ledger.Ledger is
@@ -192,7 +199,7 @@ type CurrencyBook interface {
 
 // New returns a Service; box seals and opens stored secrets.
 func New(pool *pgxpool.Pool, box *secrets.Box) *Service {
-	return &Service{pool: pool, q: merchantsdb.New(pool), box: box}
+	return &Service{pool: pool, q: merchantsdb.New(pool), box: box, cache: newAdapterCache()}
 }
 
 var codeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -75,7 +75,7 @@ type applier struct {
 	settled []ledger.Entry
 	events  []int64 // order events written, to notify the merchant of each
 	// group, when set, defers this application's writes to a group
-	// application (callbackGroup); a step that needs the database's answer at
+	// application (Group); a step that needs the database's answer at
 	// once returns errOwnTransaction instead.
 	group *groupWrites
 }
@@ -123,7 +123,7 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, acct merchants.Provide
 		remark, ev.Remark = ev.Remark, ""
 	}
 	a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: src, ref: ref}
-	if adapter, _, err := s.adapterFor(acct); err == nil {
+	if adapter, _, err := s.merchants.AdapterFor(acct); err == nil {
 		a.caps = adapter.Capabilities()
 	}
 	out, err := a.apply(ctx)

@@ -133,7 +133,7 @@ type prepared struct {
 // account's limit, the currency the provider settles in stated (settleCurrency),
 // and the adapter would take the request.
 func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, error) {
-	adapter, acct, err := s.Adapter(ctx, req.MerchantID, req.ProviderAccount)
+	adapter, acct, err := s.merchants.Adapter(ctx, req.MerchantID, req.ProviderAccount)
 	if err != nil || acct.MerchantID != req.MerchantID || !acct.Enabled {
 		// The lookup is the merchant's own: another merchant's account of the
 		// same name is as unknown as no account.
@@ -152,7 +152,7 @@ func (s *Service) prepare(ctx context.Context, req CreateRequest) (prepared, err
 		return prepared{}, err
 	}
 	providerNo := newProviderOrderNo(s.opts.Now())
-	if err := validateAtProvider(adapter, req, providerNo, s.NotifyURL(acct)); err != nil {
+	if err := validateAtProvider(adapter, req, providerNo, s.merchants.NotifyURL(acct)); err != nil {
 		return prepared{}, err
 	}
 	return prepared{req: req, acct: acct, providerNo: providerNo}, nil

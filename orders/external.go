@@ -27,7 +27,7 @@ func (s *Service) Apply(ctx context.Context, orderID int64, ev providers.Event, 
 		if err != nil {
 			return fmt.Errorf("lock order %d: %w", orderID, err)
 		}
-		_, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+		_, acct, err := s.merchants.AdapterByID(ctx, row.ProviderAccountID)
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (s *Service) InFlightTx(ctx context.Context, tx pgx.Tx, providerAccountID i
 }
 
 func (s *Service) inFlight(ctx context.Context, q *ordersdb.Queries, providerAccountID int64) (map[string]decimal.Decimal, error) {
-	adapter, _, err := s.AdapterByID(ctx, providerAccountID)
+	adapter, _, err := s.merchants.AdapterByID(ctx, providerAccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Service) CompleteFee(ctx context.Context, orderID int64, fee decimal.De
 		if row.Fee.Valid || !row.PaidAmount.Valid || row.SettledCurrency != currency || fee.IsNegative() {
 			return nil
 		}
-		_, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+		_, acct, err := s.merchants.AdapterByID(ctx, row.ProviderAccountID)
 		if err != nil {
 			return err
 		}

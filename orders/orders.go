@@ -1,13 +1,19 @@
 // Package orders is the deposit and payout lifecycle: orders created by merchant
-// systems, submitted to providers, moved through a state machine by provider
-// callbacks and queries, and posted to the ledger exactly once per event. It
-// decides every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
+// systems (create.go), submitted to providers and synced with their queries
+// (submit.go), moved through a state machine by every provider event and
+// posted to the ledger exactly once per event under package settle's rule
+// (apply.go), payout holds expired, and each order's timeline. It decides
+// every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
 // discrepancies the pipeline itself can see (amount mismatches, reversals,
-// unknown orders, conflicting duplicates, rejected callbacks).
+// unknown orders, conflicting duplicates). It owns the orders and
+// order_events tables.
 //
-// Work that must not be lost is queued in the same transaction as the writes
-// that call for it, through the Queue interface that package jobs implements
-// with River.
+// Provider callbacks reach the state machine from package callbacks, which
+// stores and applies them, through a small seam (events.go, group.go);
+// merchant webhooks leave through package webhooks; provider accounts and
+// their adapters are package merchants'. Work that must not be lost is
+// queued in the same transaction as the writes that call for it, through
+// the Queue interface that package jobs implements with River.
 package orders
 
 import (
@@ -16,9 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,11 +30,9 @@ import (
 
 	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/discrepancies"
-	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
-	"github.com/tallyhq/tally/providers/registry"
 )
 
 // Errors callers tell apart.
@@ -130,7 +131,6 @@ type Order struct {
 // writes that call for it; package jobs implements it with River.
 type Queue interface {
 	SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
-	ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error
 	SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error
 	// SyncOrderForHint queues a query of the order for a provider's hint (an
 	// unsigned callback): a query of its own, even while another query of
@@ -147,19 +147,6 @@ type Notice struct {
 
 // Options configure a Service.
 type Options struct {
-	// PublicURL is where providers reach tally: callbacks go to
-	// {PublicURL}/callbacks/{callback_key} (NotifyURL).
-	PublicURL string
-	// RejectedSamplesPerHour is how many rejected deliveries (bad signature,
-	// unparsable) per provider account and UTC hour keep their request in the
-	// callback inbox as samples; beyond it they are only counted. Zero means
-	// DefaultRejectedSamplesPerHour; negative keeps none.
-	RejectedSamplesPerHour int
-	// LegacyCallbackRoutes lets /callbacks/{name} reach the accounts that
-	// existed before callback keys (merchants.ProviderAccount.LegacyRoute), for
-	// the orders whose notify URL still names them: a migration window the
-	// operator opens (tally serve --legacy-callback-routes). Off by default.
-	LegacyCallbackRoutes bool
 	// HoldTTL is how long a payout's hold lasts before it expires. Default 72h.
 	HoldTTL time.Duration
 	// UnresolvedGrace is how long after submit_order gave up on an ambiguous
@@ -171,21 +158,10 @@ type Options struct {
 	// with its worker during the last attempt and will not hand it over.
 	// Longer than submit_order's whole retry budget. Default 30m.
 	AbandonedAfter time.Duration
-	// Egress is the policy every provider call and merchant webhook passes
-	// (package egress); nil is egress.Default(): public addresses only.
-	Egress *egress.Policy
-	// ProviderTimeout bounds a provider call; default 30s.
-	ProviderTimeout time.Duration
-	// WebhookTimeout bounds a merchant webhook; default 10s.
-	WebhookTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// NoCallbackGroups applies every stored callback in a transaction of its
-	// own instead of sharing one with the callbacks processed at the same time
-	// (see ProcessCallback); for tests and comparisons.
-	NoCallbackGroups bool
 }
 
 // Service runs the order lifecycle.
@@ -197,41 +173,6 @@ type Service struct {
 	disc      *discrepancies.Store
 	queue     Queue
 	opts      Options
-
-	// providerClient and webhookClient make every outbound call, under
-	// opts.Egress: no address it refuses, no redirect followed.
-	providerClient *http.Client
-	webhookClient  *http.Client
-
-	intake intake        // group commit of verified callbacks
-	group  callbackGroup // group application of stored callbacks
-
-	mu       sync.Mutex
-	adapters map[int64]cachedAdapter // by provider account id
-	byName   map[accountName]int64   // (merchant, name) -> account id, for Adapter
-	byKey    map[string]int64        // callback key (or legacy name route) -> account id, for CallbackAccount
-	codes    map[int64]string        // merchant id -> merchant code (codes never change), for labels
-	hooks    map[int64]webhookTarget // by merchant id, for Notify
-}
-
-// accountName is a provider account's name within its merchant.
-type accountName struct {
-	merchantID int64
-	name       string
-}
-
-// accountTTL is how long Adapter and AdapterByID reuse a provider account they
-// read (with its secret opened and its adapter built) before reading it again:
-// every callback needs its account twice (ingress and process_callback), and the
-// read and the secret's decryption were a database round trip and an AES-GCM
-// open each time (tally bench callbacks). A change to an account (a new secret,
-// disabled) takes effect within accountTTL in every process.
-const accountTTL = 2 * time.Second
-
-type cachedAdapter struct {
-	adapter providers.Adapter
-	account merchants.ProviderAccount
-	read    time.Time // when account was read from the database
 }
 
 // New returns a Service.
@@ -251,27 +192,7 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Egress == nil {
-		opts.Egress = egress.Default()
-	}
-	if opts.ProviderTimeout <= 0 {
-		opts.ProviderTimeout = 30 * time.Second
-	}
-	if opts.WebhookTimeout <= 0 {
-		opts.WebhookTimeout = 10 * time.Second
-	}
-	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	if opts.RejectedSamplesPerHour == 0 {
-		opts.RejectedSamplesPerHour = DefaultRejectedSamplesPerHour
-	}
-	s := &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts,
-		adapters: map[int64]cachedAdapter{}, byName: map[accountName]int64{}, byKey: map[string]int64{}, codes: map[int64]string{},
-		hooks: map[int64]webhookTarget{}}
-	s.providerClient = opts.Egress.Client(opts.ProviderTimeout)
-	s.webhookClient = opts.Egress.Client(opts.WebhookTimeout)
-	s.intake.s = s
-	s.group.s = s
-	return s
+	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts}
 }
 
 // SetQueue sets the queue after construction (the queue's workers need the
@@ -281,84 +202,28 @@ func (s *Service) SetQueue(q Queue) { s.queue = q }
 // Ledger is the ledger the service posts to.
 func (s *Service) Ledger() *ledger.Ledger { return s.ledger }
 
-// DefaultRejectedSamplesPerHour is how many rejected callback deliveries per
-// provider account and hour are kept as samples unless Options say otherwise.
-const DefaultRejectedSamplesPerHour = 20
-
-// NotifyURL is the callback URL tally gives a provider account's orders:
-// {PublicURL}/callbacks/{callback key}, never the account's name.
+// NotifyURL is merchants.Service.NotifyURL, the callback URL tally gives a
+// provider account's orders (for package recon, which reaches provider
+// accounts through the orders service).
 func (s *Service) NotifyURL(acct merchants.ProviderAccount) string {
-	return s.opts.PublicURL + "/callbacks/" + acct.CallbackKey
+	return s.merchants.NotifyURL(acct)
 }
 
-// Adapter returns the (cached) adapter and account for the merchant's
-// provider account name; another merchant's account of that name is
-// ErrProviderAccount, as is none. An account read less than accountTTL ago is
-// not read again; after that it is, and the adapter is rebuilt when the
-// account's updated_at moved, so that a changed secret takes effect.
+// Adapter is merchants.Service.Adapter (for package recon): the (cached)
+// adapter and account for the merchant's provider account name; another
+// merchant's account of that name is ErrProviderAccount, as is none.
 func (s *Service) Adapter(ctx context.Context, merchantID int64, name string) (providers.Adapter, merchants.ProviderAccount, error) {
-	s.mu.Lock()
-	id, known := s.byName[accountName{merchantID, name}]
-	s.mu.Unlock()
-	if known {
-		if c, ok := s.fresh(id); ok {
-			return c.adapter, c.account, nil
-		}
+	a, acct, err := s.merchants.Adapter(ctx, merchantID, name)
+	if errors.Is(err, merchants.ErrNotFound) {
+		return nil, merchants.ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrProviderAccount)
 	}
-	acct, err := s.merchants.ProviderAccount(ctx, merchantID, name)
-	if err != nil {
-		if errors.Is(err, merchants.ErrNotFound) {
-			return nil, merchants.ProviderAccount{}, fmt.Errorf("provider account %q: %w", name, ErrProviderAccount)
-		}
-		return nil, merchants.ProviderAccount{}, err
-	}
-	return s.adapterFor(acct)
+	return a, acct, err
 }
 
-// AdapterByID is Adapter by provider account id.
+// AdapterByID is merchants.Service.AdapterByID (for package recon): Adapter
+// by provider account id.
 func (s *Service) AdapterByID(ctx context.Context, id int64) (providers.Adapter, merchants.ProviderAccount, error) {
-	if c, ok := s.fresh(id); ok {
-		return c.adapter, c.account, nil
-	}
-	acct, err := s.merchants.ProviderAccountByID(ctx, id)
-	if err != nil {
-		return nil, merchants.ProviderAccount{}, err
-	}
-	return s.adapterFor(acct)
-}
-
-// fresh returns the cached adapter of an account read less than accountTTL ago.
-func (s *Service) fresh(id int64) (cachedAdapter, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.adapters[id]
-	if !ok || time.Since(c.read) >= accountTTL {
-		return cachedAdapter{}, false
-	}
-	return c, true
-}
-
-// adapterFor returns the adapter of an account just read from the database,
-// building it unless the cached one is of the same updated_at.
-func (s *Service) adapterFor(acct merchants.ProviderAccount) (providers.Adapter, merchants.ProviderAccount, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byName[accountName{acct.MerchantID, acct.Name}] = acct.ID
-	s.byKey[acct.CallbackKey] = acct.ID
-	if c, ok := s.adapters[acct.ID]; ok && c.account.UpdatedAt.Equal(acct.UpdatedAt) {
-		c.read = time.Now()
-		s.adapters[acct.ID] = c
-		return c.adapter, c.account, nil
-	}
-	cfg := acct.Config(s.NotifyURL(acct))
-	cfg.Logger = s.opts.Logger
-	cfg.HTTPClient = s.providerClient
-	a, err := registry.NewAdapter(acct.Provider, cfg)
-	if err != nil {
-		return nil, merchants.ProviderAccount{}, err
-	}
-	s.adapters[acct.ID] = cachedAdapter{adapter: a, account: acct, read: time.Now()}
-	return a, acct, nil
+	return s.merchants.AdapterByID(ctx, id)
 }
 
 // Get returns an order of a merchant.
@@ -439,6 +304,8 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Order, error) {
 // TimelineEntry is one line of an order's timeline.
 type TimelineEntry struct {
 	ID         int64           `json:"id"`
+	OrderID    int64           `json:"-"`
+	MerchantID int64           `json:"-"`
 	Source     string          `json:"source"`
 	FromStatus string          `json:"from_status"`
 	ToStatus   string          `json:"to_status"`
@@ -469,18 +336,32 @@ func (s *Service) timeline(ctx context.Context, orderID int64, staff bool) ([]Ti
 	}
 	out := make([]TimelineEntry, len(rows))
 	for i, r := range rows {
-		out[i] = TimelineEntry{ID: r.ID, Source: r.Source, FromStatus: r.FromStatus, ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt,
-			StaffOnly: r.StaffOnly}
+		out[i] = entryFromRow(r)
 	}
 	return out, nil
 }
 
+// Event returns one event of an order's timeline (a merchant webhook's
+// subject: package webhooks), with its order's merchant.
+func (s *Service) Event(ctx context.Context, id int64) (TimelineEntry, error) {
+	r, err := s.q.OrderEventByID(ctx, id)
+	if err != nil {
+		return TimelineEntry{}, fmt.Errorf("load order event %d: %w", id, err)
+	}
+	return entryFromRow(r), nil
+}
+
+func entryFromRow(r ordersdb.OrderEvent) TimelineEntry {
+	return TimelineEntry{ID: r.ID, OrderID: r.OrderID, MerchantID: r.MerchantID, Source: r.Source, FromStatus: r.FromStatus,
+		ToStatus: r.ToStatus, Detail: r.Detail, At: r.CreatedAt, StaffOnly: r.StaffOnly}
+}
+
 // fromRow converts a stored order, naming its provider account: the one
-// AdapterByID keeps (every webhook and API answer needs it), else as stored (an
+// merchants.Service.AdapterByID keeps (every webhook and API answer needs it), else as stored (an
 // account that no longer builds an adapter, such as a disabled one).
 func (s *Service) fromRow(ctx context.Context, r ordersdb.Order) (Order, error) {
 	o := orderFromRow(r)
-	_, acct, err := s.AdapterByID(ctx, r.ProviderAccountID)
+	_, acct, err := s.merchants.AdapterByID(ctx, r.ProviderAccountID)
 	if err != nil {
 		if acct, err = s.merchants.ProviderAccountByID(ctx, r.ProviderAccountID); err != nil {
 			return Order{}, err

@@ -126,7 +126,7 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 	if Status(row.Status) != StatusCreated || row.SubmitState == submitSubmitted || row.SubmitState == submitRejected {
 		return nil
 	}
-	adapter, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+	adapter, acct, err := s.merchants.AdapterByID(ctx, row.ProviderAccountID)
 	if err != nil {
 		return err
 	}
@@ -165,9 +165,9 @@ func (s *Service) submit(ctx context.Context, orderID int64, lastAttempt bool) e
 		if req.PayCurrency == "" {
 			req.PayCurrency = req.Currency
 		}
-		res, err = adapter.CreateDeposit(ctx, depositRequest(req, row.ProviderOrderNo, s.NotifyURL(acct)))
+		res, err = adapter.CreateDeposit(ctx, depositRequest(req, row.ProviderOrderNo, s.merchants.NotifyURL(acct)))
 	} else {
-		res, err = adapter.CreatePayout(ctx, payoutRequest(req, row.ProviderOrderNo, s.NotifyURL(acct)))
+		res, err = adapter.CreatePayout(ctx, payoutRequest(req, row.ProviderOrderNo, s.merchants.NotifyURL(acct)))
 	}
 	if err == nil {
 		log.Info("order submitted", "provider_order_id", res.ProviderOrderID, "status", res.Status)
@@ -402,7 +402,7 @@ func (s *Service) sync(ctx context.Context, orderID int64, expiring bool) (SyncR
 	if created && !unsure(row) && !expiring {
 		return res, nil // submit_order has not sent it yet, or is sending it
 	}
-	adapter, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+	adapter, acct, err := s.merchants.AdapterByID(ctx, row.ProviderAccountID)
 	if err != nil {
 		return res, err
 	}
@@ -489,7 +489,7 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 			if err != nil || Status(row.Status).Final() {
 				return err
 			}
-			_, acct, err := s.AdapterByID(ctx, row.ProviderAccountID)
+			_, acct, err := s.merchants.AdapterByID(ctx, row.ProviderAccountID)
 			if err != nil {
 				return err
 			}
@@ -568,7 +568,7 @@ func (s *Service) pollableAccounts(ctx context.Context) ([]int64, error) {
 	}
 	var ids []int64
 	for _, a := range accts {
-		adapter, _, err := s.adapterFor(a)
+		adapter, _, err := s.merchants.AdapterFor(a)
 		if err != nil {
 			s.opts.Logger.Warn("provider account not polled: its adapter does not build", "provider_account", a.Name, "error", err)
 			continue

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/callbacks"
 )
 
 // AdminDeps are what the admin listener serves. The admin listener is the
@@ -24,10 +24,10 @@ type AdminDeps struct {
 	Pool *pgxpool.Pool
 	// Registry is served at /metrics; default a new registry.
 	Registry *prometheus.Registry
-	// Orders, for a process without a Server (tally worker), adds what its
+	// Callbacks, for a process without a Server (tally worker), adds what its
 	// workers count (tally_callbacks_applied_total) to Registry. A Server
 	// registers it itself: leave it nil for Server.Admin.
-	Orders *orders.Service
+	Callbacks *callbacks.Service
 	// Routes are operator pages mounted beside health, metrics and pprof.
 	Routes []Route
 	Logger *slog.Logger
@@ -51,8 +51,8 @@ func NewAdmin(deps AdminDeps) *Admin {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	if deps.Orders != nil {
-		registerAppliedMetrics(deps.Registry, deps.Orders)
+	if deps.Callbacks != nil {
+		registerAppliedMetrics(deps.Registry, deps.Callbacks)
 	}
 	a := &Admin{deps: deps}
 	a.routes = []Route{

@@ -196,7 +196,7 @@ func (s *Server) orderTimeline(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	d, err := s.deps.Orders.Deliveries(r.Context(), m.ID, id, 0, 100)
+	d, err := s.deps.Webhooks.Deliveries(r.Context(), m.ID, id, 0, 100)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -507,7 +507,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_cursor", "before must be a delivery id", "before")
 		return
 	}
-	list, err := s.deps.Orders.Deliveries(r.Context(), MerchantFrom(r.Context()).ID, orderID, before, 100)
+	list, err := s.deps.Webhooks.Deliveries(r.Context(), MerchantFrom(r.Context()).ID, orderID, before, 100)
 	if err != nil {
 		s.internal(w, r, err)
 		return

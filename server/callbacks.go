@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -13,7 +13,7 @@ func (s *Server) callbackRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/callbacks/{key}", Handler: s.callback},
 		// GET only reaches the accounts whose provider calls with GET
-		// (USDTCNPAY); for the others it is 405 (CallbackTarget.AllowsMethod).
+		// (USDTCNPAY); for the others it is 405 (callbacks.Target.AllowsMethod).
 		{Method: "GET", Pattern: "/callbacks/{key}", Handler: s.callback},
 	}
 }
@@ -39,15 +39,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	// The client's address: the connection's, or behind a trusted proxy the
 	// one it forwards (never a header an untrusted sender writes itself).
 	source := sourceOf(ClientAddr(r, s.opts.TrustedProxies).String())
-	if !s.deps.Orders.KnownCallbackKey(key) {
+	if !s.deps.Callbacks.KnownKey(key) {
 		if err := s.ingress.sourceSpent(source); err != nil {
 			s.limited(w, "unknown", err)
 			return
 		}
 	}
-	t, err := s.deps.Orders.CallbackAccount(r.Context(), key)
+	t, err := s.deps.Callbacks.Resolve(r.Context(), key)
 	switch {
-	case errors.Is(err, orders.ErrUnknownAccount):
+	case errors.Is(err, callbacks.ErrUnknownAccount):
 		if err := s.ingress.failure(source, 0); err != nil {
 			s.limited(w, "unknown", err)
 			return
@@ -92,7 +92,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cb := &providers.Callback{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, RemoteAddr: r.RemoteAddr}
-	res, err := s.deps.Orders.Ingest(r.Context(), t, cb, func(verdict string) error {
+	res, err := s.deps.Callbacks.Ingest(r.Context(), t, cb, func(verdict string) error {
 		if verdict != "rejected" {
 			return nil // a verified callback never spends the failure budgets
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/callbacks"
 )
 
 // metrics are the server's Prometheus series.
@@ -21,7 +21,7 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
+func newMetrics(reg *prometheus.Registry, svc *callbacks.Service) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_http_requests_total", Help: "HTTP requests by route and status."},
 			[]string{"route", "status"}),
@@ -41,14 +41,13 @@ func newMetrics(reg *prometheus.Registry, svc *orders.Service) *metrics {
 }
 
 // registerAppliedMetrics counts how this process's workers applied stored
-// callbacks: in group transactions, or each alone
-// (orders.Service.ProcessCallbacks).
-func registerAppliedMetrics(reg *prometheus.Registry, svc *orders.Service) {
+// callbacks: in group transactions, or each alone (callbacks.Service.Process).
+func registerAppliedMetrics(reg *prometheus.Registry, svc *callbacks.Service) {
 	for _, path := range []string{"group", "alone"} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_callbacks_applied_total",
 			Help: "Stored callbacks this process applied, by path: group or alone.", ConstLabels: prometheus.Labels{"path": path}},
 			func() float64 {
-				st := svc.CallbackStats()
+				st := svc.Stats()
 				if path == "group" {
 					return float64(st.Grouped)
 				}

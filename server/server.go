@@ -23,17 +23,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Deps are the services the server exposes.
 type Deps struct {
 	Pool          *pgxpool.Pool
 	Orders        *orders.Service
+	Callbacks     *callbacks.Service
+	Webhooks      *webhooks.Service
 	Merchants     *merchants.Service
 	Ledger        *ledger.Ledger
 	Discrepancies *discrepancies.Store
@@ -117,7 +121,7 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Orders),
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Callbacks),
 		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger), ingress: newIngress(opts.Ingress)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)

@@ -77,7 +77,7 @@ func (ic *Interceptor) serve(w http.ResponseWriter, r *http.Request, key string)
 	ic.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	t, err := ic.e.Orders.CallbackAccount(ctx, key)
+	t, err := ic.e.Callbacks.Resolve(ctx, key)
 	if err != nil {
 		http.Error(w, "unknown provider account", http.StatusNotFound)
 		return

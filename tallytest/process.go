@@ -3,6 +3,7 @@ package tallytest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -21,6 +23,7 @@ import (
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // WorkerProcessEnv names the environment variables a test binary re-executed
@@ -60,9 +63,13 @@ func RunWorkerProcess() error {
 	// A test's worker reaches the test's sandbox on loopback, which tally's
 	// egress policy otherwise refuses.
 	policy := egress.New(egress.MustAllowList("127.0.0.0/8"))
-	svc := orders.New(pool, l, ms, discrepancies.New(), nil, orders.Options{PublicURL: publicURL, Logger: logger,
-		Egress: policy, ProviderTimeout: 5 * time.Second})
-	r, err := jobs.New(pool, svc, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
+	ms.Egress = policy
+	ms.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}
+	disc := discrepancies.New()
+	svc := orders.New(pool, l, ms, disc, nil, orders.Options{Logger: logger})
+	cbs := callbacks.New(pool, svc, ms, disc, nil, callbacks.Options{Logger: logger})
+	hooks := webhooks.New(pool, svc, ms, webhooks.Options{Egress: policy, Logger: logger})
+	r, err := jobs.New(pool, jobs.Services{Orders: svc, Callbacks: cbs, Webhooks: hooks}, jobs.Options{Workers: true, Logger: logger, FetchPoll: 50 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -73,5 +80,5 @@ func RunWorkerProcess() error {
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return r.Stop(stopCtx)
+	return errors.Join(r.Stop(stopCtx), cbs.Close(stopCtx))
 }

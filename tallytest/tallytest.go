@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -38,6 +39,7 @@ import (
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Options tune an Env.
@@ -78,7 +80,7 @@ type Options struct {
 	// such order" fails an unresolved submission; default the service's.
 	UnresolvedGrace time.Duration
 	// NoCallbackGroups applies every stored callback in a transaction of its
-	// own (orders.Options.NoCallbackGroups).
+	// own (callbacks.Options.NoGroups).
 	NoCallbackGroups bool
 	// ExtraConnections are connections the test opens besides the Env's (a
 	// worker process of its own): reserved with the Env's (testdb.Reserve).
@@ -86,7 +88,7 @@ type Options struct {
 	// Server tunes tally's HTTP server (its Logger is the Env's).
 	Server server.Options
 	// LegacyCallbackRoutes opens /callbacks/{name} for accounts that existed
-	// before callback keys (orders.Options.LegacyCallbackRoutes).
+	// before callback keys (merchants.AdapterOptions.LegacyCallbackRoutes).
 	LegacyCallbackRoutes bool
 	// EgressAllow is what tally may reach besides public addresses, beyond
 	// the sandbox and the webhook receiver (which the Env allows, exactly:
@@ -117,9 +119,13 @@ type Env struct {
 	Merchants *merchants.Service
 	Disc      *discrepancies.Store
 	Orders    *orders.Service
-	Runner    *jobs.Runner
-	Recon     *recon.Service
-	Sandbox   *sandbox.Sandbox
+	// Callbacks takes the providers' callbacks in and applies them.
+	Callbacks *callbacks.Service
+	// WebhookService delivers the merchant's webhooks (Webhooks records them).
+	WebhookService *webhooks.Service
+	Runner         *jobs.Runner
+	Recon          *recon.Service
+	Sandbox        *sandbox.Sandbox
 	// SandboxURL and URL are the sandbox's and tally's (public listener's)
 	// base URLs; AdminURL is tally's admin listener (/metrics, /readyz, pprof).
 	SandboxURL string
@@ -218,9 +224,20 @@ func New(t testing.TB, opts Options) *Env {
 	if opts.ProviderTimeout == 0 {
 		opts.ProviderTimeout = 5 * time.Second
 	}
-	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{PublicURL: e.URL, Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace, Egress: e.Egress, ProviderTimeout: opts.ProviderTimeout,
-		NoCallbackGroups: opts.NoCallbackGroups, LegacyCallbackRoutes: opts.LegacyCallbackRoutes})
+	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
+		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
+	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
+		UnresolvedGrace: opts.UnresolvedGrace})
+	e.Callbacks = callbacks.New(pool, e.Orders, e.Merchants, e.Disc, nil, callbacks.Options{Logger: opts.Logger, NoGroups: opts.NoCallbackGroups})
+	// After the workers (cleanups run last first) and before the pool.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Callbacks.Close(ctx); err != nil {
+			t.Logf("callbacks: %v", err)
+		}
+	})
+	e.WebhookService = webhooks.New(pool, e.Orders, e.Merchants, webhooks.Options{Egress: e.Egress, Logger: opts.Logger})
 
 	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
@@ -267,13 +284,13 @@ func New(t testing.TB, opts Options) *Env {
 	if jo.FetchPoll == 0 {
 		jo.FetchPoll = 50 * time.Millisecond
 	}
-	e.Runner, err = jobs.New(pool, e.Orders, jo)
+	e.Runner, err = jobs.New(pool, e.JobServices(), jo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	so := opts.Server
 	so.Logger = opts.Logger
-	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
+	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
 		Recon: e.Recon, River: e.Runner.Client()}, so)
 	e.handler.set(e.callbackHandler(srv.Handler()))
 	adminSrv := httptest.NewServer(srv.Admin().Handler())
@@ -284,6 +301,11 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { e.StopWorkers() })
 	return e
+}
+
+// JobServices are the services the Env's workers call (jobs.New).
+func (e *Env) JobServices() jobs.Services {
+	return jobs.Services{Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService}
 }
 
 // CallbackURL is tally's callback URL for a provider's account:
@@ -579,7 +601,7 @@ type WebhookRecorder struct {
 	URL    string
 	secret string
 	mu     sync.Mutex
-	events []orders.WebhookEvent
+	events []webhooks.Event
 	bad    int
 	// Fail makes the next n deliveries answer 500.
 	fail int
@@ -596,12 +618,12 @@ func newWebhookRecorder(t testing.TB) *WebhookRecorder {
 			http.Error(rw, "down", http.StatusInternalServerError)
 			return
 		}
-		if err := orders.VerifyWebhook(w.secret, r.Header.Get(orders.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
+		if err := webhooks.Verify(w.secret, r.Header.Get(webhooks.SignatureHeader), b, time.Now(), 5*time.Minute); err != nil {
 			w.bad++
 			http.Error(rw, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		var ev orders.WebhookEvent
+		var ev webhooks.Event
 		if err := json.Unmarshal(b, &ev); err != nil {
 			w.bad++
 			http.Error(rw, err.Error(), http.StatusBadRequest)
@@ -618,10 +640,10 @@ func newWebhookRecorder(t testing.TB) *WebhookRecorder {
 func (w *WebhookRecorder) FailNext(n int) { w.mu.Lock(); w.fail = n; w.mu.Unlock() }
 
 // For returns the verified events of an order, in arrival order.
-func (w *WebhookRecorder) For(orderID int64) []orders.WebhookEvent {
+func (w *WebhookRecorder) For(orderID int64) []webhooks.Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []orders.WebhookEvent
+	var out []webhooks.Event
 	for _, ev := range w.events {
 		if ev.Order.ID == orderID {
 			out = append(out, ev)
@@ -658,7 +680,7 @@ func (e *Env) RestartWorkers(opts jobs.Options) {
 		opts.FetchPoll = 50 * time.Millisecond
 	}
 	opts.Register = append(opts.Register, e.Recon.Register)
-	r, err := jobs.New(e.svcPool, e.Orders, opts)
+	r, err := jobs.New(e.svcPool, e.JobServices(), opts)
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 			}
 			callbackURL := "<public-url>/callbacks/" + acct.CallbackKey
 			if os.Getenv("TALLY_PUBLIC_URL") != "" {
-				callbackURL = a.orders.NotifyURL(acct)
+				callbackURL = a.merchants.NotifyURL(acct)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) of %s added\ncallback key: %s\ncallback URL: %s (every order sent to the provider carries it)\n",
 				acct.Name, acct.Provider, in.MerchantCode, acct.CallbackKey, callbackURL)

@@ -5,17 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // app is every service a long-running command needs, built once.
@@ -25,12 +29,23 @@ type app struct {
 	merchants *merchants.Service
 	disc      *discrepancies.Store
 	orders    *orders.Service
+	callbacks *callbacks.Service
+	webhooks  *webhooks.Service
 	recon     *recon.Service
 }
 
+// appOptions are the options of the services newApp builds, for a command to
+// adjust (tune).
+type appOptions struct {
+	adapters  merchants.AdapterOptions
+	orders    orders.Options
+	callbacks callbacks.Options
+	webhooks  webhooks.Options
+}
+
 // newApp connects and builds the services. poolSize bounds the connections;
-// tune, when given, adjusts the orders service's options.
-func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*orders.Options)) (*app, error) {
+// tune, when given, adjusts the services' options.
+func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*appOptions)) (*app, error) {
 	box, err := secrets.FromEnv()
 	if err != nil {
 		return nil, err
@@ -63,11 +78,19 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	a.merchants.Validate = registry.Validate
 	a.merchants.Ledger = a.ledger
 	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
-	oo := orders.Options{PublicURL: publicURL, Logger: slog.Default(), Egress: policy}
-	for _, f := range tune {
-		f(&oo)
+	o := appOptions{
+		adapters:  merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
+		orders:    orders.Options{Logger: slog.Default()},
+		callbacks: callbacks.Options{Logger: slog.Default()},
+		webhooks:  webhooks.Options{Logger: slog.Default(), Egress: policy},
 	}
-	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, oo)
+	for _, f := range tune {
+		f(&o)
+	}
+	a.merchants.Adapters = o.adapters
+	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, o.orders)
+	a.callbacks = callbacks.New(pool, a.orders, a.merchants, a.disc, nil, o.callbacks)
+	a.webhooks = webhooks.New(pool, a.orders, a.merchants, o.webhooks)
 	a.recon = recon.New(pool, a.orders, a.merchants, a.ledger, a.disc, recon.Options{Logger: slog.Default()})
 	return a, nil
 }
@@ -77,7 +100,21 @@ func (g *globals) adminApp(ctx context.Context) (*app, error) {
 	return g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 4)
 }
 
-func (a *app) close() { a.pool.Close() }
+// close stops the callbacks service's loops (after the HTTP server and the
+// workers that use them), then closes the pool.
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.callbacks.Close(ctx); err != nil {
+		slog.Warn("callbacks not drained", "error", err)
+	}
+	a.pool.Close()
+}
+
+// services are what the app's River workers call (jobs.New).
+func (a *app) services() jobs.Services {
+	return jobs.Services{Orders: a.orders, Callbacks: a.callbacks, Webhooks: a.webhooks}
+}
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

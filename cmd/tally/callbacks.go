@@ -34,7 +34,7 @@ func newCallbacksCmd(g *globals) *cobra.Command {
 				}
 				mid = m.ID
 			}
-			list, err := a.orders.RejectionCounts(cmd.Context(), mid, time.Now().Add(-since).Truncate(time.Hour))
+			list, err := a.callbacks.RejectionCounts(cmd.Context(), mid, time.Now().Add(-since).Truncate(time.Hour))
 			if err != nil {
 				return err
 			}

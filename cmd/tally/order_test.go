@@ -22,7 +22,6 @@ import (
 type nopQueue struct{}
 
 func (nopQueue) SubmitOrder(context.Context, pgx.Tx, int64) error             { return nil }
-func (nopQueue) ProcessCallback(context.Context, pgx.Tx, ...int64) error      { return nil }
 func (nopQueue) SyncOrder(context.Context, pgx.Tx, int64) error               { return nil }
 func (nopQueue) SyncOrderForHint(context.Context, pgx.Tx, int64, int64) error { return nil }
 func (nopQueue) NotifyMerchant(context.Context, pgx.Tx, ...orders.Notice) error {
@@ -49,11 +48,12 @@ func TestOrderTimelineShowsStaffEntries(t *testing.T) {
 	l := ledger.New(pool)
 	svc := merchants.New(pool, box)
 	svc.Ledger = l
+	svc.Adapters = merchants.AdapterOptions{PublicURL: "https://tally.example"}
 	m, err := svc.Merchant(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	service := orders.New(pool, l, svc, discrepancies.New(), nopQueue{}, orders.Options{PublicURL: "https://tally.example"})
+	service := orders.New(pool, l, svc, discrepancies.New(), nopQueue{}, orders.Options{})
 	o, _, err := service.Create(ctx, orders.CreateRequest{MerchantID: m.ID, Kind: providers.KindDeposit, ProviderAccount: "cpay-main", CustomerID: "u1",
 		Amount: decimal.RequireFromString("10"), Currency: "USDT", IdempotencyKey: "k1"})
 	if err != nil {

@@ -68,7 +68,7 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			}
 			// Only the recon queue: this process must not submit orders,
 			// apply callbacks or deliver webhooks (it has no public URL).
-			runner, err := jobs.New(a.pool, a.orders, jobs.Options{Workers: work, Logger: slog.Default(),
+			runner, err := jobs.New(a.pool, a.services(), jobs.Options{Workers: work, Logger: slog.Default(),
 				Register: []func(*river.Workers){a.recon.Register}, Queues: []string{jobs.QueueRecon}})
 			if err != nil {
 				return err

@@ -14,8 +14,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/jobs"
-	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/server"
 )
@@ -76,16 +76,16 @@ func (f *ingressFlags) bind(cmd *cobra.Command) {
 	fl.IntVar(&f.limits.Burst, "callback-burst", server.DefaultCallbackBurst, "burst of --callback-rate")
 	fl.Float64Var(&f.limits.RejectRate, "callback-reject-rate", server.DefaultCallbackRejectRate, "failed callback deliveries per second (unknown key, wrong method, too large, bad signature) per source address and per provider account; beyond it 503 with Retry-After, nothing stored or counted; negative: no limit")
 	fl.IntVar(&f.limits.RejectBurst, "callback-reject-burst", server.DefaultCallbackRejectBurst, "burst of --callback-reject-rate")
-	fl.IntVar(&f.samplesPerHour, "rejected-samples-per-hour", orders.DefaultRejectedSamplesPerHour, "rejected callback deliveries per provider account and hour kept in the inbox as samples; the rest are only counted (0: none kept)")
+	fl.IntVar(&f.samplesPerHour, "rejected-samples-per-hour", callbacks.DefaultRejectedSamplesPerHour, "rejected callback deliveries per provider account and hour kept in the inbox as samples; the rest are only counted (0: none kept)")
 	fl.BoolVar(&f.legacyRoutes, "legacy-callback-routes", false, "also route /callbacks/<account name> to the accounts that existed before callback keys (migration 00025), for the orders sent before it; a migration window, off by default")
 }
 
-func (f *ingressFlags) orders(o *orders.Options) {
-	o.RejectedSamplesPerHour = f.samplesPerHour
+func (f *ingressFlags) tune(o *appOptions) {
+	o.callbacks.RejectedSamplesPerHour = f.samplesPerHour
 	if f.samplesPerHour == 0 {
-		o.RejectedSamplesPerHour = -1 // none kept (zero is the default in orders.Options)
+		o.callbacks.RejectedSamplesPerHour = -1 // none kept (zero is the default in callbacks.Options)
 	}
-	o.LegacyCallbackRoutes = f.legacyRoutes
+	o.adapters.LegacyCallbackRoutes = f.legacyRoutes
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -121,16 +121,16 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize, in.orders)
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			runner, err := jobs.New(a.pool, a.orders, f.options(a))
+			runner, err := jobs.New(a.pool, a.services(), f.options(a))
 			if err != nil {
 				return err
 			}
-			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
+			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Callbacks: a.callbacks, Webhooks: a.webhooks, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
 				Recon: a.recon, River: runner.Client()},
 				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
 					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
@@ -205,13 +205,13 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			defer a.close()
 			f.workers = true
-			runner, err := jobs.New(a.pool, a.orders, f.options(a))
+			runner, err := jobs.New(a.pool, a.services(), f.options(a))
 			if err != nil {
 				return err
 			}
 			var ls []listener
 			if adminAddr != "" {
-				admin := server.NewAdmin(server.AdminDeps{Pool: a.pool, Registry: server.NewRegistry(), Orders: a.orders, Logger: slog.Default()})
+				admin := server.NewAdmin(server.AdminDeps{Pool: a.pool, Registry: server.NewRegistry(), Callbacks: a.callbacks, Logger: slog.Default()})
 				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: admin.Handler()})
 			}
 			return serveUntilDone(ctx, runner, ls...)

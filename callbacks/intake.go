@@ -1,4 +1,4 @@
-package orders
+package callbacks
 
 import (
 	"bytes"
@@ -6,12 +6,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/tallyhq/tally/db/callbacksdb"
 )
 
 // intake group-commits verified callbacks: the callbacks that reach Ingest at
@@ -19,16 +18,16 @@ import (
 // their process_callback jobs in another, one commit), and each caller is
 // answered only after that commit. Under load a callback costs a fraction of
 // a transaction; alone, it is one transaction as before: a batch is whatever
-// is waiting when a committer is free, never a timer.
+// is waiting when a committer is free, never a timer. The committers run
+// from New to Close.
 type intake struct {
-	s    *Service
-	once sync.Once
-	ch   chan *intakeItem
+	s  *Service
+	ch chan *intakeItem
 }
 
 // intakeItem is one callback waiting for its commit.
 type intakeItem struct {
-	params  ordersdb.InsertCallbacksParams
+	params  callbacksdb.InsertCallbacksParams
 	verdict string
 	done    chan intakeResult // buffered: a committer never waits for its caller
 }
@@ -48,18 +47,31 @@ const (
 	intakeTimeout = 30 * time.Second
 )
 
-// store waits until its callback is stored with its job, in some batch.
+// start starts the committers; they end when Close has closed ch and they
+// have committed what it held.
+func (in *intake) start(s *Service) {
+	in.s = s
+	in.ch = make(chan *intakeItem, intakeMaxBatch*intakeCommitters)
+	for range intakeCommitters {
+		s.loops.Go(in.commitLoop)
+	}
+}
+
+// store waits until its callback is stored with its job, in some batch. A
+// closed Service is ErrClosed.
 func (in *intake) store(ctx context.Context, it *intakeItem) (Ingested, error) {
-	in.once.Do(func() {
-		in.ch = make(chan *intakeItem, intakeMaxBatch*intakeCommitters)
-		for range intakeCommitters {
-			go in.commitLoop()
+	err := in.s.handIn(func() error {
+		select {
+		case in.ch <- it:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.s.ctx.Done():
+			return ErrClosed
 		}
 	})
-	select {
-	case in.ch <- it:
-	case <-ctx.Done():
-		return Ingested{}, ctx.Err()
+	if err != nil {
+		return Ingested{}, err
 	}
 	select {
 	case r := <-it.done:
@@ -97,18 +109,18 @@ func (in *intake) commit(batch []*intakeItem) {
 		}
 		return bytes.Compare(a.params.RequestHash, b.params.RequestHash)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), intakeTimeout)
+	ctx, cancel := context.WithTimeout(in.s.ctx, intakeTimeout)
 	defer cancel()
 	outs := make([]Ingested, len(batch))
 	err := pgx.BeginFunc(ctx, in.s.pool, func(tx pgx.Tx) error {
 		q := in.s.q.WithTx(tx)
-		params := make([]ordersdb.InsertCallbacksParams, len(batch))
+		params := make([]callbacksdb.InsertCallbacksParams, len(batch))
 		for i, it := range batch {
 			params[i] = it.params
 		}
-		rows := make([]ordersdb.InsertCallbacksRow, len(batch))
+		rows := make([]callbacksdb.InsertCallbacksRow, len(batch))
 		var ierr error
-		q.InsertCallbacks(ctx, params).QueryRow(func(i int, r ordersdb.InsertCallbacksRow, err error) {
+		q.InsertCallbacks(ctx, params).QueryRow(func(i int, r callbacksdb.InsertCallbacksRow, err error) {
 			if err != nil && ierr == nil {
 				ierr = err
 			}
@@ -126,7 +138,7 @@ func (in *intake) commit(batch []*intakeItem) {
 			case r.Verdict == "rejected" && r.ProcessedAt == nil:
 				// Refused before (a wrong secret, since fixed) and verified
 				// now: the provider's retry is taken.
-				if err := q.UpdateCallbackVerdict(ctx, ordersdb.UpdateCallbackVerdictParams{ID: r.ID, Verdict: batch[i].verdict}); err != nil {
+				if err := q.UpdateCallbackVerdict(ctx, callbacksdb.UpdateCallbackVerdictParams{ID: r.ID, Verdict: batch[i].verdict}); err != nil {
 					return fmt.Errorf("update callback verdict: %w", err)
 				}
 				outs[i].Verdict = batch[i].verdict

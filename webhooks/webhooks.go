@@ -1,4 +1,10 @@
-package orders
+// Package webhooks tells merchant systems of their orders: every order event
+// the order pipeline queues a notify_merchant job for is POSTed, signed
+// (Sign, Verify), to the merchant's webhook URL, and every attempt is
+// recorded (the webhook_deliveries table) for the merchant to list. The
+// order and its event are read through package orders; the merchant's URL
+// and secret through package merchants.
+package webhooks
 
 import (
 	"bytes"
@@ -10,30 +16,80 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/tallyhq/tally/db/ordersdb"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyhq/tally/db/webhooksdb"
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
 )
+
+// Options configure a Service.
+type Options struct {
+	// Egress is the policy every webhook passes (package egress); nil is
+	// egress.Default(): public addresses only.
+	Egress *egress.Policy
+	// Timeout bounds a webhook; default 10s.
+	Timeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock the signatures carry; default time.Now.
+	Now func() time.Time
+}
+
+// Service delivers merchant webhooks.
+type Service struct {
+	q         *webhooksdb.Queries
+	orders    *orders.Service
+	merchants *merchants.Service
+	opts      Options
+	// client makes every webhook, under opts.Egress: no address it refuses,
+	// no redirect followed.
+	client *http.Client
+
+	mu    sync.Mutex
+	hooks map[int64]target // by merchant id
+}
+
+// New returns a Service.
+func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, opts Options) *Service {
+	if opts.Egress == nil {
+		opts.Egress = egress.Default()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{q: webhooksdb.New(pool), orders: o, merchants: m, opts: opts, client: opts.Egress.Client(opts.Timeout),
+		hooks: map[int64]target{}}
+}
 
 // SignatureHeader carries the signature of a merchant webhook:
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the webhook secret>".
 const SignatureHeader = "Tally-Signature"
 
-// WebhookEvent is the body of a merchant webhook: the order as it is now and
-// the status change that caused the webhook.
-type WebhookEvent struct {
-	ID         int64     `json:"id"`
-	Type       string    `json:"type"` // "order.<status>", or "order.disputed"
-	FromStatus string    `json:"from_status"`
-	ToStatus   string    `json:"to_status"`
-	OccurredAt time.Time `json:"occurred_at"`
-	Order      Order     `json:"order"`
+// Event is the body of a merchant webhook: the order as it is now and the
+// status change that caused the webhook.
+type Event struct {
+	ID         int64        `json:"id"`
+	Type       string       `json:"type"` // "order.<status>", or "order.disputed"
+	FromStatus string       `json:"from_status"`
+	ToStatus   string       `json:"to_status"`
+	OccurredAt time.Time    `json:"occurred_at"`
+	Order      orders.Order `json:"order"`
 	// ProviderSays and Dispute are set on an order.disputed webhook: the
 	// provider now states ProviderSays about an order whose final status
 	// (ToStatus) tally keeps; a discrepancy is open for an accountant.
@@ -41,18 +97,19 @@ type WebhookEvent struct {
 	Dispute      string `json:"dispute,omitempty"`
 }
 
-// ErrWebhookFailed: the merchant's endpoint did not answer 2xx; the job retries.
-var ErrWebhookFailed = errors.New("merchant webhook not acknowledged")
+// ErrNotAcknowledged: the merchant's endpoint did not answer 2xx; the job
+// retries.
+var ErrNotAcknowledged = errors.New("merchant webhook not acknowledged")
 
 // Notify sends the merchant the signed webhook for one order event and records
 // the attempt. A merchant without a webhook URL is skipped. A non-2xx answer or a
 // network failure is an error, so that the job retries with backoff.
 func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt int) error {
-	row, err := s.q.OrderByID(ctx, orderID)
+	ev, err := s.orders.Event(ctx, eventID)
 	if err != nil {
-		return fmt.Errorf("load order %d: %w", orderID, err)
+		return err
 	}
-	hook, err := s.webhookTarget(ctx, row.MerchantID)
+	hook, err := s.target(ctx, ev.MerchantID)
 	if err != nil {
 		return err
 	}
@@ -60,15 +117,11 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if m.WebhookURL == "" {
 		return nil
 	}
-	ev, err := s.q.OrderEventByID(ctx, eventID)
-	if err != nil {
-		return fmt.Errorf("load order event %d: %w", eventID, err)
-	}
-	o, err := s.fromRow(ctx, row)
+	o, err := s.orders.Get(ctx, 0, orderID)
 	if err != nil {
 		return err
 	}
-	we := WebhookEvent{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.CreatedAt, Order: o}
+	we := Event{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.At, Order: o}
 	var disputed struct {
 		Disputed string `json:"disputed"`
 		Dispute  string `json:"dispute"`
@@ -88,23 +141,23 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 		return fmt.Errorf("webhook request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, SignWebhook(secret, now, body))
+	req.Header.Set(SignatureHeader, Sign(secret, now, body))
 	req.Header.Set("Tally-Event-Id", strconv.FormatInt(ev.ID, 10))
 	// The webhook client is under the egress policy and follows no redirect:
 	// a 3xx is a failed attempt, never the signed event sent elsewhere.
 	start := time.Now()
-	resp, err := s.webhookClient.Do(req)
-	d := ordersdb.InsertWebhookDeliveryParams{MerchantID: m.ID, OrderID: orderID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
+	resp, err := s.client.Do(req)
+	d := webhooksdb.InsertWebhookDeliveryParams{MerchantID: m.ID, OrderID: orderID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		d.StatusCode = int32(resp.StatusCode)
 		d.Delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			d.Error = webhookRedirect
+			d.Error = redirectError
 		}
 	} else {
-		d.Error = webhookError(err)
+		d.Error = attemptError(err)
 		s.opts.Logger.Debug("webhook attempt failed", "order_id", orderID, "event_id", eventID, "error", err)
 	}
 	d.DurationMs = int32(time.Since(start).Milliseconds())
@@ -112,21 +165,21 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 		s.opts.Logger.Warn("record webhook delivery", "order_id", orderID, "error", rerr)
 	}
 	if err != nil {
-		return fmt.Errorf("webhook for order %d event %d: %w: %v", orderID, eventID, ErrWebhookFailed, err)
+		return fmt.Errorf("webhook for order %d event %d: %w: %v", orderID, eventID, ErrNotAcknowledged, err)
 	}
 	if !d.Delivered {
-		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrWebhookFailed, resp.StatusCode)
+		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrNotAcknowledged, resp.StatusCode)
 	}
 	return nil
 }
 
-// webhookRedirect is what a delivery answered with a redirect says.
-const webhookRedirect = "redirect_not_followed: the endpoint answered with a redirect, which tally does not follow; set the webhook URL to the final address"
+// redirectError is what a delivery answered with a redirect says.
+const redirectError = "redirect_not_followed: the endpoint answered with a redirect, which tally does not follow; set the webhook URL to the final address"
 
-// webhookError is what a merchant reads of a webhook attempt that got no
+// attemptError is what a merchant reads of a webhook attempt that got no
 // answer: a code and tally's own words, never the network error's text
 // (which names addresses inside tally's network).
-func webhookError(err error) string {
+func attemptError(err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, egress.ErrRefused):
@@ -137,31 +190,31 @@ func webhookError(err error) string {
 	return "unreachable: the endpoint could not be reached"
 }
 
-// webhookTarget is where and with what secret a merchant's webhooks go, kept
-// for accountTTL like provider accounts: every webhook needs it, and reading it
-// was two queries and an AES-GCM open each time. A new URL or secret takes
-// effect within accountTTL.
-type webhookTarget struct {
+// target is where and with what secret a merchant's webhooks go, kept for
+// merchants.AccountTTL like provider accounts: every webhook needs it, and
+// reading it was two queries and an AES-GCM open each time. A new URL or
+// secret takes effect within merchants.AccountTTL.
+type target struct {
 	merchant merchants.Merchant
 	secret   string // empty without a webhook URL
 	read     time.Time
 }
 
-func (s *Service) webhookTarget(ctx context.Context, merchantID int64) (webhookTarget, error) {
+func (s *Service) target(ctx context.Context, merchantID int64) (target, error) {
 	s.mu.Lock()
 	t, ok := s.hooks[merchantID]
 	s.mu.Unlock()
-	if ok && time.Since(t.read) < accountTTL {
+	if ok && time.Since(t.read) < merchants.AccountTTL {
 		return t, nil
 	}
 	m, err := s.merchants.MerchantByID(ctx, merchantID)
 	if err != nil {
-		return webhookTarget{}, err
+		return target{}, err
 	}
-	t = webhookTarget{merchant: m, read: time.Now()}
+	t = target{merchant: m, read: time.Now()}
 	if m.WebhookURL != "" {
 		if t.secret, err = s.merchants.WebhookSecret(ctx, m.ID); err != nil {
-			return webhookTarget{}, err
+			return target{}, err
 		}
 	}
 	s.mu.Lock()
@@ -170,8 +223,8 @@ func (s *Service) webhookTarget(ctx context.Context, merchantID int64) (webhookT
 	return t, nil
 }
 
-// SignWebhook is the Tally-Signature value for body sent at t.
-func SignWebhook(secret string, t time.Time, body []byte) string {
+// Sign is the Tally-Signature value for body sent at t.
+func Sign(secret string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts))
@@ -180,9 +233,9 @@ func SignWebhook(secret string, t time.Time, body []byte) string {
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifyWebhook checks a Tally-Signature header against body, refusing
-// signatures older than tolerance (replays). Merchants use the same rule.
-func VerifyWebhook(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+// Verify checks a Tally-Signature header against body, refusing signatures
+// older than tolerance (replays). Merchants use the same rule.
+func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	var ts, sig string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
@@ -201,7 +254,7 @@ func VerifyWebhook(secret, header string, body []byte, now time.Time, tolerance 
 	if d := now.Sub(t); d > tolerance || d < -tolerance {
 		return fmt.Errorf("signature timestamp %s outside the %s tolerance", t.UTC().Format(time.RFC3339), tolerance)
 	}
-	want := SignWebhook(secret, t, body)
+	want := Sign(secret, t, body)
 	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
 		return errors.New("signature does not match")
 	}
@@ -228,7 +281,7 @@ func (s *Service) Deliveries(ctx context.Context, merchantID, orderID, beforeID 
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	p := ordersdb.ListWebhookDeliveriesParams{MerchantID: merchantID, RowLimit: limit}
+	p := webhooksdb.ListWebhookDeliveriesParams{MerchantID: merchantID, RowLimit: limit}
 	if orderID > 0 {
 		p.OrderID = &orderID
 	}

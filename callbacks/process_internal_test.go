@@ -1,4 +1,4 @@
-package orders
+package callbacks
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -22,8 +23,8 @@ func TestDeterministic(t *testing.T) {
 		want bool
 	}{
 		{nil, false},
-		{ErrUnapplicable, true},
-		{fmt.Errorf("apply: %w", ErrUnapplicable), true},
+		{orders.ErrUnapplicable, true},
+		{fmt.Errorf("apply: %w", orders.ErrUnapplicable), true},
 		{providers.Unreadable(providers.Invalid("cxpay", "callback", "negative fee")), true},
 		{providers.Errorf(providers.ErrBadSignature, "cpay", "webhook", "no longer verifies"), true},
 		{fmt.Errorf("post: %w", ledger.ErrScale), true},
@@ -42,7 +43,7 @@ func TestDeterministic(t *testing.T) {
 		{context.DeadlineExceeded, false},
 		{io.ErrUnexpectedEOF, false},
 		{errors.New("conn closed"), false},
-		{fmt.Errorf("callback 3: %w", errors.Join(ledger.ErrConflict, ErrUnapplicable)), false},
+		{fmt.Errorf("callback 3: %w", errors.Join(ledger.ErrConflict, orders.ErrUnapplicable)), false},
 	}
 	for _, c := range cases {
 		if got := deterministic(c.err); got != c.want {
