@@ -38,47 +38,6 @@ type Discrepancy struct {
 	ResolutionTransferKey string
 }
 
-type Order struct {
-	ID                int64
-	MerchantID        int64
-	ProviderAccountID int64
-	Kind              string
-	Origin            string
-	MerchantOrderNo   *string
-	ProviderOrderNo   string
-	ProviderOrderID   string
-	CustomerID        string
-	Amount            decimal.Decimal
-	Currency          string
-	PayCurrency       string
-	Status            string
-	StatusReason      string
-	PaidAmount        decimal.NullDecimal
-	CreditedAmount    decimal.NullDecimal
-	Fee               decimal.NullDecimal
-	SettledCurrency   string
-	FxRate            decimal.NullDecimal
-	TxHash            string
-	CreditedTo        string
-	Parts             []byte
-	CashierUrl        string
-	PayForm           []byte
-	Addresses         []byte
-	Request           []byte
-	IdempotencyKey    *string
-	RequestHash       []byte
-	SubmitState       string
-	SubmitAttempts    int32
-	LastError         string
-	HoldKey           string
-	ExpiresAt         *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	FinalAt           *time.Time
-	LastSyncedAt      *time.Time
-	LastErrorCode     string
-}
-
 type ReconRun struct {
 	ID                int64
 	MerchantID        int64
@@ -110,4 +69,21 @@ type Statement struct {
 	PeriodEnd         *time.Time
 	ImportedAt        time.Time
 	ImportedBy        string
+}
+
+type StatementOrder struct {
+	StatementID     int64
+	Key             string
+	OrderNo         string
+	ProviderOrderID string
+	Kind            string
+	Status          string
+	Amount          decimal.Decimal
+	Fee             decimal.NullDecimal
+	Currency        string
+	Currencies      int32
+	Requested       decimal.NullDecimal
+	SettledAt       time.Time
+	Lines           int32
+	FirstLine       int32
 }
