@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/discdb"
@@ -153,6 +154,14 @@ func Fingerprint(t Type, parts ...string) string {
 	return string(t) + ":" + strings.Join(parts, ":")
 }
 
+// DB is what a Store reads and writes through: a *pgxpool.Pool, a
+// *pgx.Conn or a pgx.Tx.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // Store reads and writes discrepancies.
 type Store struct{}
 
@@ -255,7 +264,7 @@ func (s *Store) GetForUpdateTx(ctx context.Context, tx pgx.Tx, id int64) (Discre
 }
 
 // Get returns a discrepancy.
-func (s *Store) Get(ctx context.Context, db discdb.DBTX, id int64) (Discrepancy, error) {
+func (s *Store) Get(ctx context.Context, db DB, id int64) (Discrepancy, error) {
 	row, err := discdb.New(db).GetDiscrepancy(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Discrepancy{}, fmt.Errorf("discrepancy %d: %w", id, ErrNotFound)
@@ -268,7 +277,7 @@ func (s *Store) Get(ctx context.Context, db discdb.DBTX, id int64) (Discrepancy,
 
 // ByFingerprint returns the merchant's discrepancy with a fingerprint
 // (fingerprints name accounts by name, and names are unique per merchant).
-func (s *Store) ByFingerprint(ctx context.Context, db discdb.DBTX, merchantID int64, fp string) (Discrepancy, error) {
+func (s *Store) ByFingerprint(ctx context.Context, db DB, merchantID int64, fp string) (Discrepancy, error) {
 	row, err := discdb.New(db).DiscrepancyByFingerprint(ctx, discdb.DiscrepancyByFingerprintParams{MerchantID: merchantID, Fingerprint: fp})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Discrepancy{}, fmt.Errorf("discrepancy %s: %w", fp, ErrNotFound)
@@ -291,7 +300,7 @@ type Filter struct {
 }
 
 // List returns discrepancies matching f, newest first.
-func (s *Store) List(ctx context.Context, db discdb.DBTX, f Filter) ([]Discrepancy, error) {
+func (s *Store) List(ctx context.Context, db DB, f Filter) ([]Discrepancy, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -311,7 +320,7 @@ func (s *Store) List(ctx context.Context, db discdb.DBTX, f Filter) ([]Discrepan
 }
 
 // Events returns a discrepancy's audit trail, oldest first.
-func (s *Store) Events(ctx context.Context, db discdb.DBTX, id int64) ([]Event, error) {
+func (s *Store) Events(ctx context.Context, db DB, id int64) ([]Event, error) {
 	rows, err := discdb.New(db).ListDiscrepancyEvents(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("discrepancy %d events: %w", id, err)
@@ -324,7 +333,7 @@ func (s *Store) Events(ctx context.Context, db discdb.DBTX, id int64) ([]Event, 
 }
 
 // OpenCounts returns the number of open discrepancies per type.
-func (s *Store) OpenCounts(ctx context.Context, db discdb.DBTX, merchantID int64) (map[Type]int64, error) {
+func (s *Store) OpenCounts(ctx context.Context, db DB, merchantID int64) (map[Type]int64, error) {
 	rows, err := discdb.New(db).CountOpenDiscrepancies(ctx, nonZero(merchantID))
 	if err != nil {
 		return nil, fmt.Errorf("count open discrepancies: %w", err)
@@ -413,7 +422,7 @@ func (s *Store) ClearSuspenseTx(ctx context.Context, tx pgx.Tx, orderID int64) e
 
 // TouchOrder marks an order's open discrepancies as seen by a run that could
 // not check the order (its provider query failed).
-func (s *Store) TouchOrder(ctx context.Context, db discdb.DBTX, orderID, runID int64) error {
+func (s *Store) TouchOrder(ctx context.Context, db DB, orderID, runID int64) error {
 	if err := discdb.New(db).TouchOrderDiscrepancies(ctx, discdb.TouchOrderDiscrepanciesParams{OrderID: &orderID, RunID: &runID}); err != nil {
 		return fmt.Errorf("touch discrepancies of order %d: %w", orderID, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/db/recondb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
@@ -145,25 +144,21 @@ func (x *execution) note(n string) {
 // queryPage reconciles a page of the account's orders against the provider's
 // order query, a few queries at a time.
 func (x *execution) queryPage(ctx context.Context) (bool, error) {
-	rows, err := x.s.q.OrdersInWindow(ctx, recondb.OrdersInWindowParams{ProviderAccountID: x.acct.ID,
-		WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd, AfterID: x.cp.AfterID, RowLimit: min(x.s.opts.PageSize, 200)})
+	limit := min(x.s.opts.PageSize, 200)
+	page, err := x.s.orders.CreatedIn(ctx, x.acct.ID, x.run.WindowStart, x.run.WindowEnd, x.cp.AfterID, limit)
 	if err != nil {
 		return false, fmt.Errorf("orders page: %w", err)
-	}
-	page := make([]ordersdb.Order, len(rows))
-	for i, r := range rows {
-		page[i] = ordersdb.Order(r)
 	}
 	if err := x.queryOrders(ctx, page, "query"); err != nil {
 		return false, err
 	}
 	x.report(phaseOrders)
-	return len(rows) == int(min(x.s.opts.PageSize, 200)), nil
+	return len(page) == int(limit), nil
 }
 
 // queryOrders queries the provider for a page of orders, a few at a time, and
 // compares each answer with tally; source names the summary line they count in.
-func (x *execution) queryOrders(ctx context.Context, rows []ordersdb.Order, source string) error {
+func (x *execution) queryOrders(ctx context.Context, rows []orders.Order, source string) error {
 	type result struct {
 		ev  *providers.Event
 		err error
@@ -177,7 +172,7 @@ func (x *execution) queryOrders(ctx context.Context, rows []ordersdb.Order, sour
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			q := providers.OrderQuery{Kind: providers.OrderKind(o.Kind), ProviderOrderID: o.ProviderOrderID, TxHash: o.TxHash}
+			q := providers.OrderQuery{Kind: o.Kind, ProviderOrderID: o.ProviderOrderID, TxHash: o.TxHash}
 			if o.Origin == "api" || o.Origin == "provider" && !strings.HasPrefix(o.ProviderOrderNo, "unknown:") {
 				q.OrderNo = o.ProviderOrderNo
 			}
@@ -215,14 +210,10 @@ func (x *execution) overduePage(ctx context.Context) (bool, error) {
 	life := x.s.opts.StaleAfter
 	ws := x.run.WindowStart
 	limit := min(x.s.opts.PageSize, 200)
-	rows, err := x.s.q.OverdueOrders(ctx, recondb.OverdueOrdersParams{ProviderAccountID: x.acct.ID, WindowStart: &ws, DeadlineBefore: &before,
-		CreatedFrom: ws.Add(-life), CreatedBefore: before.Add(-life), WindowEnd: x.run.WindowEnd, AfterID: x.cp.AfterID, RowLimit: limit})
+	page, err := x.s.orders.Overdue(ctx, orders.OverdueQuery{ProviderAccountID: x.acct.ID, DeadlineFrom: ws, DeadlineBefore: before,
+		DefaultLifetime: life, SkipFrom: ws, SkipBefore: x.run.WindowEnd, AfterID: x.cp.AfterID, Limit: limit})
 	if err != nil {
 		return false, fmt.Errorf("overdue orders page: %w", err)
-	}
-	page := make([]ordersdb.Order, len(rows))
-	for i, r := range rows {
-		page[i] = ordersdb.Order(r)
 	}
 	if x.adapter.Capabilities().QueryOrder {
 		if err := x.queryOrders(ctx, page, sourceOverdue); err != nil {
@@ -240,30 +231,89 @@ func (x *execution) overduePage(ctx context.Context) (bool, error) {
 		}
 	}
 	x.report(phaseOverdue)
-	if len(rows) == int(limit) {
+	if len(page) == int(limit) {
 		return true, nil
 	}
 	return false, x.closeSettledStale(ctx)
 }
 
 // closeSettledStale closes the account's stale_pending discrepancies whose
-// order has since ended normally: no longer pending, consistent now.
+// order has since ended normally (succeeded, failed or reversed: an expired
+// order stays for an accountant): no longer pending, consistent now. At most
+// maxAutoClose of them, the first by id, per run.
 func (x *execution) closeSettledStale(ctx context.Context) error {
-	rows, err := x.s.q.StalePendingSettled(ctx, recondb.StalePendingSettledParams{ProviderAccountID: &x.acct.ID, StartedAt: x.run.StartedAt})
+	type settled struct {
+		id     int64
+		status orders.Status
+	}
+	var found []settled
+	err := x.notSeen(ctx, []string{string(discrepancies.StalePending)}, maxAutoClose, func(d recondb.Discrepancy, o *orders.Ref) bool {
+		if o == nil || (o.Status != orders.StatusSucceeded && o.Status != orders.StatusFailed && o.Status != orders.StatusReversed) {
+			return true // still open, or expired
+		}
+		found = append(found, settled{d.ID, o.Status})
+		return len(found) < maxAutoClose
+	})
 	if err != nil {
 		return fmt.Errorf("settled stale orders: %w", err)
 	}
-	for _, r := range rows {
-		if err := x.close(ctx, r.ID, fmt.Sprintf("consistent in run %d: the order is %s now", x.run.ID, r.OrderStatus)); err != nil {
+	for _, f := range found {
+		if err := x.close(ctx, f.id, fmt.Sprintf("consistent in run %d: the order is %s now", x.run.ID, f.status)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// maxAutoClose bounds the discrepancies one account's close phase (and the
+// overdue phase's settled stale orders) looks at per run.
+const maxAutoClose = 1000
+
+// notSeen hands visit, by id, the account's open discrepancies of the given
+// types that nothing found again since the run started, each with the order it
+// is about (nil: none, or an order that does not exist), read a page of
+// pageSize at a time, until visit returns false or none is left.
+func (x *execution) notSeen(ctx context.Context, types []string, pageSize int32, visit func(recondb.Discrepancy, *orders.Ref) bool) error {
+	var after int64
+	for {
+		page, err := x.s.q.OpenDiscrepanciesNotSeen(ctx, recondb.OpenDiscrepanciesNotSeenParams{ProviderAccountID: &x.acct.ID,
+			Types: types, StartedAt: x.run.StartedAt, AfterID: after, RowLimit: pageSize})
+		if err != nil {
+			return fmt.Errorf("open discrepancies: %w", err)
+		}
+		var ids []int64
+		for _, d := range page {
+			if d.OrderID != nil {
+				ids = append(ids, *d.OrderID)
+			}
+		}
+		refs, err := x.s.orders.Refs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]*orders.Ref, len(refs))
+		for i := range refs {
+			byID[refs[i].ID] = &refs[i]
+		}
+		for _, d := range page {
+			after = d.ID
+			var o *orders.Ref
+			if d.OrderID != nil {
+				o = byID[*d.OrderID]
+			}
+			if !visit(d, o) {
+				return nil
+			}
+		}
+		if len(page) < int(pageSize) {
+			return nil
+		}
+	}
+}
+
 // deadline is when an order should have ended: its expires_at, or its
 // creation plus the default lifetime (Options.StaleAfter) when it has none.
-func (x *execution) deadline(o ordersdb.Order) time.Time {
+func (x *execution) deadline(o orders.Order) time.Time {
 	if o.ExpiresAt != nil {
 		return *o.ExpiresAt
 	}
@@ -272,7 +322,7 @@ func (x *execution) deadline(o ordersdb.Order) time.Time {
 
 // stale records an order open past its deadline (stale_pending), or counts it
 // matched while its deadline is ahead. where says at which ends it is open.
-func (x *execution) stale(ctx context.Context, line *OrderLine, o ordersdb.Order, ev *providers.Event, where string) error {
+func (x *execution) stale(ctx context.Context, line *OrderLine, o orders.Order, ev *providers.Event, where string) error {
 	now := x.s.opts.Now()
 	dl := x.deadline(o)
 	if !now.After(dl) {
@@ -284,13 +334,13 @@ func (x *execution) stale(ctx context.Context, line *OrderLine, o ordersdb.Order
 }
 
 // compareQuery compares one order with the provider's answer.
-func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *providers.Event, qerr error, source string) error {
+func (x *execution) compareQuery(ctx context.Context, o orders.Order, ev *providers.Event, qerr error, source string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	line := x.cp.line(x.acct, o.Currency, source)
 	line.Checked++
-	st := orderStatus(o.Status)
+	st := string(o.Status)
 	switch {
 	case errors.Is(qerr, providers.ErrNotFound):
 		switch {
@@ -333,7 +383,7 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 		return x.same(ctx, line, o, *ev)
 	case rank(pst) > rank(st):
 		return x.repair(ctx, line, o, *ev, "recon")
-	case pst == "succeeded" && (st == "expired" || st == "failed") && o.Kind == string(providers.KindDeposit):
+	case pst == "succeeded" && (st == "expired" || st == "failed") && o.Kind == providers.KindDeposit:
 		return x.repair(ctx, line, o, *ev, "recon") // a late payment: the money arrived
 	default:
 		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch, fmt.Sprintf("tally has %s, the provider says %s", o.Status, pst), ev)
@@ -346,8 +396,8 @@ func (x *execution) compareQuery(ctx context.Context, o ordersdb.Order, ev *prov
 // amount_mismatch of its own (the amounts cannot be compared); each amount
 // that differs beyond the account's tolerance is one too, told apart by the
 // fingerprint's suffix.
-func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
-	if st := orderStatus(o.Status); st == "pending" || st == "processing" || st == "created" {
+func (x *execution) same(ctx context.Context, line *OrderLine, o orders.Order, ev providers.Event) error {
+	if st := string(o.Status); st == "pending" || st == "processing" || st == "created" {
 		if ev.Currency != "" && !currencyAgrees(o, ev.Currency) {
 			return x.currencyMismatch(ctx, line, o, ev)
 		}
@@ -395,7 +445,7 @@ func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order,
 	for _, f := range found {
 		explained = explained || f.suffix == "ledger" || f.t == discrepancies.FeeMismatch
 	}
-	if o.Kind == string(providers.KindDeposit) && o.CreditedAmount.Valid && !feeCompleted && !explained && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
+	if o.Kind == providers.KindDeposit && o.CreditedAmount.Valid && !feeCompleted && !explained && (ev.Currency == "" || ev.Currency == o.SettledCurrency) {
 		if cr, ok := creditedIn(ev); ok && cr.Sub(o.CreditedAmount.Decimal).Abs().GreaterThan(tol) {
 			found = append(found, finding{t: discrepancies.AmountMismatch, suffix: "credited", currency: o.SettledCurrency,
 				expected: o.CreditedAmount, actual: providers.Nullable(cr), delta: cr.Sub(o.CreditedAmount.Decimal),
@@ -421,7 +471,7 @@ func (x *execution) same(ctx context.Context, line *OrderLine, o ordersdb.Order,
 // currencyAgrees says whether cur is a currency the provider may state the
 // order in: the one it settled in, or before settlement the order's or the
 // payer's currency.
-func currencyAgrees(o ordersdb.Order, cur string) bool {
+func currencyAgrees(o orders.Order, cur string) bool {
 	if o.SettledCurrency != "" {
 		return cur == o.SettledCurrency
 	}
@@ -430,7 +480,7 @@ func currencyAgrees(o ordersdb.Order, cur string) bool {
 
 // currencyMismatch records a provider that states the order in another
 // currency than tally's: none of its amounts compare.
-func (x *execution) currencyMismatch(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event) error {
+func (x *execution) currencyMismatch(ctx context.Context, line *OrderLine, o orders.Order, ev providers.Event) error {
 	want := o.SettledCurrency
 	if want == "" {
 		want = o.PayCurrency
@@ -463,8 +513,8 @@ func creditedIn(ev providers.Event) (decimal.Decimal, bool) {
 // refind records again the pipeline's own finding about an order whose paid
 // amount differs from what was ordered, so that closing consistent
 // discrepancies never closes that one.
-func (x *execution) refind(ctx context.Context, o ordersdb.Order) error {
-	if o.Kind != string(providers.KindDeposit) || !o.PaidAmount.Valid || o.SettledCurrency != o.Currency {
+func (x *execution) refind(ctx context.Context, o orders.Order) error {
+	if o.Kind != providers.KindDeposit || !o.PaidAmount.Valid || o.SettledCurrency != o.Currency {
 		return nil
 	}
 	if o.PaidAmount.Decimal.Sub(o.Amount).Abs().LessThanOrEqual(x.acct.AmountTolerance) {
@@ -479,7 +529,7 @@ func (x *execution) refind(ctx context.Context, o ordersdb.Order) error {
 
 // repair moves an order tally has behind the provider's answer through the
 // state machine: a missing callback, fixed and reported as repaired.
-func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Order, ev providers.Event, source string) error {
+func (x *execution) repair(ctx context.Context, line *OrderLine, o orders.Order, ev providers.Event, source string) error {
 	ev.Verified = true
 	res, err := x.s.orders.Apply(ctx, o.ID, ev, source, map[string]any{"run_id": x.run.ID})
 	if err != nil {
@@ -508,7 +558,7 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o ordersdb.Orde
 // completeFee books the fee a provider did not state at settlement once its
 // query or statement does, and counts it in the line's FeesCompleted: the
 // settlement lacked the fee, nothing disagreed, so no discrepancy is opened.
-func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb.Order, fee decimal.Decimal) (bool, error) {
+func (x *execution) completeFee(ctx context.Context, line *OrderLine, o orders.Order, fee decimal.Decimal) (bool, error) {
 	source := "recon"
 	if x.run.Kind == KindStatement {
 		source = "statement"
@@ -523,7 +573,7 @@ func (x *execution) completeFee(ctx context.Context, line *OrderLine, o ordersdb
 
 // repaired records a finding tally fixed itself: opened (or seen), marked
 // repaired and closed, so that it is reported without waiting for anyone.
-func (x *execution) repaired(ctx context.Context, o ordersdb.Order, f finding, note string) error {
+func (x *execution) repaired(ctx context.Context, o orders.Order, f finding, note string) error {
 	d, opened, err := x.recordTx(ctx, o, f)
 	if err != nil {
 		return err
@@ -543,13 +593,13 @@ func (x *execution) repaired(ctx context.Context, o ordersdb.Order, f finding, n
 	return x.touch(ctx, d.ID, opened, true, false)
 }
 
-func (x *execution) matched(line *OrderLine, o ordersdb.Order) error {
+func (x *execution) matched(line *OrderLine, o orders.Order) error {
 	line.Matched++
 	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
 	return nil
 }
 
-func (x *execution) unmatched(ctx context.Context, line *OrderLine, o ordersdb.Order, t discrepancies.Type, summary string, ev *providers.Event) error {
+func (x *execution) unmatched(ctx context.Context, line *OrderLine, o orders.Order, t discrepancies.Type, summary string, ev *providers.Event) error {
 	line.Unmatched++
 	line.UnmatchedAmount = line.UnmatchedAmount.Add(o.Amount)
 	f := finding{t: t, currency: o.Currency, expected: providers.Nullable(o.Amount), delta: o.Amount, summary: summary}
@@ -616,10 +666,18 @@ func (x *execution) autoClose(ctx context.Context) error {
 	case x.run.Kind != KindBalances && !x.adapter.Capabilities().QueryOrder:
 		return nil // nothing about orders was checked
 	}
-	rows, err := x.s.q.OpenDiscrepanciesNotSeen(ctx, recondb.OpenDiscrepanciesNotSeenParams{ProviderAccountID: &x.acct.ID,
-		Types: types, StartedAt: x.run.StartedAt, WindowStart: x.run.WindowStart, WindowEnd: x.run.WindowEnd})
+	// Those about the account itself, or about an order created in the
+	// window: the first maxAutoClose of them.
+	var rows []recondb.Discrepancy
+	err := x.notSeen(ctx, types, maxAutoClose, func(d recondb.Discrepancy, o *orders.Ref) bool {
+		if d.OrderID != nil && (o == nil || o.CreatedAt.Before(x.run.WindowStart) || !o.CreatedAt.Before(x.run.WindowEnd)) {
+			return true
+		}
+		rows = append(rows, d)
+		return len(rows) < maxAutoClose
+	})
 	if err != nil {
-		return fmt.Errorf("open discrepancies: %w", err)
+		return err
 	}
 	for _, d := range rows {
 		// A payer-modified amount and an unknown order found by the pipeline are
@@ -638,18 +696,22 @@ func (x *execution) autoClose(ctx context.Context) error {
 }
 
 // autoCloseStatement closes the open discrepancies of the given kinds about
-// the orders the run's statement lists that the run did not find again: the
-// statement and tally agree on them now.
+// the orders the run's statement lists (by order number, or by the provider's
+// id on lines without one) that the run did not find again: the statement and
+// tally agree on them now. They are read a page at a time, by id.
 func (x *execution) autoCloseStatement(ctx context.Context, types []string) error {
-	var after int64
-	for {
-		rows, err := x.s.q.OpenDiscrepanciesInStatement(ctx, recondb.OpenDiscrepanciesInStatementParams{ProviderAccountID: &x.acct.ID,
-			Types: types, StartedAt: x.run.StartedAt, AfterID: after, StatementID: x.run.StatementID})
+	const pageSize = 500
+	var page []recondb.Discrepancy
+	var refs []*orders.Ref
+	flush := func() error {
+		listed, err := x.listed(ctx, refs)
 		if err != nil {
-			return fmt.Errorf("open discrepancies of the statement's orders: %w", err)
+			return err
 		}
-		for _, d := range rows {
-			after = d.ID
+		for i, d := range page {
+			if !listed[i] {
+				continue
+			}
 			if d.Type == string(discrepancies.AmountMismatch) && !reconAmountFinding(d.Fingerprint) {
 				continue // the payer's modified amount: a fact for an accountant
 			}
@@ -657,10 +719,69 @@ func (x *execution) autoCloseStatement(ctx context.Context, types []string) erro
 				return err
 			}
 		}
-		if len(rows) < 500 {
-			return nil
+		page, refs = page[:0], refs[:0]
+		return nil
+	}
+	var ferr error
+	err := x.notSeen(ctx, types, pageSize, func(d recondb.Discrepancy, o *orders.Ref) bool {
+		if o != nil {
+			page, refs = append(page, d), append(refs, o)
+		}
+		if len(page) == pageSize {
+			ferr = flush()
+		}
+		return ferr == nil
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("open discrepancies of the statement's orders: %w", err)
+	}
+	return nil
+}
+
+// listed says, for each order, whether the run's statement lists it: a line
+// with its order number as the key, or without an order number and with its
+// provider id.
+func (x *execution) listed(ctx context.Context, refs []*orders.Ref) ([]bool, error) {
+	out := make([]bool, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	nos := make([]string, 0, len(refs))
+	var pids []string
+	for _, o := range refs {
+		nos = append(nos, o.ProviderOrderNo)
+		if o.ProviderOrderID != "" {
+			pids = append(pids, o.ProviderOrderID)
 		}
 	}
+	keys, err := x.s.q.StatementListsKeys(ctx, recondb.StatementListsKeysParams{StatementID: x.run.StatementID, Keys: nos})
+	if err != nil {
+		return nil, fmt.Errorf("statement keys: %w", err)
+	}
+	has := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		has[k] = true
+	}
+	hasPID := map[string]bool{}
+	if len(pids) > 0 {
+		ids, err := x.s.q.StatementListsProviderIDs(ctx, recondb.StatementListsProviderIDsParams{StatementID: x.run.StatementID, ProviderOrderIds: pids})
+		if err != nil {
+			return nil, fmt.Errorf("statement provider ids: %w", err)
+		}
+		for _, id := range ids {
+			hasPID[id] = true
+		}
+	}
+	for i, o := range refs {
+		out[i] = has[o.ProviderOrderNo] || (o.ProviderOrderID != "" && hasPID[o.ProviderOrderID])
+	}
+	return out, nil
 }
 
 // reconAmountFinding says whether an amount_mismatch fingerprint is one a run
@@ -705,14 +826,14 @@ type finding struct {
 }
 
 // record stores a finding about an order and ties it to the run.
-func (x *execution) record(ctx context.Context, o ordersdb.Order, f finding) error {
+func (x *execution) record(ctx context.Context, o orders.Order, f finding) error {
 	_, _, err := x.recordTx(ctx, o, f)
 	return err
 }
 
 // recordTx opens (or sees again) a finding about an order and ties it to the
 // run, in one transaction.
-func (x *execution) recordTx(ctx context.Context, o ordersdb.Order, f finding) (discrepancies.Discrepancy, bool, error) {
+func (x *execution) recordTx(ctx context.Context, o orders.Order, f finding) (discrepancies.Discrepancy, bool, error) {
 	parts := []string{x.acct.Name, o.ProviderOrderNo}
 	if f.suffix != "" {
 		parts = append(parts, f.suffix)
@@ -754,8 +875,6 @@ func eventStatus(ev providers.Event) string {
 	}
 	return string(ev.Status)
 }
-
-func orderStatus(s string) string { return s }
 
 func rank(s string) int {
 	switch s {

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/tallyhq/tally/db/jobsdb"
 	"github.com/tallyhq/tally/db/recondb"
 )
 
@@ -90,14 +89,14 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	defer conn.Release()
 	key := int64(0x7ec0<<48) | job.Args.RunID
-	got, err := jobsdb.New(conn).TryAdvisoryLock(ctx, key)
+	got, err := recondb.New(conn).TryAdvisoryLock(ctx, key)
 	if err != nil {
 		return err
 	}
 	if !got {
 		return river.JobSnooze(30 * time.Second)
 	}
-	defer func() { _, _ = jobsdb.New(conn).AdvisoryUnlock(context.WithoutCancel(ctx), key) }()
+	defer func() { _, _ = recondb.New(conn).AdvisoryUnlock(context.WithoutCancel(ctx), key) }()
 	_, err = w.s.execute(ctx, job.Args.RunID, nil, job.Attempt >= job.MaxAttempts)
 	if errors.Is(err, ErrRunEnded) {
 		// The sweep failed the run (a window the schedule may be running

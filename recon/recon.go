@@ -13,12 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/db/recondb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
-	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 )
 
@@ -52,15 +50,15 @@ type Options struct {
 type Service struct {
 	pool      *pgxpool.Pool
 	q         *recondb.Queries
-	orders    *orders.Service
+	orders    Orders
 	merchants *merchants.Service
 	ledger    *ledger.Ledger
 	disc      *discrepancies.Store
 	opts      Options
 }
 
-// New returns a Service.
-func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, l *ledger.Ledger, d *discrepancies.Store, opts Options) *Service {
+// New returns a Service; o is the order lifecycle (an *orders.Service).
+func New(pool *pgxpool.Pool, o Orders, m *merchants.Service, l *ledger.Ledger, d *discrepancies.Store, opts Options) *Service {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 2000
 	}
@@ -475,12 +473,17 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 		if err != nil {
 			return Summary{}, fmt.Errorf("findings: %w", err)
 		}
+		nos, err := s.orderNos(ctx, rows)
+		if err != nil {
+			return Summary{}, fmt.Errorf("findings: %w", err)
+		}
 		for _, r := range rows {
 			f := Finding{DiscrepancyID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, ProviderAccount: r.ProviderAccount,
-				OrderNo: r.OrderNo, Currency: r.Currency, AmountDelta: r.AmountDelta, Summary: r.Summary, New: r.New,
+				Currency: r.Currency, AmountDelta: r.AmountDelta, Summary: r.Summary, New: r.New,
 				AutoClosed: r.AutoClosed, Repaired: r.Repaired}
 			if r.OrderID != nil {
 				f.OrderID = *r.OrderID
+				f.OrderNo = nos[*r.OrderID]
 			}
 			if r.Expected.Valid {
 				f.Expected = r.Expected.Decimal.String()
@@ -513,11 +516,22 @@ func (cp *checkpoint) line(acct merchants.ProviderAccount, currency, source stri
 	return l
 }
 
-// ordersRow reads an order row (read-only; the state machine locks its own).
-func (s *Service) ordersRow(ctx context.Context, id int64) (ordersdb.Order, error) {
-	r, err := s.q.OrderRow(ctx, id)
-	if err != nil {
-		return ordersdb.Order{}, fmt.Errorf("order %d: %w", id, err)
+// orderNos are the provider order numbers of the orders a page of findings
+// is about.
+func (s *Service) orderNos(ctx context.Context, rows []recondb.RunFindingsRow) (map[int64]string, error) {
+	var ids []int64
+	for _, r := range rows {
+		if r.OrderID != nil {
+			ids = append(ids, *r.OrderID)
+		}
 	}
-	return ordersdb.Order(r), nil
+	refs, err := s.orders.Refs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	nos := make(map[int64]string, len(refs))
+	for _, o := range refs {
+		nos[o.ID] = o.ProviderOrderNo
+	}
+	return nos, nil
 }

@@ -8,14 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/tallyhq/tally/db/ordersdb"
 	"github.com/tallyhq/tally/db/recondb"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon/statement"
 )
@@ -182,52 +184,110 @@ func statementFrom(st recondb.Statement, account string) Statement {
 
 // statementPage compares a page of the statement's orders with tally's.
 func (x *execution) statementPage(ctx context.Context) (bool, error) {
-	rows, err := x.s.q.StatementPage(ctx, recondb.StatementPageParams{StatementID: x.run.StatementID, ProviderAccountID: x.acct.ID,
-		AfterKey: x.cp.AfterKey, RowLimit: x.s.opts.PageSize})
+	limit := x.s.opts.PageSize
+	lines, err := x.s.q.StatementOrdersPage(ctx, recondb.StatementOrdersPageParams{StatementID: x.run.StatementID,
+		AfterKey: x.cp.AfterKey, RowLimit: limit})
 	if err != nil {
 		return false, fmt.Errorf("statement page: %w", err)
 	}
-	// The page's orders in one round trip rather than one each (tally bench
-	// recon: most of a run's time). An order a page names twice is read again
-	// the second time, as the first comparison may have repaired it.
-	ids := make([]int64, 0, len(rows))
-	for _, r := range rows {
-		if r.OrderID != nil {
-			ids = append(ids, *r.OrderID)
-		}
-	}
-	read, err := x.s.q.OrderRows(ctx, ids)
+	page, err := x.matchPage(ctx, lines)
 	if err != nil {
 		return false, fmt.Errorf("statement page orders: %w", err)
 	}
-	byID := make(map[int64]ordersdb.Order, len(read))
-	for _, o := range read {
-		byID[o.ID] = ordersdb.Order(o)
-	}
-	for _, r := range rows {
-		var pre *ordersdb.Order
-		if r.OrderID != nil {
-			if o, ok := byID[*r.OrderID]; ok {
-				pre = &o
-				delete(byID, *r.OrderID)
+	// An order a page names twice is read again the second time, as the first
+	// comparison may have repaired it.
+	used := map[int64]bool{}
+	for _, m := range page {
+		o := m.order
+		if o != nil {
+			if used[o.ID] {
+				fresh, err := x.s.orders.Get(ctx, 0, o.ID)
+				if err != nil {
+					return false, fmt.Errorf("statement order %s (line %d): %w", m.line.Key, m.line.FirstLine, err)
+				}
+				o = &fresh
 			}
+			used[o.ID] = true
 		}
-		if err := x.compareLine(ctx, r, pre); err != nil {
-			return false, fmt.Errorf("statement order %s (line %d): %w", r.Key, r.FirstLine, err)
+		if err := x.compareLine(ctx, m.line, o); err != nil {
+			return false, fmt.Errorf("statement order %s (line %d): %w", m.line.Key, m.line.FirstLine, err)
 		}
-		x.cp.AfterKey = r.Key
+		x.cp.AfterKey = m.line.Key
 		x.cp.Done++
 	}
 	x.report(phaseStatement)
-	return len(rows) == int(x.s.opts.PageSize), nil
+	return len(page) == int(limit), nil
 }
 
-// compareLine compares one order of the statement (its lines summed) with tally.
-// pre is the order as the page read it; nil reads it now.
-func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow, pre *ordersdb.Order) error {
+// match is an order of the statement with an order of tally's it names (nil:
+// none).
+type match struct {
+	line  recondb.StatementOrder
+	order *orders.Order
+}
+
+// matchPage pairs a page of the statement's orders with tally's orders, read
+// in one round trip (two when lines name orders by the provider's id only):
+// by the order number tally sent the provider (the line's key), and for a line
+// without one by the provider's id. A line naming several orders is one match
+// per order, by id; one naming none is one match without an order. At most a
+// page of matches: the rest of a line's orders beyond it are not compared
+// (as the page's orders are never more than a page).
+func (x *execution) matchPage(ctx context.Context, lines []recondb.StatementOrder) ([]match, error) {
+	keys := make([]string, len(lines))
+	var pids []string
+	for i, l := range lines {
+		keys[i] = l.Key
+		if l.OrderNo == "" && l.ProviderOrderID != "" {
+			pids = append(pids, l.ProviderOrderID)
+		}
+	}
+	found, err := x.s.orders.ByProviderRefs(ctx, x.acct.ID, keys, pids)
+	if err != nil {
+		return nil, err
+	}
+	byNo := make(map[string]int, len(found))
+	byPID := map[string][]int{}
+	for i, o := range found {
+		byNo[o.ProviderOrderNo] = i
+		if o.ProviderOrderID != "" {
+			byPID[o.ProviderOrderID] = append(byPID[o.ProviderOrderID], i)
+		}
+	}
+	limit := int(x.s.opts.PageSize)
+	out := make([]match, 0, len(lines))
+	for _, l := range lines {
+		var idx []int
+		if i, ok := byNo[l.Key]; ok {
+			idx = append(idx, i)
+		}
+		if l.OrderNo == "" && l.ProviderOrderID != "" {
+			for _, i := range byPID[l.ProviderOrderID] {
+				if len(idx) == 0 || idx[0] != i {
+					idx = append(idx, i)
+				}
+			}
+		}
+		if len(idx) == 0 {
+			out = append(out, match{line: l})
+		}
+		sort.Ints(idx) // found is by id
+		for _, i := range idx {
+			out = append(out, match{line: l, order: &found[i]})
+		}
+		if len(out) >= limit {
+			return out[:limit], nil
+		}
+	}
+	return out, nil
+}
+
+// compareLine compares one order of the statement (its lines summed) with
+// tally's order o (nil: tally does not know it).
+func (x *execution) compareLine(ctx context.Context, r recondb.StatementOrder, o *orders.Order) error {
 	line := x.cp.line(x.acct, r.Currency, "statement")
 	line.Checked++
-	if r.OrderID == nil {
+	if o == nil {
 		line.Unmatched++
 		line.UnmatchedAmount = line.UnmatchedAmount.Add(r.Amount)
 		return x.recordAccount(ctx, discrepancies.Finding{Type: discrepancies.UnknownOrder, Currency: r.Currency,
@@ -236,15 +296,6 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow,
 			Summary: fmt.Sprintf("the statement lists %s %s order %s (%s %s, line %d) that tally does not know",
 				r.Status, r.Kind, r.Key, r.Amount, r.Currency, r.FirstLine),
 			Detail: map[string]any{"statement_id": x.run.StatementID, "line": r.FirstLine, "lines": r.Lines}})
-	}
-	var o ordersdb.Order
-	if pre != nil {
-		o = *pre
-	} else {
-		var err error
-		if o, err = x.s.ordersRow(ctx, *r.OrderID); err != nil {
-			return err
-		}
 	}
 	if o.Origin == "provider" {
 		// An unknown order the pipeline already parked in suspense.
@@ -256,7 +307,7 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow,
 		}
 		return nil
 	}
-	sst, ost := r.Status, o.Status
+	sst, ost := r.Status, string(o.Status)
 	ev := providers.Event{Provider: x.acct.Provider, Kind: providers.OrderKind(r.Kind), OrderNo: r.OrderNo, ProviderOrderID: r.ProviderOrderID,
 		Status: providers.Status(sst), ProviderStatus: "statement", Paid: providers.Nullable(r.Amount), Fee: r.Fee, Currency: r.Currency,
 		Requested: r.Requested, Verified: true, OccurredAt: r.SettledAt}
@@ -265,22 +316,24 @@ func (x *execution) compareLine(ctx context.Context, r recondb.StatementPageRow,
 	}
 	switch {
 	case sst == ost:
-		return x.same(ctx, line, o, ev)
-	case rank(sst) > rank(ost), sst == "succeeded" && (ost == "expired" || ost == "failed") && o.Kind == string(providers.KindDeposit):
-		return x.repair(ctx, line, o, ev, "statement")
+		return x.same(ctx, line, *o, ev)
+	case rank(sst) > rank(ost), sst == "succeeded" && (ost == "expired" || ost == "failed") && o.Kind == providers.KindDeposit:
+		return x.repair(ctx, line, *o, ev, "statement")
 	case (sst == "pending" || sst == "processing") && (ost == "created" || ost == "pending" || ost == "processing"):
 		// Open at both ends: the order's deadline decides.
-		return x.stale(ctx, line, o, &ev, "and the statement lists it as "+sst)
+		return x.stale(ctx, line, *o, &ev, "and the statement lists it as "+sst)
 	case sst == "pending" || sst == "processing":
-		return x.matched(line, o) // the provider had not finished when it wrote the statement
+		return x.matched(line, *o) // the provider had not finished when it wrote the statement
 	default:
-		return x.unmatched(ctx, line, o, discrepancies.StatusMismatch,
+		return x.unmatched(ctx, line, *o, discrepancies.StatusMismatch,
 			fmt.Sprintf("tally has %s, the statement says %s (line %d)", ost, sst, r.FirstLine), &ev)
 	}
 }
 
 // missingPage flags tally's settled orders of the window that the statement
-// does not list.
+// does not list. It pages through the window's settled orders by order number
+// (only their numbers and ids), asks which of a page's numbers the statement
+// lacks, and reads those orders whole.
 //
 // Orders tally settled within the account's date tolerance of the period's
 // edges may sit in the neighbouring statement: they are not called missing.
@@ -290,26 +343,66 @@ func (x *execution) missingPage(ctx context.Context) (bool, error) {
 		x.note(fmt.Sprintf("%s: the statement's period is shorter than twice the date tolerance (%s): missing orders not checked", x.acct.Name, x.acct.DateTolerance))
 		return false, nil
 	}
-	rows, err := x.s.q.OrdersMissingFromStatement(ctx, recondb.OrdersMissingFromStatementParams{ProviderAccountID: x.acct.ID,
-		WindowStart: &from, WindowEnd: &to, AfterID: x.cp.AfterID, StatementID: x.run.StatementID,
-		RowLimit: x.s.opts.PageSize})
+	limit := min(x.s.opts.PageSize, math.MaxInt32/missingRefsPerPage) * missingRefsPerPage
+	refs, err := x.s.orders.SettledRefs(ctx, x.acct.ID, from, to, x.cp.AfterKey, limit)
 	if err != nil {
 		return false, fmt.Errorf("orders missing from statement: %w", err)
 	}
-	for _, ro := range rows {
-		o := ordersdb.Order(ro)
+	if len(refs) == 0 {
+		x.report(phaseMissing)
+		return false, nil
+	}
+	nos := make([]string, len(refs))
+	for i, r := range refs {
+		nos[i] = r.ProviderOrderNo
+	}
+	last := nos[len(nos)-1]
+	lacking, err := x.s.q.StatementLacks(ctx, recondb.StatementLacksParams{StatementID: x.run.StatementID, OrderNos: nos,
+		AfterKey: x.cp.AfterKey, LastKey: last})
+	if err != nil {
+		return false, fmt.Errorf("orders missing from statement: %w", err)
+	}
+	var ids []int64
+	if len(lacking) > 0 {
+		lacks := make(map[string]bool, len(lacking))
+		for _, no := range lacking {
+			lacks[no] = true
+		}
+		for _, r := range refs {
+			if lacks[r.ProviderOrderNo] {
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	missing, err := x.s.orders.ByIDs(ctx, ids)
+	if err != nil {
+		return false, fmt.Errorf("orders missing from statement: %w", err)
+	}
+	byID := make(map[int64]orders.Order, len(missing))
+	for _, o := range missing {
+		byID[o.ID] = o
+	}
+	for _, id := range ids { // in the order of their numbers
+		o, ok := byID[id]
+		if !ok {
+			continue
+		}
 		line := x.cp.line(x.acct, o.Currency, "statement")
 		line.Checked++
 		if err := x.unmatched(ctx, line, o, discrepancies.StatusMismatch,
 			fmt.Sprintf("%s in tally (%s %s), not in the provider's statement", o.Status, o.Amount, o.Currency), nil); err != nil {
 			return false, err
 		}
-		x.cp.AfterID = o.ID
 		x.cp.Done++
 	}
+	x.cp.AfterKey = last
 	x.report(phaseMissing)
-	return len(rows) == int(x.s.opts.PageSize), nil
+	return len(refs) == int(limit), nil
 }
+
+// missingRefsPerPage is how many pages' worth of settled orders (numbers and
+// ids only) one page of the missing phase looks at: few of them are missing.
+const missingRefsPerPage = 10
 
 func isUnique(err error) bool {
 	var pg *pgconn.PgError

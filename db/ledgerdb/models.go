@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/shopspring/decimal"
 )
 
 type Account struct {
@@ -23,116 +22,10 @@ type Account struct {
 	CreatedAt     time.Time
 }
 
-type ApiKey struct {
-	ID         int64
-	MerchantID int64
-	Name       string
-	Prefix     string
-	KeyHash    []byte
-	CreatedAt  time.Time
-	RevokedAt  *time.Time
-}
-
-type Balance struct {
-	AccountID      int64
-	Slot           int16
-	MerchantID     int64
-	NormalSide     string
-	AllowNegative  bool
-	DebitsPosted   decimal.Decimal
-	CreditsPosted  decimal.Decimal
-	DebitsPending  decimal.Decimal
-	CreditsPending decimal.Decimal
-}
-
-type CallbackInbox struct {
-	ID                int64
-	ProviderAccountID int64
-	MerchantID        int64
-	RequestHash       []byte
-	Method            string
-	Path              string
-	Query             string
-	Headers           []byte
-	Body              []byte
-	RemoteAddr        string
-	Verdict           string
-	Error             string
-	Deliveries        int32
-	OrderID           pgtype.Int8
-	Outcome           string
-	ReceivedAt        time.Time
-	LastReceivedAt    time.Time
-	ProcessedAt       *time.Time
-}
-
-type CallbackRejection struct {
-	ProviderAccountID int64
-	MerchantID        int64
-	WindowStart       time.Time
-	Deliveries        int64
-	Sampled           int32
-	LastRemoteAddr    string
-	LastError         string
-	FirstAt           time.Time
-	LastAt            time.Time
-}
-
 type Currency struct {
 	Code  string
 	Scale int16
 	Kind  string
-}
-
-type Discrepancy struct {
-	ID                    int64
-	MerchantID            int64
-	ProviderAccountID     pgtype.Int8
-	OrderID               pgtype.Int8
-	Type                  string
-	Fingerprint           string
-	Status                string
-	Severity              string
-	Currency              string
-	Expected              decimal.NullDecimal
-	Actual                decimal.NullDecimal
-	AmountDelta           decimal.Decimal
-	Summary               string
-	Detail                []byte
-	SuspenseAmount        decimal.Decimal
-	Repaired              bool
-	FirstSeenAt           time.Time
-	LastSeenAt            time.Time
-	SeenCount             int32
-	LastRunID             pgtype.Int8
-	ResolvedAt            *time.Time
-	ResolvedBy            string
-	Resolution            string
-	ResolutionNote        string
-	ResolutionTransferKey string
-}
-
-type DiscrepancyEvent struct {
-	ID            int64
-	DiscrepancyID int64
-	Action        string
-	Actor         string
-	Note          string
-	Detail        []byte
-	CreatedAt     time.Time
-}
-
-type Entry struct {
-	ID         int64
-	MerchantID int64
-	TransferID int64
-	AccountID  int64
-	Slot       int16
-	Side       string
-	Phase      string
-	Amount     decimal.Decimal
-	Currency   string
-	CreatedAt  time.Time
 }
 
 type Merchant struct {
@@ -142,154 +35,6 @@ type Merchant struct {
 	CreatedAt           time.Time
 	WebhookUrl          string
 	WebhookSecretSealed []byte
-}
-
-type Order struct {
-	ID                int64
-	MerchantID        int64
-	ProviderAccountID int64
-	Kind              string
-	Origin            string
-	MerchantOrderNo   pgtype.Text
-	ProviderOrderNo   string
-	ProviderOrderID   string
-	CustomerID        string
-	Amount            decimal.Decimal
-	Currency          string
-	PayCurrency       string
-	Status            string
-	StatusReason      string
-	PaidAmount        decimal.NullDecimal
-	CreditedAmount    decimal.NullDecimal
-	Fee               decimal.NullDecimal
-	SettledCurrency   string
-	FxRate            decimal.NullDecimal
-	TxHash            string
-	CreditedTo        string
-	Parts             []byte
-	CashierUrl        string
-	PayForm           []byte
-	Addresses         []byte
-	Request           []byte
-	IdempotencyKey    pgtype.Text
-	RequestHash       []byte
-	SubmitState       string
-	SubmitAttempts    int32
-	LastError         string
-	HoldKey           string
-	ExpiresAt         *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	FinalAt           *time.Time
-	LastSyncedAt      *time.Time
-	LastErrorCode     string
-}
-
-type OrderEvent struct {
-	ID         int64
-	OrderID    int64
-	MerchantID int64
-	Source     string
-	FromStatus string
-	ToStatus   string
-	Detail     []byte
-	CreatedAt  time.Time
-	StaffOnly  bool
-}
-
-type ProviderAccount struct {
-	ID                 int64
-	MerchantID         int64
-	Name               string
-	Provider           string
-	BaseUrl            string
-	ProviderMerchantID string
-	SecretSealed       []byte
-	Options            []byte
-	AmountPolicy       string
-	AmountTolerance    decimal.Decimal
-	BalanceTolerance   decimal.Decimal
-	DateToleranceSecs  int32
-	Enabled            bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	DepositLifetimeMs  int64
-	MaxAmounts         []byte
-	CallbackKey        string
-	LegacyRoute        bool
-}
-
-type ReconRun struct {
-	ID                int64
-	MerchantID        int64
-	ProviderAccountID pgtype.Int8
-	Kind              string
-	WindowStart       time.Time
-	WindowEnd         time.Time
-	StatementID       pgtype.Int8
-	Trigger           string
-	Status            string
-	Checkpoint        []byte
-	Summary           []byte
-	Error             string
-	StartedAt         time.Time
-	HeartbeatAt       time.Time
-	FinishedAt        *time.Time
-}
-
-type ReconRunFinding struct {
-	RunID         int64
-	DiscrepancyID int64
-	New           bool
-	Repaired      bool
-	AutoClosed    bool
-}
-
-type Statement struct {
-	ID                int64
-	MerchantID        int64
-	ProviderAccountID int64
-	Filename          string
-	Sha256            []byte
-	Lines             int32
-	BadLines          int32
-	Errors            []byte
-	PeriodStart       *time.Time
-	PeriodEnd         *time.Time
-	ImportedAt        time.Time
-	ImportedBy        string
-}
-
-type StatementLine struct {
-	StatementID     int64
-	LineNo          int32
-	OrderNo         string
-	ProviderOrderID string
-	Kind            string
-	Status          string
-	Amount          decimal.Decimal
-	Fee             decimal.NullDecimal
-	Currency        string
-	SettledAt       time.Time
-	PartID          string
-	Requested       decimal.NullDecimal
-}
-
-type StatementOrder struct {
-	StatementID     int64
-	Key             string
-	OrderNo         string
-	ProviderOrderID string
-	Kind            string
-	Status          string
-	Amount          decimal.Decimal
-	Fee             decimal.NullDecimal
-	Currency        string
-	Currencies      int32
-	Requested       decimal.NullDecimal
-	SettledAt       time.Time
-	Lines           int32
-	FirstLine       int32
 }
 
 type Transfer struct {
@@ -303,18 +48,4 @@ type Transfer struct {
 	Reference      string
 	Metadata       []byte
 	CreatedAt      time.Time
-}
-
-type WebhookDelivery struct {
-	ID         int64
-	MerchantID int64
-	OrderID    int64
-	EventID    int64
-	Url        string
-	Attempt    int32
-	StatusCode int32
-	Error      string
-	DurationMs int32
-	Delivered  bool
-	CreatedAt  time.Time
 }

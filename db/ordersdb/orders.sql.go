@@ -987,6 +987,492 @@ func (q *Queries) OrdersByProviderNosForUpdate(ctx context.Context, arg OrdersBy
 	return items, nil
 }
 
+const reconOrderRefs = `-- name: ReconOrderRefs :many
+SELECT id, provider_order_no, provider_order_id, status, created_at FROM orders WHERE id = ANY($1::bigint[]) ORDER BY id
+`
+
+type ReconOrderRefsRow struct {
+	ID              int64
+	ProviderOrderNo string
+	ProviderOrderID string
+	Status          string
+	CreatedAt       time.Time
+}
+
+func (q *Queries) ReconOrderRefs(ctx context.Context, ids []int64) ([]ReconOrderRefsRow, error) {
+	rows, err := q.db.Query(ctx, reconOrderRefs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconOrderRefsRow
+	for rows.Next() {
+		var i ReconOrderRefsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.Status,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconOrdersByIDs = `-- name: ReconOrdersByIDs :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = ANY($1::bigint[]) ORDER BY id
+`
+
+func (q *Queries) ReconOrdersByIDs(ctx context.Context, ids []int64) ([]Order, error) {
+	rows, err := q.db.Query(ctx, reconOrdersByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconOrdersByProviderIDs = `-- name: ReconOrdersByProviderIDs :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
+WHERE provider_account_id = $1 AND provider_order_id <> ''
+  AND provider_order_id = ANY($2::text[])
+`
+
+type ReconOrdersByProviderIDsParams struct {
+	ProviderAccountID int64
+	ProviderOrderIds  []string
+}
+
+// An account's orders with any of the given provider ids (never the empty one).
+func (q *Queries) ReconOrdersByProviderIDs(ctx context.Context, arg ReconOrdersByProviderIDsParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, reconOrdersByProviderIDs, arg.ProviderAccountID, arg.ProviderOrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconOrdersByProviderNos = `-- name: ReconOrdersByProviderNos :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
+WHERE provider_account_id = $1 AND provider_order_no = ANY($2::text[])
+`
+
+type ReconOrdersByProviderNosParams struct {
+	ProviderAccountID int64
+	ProviderOrderNos  []string
+}
+
+// An account's orders with any of the given provider order numbers.
+func (q *Queries) ReconOrdersByProviderNos(ctx context.Context, arg ReconOrdersByProviderNosParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, reconOrdersByProviderNos, arg.ProviderAccountID, arg.ProviderOrderNos)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconOrdersCreatedIn = `-- name: ReconOrdersCreatedIn :many
+
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
+WHERE provider_account_id = $1 AND created_at >= $2 AND created_at < $3
+  AND id > $4
+ORDER BY id
+LIMIT $5
+`
+
+type ReconOrdersCreatedInParams struct {
+	ProviderAccountID int64
+	WindowStart       time.Time
+	WindowEnd         time.Time
+	AfterID           int64
+	RowLimit          int32
+}
+
+// ---------------------------------------------------------------------------
+// Reads for reconciliation (orders/recon.go): package recon reaches the orders
+// tables only through these, as methods of orders.Service.
+// ---------------------------------------------------------------------------
+// A page of a provider account's orders created in a window, by id.
+func (q *Queries) ReconOrdersCreatedIn(ctx context.Context, arg ReconOrdersCreatedInParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, reconOrdersCreatedIn,
+		arg.ProviderAccountID,
+		arg.WindowStart,
+		arg.WindowEnd,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconOverdueOrders = `-- name: ReconOverdueOrders :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
+WHERE provider_account_id = $1 AND status IN ('created', 'pending', 'processing')
+  AND ((expires_at >= $2 AND expires_at < $3)
+       OR (expires_at IS NULL AND created_at >= $4 AND created_at < $5))
+  AND (created_at < $6 OR created_at >= $7)
+  AND id > $8
+ORDER BY id
+LIMIT $9
+`
+
+type ReconOverdueOrdersParams struct {
+	ProviderAccountID int64
+	DeadlineFrom      *time.Time
+	DeadlineBefore    *time.Time
+	CreatedFrom       time.Time
+	CreatedBefore     time.Time
+	SkipFrom          time.Time
+	SkipBefore        time.Time
+	AfterID           int64
+	RowLimit          int32
+}
+
+// A page of an account's open orders whose deadline (expires_at, or created_at
+// plus the default lifetime when it is NULL) fell in [deadline_from,
+// deadline_before) and that were created outside [skip_from, skip_before).
+// created_from and created_before are the deadline bounds less the default
+// lifetime.
+func (q *Queries) ReconOverdueOrders(ctx context.Context, arg ReconOverdueOrdersParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, reconOverdueOrders,
+		arg.ProviderAccountID,
+		arg.DeadlineFrom,
+		arg.DeadlineBefore,
+		arg.CreatedFrom,
+		arg.CreatedBefore,
+		arg.SkipFrom,
+		arg.SkipBefore,
+		arg.AfterID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconSettledRefs = `-- name: ReconSettledRefs :many
+SELECT id, provider_order_no, provider_order_id, status, created_at FROM orders
+WHERE provider_account_id = $1 AND status IN ('succeeded', 'reversed')
+  AND final_at >= $2 AND final_at < $3
+  AND provider_order_no > $4
+ORDER BY provider_order_no
+LIMIT $5
+`
+
+type ReconSettledRefsParams struct {
+	ProviderAccountID int64
+	SettledFrom       *time.Time
+	SettledBefore     *time.Time
+	AfterNo           string
+	RowLimit          int32
+}
+
+type ReconSettledRefsRow struct {
+	ID              int64
+	ProviderOrderNo string
+	ProviderOrderID string
+	Status          string
+	CreatedAt       time.Time
+}
+
+// A page of an account's orders settled (succeeded or reversed) in a window,
+// by provider order number: only what matching needs, so that paging through
+// every settled order of a window stays cheap.
+func (q *Queries) ReconSettledRefs(ctx context.Context, arg ReconSettledRefsParams) ([]ReconSettledRefsRow, error) {
+	rows, err := q.db.Query(ctx, reconSettledRefs,
+		arg.ProviderAccountID,
+		arg.SettledFrom,
+		arg.SettledBefore,
+		arg.AfterNo,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconSettledRefsRow
+	for rows.Next() {
+		var i ReconSettledRefsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.Status,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setHoldKey = `-- name: SetHoldKey :exec
 UPDATE orders SET hold_key = $1 WHERE id = $2
 `

@@ -10,79 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-type Account struct {
-	ID            int64
-	MerchantID    int64
-	Code          string
-	Type          string
-	NormalSide    string
-	Currency      string
-	AllowNegative bool
-	Slots         int16
-	CreatedAt     time.Time
-}
-
-type ApiKey struct {
-	ID         int64
-	MerchantID int64
-	Name       string
-	Prefix     string
-	KeyHash    []byte
-	CreatedAt  time.Time
-	RevokedAt  *time.Time
-}
-
-type Balance struct {
-	AccountID      int64
-	Slot           int16
-	MerchantID     int64
-	NormalSide     string
-	AllowNegative  bool
-	DebitsPosted   decimal.Decimal
-	CreditsPosted  decimal.Decimal
-	DebitsPending  decimal.Decimal
-	CreditsPending decimal.Decimal
-}
-
-type CallbackInbox struct {
-	ID                int64
-	ProviderAccountID int64
-	MerchantID        int64
-	RequestHash       []byte
-	Method            string
-	Path              string
-	Query             string
-	Headers           []byte
-	Body              []byte
-	RemoteAddr        string
-	Verdict           string
-	Error             string
-	Deliveries        int32
-	OrderID           *int64
-	Outcome           string
-	ReceivedAt        time.Time
-	LastReceivedAt    time.Time
-	ProcessedAt       *time.Time
-}
-
-type CallbackRejection struct {
-	ProviderAccountID int64
-	MerchantID        int64
-	WindowStart       time.Time
-	Deliveries        int64
-	Sampled           int32
-	LastRemoteAddr    string
-	LastError         string
-	FirstAt           time.Time
-	LastAt            time.Time
-}
-
-type Currency struct {
-	Code  string
-	Scale int16
-	Kind  string
-}
-
 type Discrepancy struct {
 	ID                    int64
 	MerchantID            int64
@@ -111,113 +38,6 @@ type Discrepancy struct {
 	ResolutionTransferKey string
 }
 
-type DiscrepancyEvent struct {
-	ID            int64
-	DiscrepancyID int64
-	Action        string
-	Actor         string
-	Note          string
-	Detail        []byte
-	CreatedAt     time.Time
-}
-
-type Entry struct {
-	ID         int64
-	MerchantID int64
-	TransferID int64
-	AccountID  int64
-	Slot       int16
-	Side       string
-	Phase      string
-	Amount     decimal.Decimal
-	Currency   string
-	CreatedAt  time.Time
-}
-
-type Merchant struct {
-	ID                  int64
-	Code                string
-	Name                string
-	CreatedAt           time.Time
-	WebhookUrl          string
-	WebhookSecretSealed []byte
-}
-
-type Order struct {
-	ID                int64
-	MerchantID        int64
-	ProviderAccountID int64
-	Kind              string
-	Origin            string
-	MerchantOrderNo   *string
-	ProviderOrderNo   string
-	ProviderOrderID   string
-	CustomerID        string
-	Amount            decimal.Decimal
-	Currency          string
-	PayCurrency       string
-	Status            string
-	StatusReason      string
-	PaidAmount        decimal.NullDecimal
-	CreditedAmount    decimal.NullDecimal
-	Fee               decimal.NullDecimal
-	SettledCurrency   string
-	FxRate            decimal.NullDecimal
-	TxHash            string
-	CreditedTo        string
-	Parts             []byte
-	CashierUrl        string
-	PayForm           []byte
-	Addresses         []byte
-	Request           []byte
-	IdempotencyKey    *string
-	RequestHash       []byte
-	SubmitState       string
-	SubmitAttempts    int32
-	LastError         string
-	HoldKey           string
-	ExpiresAt         *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	FinalAt           *time.Time
-	LastSyncedAt      *time.Time
-	LastErrorCode     string
-}
-
-type OrderEvent struct {
-	ID         int64
-	OrderID    int64
-	MerchantID int64
-	Source     string
-	FromStatus string
-	ToStatus   string
-	Detail     []byte
-	CreatedAt  time.Time
-	StaffOnly  bool
-}
-
-type ProviderAccount struct {
-	ID                 int64
-	MerchantID         int64
-	Name               string
-	Provider           string
-	BaseUrl            string
-	ProviderMerchantID string
-	SecretSealed       []byte
-	Options            []byte
-	AmountPolicy       string
-	AmountTolerance    decimal.Decimal
-	BalanceTolerance   decimal.Decimal
-	DateToleranceSecs  int32
-	Enabled            bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	DepositLifetimeMs  int64
-	MaxAmounts         []byte
-	CallbackKey        string
-	LegacyRoute        bool
-}
-
 type ReconRun struct {
 	ID                int64
 	MerchantID        int64
@@ -236,14 +56,6 @@ type ReconRun struct {
 	FinishedAt        *time.Time
 }
 
-type ReconRunFinding struct {
-	RunID         int64
-	DiscrepancyID int64
-	New           bool
-	Repaired      bool
-	AutoClosed    bool
-}
-
 type Statement struct {
 	ID                int64
 	MerchantID        int64
@@ -257,21 +69,6 @@ type Statement struct {
 	PeriodEnd         *time.Time
 	ImportedAt        time.Time
 	ImportedBy        string
-}
-
-type StatementLine struct {
-	StatementID     int64
-	LineNo          int32
-	OrderNo         string
-	ProviderOrderID string
-	Kind            string
-	Status          string
-	Amount          decimal.Decimal
-	Fee             decimal.NullDecimal
-	Currency        string
-	SettledAt       time.Time
-	PartID          string
-	Requested       decimal.NullDecimal
 }
 
 type StatementOrder struct {
@@ -289,31 +86,4 @@ type StatementOrder struct {
 	SettledAt       time.Time
 	Lines           int32
 	FirstLine       int32
-}
-
-type Transfer struct {
-	ID             int64
-	MerchantID     int64
-	IdempotencyKey string
-	ContentHash    []byte
-	State          string
-	PendingID      *int64
-	ExpiresAt      *time.Time
-	Reference      string
-	Metadata       []byte
-	CreatedAt      time.Time
-}
-
-type WebhookDelivery struct {
-	ID         int64
-	MerchantID int64
-	OrderID    int64
-	EventID    int64
-	Url        string
-	Attempt    int32
-	StatusCode int32
-	Error      string
-	DurationMs int32
-	Delivered  bool
-	CreatedAt  time.Time
 }

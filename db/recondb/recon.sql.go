@@ -52,6 +52,17 @@ func (q *Queries) AbandonedRuns(ctx context.Context, before time.Time) ([]ReconR
 	return items, nil
 }
 
+const advisoryUnlock = `-- name: AdvisoryUnlock :one
+SELECT pg_advisory_unlock($1::bigint)::boolean AS released
+`
+
+func (q *Queries) AdvisoryUnlock(ctx context.Context, key int64) (bool, error) {
+	row := q.db.QueryRow(ctx, advisoryUnlock, key)
+	var released bool
+	err := row.Scan(&released)
+	return released, err
+}
+
 const buildStatementOrders = `-- name: BuildStatementOrders :execrows
 INSERT INTO statement_orders (statement_id, key, order_no, provider_order_id, kind, status, amount, fee, currency,
                               currencies, requested, settled_at, lines, first_line)
@@ -396,111 +407,34 @@ func (q *Queries) ListRuns(ctx context.Context, arg ListRunsParams) ([]ReconRun,
 	return items, nil
 }
 
-const openDiscrepanciesInStatement = `-- name: OpenDiscrepanciesInStatement :many
-SELECT d.id, d.merchant_id, d.provider_account_id, d.order_id, d.type, d.fingerprint, d.status, d.severity, d.currency, d.expected, d.actual, d.amount_delta, d.summary, d.detail, d.suspense_amount, d.repaired, d.first_seen_at, d.last_seen_at, d.seen_count, d.last_run_id, d.resolved_at, d.resolved_by, d.resolution, d.resolution_note, d.resolution_transfer_key FROM discrepancies d
-JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.provider_account_id = $1
-  AND d.type = ANY($2::text[])
-  AND d.last_seen_at < $3
-  AND d.id > $4
-  AND EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = $5
-              AND (s.key = o.provider_order_no
-                   OR (s.order_no = '' AND s.provider_order_id <> '' AND s.provider_order_id = o.provider_order_id)))
-ORDER BY d.id
-LIMIT 500
-`
-
-type OpenDiscrepanciesInStatementParams struct {
-	ProviderAccountID *int64
-	Types             []string
-	StartedAt         time.Time
-	AfterID           int64
-	StatementID       int64
-}
-
-// Open discrepancies of the given types about orders a statement lists (by
-// order number, or by the provider's id on lines without one) that nothing
-// found again since a run started, a page at a time by id.
-func (q *Queries) OpenDiscrepanciesInStatement(ctx context.Context, arg OpenDiscrepanciesInStatementParams) ([]Discrepancy, error) {
-	rows, err := q.db.Query(ctx, openDiscrepanciesInStatement,
-		arg.ProviderAccountID,
-		arg.Types,
-		arg.StartedAt,
-		arg.AfterID,
-		arg.StatementID,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Discrepancy
-	for rows.Next() {
-		var i Discrepancy
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.OrderID,
-			&i.Type,
-			&i.Fingerprint,
-			&i.Status,
-			&i.Severity,
-			&i.Currency,
-			&i.Expected,
-			&i.Actual,
-			&i.AmountDelta,
-			&i.Summary,
-			&i.Detail,
-			&i.SuspenseAmount,
-			&i.Repaired,
-			&i.FirstSeenAt,
-			&i.LastSeenAt,
-			&i.SeenCount,
-			&i.LastRunID,
-			&i.ResolvedAt,
-			&i.ResolvedBy,
-			&i.Resolution,
-			&i.ResolutionNote,
-			&i.ResolutionTransferKey,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const openDiscrepanciesNotSeen = `-- name: OpenDiscrepanciesNotSeen :many
-SELECT d.id, d.merchant_id, d.provider_account_id, d.order_id, d.type, d.fingerprint, d.status, d.severity, d.currency, d.expected, d.actual, d.amount_delta, d.summary, d.detail, d.suspense_amount, d.repaired, d.first_seen_at, d.last_seen_at, d.seen_count, d.last_run_id, d.resolved_at, d.resolved_by, d.resolution, d.resolution_note, d.resolution_transfer_key FROM discrepancies d
-LEFT JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.provider_account_id = $1
-  AND d.type = ANY($2::text[])
-  AND d.last_seen_at < $3
-  AND (d.order_id IS NULL OR (o.created_at >= $4 AND o.created_at < $5))
-ORDER BY d.id
-LIMIT 1000
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies
+WHERE status = 'open' AND provider_account_id = $1
+  AND type = ANY($2::text[])
+  AND last_seen_at < $3
+  AND id > $4
+ORDER BY id
+LIMIT $5
 `
 
 type OpenDiscrepanciesNotSeenParams struct {
 	ProviderAccountID *int64
 	Types             []string
 	StartedAt         time.Time
-	WindowStart       time.Time
-	WindowEnd         time.Time
+	AfterID           int64
+	RowLimit          int32
 }
 
-// Open discrepancies of the given types about orders of an account in a window
-// (or about the account itself) that nothing found again since a run started.
+// A page, by id, of an account's open discrepancies of the given types that
+// nothing found again since a run started. Which of them a run may close
+// depends on their orders (package orders tells).
 func (q *Queries) OpenDiscrepanciesNotSeen(ctx context.Context, arg OpenDiscrepanciesNotSeenParams) ([]Discrepancy, error) {
 	rows, err := q.db.Query(ctx, openDiscrepanciesNotSeen,
 		arg.ProviderAccountID,
 		arg.Types,
 		arg.StartedAt,
-		arg.WindowStart,
-		arg.WindowEnd,
+		arg.AfterID,
+		arg.RowLimit,
 	)
 	if err != nil {
 		return nil, err
@@ -535,443 +469,6 @@ func (q *Queries) OpenDiscrepanciesNotSeen(ctx context.Context, arg OpenDiscrepa
 			&i.Resolution,
 			&i.ResolutionNote,
 			&i.ResolutionTransferKey,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const openMerchantDiscrepanciesNotSeen = `-- name: OpenMerchantDiscrepanciesNotSeen :many
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies
-WHERE status = 'open' AND merchant_id = $1 AND type = $2 AND provider_account_id IS NULL
-  AND last_run_id IS DISTINCT FROM $3::bigint
-`
-
-type OpenMerchantDiscrepanciesNotSeenParams struct {
-	MerchantID int64
-	Type       string
-	RunID      int64
-}
-
-func (q *Queries) OpenMerchantDiscrepanciesNotSeen(ctx context.Context, arg OpenMerchantDiscrepanciesNotSeenParams) ([]Discrepancy, error) {
-	rows, err := q.db.Query(ctx, openMerchantDiscrepanciesNotSeen, arg.MerchantID, arg.Type, arg.RunID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Discrepancy
-	for rows.Next() {
-		var i Discrepancy
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.OrderID,
-			&i.Type,
-			&i.Fingerprint,
-			&i.Status,
-			&i.Severity,
-			&i.Currency,
-			&i.Expected,
-			&i.Actual,
-			&i.AmountDelta,
-			&i.Summary,
-			&i.Detail,
-			&i.SuspenseAmount,
-			&i.Repaired,
-			&i.FirstSeenAt,
-			&i.LastSeenAt,
-			&i.SeenCount,
-			&i.LastRunID,
-			&i.ResolvedAt,
-			&i.ResolvedBy,
-			&i.Resolution,
-			&i.ResolutionNote,
-			&i.ResolutionTransferKey,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const orderRow = `-- name: OrderRow :one
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = $1
-`
-
-func (q *Queries) OrderRow(ctx context.Context, id int64) (Order, error) {
-	row := q.db.QueryRow(ctx, orderRow, id)
-	var i Order
-	err := row.Scan(
-		&i.ID,
-		&i.MerchantID,
-		&i.ProviderAccountID,
-		&i.Kind,
-		&i.Origin,
-		&i.MerchantOrderNo,
-		&i.ProviderOrderNo,
-		&i.ProviderOrderID,
-		&i.CustomerID,
-		&i.Amount,
-		&i.Currency,
-		&i.PayCurrency,
-		&i.Status,
-		&i.StatusReason,
-		&i.PaidAmount,
-		&i.CreditedAmount,
-		&i.Fee,
-		&i.SettledCurrency,
-		&i.FxRate,
-		&i.TxHash,
-		&i.CreditedTo,
-		&i.Parts,
-		&i.CashierUrl,
-		&i.PayForm,
-		&i.Addresses,
-		&i.Request,
-		&i.IdempotencyKey,
-		&i.RequestHash,
-		&i.SubmitState,
-		&i.SubmitAttempts,
-		&i.LastError,
-		&i.HoldKey,
-		&i.ExpiresAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.FinalAt,
-		&i.LastSyncedAt,
-		&i.LastErrorCode,
-	)
-	return i, err
-}
-
-const orderRows = `-- name: OrderRows :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = ANY($1::bigint[])
-`
-
-// The orders of a page of a statement, read in one round trip.
-func (q *Queries) OrderRows(ctx context.Context, ids []int64) ([]Order, error) {
-	rows, err := q.db.Query(ctx, orderRows, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Order
-	for rows.Next() {
-		var i Order
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.Kind,
-			&i.Origin,
-			&i.MerchantOrderNo,
-			&i.ProviderOrderNo,
-			&i.ProviderOrderID,
-			&i.CustomerID,
-			&i.Amount,
-			&i.Currency,
-			&i.PayCurrency,
-			&i.Status,
-			&i.StatusReason,
-			&i.PaidAmount,
-			&i.CreditedAmount,
-			&i.Fee,
-			&i.SettledCurrency,
-			&i.FxRate,
-			&i.TxHash,
-			&i.CreditedTo,
-			&i.Parts,
-			&i.CashierUrl,
-			&i.PayForm,
-			&i.Addresses,
-			&i.Request,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.SubmitState,
-			&i.SubmitAttempts,
-			&i.LastError,
-			&i.HoldKey,
-			&i.ExpiresAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinalAt,
-			&i.LastSyncedAt,
-			&i.LastErrorCode,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const ordersInWindow = `-- name: OrdersInWindow :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
-WHERE provider_account_id = $1 AND created_at >= $2 AND created_at < $3
-  AND id > $4
-ORDER BY id
-LIMIT $5
-`
-
-type OrdersInWindowParams struct {
-	ProviderAccountID int64
-	WindowStart       time.Time
-	WindowEnd         time.Time
-	AfterID           int64
-	RowLimit          int32
-}
-
-// A page of a provider account's orders created in a window, by id.
-func (q *Queries) OrdersInWindow(ctx context.Context, arg OrdersInWindowParams) ([]Order, error) {
-	rows, err := q.db.Query(ctx, ordersInWindow,
-		arg.ProviderAccountID,
-		arg.WindowStart,
-		arg.WindowEnd,
-		arg.AfterID,
-		arg.RowLimit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Order
-	for rows.Next() {
-		var i Order
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.Kind,
-			&i.Origin,
-			&i.MerchantOrderNo,
-			&i.ProviderOrderNo,
-			&i.ProviderOrderID,
-			&i.CustomerID,
-			&i.Amount,
-			&i.Currency,
-			&i.PayCurrency,
-			&i.Status,
-			&i.StatusReason,
-			&i.PaidAmount,
-			&i.CreditedAmount,
-			&i.Fee,
-			&i.SettledCurrency,
-			&i.FxRate,
-			&i.TxHash,
-			&i.CreditedTo,
-			&i.Parts,
-			&i.CashierUrl,
-			&i.PayForm,
-			&i.Addresses,
-			&i.Request,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.SubmitState,
-			&i.SubmitAttempts,
-			&i.LastError,
-			&i.HoldKey,
-			&i.ExpiresAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinalAt,
-			&i.LastSyncedAt,
-			&i.LastErrorCode,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const ordersMissingFromStatement = `-- name: OrdersMissingFromStatement :many
-SELECT o.id, o.merchant_id, o.provider_account_id, o.kind, o.origin, o.merchant_order_no, o.provider_order_no, o.provider_order_id, o.customer_id, o.amount, o.currency, o.pay_currency, o.status, o.status_reason, o.paid_amount, o.credited_amount, o.fee, o.settled_currency, o.fx_rate, o.tx_hash, o.credited_to, o.parts, o.cashier_url, o.pay_form, o.addresses, o.request, o.idempotency_key, o.request_hash, o.submit_state, o.submit_attempts, o.last_error, o.hold_key, o.expires_at, o.created_at, o.updated_at, o.final_at, o.last_synced_at, o.last_error_code FROM orders o
-WHERE o.provider_account_id = $1 AND o.status IN ('succeeded', 'reversed')
-  AND o.final_at >= $2 AND o.final_at < $3
-  AND o.id > $4
-  AND NOT EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = $5 AND s.key = o.provider_order_no)
-ORDER BY o.id
-LIMIT $6
-`
-
-type OrdersMissingFromStatementParams struct {
-	ProviderAccountID int64
-	WindowStart       *time.Time
-	WindowEnd         *time.Time
-	AfterID           int64
-	StatementID       int64
-	RowLimit          int32
-}
-
-// A page of an account's orders settled in a window that a statement does not list.
-func (q *Queries) OrdersMissingFromStatement(ctx context.Context, arg OrdersMissingFromStatementParams) ([]Order, error) {
-	rows, err := q.db.Query(ctx, ordersMissingFromStatement,
-		arg.ProviderAccountID,
-		arg.WindowStart,
-		arg.WindowEnd,
-		arg.AfterID,
-		arg.StatementID,
-		arg.RowLimit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Order
-	for rows.Next() {
-		var i Order
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.Kind,
-			&i.Origin,
-			&i.MerchantOrderNo,
-			&i.ProviderOrderNo,
-			&i.ProviderOrderID,
-			&i.CustomerID,
-			&i.Amount,
-			&i.Currency,
-			&i.PayCurrency,
-			&i.Status,
-			&i.StatusReason,
-			&i.PaidAmount,
-			&i.CreditedAmount,
-			&i.Fee,
-			&i.SettledCurrency,
-			&i.FxRate,
-			&i.TxHash,
-			&i.CreditedTo,
-			&i.Parts,
-			&i.CashierUrl,
-			&i.PayForm,
-			&i.Addresses,
-			&i.Request,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.SubmitState,
-			&i.SubmitAttempts,
-			&i.LastError,
-			&i.HoldKey,
-			&i.ExpiresAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinalAt,
-			&i.LastSyncedAt,
-			&i.LastErrorCode,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const overdueOrders = `-- name: OverdueOrders :many
-SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders
-WHERE provider_account_id = $1 AND status IN ('created', 'pending', 'processing')
-  AND ((expires_at >= $2 AND expires_at < $3)
-       OR (expires_at IS NULL AND created_at >= $4 AND created_at < $5))
-  AND (created_at < $2 OR created_at >= $6)
-  AND id > $7
-ORDER BY id
-LIMIT $8
-`
-
-type OverdueOrdersParams struct {
-	ProviderAccountID int64
-	WindowStart       *time.Time
-	DeadlineBefore    *time.Time
-	CreatedFrom       time.Time
-	CreatedBefore     time.Time
-	WindowEnd         time.Time
-	AfterID           int64
-	RowLimit          int32
-}
-
-// A page of an account's open orders whose deadline (expires_at, or created_at
-// plus the default lifetime when it is NULL) fell in [window_start,
-// deadline_before) and that were created outside [window_start, window_end)
-// (those the run's orders phase checks). created_from and created_before are
-// the deadline bounds less the default lifetime. Every deadline falls in one
-// scheduled window, so every open order past its deadline is looked at,
-// whatever window it was created in.
-func (q *Queries) OverdueOrders(ctx context.Context, arg OverdueOrdersParams) ([]Order, error) {
-	rows, err := q.db.Query(ctx, overdueOrders,
-		arg.ProviderAccountID,
-		arg.WindowStart,
-		arg.DeadlineBefore,
-		arg.CreatedFrom,
-		arg.CreatedBefore,
-		arg.WindowEnd,
-		arg.AfterID,
-		arg.RowLimit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Order
-	for rows.Next() {
-		var i Order
-		if err := rows.Scan(
-			&i.ID,
-			&i.MerchantID,
-			&i.ProviderAccountID,
-			&i.Kind,
-			&i.Origin,
-			&i.MerchantOrderNo,
-			&i.ProviderOrderNo,
-			&i.ProviderOrderID,
-			&i.CustomerID,
-			&i.Amount,
-			&i.Currency,
-			&i.PayCurrency,
-			&i.Status,
-			&i.StatusReason,
-			&i.PaidAmount,
-			&i.CreditedAmount,
-			&i.Fee,
-			&i.SettledCurrency,
-			&i.FxRate,
-			&i.TxHash,
-			&i.CreditedTo,
-			&i.Parts,
-			&i.CashierUrl,
-			&i.PayForm,
-			&i.Addresses,
-			&i.Request,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.SubmitState,
-			&i.SubmitAttempts,
-			&i.LastError,
-			&i.HoldKey,
-			&i.ExpiresAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinalAt,
-			&i.LastSyncedAt,
-			&i.LastErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -1091,12 +588,10 @@ func (q *Queries) RunFindingCounts(ctx context.Context, runID int64) ([]RunFindi
 
 const runFindings = `-- name: RunFindings :many
 SELECT f.new, f.repaired, f.auto_closed, d.id, d.type, d.severity, d.status, d.currency, d.expected, d.actual,
-       d.amount_delta, d.summary, d.order_id, COALESCE(pa.name, '')::text AS provider_account,
-       COALESCE(o.provider_order_no, '')::text AS order_no
+       d.amount_delta, d.summary, d.order_id, COALESCE(pa.name, '')::text AS provider_account
 FROM recon_run_findings f
 JOIN discrepancies d ON d.id = f.discrepancy_id
 LEFT JOIN provider_accounts pa ON pa.id = d.provider_account_id
-LEFT JOIN orders o ON o.id = d.order_id
 WHERE f.run_id = $1 AND d.id > $2
 ORDER BY d.id
 LIMIT $3
@@ -1123,7 +618,6 @@ type RunFindingsRow struct {
 	Summary         string
 	OrderID         *int64
 	ProviderAccount string
-	OrderNo         string
 }
 
 func (q *Queries) RunFindings(ctx context.Context, arg RunFindingsParams) ([]RunFindingsRow, error) {
@@ -1150,7 +644,6 @@ func (q *Queries) RunFindings(ctx context.Context, arg RunFindingsParams) ([]Run
 			&i.Summary,
 			&i.OrderID,
 			&i.ProviderAccount,
-			&i.OrderNo,
 		); err != nil {
 			return nil, err
 		}
@@ -1359,48 +852,6 @@ func (q *Queries) SetStatementHash(ctx context.Context, arg SetStatementHashPara
 	return err
 }
 
-const stalePendingSettled = `-- name: StalePendingSettled :many
-SELECT d.id, o.status AS order_status FROM discrepancies d
-JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.type = 'stale_pending' AND d.provider_account_id = $1
-  AND o.status IN ('succeeded', 'failed', 'reversed') AND d.last_seen_at < $2
-ORDER BY d.id
-LIMIT 1000
-`
-
-type StalePendingSettledParams struct {
-	ProviderAccountID *int64
-	StartedAt         time.Time
-}
-
-type StalePendingSettledRow struct {
-	ID          int64
-	OrderStatus string
-}
-
-// Open stale_pending discrepancies of an account whose order has since ended
-// normally (succeeded, failed or reversed; an expired order stays for an
-// accountant) and that nothing found again since a run started.
-func (q *Queries) StalePendingSettled(ctx context.Context, arg StalePendingSettledParams) ([]StalePendingSettledRow, error) {
-	rows, err := q.db.Query(ctx, stalePendingSettled, arg.ProviderAccountID, arg.StartedAt)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []StalePendingSettledRow
-	for rows.Next() {
-		var i StalePendingSettledRow
-		if err := rows.Scan(&i.ID, &i.OrderStatus); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const statementByID = `-- name: StatementByID :one
 SELECT id, merchant_id, provider_account_id, filename, sha256, lines, bad_lines, errors, period_start, period_end, imported_at, imported_by FROM statements WHERE id = $1
 `
@@ -1454,81 +905,136 @@ func (q *Queries) StatementBySHA(ctx context.Context, arg StatementBySHAParams) 
 	return i, err
 }
 
-const statementPage = `-- name: StatementPage :many
-SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee, s.currency, s.currencies,
-       s.requested, s.settled_at, s.lines, s.first_line,
-       o.id AS order_id, o.status AS order_status, o.kind AS order_kind, o.amount AS order_amount,
-       o.currency AS order_currency, o.pay_currency AS order_pay_currency, o.paid_amount AS order_paid,
-       o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,
-       o.created_at AS order_created_at, o.origin AS order_origin
-FROM statement_orders s
-LEFT JOIN orders o ON o.id = ANY (ARRAY(
-    SELECT x.id FROM orders x
-    WHERE x.provider_account_id = $1 AND x.provider_order_no = s.key
-    UNION ALL
-    SELECT x.id FROM orders x
-    WHERE s.order_no = '' AND s.provider_order_id <> '' AND x.provider_account_id = $1
-      AND x.provider_order_id = s.provider_order_id AND x.provider_order_id <> ''))
-WHERE s.statement_id = $2 AND s.key > $3
-ORDER BY s.key
-LIMIT $4
+const statementLacks = `-- name: StatementLacks :many
+SELECT n::text AS order_no FROM unnest($1::text[]) AS n
+EXCEPT
+SELECT key FROM statement_orders WHERE statement_id = $2 AND key > $3 AND key <= $4
 `
 
-type StatementPageParams struct {
-	ProviderAccountID int64
-	StatementID       int64
-	AfterKey          string
-	RowLimit          int32
+type StatementLacksParams struct {
+	OrderNos    []string
+	StatementID int64
+	AfterKey    string
+	LastKey     string
 }
 
-type StatementPageRow struct {
-	Key                  string
-	OrderNo              string
-	ProviderOrderID      string
-	Kind                 string
-	Status               string
-	Amount               decimal.Decimal
-	Fee                  decimal.NullDecimal
-	Currency             string
-	Currencies           int32
-	Requested            decimal.NullDecimal
-	SettledAt            time.Time
-	Lines                int32
-	FirstLine            int32
-	OrderID              *int64
-	OrderStatus          *string
-	OrderKind            *string
-	OrderAmount          decimal.NullDecimal
-	OrderCurrency        *string
-	OrderPayCurrency     *string
-	OrderPaid            decimal.NullDecimal
-	OrderFee             decimal.NullDecimal
-	OrderSettledCurrency *string
-	OrderFinalAt         *time.Time
-	OrderCreatedAt       *time.Time
-	OrderOrigin          *string
-}
-
-// A page of a statement's orders, each with the tally order of the same number.
-// By the order number tally sent; a line naming only the provider's id finds
-// the order by that id. The ids are looked up first, with an index each: the
-// same condition written as one join condition with OR could use no index and
-// joined every line with every order of the account (tally bench recon).
-func (q *Queries) StatementPage(ctx context.Context, arg StatementPageParams) ([]StatementPageRow, error) {
-	rows, err := q.db.Query(ctx, statementPage,
-		arg.ProviderAccountID,
+// Of a page of order numbers, all in (after_key, last_key], those that no
+// order of a statement has as its key: settled orders the statement does not
+// list. The statement's keys in the range are read in key order, one index
+// range, rather than looked up one by one.
+func (q *Queries) StatementLacks(ctx context.Context, arg StatementLacksParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, statementLacks,
+		arg.OrderNos,
 		arg.StatementID,
 		arg.AfterKey,
-		arg.RowLimit,
+		arg.LastKey,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []StatementPageRow
+	var items []string
 	for rows.Next() {
-		var i StatementPageRow
+		var order_no string
+		if err := rows.Scan(&order_no); err != nil {
+			return nil, err
+		}
+		items = append(items, order_no)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const statementListsKeys = `-- name: StatementListsKeys :many
+SELECT key FROM statement_orders WHERE statement_id = $1 AND key = ANY($2::text[])
+`
+
+type StatementListsKeysParams struct {
+	StatementID int64
+	Keys        []string
+}
+
+// Which of the given keys a statement lists.
+func (q *Queries) StatementListsKeys(ctx context.Context, arg StatementListsKeysParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, statementListsKeys, arg.StatementID, arg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const statementListsProviderIDs = `-- name: StatementListsProviderIDs :many
+SELECT DISTINCT provider_order_id FROM statement_orders
+WHERE statement_id = $1 AND order_no = '' AND provider_order_id <> ''
+  AND provider_order_id = ANY($2::text[])
+`
+
+type StatementListsProviderIDsParams struct {
+	StatementID      int64
+	ProviderOrderIds []string
+}
+
+// Which of the given provider ids a statement lists on lines without an order
+// number.
+func (q *Queries) StatementListsProviderIDs(ctx context.Context, arg StatementListsProviderIDsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, statementListsProviderIDs, arg.StatementID, arg.ProviderOrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var provider_order_id string
+		if err := rows.Scan(&provider_order_id); err != nil {
+			return nil, err
+		}
+		items = append(items, provider_order_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const statementOrdersPage = `-- name: StatementOrdersPage :many
+SELECT statement_id, key, order_no, provider_order_id, kind, status, amount, fee, currency, currencies, requested, settled_at, lines, first_line FROM statement_orders
+WHERE statement_id = $1 AND key > $2
+ORDER BY key
+LIMIT $3
+`
+
+type StatementOrdersPageParams struct {
+	StatementID int64
+	AfterKey    string
+	RowLimit    int32
+}
+
+// A page of a statement's orders (its lines summed per order), by key.
+func (q *Queries) StatementOrdersPage(ctx context.Context, arg StatementOrdersPageParams) ([]StatementOrder, error) {
+	rows, err := q.db.Query(ctx, statementOrdersPage, arg.StatementID, arg.AfterKey, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []StatementOrder
+	for rows.Next() {
+		var i StatementOrder
 		if err := rows.Scan(
+			&i.StatementID,
 			&i.Key,
 			&i.OrderNo,
 			&i.ProviderOrderID,
@@ -1542,18 +1048,6 @@ func (q *Queries) StatementPage(ctx context.Context, arg StatementPageParams) ([
 			&i.SettledAt,
 			&i.Lines,
 			&i.FirstLine,
-			&i.OrderID,
-			&i.OrderStatus,
-			&i.OrderKind,
-			&i.OrderAmount,
-			&i.OrderCurrency,
-			&i.OrderPayCurrency,
-			&i.OrderPaid,
-			&i.OrderFee,
-			&i.OrderSettledCurrency,
-			&i.OrderFinalAt,
-			&i.OrderCreatedAt,
-			&i.OrderOrigin,
 		); err != nil {
 			return nil, err
 		}
@@ -1565,28 +1059,15 @@ func (q *Queries) StatementPage(ctx context.Context, arg StatementPageParams) ([
 	return items, nil
 }
 
-const unprocessedCallbacks = `-- name: UnprocessedCallbacks :many
-SELECT id FROM callback_inbox
-WHERE provider_account_id = $1 AND processed_at IS NULL AND verdict = 'accepted'
-ORDER BY id LIMIT 1000
+const tryAdvisoryLock = `-- name: TryAdvisoryLock :one
+SELECT pg_try_advisory_lock($1::bigint)::boolean AS acquired
 `
 
-func (q *Queries) UnprocessedCallbacks(ctx context.Context, providerAccountID int64) ([]int64, error) {
-	rows, err := q.db.Query(ctx, unprocessedCallbacks, providerAccountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+// The lock a run's executor holds on its run (key: 0x7ec0 << 48 | run id), so
+// that a rescued duplicate of its job does not execute it at the same time.
+func (q *Queries) TryAdvisoryLock(ctx context.Context, key int64) (bool, error) {
+	row := q.db.QueryRow(ctx, tryAdvisoryLock, key)
+	var acquired bool
+	err := row.Scan(&acquired)
+	return acquired, err
 }

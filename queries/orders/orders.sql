@@ -152,3 +152,59 @@ WHERE id = @id;
 INSERT INTO order_events (order_id, merchant_id, source, from_status, to_status, detail)
 VALUES (@order_id, @merchant_id, @source, @from_status, @to_status, @detail)
 RETURNING id;
+
+-- ---------------------------------------------------------------------------
+-- Reads for reconciliation (orders/recon.go): package recon reaches the orders
+-- tables only through these, as methods of orders.Service.
+-- ---------------------------------------------------------------------------
+
+-- name: ReconOrdersCreatedIn :many
+-- A page of a provider account's orders created in a window, by id.
+SELECT * FROM orders
+WHERE provider_account_id = @provider_account_id AND created_at >= @window_start AND created_at < @window_end
+  AND id > @after_id
+ORDER BY id
+LIMIT @row_limit;
+
+-- name: ReconOverdueOrders :many
+-- A page of an account's open orders whose deadline (expires_at, or created_at
+-- plus the default lifetime when it is NULL) fell in [deadline_from,
+-- deadline_before) and that were created outside [skip_from, skip_before).
+-- created_from and created_before are the deadline bounds less the default
+-- lifetime.
+SELECT * FROM orders
+WHERE provider_account_id = @provider_account_id AND status IN ('created', 'pending', 'processing')
+  AND ((expires_at >= @deadline_from AND expires_at < @deadline_before)
+       OR (expires_at IS NULL AND created_at >= @created_from AND created_at < @created_before))
+  AND (created_at < @skip_from OR created_at >= @skip_before)
+  AND id > @after_id
+ORDER BY id
+LIMIT @row_limit;
+
+-- name: ReconSettledRefs :many
+-- A page of an account's orders settled (succeeded or reversed) in a window,
+-- by provider order number: only what matching needs, so that paging through
+-- every settled order of a window stays cheap.
+SELECT id, provider_order_no, provider_order_id, status, created_at FROM orders
+WHERE provider_account_id = @provider_account_id AND status IN ('succeeded', 'reversed')
+  AND final_at >= @settled_from AND final_at < @settled_before
+  AND provider_order_no > @after_no
+ORDER BY provider_order_no
+LIMIT @row_limit;
+
+-- name: ReconOrdersByProviderNos :many
+-- An account's orders with any of the given provider order numbers.
+SELECT * FROM orders
+WHERE provider_account_id = @provider_account_id AND provider_order_no = ANY(@provider_order_nos::text[]);
+
+-- name: ReconOrdersByProviderIDs :many
+-- An account's orders with any of the given provider ids (never the empty one).
+SELECT * FROM orders
+WHERE provider_account_id = @provider_account_id AND provider_order_id <> ''
+  AND provider_order_id = ANY(@provider_order_ids::text[]);
+
+-- name: ReconOrdersByIDs :many
+SELECT * FROM orders WHERE id = ANY(@ids::bigint[]) ORDER BY id;
+
+-- name: ReconOrderRefs :many
+SELECT id, provider_order_no, provider_order_id, status, created_at FROM orders WHERE id = ANY(@ids::bigint[]) ORDER BY id;

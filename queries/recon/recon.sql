@@ -48,12 +48,10 @@ ON CONFLICT (run_id, discrepancy_id) DO UPDATE SET
 
 -- name: RunFindings :many
 SELECT f.new, f.repaired, f.auto_closed, d.id, d.type, d.severity, d.status, d.currency, d.expected, d.actual,
-       d.amount_delta, d.summary, d.order_id, COALESCE(pa.name, '')::text AS provider_account,
-       COALESCE(o.provider_order_no, '')::text AS order_no
+       d.amount_delta, d.summary, d.order_id, COALESCE(pa.name, '')::text AS provider_account
 FROM recon_run_findings f
 JOIN discrepancies d ON d.id = f.discrepancy_id
 LEFT JOIN provider_accounts pa ON pa.id = d.provider_account_id
-LEFT JOIN orders o ON o.id = d.order_id
 WHERE f.run_id = @run_id AND d.id > @after_id
 ORDER BY d.id
 LIMIT @row_limit;
@@ -70,30 +68,17 @@ WHERE f.run_id = @run_id
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
--- name: OrdersInWindow :many
--- A page of a provider account's orders created in a window, by id.
-SELECT * FROM orders
-WHERE provider_account_id = @provider_account_id AND created_at >= @window_start AND created_at < @window_end
+-- name: OpenDiscrepanciesNotSeen :many
+-- A page, by id, of an account's open discrepancies of the given types that
+-- nothing found again since a run started. Which of them a run may close
+-- depends on their orders (package orders tells).
+SELECT * FROM discrepancies
+WHERE status = 'open' AND provider_account_id = @provider_account_id
+  AND type = ANY(@types::text[])
+  AND last_seen_at < @started_at
   AND id > @after_id
 ORDER BY id
 LIMIT @row_limit;
-
--- name: OpenDiscrepanciesNotSeen :many
--- Open discrepancies of the given types about orders of an account in a window
--- (or about the account itself) that nothing found again since a run started.
-SELECT d.* FROM discrepancies d
-LEFT JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.provider_account_id = @provider_account_id
-  AND d.type = ANY(@types::text[])
-  AND d.last_seen_at < @started_at
-  AND (d.order_id IS NULL OR (o.created_at >= @window_start AND o.created_at < @window_end))
-ORDER BY d.id
-LIMIT 1000;
-
--- name: OpenMerchantDiscrepanciesNotSeen :many
-SELECT * FROM discrepancies
-WHERE status = 'open' AND merchant_id = @merchant_id AND type = @type AND provider_account_id IS NULL
-  AND last_run_id IS DISTINCT FROM @run_id::bigint;
 
 -- name: InsertStatement :one
 INSERT INTO statements (merchant_id, provider_account_id, filename, sha256, imported_by)
@@ -140,82 +125,8 @@ FROM statement_lines
 WHERE statement_id = @statement_id::bigint
 GROUP BY 2;
 
--- name: StatementPage :many
--- A page of a statement's orders, each with the tally order of the same number.
-SELECT s.key, s.order_no, s.provider_order_id, s.kind, s.status, s.amount, s.fee, s.currency, s.currencies,
-       s.requested, s.settled_at, s.lines, s.first_line,
-       o.id AS order_id, o.status AS order_status, o.kind AS order_kind, o.amount AS order_amount,
-       o.currency AS order_currency, o.pay_currency AS order_pay_currency, o.paid_amount AS order_paid,
-       o.fee AS order_fee, o.settled_currency AS order_settled_currency, o.final_at AS order_final_at,
-       o.created_at AS order_created_at, o.origin AS order_origin
-FROM statement_orders s
--- By the order number tally sent; a line naming only the provider's id finds
--- the order by that id. The ids are looked up first, with an index each: the
--- same condition written as one join condition with OR could use no index and
--- joined every line with every order of the account (tally bench recon).
-LEFT JOIN orders o ON o.id = ANY (ARRAY(
-    SELECT x.id FROM orders x
-    WHERE x.provider_account_id = @provider_account_id AND x.provider_order_no = s.key
-    UNION ALL
-    SELECT x.id FROM orders x
-    WHERE s.order_no = '' AND s.provider_order_id <> '' AND x.provider_account_id = @provider_account_id
-      AND x.provider_order_id = s.provider_order_id AND x.provider_order_id <> ''))
-WHERE s.statement_id = @statement_id AND s.key > @after_key
-ORDER BY s.key
-LIMIT @row_limit;
-
--- name: OrdersMissingFromStatement :many
--- A page of an account's orders settled in a window that a statement does not list.
-SELECT o.* FROM orders o
-WHERE o.provider_account_id = @provider_account_id AND o.status IN ('succeeded', 'reversed')
-  AND o.final_at >= @window_start AND o.final_at < @window_end
-  AND o.id > @after_id
-  AND NOT EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = @statement_id AND s.key = o.provider_order_no)
-ORDER BY o.id
-LIMIT @row_limit;
-
--- name: UnprocessedCallbacks :many
-SELECT id FROM callback_inbox
-WHERE provider_account_id = @provider_account_id AND processed_at IS NULL AND verdict = 'accepted'
-ORDER BY id LIMIT 1000;
-
 -- name: SetStatementHash :exec
 UPDATE statements SET sha256 = @sha256 WHERE id = @id;
-
--- name: OrderRow :one
-SELECT * FROM orders WHERE id = $1;
-
--- name: OrderRows :many
--- The orders of a page of a statement, read in one round trip.
-SELECT * FROM orders WHERE id = ANY(@ids::bigint[]);
-
--- name: OverdueOrders :many
--- A page of an account's open orders whose deadline (expires_at, or created_at
--- plus the default lifetime when it is NULL) fell in [window_start,
--- deadline_before) and that were created outside [window_start, window_end)
--- (those the run's orders phase checks). created_from and created_before are
--- the deadline bounds less the default lifetime. Every deadline falls in one
--- scheduled window, so every open order past its deadline is looked at,
--- whatever window it was created in.
-SELECT * FROM orders
-WHERE provider_account_id = @provider_account_id AND status IN ('created', 'pending', 'processing')
-  AND ((expires_at >= @window_start AND expires_at < @deadline_before)
-       OR (expires_at IS NULL AND created_at >= @created_from AND created_at < @created_before))
-  AND (created_at < @window_start OR created_at >= @window_end)
-  AND id > @after_id
-ORDER BY id
-LIMIT @row_limit;
-
--- name: StalePendingSettled :many
--- Open stale_pending discrepancies of an account whose order has since ended
--- normally (succeeded, failed or reversed; an expired order stays for an
--- accountant) and that nothing found again since a run started.
-SELECT d.id, o.status AS order_status FROM discrepancies d
-JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.type = 'stale_pending' AND d.provider_account_id = @provider_account_id
-  AND o.status IN ('succeeded', 'failed', 'reversed') AND d.last_seen_at < @started_at
-ORDER BY d.id
-LIMIT 1000;
 
 -- name: LastScheduledWindowEnd :one
 -- The end of the latest scheduled window of a kind and length for an account.
@@ -224,22 +135,6 @@ WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_
   AND EXTRACT(EPOCH FROM window_end - window_start)::bigint = @length_seconds::bigint
 ORDER BY window_end DESC
 LIMIT 1;
-
--- name: OpenDiscrepanciesInStatement :many
--- Open discrepancies of the given types about orders a statement lists (by
--- order number, or by the provider's id on lines without one) that nothing
--- found again since a run started, a page at a time by id.
-SELECT d.* FROM discrepancies d
-JOIN orders o ON o.id = d.order_id
-WHERE d.status = 'open' AND d.provider_account_id = @provider_account_id
-  AND d.type = ANY(@types::text[])
-  AND d.last_seen_at < @started_at
-  AND d.id > @after_id
-  AND EXISTS (SELECT 1 FROM statement_orders s WHERE s.statement_id = @statement_id
-              AND (s.key = o.provider_order_no
-                   OR (s.order_no = '' AND s.provider_order_id <> '' AND s.provider_order_id = o.provider_order_id)))
-ORDER BY d.id
-LIMIT 500;
 
 -- name: RunsWithin :many
 -- A merchant's completed runs whose window lies within [from_time, to_time).
@@ -271,3 +166,38 @@ LIMIT 100;
 -- Where a run is: its status, phase and orders handled so far.
 SELECT status, COALESCE(checkpoint->>'phase', '')::text AS phase, COALESCE((checkpoint->>'done')::bigint, 0)::bigint AS done, error
 FROM recon_runs WHERE id = $1;
+
+-- name: StatementOrdersPage :many
+-- A page of a statement's orders (its lines summed per order), by key.
+SELECT * FROM statement_orders
+WHERE statement_id = @statement_id AND key > @after_key
+ORDER BY key
+LIMIT @row_limit;
+
+-- name: StatementLacks :many
+-- Of a page of order numbers, all in (after_key, last_key], those that no
+-- order of a statement has as its key: settled orders the statement does not
+-- list. The statement's keys in the range are read in key order, one index
+-- range, rather than looked up one by one.
+SELECT n::text AS order_no FROM unnest(@order_nos::text[]) AS n
+EXCEPT
+SELECT key FROM statement_orders WHERE statement_id = @statement_id AND key > @after_key AND key <= @last_key;
+
+-- name: StatementListsKeys :many
+-- Which of the given keys a statement lists.
+SELECT key FROM statement_orders WHERE statement_id = @statement_id AND key = ANY(@keys::text[]);
+
+-- name: StatementListsProviderIDs :many
+-- Which of the given provider ids a statement lists on lines without an order
+-- number.
+SELECT DISTINCT provider_order_id FROM statement_orders
+WHERE statement_id = @statement_id AND order_no = '' AND provider_order_id <> ''
+  AND provider_order_id = ANY(@provider_order_ids::text[]);
+
+-- name: TryAdvisoryLock :one
+-- The lock a run's executor holds on its run (key: 0x7ec0 << 48 | run id), so
+-- that a rescued duplicate of its job does not execute it at the same time.
+SELECT pg_try_advisory_lock(@key::bigint)::boolean AS acquired;
+
+-- name: AdvisoryUnlock :one
+SELECT pg_advisory_unlock(@key::bigint)::boolean AS released;
