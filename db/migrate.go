@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tallyhq/tally/ledger"
 	"io/fs"
 	"log/slog"
 
@@ -68,7 +69,7 @@ func withMigrationLock(ctx context.Context, pool *pgxpool.Pool, logger *slog.Log
 
 // MigrateUp applies every pending migration: River's queue schema first (our
 // tables may reference it), then tally's own, then it seeds the currencies table
-// with every ISO 4217 currency the table lacks (see CurrencySeed). It holds a
+// with every ISO 4217 currency the table lacks (see ledger.CurrencySeed). It holds a
 // session advisory lock around all of it, so two migrate commands at once are
 // safe (the second waits, then finds nothing to do); still, run it from one
 // deploy step, not from every replica at start-up.
@@ -100,7 +101,7 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) err
 	for _, r := range results {
 		logger.Info("applied tally migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	n, err := seedCurrencies(ctx, pool)
+	n, err := ledger.SeedCurrencies(ctx, pool)
 	if err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func SchemaHash() (string, error) {
 		fmt.Fprintf(h, "river\x00%d\x00%s\x00", m.Version, m.Name)
 		h.Write([]byte(m.SQLUp))
 	}
-	hashSeed(h)
+	ledger.HashSeed(h)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"github.com/tallyhq/tally/ledger"
 	"io"
 	"log/slog"
 	"testing"
@@ -105,7 +106,7 @@ func TestCurrencySeed(t *testing.T) {
 		return s
 	}
 	seeded := count()
-	if want := len(db.CurrencySeed()) + 5; seeded != want {
+	if want := len(ledger.CurrencySeed()) + 5; seeded != want {
 		t.Fatalf("%d currencies after migrate, want %d (ISO and 5 crypto)", seeded, want)
 	}
 	if _, err := pool.Exec(ctx, `DELETE FROM currencies WHERE code IN ('INR', 'NGN')`); err != nil {

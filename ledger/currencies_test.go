@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/ledger"
 )
 
@@ -17,7 +16,7 @@ import (
 var cryptoAtEight = []string{"BNB", "BTC", "ETH", "TRX", "USDT"}
 
 // The registry and the currencies table agree, and a migrated database holds
-// every ISO 4217 currency with its minor units (db.CurrencySeed, from
+// every ISO 4217 currency with its minor units (ledger.CurrencySeed, from
 // bojanz/currency) and the crypto assets at scale 8.
 func TestCurrenciesMatchDatabase(t *testing.T) {
 	t.Parallel()
@@ -53,7 +52,7 @@ func TestCurrenciesMatchDatabase(t *testing.T) {
 	for _, c := range got {
 		byCode[c.Code] = c
 	}
-	seed := db.CurrencySeed()
+	seed := ledger.CurrencySeed()
 	if len(seed) < 150 {
 		t.Fatalf("the ISO seed has %d currencies", len(seed))
 	}

@@ -924,7 +924,7 @@ type SeedCurrenciesParams struct {
 	Kinds  []string
 }
 
-// Adds the currencies the table lacks (db.MigrateUp, db.CurrencySeed); a currency that
+// Adds the currencies the table lacks (db.MigrateUp, ledger.CurrencySeed); a currency that
 // exists keeps its scale and kind.
 func (q *Queries) SeedCurrencies(ctx context.Context, arg SeedCurrenciesParams) (int64, error) {
 	result, err := q.db.Exec(ctx, seedCurrencies, arg.Codes, arg.Scales, arg.Kinds)

@@ -34,7 +34,7 @@ SELECT code, scale, kind, false AS inserted FROM currencies WHERE code = sqlc.ar
 LIMIT 1;
 
 -- name: SeedCurrencies :execrows
--- Adds the currencies the table lacks (db.MigrateUp, db.CurrencySeed); a currency that
+-- Adds the currencies the table lacks (db.MigrateUp, ledger.CurrencySeed); a currency that
 -- exists keeps its scale and kind.
 INSERT INTO currencies (code, scale, kind)
 SELECT unnest(sqlc.arg(codes)::text[]), unnest(sqlc.arg(scales)::smallint[]), unnest(sqlc.arg(kinds)::text[])
