@@ -21,24 +21,6 @@ type Merchant struct {
 	CreatedAt time.Time
 }
 
-// EnsureMerchant returns the merchant with code, creating it (with name) when
-// there is none. Concurrent calls return the same merchant.
-func (l *Ledger) EnsureMerchant(ctx context.Context, code, name string) (Merchant, error) {
-	q := ledgerdb.New(l.pool)
-	for attempt := 0; attempt < 3; attempt++ {
-		m, err := q.EnsureMerchant(ctx, ledgerdb.EnsureMerchantParams{Code: code, Name: name})
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Inserted concurrently by a transaction that our snapshot missed.
-			continue
-		}
-		if err != nil {
-			return Merchant{}, fmt.Errorf("ensure merchant %s: %w", code, err)
-		}
-		return Merchant{ID: m.ID, Code: m.Code, Name: m.Name, CreatedAt: m.CreatedAt}, nil
-	}
-	return Merchant{}, fmt.Errorf("ensure merchant %s: not found after insert", code)
-}
-
 // MerchantByCode returns the merchant with code, or ErrNotFound.
 func (l *Ledger) MerchantByCode(ctx context.Context, code string) (Merchant, error) {
 	m, err := ledgerdb.New(l.pool).GetMerchantByCode(ctx, code)

@@ -37,7 +37,7 @@ func TestCheckMerchantScope(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			a := newEnv(t)
-			bm, err := a.l.EnsureMerchant(a.ctx, "m2", "Merchant Two")
+			bm, err := ensureMerchant(a.ctx, a.pool, "m2", "Merchant Two")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestCheckMerchantScope(t *testing.T) {
 func TestCheckMerchantEntryAcrossMerchants(t *testing.T) {
 	t.Parallel()
 	a := newEnv(t)
-	bm, err := a.l.EnsureMerchant(a.ctx, "m2", "Merchant Two")
+	bm, err := ensureMerchant(a.ctx, a.pool, "m2", "Merchant Two")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/secrets"
 )
 
 // env is one test's ledger on its own database, with one merchant.
@@ -28,7 +31,7 @@ func newEnv(t testing.TB) *env {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	l := ledger.New(pool)
-	m, err := l.EnsureMerchant(ctx, "m1", "Merchant One")
+	m, err := ensureMerchant(ctx, pool, "m1", "Merchant One")
 	if err != nil {
 		t.Fatalf("ensure merchant: %v", err)
 	}
@@ -51,7 +54,7 @@ func newEnvPool(t testing.TB, maxConns int32) *env {
 	}
 	t.Cleanup(pool.Close)
 	l := ledger.New(pool)
-	m, err := l.EnsureMerchant(ctx, "m1", "Merchant One")
+	m, err := ensureMerchant(ctx, pool, "m1", "Merchant One")
 	if err != nil {
 		t.Fatalf("ensure merchant: %v", err)
 	}
@@ -171,3 +174,13 @@ var (
 	susp   = ledger.SuspenseAccount("USDT")
 	openUS = ledger.OpeningAccount("USDT")
 )
+
+// ensureMerchant is a tenant for the ledger's tests, written by package
+// merchants, the merchants table's one owner.
+func ensureMerchant(ctx context.Context, pool *pgxpool.Pool, code, name string) (merchants.Merchant, error) {
+	box, err := secrets.New(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		return merchants.Merchant{}, err
+	}
+	return merchants.New(pool, box).EnsureMerchant(ctx, code, name)
+}

@@ -77,7 +77,7 @@ func TestIdempotentContent(t *testing.T) {
 		}
 	}
 	// Keys are per merchant: another merchant may use the same key.
-	other, err := e.l.EnsureMerchant(e.ctx, "m2", "Other")
+	other, err := ensureMerchant(e.ctx, e.pool, "m2", "Other")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -253,7 +253,7 @@ func TestHoldRefusals(t *testing.T) {
 			return err
 		}, ledger.ErrNotFound},
 		{"hold of another merchant", 0, nil, func(e *env, h ledger.Transfer) error {
-			other, err := e.l.EnsureMerchant(e.ctx, "m2", "Other")
+			other, err := ensureMerchant(e.ctx, e.pool, "m2", "Other")
 			if err != nil {
 				return err
 			}

@@ -230,6 +230,25 @@ func (s *Service) CreateMerchant(ctx context.Context, code, name, webhookURL str
 	return merchantFrom(row), secret, nil
 }
 
+// EnsureMerchant returns the merchant with code, creating it (with name and
+// no webhook URL) when there is none: for tools and tests that need a tenant
+// (tally bench ledger). Concurrent calls return the same merchant.
+func (s *Service) EnsureMerchant(ctx context.Context, code, name string) (Merchant, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		if m, err := s.Merchant(ctx, code); err == nil {
+			return m, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return Merchant{}, err
+		}
+		m, _, err := s.CreateMerchant(ctx, code, name, "")
+		if errors.Is(err, ErrExists) {
+			continue // created concurrently: read it
+		}
+		return m, err
+	}
+	return Merchant{}, fmt.Errorf("ensure merchant %q: not found after insert", code)
+}
+
 // Merchant returns the merchant with code.
 func (s *Service) Merchant(ctx context.Context, code string) (Merchant, error) {
 	row, err := s.q.MerchantByCode(ctx, code)

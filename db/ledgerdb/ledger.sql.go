@@ -138,46 +138,6 @@ func (q *Queries) EnsureAccount(ctx context.Context, arg EnsureAccountParams) (E
 	return i, err
 }
 
-const ensureMerchant = `-- name: EnsureMerchant :one
-
-WITH ins AS (
-    INSERT INTO merchants (code, name) VALUES ($1, $2)
-    ON CONFLICT (code) DO NOTHING
-    RETURNING id, code, name, created_at
-)
-SELECT id, code, name, created_at FROM ins
-UNION ALL
-SELECT id, code, name, created_at FROM merchants WHERE code = $1
-LIMIT 1
-`
-
-type EnsureMerchantParams struct {
-	Code string
-	Name string
-}
-
-type EnsureMerchantRow struct {
-	ID        int64
-	Code      string
-	Name      string
-	CreatedAt time.Time
-}
-
-// Queries of package ledger. Writes go through the plpgsql functions of migrations
-// 00002_ledger.sql and 00003_ledger_tx.sql, one statement (one round trip) per
-// transfer or batch.
-func (q *Queries) EnsureMerchant(ctx context.Context, arg EnsureMerchantParams) (EnsureMerchantRow, error) {
-	row := q.db.QueryRow(ctx, ensureMerchant, arg.Code, arg.Name)
-	var i EnsureMerchantRow
-	err := row.Scan(
-		&i.ID,
-		&i.Code,
-		&i.Name,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
 const getAccount = `-- name: GetAccount :one
 SELECT id, merchant_id, code, type, normal_side, currency, allow_negative, slots, created_at FROM accounts WHERE merchant_id = $1 AND code = $2
 `
@@ -461,9 +421,13 @@ func (q *Queries) ListBalances(ctx context.Context, merchantID int64) ([]ListBal
 }
 
 const listCurrencies = `-- name: ListCurrencies :many
+
 SELECT code, scale, kind FROM currencies ORDER BY code
 `
 
+// Queries of package ledger. Writes go through the plpgsql functions of migrations
+// 00002_ledger.sql and 00003_ledger_tx.sql, one statement (one round trip) per
+// transfer or batch.
 func (q *Queries) ListCurrencies(ctx context.Context) ([]Currency, error) {
 	rows, err := q.db.Query(ctx, listCurrencies)
 	if err != nil {

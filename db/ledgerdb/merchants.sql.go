@@ -9,30 +9,6 @@ import (
 	"context"
 )
 
-const createMerchant = `-- name: CreateMerchant :one
-INSERT INTO merchants (code, name) VALUES ($1, $2)
-RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed
-`
-
-type CreateMerchantParams struct {
-	Code string
-	Name string
-}
-
-func (q *Queries) CreateMerchant(ctx context.Context, arg CreateMerchantParams) (Merchant, error) {
-	row := q.db.QueryRow(ctx, createMerchant, arg.Code, arg.Name)
-	var i Merchant
-	err := row.Scan(
-		&i.ID,
-		&i.Code,
-		&i.Name,
-		&i.CreatedAt,
-		&i.WebhookUrl,
-		&i.WebhookSecretSealed,
-	)
-	return i, err
-}
-
 const getMerchantByCode = `-- name: GetMerchantByCode :one
 SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants WHERE code = $1
 `
@@ -49,35 +25,4 @@ func (q *Queries) GetMerchantByCode(ctx context.Context, code string) (Merchant,
 		&i.WebhookSecretSealed,
 	)
 	return i, err
-}
-
-const listMerchants = `-- name: ListMerchants :many
-SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants ORDER BY id
-`
-
-func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
-	rows, err := q.db.Query(ctx, listMerchants)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Merchant
-	for rows.Next() {
-		var i Merchant
-		if err := rows.Scan(
-			&i.ID,
-			&i.Code,
-			&i.Name,
-			&i.CreatedAt,
-			&i.WebhookUrl,
-			&i.WebhookSecretSealed,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

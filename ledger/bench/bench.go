@@ -7,6 +7,7 @@ package bench
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ import (
 
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/secrets"
 )
 
 // Config says what to run. Zero fields take the defaults of DefaultConfig.
@@ -109,7 +112,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 		return nil, err
 	}
 	l := ledger.New(pool, ledger.WithLogger(cfg.Log))
-	s, err := setup(ctx, l, cfg)
+	s, err := setup(ctx, pool, l, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bench setup: %w", err)
 	}
@@ -227,8 +230,18 @@ type state struct {
 	seq         atomic.Int64 // the last key number used
 }
 
-func setup(ctx context.Context, l *ledger.Ledger, cfg Config) (*state, error) {
-	m, err := l.EnsureMerchant(ctx, "bench", "Benchmark merchant")
+func setup(ctx context.Context, pool *pgxpool.Pool, l *ledger.Ledger, cfg Config) (*state, error) {
+	// The merchant is package merchants' to write; its webhook secret is
+	// sealed with a key of the run's own.
+	key := make([]byte, 32)
+	if _, err := crand.Read(key); err != nil {
+		return nil, err
+	}
+	box, err := secrets.New(key)
+	if err != nil {
+		return nil, err
+	}
+	m, err := merchants.New(pool, box).EnsureMerchant(ctx, "bench", "Benchmark merchant")
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,6 @@
 -- 00002_ledger.sql and 00003_ledger_tx.sql, one statement (one round trip) per
 -- transfer or batch.
 
--- name: EnsureMerchant :one
-WITH ins AS (
-    INSERT INTO merchants (code, name) VALUES (sqlc.arg(code), sqlc.arg(name))
-    ON CONFLICT (code) DO NOTHING
-    RETURNING id, code, name, created_at
-)
-SELECT id, code, name, created_at FROM ins
-UNION ALL
-SELECT id, code, name, created_at FROM merchants WHERE code = sqlc.arg(code)
-LIMIT 1;
-
 -- name: ListCurrencies :many
 SELECT code, scale, kind FROM currencies ORDER BY code;
 
