@@ -39,26 +39,21 @@ type EventResult struct {
 
 // ApplyCallbackTx applies a verified callback's event in the caller's
 // transaction tx: it finds and locks the order the event is about, or records
-// one tally did not know (lockForEvent); refuses an event whose references
-// name two orders (a reference_conflict discrepancy, Conflict); and runs the
-// state machine, posting the ledger transfers and queueing the merchant's
-// webhooks with the writes.
+// one tally did not know (lockForEvent); and runs the state machine, which
+// refuses an event whose references name two orders (a reference_conflict
+// discrepancy, Conflict), posting the ledger transfers and queueing the
+// merchant's webhooks with the writes.
 func (s *Service) ApplyCallbackTx(ctx context.Context, tx pgx.Tx, cb CallbackEvent) (EventResult, error) {
 	acct, ev, ref := cb.Account, cb.Event, cb.ref()
 	row, found, err := s.lockForEvent(ctx, tx, acct, ev, ref)
 	if err != nil || !found {
 		return EventResult{}, err
 	}
-	if clash, err := s.referenceClash(ctx, tx, acct, ev, row); err != nil {
+	f := s.facts(ctx, tx, acct, row, ev, "callback", ref)
+	if f.IDOwner, err = s.providerIDOwner(ctx, tx, acct, ev, row); err != nil {
 		return EventResult{}, err
-	} else if clash != "" {
-		a := &applier{s: s, tx: tx, q: s.q.WithTx(tx), acct: acct, row: row, ev: ev, src: "callback", ref: ref}
-		if err := a.referenceConflictWith(ctx, clash); err != nil {
-			return EventResult{}, err
-		}
-		return EventResult{OrderID: row.ID, Outcome: Conflict}, nil
 	}
-	row, out, err := s.applyTx(ctx, tx, acct, row, ev, "callback", ref)
+	row, out, err := s.execute(ctx, tx, f, row)
 	if err != nil {
 		return EventResult{}, err
 	}
@@ -145,17 +140,15 @@ func (s *Service) lockForEvent(ctx context.Context, tx pgx.Tx, acct merchants.Pr
 	return row, true, nil
 }
 
-// referenceClash says why an event's references name another order than
-// row, the one it was found by: its order number is not row's (row was found
-// by the provider's id), or its provider order id belongs to another order.
-// It is "" when they agree.
-func (s *Service) referenceClash(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, row ordersdb.Order) (string, error) {
-	if ev.OrderNo != "" && row.ProviderOrderNo != ev.OrderNo {
-		return fmt.Sprintf("the provider's event names order %s, its provider order id %s names order %s: nothing applied",
-			ev.OrderNo, ev.ProviderOrderID, row.ProviderOrderNo), nil
-	}
-	if ev.ProviderOrderID == "" || row.ProviderOrderID != "" {
-		return "", nil // a provider id that differs from row's is the applier's to refuse
+// providerIDOwner is the provider order number of another order than row
+// that already carries the event's provider order id, for the machine to
+// refuse (Facts.IDOwner); "" when none does, or when it need not be asked:
+// the event states no provider id, row has one already (the machine compares
+// them), or the event's order number is not row's (row was found by the
+// provider's id: the machine refuses it as it is).
+func (s *Service) providerIDOwner(ctx context.Context, tx pgx.Tx, acct merchants.ProviderAccount, ev providers.Event, row ordersdb.Order) (string, error) {
+	if ev.ProviderOrderID == "" || row.ProviderOrderID != "" || (ev.OrderNo != "" && row.ProviderOrderNo != ev.OrderNo) {
+		return "", nil
 	}
 	other, err := s.q.WithTx(tx).OrderIDByProviderID(ctx, ordersdb.OrderIDByProviderIDParams{ProviderAccountID: acct.ID, ProviderOrderID: ev.ProviderOrderID})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -167,8 +160,7 @@ func (s *Service) referenceClash(ctx context.Context, tx pgx.Tx, acct merchants.
 	if other.ID == row.ID {
 		return "", nil
 	}
-	return fmt.Sprintf("the provider's event names order %s, its provider order id %s belongs to order %s: nothing applied",
-		ev.OrderNo, ev.ProviderOrderID, other.ProviderOrderNo), nil
+	return other.ProviderOrderNo, nil
 }
 
 func (s *Service) findForUpdate(ctx context.Context, q *ordersdb.Queries, acctID int64, ev providers.Event) (ordersdb.Order, error) {

@@ -3,7 +3,7 @@ package orders
 import (
 	"cmp"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -22,8 +22,9 @@ import (
 // locked once per group, for the batch and the commit only. Under load a
 // callback costs a fraction of a transaction; alone, it is a group of one.
 //
-// What a group cannot defer (a payout's hold, a discrepancy, a reversal, an
-// order tally must first create or find by another identifier, a hint) is
+// What a group cannot defer (a decision that is not Deferrable: a payout's
+// hold, a discrepancy, a reversal; an order tally must first create or find
+// by another identifier, one whose provider id names another order, a hint) is
 // left to the caller, which applies it alone (ApplyCallbackTx) in a
 // transaction of its own after the group committed; so are the later
 // callbacks of the same order in the group, to keep their order. A group
@@ -123,25 +124,28 @@ func (g *Group) Apply(ctx context.Context, cbs []CallbackEvent) ([]GroupResult, 
 			}
 			continue
 		}
-		a := &applier{s: s, tx: tx, q: q, acct: cb.Account, row: *row, ev: cb.Event, src: "callback", ref: cb.ref(), group: &groupWrites{}}
-		if adapter, _, err := s.merchants.AdapterFor(cb.Account); err == nil {
-			a.caps = adapter.Capabilities()
-		}
-		out, err := a.apply(ctx)
-		if err != nil {
-			if !errors.Is(err, errOwnTransaction) {
+		f := s.facts(ctx, tx, cb.Account, *row, cb.Event, "callback", cb.ref())
+		d, err := Decide(f)
+		if err != nil || !d.Deferrable() {
+			if err != nil {
 				s.opts.Logger.Debug("callback left to its own transaction", "callback_id", cb.ID, "order_id", row.ID, "error", err)
 			}
 			alone[row.ID] = true
 			continue
 		}
-		if a.group.update != nil {
-			// Only what a write stores: identifiers a record-only application
-			// learnt stay unwritten, as they do when it is applied alone.
-			*row = a.row
+		if err := w.add(row, d); err != nil {
+			s.opts.Logger.Debug("callback left to its own transaction", "callback_id", cb.ID, "order_id", row.ID, "error", err)
+			alone[row.ID] = true
+			continue
 		}
-		w.add(row, a.group)
-		results[i] = GroupResult{Applied: true, OrderID: row.ID, Outcome: out}
+		if d.Save {
+			// Later callbacks of the order in this group see its new state. Only
+			// what a write stores: identifiers a record-only decision learnt stay
+			// unwritten, as they do when it is applied alone.
+			setState(row, w.updates[row.ID])
+			row.UpdatedAt = s.opts.Now()
+		}
+		results[i] = GroupResult{Applied: true, OrderID: row.ID, Outcome: d.Outcome}
 	}
 	if err := w.write(ctx, s, tx, q); err != nil {
 		return nil, err
@@ -164,22 +168,51 @@ func (g *Group) Post(ctx context.Context) error {
 	return nil
 }
 
-// groupFlush collects the deferred writes of a group's applications.
+// groupFlush collects the deferred writes of a group's decisions.
 type groupFlush struct {
 	updates   map[int64]ordersdb.UpdateOrderStateParams // each order's last state, by id
 	events    []deferredEvent
 	transfers []ledger.TransferRequest
 }
 
-func (w *groupFlush) add(row *ordersdb.Order, g *groupWrites) {
-	if g.update != nil {
+// deferredEvent is an order event of a group application; notify says whether
+// the merchant is told of it.
+type deferredEvent struct {
+	params ordersdb.InsertOrderEventsParams
+	notify bool
+}
+
+// add defers a deferrable decision d about row (as locked, or as an earlier
+// decision of the group left it).
+func (w *groupFlush) add(row *ordersdb.Order, d Decision) error {
+	events := make([]deferredEvent, len(d.Events))
+	for i, e := range d.Events {
+		b, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("order event detail: %w", err)
+		}
+		events[i] = deferredEvent{notify: e.Notify, params: ordersdb.InsertOrderEventsParams{
+			OrderID: row.ID, MerchantID: row.MerchantID, Source: "callback", FromStatus: string(e.From), ToStatus: string(e.To), Detail: b}}
+	}
+	if d.Save {
 		if w.updates == nil {
 			w.updates = map[int64]ordersdb.UpdateOrderStateParams{}
 		}
-		w.updates[row.ID] = *g.update
+		w.updates[row.ID] = stateParams(d.Order, row.Parts)
 	}
-	w.events = append(w.events, g.events...)
-	w.transfers = append(w.transfers, g.transfers...)
+	w.events = append(w.events, events...)
+	for _, p := range d.Postings {
+		w.transfers = append(w.transfers, *p.Transfer)
+	}
+	return nil
+}
+
+// setState sets a row's state to what p writes.
+func setState(r *ordersdb.Order, p ordersdb.UpdateOrderStateParams) {
+	r.Status, r.StatusReason, r.ProviderOrderID = p.Status, p.StatusReason, p.ProviderOrderID
+	r.PaidAmount, r.CreditedAmount, r.Fee = p.PaidAmount, p.CreditedAmount, p.Fee
+	r.SettledCurrency, r.FxRate, r.TxHash = p.SettledCurrency, p.FxRate, p.TxHash
+	r.CreditedTo, r.Parts, r.FinalAt = p.CreditedTo, p.Parts, p.FinalAt
 }
 
 // write stores the group's writes but its ledger settlements (Post): orders,

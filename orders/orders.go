@@ -2,7 +2,9 @@
 // systems (create.go), submitted to providers and synced with their queries
 // (submit.go), moved through a state machine by every provider event and
 // posted to the ledger exactly once per event under package settle's rule
-// (apply.go), payout holds expired, and each order's timeline. It decides
+// (machine.go: Decide, a pure function of the order, the event and what it
+// needs to know; apply.go and group.go write its decisions), payout holds
+// expired, and each order's timeline. It decides
 // every posting of DESIGN.md's data flow (steps 1 to 6) and opens the
 // discrepancies the pipeline itself can see (amount mismatches, reversals,
 // unknown orders, conflicting duplicates). It owns the orders and

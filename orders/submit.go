@@ -31,9 +31,7 @@ const (
 )
 
 // unsure reports whether the provider may have an order tally has not seen it accept.
-func unsure(row ordersdb.Order) bool {
-	return Status(row.Status) == StatusCreated && (row.SubmitState == submitAmbiguous || row.SubmitState == submitUnresolved)
-}
+func unsure(row ordersdb.Order) bool { return inDoubt(Status(row.Status), row.SubmitState) }
 
 // TooEarlyError is what Sync returns for an unresolved submission the provider
 // does not (yet) know of while the grace period has not passed: a create that
