@@ -105,11 +105,8 @@ func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
 	}
 	t := *st
 	t.pool, t.ledger, t.disc = pool, ledger.New(pool, ledger.WithLogger(st.log)), discrepancies.New()
-	t.merchants = merchants.New(pool, st.box)
-	t.merchants.Validate = registry.Validate
-	t.merchants.Ledger = t.ledger
-	t.merchants.Egress = st.egress
-	t.merchants.Adapters = merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}
+	t.merchants = merchants.New(pool, st.box, merchants.Options{Validate: registry.Validate, Ledger: t.ledger, Egress: st.egress,
+		Adapters: merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}})
 	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log})
 	t.callbacks = callbacks.New(pool, t.orders, t.merchants, t.disc, nil, callbacks.Options{Logger: st.log})
 	t.webhooks = webhooks.New(pool, t.orders, t.merchants, webhooks.Options{Egress: st.egress, Logger: st.log})
@@ -174,11 +171,8 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 	}
 	policy := egress.New(egress.MustAllowList(allow...))
 	st.ledger, st.disc, st.box, st.egress = ledger.New(pool, ledger.WithLogger(log)), discrepancies.New(), box, policy
-	st.merchants = merchants.New(pool, box)
-	st.merchants.Validate = registry.Validate
-	st.merchants.Ledger = st.ledger
-	st.merchants.Egress = policy
-	st.merchants.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: log}
+	st.merchants = merchants.New(pool, box, merchants.Options{Validate: registry.Validate, Ledger: st.ledger, Egress: policy,
+		Adapters: merchants.AdapterOptions{PublicURL: publicURL, Logger: log}})
 	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log})
 	st.callbacks = callbacks.New(pool, st.orders, st.merchants, st.disc, nil, callbacks.Options{Logger: log})
 	st.webhooks = webhooks.New(pool, st.orders, st.merchants, webhooks.Options{Egress: policy, Logger: log})

@@ -111,11 +111,8 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	// operator allows with --egress-allow).
 	policy := egress.New(egress.MustAllowList(sbxLn.Addr().String(), st.hooks.host).Join(opts.EgressAllow))
 	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
-	st.merch = merchants.New(st.pool, box)
-	st.merch.Validate = registry.Validate
-	st.merch.Ledger = st.ledger
-	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
-	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
+	st.merch = merchants.New(st.pool, box, merchants.Options{Validate: registry.Validate, Ledger: st.ledger, Egress: policy, ProviderHosts: registry.Hosts,
+		Adapters: merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}})
 	st.disc = discrepancies.New()
 	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log})
 	st.callbacks = callbacks.New(st.pool, st.orders, st.merch, st.disc, nil, callbacks.Options{Logger: st.log})

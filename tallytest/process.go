@@ -58,13 +58,11 @@ func RunWorkerProcess() error {
 		return err
 	}
 	l := ledger.New(pool, ledger.WithLogger(logger))
-	ms := merchants.New(pool, box)
-	ms.Validate, ms.Ledger = registry.Validate, l
 	// A test's worker reaches the test's sandbox on loopback, which tally's
 	// egress policy otherwise refuses.
 	policy := egress.New(egress.MustAllowList("127.0.0.0/8"))
-	ms.Egress = policy
-	ms.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}
+	ms := merchants.New(pool, box, merchants.Options{Validate: registry.Validate, Ledger: l, Egress: policy,
+		Adapters: merchants.AdapterOptions{PublicURL: publicURL, Logger: logger, Timeout: 5 * time.Second}})
 	disc := discrepancies.New()
 	svc := orders.New(pool, l, ms, disc, nil, orders.Options{Logger: logger})
 	cbs := callbacks.New(pool, svc, ms, disc, nil, callbacks.Options{Logger: logger})

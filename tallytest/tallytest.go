@@ -96,7 +96,7 @@ type Options struct {
 	EgressAllow egress.AllowList
 	// ProviderHostAllow are the base URL hosts merchants may set through the
 	// API beyond the providers' documented hosts and the sandbox
-	// (merchants.Service.HostAllow, tally serve --provider-host-allow).
+	// (merchants.Options.HostAllow, tally serve --provider-host-allow).
 	ProviderHostAllow egress.AllowList
 	// EgressLookup resolves host names for the egress policy
 	// (egress.WithLookup); nil is the system resolver.
@@ -212,11 +212,6 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Egress = egress.New(egress.MustAllowList(sbxHost, hookHost).Join(opts.EgressAllow), egressOpts...)
 	e.Ledger = ledger.New(pool, ledger.WithLogger(opts.Logger))
-	e.Merchants = merchants.New(pool, box)
-	e.Merchants.Validate = registry.Validate
-	e.Merchants.Ledger = e.Ledger
-	e.Merchants.Egress, e.Merchants.ProviderHosts = e.Egress, registry.Hosts
-	e.Merchants.HostAllow = egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow)
 	e.Disc = discrepancies.New()
 	if opts.DepositLifetime == 0 {
 		opts.DepositLifetime = opts.ReconStaleAfter
@@ -224,8 +219,10 @@ func New(t testing.TB, opts Options) *Env {
 	if opts.ProviderTimeout == 0 {
 		opts.ProviderTimeout = 5 * time.Second
 	}
-	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
-		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
+	e.Merchants = merchants.New(pool, box, merchants.Options{Validate: registry.Validate, Ledger: e.Ledger, Egress: e.Egress, ProviderHosts: registry.Hosts,
+		HostAllow: egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow),
+		Adapters: merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
+			LegacyCallbackRoutes: opts.LegacyCallbackRoutes}})
 	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
 		UnresolvedGrace: opts.UnresolvedGrace})
 	e.Callbacks = callbacks.New(pool, e.Orders, e.Merchants, e.Disc, nil, callbacks.Options{Logger: opts.Logger, NoGroups: opts.NoCallbackGroups})

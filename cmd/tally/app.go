@@ -74,10 +74,6 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 		return nil, err
 	}
 	a := &app{pool: pool, ledger: ledger.New(pool, ledger.WithLogger(slog.Default())), disc: discrepancies.New()}
-	a.merchants = merchants.New(pool, box)
-	a.merchants.Validate = registry.Validate
-	a.merchants.Ledger = a.ledger
-	a.merchants.Egress, a.merchants.HostAllow, a.merchants.ProviderHosts = policy, hostAllow, registry.Hosts
 	o := appOptions{
 		adapters:  merchants.AdapterOptions{PublicURL: publicURL, Logger: slog.Default()},
 		orders:    orders.Options{Logger: slog.Default()},
@@ -87,7 +83,8 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 	for _, f := range tune {
 		f(&o)
 	}
-	a.merchants.Adapters = o.adapters
+	a.merchants = merchants.New(pool, box, merchants.Options{Validate: registry.Validate, Ledger: a.ledger, Egress: policy, HostAllow: hostAllow,
+		ProviderHosts: registry.Hosts, Adapters: o.adapters})
 	a.orders = orders.New(pool, a.ledger, a.merchants, a.disc, nil, o.orders)
 	a.callbacks = callbacks.New(pool, a.orders, a.merchants, a.disc, nil, o.callbacks)
 	a.webhooks = webhooks.New(pool, a.orders, a.merchants, o.webhooks)

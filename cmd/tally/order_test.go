@@ -46,9 +46,7 @@ func TestOrderTimelineShowsStaffEntries(t *testing.T) {
 	}
 	ctx := context.Background()
 	l := ledger.New(pool)
-	svc := merchants.New(pool, box)
-	svc.Ledger = l
-	svc.Adapters = merchants.AdapterOptions{PublicURL: "https://tally.example"}
+	svc := merchants.New(pool, box, merchants.Options{Ledger: l, Adapters: merchants.AdapterOptions{PublicURL: "https://tally.example"}})
 	m, err := svc.Merchant(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
