@@ -18,8 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -27,20 +25,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tallyhq/tally/callbacks"
-	"github.com/tallyhq/tally/db"
-	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/jobs"
-	"github.com/tallyhq/tally/ledger"
 	ledgerbench "github.com/tallyhq/tally/ledger/bench"
 	"github.com/tallyhq/tally/merchants"
-	"github.com/tallyhq/tally/orders"
-	"github.com/tallyhq/tally/providers/registry"
 	"github.com/tallyhq/tally/secrets"
-	"github.com/tallyhq/tally/webhooks"
 )
 
 // Provider account the benchmarks use: CXPay, whose callbacks are signed JSON
@@ -55,75 +45,51 @@ const (
 
 var benchAccountOptions = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": benchCurrency}
 
-// stack is the part of tally a benchmark runs on its scratch database: the
-// services `tally serve` builds (cmd/tally/app.go), with a throwaway secret key.
+// stack is the part of tally a benchmark runs on its scratch database: a
+// tally built as `tally serve` builds it (app.New), with a throwaway secret
+// key, and the merchant and provider account the benchmark uses.
 type stack struct {
-	pool      *pgxpool.Pool
-	ledger    *ledger.Ledger
-	merchants *merchants.Service
-	disc      *discrepancies.Store
-	orders    *orders.Service
-	callbacks *callbacks.Service
-	webhooks  *webhooks.Service
-	merchant  merchants.Merchant
-	account   merchants.ProviderAccount
-
-	url       string // the scratch database
-	box       *secrets.Box
-	publicURL string
-	egress    *egress.Policy
-	log       *slog.Logger
+	*app.App
+	merchant merchants.Merchant
+	account  merchants.ProviderAccount
+	// cfg is the App's config, for twin.
+	cfg app.Config
 }
 
-// services are the services the stack's workers call (jobs.New).
-func (st *stack) services() jobs.Services {
-	return jobs.Services{Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks}
-}
-
-// close stops the stack's callback loops (after the server and the workers
-// that use them) and closes its pool.
+// close closes the stack's tally: its runner, its callback loops (after the
+// server and the workers that use them) and its pool.
 func (st *stack) close() {
-	if st.callbacks != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = st.callbacks.Close(ctx)
-	}
-	st.pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = st.Close(ctx)
 }
 
-// twin builds the same services on a pool of their own, as a second process
-// (tally worker beside tally serve --workers=false) would have.
-func (st *stack) twin(ctx context.Context, poolSize int32) (*stack, error) {
-	cfg, err := pgxpool.ParseConfig(st.url)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MaxConns = poolSize
-	pool, err := db.ConnectConfig(ctx, cfg)
+// twin builds the same tally on a pool of its own with jobs options jo, as a
+// second process (tally worker beside tally serve --workers=false) would
+// have.
+func (st *stack) twin(ctx context.Context, poolSize int32, jo jobs.Options) (*stack, error) {
+	cfg := st.cfg
+	cfg.PoolSize, cfg.Jobs, cfg.Migrate = poolSize, jo, false
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := *st
-	t.pool, t.ledger, t.disc = pool, ledger.New(pool, ledger.WithLogger(st.log)), discrepancies.New()
-	t.merchants = merchants.New(pool, st.box)
-	t.merchants.Validate = registry.Validate
-	t.merchants.Ledger = t.ledger
-	t.merchants.Egress = st.egress
-	t.merchants.Adapters = merchants.AdapterOptions{PublicURL: st.publicURL, Logger: st.log}
-	t.orders = orders.New(pool, t.ledger, t.merchants, t.disc, nil, orders.Options{Logger: st.log})
-	t.callbacks = callbacks.New(pool, t.orders, t.merchants, t.disc, nil, callbacks.Options{Logger: st.log})
-	t.webhooks = webhooks.New(pool, t.orders, t.merchants, webhooks.Options{Egress: st.egress, Logger: st.log})
+	t.App, t.cfg = a, cfg
 	return &t, nil
 }
 
-// scratch creates and migrates the scratch database and builds the services on
-// a pool of poolSize connections. close closes the pool and, unless keep, drops
-// the database.
-func scratch(ctx context.Context, serverURL, database string, poolSize int32, keep bool, publicURL, webhookURL string, log *slog.Logger) (st *stack, closeFn func(), err error) {
+// scratch creates the scratch database and builds a tally on it from cfg
+// (pool size, public URL, logger, jobs, services): app.New migrates the
+// database, with a fresh secret key and an egress policy that allows the
+// webhook receiver. It creates the benchmark's merchant and provider account.
+// close closes the tally and, unless keep, drops the database.
+func scratch(ctx context.Context, serverURL, database string, keep bool, webhookURL string, cfg app.Config) (st *stack, closeFn func(), err error) {
 	u, err := ledgerbench.CreateDatabase(ctx, serverURL, database)
 	if err != nil {
 		return nil, nil, err
 	}
+	log := cfg.Logger
 	drop := func() {
 		if !keep {
 			ledgerbench.DropDatabase(context.WithoutCancel(ctx), serverURL, database, log)
@@ -134,26 +100,6 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 			drop()
 		}
 	}()
-	cfg, err := pgxpool.ParseConfig(u)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg.MaxConns = poolSize
-	pool, err := db.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	st = &stack{pool: pool, url: u, publicURL: publicURL, log: log}
-	s := st // st is nil when an error is returned
-	closeFn = func() { s.close(); drop() }
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	if err := db.MigrateUp(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		return nil, nil, fmt.Errorf("migrate %s: %w", database, err)
-	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, nil, err
@@ -172,20 +118,23 @@ func scratch(ctx context.Context, serverURL, database string, poolSize int32, ke
 		}
 		allow = append(allow, wu.Host)
 	}
-	policy := egress.New(egress.MustAllowList(allow...))
-	st.ledger, st.disc, st.box, st.egress = ledger.New(pool, ledger.WithLogger(log)), discrepancies.New(), box, policy
-	st.merchants = merchants.New(pool, box)
-	st.merchants.Validate = registry.Validate
-	st.merchants.Ledger = st.ledger
-	st.merchants.Egress = policy
-	st.merchants.Adapters = merchants.AdapterOptions{PublicURL: publicURL, Logger: log}
-	st.orders = orders.New(pool, st.ledger, st.merchants, st.disc, nil, orders.Options{Logger: log})
-	st.callbacks = callbacks.New(pool, st.orders, st.merchants, st.disc, nil, callbacks.Options{Logger: log})
-	st.webhooks = webhooks.New(pool, st.orders, st.merchants, webhooks.Options{Egress: policy, Logger: log})
-	if st.merchant, _, err = st.merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
+	cfg.DatabaseURL, cfg.Migrate, cfg.Box, cfg.Egress = u, true, box, egress.New(egress.MustAllowList(allow...))
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tally on %s: %w", database, err)
+	}
+	st = &stack{App: a, cfg: cfg}
+	s := st // st is nil when an error is returned
+	closeFn = func() { s.close(); drop() }
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if st.merchant, _, err = st.Merchants.CreateMerchant(ctx, benchMerchant, "Benchmark merchant", webhookURL); err != nil {
 		return nil, nil, err
 	}
-	st.account, err = st.merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{
+	st.account, err = st.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{
 		MerchantCode: benchMerchant, Name: benchAccount, Provider: benchProvider,
 		// Never called: the orders are already submitted and nothing polls them.
 		BaseURL:            "http://" + benchBaseHost + "/cxpay",

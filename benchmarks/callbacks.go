@@ -19,10 +19,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/providers/cxpay"
-	"github.com/tallyhq/tally/server"
 )
 
 // CallbacksConfig says what `tally bench callbacks` runs. Zero fields take the
@@ -204,7 +204,15 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
 
-	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.PoolSize, cfg.Keep, base, "http://"+hookLn.Addr().String()+"/hooks", cfg.Log)
+	// tally serve: the server's handler on a TCP listener with the same timeouts
+	// (cmd/tally/serve.go), the River workers in the same process. The schedule
+	// is off: its tasks only enqueue periodic work (polling open orders at a
+	// provider that does not exist here). Split, the API side only inserts
+	// jobs; the workers are another "process" (twin, below).
+	jopts := jobs.Options{Workers: !cfg.NoWorkers && !cfg.SplitWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers,
+		FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
+	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.Keep, "http://"+hookLn.Addr().String()+"/hooks",
+		app.Config{PoolSize: cfg.PoolSize, PublicURL: base, Logger: cfg.Log, Jobs: jopts})
 	if err != nil {
 		return res, fmt.Errorf("callbacks bench setup: %w", err)
 	}
@@ -219,7 +227,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		}
 	}
 	for _, a := range accounts {
-		if _, err := st.ledger.EnsureAccount(ctx, st.merchant.ID, a); err != nil {
+		if _, err := st.Ledger.EnsureAccount(ctx, st.merchant.ID, a); err != nil {
 			return res, err
 		}
 	}
@@ -228,41 +236,23 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		bodies[i] = callbackBody(i)
 	}
 
-	// tally serve: the server's handler on a TCP listener with the same timeouts
-	// (cmd/tally/serve.go), the River workers in the same process. The schedule
-	// is off: its tasks only enqueue periodic work (polling open orders at a
-	// provider that does not exist here).
-	jopts := jobs.Options{Workers: !cfg.NoWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers, FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
-	runner, err := jobs.New(st.pool, st.services(), jopts)
-	if err != nil {
-		return res, err
-	}
-	applier := st.callbacks // the service whose workers apply the callbacks
+	runner := st.Jobs
+	applier := st.Callbacks // the service whose workers apply the callbacks
 	if cfg.SplitWorkers && !cfg.NoWorkers {
-		// The API side only inserts jobs; the workers are another "process".
-		jopts.Workers = false
-		if _, err := jobs.New(st.pool, st.services(), jopts); err != nil {
-			return res, err
-		}
-		w, err := st.twin(ctx, cfg.PoolSize)
+		jopts.Workers = true
+		w, err := st.twin(ctx, cfg.PoolSize, jopts)
 		if err != nil {
 			return res, err
 		}
 		defer w.close()
 		for _, a := range accounts {
-			if _, err := w.ledger.EnsureAccount(ctx, w.merchant.ID, a); err != nil {
+			if _, err := w.Ledger.EnsureAccount(ctx, w.merchant.ID, a); err != nil {
 				return res, err
 			}
 		}
-		jopts.Workers = true
-		if runner, err = jobs.New(w.pool, w.services(), jopts); err != nil {
-			return res, err
-		}
-		applier = w.callbacks
+		runner, applier = w.Jobs, w.Callbacks
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks, Merchants: st.merchants, Ledger: st.ledger, Discrepancies: st.disc},
-		server.Options{Logger: cfg.Log})
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	hs := &http.Server{Handler: st.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	if err := runner.Start(ctx); err != nil {
 		return res, err
@@ -399,7 +389,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	res.AckP50, res.AckP99 = percentile(ackLat, 50), percentile(ackLat, 99)
 
 	// The backlog: callbacks stored but not processed yet.
-	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&res.Backlog); err != nil {
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&res.Backlog); err != nil {
 		return res, err
 	}
 	if !cfg.NoWorkers {
@@ -407,7 +397,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		left := res.Backlog
 		for left > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(50 * time.Millisecond)
-			if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&left); err != nil {
+			if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM callback_inbox WHERE processed_at IS NULL AND verdict <> 'rejected'`).Scan(&left); err != nil {
 				return res, err
 			}
 		}
@@ -417,7 +407,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 			fmt.Fprintf(out, "warning: %d callbacks still unprocessed %s after sending stopped\n", left, cfg.Drain)
 		}
 	}
-	if err := st.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state <> 'completed')
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state <> 'completed')
 		FROM river_job WHERE kind = 'notify_merchant'`).Scan(&res.WebhooksDone, &res.WebhooksWaiting); err != nil {
 		return res, err
 	}
@@ -428,7 +418,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	// Callback-to-ledger: the end of the job that posted each deposit (a job
 	// of many callbacks ends after the last of them).
 	if !cfg.NoWorkers {
-		posted, err := postedAt(ctx, st.pool)
+		posted, err := postedAt(ctx, st.Pool)
 		if err != nil {
 			return res, err
 		}
@@ -458,11 +448,11 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 			res.PostedPerSecond = float64(res.PostedInWindow) / res.Elapsed.Seconds()
 		}
 	}
-	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM orders o JOIN transfers t ON t.merchant_id = o.merchant_id AND t.idempotency_key = 'order:' || o.id || ':settle'
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM orders o JOIN transfers t ON t.merchant_id = o.merchant_id AND t.idempotency_key = 'order:' || o.id || ':settle'
 		WHERE o.status = 'succeeded'`).Scan(&res.Settled); err != nil {
 		return res, err
 	}
-	rep, err := ledger.Check(ctx, st.pool)
+	rep, err := ledger.Check(ctx, st.Pool)
 	if err != nil {
 		return res, err
 	}
@@ -570,7 +560,7 @@ func customerID(c int) string { return "cust" + strconv.Itoa(c) }
 // insertPendingDeposits inserts n deposits as submit_order leaves them after
 // CXPay accepted them (status pending, submit_state submitted), in one statement.
 func insertPendingDeposits(ctx context.Context, st *stack, n, customers int) error {
-	_, err := st.pool.Exec(ctx, `
+	_, err := st.Pool.Exec(ctx, `
 		INSERT INTO orders (merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id,
 		                    customer_id, amount, currency, pay_currency, status, submit_state, request, cashier_url)
 		SELECT $1, $2, 'deposit', 'api', 'm-' || (g - 1), 'cb-' || (g - 1), 'P' || (g - 1),
@@ -581,7 +571,7 @@ func insertPendingDeposits(ctx context.Context, st *stack, n, customers int) err
 	if err != nil {
 		return err
 	}
-	_, err = st.pool.Exec(ctx, `ANALYZE orders`)
+	_, err = st.Pool.Exec(ctx, `ANALYZE orders`)
 	return err
 }
 

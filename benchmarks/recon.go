@@ -18,6 +18,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon"
@@ -176,12 +177,13 @@ func reconOne(ctx context.Context, cfg ReconConfig, n int, prof *os.File) (Recon
 		}
 	}
 	// The server's connections are few: a run is one goroutine.
-	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, 8, cfg.Keep, "http://127.0.0.1:9", "", cfg.Log)
+	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.Keep, "",
+		app.Config{PoolSize: 8, PublicURL: "http://127.0.0.1:9", Logger: cfg.Log, Recon: recon.Options{PageSize: cfg.PageSize}})
 	if err != nil {
 		return res, err
 	}
 	defer closeStack()
-	svc := recon.New(st.pool, st.orders, st.merchants, st.ledger, st.disc, recon.Options{Logger: cfg.Log, PageSize: cfg.PageSize})
+	svc := st.Recon
 
 	spacing := reconSpacing(n)
 	reconSettled := func(i int) time.Time { return reconBase.Add(time.Duration(i) * spacing) }
@@ -191,7 +193,7 @@ func reconOne(ctx context.Context, cfg ReconConfig, n int, prof *os.File) (Recon
 	const chunk = 200_000
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(n, lo+chunk)
-		if _, err := st.pool.Exec(ctx, `
+		if _, err := st.Pool.Exec(ctx, `
 			INSERT INTO orders (merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id,
 			                    customer_id, amount, currency, pay_currency, status, paid_amount, credited_amount, fee, settled_currency,
 			                    credited_to, submit_state, request, created_at, updated_at, final_at)
@@ -208,7 +210,7 @@ func reconOne(ctx context.Context, cfg ReconConfig, n int, prof *os.File) (Recon
 		progress("create orders", int64(hi), int64(n))
 	}
 	// A table at rest, as autovacuum leaves one: statistics and a visibility map.
-	if _, err := st.pool.Exec(ctx, `VACUUM (ANALYZE) orders`); err != nil {
+	if _, err := st.Pool.Exec(ctx, `VACUUM (ANALYZE) orders`); err != nil {
 		return res, err
 	}
 	res.Setup = time.Since(t0)

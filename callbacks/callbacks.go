@@ -90,7 +90,8 @@ type Service struct {
 }
 
 // New returns a Service and starts its loops: intake's committers and, unless
-// Options.NoGroups, the group loops. Close stops them.
+// Options.NoGroups, the group loops. Close stops them. q queues the stored
+// callbacks' jobs (package jobs' Queue, built before the Service).
 func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, d *discrepancies.Store, q Queue, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -106,10 +107,6 @@ func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, d *discrep
 	}
 	return s
 }
-
-// SetQueue sets the queue after construction (the queue's workers need the
-// Service, and the Service needs the queue).
-func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 // Close stops taking callbacks in: Ingest and Process return ErrClosed from
 // then on. It waits until the callbacks already handed to its loops are

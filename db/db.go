@@ -1,5 +1,5 @@
 // Package db holds tally's PostgreSQL plumbing: the connection pool, the embedded
-// migrations (ours through goose, River's through rivermigrate) and, in its
+// migrations (ours through goose, River's through jobs/riverschema) and, in its
 // sub-packages, the sqlc output of queries/ and the test-database harness.
 package db
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tallyhq/tally/ledger"
 	"io/fs"
 	"log/slog"
 
@@ -16,8 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/tallyhq/tally/jobs/riverschema"
+	"github.com/tallyhq/tally/ledger"
 )
 
 //go:embed migrations/*.sql
@@ -78,15 +78,11 @@ func MigrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) err
 }
 
 func migrateUp(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	rm, err := riverMigrator(pool)
+	applied, err := riverschema.Up(ctx, pool)
 	if err != nil {
 		return err
 	}
-	res, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return fmt.Errorf("river migrations up: %w", err)
-	}
-	for _, v := range res.Versions {
+	for _, v := range applied {
 		logger.Info("applied river migration", "version", v.Version, "name", v.Name)
 	}
 	p, closeFn, err := gooseProvider(pool, logger)
@@ -147,12 +143,8 @@ func migrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, t
 	if v, err := p.GetDBVersion(ctx); err != nil || v != 0 {
 		return fmt.Errorf("river tables are removed only after every tally migration is rolled back (at version %d): %w", v, err)
 	}
-	rm, err := riverMigrator(pool)
-	if err != nil {
+	if err := riverschema.DownAll(ctx, pool); err != nil {
 		return err
-	}
-	if _, err := rm.Migrate(ctx, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: -1}); err != nil {
-		return fmt.Errorf("river migrations down: %w", err)
 	}
 	logger.Info("removed river tables")
 	return nil
@@ -161,20 +153,12 @@ func migrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, t
 // Status lists every known migration of River and tally and whether it is applied.
 func Status(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) ([]MigrationStatus, error) {
 	var out []MigrationStatus
-	rm, err := riverMigrator(pool)
+	river, err := riverschema.Status(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	applied := map[int]bool{}
-	existing, err := rm.ExistingVersions(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("river migration status: %w", err)
-	}
-	for _, m := range existing {
-		applied[m.Version] = true
-	}
-	for _, m := range rm.AllVersions() {
-		out = append(out, MigrationStatus{Component: "river", Version: int64(m.Version), Name: m.Name, Applied: applied[m.Version]})
+	for _, m := range river {
+		out = append(out, MigrationStatus{Component: "river", Version: int64(m.Version), Name: m.Name, Applied: m.Applied})
 	}
 	p, closeFn, err := gooseProvider(pool, logger)
 	if err != nil {
@@ -210,24 +194,11 @@ func SchemaHash() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash migrations: %w", err)
 	}
-	rm, err := rivermigrate.New(riverpgxv5.New(nil), nil)
-	if err != nil {
-		return "", fmt.Errorf("river migrator: %w", err)
-	}
-	for _, m := range rm.AllVersions() {
-		fmt.Fprintf(h, "river\x00%d\x00%s\x00", m.Version, m.Name)
-		h.Write([]byte(m.SQLUp))
+	if err := riverschema.Hash(h); err != nil {
+		return "", err
 	}
 	ledger.HashSeed(h)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-func riverMigrator(pool *pgxpool.Pool) (*rivermigrate.Migrator[pgx.Tx], error) {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return nil, fmt.Errorf("river migrator: %w", err)
-	}
-	return m, nil
 }
 
 func gooseProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func(), error) {

@@ -155,11 +155,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				From: start.Add(-time.Minute), To: dayEnd, Trigger: "demo"}
 		}
 		st.progress("reconciling " + acct.Name)
-		run, err := st.recon.Create(ctx, req)
+		run, err := st.tally.Recon.Create(ctx, req)
 		if err != nil {
 			return res, err
 		}
-		sum, err := st.recon.Execute(ctx, run.ID, nil)
+		sum, err := st.tally.Recon.Execute(ctx, run.ID, nil)
 		if err != nil {
 			return res, fmt.Errorf("reconcile %s: %w", acct.Name, err)
 		}
@@ -173,7 +173,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	rep, err := ledger.Check(ctx, st.pool)
+	rep, err := ledger.Check(ctx, st.tally.Pool)
 	if err != nil {
 		return res, err
 	}
@@ -194,7 +194,7 @@ func (st *stack) statement(ctx context.Context, provider string, from, to time.T
 	if err != nil {
 		return recon.Statement{}, err
 	}
-	res, err := st.recon.Import(ctx, st.merchant.ID, st.accounts[provider].Name, provider+"-statement.csv", bytes.NewReader(b), recon.ImportOptions{Actor: "demo"})
+	res, err := st.tally.Recon.Import(ctx, st.merchant.ID, st.accounts[provider].Name, provider+"-statement.csv", bytes.NewReader(b), recon.ImportOptions{Actor: "demo"})
 	if err != nil {
 		return recon.Statement{}, fmt.Errorf("import %s statement: %w", provider, err)
 	}
@@ -206,7 +206,7 @@ func (st *stack) reports(ctx context.Context, dir string, runs []recon.Summary) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	cur, err := st.ledger.CurrencyLookup(ctx)
+	cur, err := st.tally.Ledger.CurrencyLookup(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (st *stack) reports(ctx context.Context, dir string, runs []recon.Summary) 
 			files = append(files, p)
 		}
 	}
-	day, err := st.recon.Day(ctx, st.merchant.ID, time.Now().UTC())
+	day, err := st.tally.Recon.Day(ctx, st.merchant.ID, time.Now().UTC())
 	if err != nil {
 		return files, err
 	}
@@ -242,7 +242,7 @@ func (st *stack) print(ctx context.Context, w io.Writer, deposits, payouts []ord
 		for _, o := range list {
 			k := o.provider + "|" + string(o.order.Kind)
 			created[k]++
-			cur, err := st.orders.Get(ctx, st.merchant.ID, o.order.ID)
+			cur, err := st.tally.Orders.Get(ctx, st.merchant.ID, o.order.ID)
 			if err != nil {
 				continue
 			}
@@ -285,7 +285,7 @@ func (st *stack) print(ctx context.Context, w io.Writer, deposits, payouts []ord
 	_ = tw.Flush()
 
 	fmt.Fprintf(w, "\ndiscrepancies\n")
-	all, _ := st.disc.List(ctx, st.pool, discrepancies.Filter{MerchantID: st.merchant.ID, Limit: 1000})
+	all, _ := st.tally.Discrepancies.List(ctx, st.tally.Pool, discrepancies.Filter{MerchantID: st.merchant.ID, Limit: 1000})
 	byType := map[discrepancies.Type][2]int{}
 	for _, d := range all {
 		c := byType[d.Type]

@@ -71,7 +71,7 @@ func (st *stack) detect(ctx context.Context, injected []sim.Injection) ([]KindRe
 	}
 	ev := evidence{byAccount: map[string][]discrepancies.Discrepancy{}, drift: map[string]decimal.Decimal{}}
 	for _, p := range providersInOrder {
-		list, err := st.disc.List(ctx, st.pool, discrepancies.Filter{MerchantID: st.merchant.ID, ProviderAccountID: st.accounts[p].ID, Limit: 5000})
+		list, err := st.tally.Discrepancies.List(ctx, st.tally.Pool, discrepancies.Filter{MerchantID: st.merchant.ID, ProviderAccountID: st.accounts[p].ID, Limit: 5000})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -182,7 +182,7 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 		return ok, false, "an order unsubmitted or created twice", err
 	case string(sim.FaultOrderlessDeposit):
 		user := in.Detail[strings.LastIndex(in.Detail, " ")+1:]
-		list, err := st.orders.List(ctx, orders.ListFilter{MerchantID: st.merchant.ID, ProviderAccount: acct.Name, Limit: 500})
+		list, err := st.tally.Orders.List(ctx, orders.ListFilter{MerchantID: st.merchant.ID, ProviderAccount: acct.Name, Limit: 500})
 		if err != nil {
 			return false, false, "", err
 		}
@@ -196,7 +196,7 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 	if in.OrderNo == "" {
 		return false, false, "the injection names no order", nil
 	}
-	o, err := st.orders.ByProviderNo(ctx, acct.ID, in.OrderNo)
+	o, err := st.tally.Orders.ByProviderNo(ctx, acct.ID, in.OrderNo)
 	if err != nil {
 		return false, false, "tally has no such order", nil
 	}
@@ -235,7 +235,7 @@ func (st *stack) caught(ctx context.Context, in sim.Injection, ev evidence) (boo
 // rejectedSamples are when the rejected deliveries to an account that the
 // inbox kept as samples and whose raw request names orderNo arrived.
 func (st *stack) rejectedSamples(ctx context.Context, accountID int64, orderNo string) ([]time.Time, error) {
-	rows, err := st.pool.Query(ctx, `SELECT received_at, query, body FROM callback_inbox WHERE provider_account_id = $1 AND verdict = 'rejected'`, accountID)
+	rows, err := st.tally.Pool.Query(ctx, `SELECT received_at, query, body FROM callback_inbox WHERE provider_account_id = $1 AND verdict = 'rejected'`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("rejected callbacks of account %d: %w", accountID, err)
 	}
@@ -260,7 +260,7 @@ func (st *stack) rejectedSamples(ctx context.Context, accountID int64, orderNo s
 // paid, a succeeded payout debited its customer once with what was paid out,
 // a failed or expired order posted nothing. It returns why not ("" when so).
 func (st *stack) postedOnce(ctx context.Context, o orders.Order) (string, error) {
-	rows, err := st.pool.Query(ctx, `SELECT a.code, count(DISTINCT t.id)::int,
+	rows, err := st.tally.Pool.Query(ctx, `SELECT a.code, count(DISTINCT t.id)::int,
 		COALESCE(sum(CASE WHEN e.side = 'credit' THEN e.amount ELSE -e.amount END), 0)::text
 		FROM transfers t JOIN entries e ON e.transfer_id = t.id JOIN accounts a ON a.id = e.account_id
 		WHERE t.merchant_id = $1 AND t.reference = $2 AND e.phase = 'posted'
@@ -311,7 +311,7 @@ func (st *stack) postedOnce(ctx context.Context, o orders.Order) (string, error)
 // submittedOnce: no order of the provider is stuck unsubmitted and the provider
 // holds no order number twice.
 func (st *stack) submittedOnce(ctx context.Context, provider string) (bool, error) {
-	list, err := st.orders.List(ctx, orders.ListFilter{MerchantID: st.merchant.ID, ProviderAccount: st.accounts[provider].Name, Status: orders.StatusCreated, Limit: 10})
+	list, err := st.tally.Orders.List(ctx, orders.ListFilter{MerchantID: st.merchant.ID, ProviderAccount: st.accounts[provider].Name, Status: orders.StatusCreated, Limit: 10})
 	if err != nil {
 		return false, err
 	}

@@ -15,42 +15,28 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/shopspring/decimal"
 
-	"github.com/tallyhq/tally/callbacks"
-	"github.com/tallyhq/tally/db"
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/db/localpg"
-	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
-	"github.com/tallyhq/tally/orders"
-	"github.com/tallyhq/tally/providers/registry"
-	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/sandbox"
 	"github.com/tallyhq/tally/secrets"
-	"github.com/tallyhq/tally/server"
 	"github.com/tallyhq/tally/webhooks"
 )
 
 // stack is everything the demo runs: its own database, the sandbox and tally,
 // each on a real TCP port, as `tally sandbox` and `tally serve` run them.
 type stack struct {
-	opts      Options
-	log       *slog.Logger
-	dbURL     string
-	pool      *pgxpool.Pool
-	ledger    *ledger.Ledger
-	merch     *merchants.Service
-	disc      *discrepancies.Store
-	orders    *orders.Service
-	callbacks *callbacks.Service
-	webhooks  *webhooks.Service
-	recon     *recon.Service
-	runner    *jobs.Runner
+	opts  Options
+	log   *slog.Logger
+	dbURL string
+	// tally is the tally under demonstration, built as tally serve builds
+	// it (app.New): server, workers and schedule.
+	tally *app.App
 
 	sandbox    *sandbox.Sandbox
 	sandboxURL string
@@ -76,17 +62,6 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	if st.dbURL, err = localpg.RecreateDatabase(ctx, opts.DatabaseURL, opts.Database); err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(st.dbURL)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MaxConns = 40
-	if st.pool, err = db.ConnectConfig(ctx, cfg); err != nil {
-		return nil, err
-	}
-	if err := db.MigrateUp(ctx, st.pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		return nil, err
-	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	box, _ := secrets.New(key)
@@ -110,19 +85,10 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	// sandbox and the webhook receiver it runs on 127.0.0.1 (and whatever the
 	// operator allows with --egress-allow).
 	policy := egress.New(egress.MustAllowList(sbxLn.Addr().String(), st.hooks.host).Join(opts.EgressAllow))
-	st.ledger = ledger.New(st.pool, ledger.WithLogger(st.log))
-	st.merch = merchants.New(st.pool, box)
-	st.merch.Validate = registry.Validate
-	st.merch.Ledger = st.ledger
-	st.merch.Egress, st.merch.ProviderHosts = policy, registry.Hosts
-	st.merch.Adapters = merchants.AdapterOptions{PublicURL: st.tallyURL, Logger: st.log, Timeout: 3 * time.Second}
-	st.disc = discrepancies.New()
-	st.orders = orders.New(st.pool, st.ledger, st.merch, st.disc, nil, orders.Options{Logger: st.log})
-	st.callbacks = callbacks.New(st.pool, st.orders, st.merch, st.disc, nil, callbacks.Options{Logger: st.log})
-	st.webhooks = webhooks.New(st.pool, st.orders, st.merch, webhooks.Options{Egress: policy, Logger: st.log})
-	st.recon = recon.New(st.pool, st.orders, st.merch, st.ledger, st.disc, recon.Options{Logger: st.log})
-	if st.runner, err = jobs.New(st.pool, jobs.Services{Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks}, jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second,
-		SyncAge: time.Second, FetchPoll: 100 * time.Millisecond, Logger: st.log, Register: []func(*river.Workers){st.recon.Register}}); err != nil {
+	st.tally, err = app.New(ctx, app.Config{DatabaseURL: st.dbURL, PoolSize: 40, Migrate: true, Box: box, PublicURL: st.tallyURL, Egress: policy,
+		Logger: st.log, Adapters: merchants.AdapterOptions{Timeout: 3 * time.Second},
+		Jobs: jobs.Options{Workers: true, Schedule: true, SyncEvery: 2 * time.Second, SyncAge: time.Second, FetchPoll: 100 * time.Millisecond}})
+	if err != nil {
 		return nil, err
 	}
 	if err := st.setup(ctx); err != nil {
@@ -133,7 +99,7 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	ms := sandbox.DefaultMerchants()
 	for p := range ms {
 		for i := range ms[p] {
-			ms[p][i].NotifyURL = st.merch.NotifyURL(st.accounts[p])
+			ms[p][i].NotifyURL = st.tally.Merchants.NotifyURL(st.accounts[p])
 		}
 	}
 	if st.sandbox, err = sandbox.New(sandbox.Config{BaseURL: st.sandboxURL, Merchants: ms, Scale: opts.Scale, Seed: opts.Seed,
@@ -144,10 +110,8 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	if err := st.openings(ctx); err != nil {
 		return nil, err
 	}
-	srv := server.New(server.Deps{Pool: st.pool, Orders: st.orders, Callbacks: st.callbacks, Webhooks: st.webhooks, Merchants: st.merch, Ledger: st.ledger, Discrepancies: st.disc,
-		Recon: st.recon, River: st.runner.Client()}, server.Options{Logger: st.log})
-	st.serve(tallyLn, srv.Handler())
-	if err := st.runner.Start(ctx); err != nil {
+	st.serve(tallyLn, st.tally.Server.Handler())
+	if err := st.tally.Start(ctx); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -162,12 +126,12 @@ func (st *stack) serve(ln net.Listener, h http.Handler) {
 // setup creates the merchant, its API key and webhook, and the provider
 // accounts (whose callback keys the sandbox's merchants then post to).
 func (st *stack) setup(ctx context.Context) error {
-	m, secret, err := st.merch.CreateMerchant(ctx, "demo-broker", "Demo Broker Ltd", st.hooks.url)
+	m, secret, err := st.tally.Merchants.CreateMerchant(ctx, "demo-broker", "Demo Broker Ltd", st.hooks.url)
 	if err != nil {
 		return err
 	}
 	st.merchant, st.hooks.secret = m, secret
-	if st.apiKey, _, err = st.merch.CreateAPIKey(ctx, m.Code, "demo"); err != nil {
+	if st.apiKey, _, err = st.tally.Merchants.CreateAPIKey(ctx, m.Code, "demo"); err != nil {
 		return err
 	}
 	for _, p := range providersInOrder {
@@ -176,7 +140,7 @@ func (st *stack) setup(ctx context.Context) error {
 		if p == "cxpay" {
 			opts = map[string]string{"pay_code": "PIX", "payout_pay_code": "PIX", "currency": "BRL"}
 		}
-		acct, err := st.merch.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: p + "-main", Provider: p,
+		acct, err := st.tally.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: p + "-main", Provider: p,
 			BaseURL: st.sandboxURL + "/" + p, ProviderMerchantID: c.ID, Secret: c.Secret, Options: opts, Operator: true,
 			BalanceTolerance: decimal.RequireFromString("0.01"), DateTolerance: 5 * time.Second})
 		if err != nil {
@@ -200,12 +164,12 @@ func (st *stack) openings(ctx context.Context) error {
 		}
 		for cur, b := range sm.Balances {
 			total := b.Available.Add(b.Frozen)
-			if _, err := st.ledger.Currency(ctx, cur); errors.Is(err, ledger.ErrUnknownCurrency) || !total.IsPositive() {
+			if _, err := st.tally.Ledger.Currency(ctx, cur); errors.Is(err, ledger.ErrUnknownCurrency) || !total.IsPositive() {
 				continue
 			} else if err != nil {
 				return err
 			}
-			if _, err := st.ledger.Transfer(ctx, ledger.TransferRequest{Merchant: m.ID, Key: "opening:" + p + ":" + cur, Reference: "opening balance",
+			if _, err := st.tally.Ledger.Transfer(ctx, ledger.TransferRequest{Merchant: m.ID, Key: "opening:" + p + ":" + cur, Reference: "opening balance",
 				Entries: []ledger.Entry{
 					{Account: ledger.ProviderAccount(acct.Name, cur), Side: ledger.Debit, Amount: total},
 					{Account: ledger.OpeningAccount(cur), Side: ledger.Credit, Amount: total},
@@ -221,20 +185,19 @@ func (st *stack) openings(ctx context.Context) error {
 func (st *stack) down() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if st.runner != nil {
-		_ = st.runner.Stop(ctx)
+	// The jobs first (they call the sandbox and the webhook receiver), then
+	// the listeners, then the rest of tally (callbacks' loops, the pool).
+	if st.tally != nil {
+		_ = st.tally.Jobs.Stop(ctx)
 	}
 	for _, s := range st.servers {
 		_ = s.Shutdown(ctx)
 	}
-	if st.callbacks != nil {
-		_ = st.callbacks.Close(ctx)
+	if st.tally != nil {
+		_ = st.tally.Close(ctx)
 	}
 	if st.sandbox != nil {
 		st.sandbox.Close()
-	}
-	if st.pool != nil {
-		st.pool.Close()
 	}
 }
 

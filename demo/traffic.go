@@ -132,7 +132,7 @@ func (st *stack) payouts(ctx context.Context, rng *rand.Rand) ([]order, error) {
 		cur := map[string]string{"cpay": "USDT", "cxpay": "BRL", "usdtcnpay": "CNY"}[p]
 		for i := 0; i < 6 && len(reqs) < st.opts.Payouts*3; i++ {
 			cust := fmt.Sprintf("c-%s-%d", p, i)
-			b, err := st.ledger.Balance(ctx, st.merchant.ID, "liabilities:customer:"+cust+":"+cur)
+			b, err := st.tally.Ledger.Balance(ctx, st.merchant.ID, "liabilities:customer:"+cust+":"+cur)
 			if err != nil || !b.Available.IsPositive() {
 				continue
 			}
@@ -253,7 +253,7 @@ func (st *stack) extras(ctx context.Context) ([]sim.Injection, error) {
 	// paid order is unknown to tally.
 	c := sandbox.DefaultCredentials["cxpay"]
 	ad, err := cxpay.New(providers.Config{Account: "cxpay-main", BaseURL: st.sandboxURL + "/cxpay", MerchantID: c.ID, Secret: providers.Secret(c.Secret),
-		Options: map[string]string{"pay_code": "PIX", "currency": "BRL"}, NotifyURL: st.merch.NotifyURL(st.accounts["cxpay"]), HTTPClient: st.client})
+		Options: map[string]string{"pay_code": "PIX", "currency": "BRL"}, NotifyURL: st.tally.Merchants.NotifyURL(st.accounts["cxpay"]), HTTPClient: st.client})
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (st *stack) settle(ctx context.Context, what string, max time.Duration) err
 			}
 		}
 		var jobs int
-		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable')
+		_ = st.tally.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable')
 			AND kind IN ('submit_order','process_callback','notify_merchant')`).Scan(&jobs)
 		state := fmt.Sprintf("%d provider orders open, %d jobs", open, jobs)
 		if state != last {

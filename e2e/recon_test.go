@@ -378,22 +378,18 @@ func TestReconRunKilledMidRunResumes(t *testing.T) {
 
 func TestTwoSchedulersEnqueueEachWindowOnce(t *testing.T) {
 	t.Parallel()
-	task := jobs.Task{Name: "recon", Every: time.Second, Args: recon.ScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
+	task := jobs.Task{Name: "recon", Every: time.Second, Args: jobs.ReconScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
 	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, Tasks: []jobs.Task{task}}})
 	// A second node with its own scheduler and workers on the same database.
-	second, err := jobs.New(e.Pool, e.JobServices(), jobs.Options{Workers: true, Schedule: true, Tasks: []jobs.Task{task},
-		Register: e.JobOptions().Register, FetchPoll: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := e.Process(jobs.Options{Workers: true, Schedule: true, Tasks: []jobs.Task{task}, FetchPoll: 50 * time.Millisecond})
 	if err := second.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer second.Stop(context.Background())
+	defer second.Close(context.Background())
 	// Two nodes, two schedulers: whichever fires, a window is one job (unique
 	// per period) and one run (the runs' unique key), never two.
 	for i := 0; i < 3; i++ {
-		if err := jobs.Enqueue(context.Background(), second.Client(), task, time.Now()); err != nil {
+		if err := second.Jobs.Queue().EnqueueTask(context.Background(), task); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -469,7 +465,7 @@ func TestHoldExpiryThenLateSettlement(t *testing.T) {
 // deadline falls in, whichever window it was created in.
 func TestReconOverdueOrderFlaggedBySchedule(t *testing.T) {
 	t.Parallel()
-	task := jobs.Task{Name: "recon", Every: time.Second, Args: recon.ScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
+	task := jobs.Task{Name: "recon", Every: time.Second, Args: jobs.ReconScheduleArgs{RunKind: recon.KindOrders, Every: time.Second}}
 	e := tallytest.New(t, tallytest.Options{Jobs: jobs.Options{Schedule: true, Tasks: []jobs.Task{task}}})
 	ctx := context.Background()
 	o := brlDeposit(e, "s1", "5.00")
@@ -917,11 +913,9 @@ func TestReconJobRetriedByRiverResumes(t *testing.T) {
 	e.WaitIdle()
 	e.Control("cxpay", "POST", "/faults", map[string]any{"path": "/order/balance", "mode": "error_5xx"})
 	from, to := window(start)
-	run, err := e.Recon.Create(ctx, recon.Request{MerchantID: e.Merchant.ID, Kind: recon.KindFull, ProviderAccount: "cxpay-main", From: from, To: to, Trigger: "test"})
+	// The run and its recon_run job, as the API and the schedule start one.
+	run, err := e.Recon.Start(ctx, recon.Request{MerchantID: e.Merchant.ID, Kind: recon.KindFull, ProviderAccount: "cxpay-main", From: from, To: to, Trigger: "test"})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := recon.Enqueue(ctx, e.Runner.Client(), nil, run.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.Eventually("the first attempt to fail at the balances", func() bool {
@@ -999,7 +993,8 @@ func TestScheduledWindowRetriedAfterFailure(t *testing.T) {
 	e.Control("cxpay", "DELETE", "/faults", nil)
 	// A schedule tick for hourly windows: the current window for every
 	// account, and the failed one again.
-	if _, err := e.Runner.Client().Insert(ctx, recon.ScheduleArgs{RunKind: recon.KindBalances, Every: time.Hour}, nil); err != nil {
+	if err := e.Runner.Queue().EnqueueTask(ctx, jobs.Task{Name: "recon_schedule", Every: time.Hour,
+		Args: jobs.ReconScheduleArgs{RunKind: recon.KindBalances, Every: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
 	var retry recon.Run

@@ -1,7 +1,20 @@
-// Package jobs runs tally's background work on River: every provider call
-// (submit_order, sync_order), every callback (process_callback), every merchant
-// webhook (notify_merchant) and the periodic sweeps, plus the gocron schedule
-// that enqueues the periodic work from one leader across all processes.
+// Package jobs runs tally's background work on River, and is the one package
+// that speaks River (with jobs/riverschema, River's tables): every job kind
+// and its worker live here, calling the services that own the work. Provider
+// calls (submit_order, sync_order, sync_open_orders) and payout holds
+// (expire_holds) are package orders'; stored callbacks (process_callback,
+// requeue_callbacks) package callbacks'; merchant webhooks (notify_merchant)
+// package webhooks'; reconciliation runs, their schedule and their sweep
+// (recon_run, recon_schedule, recon_sweep) package recon's. The gocron
+// schedule (schedule.go) enqueues the periodic jobs from one leader across
+// all processes.
+//
+// A process builds its Queue (queue.go) first, from the pool: the services
+// queue their jobs through it, in their own transactions, through the small
+// interfaces they declare (orders.Queue, callbacks.Queue, recon.Queue). The
+// Runner, built after the services, works the jobs and runs the schedule.
+// Nothing outside jobs inserts a River job or holds a River client; package
+// app wires the two.
 package jobs
 
 import (
@@ -11,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,10 +46,13 @@ const (
 	QueueCallbacks = "callbacks"
 	QueueWebhooks  = "webhooks"
 	QueueDefault   = river.QueueDefault
-	// QueueRecon holds reconciliation runs (recon.Queue), so that a process
+	// QueueRecon holds reconciliation runs (recon_run), so that a process
 	// can work them and nothing else (tally recon run).
-	QueueRecon = recon.Queue
+	QueueRecon = "recon"
 )
+
+// ErrRiver: River refused a client's configuration.
+var ErrRiver = errors.New("river client")
 
 // SubmitOrderArgs: call the provider for a new order.
 type SubmitOrderArgs struct {
@@ -135,10 +152,10 @@ type RequeueCallbacksArgs struct{}
 // Kind is the River job kind.
 func (RequeueCallbacksArgs) Kind() string { return "requeue_callbacks" }
 
-// Options configure a Runner.
+// Options configure a process's Queue (NewQueue) and Runner (New).
 type Options struct {
-	// Workers runs River workers in this process; false makes an insert-only
-	// client (an API node).
+	// Workers runs River workers in this process; false works no job (an
+	// API node, an admin command): the Runner only schedules, if Schedule.
 	Workers bool
 	// Schedule runs the gocron schedule (one leader across processes).
 	Schedule bool
@@ -158,6 +175,11 @@ type Options struct {
 	// started (their process died), so that an acknowledged callback reaches
 	// the ledger within about CallbackJobTimeout + RequeueEvery of a crash.
 	RequeueAfter, RequeueEvery time.Duration
+	// Recon, when set, puts reconciliation on the schedule (tally serve and
+	// tally worker): every provider account reconciled once per window, the
+	// UTC day's window, and the sweep of abandoned runs. Nil schedules none
+	// (tests and the demo reconcile when they choose).
+	Recon *ReconSchedule
 	// SubmitAttempts is how many times submit_order tries a provider call
 	// (default 10); SubmitRetryBase its first backoff, doubling to a minute
 	// (default 1s). After the last attempt an order whose outcome is still
@@ -180,46 +202,25 @@ type Options struct {
 	// for a CLI that runs reconciliation and must not call providers or
 	// deliver webhooks); empty works every queue.
 	Queues []string
-	// Register adds workers and periodic tasks of other packages (reconciliation).
-	Register []func(*river.Workers)
-	// Tasks are more scheduled tasks (each only enqueues a River job).
+	// Tasks are more scheduled tasks (each only enqueues a job of this
+	// package's kinds).
 	Tasks  []Task
 	Logger *slog.Logger
 }
 
-// River fetch timing when Options.FetchPoll is zero: a fetch at most every
-// defaultFetchCooldown (inserts and finished jobs trigger fetches, LISTEN/NOTIFY
-// wakes idle workers), and a poll every defaultFetchPoll in case a wake-up was
-// rate-limited away.
-const (
-	defaultFetchPoll     = 250 * time.Millisecond
-	defaultFetchCooldown = 20 * time.Millisecond
-)
-
-// Runner owns the River client, its workers and the schedule.
-type Runner struct {
-	client    *river.Client[pgx.Tx]
-	queue     *Queue
-	schedule  *Schedule
-	opts      Options
-	pool      *pgxpool.Pool
-	callbacks *callbacks.Service
+// ReconSchedule is reconciliation's part of the schedule (Options.Recon).
+type ReconSchedule struct {
+	// Every is the reconciliation window: every enabled provider account is
+	// reconciled (orders and balances) once per window (tally serve
+	// --recon-every).
+	Every time.Duration
+	// Lag is how long after a window ends it is reconciled, so that late
+	// callbacks land first (--recon-lag).
+	Lag time.Duration
 }
 
-// Services are what the workers call: the order lifecycle (submit_order,
-// sync_order, sync_open_orders, expire_holds), stored callbacks
-// (process_callback, requeue_callbacks) and merchant webhooks
-// (notify_merchant). All three are required, workers or not: Orders and
-// Callbacks queue their jobs through the Runner's Queue.
-type Services struct {
-	Orders    *orders.Service
-	Callbacks *callbacks.Service
-	Webhooks  *webhooks.Service
-}
-
-// New builds a Runner for svc and sets the queue of svc.Orders and
-// svc.Callbacks to it.
-func New(pool *pgxpool.Pool, svc Services, opts Options) (*Runner, error) {
+// withDefaults fills the zero fields.
+func (opts Options) withDefaults() Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -247,7 +248,96 @@ func New(pool *pgxpool.Pool, svc Services, opts Options) (*Runner, error) {
 	if opts.SubmitRetryBase <= 0 {
 		opts.SubmitRetryBase = time.Second
 	}
-	r := &Runner{opts: opts, pool: pool, callbacks: svc.Callbacks}
+	return opts
+}
+
+// River fetch timing when Options.FetchPoll is zero: a fetch at most every
+// defaultFetchCooldown (inserts and finished jobs trigger fetches, LISTEN/NOTIFY
+// wakes idle workers), and a poll every defaultFetchPoll in case a wake-up was
+// rate-limited away.
+const (
+	defaultFetchPoll     = 250 * time.Millisecond
+	defaultFetchCooldown = 20 * time.Millisecond
+)
+
+// fetchTiming is River's FetchPollInterval and FetchCooldown for opts. River's
+// defaults (a fetch at most every 100 ms, a poll every second) cap a queue at
+// MaxWorkers jobs per 100 ms: 160 callbacks/s with 16 callback workers,
+// whatever the machine (tally bench callbacks). Fetch sooner.
+func (opts Options) fetchTiming() (poll, cooldown time.Duration) {
+	if opts.FetchPoll > 0 {
+		return opts.FetchPoll, opts.FetchPoll / 4
+	}
+	return defaultFetchPoll, defaultFetchCooldown
+}
+
+// Runner works a process's jobs (its River worker client, when
+// Options.Workers) and runs its schedule (when Options.Schedule). It inserts
+// through the process's Queue.
+type Runner struct {
+	queue     *Queue
+	client    *river.Client[pgx.Tx] // the worker client; nil without Options.Workers
+	schedule  *Schedule
+	opts      Options
+	pool      *pgxpool.Pool
+	callbacks *callbacks.Service
+
+	mu      sync.Mutex
+	working bool // client started and not stopped
+}
+
+// Services are what the workers call: the order lifecycle (submit_order,
+// sync_order, sync_open_orders, expire_holds), stored callbacks
+// (process_callback, requeue_callbacks), merchant webhooks (notify_merchant)
+// and reconciliation (recon_run, recon_schedule, recon_sweep). All four are
+// required.
+type Services struct {
+	Orders    *orders.Service
+	Callbacks *callbacks.Service
+	Webhooks  *webhooks.Service
+	Recon     *recon.Service
+}
+
+// New builds the Runner of a process: its workers call svc, every job it
+// inserts goes through q (the Queue svc were built with).
+func New(pool *pgxpool.Pool, q *Queue, svc Services, opts Options) (*Runner, error) {
+	opts = opts.withDefaults()
+	r := &Runner{queue: q, opts: opts, pool: pool, callbacks: svc.Callbacks}
+	if opts.Workers {
+		client, err := r.workerClient(pool, svc)
+		if err != nil {
+			return nil, err
+		}
+		r.client = client
+	}
+	if opts.Schedule {
+		tasks := []Task{
+			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
+			{Name: "expire_holds", Every: opts.ExpireEvery, Args: ExpireHoldsArgs{}},
+			{Name: "requeue_callbacks", Every: opts.RequeueEvery, Args: RequeueCallbacksArgs{}},
+		}
+		if rs := opts.Recon; rs != nil {
+			tasks = append(tasks,
+				Task{Name: "recon_schedule", Every: rs.Every, Args: ReconScheduleArgs{RunKind: recon.KindFull, Every: rs.Every, Lag: rs.Lag}},
+				// The daily window is the UTC day; looking every hour runs it
+				// within an hour of midnight (plus the lag), whenever the
+				// process started.
+				Task{Name: "recon_daily", Every: time.Hour, Args: ReconScheduleArgs{RunKind: recon.KindFull, Every: 24 * time.Hour, Lag: rs.Lag}},
+				Task{Name: "recon_sweep", Every: 5 * time.Minute, Args: ReconSweepArgs{}})
+		}
+		sched, err := NewSchedule(pool, q, append(tasks, opts.Tasks...), opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		r.schedule = sched
+	}
+	return r, nil
+}
+
+// workerClient is the River client that works the jobs of this process's
+// queues with every worker registered.
+func (r *Runner) workerClient(pool *pgxpool.Pool, svc Services) (*river.Client[pgx.Tx], error) {
+	opts := r.opts
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "river"),
 		JobTimeout:           2 * time.Minute,
@@ -259,80 +349,57 @@ func New(pool *pgxpool.Pool, svc Services, opts Options) (*Runner, error) {
 			cfg.JobTimeout = opts.RescueAfter // River wants rescue no sooner than a timeout
 		}
 	}
-	// River's defaults (a fetch at most every 100 ms, a poll every second) cap
-	// a queue at MaxWorkers jobs per 100 ms: 160 callbacks/s with 16 callback
-	// workers, whatever the machine (tally bench callbacks). Fetch sooner.
-	cfg.FetchPollInterval, cfg.FetchCooldown = defaultFetchPoll, defaultFetchCooldown
-	if opts.FetchPoll > 0 {
-		cfg.FetchPollInterval = opts.FetchPoll
-		cfg.FetchCooldown = opts.FetchPoll / 4
+	cfg.FetchPollInterval, cfg.FetchCooldown = opts.fetchTiming()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
+	river.AddWorker(workers, &callbackWorker{svc: svc.Callbacks})
+	river.AddWorker(workers, &syncWorker{svc: svc.Orders})
+	river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks})
+	river.AddWorker(workers, &syncOpenWorker{svc: svc.Orders, runner: r})
+	river.AddWorker(workers, &expireWorker{svc: svc.Orders})
+	river.AddWorker(workers, &requeueWorker{runner: r})
+	addReconWorkers(workers, svc.Recon, opts.Logger)
+	cfg.Workers = workers
+	cfg.Queues = map[string]river.QueueConfig{
+		QueueDefault:   {MaxWorkers: 4},
+		QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
+		QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 64)},
+		QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 16)},
+		QueueRecon:     {MaxWorkers: 2},
 	}
-	if opts.Workers {
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
-		river.AddWorker(workers, &callbackWorker{svc: svc.Callbacks})
-		river.AddWorker(workers, &syncWorker{svc: svc.Orders})
-		river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks})
-		river.AddWorker(workers, &syncOpenWorker{svc: svc.Orders, runner: r})
-		river.AddWorker(workers, &expireWorker{svc: svc.Orders})
-		river.AddWorker(workers, &requeueWorker{runner: r})
-		for _, reg := range opts.Register {
-			reg(workers)
-		}
-		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{
-			QueueDefault:   {MaxWorkers: 4},
-			QueueProvider:  {MaxWorkers: orDefault(opts.ProviderWorkers, 16)},
-			QueueCallbacks: {MaxWorkers: orDefault(opts.CallbackWorkers, 64)},
-			QueueWebhooks:  {MaxWorkers: orDefault(opts.WebhookWorkers, 16)},
-			QueueRecon:     {MaxWorkers: 2},
-		}
-		if len(opts.Queues) > 0 {
-			only := map[string]river.QueueConfig{}
-			for _, q := range opts.Queues {
-				qc, ok := cfg.Queues[q]
-				if !ok {
-					return nil, fmt.Errorf("queue %q: not one of tally's queues", q)
-				}
-				only[q] = qc
+	if len(opts.Queues) > 0 {
+		only := map[string]river.QueueConfig{}
+		for _, q := range opts.Queues {
+			qc, ok := cfg.Queues[q]
+			if !ok {
+				return nil, fmt.Errorf("queue %q: %w", q, ErrUnknownQueue)
 			}
-			cfg.Queues = only
+			only[q] = qc
 		}
+		cfg.Queues = only
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("river client: %w", err)
+		return nil, fmt.Errorf("%w: worker client: %w", ErrRiver, err)
 	}
-	r.client = client
-	r.queue = &Queue{client: client, submitAttempts: opts.SubmitAttempts}
-	svc.Orders.SetQueue(r.queue)
-	svc.Callbacks.SetQueue(r.queue)
-	if opts.Schedule {
-		tasks := append([]Task{
-			{Name: "sync_open_orders", Every: opts.SyncEvery, Args: SyncOpenOrdersArgs{}},
-			{Name: "expire_holds", Every: opts.ExpireEvery, Args: ExpireHoldsArgs{}},
-			{Name: "requeue_callbacks", Every: opts.RequeueEvery, Args: RequeueCallbacksArgs{}},
-		}, opts.Tasks...)
-		r.schedule, err = NewSchedule(pool, client, tasks, opts.Logger)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return client, nil
 }
 
-// Client is the River client, for inserting jobs of other packages.
-func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+// ErrUnknownQueue: Options.Queues names a queue that is not one of tally's.
+var ErrUnknownQueue = errors.New("not one of tally's queues")
 
-// Queue is the orders.Queue and callbacks.Queue the Runner implements.
+// Queue is the Queue the Runner inserts through.
 func (r *Runner) Queue() *Queue { return r.queue }
 
 // Start starts the workers (if any) and the schedule (if any).
 func (r *Runner) Start(ctx context.Context) error {
-	if r.opts.Workers {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil && !r.working {
 		if err := r.client.Start(ctx); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
+		r.working = true
 	}
 	if r.schedule != nil {
 		r.schedule.Start()
@@ -340,83 +407,39 @@ func (r *Runner) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the schedule, then the workers, letting running jobs finish until
-// ctx ends (then cancelling them; River retries them later).
+// Stop stops the schedule (for good), then the workers, letting running jobs
+// finish until ctx ends (then cancelling them; River retries them later). It
+// may be called more than once, and on a Runner never started.
 func (r *Runner) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var errs []error
 	if r.schedule != nil {
 		errs = append(errs, r.schedule.Stop())
 	}
-	if r.opts.Workers {
+	if r.working {
 		if err := r.client.Stop(ctx); err != nil {
 			errs = append(errs, r.client.StopAndCancel(context.Background()))
 		}
+		r.working = false
 	}
 	return errors.Join(errs...)
 }
 
-// StopSchedule stops the schedule only (used when a test abandons a Runner).
-func (r *Runner) StopSchedule() {
+// Abandon stops the Runner as a process that dies would: running jobs are
+// cancelled without waiting (what River records of them, if anything, is
+// what a dead process leaves) and the schedule stops. For tests that kill a
+// worker (tallytest.Env.KillWorkers).
+func (r *Runner) Abandon(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.working {
+		_ = r.client.StopAndCancel(ctx)
+		r.working = false
+	}
 	if r.schedule != nil {
 		_ = r.schedule.Stop()
 	}
-}
-
-// Queue inserts the order pipeline's jobs inside the caller's transaction.
-type Queue struct {
-	client         *river.Client[pgx.Tx]
-	submitAttempts int
-}
-
-// SubmitOrder queues submit_order.
-func (q *Queue) SubmitOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
-	var opts *river.InsertOpts
-	if q.submitAttempts > 0 {
-		opts = &river.InsertOpts{MaxAttempts: q.submitAttempts}
-	}
-	return q.insert(ctx, tx, SubmitOrderArgs{OrderID: orderID}, opts)
-}
-
-// ProcessCallback queues one process_callback job for the stored callbacks,
-// which its worker applies as a group.
-func (q *Queue) ProcessCallback(ctx context.Context, tx pgx.Tx, inboxIDs ...int64) error {
-	args := ProcessCallbackArgs{InboxIDs: inboxIDs}
-	if len(inboxIDs) == 1 {
-		args = ProcessCallbackArgs{InboxID: inboxIDs[0]}
-	}
-	return q.insert(ctx, tx, args, nil)
-}
-
-// SyncOrder queues sync_order (one waiting per order at a time).
-func (q *Queue) SyncOrder(ctx context.Context, tx pgx.Tx, orderID int64) error {
-	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID}, nil)
-}
-
-// SyncOrderForHint queues sync_order for a provider's hint (one per hint).
-func (q *Queue) SyncOrderForHint(ctx context.Context, tx pgx.Tx, orderID, inboxID int64) error {
-	return q.insert(ctx, tx, SyncOrderArgs{OrderID: orderID, HintID: inboxID}, nil)
-}
-
-// NotifyMerchant queues notify_merchant for each order event, many in one insert.
-func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error {
-	if len(notices) == 1 {
-		return q.insert(ctx, tx, NotifyMerchantArgs{OrderID: notices[0].OrderID, EventID: notices[0].EventID}, nil)
-	}
-	params := make([]river.InsertManyParams, len(notices))
-	for i, n := range notices {
-		params[i] = river.InsertManyParams{Args: NotifyMerchantArgs{OrderID: n.OrderID, EventID: n.EventID}}
-	}
-	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("queue %d notify_merchant jobs: %w", len(notices), err)
-	}
-	return nil
-}
-
-func (q *Queue) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
-		return fmt.Errorf("queue %s: %w", args.Kind(), err)
-	}
-	return nil
 }
 
 type submitWorker struct {
@@ -517,12 +540,7 @@ func (w *syncOpenWorker) Work(ctx context.Context, _ *river.Job[SyncOpenOrdersAr
 	if err != nil || len(ids) == 0 {
 		return err
 	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: SyncOrderArgs{OrderID: id}}
-	}
-	_, err = w.runner.client.InsertMany(ctx, params)
-	return err
+	return w.runner.queue.syncOrders(ctx, ids)
 }
 
 type expireWorker struct {
@@ -595,7 +613,7 @@ const deadJobMargin = 5 * time.Second
 // comes later (it waits for its leader's sweep); the cancelled job then ends
 // without running again.
 func (r *Runner) RequeueDeadCallbackJobs(ctx context.Context, startedBefore time.Time) (int, error) {
-	res, err := r.client.JobList(ctx, river.NewJobListParams().Kinds(ProcessCallbackArgs{}.Kind()).
+	res, err := r.queue.client.JobList(ctx, river.NewJobListParams().Kinds(ProcessCallbackArgs{}.Kind()).
 		States(rivertype.JobStateRunning).First(requeueMax).
 		Where("attempted_at < @before AND metadata->>'cancel_attempted_at' IS NULL", river.NamedArgs{"before": startedBefore}))
 	if err != nil {
@@ -624,7 +642,7 @@ func (r *Runner) RequeueDeadCallbackJobs(ctx context.Context, startedBefore time
 			}
 		}
 		for _, id := range jobIDs {
-			if _, err := r.client.JobCancelTx(ctx, tx, id); err != nil {
+			if _, err := r.queue.client.JobCancelTx(ctx, tx, id); err != nil {
 				return fmt.Errorf("cancel dead job %d: %w", id, err)
 			}
 		}

@@ -10,16 +10,16 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/tallyhq/tally/db/jobsdb"
 )
 
-// Task is a scheduled task: every Every, the leader enqueues Args as a River job
-// unique per period, so that a second scheduler (or a restart) firing in the same
-// window inserts nothing.
+// Task is a scheduled task: every Every, the leader enqueues Args (one of this
+// package's job kinds) as a River job unique per period, so that a second
+// scheduler (or a restart) firing in the same window inserts nothing
+// (Queue.EnqueueTask).
 type Task struct {
 	Name  string
 	Every time.Duration
@@ -28,15 +28,19 @@ type Task struct {
 	Opts *river.InsertOpts
 }
 
-// Schedule is the gocron scheduler of tally's periodic work.
+// Schedule is the gocron scheduler of tally's periodic work. Its goroutines
+// start in NewSchedule: Stop it even when it never started.
 type Schedule struct {
 	scheduler gocron.Scheduler
 	elector   *Elector
+
+	mu      sync.Mutex
+	stopped bool
 }
 
-// NewSchedule builds the schedule of tasks; only the process holding the
-// scheduler's advisory lock enqueues anything.
-func NewSchedule(pool *pgxpool.Pool, client *river.Client[pgx.Tx], tasks []Task, logger *slog.Logger) (*Schedule, error) {
+// NewSchedule builds the schedule of tasks, which it enqueues through q; only
+// the process holding the scheduler's advisory lock enqueues anything.
+func NewSchedule(pool *pgxpool.Pool, q *Queue, tasks []Task, logger *slog.Logger) (*Schedule, error) {
 	el := NewElector(pool, "tally-scheduler", logger)
 	s, err := gocron.NewScheduler(gocron.WithLogger(logger.With("component", "gocron")), gocron.WithDistributedElector(el))
 	if err != nil {
@@ -45,7 +49,7 @@ func NewSchedule(pool *pgxpool.Pool, client *river.Client[pgx.Tx], tasks []Task,
 	for _, t := range tasks {
 		t := t
 		_, err := s.NewJob(gocron.DurationJob(t.Every), gocron.NewTask(func(ctx context.Context) {
-			if err := Enqueue(ctx, client, t, time.Now()); err != nil {
+			if err := q.EnqueueTask(ctx, t); err != nil {
 				logger.Warn("scheduled task not enqueued", "task", t.Name, "error", err)
 			}
 		}), gocron.WithName(t.Name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
@@ -57,30 +61,30 @@ func NewSchedule(pool *pgxpool.Pool, client *river.Client[pgx.Tx], tasks []Task,
 	return &Schedule{scheduler: s, elector: el}, nil
 }
 
-// Enqueue inserts a task's job for the period containing now; a job already
-// inserted for that period makes it a no-op.
-func Enqueue(ctx context.Context, client *river.Client[pgx.Tx], t Task, now time.Time) error {
-	opts := river.InsertOpts{}
-	if t.Opts != nil {
-		opts = *t.Opts
+// Start starts the schedule (a stopped schedule stays stopped).
+func (s *Schedule) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		s.scheduler.Start()
 	}
-	period := t.Every
-	if period < time.Second {
-		period = time.Second // River's smallest uniqueness period
-	}
-	opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByPeriod: period}
-	_, err := client.Insert(ctx, t.Args, &opts)
-	return err
 }
 
-// Start starts the schedule.
-func (s *Schedule) Start() { s.scheduler.Start() }
-
-// Stop stops the schedule and releases leadership.
+// Stop stops the schedule for good and releases leadership; stopping it again
+// does nothing.
 func (s *Schedule) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	err := s.scheduler.Shutdown()
 	s.elector.Release()
-	return err
+	if err != nil {
+		return fmt.Errorf("stop the schedule: %w", err)
+	}
+	return nil
 }
 
 // Elector makes one process the leader through a PostgreSQL session advisory

@@ -17,8 +17,7 @@ import (
 
 // AdapterOptions configure the provider adapters a Service builds for its
 // provider accounts and keeps for AccountTTL (Adapter, AdapterByID,
-// AdapterByCallbackKey, AdapterFor). Set them in Service.Adapters before the
-// first adapter is built.
+// AdapterByCallbackKey, AdapterFor): Options.Adapters, given to New.
 type AdapterOptions struct {
 	// PublicURL is where providers reach tally: an account's orders carry
 	// {PublicURL}/callbacks/{callback key} as their notify URL (NotifyURL).
@@ -29,7 +28,7 @@ type AdapterOptions struct {
 	// operator opens (tally serve --legacy-callback-routes). Off by default.
 	LegacyCallbackRoutes bool
 	// Timeout bounds a provider call; default 30s. Every call passes
-	// Service.Egress: no address it refuses, no redirect followed.
+	// Options.Egress: no address it refuses, no redirect followed.
 	Timeout time.Duration
 	// Logger is the adapters' logger; default slog.Default().
 	Logger *slog.Logger
@@ -74,7 +73,7 @@ type cachedAdapter struct {
 // NotifyURL is the callback URL tally gives a provider account's orders:
 // {PublicURL}/callbacks/{callback key}, never the account's name.
 func (s *Service) NotifyURL(acct ProviderAccount) string {
-	return strings.TrimRight(s.Adapters.PublicURL, "/") + "/callbacks/" + acct.CallbackKey
+	return strings.TrimRight(s.opts.Adapters.PublicURL, "/") + "/callbacks/" + acct.CallbackKey
 }
 
 // Adapter returns the (cached) adapter and account for the merchant's
@@ -134,7 +133,7 @@ func (s *Service) AdapterByCallbackKey(ctx context.Context, key string) (provide
 		c.mu.Unlock()
 	}
 	acct, err := s.ProviderAccountByCallbackKey(ctx, key)
-	if errors.Is(err, ErrNotFound) && s.Adapters.LegacyCallbackRoutes {
+	if errors.Is(err, ErrNotFound) && s.opts.Adapters.LegacyCallbackRoutes {
 		acct, err = s.ProviderAccountByLegacyName(ctx, key)
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -156,7 +155,7 @@ func (s *Service) AdapterByCallbackKey(ctx context.Context, key string) (provide
 // routes reports whether key still routes to acct: its callback key, or its
 // name while legacy routes are open.
 func (s *Service) routes(acct ProviderAccount, key string) bool {
-	return acct.CallbackKey == key || (s.Adapters.LegacyCallbackRoutes && acct.LegacyRoute && acct.Name == key)
+	return acct.CallbackKey == key || (s.opts.Adapters.LegacyCallbackRoutes && acct.LegacyRoute && acct.Name == key)
 }
 
 // KnownCallbackKey reports whether key routes to an account this process has
@@ -218,12 +217,12 @@ func (s *Service) AdapterFor(acct ProviderAccount) (providers.Adapter, ProviderA
 		c.adapters[acct.ID] = a
 		return a.adapter, a.account, nil
 	}
-	o := s.Adapters
+	o := s.opts.Adapters
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if c.client == nil {
-		policy, timeout := s.Egress, o.Timeout
+		policy, timeout := s.opts.Egress, o.Timeout
 		if policy == nil {
 			policy = egress.Default()
 		}

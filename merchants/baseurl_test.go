@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tallyhq/tally/egress"
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers/registry"
 )
@@ -17,10 +18,11 @@ import (
 func TestBaseURLPolicy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newService(t)
-	s.Egress = egress.New(egress.MustAllowList("127.0.0.1:9000"))
-	s.HostAllow = egress.MustAllowList("provider-proxy.corp:8443")
-	s.ProviderHosts = registry.Hosts
+	s := newService(t, func(o *merchants.Options) {
+		o.Egress = egress.New(egress.MustAllowList("127.0.0.1:9000"))
+		o.HostAllow = egress.MustAllowList("provider-proxy.corp:8443")
+		o.ProviderHosts = registry.Hosts
+	})
 	m, _, err := s.CreateMerchant(ctx, "acme", "Acme", "")
 	if err != nil {
 		t.Fatal(err)
@@ -91,8 +93,7 @@ func TestBaseURLPolicy(t *testing.T) {
 func TestWebhookURLPolicy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newService(t)
-	s.Egress = egress.Default()
+	s, pool := newServiceAndPool(t, func(o *merchants.Options) { o.Egress = egress.Default() })
 	for _, u := range []string{"http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://localhost/hook", "http://169.254.169.254/", "http://10.1.2.3/hook"} {
 		if _, _, err := s.CreateMerchant(ctx, "m1", "M", u); !errors.Is(err, merchants.ErrInvalid) || !errors.Is(err, egress.ErrRefused) {
 			t.Errorf("webhook %s: %v, want refused", u, err)
@@ -104,7 +105,8 @@ func TestWebhookURLPolicy(t *testing.T) {
 	if _, _, err := s.SetWebhook(ctx, "m1", "http://192.168.0.10/hook", false); !errors.Is(err, egress.ErrRefused) {
 		t.Errorf("set webhook to a private address: %v", err)
 	}
-	s.Egress = egress.New(egress.MustAllowList("127.0.0.1"))
+	// The operator allows 127.0.0.1: a Service built with that policy.
+	s = merchants.New(pool, testBox(t), merchants.Options{Egress: egress.New(egress.MustAllowList("127.0.0.1")), HostAllow: testHostAllow, Ledger: ledger.New(pool)})
 	if _, _, err := s.SetWebhook(ctx, "m1", "http://127.0.0.1:8080/hook", false); err != nil {
 		t.Errorf("set webhook to an allowed address: %v", err)
 	}

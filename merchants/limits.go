@@ -38,10 +38,10 @@ const MaxToleranceDecimals = 8
 // ErrUnknownCurrency. It is the one place where amount checks (the merchant
 // API, orders, limits of provider accounts) read the currency table.
 func (s *Service) CurrencyScale(ctx context.Context, code string) (int32, error) {
-	if s.Ledger == nil {
-		return 0, fmt.Errorf("currency %q: no currency registry (Service.Ledger): %w", code, ErrUnknownCurrency)
+	if s.opts.Ledger == nil {
+		return 0, fmt.Errorf("currency %q: no currency registry (Options.Ledger): %w", code, ErrUnknownCurrency)
 	}
-	c, err := s.Ledger.Currency(ctx, code)
+	c, err := s.opts.Ledger.Currency(ctx, code)
 	if errors.Is(err, ledger.ErrUnknownCurrency) {
 		return 0, fmt.Errorf("currency %q: %w", code, ErrUnknownCurrency)
 	}

@@ -159,19 +159,18 @@ type ProviderAccountInput struct {
 // provider account says otherwise.
 const DefaultDepositLifetime = 24 * time.Hour
 
-// Service manages merchants and their configuration.
-type Service struct {
-	pool *pgxpool.Pool
-	q    *merchantsdb.Queries
-	box  *secrets.Box
+// Options are what a Service needs besides its pool and box: its
+// collaborators and the operator's policy, all given to New (a Service is not
+// changed after it is built).
+type Options struct {
 	// Validate checks a provider account's configuration by building its adapter
 	// and returns what the adapter offers (registry.Validate); nil skips the check.
 	Validate func(provider string, cfg providers.Config) (providers.Capabilities, error)
 	// Ledger, when set with Validate, must be able to book every currency the
 	// account's adapter takes (its Capabilities' deposit and payout currencies:
 	// for CXPay the account's "currency" option, for VPay its quote currencies);
-	// an account with a currency the ledger cannot book is refused. Nil skips the
-	// check.
+	// an account with a currency the ledger cannot book is refused. It is also
+	// the currency registry of CurrencyScale. Nil skips the check.
 	Ledger CurrencyBook
 	// Egress is the policy tally's outbound calls pass: a webhook URL or a
 	// base URL it refuses outright (an address, localhost) is refused when it
@@ -187,7 +186,14 @@ type Service struct {
 	// Adapters configure the provider adapters of the accounts (Adapter,
 	// adapters.go).
 	Adapters AdapterOptions
+}
 
+// Service manages merchants and their configuration.
+type Service struct {
+	pool  *pgxpool.Pool
+	q     *merchantsdb.Queries
+	box   *secrets.Box
+	opts  Options
 	cache adapterCache
 }
 
@@ -197,9 +203,10 @@ type CurrencyBook interface {
 	Currency(ctx context.Context, code string) (ledger.Currency, error)
 }
 
-// New returns a Service; box seals and opens stored secrets.
-func New(pool *pgxpool.Pool, box *secrets.Box) *Service {
-	return &Service{pool: pool, q: merchantsdb.New(pool), box: box, cache: newAdapterCache()}
+// New returns a Service; box seals and opens stored secrets, opts are its
+// collaborators and policy.
+func New(pool *pgxpool.Pool, box *secrets.Box, opts Options) *Service {
+	return &Service{pool: pool, q: merchantsdb.New(pool), box: box, opts: opts, cache: newAdapterCache()}
 }
 
 var codeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -732,11 +739,11 @@ func (s *Service) check(ctx context.Context, in *ProviderAccountInput) error {
 		problems = append(problems, fmt.Sprintf("deposit lifetime %s: from 1ms to %s", in.DepositLifetime, maxDepositLifetime))
 	}
 	var caps providers.Capabilities
-	if len(problems) == 0 && s.Validate != nil {
+	if len(problems) == 0 && s.opts.Validate != nil {
 		cfg := providers.Config{Account: in.Name, BaseURL: in.BaseURL, MerchantID: in.ProviderMerchantID,
 			Secret: providers.Secret(in.Secret), Options: in.Options, NotifyURL: "http://127.0.0.1/callbacks/" + strings.Repeat("k", 2*callbackKeyBytes)}
 		var err error
-		if caps, err = s.Validate(in.Provider, cfg); err != nil {
+		if caps, err = s.opts.Validate(in.Provider, cfg); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -753,7 +760,7 @@ func (s *Service) check(ctx context.Context, in *ProviderAccountInput) error {
 // "currency", VPay's "quote_currencies") that nobody added with `tally currency
 // add`. The error wraps ErrInvalid and ledger.ErrUnknownCurrency.
 func (s *Service) checkCurrencies(ctx context.Context, name string, caps providers.Capabilities) error {
-	if s.Ledger == nil {
+	if s.opts.Ledger == nil {
 		return nil
 	}
 	seen := map[string]bool{}
@@ -763,7 +770,7 @@ func (s *Service) checkCurrencies(ctx context.Context, name string, caps provide
 			continue
 		}
 		seen[code] = true
-		_, err := s.Ledger.Currency(ctx, code)
+		_, err := s.opts.Ledger.Currency(ctx, code)
 		if errors.Is(err, ledger.ErrUnknownCurrency) {
 			unknown = append(unknown, fmt.Sprintf("%q", code))
 			continue
@@ -826,7 +833,7 @@ func (s *Service) checkWebhookURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	if err := s.Egress.CheckURL(raw); err != nil {
+	if err := s.opts.Egress.CheckURL(raw); err != nil {
 		return fmt.Errorf("webhook URL: %w: %w", ErrInvalid, err)
 	}
 	return nil
@@ -844,7 +851,7 @@ func (s *Service) checkBaseURL(account, provider, raw string, operator bool) err
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil // check refuses it, with the account's other problems
 	}
-	if err := s.Egress.CheckURL(raw); err != nil {
+	if err := s.opts.Egress.CheckURL(raw); err != nil {
 		return fmt.Errorf("provider account %q: base URL %q: %w: %w: %w", account, raw, ErrBaseURLNotAllowed, ErrInvalid, err)
 	}
 	if operator {
@@ -853,8 +860,8 @@ func (s *Service) checkBaseURL(account, provider, raw string, operator bool) err
 	host, port := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), u.Port()
 	defPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	var documented []string
-	if s.ProviderHosts != nil {
-		documented = s.ProviderHosts(provider)
+	if s.opts.ProviderHosts != nil {
+		documented = s.opts.ProviderHosts(provider)
 	}
 	if (port == "" || port == defPort) && slices.Contains(documented, host) {
 		return nil
@@ -862,7 +869,7 @@ func (s *Service) checkBaseURL(account, provider, raw string, operator bool) err
 	if port == "" {
 		port = defPort
 	}
-	if s.HostAllow.Allows(u.Hostname(), port) {
+	if s.opts.HostAllow.Allows(u.Hostname(), port) {
 		return nil
 	}
 	hosts := "it documents none"

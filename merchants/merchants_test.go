@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/db/testdb"
@@ -24,17 +25,31 @@ var (
 	testHostAllow = egress.MustAllowList("127.0.0.0/8", "h")
 )
 
-func newService(t *testing.T) *merchants.Service {
+func newService(t *testing.T, tune ...func(*merchants.Options)) *merchants.Service {
+	t.Helper()
+	s, _ := newServiceAndPool(t, tune...)
+	return s
+}
+
+// newServiceAndPool is newService with its pool, for a test that builds a
+// second Service (another policy) on the same database.
+func newServiceAndPool(t *testing.T, tune ...func(*merchants.Options)) (*merchants.Service, *pgxpool.Pool) {
+	t.Helper()
+	pool := testdb.New(t)
+	o := merchants.Options{Egress: testEgress, HostAllow: testHostAllow, Ledger: ledger.New(pool)}
+	for _, f := range tune {
+		f(&o)
+	}
+	return merchants.New(pool, testBox(t), o), pool
+}
+
+func testBox(t *testing.T) *secrets.Box {
 	t.Helper()
 	box, err := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := testdb.New(t)
-	s := merchants.New(pool, box)
-	s.Egress, s.HostAllow = testEgress, testHostAllow
-	s.Ledger = ledger.New(pool)
-	return s
+	return box
 }
 
 func TestAPIKeysAuthenticateAndRevoke(t *testing.T) {
@@ -90,8 +105,7 @@ func TestProviderAccountSecretSealedAtRest(t *testing.T) {
 	ctx := context.Background()
 	box, _ := secrets.New([]byte("0123456789abcdef0123456789abcdef"))
 	pool := testdb.New(t)
-	s := merchants.New(pool, box)
-	s.Egress, s.HostAllow = testEgress, testHostAllow
+	s := merchants.New(pool, box, merchants.Options{Egress: testEgress, HostAllow: testHostAllow})
 	if _, _, err := s.CreateMerchant(ctx, "acme", "Acme", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +232,8 @@ func TestProviderAccountCurrencyMustBeBookable(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := testdb.New(t)
-	s := merchants.New(pool, box)
-	s.Egress, s.HostAllow = testEgress, testHostAllow
-	s.Validate = registry.Validate
 	l := ledger.New(pool)
-	s.Ledger = l
+	s := merchants.New(pool, box, merchants.Options{Egress: testEgress, HostAllow: testHostAllow, Validate: registry.Validate, Ledger: l})
 	acme, _, err := s.CreateMerchant(ctx, "acme", "Acme", "")
 	if err != nil {
 		t.Fatal(err)

@@ -177,7 +177,8 @@ type Service struct {
 	opts      Options
 }
 
-// New returns a Service.
+// New returns a Service; q queues the pipeline's jobs (package jobs' Queue,
+// built before the Service: the workers that call the Service come later).
 func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepancies.Store, q Queue, opts Options) *Service {
 	if opts.HoldTTL == 0 {
 		opts.HoldTTL = 72 * time.Hour
@@ -196,10 +197,6 @@ func New(pool *pgxpool.Pool, l *ledger.Ledger, m *merchants.Service, d *discrepa
 	}
 	return &Service{pool: pool, q: ordersdb.New(pool), ledger: l, merchants: m, disc: d, queue: q, opts: opts}
 }
-
-// SetQueue sets the queue after construction (the queue's workers need the
-// Service, and the Service needs the queue).
-func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 // Ledger is the ledger the service posts to.
 func (s *Service) Ledger() *ledger.Ledger { return s.ledger }

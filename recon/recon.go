@@ -54,11 +54,13 @@ type Service struct {
 	merchants *merchants.Service
 	ledger    *ledger.Ledger
 	disc      *discrepancies.Store
+	queue     Queue
 	opts      Options
 }
 
-// New returns a Service; o is the order lifecycle (an *orders.Service).
-func New(pool *pgxpool.Pool, o Orders, m *merchants.Service, l *ledger.Ledger, d *discrepancies.Store, opts Options) *Service {
+// New returns a Service; o is the order lifecycle (an *orders.Service), q
+// queues the runs' jobs (package jobs' Queue; Start and Schedule need it).
+func New(pool *pgxpool.Pool, o Orders, m *merchants.Service, l *ledger.Ledger, d *discrepancies.Store, q Queue, opts Options) *Service {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 2000
 	}
@@ -74,7 +76,7 @@ func New(pool *pgxpool.Pool, o Orders, m *merchants.Service, l *ledger.Ledger, d
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{pool: pool, q: recondb.New(pool), orders: o, merchants: m, ledger: l, disc: d, opts: opts}
+	return &Service{pool: pool, q: recondb.New(pool), orders: o, merchants: m, ledger: l, disc: d, queue: q, opts: opts}
 }
 
 // Request asks for a run.
@@ -109,10 +111,10 @@ type Run struct {
 	FinishedAt        *time.Time `json:"finished_at,omitempty"`
 }
 
-// Create stores a new run in status running; Execute then carries it out
-// (usually as the recon_run job). A scheduled window that already has a
-// running or completed run is ErrDuplicate, with that run; one whose runs
-// failed may be run again.
+// Create stores a new run in status running; Execute then carries it out in
+// the caller's goroutine (Start creates it with its recon_run job instead). A
+// scheduled window that already has a running or completed run is
+// ErrDuplicate, with that run; one whose runs failed may be run again.
 func (s *Service) Create(ctx context.Context, req Request) (Run, error) {
 	return s.CreateTx(ctx, nil, req)
 }
@@ -288,8 +290,9 @@ const (
 )
 
 // Execute carries out (or resumes) a run and returns its summary. A run already
-// finished returns its stored summary. It is what the recon_run job calls; a
-// crash resumes from the last checkpoint.
+// finished returns its stored summary; an error fails the run. The recon_run
+// job calls ExecuteJob instead; either way a crash resumes from the last
+// checkpoint.
 func (s *Service) Execute(ctx context.Context, runID int64, progress Progress) (Summary, error) {
 	return s.execute(ctx, runID, progress, true)
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon"
@@ -54,16 +52,8 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) {
 	if body.Kind == "" {
 		body.Kind = string(recon.KindFull)
 	}
-	var run recon.Run
-	err = pgx.BeginFunc(r.Context(), s.deps.Pool, func(tx pgx.Tx) error {
-		var err error
-		run, err = s.deps.Recon.CreateTx(r.Context(), tx, recon.Request{MerchantID: MerchantFrom(r.Context()).ID, ProviderAccount: body.ProviderAccount,
-			Kind: recon.RunKind(body.Kind), From: from, To: to, StatementID: body.StatementID, Trigger: "api"})
-		if err != nil {
-			return err
-		}
-		return recon.Enqueue(r.Context(), s.deps.River, tx, run.ID)
-	})
+	run, err := s.deps.Recon.Start(r.Context(), recon.Request{MerchantID: MerchantFrom(r.Context()).ID, ProviderAccount: body.ProviderAccount,
+		Kind: recon.RunKind(body.Kind), From: from, To: to, StatementID: body.StatementID, Trigger: "api"})
 	switch {
 	case errors.Is(err, recon.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_run", err.Error(), "")

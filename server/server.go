@@ -18,10 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
 
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/discrepancies"
@@ -41,9 +39,9 @@ type Deps struct {
 	Merchants     *merchants.Service
 	Ledger        *ledger.Ledger
 	Discrepancies *discrepancies.Store
-	// Recon runs reconciliations; River enqueues their jobs. Both optional.
+	// Recon runs reconciliations: POST /v1/recon/runs starts one as a job
+	// (recon.Service.Start). Optional: without it the recon routes fail.
 	Recon *recon.Service
-	River *river.Client[pgx.Tx]
 	// Extra mounts more routes on the public listener's mux.
 	Extra []Route
 	// Admin mounts operator pages on the admin listener (Server.Admin), never

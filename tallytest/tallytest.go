@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
@@ -96,7 +97,7 @@ type Options struct {
 	EgressAllow egress.AllowList
 	// ProviderHostAllow are the base URL hosts merchants may set through the
 	// API beyond the providers' documented hosts and the sandbox
-	// (merchants.Service.HostAllow, tally serve --provider-host-allow).
+	// (merchants.Options.HostAllow, tally serve --provider-host-allow).
 	ProviderHostAllow egress.AllowList
 	// EgressLookup resolves host names for the egress policy
 	// (egress.WithLookup); nil is the system resolver.
@@ -112,9 +113,14 @@ type Env struct {
 	T testing.TB
 	// Egress is tally's egress policy: the sandbox and the webhook receiver,
 	// and Options.EgressAllow.
-	Egress    *egress.Policy
-	Pool      *pgxpool.Pool
-	DBURL     string
+	Egress *egress.Policy
+	// Pool is the test's own pool (not tally's): for reading what tally
+	// wrote.
+	Pool  *pgxpool.Pool
+	DBURL string
+	// App is the tally under test, built by the composition root (app.New)
+	// on a pool of its own; the fields below are its parts.
+	App       *app.App
 	Ledger    *ledger.Ledger
 	Merchants *merchants.Service
 	Disc      *discrepancies.Store
@@ -145,7 +151,7 @@ type Env struct {
 	sbx      swappable
 	proxy    *proxy
 	svcPool  *pgxpool.Pool
-	jobOpts  jobs.Options
+	cfg      app.Config // App's, for Process
 	wait     time.Duration
 	workerOn bool
 	mu       sync.Mutex
@@ -211,35 +217,43 @@ func New(t testing.TB, opts Options) *Env {
 		egressOpts = append(egressOpts, egress.WithLookup(opts.EgressLookup))
 	}
 	e.Egress = egress.New(egress.MustAllowList(sbxHost, hookHost).Join(opts.EgressAllow), egressOpts...)
-	e.Ledger = ledger.New(pool, ledger.WithLogger(opts.Logger))
-	e.Merchants = merchants.New(pool, box)
-	e.Merchants.Validate = registry.Validate
-	e.Merchants.Ledger = e.Ledger
-	e.Merchants.Egress, e.Merchants.ProviderHosts = e.Egress, registry.Hosts
-	e.Merchants.HostAllow = egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow)
-	e.Disc = discrepancies.New()
 	if opts.DepositLifetime == 0 {
 		opts.DepositLifetime = opts.ReconStaleAfter
 	}
 	if opts.ProviderTimeout == 0 {
 		opts.ProviderTimeout = 5 * time.Second
 	}
-	e.Merchants.Adapters = merchants.AdapterOptions{PublicURL: e.URL, Logger: opts.Logger, Timeout: opts.ProviderTimeout,
-		LegacyCallbackRoutes: opts.LegacyCallbackRoutes}
-	e.Orders = orders.New(pool, e.Ledger, e.Merchants, e.Disc, nil, orders.Options{Logger: opts.Logger, HoldTTL: opts.HoldTTL,
-		UnresolvedGrace: opts.UnresolvedGrace})
-	e.Callbacks = callbacks.New(pool, e.Orders, e.Merchants, e.Disc, nil, callbacks.Options{Logger: opts.Logger, NoGroups: opts.NoCallbackGroups})
-	// After the workers (cleanups run last first) and before the pool.
+	jo := opts.Jobs
+	jo.Workers = true
+	if jo.FetchPoll == 0 {
+		jo.FetchPoll = 50 * time.Millisecond
+	}
+	so := opts.Server
+	so.Logger = opts.Logger
+	e.cfg = app.Config{Pool: pool, Box: box, PublicURL: e.URL, Egress: e.Egress,
+		ProviderHostAllow: egress.MustAllowList(sbxHost).Join(opts.ProviderHostAllow), Logger: opts.Logger,
+		Adapters:  merchants.AdapterOptions{Timeout: opts.ProviderTimeout, LegacyCallbackRoutes: opts.LegacyCallbackRoutes},
+		Orders:    orders.Options{HoldTTL: opts.HoldTTL, UnresolvedGrace: opts.UnresolvedGrace},
+		Callbacks: callbacks.Options{NoGroups: opts.NoCallbackGroups},
+		Recon:     recon.Options{PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter},
+		Jobs:      jo,
+		Server:    so,
+	}
+	if e.App, err = app.New(ctx, e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	// After the workers (cleanups run last first) and before the pool:
+	// the callbacks service's loops (the runner is stopped by then).
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.Callbacks.Close(ctx); err != nil {
-			t.Logf("callbacks: %v", err)
+		if err := e.App.Close(ctx); err != nil {
+			t.Logf("close tally: %v", err)
 		}
 	})
-	e.WebhookService = webhooks.New(pool, e.Orders, e.Merchants, webhooks.Options{Egress: e.Egress, Logger: opts.Logger})
+	e.Ledger, e.Merchants, e.Disc, e.Orders = e.App.Ledger, e.App.Merchants, e.App.Discrepancies, e.App.Orders
+	e.Callbacks, e.WebhookService, e.Recon, e.Runner = e.App.Callbacks, e.App.Webhooks, e.App.Recon, e.App.Jobs
 
-	e.Recon = recon.New(pool, e.Orders, e.Merchants, e.Ledger, e.Disc, recon.Options{Logger: opts.Logger, PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter})
 	m, whsec, err := e.Merchants.CreateMerchant(ctx, "acme", "Acme Broker", e.Webhooks.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -277,23 +291,8 @@ func New(t testing.TB, opts Options) *Env {
 	e.sbx.set(sb.Handler())
 	t.Cleanup(sb.Close)
 
-	jo := opts.Jobs
-	jo.Workers, jo.Logger = true, opts.Logger
-	jo.Register = append(jo.Register, e.Recon.Register)
-	e.jobOpts = jo
-	if jo.FetchPoll == 0 {
-		jo.FetchPoll = 50 * time.Millisecond
-	}
-	e.Runner, err = jobs.New(pool, e.JobServices(), jo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so := opts.Server
-	so.Logger = opts.Logger
-	srv := server.New(server.Deps{Pool: pool, Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService, Merchants: e.Merchants, Ledger: e.Ledger, Discrepancies: e.Disc,
-		Recon: e.Recon, River: e.Runner.Client()}, so)
-	e.handler.set(e.callbackHandler(srv.Handler()))
-	adminSrv := httptest.NewServer(srv.Admin().Handler())
+	e.handler.set(e.callbackHandler(e.App.Server.Handler()))
+	adminSrv := httptest.NewServer(e.App.Server.Admin().Handler())
 	t.Cleanup(adminSrv.Close)
 	e.AdminURL = adminSrv.URL
 	if !opts.NoWorkers {
@@ -301,11 +300,6 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	t.Cleanup(func() { e.StopWorkers() })
 	return e
-}
-
-// JobServices are the services the Env's workers call (jobs.New).
-func (e *Env) JobServices() jobs.Services {
-	return jobs.Services{Orders: e.Orders, Callbacks: e.Callbacks, Webhooks: e.WebhookService}
 }
 
 // CallbackURL is tally's callback URL for a provider's account:
@@ -666,28 +660,51 @@ func (e *Env) KillWorkers() {
 	e.proxy.cut()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_ = e.Runner.Client().StopAndCancel(ctx)
-	e.Runner.StopSchedule()
+	e.Runner.Abandon(ctx)
 	e.workerOn = false
 	e.proxy.restore()
 }
 
-// RestartWorkers starts a fresh River client (a new worker process) with opts.
+// RestartWorkers starts a new worker process with opts: a tally of its own
+// (Process) on tally's pool, whose runner becomes the Env's Runner; the
+// server keeps the Env's services.
 func (e *Env) RestartWorkers(opts jobs.Options) {
 	e.T.Helper()
 	opts.Workers = true
+	p := e.process(e.svcPool, opts)
+	e.mu.Lock()
+	e.Runner = p.Jobs
+	e.mu.Unlock()
+	e.StartWorkers()
+}
+
+// Process builds another tally process on the Env's database, as a second
+// node would run (app.New): services, queue and runner of its own, configured
+// as the Env's tally but for opts, on the test's pool (Pool).
+// Its workers run when opts.Workers and it is started (App.Start); it is
+// closed when the test ends.
+func (e *Env) Process(opts jobs.Options) *app.App {
+	e.T.Helper()
+	return e.process(e.Pool, opts)
+}
+
+func (e *Env) process(pool *pgxpool.Pool, opts jobs.Options) *app.App {
+	e.T.Helper()
 	if opts.FetchPoll == 0 {
 		opts.FetchPoll = 50 * time.Millisecond
 	}
-	opts.Register = append(opts.Register, e.Recon.Register)
-	r, err := jobs.New(e.svcPool, e.JobServices(), opts)
+	cfg := e.cfg
+	cfg.Pool, cfg.Jobs = pool, opts
+	p, err := app.New(context.Background(), cfg)
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	e.mu.Lock()
-	e.Runner = r
-	e.mu.Unlock()
-	e.StartWorkers()
+	e.T.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	})
+	return p
 }
 
 // Reconcile runs a reconciliation to completion in the test's goroutine and
@@ -725,9 +742,6 @@ func (e *Env) StatementFromSandbox(provider string, from, to time.Time) recon.Im
 	}
 	return res
 }
-
-// JobOptions are the options the Env's runner was built with.
-func (e *Env) JobOptions() jobs.Options { return e.jobOpts }
 
 // Opening books a provider account's starting balance (what the provider holds
 // before tally's first order) against equity:opening, as an accountant does when

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
 )
@@ -56,14 +57,14 @@ func newAccountCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			acct, err := a.merchants.AddProviderAccount(cmd.Context(), in)
+			defer closeApp(a)
+			acct, err := a.Merchants.AddProviderAccount(cmd.Context(), in)
 			if err != nil {
 				return err
 			}
 			callbackURL := "<public-url>/callbacks/" + acct.CallbackKey
 			if os.Getenv("TALLY_PUBLIC_URL") != "" {
-				callbackURL = a.merchants.NotifyURL(acct)
+				callbackURL = a.Merchants.NotifyURL(acct)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "provider account %s (%s) of %s added\ncallback key: %s\ncallback URL: %s (every order sent to the provider carries it)\n",
 				acct.Name, acct.Provider, in.MerchantCode, acct.CallbackKey, callbackURL)
@@ -98,16 +99,16 @@ func newAccountCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			var mid int64
 			if merchant != "" {
-				m, err := a.merchants.Merchant(cmd.Context(), merchant)
+				m, err := a.Merchants.Merchant(cmd.Context(), merchant)
 				if err != nil {
 					return err
 				}
 				mid = m.ID
 			}
-			accts, err := a.merchants.ProviderAccounts(cmd.Context(), mid)
+			accts, err := a.Merchants.ProviderAccounts(cmd.Context(), mid)
 			if err != nil {
 				return err
 			}
@@ -117,7 +118,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 			for _, ac := range accts {
 				code, ok := codes[ac.MerchantID]
 				if !ok {
-					m, err := a.merchants.MerchantByID(cmd.Context(), ac.MerchantID)
+					m, err := a.Merchants.MerchantByID(cmd.Context(), ac.MerchantID)
 					if err != nil {
 						return err
 					}
@@ -144,12 +145,12 @@ func newAccountCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			acct, err := accountByName(cmd.Context(), a, opMerchant, opName)
 			if err != nil {
 				return err
 			}
-			t, err := a.ledger.Transfer(cmd.Context(), ledger.TransferRequest{Merchant: acct.MerchantID,
+			t, err := a.Ledger.Transfer(cmd.Context(), ledger.TransferRequest{Merchant: acct.MerchantID,
 				Key: "opening:" + acct.Name + ":" + opCur, Reference: "opening balance",
 				Entries: []ledger.Entry{
 					{Account: ledger.ProviderAccount(acct.Name, opCur), Side: ledger.Debit, Amount: amt},
@@ -257,13 +258,13 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			cur, err := accountByName(cmd.Context(), a, merchant, name)
 			if err != nil {
 				return err
 			}
 			p.Operator = true // operator tooling: any host the egress policy allows
-			acct, err := a.merchants.PatchProviderAccount(cmd.Context(), cur.MerchantID, cur.Name, p)
+			acct, err := a.Merchants.PatchProviderAccount(cmd.Context(), cur.MerchantID, cur.Name, p)
 			if err != nil {
 				return err
 			}
@@ -296,15 +297,15 @@ func newAccountUpdateCmd(g *globals) *cobra.Command {
 // accountByName finds a provider account by name for an operator's command:
 // the merchant's when merchantCode is given, else the one account of that
 // name (merchants.ErrAmbiguous when several merchants have one).
-func accountByName(ctx context.Context, a *app, merchantCode, name string) (merchants.ProviderAccount, error) {
+func accountByName(ctx context.Context, a *app.App, merchantCode, name string) (merchants.ProviderAccount, error) {
 	if merchantCode == "" {
-		return a.merchants.ProviderAccountNamed(ctx, name)
+		return a.Merchants.ProviderAccountNamed(ctx, name)
 	}
-	m, err := a.merchants.Merchant(ctx, merchantCode)
+	m, err := a.Merchants.Merchant(ctx, merchantCode)
 	if err != nil {
 		return merchants.ProviderAccount{}, err
 	}
-	return a.merchants.ProviderAccount(ctx, m.ID, name)
+	return a.Merchants.ProviderAccount(ctx, m.ID, name)
 }
 
 // limitsText writes an account's limits as CUR=AMOUNT, sorted, or "default".

@@ -61,7 +61,7 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := merchants.New(pool, b)
+	svc := merchants.New(pool, b, merchants.Options{})
 	acme, err := svc.Merchant(context.Background(), "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func TestAccountMaxAmounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := merchants.New(pool, box)
+	svc := merchants.New(pool, box, merchants.Options{})
 	limits := func() string {
 		t.Helper()
 		a, err := svc.ProviderAccountNamed(context.Background(), "cpay-main")

@@ -42,8 +42,8 @@ func newMerchantCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			m, secret, err := a.merchants.CreateMerchant(cmd.Context(), code, name, webhook)
+			defer closeApp(a)
+			m, secret, err := a.Merchants.CreateMerchant(cmd.Context(), code, name, webhook)
 			if err != nil {
 				return err
 			}
@@ -64,8 +64,8 @@ func newMerchantCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			ms, err := a.merchants.Merchants(cmd.Context())
+			defer closeApp(a)
+			ms, err := a.Merchants.Merchants(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -86,8 +86,8 @@ func newMerchantCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			m, secret, err := a.merchants.SetWebhook(cmd.Context(), code, webhook, rotate)
+			defer closeApp(a)
+			m, secret, err := a.Merchants.SetWebhook(cmd.Context(), code, webhook, rotate)
 			if err != nil {
 				return err
 			}
@@ -118,8 +118,8 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			key, info, err := a.merchants.CreateAPIKey(cmd.Context(), merchant, name)
+			defer closeApp(a)
+			key, info, err := a.Merchants.CreateAPIKey(cmd.Context(), merchant, name)
 			if err != nil {
 				return err
 			}
@@ -137,8 +137,8 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			keys, err := a.merchants.APIKeys(cmd.Context(), merchant)
+			defer closeApp(a)
+			keys, err := a.Merchants.APIKeys(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
@@ -163,8 +163,8 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			return a.merchants.RevokeAPIKey(cmd.Context(), merchant, prefix)
+			defer closeApp(a)
+			return a.Merchants.RevokeAPIKey(cmd.Context(), merchant, prefix)
 		},
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {

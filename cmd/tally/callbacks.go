@@ -25,16 +25,16 @@ func newCallbacksCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			var mid int64
 			if merchant != "" {
-				m, err := a.merchants.Merchant(cmd.Context(), merchant)
+				m, err := a.Merchants.Merchant(cmd.Context(), merchant)
 				if err != nil {
 					return err
 				}
 				mid = m.ID
 			}
-			list, err := a.callbacks.RejectionCounts(cmd.Context(), mid, time.Now().Add(-since).Truncate(time.Hour))
+			list, err := a.Callbacks.RejectionCounts(cmd.Context(), mid, time.Now().Add(-since).Truncate(time.Hour))
 			if err != nil {
 				return err
 			}
@@ -44,7 +44,7 @@ func newCallbacksCmd(g *globals) *cobra.Command {
 			for _, r := range list {
 				code, ok := codes[r.MerchantID]
 				if !ok {
-					m, err := a.merchants.MerchantByID(cmd.Context(), r.MerchantID)
+					m, err := a.Merchants.MerchantByID(cmd.Context(), r.MerchantID)
 					if err != nil {
 						return err
 					}

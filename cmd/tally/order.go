@@ -25,11 +25,11 @@ func newOrderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			if _, err := a.orders.Get(cmd.Context(), 0, id); err != nil {
+			defer closeApp(a)
+			if _, err := a.Orders.Get(cmd.Context(), 0, id); err != nil {
 				return err
 			}
-			tl, err := a.orders.StaffTimeline(cmd.Context(), id)
+			tl, err := a.Orders.StaffTimeline(cmd.Context(), id)
 			if err != nil {
 				return err
 			}

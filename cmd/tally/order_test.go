@@ -6,27 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/db/testdb"
-	"github.com/tallyhq/tally/discrepancies"
-	"github.com/tallyhq/tally/ledger"
-	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/secrets"
 )
-
-// nopQueue queues nothing: the test only needs an order stored.
-type nopQueue struct{}
-
-func (nopQueue) SubmitOrder(context.Context, pgx.Tx, int64) error             { return nil }
-func (nopQueue) SyncOrder(context.Context, pgx.Tx, int64) error               { return nil }
-func (nopQueue) SyncOrderForHint(context.Context, pgx.Tx, int64, int64) error { return nil }
-func (nopQueue) NotifyMerchant(context.Context, pgx.Tx, ...orders.Notice) error {
-	return nil
-}
 
 // TestOrderTimelineShowsStaffEntries: tally order timeline shows staff what
 // the merchant API leaves out, the provider's own words, and says which
@@ -45,15 +32,18 @@ func TestOrderTimelineShowsStaffEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	l := ledger.New(pool)
-	svc := merchants.New(pool, box)
-	svc.Ledger = l
-	svc.Adapters = merchants.AdapterOptions{PublicURL: "https://tally.example"}
-	m, err := svc.Merchant(ctx, "acme")
+	// A tally on the test's database, as a command builds one; no worker
+	// runs: the order stays as stored, its submit_order job waiting.
+	a, err := app.New(ctx, app.Config{Pool: pool, Box: box, PublicURL: "https://tally.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	service := orders.New(pool, l, svc, discrepancies.New(), nopQueue{}, orders.Options{})
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	m, err := a.Merchants.Merchant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := a.Orders
 	o, _, err := service.Create(ctx, orders.CreateRequest{MerchantID: m.ID, Kind: providers.KindDeposit, ProviderAccount: "cpay-main", CustomerID: "u1",
 		Amount: decimal.RequireFromString("10"), Currency: "USDT", IdempotencyKey: "k1"})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,10 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/progress"
@@ -50,12 +48,18 @@ leaves the job to the running workers; --detach queues it and returns.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 16)
+			// Only the recon queue: this process must not submit orders,
+			// apply callbacks or deliver webhooks (it has no public URL).
+			a, err := g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 16, func(c *app.Config) {
+				c.Jobs = jobs.Options{Workers: work, Queues: []string{jobs.QueueRecon}}
+			})
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			m, err := a.merchants.Merchant(ctx, merchant)
+			// Running work (the run's job, if this process took it) gets 10 s
+			// to stop; it resumes from its checkpoint.
+			defer closeAppWithin(a, 10*time.Second)
+			m, err := a.Merchants.Merchant(ctx, merchant)
 			if err != nil {
 				return err
 			}
@@ -66,21 +70,8 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if req.To, err = optTime(to); err != nil {
 				return err
 			}
-			// Only the recon queue: this process must not submit orders,
-			// apply callbacks or deliver webhooks (it has no public URL).
-			runner, err := jobs.New(a.pool, a.services(), jobs.Options{Workers: work, Logger: slog.Default(),
-				Register: []func(*river.Workers){a.recon.Register}, Queues: []string{jobs.QueueRecon}})
+			r, err := a.Recon.Start(ctx, req)
 			if err != nil {
-				return err
-			}
-			var r recon.Run
-			if err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-				var err error
-				if r, err = a.recon.CreateTx(ctx, tx, req); err != nil {
-					return err
-				}
-				return recon.Enqueue(ctx, runner.Client(), tx, r.ID)
-			}); err != nil {
 				return err
 			}
 			if detach {
@@ -88,17 +79,12 @@ leaves the job to the running workers; --detach queues it and returns.`,
 				return nil
 			}
 			if work {
-				if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+				if err := a.Start(context.WithoutCancel(ctx)); err != nil {
 					return err
 				}
-				defer func() {
-					stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer cancel()
-					_ = runner.Stop(stopCtx)
-				}()
 			}
 			bar := progress.New(os.Stderr, 0, fmt.Sprintf("run %d", r.ID))
-			p, err := waitRun(ctx, a.recon, r.ID, work, bar, cmd.ErrOrStderr())
+			p, err := waitRun(ctx, a.Recon, r.ID, work, bar, cmd.ErrOrStderr())
 			bar.Finish()
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "interrupted: run %d stays queued and resumes from its checkpoint in the next tally worker (or tally recon run)\n", r.ID)
@@ -110,7 +96,7 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if p.Status == recon.RunFailed {
 				return fmt.Errorf("run %d failed: %s", r.ID, p.Error)
 			}
-			sum, err := a.recon.Summary(ctx, r.ID)
+			sum, err := a.Recon.Summary(ctx, r.ID)
 			if err != nil {
 				return err
 			}
@@ -139,7 +125,7 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			file, err := os.Open(args[0])
 			if err != nil {
 				return err
@@ -151,7 +137,7 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			}
 			bar := progress.New(os.Stderr, 0, "import "+filepath.Base(args[0]))
 			var last int64
-			res, err := a.recon.Import(cmd.Context(), m.ID, account, filepath.Base(args[0]), file, recon.ImportOptions{AllowBadRows: allowBad,
+			res, err := a.Recon.Import(cmd.Context(), m.ID, account, filepath.Base(args[0]), file, recon.ImportOptions{AllowBadRows: allowBad,
 				Actor: "cli", Progress: func(n int64) { bar.Add(n - last); last = n }})
 			bar.Finish()
 			_ = size
@@ -186,8 +172,8 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			list, err := a.recon.Runs(cmd.Context(), m.ID, 0, 50)
+			defer closeApp(a)
+			list, err := a.Recon.Runs(cmd.Context(), m.ID, 0, 50)
 			if err != nil {
 				return err
 			}
@@ -216,8 +202,8 @@ leaves the job to the running workers; --detach queues it and returns.`,
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			sum, err := a.recon.Summary(cmd.Context(), id)
+			defer closeApp(a)
+			sum, err := a.Recon.Summary(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -241,8 +227,8 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			ds, err := a.disc.List(cmd.Context(), a.pool, discrepancies.Filter{MerchantID: m.ID, Status: discrepancies.Status(status), Type: discrepancies.Type(typ), Limit: 500})
+			defer closeApp(a)
+			ds, err := a.Discrepancies.List(cmd.Context(), a.Pool, discrepancies.Filter{MerchantID: m.ID, Status: discrepancies.Status(status), Type: discrepancies.Type(typ), Limit: 500})
 			if err != nil {
 				return err
 			}
@@ -274,12 +260,12 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			d, err := a.disc.Get(cmd.Context(), a.pool, id)
+			defer closeApp(a)
+			d, err := a.Discrepancies.Get(cmd.Context(), a.Pool, id)
 			if err != nil {
 				return err
 			}
-			evs, err := a.disc.Events(cmd.Context(), a.pool, id)
+			evs, err := a.Discrepancies.Events(cmd.Context(), a.Pool, id)
 			if err != nil {
 				return err
 			}
@@ -316,8 +302,8 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			res, err := a.recon.Resolve(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
+			defer closeApp(a)
+			res, err := a.Recon.Resolve(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
 				OrderID: orderID, RefundAccount: refundAccount, Beneficiary: party})
 			if err != nil && res.Discrepancy.ID == 0 {
 				return err
@@ -366,12 +352,12 @@ func newReportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer closeApp(a)
 			var sum recon.Summary
 			if runID != 0 {
-				sum, err = a.recon.Summary(cmd.Context(), runID)
+				sum, err = a.Recon.Summary(cmd.Context(), runID)
 			} else {
-				m, merr := a.merchants.Merchant(cmd.Context(), merchant)
+				m, merr := a.Merchants.Merchant(cmd.Context(), merchant)
 				if merr != nil {
 					return merr
 				}
@@ -379,12 +365,12 @@ func newReportCmd(g *globals) *cobra.Command {
 				if perr != nil {
 					return fmt.Errorf("--day %q: %w", day, perr)
 				}
-				sum, err = a.recon.Day(cmd.Context(), m.ID, d)
+				sum, err = a.Recon.Day(cmd.Context(), m.ID, d)
 			}
 			if err != nil {
 				return err
 			}
-			cur, err := a.ledger.CurrencyLookup(cmd.Context())
+			cur, err := a.Ledger.CurrencyLookup(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -11,12 +11,11 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/jobs"
-	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/server"
 )
 
@@ -50,17 +49,12 @@ func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
 	cmd.Flags().DurationVar(&f.reconLag, "recon-lag", 5*time.Minute, "how long after a window ends it is reconciled (late callbacks land first)")
 }
 
-func (f *runtimeFlags) options(a *app) jobs.Options {
+// options are the jobs options of the flags: the schedule includes
+// reconciliation (jobs.ReconSchedule).
+func (f *runtimeFlags) options() jobs.Options {
 	return jobs.Options{Workers: f.workers, Schedule: f.schedule, CallbackWorkers: f.callbackWorkers, WebhookWorkers: f.webhookWorkers,
 		SyncEvery: f.syncEvery, SyncAge: f.syncAge, Logger: slog.Default(),
-		Register: []func(*river.Workers){a.recon.Register},
-		Tasks: []jobs.Task{
-			{Name: "recon_schedule", Every: f.reconEvery, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: f.reconEvery, Lag: f.reconLag}},
-			// The daily window is the UTC day; looking every hour runs it within
-			// an hour of midnight (plus the lag), whenever the process started.
-			{Name: "recon_daily", Every: time.Hour, Args: recon.ScheduleArgs{RunKind: recon.KindFull, Every: 24 * time.Hour, Lag: f.reconLag}},
-			{Name: "recon_sweep", Every: 5 * time.Minute, Args: recon.SweepArgs{}},
-		}}
+		Recon: &jobs.ReconSchedule{Every: f.reconEvery, Lag: f.reconLag}}
 }
 
 // ingressFlags are serve's callback ingress limits.
@@ -80,12 +74,12 @@ func (f *ingressFlags) bind(cmd *cobra.Command) {
 	fl.BoolVar(&f.legacyRoutes, "legacy-callback-routes", false, "also route /callbacks/<account name> to the accounts that existed before callback keys (migration 00025), for the orders sent before it; a migration window, off by default")
 }
 
-func (f *ingressFlags) tune(o *appOptions) {
-	o.callbacks.RejectedSamplesPerHour = f.samplesPerHour
+func (f *ingressFlags) tune(c *app.Config) {
+	c.Callbacks.RejectedSamplesPerHour = f.samplesPerHour
 	if f.samplesPerHour == 0 {
-		o.callbacks.RejectedSamplesPerHour = -1 // none kept (zero is the default in callbacks.Options)
+		c.Callbacks.RejectedSamplesPerHour = -1 // none kept (zero is the default in callbacks.Options)
 	}
-	o.adapters.LegacyCallbackRoutes = f.legacyRoutes
+	c.Adapters.LegacyCallbackRoutes = f.legacyRoutes
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -121,24 +115,20 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune)
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune, func(c *app.Config) {
+				c.Jobs = f.options()
+				c.Server = server.Options{Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
+					AuthFailureBurst: authBurst, AuthFailureRate: authRate}
+			})
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			runner, err := jobs.New(a.pool, a.services(), f.options(a))
-			if err != nil {
-				return err
-			}
-			srv := server.New(server.Deps{Pool: a.pool, Orders: a.orders, Callbacks: a.callbacks, Webhooks: a.webhooks, Merchants: a.merchants, Ledger: a.ledger, Discrepancies: a.disc,
-				Recon: a.recon, River: runner.Client()},
-				server.Options{Logger: slog.Default(), Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
-					AuthFailureBurst: authBurst, AuthFailureRate: authRate})
-			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: srv.Handler(), tls: tlsCfg}}
+			defer closeApp(a)
+			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: a.Server.Handler(), tls: tlsCfg}}
 			if adminAddr != "" {
-				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: srv.Admin().Handler()})
+				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: a.Server.Admin().Handler()})
 			}
-			return serveUntilDone(ctx, runner, ls...)
+			return serveUntilDone(ctx, a, ls...)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "public listen address: the merchant API, callbacks, /healthz and /openapi.json")
@@ -199,22 +189,23 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, true); err != nil {
 				return err
 			}
-			a, err := g.newApp(ctx, publicURL, f.poolSize)
-			if err != nil {
-				return err
-			}
-			defer a.close()
 			f.workers = true
-			runner, err := jobs.New(a.pool, a.services(), f.options(a))
+			a, err := g.newApp(ctx, publicURL, f.poolSize, func(c *app.Config) {
+				c.Jobs = f.options()
+				// Only the admin listener: its /metrics counts what this
+				// process's workers applied (the server's own series stay
+				// empty without a public listener).
+				c.Server = server.Options{Registry: server.NewRegistry()}
+			})
 			if err != nil {
 				return err
 			}
+			defer closeApp(a)
 			var ls []listener
 			if adminAddr != "" {
-				admin := server.NewAdmin(server.AdminDeps{Pool: a.pool, Registry: server.NewRegistry(), Callbacks: a.callbacks, Logger: slog.Default()})
-				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: admin.Handler()})
+				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: a.Server.Admin().Handler()})
 			}
-			return serveUntilDone(ctx, runner, ls...)
+			return serveUntilDone(ctx, a, ls...)
 		},
 	}
 	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required; default $TALLY_PUBLIC_URL)")
@@ -234,9 +225,10 @@ type listener struct {
 }
 
 // serveUntilDone listens on every listener (failing before anything starts
-// when an address is taken), starts the runner, serves until ctx ends or a
-// listener fails, then shuts everything down gracefully.
-func serveUntilDone(ctx context.Context, runner *jobs.Runner, ls ...listener) error {
+// when an address is taken), starts the App's jobs, serves until ctx ends or
+// a listener fails, then shuts everything down gracefully: the listeners,
+// then the jobs (the caller's closeApp does the rest).
+func serveUntilDone(ctx context.Context, a *app.App, ls ...listener) error {
 	var servers []*http.Server
 	var nets []net.Listener
 	closeAll := func() {
@@ -258,7 +250,7 @@ func serveUntilDone(ctx context.Context, runner *jobs.Runner, ls ...listener) er
 				"bind --admin-addr to 127.0.0.1 or a private address only operators reach", "addr", ln.Addr().String())
 		}
 	}
-	if err := runner.Start(ctx); err != nil {
+	if err := a.Start(ctx); err != nil {
 		closeAll()
 		return err
 	}
@@ -291,7 +283,7 @@ func serveUntilDone(ctx context.Context, runner *jobs.Runner, ls ...listener) er
 	for _, hs := range servers {
 		errs = append(errs, hs.Shutdown(stopCtx))
 	}
-	errs = append(errs, runner.Stop(stopCtx))
+	errs = append(errs, a.Jobs.Stop(stopCtx))
 	slog.Info("tally stopped")
 	return errors.Join(errs...)
 }
