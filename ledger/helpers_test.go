@@ -182,5 +182,5 @@ func ensureMerchant(ctx context.Context, pool *pgxpool.Pool, code, name string) 
 	if err != nil {
 		return merchants.Merchant{}, err
 	}
-	return merchants.New(pool, box).EnsureMerchant(ctx, code, name)
+	return merchants.New(pool, box, merchants.Options{}).EnsureMerchant(ctx, code, name)
 }

@@ -241,7 +241,7 @@ func setup(ctx context.Context, pool *pgxpool.Pool, l *ledger.Ledger, cfg Config
 	if err != nil {
 		return nil, err
 	}
-	m, err := merchants.New(pool, box).EnsureMerchant(ctx, "bench", "Benchmark merchant")
+	m, err := merchants.New(pool, box, merchants.Options{}).EnsureMerchant(ctx, "bench", "Benchmark merchant")
 	if err != nil {
 		return nil, err
 	}
