@@ -100,11 +100,11 @@ type AgingLine struct {
 
 // OrderLine counts the orders of one provider account and currency.
 type OrderLine struct {
-	ProviderAccount string          `json:"provider_account"`
-	Provider        string          `json:"provider"`
-	Currency        string          `json:"currency"`
-	Checked int64 `json:"checked"`
-	Matched int64 `json:"matched"`
+	ProviderAccount string `json:"provider_account"`
+	Provider        string `json:"provider"`
+	Currency        string `json:"currency"`
+	Checked         int64  `json:"checked"`
+	Matched         int64  `json:"matched"`
 	// MatchedAmount is the money the matched orders moved, as the ledger
 	// posted it: the settled amount of each one that succeeded, nothing for
 	// one that failed, expired, is still open or was reversed. Never the
