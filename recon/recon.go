@@ -430,6 +430,13 @@ func (s *Service) Summary(ctx context.Context, runID int64) (Summary, error) {
 		if err := json.Unmarshal(row.Summary, &sum); err != nil {
 			return Summary{}, fmt.Errorf("run %d summary: %w", runID, err)
 		}
+		// Stored before a day's sections existed: empty, not null.
+		if sum.Aging == nil {
+			sum.Aging = []AgingLine{}
+		}
+		if sum.OpenItems == nil {
+			sum.OpenItems = []OpenItem{}
+		}
 		return sum, nil
 	}
 	run, err := s.runFrom(ctx, row)
