@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/tallytest"
@@ -264,4 +265,38 @@ func byType(s recon.Summary) map[string]recon.DiscrepancyLine {
 		out[l.Type] = l
 	}
 	return out
+}
+
+// A run's ledger figures are its own account's: the balance line of a
+// provider account holds that account's clearing balance, never the
+// merchant's other accounts' money in the same currency.
+func TestRunBalancesAreTheAccountsOwn(t *testing.T) {
+	t.Parallel()
+	e := tallytest.New(t, tallytest.Options{})
+	e.Opening("cpay", "BRL", "500.00")
+	paidDeposit(e, "b1", "10.00")
+	e.WaitIdle()
+	sum := e.Reconcile(recon.Request{Kind: recon.KindBalances, ProviderAccount: "cxpay-main"})
+	var brl *recon.BalanceLine
+	for i, b := range sum.Balances {
+		if b.ProviderAccount != "cxpay-main" {
+			t.Errorf("a run of cxpay-main compares %s", b.ProviderAccount)
+		}
+		if b.Currency == "BRL" {
+			brl = &sum.Balances[i]
+		}
+	}
+	// 10 paid less CXPay's fee of 0.10: what the clearing account holds.
+	if own := e.Balance(ledger.ProviderAccount("cxpay-main", "BRL")); brl == nil || !brl.Ledger.Equal(dec("9.9")) || !own.Equal(dec("9.9")) {
+		t.Fatalf("cxpay-main BRL line = %+v (its clearing account %s), want a ledger balance of exactly 9.9, not the 500 at cpay-main", brl, own)
+	}
+	all := e.Reconcile(recon.Request{Kind: recon.KindBalances})
+	for _, b := range all.Balances {
+		if b.ProviderAccount == "cpay-main" && b.Currency == "BRL" && !b.Ledger.Equal(dec("500")) {
+			t.Errorf("cpay-main BRL ledger balance %s, want 500", b.Ledger)
+		}
+		if b.ProviderAccount == "cxpay-main" && b.Currency == "BRL" && !b.Ledger.Equal(dec("9.9")) {
+			t.Errorf("cxpay-main BRL ledger balance %s in the run of every account, want 9.9", b.Ledger)
+		}
+	}
 }
