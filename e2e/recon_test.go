@@ -811,7 +811,7 @@ func TestDayReportCountsEachOrderOnce(t *testing.T) {
 	run(day, day.Add(24*time.Hour)) // the same window again
 	run(a.CreatedAt.Add(-time.Second), c.CreatedAt.Add(time.Second))
 	early := run(day.Add(-time.Hour), day.Add(time.Hour)) // began yesterday: today's
-	run(day.Add(23*time.Hour), day.Add(25*time.Hour))      // ends tomorrow: not today's
+	run(day.Add(23*time.Hour), day.Add(25*time.Hour))     // ends tomorrow: not today's
 	sum, err := e.Recon.Day(ctx, e.Merchant.ID, day.Add(12*time.Hour))
 	if err != nil {
 		t.Fatal(err)
