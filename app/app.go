@@ -40,6 +40,7 @@ import (
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/staff"
 	"github.com/tallyhq/tally/webhooks"
 )
 
@@ -61,7 +62,13 @@ type Config struct {
 	// bench). tally serve never migrates: tally migrate is a deploy step.
 	Migrate bool
 	// Box seals and opens the provider accounts' secrets and the merchants'
-	// webhook secrets (secrets.FromEnv). Required.
+	// webhook secrets (secrets.FromEnv). Nil is allowed, for a process that
+	// only reads (tally discrepancy list, report, recon runs without
+	// TALLY_SECRET_KEY): everything is read but the secrets, and what needs
+	// one (a provider adapter, a webhook's signature, creating a merchant,
+	// adding or changing a provider account) fails with an error wrapping
+	// secrets.ErrNoKey, which names TALLY_SECRET_KEY. A process that works
+	// jobs (Jobs.Workers) must have one: New refuses it without.
 	Box *secrets.Box
 	// PublicURL is where providers reach tally's API nodes: every order a
 	// provider is sent carries {PublicURL}/callbacks/{callback key}.
@@ -79,6 +86,8 @@ type Config struct {
 	// Adapters tune the provider adapters (timeout, legacy callback routes);
 	// their PublicURL is Config.PublicURL.
 	Adapters merchants.AdapterOptions
+	// Staff tunes the staff service (console sessions' timeouts).
+	Staff staff.Options
 	// Orders, Callbacks, Webhooks and Recon tune the services (Webhooks'
 	// Egress is Config.Egress).
 	Orders    orders.Options
@@ -104,6 +113,8 @@ type App struct {
 	Callbacks     *callbacks.Service
 	Webhooks      *webhooks.Service
 	Recon         *recon.Service
+	// Staff keeps the console's users, their roles and sessions.
+	Staff *staff.Service
 	// Jobs works this process's jobs and runs its schedule (Start); its
 	// Queue is the one the services insert through.
 	Jobs *jobs.Runner
@@ -123,8 +134,8 @@ type App struct {
 // Nothing runs until Start, except the callbacks service's loops, which wait
 // for work until Close.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Box == nil {
-		return nil, fmt.Errorf("%w: no secrets box (TALLY_SECRET_KEY)", ErrConfig)
+	if cfg.Box == nil && cfg.Jobs.Workers {
+		return nil, fmt.Errorf("%w: the workers call providers and sign webhooks: they need the secret key (%s)", ErrConfig, secrets.EnvKey)
 	}
 	if (cfg.Pool == nil) == (cfg.DatabaseURL == "") {
 		return nil, fmt.Errorf("%w: give either a database URL or a pool", ErrConfig)
@@ -181,6 +192,7 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	a.Merchants = merchants.New(pool, cfg.Box, merchants.Options{Validate: registry.Validate, Ledger: a.Ledger, Egress: cfg.Egress,
 		ProviderHosts: registry.Hosts, HostAllow: cfg.ProviderHostAllow, Adapters: ad})
 	a.Discrepancies = discrepancies.New()
+	a.Staff = staff.New(pool, cfg.Staff)
 	oo := cfg.Orders
 	if oo.Logger == nil {
 		oo.Logger = logger
