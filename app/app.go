@@ -23,12 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tallyhq/tally/callbacks"
+	"github.com/tallyhq/tally/console"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -86,8 +88,6 @@ type Config struct {
 	// Adapters tune the provider adapters (timeout, legacy callback routes);
 	// their PublicURL is Config.PublicURL.
 	Adapters merchants.AdapterOptions
-	// Staff tunes the staff service (console sessions' timeouts).
-	Staff staff.Options
 	// Orders, Callbacks, Webhooks and Recon tune the services (Webhooks'
 	// Egress is Config.Egress).
 	Orders    orders.Options
@@ -100,6 +100,8 @@ type Config struct {
 	Jobs jobs.Options
 	// Server tunes the HTTP server (its Logger is Config.Logger unless set).
 	Server server.Options
+	// Staff tunes the console's sessions (idle and absolute expiry).
+	Staff staff.Options
 }
 
 // App is a whole tally, built by New.
@@ -113,8 +115,11 @@ type App struct {
 	Callbacks     *callbacks.Service
 	Webhooks      *webhooks.Service
 	Recon         *recon.Service
-	// Staff keeps the console's users, their roles and sessions.
+	// Staff keeps the console's users and sessions.
 	Staff *staff.Service
+	// Console is the accounting console, served under /console on the
+	// public listener (Server.Handler).
+	Console *console.Console
 	// Jobs works this process's jobs and runs its schedule (Start); its
 	// Queue is the one the services insert through.
 	Jobs *jobs.Runner
@@ -192,7 +197,6 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	a.Merchants = merchants.New(pool, cfg.Box, merchants.Options{Validate: registry.Validate, Ledger: a.Ledger, Egress: cfg.Egress,
 		ProviderHosts: registry.Hosts, HostAllow: cfg.ProviderHostAllow, Adapters: ad})
 	a.Discrepancies = discrepancies.New()
-	a.Staff = staff.New(pool, cfg.Staff)
 	oo := cfg.Orders
 	if oo.Logger == nil {
 		oo.Logger = logger
@@ -221,8 +225,15 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	if so.Logger == nil {
 		so.Logger = logger
 	}
+	a.Staff = staff.New(pool, cfg.Staff)
+	a.Console = console.New(console.Deps{Staff: a.Staff, Discrepancies: a.Discrepancies, Recon: a.Recon, Ledger: a.Ledger,
+		Orders: a.Orders, Merchants: a.Merchants, Webhooks: a.Webhooks, Callbacks: a.Callbacks, Pool: pool},
+		console.Options{Logger: logger, ClientAddr: func(r *http.Request) string {
+			return server.ClientAddr(r, so.TrustedProxies).String()
+		}})
 	a.Server = server.New(server.Deps{Pool: pool, Orders: a.Orders, Callbacks: a.Callbacks, Webhooks: a.Webhooks, Merchants: a.Merchants,
-		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon}, so)
+		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon,
+		Extra: []server.Route{{Pattern: console.Prefix + "/", Handler: a.Console.Handler().ServeHTTP, Internal: true}}}, so)
 	return nil
 }
 
