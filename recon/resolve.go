@@ -170,6 +170,11 @@ func (s *Service) resolveTx(ctx context.Context, tx pgx.Tx, d discrepancies.Disc
 	key := ""
 	if len(entries) > 0 {
 		key = fmt.Sprintf("resolution:%d", d.ID)
+		if d.ResolvedBy != "" {
+			// Closed before and reopened (a new drift after a write-off): each
+			// sighting counts, so this closing's key is new.
+			key = fmt.Sprintf("resolution:%d:%d", d.ID, d.SeenCount)
+		}
 		md := map[string]string{"resolution": string(r.Action), "actor": r.Actor}
 		for k, v := range meta {
 			md[k] = v
