@@ -9,7 +9,7 @@ BIN := bin/tally
 # Resolved lazily, once per make run, only by the targets that need a database.
 DB_URL = $(or $(DATABASE_URL),$(shell $(GO) run ./cmd/tally db url))
 
-.PHONY: all build test check fmt vet sqlc-check generate unit demo bench bench-ledger fuzz clean db-stop
+.PHONY: all build test check fmt vet sqlc-check generate unit browser demo bench bench-ledger fuzz clean db-stop
 
 all: build
 
@@ -18,7 +18,16 @@ build:
 
 ## test: every check CI makes (gofmt, go vet, sqlc staleness) and the whole test suite
 ## with the race detector against real PostgreSQL.
-test: check unit
+test: check browser unit
+
+## browser: the console's browser tests (e2e/console_*) drive headless Chromium;
+## install Debian's chromium when it is missing and apt-get can (they skip without it).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the console's browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
 
 check: fmt vet sqlc-check
 

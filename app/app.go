@@ -23,12 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tallyhq/tally/callbacks"
+	"github.com/tallyhq/tally/console"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -40,6 +42,7 @@ import (
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
+	"github.com/tallyhq/tally/staff"
 	"github.com/tallyhq/tally/webhooks"
 )
 
@@ -91,6 +94,8 @@ type Config struct {
 	Jobs jobs.Options
 	// Server tunes the HTTP server (its Logger is Config.Logger unless set).
 	Server server.Options
+	// Staff tunes the console's sessions (idle and absolute expiry).
+	Staff staff.Options
 }
 
 // App is a whole tally, built by New.
@@ -104,6 +109,11 @@ type App struct {
 	Callbacks     *callbacks.Service
 	Webhooks      *webhooks.Service
 	Recon         *recon.Service
+	// Staff keeps the console's users and sessions.
+	Staff *staff.Service
+	// Console is the accounting console, served under /console on the
+	// public listener (Server.Handler).
+	Console *console.Console
 	// Jobs works this process's jobs and runs its schedule (Start); its
 	// Queue is the one the services insert through.
 	Jobs *jobs.Runner
@@ -209,8 +219,15 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	if so.Logger == nil {
 		so.Logger = logger
 	}
+	a.Staff = staff.New(pool, cfg.Staff)
+	a.Console = console.New(console.Deps{Staff: a.Staff, Discrepancies: a.Discrepancies, Recon: a.Recon, Ledger: a.Ledger,
+		Orders: a.Orders, Merchants: a.Merchants, Webhooks: a.Webhooks, Callbacks: a.Callbacks, Pool: pool},
+		console.Options{Logger: logger, ClientAddr: func(r *http.Request) string {
+			return server.ClientAddr(r, so.TrustedProxies).String()
+		}})
 	a.Server = server.New(server.Deps{Pool: pool, Orders: a.Orders, Callbacks: a.Callbacks, Webhooks: a.Webhooks, Merchants: a.Merchants,
-		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon}, so)
+		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon,
+		Extra: []server.Route{{Pattern: console.Prefix + "/", Handler: a.Console.Handler().ServeHTTP, Internal: true}}}, so)
 	return nil
 }
 

@@ -79,8 +79,8 @@ func TestReconQueryRunFindsRepairsAndRerunsClean(t *testing.T) {
 		t.Fatalf("order lines = %+v", sum.Orders)
 	}
 	ol := sum.Orders[0]
-	if ol.Checked != 4 || ol.Matched != 4 || ol.Unmatched != 0 || ol.Repaired != 1 || !ol.MatchedAmount.Equal(dec("100")) {
-		t.Fatalf("order line = %+v, want 4 checked and matched (100 BRL), 1 repaired", ol)
+	if ol.Checked != 4 || ol.Matched != 4 || ol.Unmatched != 0 || ol.Repaired != 1 || !ol.MatchedAmount.Equal(dec("55")) {
+		t.Fatalf("order line = %+v, want 4 checked and matched, 55 BRL moved (10 + 20 + C's 25 paid; D reversed), 1 repaired", ol)
 	}
 	types := byType(sum)
 	if l := types["missing_callback"]; l.Found != 1 || l.New != 1 {
@@ -785,10 +785,11 @@ func TestRefundPayerRefusedBeforeAnythingMoves(t *testing.T) {
 }
 
 // TestDayReportCountsEachOrderOnce: a day's report merges the runs whose
-// window lies in that day, choosing windows that do not overlap: the whole-day
-// run, run twice, and a short manual run inside it count each order once; the
-// previous day's run (finished today) and a run reaching into another day are
-// left out, and a note says so.
+// window ends in that day, choosing windows that do not overlap: the whole-day
+// run, run twice, a short manual run inside it and a run that began the day
+// before count each order once; the previous day's run (ending at midnight,
+// finished today) is yesterday's, a run ending tomorrow is left out, and
+// notes say so.
 func TestDayReportCountsEachOrderOnce(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{})
@@ -809,7 +810,8 @@ func TestDayReportCountsEachOrderOnce(t *testing.T) {
 	run(day, day.Add(24*time.Hour))
 	run(day, day.Add(24*time.Hour)) // the same window again
 	run(a.CreatedAt.Add(-time.Second), c.CreatedAt.Add(time.Second))
-	run(day.Add(-time.Hour), day.Add(time.Hour)) // reaches into yesterday
+	early := run(day.Add(-time.Hour), day.Add(time.Hour)) // began yesterday: today's
+	run(day.Add(23*time.Hour), day.Add(25*time.Hour))     // ends tomorrow: not today's
 	sum, err := e.Recon.Day(ctx, e.Merchant.ID, day.Add(12*time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -818,8 +820,8 @@ func TestDayReportCountsEachOrderOnce(t *testing.T) {
 		t.Fatalf("order lines = %+v", sum.Orders)
 	}
 	l := sum.Orders[0]
-	if l.Checked != 2 || l.Matched != 2 || !l.MatchedAmount.Equal(dec("40")) || l.Unmatched != 0 {
-		t.Fatalf("day line = %+v, want the 2 orders (40 BRL) once", l)
+	if l.Checked != 2 || l.Matched != 2 || !l.MatchedAmount.Equal(dec("35")) || l.Unmatched != 0 {
+		t.Fatalf("day line = %+v, want the 2 orders once, 35 BRL moved (10 + the 25 paid for 30)", l)
 	}
 	types := byType(sum)
 	if d := types["amount_mismatch"]; d.Found != 1 {
@@ -828,8 +830,10 @@ func TestDayReportCountsEachOrderOnce(t *testing.T) {
 	if len(sum.Findings) != 1 {
 		t.Fatalf("findings = %+v, want one", sum.Findings)
 	}
-	if len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], "1 runs") {
-		t.Fatalf("notes = %q, want the straddling run noted", sum.Notes)
+	// The run that began yesterday overlaps the daily run, which counts the
+	// day's orders: none of its own count, so no note names it.
+	if len(sum.Notes) != 1 || !strings.HasPrefix(sum.Notes[0], "1 runs whose window ends after this day") {
+		t.Fatalf("notes = %q, want the run ending tomorrow counted (run %d, begun yesterday, not chosen)", sum.Notes, early.RunID)
 	}
 	// Yesterday's report has its own run, with none of today's orders.
 	prev, err := e.Recon.Day(ctx, e.Merchant.ID, day.Add(-time.Hour))

@@ -541,18 +541,52 @@ func (x *execution) repair(ctx context.Context, line *OrderLine, o orders.Order,
 			fmt.Sprintf("the provider says %s, tally could not apply it to its %s order", ev.Status, res.Before), &ev)
 	}
 	line.Repaired++
-	amount, cur := o.Amount, o.Currency
-	if p, ok := amountIn(ev, ev.Currency); ok && ev.Currency != "" {
-		amount, cur = p, ev.Currency
+	// The order as the repair left it: what the ledger posted for it.
+	after, err := x.s.orders.Get(ctx, 0, o.ID)
+	if err != nil {
+		return fmt.Errorf("repaired order: %w", err)
 	}
-	f := finding{t: discrepancies.MissingCallback, currency: cur, actual: providers.Nullable(amount), delta: amount,
+	// The finding states the money the repair moved: what the ledger holds for
+	// the order now less what it held before (provider less tally, as every
+	// delta). An order the provider failed or expired moved nothing: no actual
+	// amount, a delta of 0.
+	cur := after.SettledCurrency
+	if cur == "" {
+		cur = o.SettledCurrency
+	}
+	if cur == "" {
+		cur = o.Currency
+	}
+	now, was := moved(after, cur), moved(o, cur)
+	f := finding{t: discrepancies.MissingCallback, currency: cur, delta: now.Sub(was),
 		summary: fmt.Sprintf("the provider had %s the order, tally still had it %s: applied (now %s)", ev.Status, res.Before, res.After)}
+	if !now.IsZero() {
+		f.actual = providers.Nullable(now)
+	}
+	if was.IsZero() && now.IsZero() {
+		f.summary += ", no money moved"
+	}
 	if err := x.repaired(ctx, o, f, fmt.Sprintf("run %d applied the provider's %s", x.run.ID, ev.Status)); err != nil {
 		return err
 	}
-	line.Matched++
-	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
-	return nil
+	return x.matched(line, after)
+}
+
+// moved is the money an order moved in currency cur, as the ledger posted it:
+// the settled (paid) amount of a succeeded order, nothing for an order that
+// failed, expired, is still open or was reversed (its money went back).
+func moved(o orders.Order, cur string) decimal.Decimal {
+	if o.Status != orders.StatusSucceeded || !o.PaidAmount.Valid {
+		return decimal.Zero
+	}
+	settled := o.SettledCurrency
+	if settled == "" {
+		settled = o.Currency
+	}
+	if settled != cur {
+		return decimal.Zero
+	}
+	return o.PaidAmount.Decimal
 }
 
 // completeFee books the fee a provider did not state at settlement once its
@@ -593,9 +627,25 @@ func (x *execution) repaired(ctx context.Context, o orders.Order, f finding, not
 	return x.touch(ctx, d.ID, opened, true, false)
 }
 
+// matched counts an order tally and the provider agree on, and adds the money
+// it moved (what the ledger posted: its settled amount if it succeeded,
+// nothing otherwise) to the matched amount, never the amount requested. An
+// order settled in another currency than its own adds its money to that
+// currency's line of the same source.
 func (x *execution) matched(line *OrderLine, o orders.Order) error {
 	line.Matched++
-	line.MatchedAmount = line.MatchedAmount.Add(o.Amount)
+	cur := o.SettledCurrency
+	if cur == "" {
+		cur = o.Currency
+	}
+	m := moved(o, cur)
+	if m.IsZero() {
+		return nil
+	}
+	if cur != line.Currency {
+		line = x.cp.line(x.acct, cur, line.Source)
+	}
+	line.MatchedAmount = line.MatchedAmount.Add(m)
 	return nil
 }
 

@@ -430,6 +430,13 @@ func (s *Service) Summary(ctx context.Context, runID int64) (Summary, error) {
 		if err := json.Unmarshal(row.Summary, &sum); err != nil {
 			return Summary{}, fmt.Errorf("run %d summary: %w", runID, err)
 		}
+		// Stored before a day's sections existed: empty, not null.
+		if sum.Aging == nil {
+			sum.Aging = []AgingLine{}
+		}
+		if sum.OpenItems == nil {
+			sum.OpenItems = []OpenItem{}
+		}
 		return sum, nil
 	}
 	run, err := s.runFrom(ctx, row)
@@ -450,7 +457,7 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 	sum := Summary{RunID: run.ID, Merchant: m.Code, Kind: run.Kind, ProviderAccount: run.ProviderAccount,
 		WindowStart: run.WindowStart, WindowEnd: run.WindowEnd, Status: run.Status, StartedAt: run.StartedAt,
 		Orders: []OrderLine{}, Discrepancies: []DiscrepancyLine{}, Balances: []BalanceLine{}, Findings: []Finding{},
-		Notes: append([]string(nil), cp.Notes...)}
+		Aging: []AgingLine{}, OpenItems: []OpenItem{}, Notes: append([]string(nil), cp.Notes...)}
 	for _, l := range cp.Lines {
 		sum.Orders = append(sum.Orders, *l)
 	}
@@ -528,6 +535,11 @@ func (s *Service) orderNos(ctx context.Context, rows []recondb.RunFindingsRow) (
 			ids = append(ids, *r.OrderID)
 		}
 	}
+	return s.orderNosOf(ctx, ids)
+}
+
+// orderNosOf are the provider order numbers of orders, by id.
+func (s *Service) orderNosOf(ctx context.Context, ids []int64) (map[int64]string, error) {
 	refs, err := s.orders.Refs(ctx, ids)
 	if err != nil {
 		return nil, err

@@ -32,19 +32,88 @@ type Summary struct {
 	Ledger LedgerLine `json:"ledger"`
 	// Notes are what the run could not check, or (a day's report) left out.
 	Notes []string `json:"notes,omitempty"`
-	// Findings lists every discrepancy the run touched, one row each.
+	// Aging (a day's report) counts the open items per provider account,
+	// currency and age bucket; empty in a run's report.
+	Aging []AgingLine `json:"aging"`
+	// OpenItems (a day's report) lists every discrepancy open at the end of
+	// the day, whatever run (or the pipeline) found it, oldest first; empty
+	// in a run's report.
+	OpenItems []OpenItem `json:"open_items"`
+	// Findings lists every discrepancy the run touched, one row each. It is
+	// the last field, after OpenItems: the JSON writer streams those two.
 	Findings []Finding `json:"findings"`
+}
+
+// The age buckets of open items: how long before the end of the day the
+// discrepancy was first seen. A bucket holds ages from its lower bound
+// (included) to its upper bound (excluded).
+const (
+	AgeUnder1Day = "<1d"   // under 24 hours
+	Age1To7Days  = "1-7d"  // 24 hours to under 7 days
+	Age7To30Days = "7-30d" // 7 days to under 30 days
+	AgeOver30Day = ">30d"  // 30 days or more
+)
+
+// AgeBuckets lists the age buckets, youngest first.
+var AgeBuckets = []string{AgeUnder1Day, Age1To7Days, Age7To30Days, AgeOver30Day}
+
+// AgeBucket is the bucket of an item first seen at firstSeen, at time at.
+func AgeBucket(firstSeen, at time.Time) string {
+	switch age := at.Sub(firstSeen); {
+	case age < 24*time.Hour:
+		return AgeUnder1Day
+	case age < 7*24*time.Hour:
+		return Age1To7Days
+	case age < 30*24*time.Hour:
+		return Age7To30Days
+	}
+	return AgeOver30Day
+}
+
+// OpenItem is a discrepancy open at the end of a day: first seen before the
+// day ended and not resolved or ignored before then.
+type OpenItem struct {
+	DiscrepancyID   int64           `json:"discrepancy_id"`
+	Type            string          `json:"type"`
+	Severity        string          `json:"severity"`
+	ProviderAccount string          `json:"provider_account"`
+	OrderID         int64           `json:"order_id,omitempty"`
+	OrderNo         string          `json:"order_no,omitempty"`
+	Currency        string          `json:"currency"`
+	AmountDelta     decimal.Decimal `json:"amount_delta"` // provider less tally, as the discrepancy states it
+	FirstSeenAt     time.Time       `json:"first_seen_at"`
+	Age             string          `json:"age"` // its bucket (AgeBuckets) at the end of the day
+	Summary         string          `json:"summary"`
+}
+
+// AgingLine counts the open items of one provider account, currency and age
+// bucket. AmountAtStake sums their differences without their sign (a surplus
+// and a shortfall do not cancel out); items without a currency (a ledger
+// invariant) are counted but add no amount.
+type AgingLine struct {
+	ProviderAccount string          `json:"provider_account"`
+	Currency        string          `json:"currency"`
+	Age             string          `json:"age"`
+	Count           int64           `json:"count"`
+	AmountAtStake   decimal.Decimal `json:"amount_at_stake"`
 }
 
 // OrderLine counts the orders of one provider account and currency.
 type OrderLine struct {
-	ProviderAccount string          `json:"provider_account"`
-	Provider        string          `json:"provider"`
-	Currency        string          `json:"currency"`
-	Checked         int64           `json:"checked"`
-	Matched         int64           `json:"matched"`
-	MatchedAmount   decimal.Decimal `json:"matched_amount"`
-	Unmatched       int64           `json:"unmatched"`
+	ProviderAccount string `json:"provider_account"`
+	Provider        string `json:"provider"`
+	Currency        string `json:"currency"`
+	Checked         int64  `json:"checked"`
+	Matched         int64  `json:"matched"`
+	// MatchedAmount is the money the matched orders moved, as the ledger
+	// posted it: the settled amount of each one that succeeded, nothing for
+	// one that failed, expired, is still open or was reversed. Never the
+	// amounts requested. An order settled in another currency than its own
+	// adds its money to that currency's line.
+	MatchedAmount decimal.Decimal `json:"matched_amount"`
+	Unmatched     int64           `json:"unmatched"`
+	// UnmatchedAmount is what the unmatched orders were for (their requested
+	// amounts): the money in question.
 	UnmatchedAmount decimal.Decimal `json:"unmatched_amount"`
 	// Repaired are orders the run fixed through the state machine (a missing
 	// callback applied from the provider's answer).

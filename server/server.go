@@ -80,6 +80,8 @@ type Options struct {
 // Route is one route of the server, kept as data so that a test can hold the
 // OpenAPI document and the routes to each other.
 type Route struct {
+	// Method is the HTTP method; empty serves every method (a mounted
+	// sub-handler such as the console, which routes methods itself).
 	Method  string
 	Pattern string // net/http pattern path, e.g. /v1/orders/{id}
 	// Auth: the route needs a merchant API key; the handler finds the merchant
@@ -136,7 +138,11 @@ func New(deps Deps, opts Options) *Server {
 		if r.Auth {
 			h = s.authenticate(h)
 		}
-		mux.Handle(r.Method+" "+r.Pattern, s.instrument(r.Pattern, h))
+		pattern := r.Pattern
+		if r.Method != "" {
+			pattern = r.Method + " " + pattern
+		}
+		mux.Handle(pattern, s.instrument(r.Pattern, h))
 	}
 	s.handler = recoverPanics(opts.Logger, mux)
 	return s

@@ -513,7 +513,19 @@ func newReportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Export a reconciliation run (--run) or a day (--day) as CSV, JSON or XLSX",
-		Args:  cobra.NoArgs,
+		Long: `Export a reconciliation run (--run) or a UTC day (--day, with --merchant) as CSV, JSON or XLSX.
+
+A day's report holds the completed runs whose window ends in that UTC day, the
+end being exclusive: a window ending at midnight belongs to the day before. So
+the scheduled daily run [D 00:00, D+1 00:00) is day D's, and a manual run with
+the default window (the last 24 hours) is in the report of the day it ends in,
+though it began the day before (a note names it). Runs whose windows overlap
+are merged so that each order counts once; a run ending after the day is in a
+later day's report (a note counts them). The report also lists every
+discrepancy open at the end of the day, whatever found it, with its age
+(<1d, 1-7d, 7-30d, >30d since first seen) and the aging per account and
+currency.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := report.ParseFormat(format)
 			if err != nil {
@@ -564,7 +576,7 @@ func newReportCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&merchant, "merchant", "", "merchant code (with --day)")
 	cmd.Flags().Int64Var(&runID, "run", 0, "run id")
-	cmd.Flags().StringVar(&day, "day", "", "UTC day YYYY-MM-DD: every run finished that day, merged")
+	cmd.Flags().StringVar(&day, "day", "", "UTC day YYYY-MM-DD: the runs whose window ends in that day, merged, and the items open at its end")
 	cmd.Flags().StringVar(&format, "format", "xlsx", "csv, json or xlsx")
 	cmd.Flags().StringVar(&out, "out", "", "output file (default standard output)")
 	return cmd

@@ -136,19 +136,6 @@ WHERE trigger = 'schedule' AND kind = @kind AND provider_account_id = @provider_
 ORDER BY window_end DESC
 LIMIT 1;
 
--- name: RunsWithin :many
--- A merchant's completed runs whose window lies within [from_time, to_time).
-SELECT * FROM recon_runs
-WHERE merchant_id = @merchant_id AND status = 'completed' AND window_start >= @from_time AND window_end <= @to_time
-ORDER BY id;
-
--- name: RunsStraddling :one
--- How many of a merchant's completed runs overlap [from_time, to_time) without
--- lying within it.
-SELECT count(*)::bigint FROM recon_runs
-WHERE merchant_id = @merchant_id AND status = 'completed' AND window_start < @to_time AND window_end > @from_time
-  AND NOT (window_start >= @from_time AND window_end <= @to_time);
-
 -- name: FailedScheduledWindows :many
 -- Scheduled windows of a kind and length for an account, ending after a time,
 -- whose runs all failed, fewer than max_failures times: the schedule runs them

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/recon"
@@ -29,21 +30,51 @@ var currencies report.Currencies = func(code string) (ledger.Currency, bool) {
 }
 
 type sectionColumns struct {
-	section string
-	columns []string
+	section string   // the machine name, the JSON field
+	sheet   string   // the title a person reads: the XLSX sheet, the CSV section column
+	columns []string // the JSON field names, by which the tests key rows
+	headers []string // what a person reads: the CSV and XLSX header rows
 }
 
 // wantColumns are the documented columns of each section, in order (the CSV
-// header after "section", the XLSX header row). Written out here rather than
+// header after "Section", the XLSX header row). Written out here rather than
 // taken from the package, so that a changed column fails a test.
 var wantColumns = []sectionColumns{
-	{"run", []string{"run_id", "merchant", "kind", "provider_account", "window_start", "window_end", "status", "started_at", "finished_at", "error"}},
-	{"orders", []string{"provider_account", "provider", "currency", "checked", "matched", "matched_amount", "unmatched", "unmatched_amount", "repaired", "fees_completed", "source"}},
-	{"discrepancies", []string{"provider_account", "currency", "type", "found", "new", "auto_closed", "amount_delta"}},
-	{"balances", []string{"provider_account", "currency", "provider_balance", "ledger_balance", "in_flight", "difference", "tolerance", "ok"}},
-	{"ledger", []string{"ok", "transfers", "entries", "violation"}},
-	{"findings", []string{"discrepancy_id", "type", "severity", "status", "provider_account", "order_id", "order_no", "currency", "expected", "actual", "amount_delta", "summary", "new", "auto_closed", "repaired"}},
-	{"notes", []string{"note"}},
+	{"run", "Run",
+		[]string{"run_id", "merchant", "kind", "provider_account", "window_start", "window_end", "status", "started_at", "finished_at", "error"},
+		[]string{"Run", "Merchant", "Kind", "Provider account", "Window start (UTC)", "Window end (UTC)", "Status", "Started (UTC)", "Finished (UTC)", "Error"}},
+	{"orders", "Orders",
+		[]string{"provider_account", "provider", "currency", "checked", "matched", "matched_amount", "unmatched", "unmatched_amount", "repaired", "fees_completed", "source"},
+		[]string{"Provider account", "Provider", "Currency", "Orders checked", "Matched", "Money moved (matched)", "Unmatched", "Amount unmatched (requested)", "Repaired", "Fees completed", "Compared with"}},
+	{"discrepancies", "Discrepancies",
+		[]string{"provider_account", "currency", "type", "found", "new", "auto_closed", "amount_delta"},
+		[]string{"Provider account", "Currency", "Discrepancy type", "Found", "New", "Auto-closed", "Amount at stake"}},
+	{"balances", "Balances",
+		[]string{"provider_account", "currency", "provider_balance", "ledger_balance", "in_flight", "difference", "tolerance", "ok"},
+		[]string{"Provider account", "Currency", "Provider balance", "Ledger balance", "In flight", "Difference", "Tolerance", "Within tolerance"}},
+	{"ledger", "Ledger",
+		[]string{"ok", "transfers", "entries", "violation"},
+		[]string{"Invariants hold", "Transfers", "Entries", "Violation"}},
+	{"aging", "Aging",
+		[]string{"provider_account", "currency", "age", "count", "amount_at_stake"},
+		[]string{"Provider account", "Currency", "Age", "Open items", "Amount at stake"}},
+	{"open_items", "Open items",
+		[]string{"discrepancy_id", "type", "severity", "provider_account", "order_id", "order_no", "currency", "amount_delta", "first_seen_at", "age", "summary"},
+		[]string{"Discrepancy", "Type", "Severity", "Provider account", "Order", "Order no.", "Currency", "Amount at stake", "First seen (UTC)", "Age", "Summary"}},
+	{"findings", "Findings",
+		[]string{"discrepancy_id", "type", "severity", "status", "provider_account", "order_id", "order_no", "currency", "expected", "actual", "amount_delta", "summary", "new", "auto_closed", "repaired"},
+		[]string{"Discrepancy", "Type", "Severity", "Status", "Provider account", "Order", "Order no.", "Currency", "Expected (tally)", "Actual (provider)", "Amount at stake", "Summary", "New", "Auto-closed", "Repaired"}},
+	{"notes", "Notes", []string{"note"}, []string{"Note"}},
+}
+
+// sectionByTitle finds a section by the title a person reads.
+func sectionByTitle(title string) (sectionColumns, bool) {
+	for _, wc := range wantColumns {
+		if wc.sheet == title {
+			return wc, true
+		}
+	}
+	return sectionColumns{}, false
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -102,6 +133,18 @@ func fullSummary() recon.Summary {
 				Summary: "", Repaired: true},
 		},
 		Notes: []string{"run 8 (2026-11-20 to 2026-11-22) reaches into another day, \"left out\"", "statement 3: 2 bad rows,\nskipped"},
+		Aging: []recon.AgingLine{
+			{ProviderAccount: "cxpay-main", Currency: "CNY", Age: recon.AgeUnder1Day, Count: 2, AmountAtStake: dec("100.5")},
+			{ProviderAccount: "cxpay-main", Currency: "CNY", Age: recon.AgeOver30Day, Count: 1, AmountAtStake: dec("0.1").Add(dec("0.2"))},
+			{ProviderAccount: "", Currency: "", Age: recon.Age1To7Days, Count: 1, AmountAtStake: dec("0")},
+		},
+		OpenItems: []recon.OpenItem{
+			{DiscrepancyID: 5, Type: "amount_mismatch", Severity: "high", ProviderAccount: "cxpay-main", OrderID: 77, OrderNo: "ORD-77",
+				Currency: "CNY", AmountDelta: dec("-100.5"), FirstSeenAt: time.Date(2026, 10, 1, 23, 59, 59, 0, time.UTC),
+				Age: recon.AgeOver30Day, Summary: "payer paid less, \"short\""},
+			{DiscrepancyID: 6, Type: "ledger_invariant", Severity: "critical", Currency: "", AmountDelta: dec("2"),
+				FirstSeenAt: time.Date(2026, 11, 20, 12, 0, 0, 500_000_000, shanghai), Age: recon.Age1To7Days, Summary: "2 violations"},
+		},
 	}
 }
 
@@ -233,6 +276,20 @@ func summaryFromTables(t *testing.T, tables map[string][]map[string]string) reco
 			s.Ledger.Violations = append(s.Ledger.Violations, v)
 		}
 	}
+	for _, r := range tables["aging"] {
+		s.Aging = append(s.Aging, recon.AgingLine{ProviderAccount: r["provider_account"], Currency: r["currency"],
+			Age: r["age"], Count: p.int(r["count"]), AmountAtStake: p.dec(r["amount_at_stake"])})
+	}
+	for _, r := range tables["open_items"] {
+		var orderID int64
+		if r["order_id"] != "" {
+			orderID = p.int(r["order_id"])
+		}
+		s.OpenItems = append(s.OpenItems, recon.OpenItem{DiscrepancyID: p.int(r["discrepancy_id"]), Type: r["type"],
+			Severity: r["severity"], ProviderAccount: r["provider_account"], OrderID: orderID, OrderNo: r["order_no"],
+			Currency: r["currency"], AmountDelta: p.dec(r["amount_delta"]), FirstSeenAt: p.time(r["first_seen_at"]),
+			Age: r["age"], Summary: r["summary"]})
+	}
 	for _, r := range tables["notes"] {
 		s.Notes = append(s.Notes, r["note"])
 	}
@@ -283,14 +340,40 @@ func (p parser) bool(s string) bool {
 	return false
 }
 
+// time reads RFC 3339 text (CSV) or a spreadsheet's serial date number
+// (XLSX, read raw), which holds the instant to the second.
 func (p parser) time(s string) time.Time {
 	p.t.Helper()
 	if s == "" {
 		return time.Time{}
+	}
+	if serial, err := strconv.ParseFloat(s, 64); err == nil {
+		tm, err := excelize.ExcelDateToTime(serial, false)
+		if err != nil {
+			p.t.Errorf("date cell %s: %v", s, err)
+		}
+		return tm.Round(time.Millisecond) // a double: within a millisecond of the second
 	}
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		p.t.Errorf("time: %v", err)
 	}
 	return tm
+}
+
+// truncateTimes returns s with its instants truncated to d, as a
+// spreadsheet's date cells give them back.
+func truncateTimes(s recon.Summary, d time.Duration) recon.Summary {
+	r := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.Truncate(d)
+	}
+	s.WindowStart, s.WindowEnd, s.StartedAt, s.FinishedAt = r(s.WindowStart), r(s.WindowEnd), r(s.StartedAt), r(s.FinishedAt)
+	s.OpenItems = append([]recon.OpenItem(nil), s.OpenItems...)
+	for i := range s.OpenItems {
+		s.OpenItems[i].FirstSeenAt = r(s.OpenItems[i].FirstSeenAt)
+	}
+	return s
 }

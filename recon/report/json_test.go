@@ -41,11 +41,17 @@ func TestJSONIsMarshalIndent(t *testing.T) {
 	}
 	one := fullSummary()
 	one.Findings = one.Findings[:1]
+	openOnly := fullSummary()
+	openOnly.Findings = nil
+	findingsOnly := fullSummary()
+	findingsOnly.OpenItems = []recon.OpenItem{}
 	cases := []struct {
 		name string
 		s    recon.Summary
 	}{
 		{"nil findings", emptySummary()},
+		{"open items, nil findings", openOnly},
+		{"findings, no open items", findingsOnly},
 		{"empty findings", func() recon.Summary { s := emptySummary(); s.Findings = []recon.Finding{}; return s }()},
 		{"one finding", one},
 		{"full", fullSummary()},
@@ -82,6 +88,9 @@ func TestJSONAmountsAreStrings(t *testing.T) {
 		`"amount_delta": "-0.00000001"`,
 		`"provider_balance": "1.23456789012345678901"`,
 		`"amount_delta": "12345678901234567890.123456"`,
+		`"amount_at_stake": "100.5"`,
+		`"first_seen_at": "2026-10-01T23:59:59Z"`,
+		`"age": "\u003e30d"`, // encoding/json escapes < and >: ">30d" once decoded
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("JSON lacks %s", want)

@@ -198,7 +198,7 @@ func TestLargeSummaryStreams(t *testing.T) {
 		lastRow func(out []byte) bool
 	}{
 		{report.CSV, func(out []byte) bool {
-			return bytes.Contains(out, fmt.Appendf(nil, "\nfindings,%d,amount_mismatch,", last.DiscrepancyID))
+			return bytes.Contains(out, fmt.Appendf(nil, "\nFindings,%d,amount_mismatch,", last.DiscrepancyID))
 		}},
 		{report.JSON, func(out []byte) bool {
 			var got recon.Summary

@@ -13,76 +13,133 @@ import (
 // and XLSX writers share these definitions, so the two always have the same
 // columns in the same order.
 type section struct {
-	name    string
+	// name is the machine name: the JSON field of recon.Summary it shows.
+	name string
+	// title is what a person reads: the XLSX sheet's name and the CSV
+	// section column's value.
+	title   string
 	columns []column
 	// rows calls emit once per row, with one cell per column. The cells
 	// slice is reused between calls.
 	rows func(s *recon.Summary, emit func(cells []cell) error) error
 }
 
-// A column is a header and, for XLSX, a width in characters.
+// A column is the JSON field it shows (name), the header a person reads in
+// CSV and XLSX, and, for XLSX, a width in characters.
 type column struct {
-	name  string
-	width float64
+	name   string
+	header string
+	width  float64
 }
 
 // sections are the sections of every report, in order.
 var sections = []section{
 	{
-		name: "run",
+		name: "run", title: "Run",
 		columns: []column{
-			{"run_id", 10}, {"merchant", 20}, {"kind", 10}, {"provider_account", 24},
-			{"window_start", 30}, {"window_end", 30}, {"status", 11},
-			{"started_at", 30}, {"finished_at", 30}, {"error", 50},
+			{"run_id", "Run", 10}, {"merchant", "Merchant", 20}, {"kind", "Kind", 10},
+			{"provider_account", "Provider account", 24},
+			{"window_start", "Window start (UTC)", 20}, {"window_end", "Window end (UTC)", 20}, {"status", "Status", 11},
+			{"started_at", "Started (UTC)", 20}, {"finished_at", "Finished (UTC)", 20}, {"error", "Error", 50},
 		},
 		rows: runRows,
 	},
 	{
-		name: "orders",
+		name: "orders", title: "Orders",
 		columns: []column{
-			{"provider_account", 24}, {"provider", 12}, {"currency", 9},
-			{"checked", 10}, {"matched", 10}, {"matched_amount", 20},
-			{"unmatched", 10}, {"unmatched_amount", 20}, {"repaired", 10}, {"fees_completed", 15}, {"source", 10},
+			{"provider_account", "Provider account", 24}, {"provider", "Provider", 12}, {"currency", "Currency", 9},
+			{"checked", "Orders checked", 15}, {"matched", "Matched", 10}, {"matched_amount", "Money moved (matched)", 22},
+			{"unmatched", "Unmatched", 11}, {"unmatched_amount", "Amount unmatched (requested)", 28},
+			{"repaired", "Repaired", 10}, {"fees_completed", "Fees completed", 15}, {"source", "Compared with", 14},
 		},
 		rows: orderRows,
 	},
 	{
-		name: "discrepancies",
+		name: "discrepancies", title: "Discrepancies",
 		columns: []column{
-			{"provider_account", 24}, {"currency", 9}, {"type", 22},
-			{"found", 8}, {"new", 8}, {"auto_closed", 12}, {"amount_delta", 20},
+			{"provider_account", "Provider account", 24}, {"currency", "Currency", 9}, {"type", "Discrepancy type", 22},
+			{"found", "Found", 8}, {"new", "New", 8}, {"auto_closed", "Auto-closed", 12},
+			{"amount_delta", "Amount at stake", 20},
 		},
 		rows: discrepancyRows,
 	},
 	{
-		name: "balances",
+		name: "balances", title: "Balances",
 		columns: []column{
-			{"provider_account", 24}, {"currency", 9}, {"provider_balance", 20},
-			{"ledger_balance", 20}, {"in_flight", 20}, {"difference", 20},
-			{"tolerance", 16}, {"ok", 6},
+			{"provider_account", "Provider account", 24}, {"currency", "Currency", 9},
+			{"provider_balance", "Provider balance", 20}, {"ledger_balance", "Ledger balance", 20},
+			{"in_flight", "In flight", 20}, {"difference", "Difference", 20},
+			{"tolerance", "Tolerance", 16}, {"ok", "Within tolerance", 16},
 		},
 		rows: balanceRows,
 	},
 	{
-		name:    "ledger",
-		columns: []column{{"ok", 6}, {"transfers", 12}, {"entries", 12}, {"violation", 80}},
-		rows:    ledgerRows,
+		name: "ledger", title: "Ledger",
+		columns: []column{{"ok", "Invariants hold", 16}, {"transfers", "Transfers", 12}, {"entries", "Entries", 12},
+			{"violation", "Violation", 80}},
+		rows: ledgerRows,
 	},
 	{
-		name: "findings",
+		name: "aging", title: "Aging",
 		columns: []column{
-			{"discrepancy_id", 14}, {"type", 22}, {"severity", 10}, {"status", 12},
-			{"provider_account", 24}, {"order_id", 10}, {"order_no", 24}, {"currency", 9},
-			{"expected", 24}, {"actual", 24}, {"amount_delta", 20}, {"summary", 60},
-			{"new", 6}, {"auto_closed", 12}, {"repaired", 10},
+			{"provider_account", "Provider account", 24}, {"currency", "Currency", 9}, {"age", "Age", 8},
+			{"count", "Open items", 11}, {"amount_at_stake", "Amount at stake", 20},
+		},
+		rows: agingRows,
+	},
+	{
+		name: "open_items", title: "Open items",
+		columns: []column{
+			{"discrepancy_id", "Discrepancy", 12}, {"type", "Type", 22}, {"severity", "Severity", 10},
+			{"provider_account", "Provider account", 24}, {"order_id", "Order", 10}, {"order_no", "Order no.", 24},
+			{"currency", "Currency", 9}, {"amount_delta", "Amount at stake", 20},
+			{"first_seen_at", "First seen (UTC)", 20}, {"age", "Age", 8}, {"summary", "Summary", 60},
+		},
+		rows: openItemRows,
+	},
+	{
+		name: "findings", title: "Findings",
+		columns: []column{
+			{"discrepancy_id", "Discrepancy", 12}, {"type", "Type", 22}, {"severity", "Severity", 10},
+			{"status", "Status", 12}, {"provider_account", "Provider account", 24}, {"order_id", "Order", 10},
+			{"order_no", "Order no.", 24}, {"currency", "Currency", 9},
+			{"expected", "Expected (tally)", 20}, {"actual", "Actual (provider)", 20}, {"amount_delta", "Amount at stake", 20},
+			{"summary", "Summary", 60}, {"new", "New", 6}, {"auto_closed", "Auto-closed", 12}, {"repaired", "Repaired", 10},
 		},
 		rows: findingRows,
 	},
 	{
-		name:    "notes",
-		columns: []column{{"note", 100}},
+		name: "notes", title: "Notes",
+		columns: []column{{"note", "Note", 100}},
 		rows:    noteRows,
 	},
+}
+
+// agingRows writes one row per provider account, currency and age bucket.
+func agingRows(s *recon.Summary, emit func([]cell) error) error {
+	row := make([]cell, 5)
+	for _, a := range s.Aging {
+		row = append(row[:0], textCell(a.ProviderAccount), textCell(a.Currency), textCell(a.Age),
+			intCell(a.Count), amountCell(a.AmountAtStake, a.Currency))
+		if err := emit(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openItemRows writes one row per item open at the end of the day.
+func openItemRows(s *recon.Summary, emit func([]cell) error) error {
+	row := make([]cell, 11)
+	for _, o := range s.OpenItems {
+		row = append(row[:0], intCell(o.DiscrepancyID), textCell(o.Type), textCell(o.Severity),
+			textCell(o.ProviderAccount), optionalIntCell(o.OrderID), textCell(o.OrderNo), textCell(o.Currency),
+			amountCell(o.AmountDelta, o.Currency), timeCell(o.FirstSeenAt), textCell(o.Age), textCell(o.Summary))
+		if err := emit(row); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // noteRows writes what the run could not check or a day's report left out,
@@ -191,6 +248,7 @@ type cell struct {
 	b        bool            // boolKind
 	amount   decimal.Decimal // amountKind
 	currency string          // amountKind: picks the number of decimals shown
+	t        time.Time       // timeKind, in UTC
 }
 
 type cellKind uint8
@@ -201,6 +259,7 @@ const (
 	amountKind          // money: a decimal, never a float
 	boolKind
 	emptyKind // no value (an order id of 0: no order)
+	timeKind  // an instant: RFC 3339 text in CSV, a date cell in XLSX
 )
 
 func textCell(s string) cell { return cell{kind: textKind, text: s} }
@@ -221,14 +280,14 @@ func amountCell(d decimal.Decimal, currency string) cell {
 	return cell{kind: amountKind, amount: d, currency: currency}
 }
 
-// timeCell is RFC 3339 in UTC with as many fractional digits as needed, or
-// empty for the zero time (a run not finished yet). Text rather than a
-// spreadsheet date, so that the instant survives exactly.
+// timeCell is an instant: RFC 3339 text in UTC with as many fractional digits
+// as needed in CSV, a date cell (UTC) in XLSX; empty for the zero time (a run
+// not finished yet).
 func timeCell(t time.Time) cell {
 	if t.IsZero() {
-		return textCell("")
+		return cell{kind: emptyKind}
 	}
-	return textCell(t.UTC().Format(time.RFC3339Nano))
+	return cell{kind: timeKind, t: t.UTC(), text: t.UTC().Format(time.RFC3339Nano)}
 }
 
 // csv is the cell as CSV text: amounts are plain decimal strings with their

@@ -42,7 +42,7 @@ func writeXLSX(w io.Writer, s *recon.Summary, cur Currencies) error {
 	for i, sec := range sections {
 		n, err := writeSheet(f, i, sec, s, st, marker)
 		if err != nil {
-			return fmt.Errorf("sheet %s: %w", sec.name, err)
+			return fmt.Errorf("sheet %s: %w", sec.title, err)
 		}
 		amounts += n
 	}
@@ -64,13 +64,13 @@ func writeXLSX(w io.Writer, s *recon.Summary, cur Currencies) error {
 // amount cells it holds.
 func writeSheet(f *excelize.File, i int, sec section, s *recon.Summary, st *xlsxStyles, marker string) (int, error) {
 	if i == 0 {
-		if err := f.SetSheetName(f.GetSheetName(0), sec.name); err != nil {
+		if err := f.SetSheetName(f.GetSheetName(0), sec.title); err != nil {
 			return 0, err
 		}
-	} else if _, err := f.NewSheet(sec.name); err != nil {
+	} else if _, err := f.NewSheet(sec.title); err != nil {
 		return 0, err
 	}
-	sw, err := f.NewStreamWriter(sec.name)
+	sw, err := f.NewStreamWriter(sec.title)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,7 @@ func writeSheet(f *excelize.File, i int, sec section, s *recon.Summary, st *xlsx
 
 	values := make([]any, len(sec.columns))
 	for col, c := range sec.columns {
-		values[col] = excelize.Cell{StyleID: st.header, Value: c.name}
+		values[col] = excelize.Cell{StyleID: st.header, Value: c.header}
 	}
 	if err := sw.SetRow("A1", values); err != nil {
 		return 0, err
@@ -117,20 +117,31 @@ func writeSheet(f *excelize.File, i int, sec section, s *recon.Summary, st *xlsx
 	return amounts, sw.Flush()
 }
 
-// xlsxStyles are the cell styles of a report: the header's, and one number
-// format per number of decimals a currency may have (0 to ledger.MaxScale).
+// xlsxStyles are the cell styles of a report: the header's, the times', and
+// one number format per number of decimals a currency may have (0 to
+// ledger.MaxScale).
 type xlsxStyles struct {
 	header int
+	time   int
 	scale  map[int32]int // decimals -> style id
 	cur    Currencies
 }
+
+// timeFormat is the number format of the XLSX date cells: the instant in UTC,
+// to the second (the cell holds the fraction too).
+const timeFormat = "yyyy-mm-dd hh:mm:ss"
 
 func newXLSXStyles(f *excelize.File, cur Currencies) (*xlsxStyles, error) {
 	header, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
 	if err != nil {
 		return nil, fmt.Errorf("header style: %w", err)
 	}
-	st := &xlsxStyles{header: header, scale: map[int32]int{}, cur: cur}
+	format := timeFormat
+	tm, err := f.NewStyle(&excelize.Style{CustomNumFmt: &format})
+	if err != nil {
+		return nil, fmt.Errorf("time style: %w", err)
+	}
+	st := &xlsxStyles{header: header, time: tm, scale: map[int32]int{}, cur: cur}
 	for scale := int32(0); scale <= ledger.MaxScale; scale++ {
 		format := numberFormat(scale)
 		if st.scale[scale], err = f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
@@ -150,7 +161,8 @@ func numberFormat(scale int32) string {
 }
 
 // value is what the StreamWriter is given for cell c: nil for an empty cell
-// (no cell at all), Go integers and booleans as such, and an amount as its
+// (no cell at all), Go integers and booleans as such, a time as a date cell
+// in UTC (a serial number with timeFormat), and an amount as its
 // marked digits with the number format of its currency (General for a
 // currency the ledger does not know).
 func (st *xlsxStyles) value(c cell, marker string) any {
@@ -161,6 +173,8 @@ func (st *xlsxStyles) value(c cell, marker string) any {
 		return c.b
 	case amountKind:
 		return excelize.Cell{StyleID: st.amountStyle(c.currency), Value: marker + c.amount.String()}
+	case timeKind:
+		return excelize.Cell{StyleID: st.time, Value: c.t}
 	case emptyKind:
 		return nil
 	}
