@@ -179,7 +179,8 @@ func (s *Service) insertProposal(ctx context.Context, tx pgx.Tx, d discrepancies
 // proposal (ErrDecided) and a closed discrepancy (discrepancies.ErrClosed),
 // posts the resolution exactly once (its amount must still be the proposed
 // one, else ErrInvalid: propose again), closes the discrepancy and marks the
-// proposal approved with the transfer key. approver is the authenticated
+// proposal approved with the transfer key. A proposal whose discrepancy was
+// closed meanwhile is rejected by "tally" and answered ErrClosed. approver is the authenticated
 // actor. merchantID 0 is any merchant (callers that scoped the proposal
 // themselves); another merchant's proposal is ErrNotFound.
 func (s *Service) Approve(ctx context.Context, merchantID, proposalID int64, approver, note string) (Decision, error) {
@@ -187,12 +188,23 @@ func (s *Service) Approve(ctx context.Context, merchantID, proposalID int64, app
 		return Decision{}, fmt.Errorf("approval needs an approver: %w", ErrInvalid)
 	}
 	var out Decision
+	var closed error
 	err := s.decide(ctx, merchantID, proposalID, func(tx pgx.Tx, p Proposal, d discrepancies.Discrepancy) error {
 		if p.Maker == approver {
 			return fmt.Errorf("%s proposed it: %w", approver, ErrSelfApproval)
 		}
 		if d.Status != discrepancies.Open {
-			return fmt.Errorf("discrepancy %d is %s (%s by %s): %w", d.ID, d.Status, d.Resolution, d.ResolvedBy, discrepancies.ErrClosed)
+			// Closed meanwhile (a run closed it, or it was ignored): the
+			// proposal can never be carried out; tally rejects it so that
+			// it leaves the approvers' queue, and says why.
+			closed = fmt.Errorf("discrepancy %d is %s (%s by %s): %w", d.ID, d.Status, d.Resolution, d.ResolvedBy, discrepancies.ErrClosed)
+			tally := "tally"
+			why := fmt.Sprintf("the discrepancy was closed meanwhile (%s by %s)", d.Resolution, d.ResolvedBy)
+			if _, err := recondb.New(tx).DecideProposal(ctx, recondb.DecideProposalParams{ID: p.ID, Status: string(Rejected),
+				DecidedBy: &tally, DecisionNote: why}); err != nil {
+				return fmt.Errorf("mark rejected: %w", err)
+			}
+			return s.disc.AddEventTx(ctx, tx, d.ID, "rejected", tally, why, map[string]any{"proposal_id": p.ID, "maker": p.Maker})
 		}
 		r := Resolution{Action: p.Action, Actor: approver, Note: p.Reason, OrderID: p.OrderID, RefundAccount: p.RefundAccount, Beneficiary: p.Beneficiary}
 		entries, req, err := s.adjustment(ctx, d, r)
@@ -223,6 +235,9 @@ func (s *Service) Approve(ctx context.Context, merchantID, proposalID int64, app
 		out = Decision{Proposal: proposalFrom(row), Resolved: &res}
 		return nil
 	})
+	if err == nil {
+		err = closed
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("approve proposal %d: %w", proposalID, err)
 	}

@@ -241,6 +241,21 @@ func TestRejectAndWithdraw(t *testing.T) {
 	if want := []string{"proposed user:1", "rejected user:2", "proposed user:1", "rejected user:1"}; !sameTrail(tr[len(tr)-4:], want) {
 		t.Fatalf("audit trail = %v, want it to end %v", tr, want)
 	}
+	// Closed meanwhile (here by tally's own direct path): approving is
+	// refused, and the proposal leaves the queue, rejected by tally.
+	p3 := propose("user:1")
+	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d.ID, recon.Resolution{Action: recon.Ignore, Actor: "recon", Note: "closed by the run"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Recon.Approve(ctx, e.Merchant.ID, p3.ID, "user:2", "ok"); !errors.Is(err, discrepancies.ErrClosed) {
+		t.Fatalf("approving on a closed discrepancy: %v, want ErrClosed", err)
+	}
+	if got, err := e.Recon.Proposal(ctx, p3.ID); err != nil || got.Status != recon.Rejected || got.DecidedBy != "tally" {
+		t.Fatalf("proposal on a closed discrepancy = %+v %v, want rejected by tally", got, err)
+	}
+	if !e.Balance("liabilities:suspense:BRL").Equal(dec("31")) {
+		t.Fatalf("suspense %s, want 31 (nothing moved)", e.Balance("liabilities:suspense:BRL"))
+	}
 	e.CheckLedger()
 }
 
