@@ -129,7 +129,7 @@ func New(deps Deps, opts Options) *Server {
 	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Callbacks),
 		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger), ingress: newIngress(opts.Ingress)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
-	s.routes = append(s.routes, withScopes(s.reconRoutes(), reconScopes)...)
+	s.routes = append(s.routes, s.reconRoutes()...)
 	// Metrics, readiness, pprof and operator pages are the admin listener's
 	// (Admin): the public one is what providers and merchants reach.
 	s.routes = append(s.routes,
@@ -261,30 +261,6 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
-}
-
-// reconScopes are the scopes of the routes of reconRoutes (server/recon.go),
-// by "METHOD pattern", for the routes that do not declare their own: a route
-// that declares a Scope keeps it. New panics on an Auth route with neither.
-var reconScopes = map[string]merchants.Scope{
-	"POST /v1/recon/runs":                 merchants.ReconWrite,
-	"GET /v1/recon/runs":                  merchants.ReconRead,
-	"GET /v1/recon/runs/{id}":             merchants.ReconRead,
-	"GET /v1/recon/runs/{id}/report":      merchants.ReconRead,
-	"GET /v1/reports/daily":               merchants.ReconRead,
-	"POST /v1/statements":                 merchants.ReconWrite,
-	"POST /v1/discrepancies/{id}/resolve": merchants.ReconWrite,
-}
-
-// withScopes fills in the Scope of the Auth routes that declare none from
-// scopes (by "METHOD pattern").
-func withScopes(routes []Route, scopes map[string]merchants.Scope) []Route {
-	for i, r := range routes {
-		if r.Auth && r.Scope == "" {
-			routes[i].Scope = scopes[r.Method+" "+r.Pattern]
-		}
-	}
-	return routes
 }
 
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
