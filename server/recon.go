@@ -25,6 +25,9 @@ func (s *Server) reconRoutes() []Route {
 		{Method: "GET", Pattern: "/v1/reports/daily", Auth: true, Handler: s.dailyReport},
 		{Method: "POST", Pattern: "/v1/statements", Auth: true, Handler: s.importStatement},
 		{Method: "POST", Pattern: "/v1/discrepancies/{id}/resolve", Auth: true, Handler: s.resolve},
+		{Method: "GET", Pattern: "/v1/approvals", Auth: true, Handler: s.listApprovals},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/approve", Auth: true, Handler: s.approve},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/reject", Auth: true, Handler: s.reject},
 	}
 }
 
@@ -210,6 +213,16 @@ func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// actorFrom is the authenticated actor of a request, as resolutions and
+// approvals record it (never a name the caller typed).
+// TODO(lead): "key:" + the API key's id once the authenticated context has it.
+func actorFrom(r *http.Request) string {
+	return "key:" + MerchantFrom(r.Context()).Code
+}
+
+// resolve proposes a resolution (maker-checker): 200 with the resolution when
+// it resolved at once (ignore, or an amount below the merchant's threshold),
+// 202 with the proposal when it awaits an approver other than its maker.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
@@ -217,7 +230,6 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		Action        string           `json:"action"`
-		Actor         string           `json:"actor"`
 		Note          string           `json:"note"`
 		OrderID       int64            `json:"order_id"`
 		RefundAccount string           `json:"refund_account"`
@@ -226,20 +238,95 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &body) {
 		return
 	}
-	res := recon.Resolution{Action: recon.Action(body.Action), Actor: body.Actor, Note: body.Note, OrderID: body.OrderID, RefundAccount: body.RefundAccount}
+	res := recon.Resolution{Action: recon.Action(body.Action), Actor: actorFrom(r), Note: body.Note, OrderID: body.OrderID, RefundAccount: body.RefundAccount}
 	if body.Beneficiary != nil {
 		res.Beneficiary = *body.Beneficiary
 	}
-	out, err := s.deps.Recon.Resolve(r.Context(), MerchantFrom(r.Context()).ID, id, res)
+	out, err := s.deps.Recon.Propose(r.Context(), MerchantFrom(r.Context()).ID, id, res)
 	switch {
 	case errors.Is(err, discrepancies.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such discrepancy", "")
 	case errors.Is(err, discrepancies.ErrClosed):
 		writeError(w, http.StatusConflict, "already_resolved", err.Error(), "")
+	case errors.Is(err, recon.ErrPending):
+		writeError(w, http.StatusConflict, "pending_proposal", err.Error(), "")
 	case errors.Is(err, recon.ErrInvalid), errors.Is(err, recon.ErrNothingToMove):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_resolution", err.Error(), "action")
-	case err != nil && out.Discrepancy.ID != 0:
-		writeJSON(w, http.StatusAccepted, map[string]any{"resolved": out, "warning": err.Error()})
+	case err != nil:
+		s.orderError(w, r, err)
+	case out.Pending():
+		w.Header().Set("Location", "/v1/approvals?status=pending")
+		writeJSON(w, http.StatusAccepted, map[string]any{"proposal": out.Proposal})
+	default:
+		writeJSON(w, http.StatusOK, out.Resolved)
+	}
+}
+
+var proposalStatuses = []string{string(recon.Pending), string(recon.Approved), string(recon.Rejected)}
+
+// listApprovals lists the merchant's resolution proposals, newest first;
+// next is the cursor (?after=) of the following page.
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"status": proposalStatuses, "after": nil, "discrepancy_id": nil}) {
+		return
+	}
+	q := r.URL.Query()
+	after, err := optInt(q.Get("after"))
+	if err != nil || after < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_cursor", "after must be a proposal id", "after")
+		return
+	}
+	disc, err := optInt(q.Get("discrepancy_id"))
+	if err != nil || disc < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_filter", "discrepancy_id must be a discrepancy id", "discrepancy_id")
+		return
+	}
+	const limit = 50
+	ps, err := s.deps.Recon.Approvals(r.Context(), recon.ApprovalFilter{MerchantIDs: []int64{MerchantFrom(r.Context()).ID},
+		Status: recon.ProposalStatus(q.Get("status")), DiscrepancyID: disc, After: after, Limit: limit})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := map[string]any{"data": ps}
+	if len(ps) == limit {
+		out["next"] = strconv.FormatInt(ps[len(ps)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) approve(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, true) }
+
+func (s *Server) reject(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, false) }
+
+// decideProposal approves or rejects a proposal as the authenticated actor.
+func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, approve bool) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Note string `json:"note"`
+	}
+	if !s.decode(w, r, &body) {
+		return
+	}
+	decide := s.deps.Recon.Reject
+	if approve {
+		decide = s.deps.Recon.Approve
+	}
+	out, err := decide(r.Context(), MerchantFrom(r.Context()).ID, id, actorFrom(r), body.Note)
+	switch {
+	case errors.Is(err, recon.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such proposal", "")
+	case errors.Is(err, recon.ErrSelfApproval):
+		writeError(w, http.StatusForbidden, "self_approval", "a proposal's maker cannot approve it: another person must", "")
+	case errors.Is(err, recon.ErrDecided):
+		writeError(w, http.StatusConflict, "already_decided", err.Error(), "")
+	case errors.Is(err, discrepancies.ErrClosed):
+		writeError(w, http.StatusConflict, "already_resolved", err.Error(), "")
+	case errors.Is(err, recon.ErrInvalid), errors.Is(err, recon.ErrNothingToMove):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error(), "")
 	case err != nil:
 		s.orderError(w, r, err)
 	default:

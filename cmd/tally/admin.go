@@ -102,7 +102,7 @@ func newMerchantCmd(g *globals) *cobra.Command {
 	hook.Flags().StringVar(&webhook, "url", "", "webhook URL (empty disables webhooks)")
 	hook.Flags().BoolVar(&rotate, "rotate", false, "make a new signing secret")
 	_ = hook.MarkFlagRequired("code")
-	cmd.AddCommand(create, list, hook)
+	cmd.AddCommand(create, list, hook, newThresholdCmd(g))
 	return cmd
 }
 
