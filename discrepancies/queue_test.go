@@ -64,16 +64,20 @@ func TestQueueSortsAndFilters(t *testing.T) {
 		}
 		all = append(all, ds...)
 	}
-	if _, err := s.Assign(ctx, pool, all[0].ID, 7, "user:1"); err != nil {
+	var staff int64
+	if err := pool.QueryRow(ctx, `INSERT INTO staff_users (email, role, password_hash) VALUES ('ann@example.com', 'accountant', 'x') RETURNING id`).Scan(&staff); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Assign(ctx, pool, all[1].ID, 7, "user:1"); err != nil {
+	if _, err := s.Assign(ctx, pool, all[0].ID, staff, "user:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, pool, all[1].ID, staff, "user:1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Assign(ctx, pool, all[1].ID, 0, "user:1"); err != nil {
 		t.Fatal(err)
 	}
-	all[0].AssignedTo = 7
+	all[0].AssignedTo = staff
 
 	rank := map[discrepancies.Severity]int{discrepancies.Low: 1, discrepancies.Medium: 2, discrepancies.High: 3, discrepancies.Critical: 4}
 	less := map[discrepancies.Sort]func(a, b discrepancies.Discrepancy) bool{
@@ -114,7 +118,7 @@ func TestQueueSortsAndFilters(t *testing.T) {
 			}},
 		{"older than 10 days", discrepancies.Query{OpenedBefore: time.Now().Add(-240 * time.Hour)},
 			func(d discrepancies.Discrepancy) bool { return d.FirstSeenAt.Before(time.Now().Add(-240 * time.Hour)) }},
-		{"assigned to 7", discrepancies.Query{AssignedTo: 7}, func(d discrepancies.Discrepancy) bool { return d.AssignedTo == 7 }},
+		{"assigned to the user", discrepancies.Query{AssignedTo: staff}, func(d discrepancies.Discrepancy) bool { return d.AssignedTo == staff }},
 		{"unassigned", discrepancies.Query{AssignedTo: discrepancies.Unassigned}, func(d discrepancies.Discrepancy) bool { return d.AssignedTo == 0 }},
 	}
 	for _, c := range cases {
@@ -187,7 +191,7 @@ func TestQueueSortsAndFilters(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Assign(ctx, pool, all[2].ID, 7, "user:1"); !errors.Is(err, discrepancies.ErrClosed) {
+	if _, err := s.Assign(ctx, pool, all[2].ID, staff, "user:1"); !errors.Is(err, discrepancies.ErrClosed) {
 		t.Fatalf("assigning a closed discrepancy: %v, want ErrClosed", err)
 	}
 }

@@ -45,8 +45,8 @@ CREATE TABLE approval_thresholds (
     PRIMARY KEY (merchant_id, currency)
 );
 
--- The queue: assignment to a staff user (staff_users.id), and a rank to sort by severity.
-ALTER TABLE discrepancies ADD COLUMN assigned_to bigint;
+-- The queue: assignment to a staff user, and a rank to sort by severity.
+ALTER TABLE discrepancies ADD COLUMN assigned_to bigint REFERENCES staff_users (id);
 ALTER TABLE discrepancies ADD COLUMN assigned_at timestamptz;
 ALTER TABLE discrepancies ADD COLUMN severity_rank smallint GENERATED ALWAYS AS (
     CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) STORED;
