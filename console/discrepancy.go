@@ -46,6 +46,7 @@ type discrepancyData struct {
 	Merchant    string
 	Account     string
 	AssignedTo  string
+	ResolvedBy  string // who closed it, named
 	Order       *orders.Order
 	OrderError  string
 	Callbacks   []callbacks.Stated
@@ -223,6 +224,7 @@ func (c *Console) gatherEvidence(ctx context.Context, data *discrepancyData, nam
 			}
 		}
 	}
+	data.ResolvedBy = names.name(ctx, d.ResolvedBy)
 	if d.AssignedTo != 0 {
 		data.AssignedTo = names.name(ctx, "user:"+strconv.FormatInt(d.AssignedTo, 10))
 	}
