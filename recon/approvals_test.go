@@ -8,16 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/tallytest"
 )
-
-func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 // mismatch pays a deposit of amount with paid instead: the pipeline parks
 // paid in suspense under an amount_mismatch discrepancy, returned.
