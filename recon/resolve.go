@@ -297,7 +297,7 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 			return nil, nil, fmt.Errorf("match_order on a %s: %w", d.Type, ErrNothingToMove)
 		}
 		if r.OrderID == 0 {
-			return nil, nil, fmt.Errorf("match_order needs the order to match (--order): %w", ErrInvalid)
+			return nil, nil, errNoOrderToMatch
 		}
 		o, err := s.orders.Get(ctx, d.MerchantID, r.OrderID)
 		if err != nil {
