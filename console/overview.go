@@ -139,29 +139,21 @@ func (c *Console) balances(ctx context.Context, runs []runRow) ([]balanceRow, er
 // and age, each linking to the queue filtered so.
 func (c *Console) openCounts(ctx context.Context, u staff.User, data *overviewData) error {
 	scope, _ := merchantScope(u, 0)
-	sql := `SELECT type, severity, CASE WHEN first_seen_at > now() - interval '1 day' THEN 'lt1d'
-		WHEN first_seen_at > now() - interval '7 days' THEN '1to7d' WHEN first_seen_at > now() - interval '30 days' THEN '7to30d'
-		ELSE 'gt30d' END AS age, count(*) FROM discrepancies WHERE status = 'open' AND ($1::bigint[] IS NULL OR merchant_id = ANY($1))
-		GROUP BY 1, 2, 3`
-	rows, err := c.deps.Pool.Query(ctx, sql, scope)
+	sum, err := c.deps.Discrepancies.OpenSummary(ctx, c.deps.Pool, scope)
 	if err != nil {
-		return fmt.Errorf("count open discrepancies: %w", err)
+		return err
 	}
-	defer rows.Close()
+	data.OpenTotal = sum.Total
 	byType, bySev, byAge := map[string]int64{}, map[string]int64{}, map[string]int64{}
-	for rows.Next() {
-		var t, s, a string
-		var n int64
-		if err := rows.Scan(&t, &s, &a, &n); err != nil {
-			return fmt.Errorf("count open discrepancies: %w", err)
-		}
-		byType[t] += n
-		bySev[s] += n
-		byAge[a] += n
-		data.OpenTotal += n
+	for t, n := range sum.ByType {
+		byType[string(t)] = n
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count open discrepancies: %w", err)
+	for s, n := range sum.BySeverity {
+		bySev[string(s)] = n
+	}
+	// The queue's age filter values, by the store's buckets.
+	for i, b := range discrepancies.AgeBuckets {
+		byAge[ageBuckets[i+1].Value] = sum.ByAge[b]
 	}
 	for _, t := range discrepancies.Types {
 		if n := byType[string(t)]; n > 0 {

@@ -314,8 +314,8 @@ func (c *Console) queueAssign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := c.queue.Assign(r.Context(), id, to, u.Actor()); err != nil {
-			if errors.Is(err, errAssignUnavailable) {
-				http.Redirect(w, r, withFlash(back, "Assignment is not available in this build yet."), http.StatusSeeOther)
+			if errors.Is(err, discrepancies.ErrBadQuery) {
+				http.Redirect(w, r, withFlash(back, "Assignment refused: "+err.Error()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, err)
