@@ -90,8 +90,11 @@ type Request struct {
 	// in [From, To). A statement run defaults them to the statement's period.
 	From, To    time.Time
 	StatementID int64
-	// Trigger is who asked: schedule, cli, api, demo, test.
+	// Trigger is who asked: schedule, cli, api, demo, test, console.
 	Trigger string
+	// Actor is the authenticated actor who started the run ("user:<id>" from
+	// the console), recorded with it; empty for the schedule and the CLI.
+	Actor string
 }
 
 // Run is a stored run.
@@ -105,6 +108,7 @@ type Run struct {
 	WindowEnd         time.Time  `json:"window_end"`
 	StatementID       int64      `json:"statement_id,omitempty"`
 	Trigger           string     `json:"trigger"`
+	StartedBy         string     `json:"started_by,omitempty"`
 	Status            RunStatus  `json:"status"`
 	Error             string     `json:"error,omitempty"`
 	StartedAt         time.Time  `json:"started_at"`
@@ -170,7 +174,7 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, req Request) (Run, er
 		return Run{}, fmt.Errorf("window [%s, %s) is empty: %w", req.From.Format(time.RFC3339), req.To.Format(time.RFC3339), ErrInvalid)
 	}
 	row, err := q.InsertRun(ctx, recondb.InsertRunParams{MerchantID: req.MerchantID, ProviderAccountID: acctID, Kind: string(req.Kind),
-		WindowStart: req.From, WindowEnd: req.To, StatementID: stmtID, Trigger: req.Trigger})
+		WindowStart: req.From, WindowEnd: req.To, StatementID: stmtID, Trigger: req.Trigger, StartedBy: req.Actor})
 	if errors.Is(err, pgx.ErrNoRows) {
 		prev, perr := q.ScheduledRun(ctx, recondb.ScheduledRunParams{Kind: string(req.Kind), ProviderAccountID: acctID, WindowStart: req.From, WindowEnd: req.To})
 		if perr != nil {
@@ -223,7 +227,7 @@ func (s *Service) Runs(ctx context.Context, merchantID, beforeID int64, limit in
 
 func (s *Service) runFrom(ctx context.Context, r recondb.ReconRun) (Run, error) {
 	run := Run{ID: r.ID, MerchantID: r.MerchantID, Kind: RunKind(r.Kind), WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
-		Trigger: r.Trigger, Status: RunStatus(r.Status), Error: r.Error, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		Trigger: r.Trigger, StartedBy: r.StartedBy, Status: RunStatus(r.Status), Error: r.Error, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 	if r.ProviderAccountID != nil {
 		run.ProviderAccountID = *r.ProviderAccountID
 		acct, err := s.merchants.ProviderAccountByID(ctx, *r.ProviderAccountID)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"sort"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tallyhq/tally/db/recondb"
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon/statement"
@@ -75,8 +77,21 @@ func (s *Service) Import(ctx context.Context, merchantID int64, account, filenam
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("statement %s: %w: %w", filename, ErrInvalid, err)
 	}
+	return s.importLines(ctx, merchantID, acct, filename, rd, h, opts)
+}
+
+// lineSource yields a statement's lines as statement.Reader does: a good
+// Line, a *statement.RowError for a bad row (and the next call goes on), or
+// io.EOF. A mapped file (mappings.go) is one too.
+type lineSource interface {
+	Next() (statement.Line, error)
+}
+
+// importLines stores the lines of src as one statement of acct, in one
+// transaction; h is the hash of the file, complete once src is exhausted.
+func (s *Service) importLines(ctx context.Context, merchantID int64, acct merchants.ProviderAccount, filename string, rd lineSource, h hash.Hash, opts ImportOptions) (ImportResult, error) {
 	var res ImportResult
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		placeholder := make([]byte, 32)
 		_, _ = rand.Read(placeholder)

@@ -64,6 +64,7 @@ type ReconRun struct {
 	StartedAt         time.Time
 	HeartbeatAt       time.Time
 	FinishedAt        *time.Time
+	StartedBy         string
 }
 
 type ResolutionProposal struct {
@@ -99,6 +100,28 @@ type Statement struct {
 	PeriodEnd         *time.Time
 	ImportedAt        time.Time
 	ImportedBy        string
+}
+
+type StatementMapping struct {
+	ID              int64
+	MerchantID      int64
+	Name            string
+	Format          string
+	Delimiter       string
+	Sheet           string
+	HeaderRow       int32
+	Columns         []byte
+	DateFormat      string
+	TimeZone        string
+	AmountSign      string
+	DecimalComma    bool
+	DefaultKind     string
+	DefaultStatus   string
+	DefaultCurrency string
+	StatusValues    []byte
+	KindValues      []byte
+	CreatedBy       string
+	CreatedAt       time.Time
 }
 
 type StatementOrder struct {

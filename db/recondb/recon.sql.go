@@ -13,7 +13,7 @@ import (
 )
 
 const abandonedRuns = `-- name: AbandonedRuns :many
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY id LIMIT 100
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY id LIMIT 100
 `
 
 func (q *Queries) AbandonedRuns(ctx context.Context, before time.Time) ([]ReconRun, error) {
@@ -41,6 +41,7 @@ func (q *Queries) AbandonedRuns(ctx context.Context, before time.Time) ([]ReconR
 			&i.StartedAt,
 			&i.HeartbeatAt,
 			&i.FinishedAt,
+			&i.StartedBy,
 		); err != nil {
 			return nil, err
 		}
@@ -212,7 +213,7 @@ func (q *Queries) FailedScheduledWindows(ctx context.Context, arg FailedSchedule
 const finishRun = `-- name: FinishRun :one
 UPDATE recon_runs SET status = $1, summary = $2, error = $3, finished_at = now(), heartbeat_at = now()
 WHERE id = $4 AND status = 'running'
-RETURNING id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at
+RETURNING id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by
 `
 
 type FinishRunParams struct {
@@ -248,6 +249,7 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (ReconRun,
 		&i.StartedAt,
 		&i.HeartbeatAt,
 		&i.FinishedAt,
+		&i.StartedBy,
 	)
 	return i, err
 }
@@ -352,10 +354,10 @@ func (q *Queries) InsertProposal(ctx context.Context, arg InsertProposalParams) 
 }
 
 const insertRun = `-- name: InsertRun :one
-INSERT INTO recon_runs (merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO recon_runs (merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, started_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT DO NOTHING
-RETURNING id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at
+RETURNING id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by
 `
 
 type InsertRunParams struct {
@@ -366,6 +368,7 @@ type InsertRunParams struct {
 	WindowEnd         time.Time
 	StatementID       *int64
 	Trigger           string
+	StartedBy         string
 }
 
 func (q *Queries) InsertRun(ctx context.Context, arg InsertRunParams) (ReconRun, error) {
@@ -377,6 +380,7 @@ func (q *Queries) InsertRun(ctx context.Context, arg InsertRunParams) (ReconRun,
 		arg.WindowEnd,
 		arg.StatementID,
 		arg.Trigger,
+		arg.StartedBy,
 	)
 	var i ReconRun
 	err := row.Scan(
@@ -395,6 +399,7 @@ func (q *Queries) InsertRun(ctx context.Context, arg InsertRunParams) (ReconRun,
 		&i.StartedAt,
 		&i.HeartbeatAt,
 		&i.FinishedAt,
+		&i.StartedBy,
 	)
 	return i, err
 }
@@ -526,7 +531,7 @@ func (q *Queries) ListProposals(ctx context.Context, arg ListProposalsParams) ([
 }
 
 const listRuns = `-- name: ListRuns :many
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs
 WHERE merchant_id = $1
   AND ($2::bigint IS NULL OR id < $2)
 ORDER BY id DESC
@@ -564,6 +569,7 @@ func (q *Queries) ListRuns(ctx context.Context, arg ListRunsParams) ([]ReconRun,
 			&i.StartedAt,
 			&i.HeartbeatAt,
 			&i.FinishedAt,
+			&i.StartedBy,
 		); err != nil {
 			return nil, err
 		}
@@ -796,7 +802,7 @@ func (q *Queries) RecordRunFinding(ctx context.Context, arg RecordRunFindingPara
 }
 
 const runByID = `-- name: RunByID :one
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs WHERE id = $1
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs WHERE id = $1
 `
 
 func (q *Queries) RunByID(ctx context.Context, id int64) (ReconRun, error) {
@@ -818,6 +824,7 @@ func (q *Queries) RunByID(ctx context.Context, id int64) (ReconRun, error) {
 		&i.StartedAt,
 		&i.HeartbeatAt,
 		&i.FinishedAt,
+		&i.StartedBy,
 	)
 	return i, err
 }
@@ -943,7 +950,7 @@ func (q *Queries) RunFindings(ctx context.Context, arg RunFindingsParams) ([]Run
 }
 
 const runForUpdate = `-- name: RunForUpdate :one
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs WHERE id = $1 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) RunForUpdate(ctx context.Context, id int64) (ReconRun, error) {
@@ -965,6 +972,7 @@ func (q *Queries) RunForUpdate(ctx context.Context, id int64) (ReconRun, error) 
 		&i.StartedAt,
 		&i.HeartbeatAt,
 		&i.FinishedAt,
+		&i.StartedBy,
 	)
 	return i, err
 }
@@ -1014,7 +1022,7 @@ func (q *Queries) SaveCheckpoint(ctx context.Context, arg SaveCheckpointParams) 
 }
 
 const scheduledRun = `-- name: ScheduledRun :one
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs
 WHERE trigger = 'schedule' AND kind = $1 AND provider_account_id = $2
   AND window_start = $3 AND window_end = $4 AND status <> 'failed'
 `
@@ -1051,6 +1059,7 @@ func (q *Queries) ScheduledRun(ctx context.Context, arg ScheduledRunParams) (Rec
 		&i.StartedAt,
 		&i.HeartbeatAt,
 		&i.FinishedAt,
+		&i.StartedBy,
 	)
 	return i, err
 }

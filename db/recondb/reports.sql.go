@@ -102,7 +102,7 @@ func (q *Queries) RunsEndingAfter(ctx context.Context, arg RunsEndingAfterParams
 
 const runsEndingIn = `-- name: RunsEndingIn :many
 
-SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
+SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at, started_by FROM recon_runs
 WHERE merchant_id = $1 AND status = 'completed' AND window_end > $2 AND window_end <= $3
 ORDER BY id
 `
@@ -142,6 +142,7 @@ func (q *Queries) RunsEndingIn(ctx context.Context, arg RunsEndingInParams) ([]R
 			&i.StartedAt,
 			&i.HeartbeatAt,
 			&i.FinishedAt,
+			&i.StartedBy,
 		); err != nil {
 			return nil, err
 		}

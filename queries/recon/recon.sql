@@ -1,6 +1,6 @@
 -- name: InsertRun :one
-INSERT INTO recon_runs (merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger)
-VALUES (@merchant_id, @provider_account_id, @kind, @window_start, @window_end, @statement_id, @trigger)
+INSERT INTO recon_runs (merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, started_by)
+VALUES (@merchant_id, @provider_account_id, @kind, @window_start, @window_end, @statement_id, @trigger, @started_by)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
