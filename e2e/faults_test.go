@@ -483,24 +483,45 @@ func TestWorkerKilledMidJobNothingLostOrDoubled(t *testing.T) {
 		Jobs: jobs.Options{CallbackWorkers: 8}})
 	const n = 30
 	ids := make([]int64, n)
+	// The first order's row stays locked (by the test's own connection, which
+	// the kill does not cut) until the workers are killed: the
+	// process_callback job that applies its callback is certainly running,
+	// blocked on the lock, when the kill lands, however busy the machine.
+	ctx := context.Background()
+	hold, err := e.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback(ctx) }()
 	for i := range ids {
 		o := brlDeposit(e, "k", "1.00")
 		ids[i] = o.ID
+		if i == 0 {
+			if _, err := hold.Exec(ctx, `SELECT id FROM orders WHERE id = $1 FOR UPDATE`, o.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 		// Every payment lands at once: a burst of callbacks, so that the kill
 		// lands while process_callback jobs run.
 		script(e, "cxpay", o.ProviderOrderNo, map[string]any{"outcome": "succeed", "after": "2s"})
 	}
-	// Kill the workers once the first callbacks are being processed.
-	e.Eventually("processing to start", func() bool {
+	// Kill the workers once a callback job waits on the locked order.
+	e.Eventually("a process_callback job blocked on the held order", func() bool {
 		var n int
-		_ = e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback'`).Scan(&n)
-		return n > 0
+		_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+			WHERE a.datname = current_database() AND l.locktype IN ('transactionid', 'tuple')`).Scan(&n)
+		var running int
+		_ = e.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND state = 'running'`).Scan(&running)
+		return n > 0 && running > 0
 	})
 	e.KillWorkers()
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// Jobs cut off mid-run are left running (their worker could not record an
 	// end) or retryable (River recorded the cancellation).
 	var interrupted int
-	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND (state = 'running' OR (state = 'retryable' AND attempt > 0))`).Scan(&interrupted); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'process_callback' AND (state = 'running' OR (state = 'retryable' AND attempt > 0))`).Scan(&interrupted); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d process_callback jobs cut off by the kill", interrupted)
