@@ -140,14 +140,14 @@ func (c *Console) ordersPage(w http.ResponseWriter, r *http.Request) {
 type orderData struct {
 	Order      orders.Order
 	Merchant   merchants.Merchant
-	Timeline   []timelineRow
+	Timeline   []orderEventRow
 	Deliveries []webhooks.Delivery
 	Request    string
 }
 
-// timelineRow is one event of an order's timeline with its detail
+// orderEventRow is one event of an order's timeline with its detail
 // indented for reading.
-type timelineRow struct {
+type orderEventRow struct {
 	orders.TimelineEntry
 	DetailText string
 }
@@ -185,7 +185,7 @@ func (c *Console) orderPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range tl {
-		d.Timeline = append(d.Timeline, timelineRow{TimelineEntry: e, DetailText: indentJSON(e.Detail)})
+		d.Timeline = append(d.Timeline, orderEventRow{TimelineEntry: e, DetailText: indentJSON(e.Detail)})
 	}
 	if c.deps.Webhooks != nil {
 		var before int64
