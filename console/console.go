@@ -85,6 +85,7 @@ type Console struct {
 	handler http.Handler
 	paths   map[string]bool // GET paths a route serves, for the navigation
 	queue   discrepancyQueue
+	routes  []route
 
 	curMu  sync.Mutex
 	curAt  time.Time
@@ -163,6 +164,7 @@ func New(deps Deps, opts Options) *Console {
 	mux.HandleFunc("GET "+Prefix+"/static/{name}", c.assets.serve)
 	mux.HandleFunc("GET "+Prefix+"/login", c.loginPage)
 	mux.HandleFunc("POST "+Prefix+"/login", c.login)
+	c.routes = routes
 	for _, r := range routes {
 		mux.Handle(r.Pattern, c.authed(r.Perm, r.Handler))
 		if m, p, ok := strings.Cut(r.Pattern, " "); ok && m == "GET" {
@@ -186,6 +188,28 @@ func New(deps Deps, opts Options) *Console {
 
 // Handler serves everything under /console/.
 func (c *Console) Handler() http.Handler { return c.handler }
+
+// RouteInfo is one route of the console and the permission it needs.
+type RouteInfo struct {
+	// Pattern is the net/http pattern, method first: "POST /console/runs".
+	Pattern string
+	Perm    staff.Permission
+}
+
+// Routes lists the console's routes behind a session (sign-in and the
+// static assets aside), so that a test can hold every form to its
+// permission.
+func (c *Console) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(c.routes))
+	for i, r := range c.routes {
+		perm := r.Perm
+		if perm == "" {
+			perm = staff.Read
+		}
+		out[i] = RouteInfo{Pattern: r.Pattern, Perm: perm}
+	}
+	return out
+}
 
 // securityHeaders sets the headers every console answer carries: pages are
 // private (no store), may not be framed, and load only the console's own

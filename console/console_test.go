@@ -28,6 +28,7 @@ type site struct {
 	pool      *pgxpool.Pool
 	staff     *staff.Service
 	merchants *merchants.Service
+	console   *console.Console
 	srv       *httptest.Server
 }
 
@@ -47,7 +48,7 @@ func newSiteTB(t testing.TB) *site {
 		console.Options{Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
-	return &site{t: t, pool: pool, staff: st, merchants: ms, srv: srv}
+	return &site{t: t, pool: pool, staff: st, merchants: ms, console: c, srv: srv}
 }
 
 // user creates a user with a password of their own (MustChange cleared
