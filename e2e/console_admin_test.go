@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/shopspring/decimal"
@@ -130,14 +131,17 @@ func TestConsoleAdmin(t *testing.T) {
 	b.visit("/console/")
 	b.do(chromedpClick(`nav a[href="/console/admin"]`))
 	b.do(chromedpClick(`.tabs a[href="/console/admin/river/"]`))
-	b.do(waitTrue(`document.querySelector('a[href="/console/admin/river/queues"]') !== null`))
+	b.waitJS(`document.querySelector('a[href="/console/admin/river/queues"]') !== null`)
 	// A deposit's submit_order job waits (no workers here): River lists it.
 	if r := env.API("POST", "/v1/deposits", map[string]any{"provider_account": "cxpay-main", "customer_id": "adm1", "amount": "100.00",
-		"currency": "BRL"}, "Idempotency-Key", "admin-river-1"); r.Status != http.StatusCreated {
+		"currency": "BRL", "payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}}, "Idempotency-Key", "admin-river-1"); r.Status != http.StatusCreated {
 		t.Fatalf("create deposit: %d %s", r.Status, r.Body)
 	}
-	b.do(chromedp.Navigate(b.base+"/console/admin/river/jobs?state=available"),
-		waitTrue(`document.body.innerText.includes('submit_order')`))
+	b.do(chromedp.Navigate(b.base + "/console/admin/river/jobs?state=available"))
+	b.waitJS(`document.body.innerText.includes('submit_order')`)
+	if txt := b.text("main"); !strings.Contains(txt, "submit_order") {
+		t.Fatalf("River's available jobs: %q", txt)
+	}
 	b.screenshot("admin-river")
 	adminCookie := consoleSession(t, env, "ada@example.com")
 	if code, body := consoleGet(t, env, "/console/admin/river/api/states", adminCookie); code != http.StatusOK || !strings.Contains(body, "available") {
@@ -145,6 +149,7 @@ func TestConsoleAdmin(t *testing.T) {
 	}
 
 	// An accountant: no Admin entry, 403 on the pages, River's UI and API.
+	b.visit("/console/")
 	b.do(chromedpClick(`.who button[type=submit]`))
 	b.login("ann@example.com", staffPassword)
 	if n := b.count(`nav a[href="/console/admin"]`); n != 0 {
@@ -233,4 +238,24 @@ func consolePost(t *testing.T, env *tallytest.Env, path string, form url.Values,
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// waitJS waits until a JavaScript expression is true, each evaluation
+// bounded on its own: on River's single-page UI an evaluation started while
+// the page loads may never answer, and chromedp's node queries wait forever.
+func (b *browser) waitJS(expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("browser: waiting for %s: %v (at %s)", expr, err, b.location())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
