@@ -404,7 +404,7 @@ func (c *Console) viewAccount(a merchants.ProviderAccount, ms []merchants.Mercha
 	v := accountView{ID: a.ID, MerchantID: a.MerchantID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
 		ProviderMerchantID: a.ProviderMerchantID, CallbackURL: c.deps.Merchants.NotifyURL(a), Options: formatPairs(a.Options),
 		AmountPolicy: string(a.AmountPolicy), AmountTolerance: a.AmountTolerance.String(), BalanceTolerance: a.BalanceTolerance.String(),
-		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(), Enabled: a.Enabled, UpdatedAt: a.UpdatedAt}
+		DateTolerance: shortDuration(a.DateTolerance), DepositLifetime: shortDuration(a.DepositLifetime), Enabled: a.Enabled, UpdatedAt: a.UpdatedAt}
 	limits := make(map[string]string, len(a.MaxAmounts))
 	for cur, d := range a.MaxAmounts {
 		limits[cur] = d.String()
@@ -462,7 +462,7 @@ func (c *Console) adminAccounts(w http.ResponseWriter, r *http.Request) {
 func (c *Console) adminNewAccount(w http.ResponseWriter, r *http.Request) {
 	c.renderAccount(w, r, http.StatusOK, adminAccountData{New: true, Account: accountView{
 		AmountPolicy: string(merchants.HoldInSuspense), AmountTolerance: "0", BalanceTolerance: "0",
-		DateTolerance: "0s", DepositLifetime: merchants.DefaultDepositLifetime.String(), Enabled: true}})
+		DateTolerance: "0s", DepositLifetime: shortDuration(merchants.DefaultDepositLifetime), Enabled: true}})
 }
 
 func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status int, data adminAccountData) {
@@ -690,6 +690,18 @@ func (c *Console) adminUpdateAccount(w http.ResponseWriter, r *http.Request) {
 	c.log.Info("console: provider account updated", "actor", admin.Actor(), "account_id", a.ID, "account", a.Name,
 		"secret_replaced", f.secret != "", "enabled", a.Enabled)
 	http.Redirect(w, r, fmt.Sprintf("%s/admin/accounts/%d?saved", Prefix, a.ID), http.StatusSeeOther)
+}
+
+// shortDuration is a duration as a person writes it: 24h, 1h30m, 5s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // formatPairs writes a map as "key=value" lines, sorted by key.
