@@ -64,7 +64,13 @@ type Config struct {
 	// bench). tally serve never migrates: tally migrate is a deploy step.
 	Migrate bool
 	// Box seals and opens the provider accounts' secrets and the merchants'
-	// webhook secrets (secrets.FromEnv). Required.
+	// webhook secrets (secrets.FromEnv). Nil is allowed, for a process that
+	// only reads (tally discrepancy list, report, recon runs without
+	// TALLY_SECRET_KEY): everything is read but the secrets, and what needs
+	// one (a provider adapter, a webhook's signature, creating a merchant,
+	// adding or changing a provider account) fails with an error wrapping
+	// secrets.ErrNoKey, which names TALLY_SECRET_KEY. A process that works
+	// jobs (Jobs.Workers) must have one: New refuses it without.
 	Box *secrets.Box
 	// PublicURL is where providers reach tally's API nodes: every order a
 	// provider is sent carries {PublicURL}/callbacks/{callback key}.
@@ -134,8 +140,8 @@ type App struct {
 // Nothing runs until Start, except the callbacks service's loops, which wait
 // for work until Close.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Box == nil {
-		return nil, fmt.Errorf("%w: no secrets box (TALLY_SECRET_KEY)", ErrConfig)
+	if cfg.Box == nil && cfg.Jobs.Workers {
+		return nil, fmt.Errorf("%w: the workers call providers and sign webhooks: they need the secret key (%s)", ErrConfig, secrets.EnvKey)
 	}
 	if (cfg.Pool == nil) == (cfg.DatabaseURL == "") {
 		return nil, fmt.Errorf("%w: give either a database URL or a pool", ErrConfig)

@@ -1,6 +1,143 @@
 package console
 
-// approvalsRoutes are the routes of the Approvals page(s): a stub until that page is
-// built. Return the page's routes (each with its permission); its template
-// goes in templates/approvals*.html and its nav entry is already in navItems.
-func (c *Console) approvalsRoutes() []route { return nil }
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/recon"
+)
+
+// approvalsRoutes serve the approvals queue (/console/approvals): the
+// proposals awaiting an approver and the decided ones, newest first, keyset
+// paged, each linking to its discrepancy, where it is decided.
+func (c *Console) approvalsRoutes() []route {
+	return []route{{Pattern: "GET " + Prefix + "/approvals", Handler: c.approvalsPage}}
+}
+
+// approvalsData is the approvals page.
+type approvalsData struct {
+	Status    string // pending (default), approved, rejected, all
+	Merchant  int64
+	Mine      bool
+	Merchants []merchants.Merchant
+	Tabs      []approvalTab
+	Rows      []approvalRow
+	Pager     pager
+}
+
+type approvalTab struct {
+	Label, Path string
+	Current     bool
+}
+
+// approvalRow is one proposal of the list.
+type approvalRow struct {
+	proposalView
+	Merchant string
+	// Yours: the user made it (and so may not approve it).
+	Yours bool
+}
+
+var approvalStatuses = []struct{ Value, Label string }{
+	{"pending", "Pending"}, {"approved", "Approved"}, {"rejected", "Rejected"}, {"all", "All"},
+}
+
+func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u := userFrom(ctx)
+	q := r.URL.Query()
+	data := approvalsData{Status: q.Get("status"), Mine: q.Get("mine") == "1"}
+	if data.Status == "" {
+		data.Status = "pending"
+	}
+	f := recon.ApprovalFilter{Limit: int32(c.opts.PageSize) + 1}
+	switch data.Status {
+	case "pending", "approved", "rejected":
+		f.Status = recon.ProposalStatus(data.Status)
+	case "all":
+	default:
+		c.badRequest(w, r, "status: pending, approved, rejected or all.")
+		return
+	}
+	var err error
+	if data.Merchant, err = formInt64(r, "merchant"); err != nil {
+		c.badRequest(w, r, err.Error())
+		return
+	}
+	if f.MerchantIDs, err = merchantScope(u, data.Merchant); err != nil {
+		c.forbidden(w, r)
+		return
+	}
+	if cur := q.Get("cursor"); cur != "" {
+		if f.After, err = strconv.ParseInt(cur, 10, 64); err != nil || f.After <= 0 {
+			c.badRequest(w, r, "cursor: not a page of this list.")
+			return
+		}
+	}
+	if data.Merchants, err = c.visibleMerchants(ctx, u); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	names := map[int64]string{}
+	for _, m := range data.Merchants {
+		names[m.ID] = m.Name
+	}
+	for _, s := range approvalStatuses {
+		data.Tabs = append(data.Tabs, approvalTab{Label: s.Label, Path: withParam(withoutCursor(r), "status", s.Value), Current: s.Value == data.Status})
+	}
+	actors := c.actorNames()
+	next := ""
+	// The "mine" filter keeps the user's own proposals; it reads further
+	// pages until one is full or the list ends (bounded).
+	for i := 0; ; i++ {
+		ps, err := c.deps.Recon.Approvals(ctx, f)
+		if errors.Is(err, recon.ErrInvalid) {
+			c.badRequest(w, r, "Not a filter of this list.")
+			return
+		}
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		more := len(ps) > c.opts.PageSize
+		if more {
+			ps = ps[:c.opts.PageSize]
+		}
+		for _, p := range ps {
+			f.After = p.ID
+			if data.Mine && p.Maker != u.Actor() {
+				continue
+			}
+			data.Rows = append(data.Rows, approvalRow{
+				proposalView: proposalView{Proposal: p, MakerName: actors.name(ctx, p.Maker), DecidedName: actors.name(ctx, p.DecidedBy)},
+				Merchant:     names[p.MerchantID], Yours: p.Maker == u.Actor()})
+			if len(data.Rows) == c.opts.PageSize {
+				break
+			}
+		}
+		if !more && len(data.Rows) < c.opts.PageSize {
+			break
+		}
+		if len(data.Rows) == c.opts.PageSize || !data.Mine || i == 19 {
+			next = strconv.FormatInt(f.After, 10)
+			break
+		}
+	}
+	data.Pager = newPager(r, next)
+	c.render(w, r, http.StatusOK, "approvals.html", "Approvals", data)
+}
+
+// withoutCursor is the request with its page cursor dropped (a new filter
+// starts at the first page).
+func withoutCursor(r *http.Request) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	q := u.Query()
+	q.Del("cursor")
+	u.RawQuery = q.Encode()
+	r2.URL = &u
+	return r2
+}

@@ -1,8 +1,10 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,27 +18,36 @@ import (
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/staff"
 )
 
 // site is a console over a fresh database, served by a test server.
 type site struct {
-	t     *testing.T
-	pool  *pgxpool.Pool
-	staff *staff.Service
-	srv   *httptest.Server
+	t         testing.TB
+	pool      *pgxpool.Pool
+	staff     *staff.Service
+	merchants *merchants.Service
+	srv       *httptest.Server
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T) *site { return newSiteTB(t) }
+
+func newSiteTB(t testing.TB) *site {
 	t.Helper()
 	pool := testdb.New(t)
 	st := staff.New(pool, staff.Options{})
 	l := ledger.New(pool)
-	c := console.New(console.Deps{Staff: st, Pool: pool, Ledger: l, Discrepancies: discrepancies.New(),
-		Merchants: merchants.New(pool, nil, merchants.Options{Ledger: l})}, console.Options{})
+	box, err := secrets.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := merchants.New(pool, box, merchants.Options{Ledger: l})
+	c := console.New(console.Deps{Staff: st, Pool: pool, Ledger: l, Discrepancies: discrepancies.New(), Merchants: ms},
+		console.Options{Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
-	return &site{t: t, pool: pool, staff: st, srv: srv}
+	return &site{t: t, pool: pool, staff: st, merchants: ms, srv: srv}
 }
 
 // user creates a user with a password of their own (MustChange cleared

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,15 +126,19 @@ func (c *Console) funcs() template.FuncMap {
 			}
 			return c.money(cur, d)
 		},
-		"neg":      func(d decimal.Decimal) bool { return d.IsNegative() },
-		"time":     formatTime,
-		"timep":    func(t *time.Time) string { return formatTimePtr(t) },
-		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"age":      func(t time.Time) string { return formatAge(c.opts.Now().Sub(t)) },
-		"can":      func(u staff.User, p string) bool { return u.Can(staff.Permission(p)) },
-		"int":      func(n int64) string { return formatInt(n) },
-		"humanize": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"neg":       func(d decimal.Decimal) bool { return d.IsNegative() },
+		"time":      formatTime,
+		"timep":     func(t *time.Time) string { return formatTimePtr(t) },
+		"date":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"age":       func(t time.Time) string { return formatAge(c.opts.Now().Sub(t)) },
+		"can":       func(u staff.User, p string) bool { return u.Can(staff.Permission(p)) },
+		"int":       func(n int64) string { return formatInt(n) },
+		"humanize":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"add":       func(a, b int) int { return a + b },
+		"sub":       func(a, b int) int { return a - b },
+		"shortdate": func(t time.Time) string { return t.UTC().Format("Jan 2") },
+		"has":       func(list []string, v string) bool { return slices.Contains(list, v) },
 		"eq2": func(a any, bs ...any) bool {
 			for _, b := range bs {
 				if fmt.Sprint(a) == fmt.Sprint(b) {

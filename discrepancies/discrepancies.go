@@ -132,6 +132,10 @@ type Discrepancy struct {
 	Resolution            string          `json:"resolution,omitempty"`
 	ResolutionNote        string          `json:"resolution_note,omitempty"`
 	ResolutionTransferKey string          `json:"resolution_transfer_key,omitempty"`
+	// AssignedTo is the staff user the discrepancy is assigned to (0: nobody),
+	// since AssignedAt.
+	AssignedTo int64      `json:"assigned_to,omitempty"`
+	AssignedAt *time.Time `json:"assigned_at,omitempty"`
 }
 
 // Age is how long the discrepancy has been known.
@@ -353,7 +357,7 @@ func from(r discdb.Discrepancy) Discrepancy {
 		Summary: r.Summary, Detail: r.Detail, SuspenseAmount: r.SuspenseAmount, Repaired: r.Repaired,
 		FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, SeenCount: r.SeenCount, LastRunID: deref(r.LastRunID),
 		ResolvedAt: r.ResolvedAt, ResolvedBy: r.ResolvedBy, Resolution: r.Resolution, ResolutionNote: r.ResolutionNote,
-		ResolutionTransferKey: r.ResolutionTransferKey,
+		ResolutionTransferKey: r.ResolutionTransferKey, AssignedTo: deref(r.AssignedTo), AssignedAt: r.AssignedAt,
 	}
 }
 
@@ -365,6 +369,7 @@ func fromUpsert(r discdb.UpsertDiscrepancyRow) Discrepancy {
 		Repaired: r.Repaired, FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, SeenCount: r.SeenCount,
 		LastRunID: r.LastRunID, ResolvedAt: r.ResolvedAt, ResolvedBy: r.ResolvedBy, Resolution: r.Resolution,
 		ResolutionNote: r.ResolutionNote, ResolutionTransferKey: r.ResolutionTransferKey,
+		AssignedTo: r.AssignedTo, AssignedAt: r.AssignedAt, SeverityRank: r.SeverityRank,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
@@ -57,7 +58,7 @@ func TestTenantCannotProbeClaimOrAddressAnotherAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := e.Merchants.CreateAPIKey(ctx, "mallory", "probe")
+	key, _, err := e.Merchants.CreateAPIKey(ctx, "mallory", "probe", merchants.AllScopes()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func (b *browser) text(css string) string {
 // count is how many elements a CSS selector matches now.
 func (b *browser) count(css string) int {
 	b.t.Helper()
-	return run(b, chromedp.Evaluate[int]("document.querySelectorAll(" + jsString(css) + ").length"))
+	return run(b, chromedp.Evaluate[int]("document.querySelectorAll("+jsString(css)+").length"))
 }
 
 // login signs in through the login form and waits for the page after it.

@@ -110,7 +110,7 @@ func TestAttackCrossTenantRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bKey, _, err := e.Merchants.CreateAPIKey(ctx, "beta", "tests")
+	bKey, _, err := e.Merchants.CreateAPIKey(ctx, "beta", "tests", merchants.AllScopes()...)
 	if err != nil {
 		t.Fatal(err)
 	}

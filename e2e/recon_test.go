@@ -223,13 +223,13 @@ func TestResolutions(t *testing.T) {
 		t.Fatalf("second resolution: %v", err)
 	}
 	e.CheckLedger()
-	// write_off: suspense to the loss account.
+	// write_off: unclaimed money in suspense is a gain (never a negative expense).
 	d2 := mismatch("a2", "10.00", "12.00")
 	if _, err := e.Recon.Resolve(ctx, e.Merchant.ID, d2.ID, recon.Resolution{Action: recon.WriteOff, Actor: "alice", Note: "overpayment kept"}); err != nil {
 		t.Fatal(err)
 	}
-	if !e.Balance("expenses:loss:BRL").Equal(dec("-12")) || !e.Balance("liabilities:suspense:BRL").IsZero() {
-		t.Fatalf("write_off: loss %s suspense %s", e.Balance("expenses:loss:BRL"), e.Balance("liabilities:suspense:BRL"))
+	if !e.Balance("income:gain:BRL").Equal(dec("12")) || !e.Balance("expenses:loss:BRL").IsZero() || !e.Balance("liabilities:suspense:BRL").IsZero() {
+		t.Fatalf("write_off: gain %s loss %s suspense %s", e.Balance("income:gain:BRL"), e.Balance("expenses:loss:BRL"), e.Balance("liabilities:suspense:BRL"))
 	}
 	e.CheckLedger()
 	// refund_payer: suspense to the customer, then a payout back.

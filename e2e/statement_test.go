@@ -123,11 +123,43 @@ func TestReconAPI(t *testing.T) {
 		t.Errorf("daily report: %d %s", rr.Status, rr.Body)
 	}
 	d := e.Discrepancies(discrepancies.AmountMismatch)[0]
-	rr := e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "accept_received", "actor": "carol", "note": "ok"})
-	if rr.Status != 200 {
-		t.Fatalf("resolve: %d %s", rr.Status, rr.Body)
+	// Maker-checker: the key proposes; a typed actor is refused, the key
+	// cannot approve its own proposal, another person approves it and the
+	// posting happens then, exactly once.
+	if rr := e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "accept_received", "actor": "carol", "note": "ok"}); rr.Status != http.StatusBadRequest {
+		t.Fatalf("resolve with a self-declared actor: %d %s", rr.Status, rr.Body)
 	}
-	if rr = e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "accept_received", "actor": "carol"}); rr.Status != http.StatusConflict {
+	rr := e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "accept_received", "note": "customer confirmed"})
+	if rr.Status != http.StatusAccepted {
+		t.Fatalf("resolve: %d %s, want 202 (a proposal)", rr.Status, rr.Body)
+	}
+	var proposed struct {
+		Proposal recon.Proposal `json:"proposal"`
+	}
+	rr.JSON(t, &proposed)
+	p := proposed.Proposal
+	if p.ID == 0 || p.Status != recon.Pending || p.Maker != "key:"+e.Merchant.Code || !p.Amount.Equal(dec("55")) || p.Currency != "BRL" {
+		t.Fatalf("proposal = %+v", p)
+	}
+	if !e.Balance("liabilities:customer:api1:BRL").IsZero() {
+		t.Fatalf("a proposal posted: customer = %s", e.Balance("liabilities:customer:api1:BRL"))
+	}
+	if rr = e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "write_off", "note": "x"}); rr.Status != http.StatusConflict || !strings.Contains(string(rr.Body), "pending_proposal") {
+		t.Fatalf("a second proposal: %d %s", rr.Status, rr.Body)
+	}
+	if rr = e.API("GET", "/v1/approvals?status=pending", nil); rr.Status != 200 || !strings.Contains(string(rr.Body), `"id":`+itoa(p.ID)) {
+		t.Fatalf("approvals: %d %s", rr.Status, rr.Body)
+	}
+	if rr = e.API("POST", "/v1/approvals/"+itoa(p.ID)+"/approve", map[string]string{"note": "mine"}); rr.Status != http.StatusForbidden || !strings.Contains(string(rr.Body), "self_approval") {
+		t.Fatalf("self-approval: %d %s", rr.Status, rr.Body)
+	}
+	if _, err := e.Recon.Approve(context.Background(), e.Merchant.ID, p.ID, "user:7", "checked the bank statement"); err != nil {
+		t.Fatal(err)
+	}
+	if rr = e.API("POST", "/v1/approvals/"+itoa(p.ID)+"/reject", map[string]string{"note": "late"}); rr.Status != http.StatusConflict || !strings.Contains(string(rr.Body), "already_decided") {
+		t.Fatalf("decide twice: %d %s", rr.Status, rr.Body)
+	}
+	if rr = e.API("POST", "/v1/discrepancies/"+itoa(d.ID)+"/resolve", map[string]string{"action": "accept_received", "note": "again"}); rr.Status != http.StatusConflict {
 		t.Fatalf("resolve twice: %d %s", rr.Status, rr.Body)
 	}
 	up := e.API("POST", "/v1/statements?provider_account=cxpay-main", "order_no,kind,status,amount,currency,settled_at\nX,deposit,succeeded,-1,BRL,2026-11-22 10:00:00\n",

@@ -74,7 +74,9 @@ var Chart = []Rule{
 	{Pattern: "expenses:fees:{provider_account}:{CUR}", Type: Expense, NormalSide: Debit, AllowNegative: true, Slots: HotSlots,
 		Purpose: "fees a provider charges"},
 	{Pattern: "expenses:loss:{CUR}", Type: Expense, NormalSide: Debit, AllowNegative: true, Slots: 1,
-		Purpose: "written-off differences (resolutions)"},
+		Purpose: "written-off shortfalls (resolutions): money the ledger counted that nobody will get"},
+	{Pattern: "income:gain:{CUR}", Type: Income, NormalSide: Credit, AllowNegative: true, Slots: 1,
+		Purpose: "written-off surpluses (resolutions): money a provider holds beyond the ledger, or parked in suspense, that nobody claims"},
 	{Pattern: "income:fees:{CUR}", Type: Income, NormalSide: Credit, AllowNegative: true, Slots: HotSlots,
 		Purpose: "fees the merchant charges its customers"},
 	{Pattern: "equity:fx:{CUR}", Type: Equity, NormalSide: Credit, AllowNegative: true, Slots: HotSlots,
@@ -100,8 +102,12 @@ func SuspenseAccount(cur string) string { return "liabilities:suspense:" + cur }
 // FeesAccount is the fee expense of a provider account: expenses:fees:{name}:{cur}.
 func FeesAccount(name, cur string) string { return "expenses:fees:" + name + ":" + cur }
 
-// LossAccount takes written-off differences: expenses:loss:{cur}.
+// LossAccount takes written-off shortfalls (debited): expenses:loss:{cur}.
 func LossAccount(cur string) string { return "expenses:loss:" + cur }
+
+// GainAccount takes written-off surpluses (credited), so that a write-off
+// never books a negative expense: income:gain:{cur}.
+func GainAccount(cur string) string { return "income:gain:" + cur }
 
 // FeeIncomeAccount takes the fees the merchant charges: income:fees:{cur}.
 func FeeIncomeAccount(cur string) string { return "income:fees:" + cur }

@@ -23,6 +23,7 @@ func TestParseAccount(t *testing.T) {
 		{code: ledger.SuspenseAccount("BTC"), typ: ledger.Liability, normal: ledger.Credit, slots: 1, currency: "BTC"},
 		{code: ledger.FeesAccount("vpay-1", "ETH"), typ: ledger.Expense, normal: ledger.Debit, negative: true, slots: ledger.HotSlots, currency: "ETH"},
 		{code: ledger.LossAccount("BRL"), typ: ledger.Expense, normal: ledger.Debit, negative: true, slots: 1, currency: "BRL"},
+		{code: ledger.GainAccount("BRL"), typ: ledger.Income, normal: ledger.Credit, negative: true, slots: 1, currency: "BRL"},
 		{code: ledger.FeeIncomeAccount("MYR"), typ: ledger.Income, normal: ledger.Credit, negative: true, slots: ledger.HotSlots, currency: "MYR"},
 		{code: ledger.FXAccount("TRX"), typ: ledger.Equity, normal: ledger.Credit, negative: true, slots: ledger.HotSlots, currency: "TRX"},
 		{code: ledger.OpeningAccount("EUR"), typ: ledger.Equity, normal: ledger.Credit, negative: true, slots: 1, currency: "EUR"},

@@ -207,6 +207,9 @@ func (s *Service) fresh(id int64) (cachedAdapter, bool) {
 // database (or handed back by Adapter), building it unless the cached one is
 // of the same updated_at; the account is cached as read now.
 func (s *Service) AdapterFor(acct ProviderAccount) (providers.Adapter, ProviderAccount, error) {
+	if err := s.needBox(fmt.Sprintf("provider account %q: its adapter needs the account's secret", acct.Name)); err != nil {
+		return nil, ProviderAccount{}, err
+	}
 	c := &s.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()

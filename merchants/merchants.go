@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,8 +66,11 @@ type APIKey struct {
 	MerchantID int64
 	Name       string
 	Prefix     string
-	CreatedAt  time.Time
-	RevokedAt  *time.Time
+	// Scopes are what the key may do through the merchant API (Has), in the
+	// order of Scopes.
+	Scopes    []Scope
+	CreatedAt time.Time
+	RevokedAt *time.Time
 }
 
 // AmountPolicy is what a deposit paid with a different amount than ordered does
@@ -204,7 +208,10 @@ type CurrencyBook interface {
 }
 
 // New returns a Service; box seals and opens stored secrets, opts are its
-// collaborators and policy.
+// collaborators and policy. A nil box (no TALLY_SECRET_KEY: a read-only
+// command) reads everything but the secrets: what needs one (a provider
+// adapter, a webhook secret, adding or changing an account, creating a
+// merchant) fails with an error wrapping secrets.ErrNoKey.
 func New(pool *pgxpool.Pool, box *secrets.Box, opts Options) *Service {
 	return &Service{pool: pool, q: merchantsdb.New(pool), box: box, opts: opts, cache: newAdapterCache()}
 }
@@ -223,7 +230,7 @@ func (s *Service) CreateMerchant(ctx context.Context, code, name, webhookURL str
 		return Merchant{}, "", err
 	}
 	secret := "whsec_" + randomString(32)
-	sealed, err := s.box.Seal(secret, webhookContext(code))
+	sealed, err := s.seal(secret, webhookContext(code))
 	if err != nil {
 		return Merchant{}, "", err
 	}
@@ -300,7 +307,7 @@ func (s *Service) SetWebhook(ctx context.Context, code, webhookURL string, rotat
 	sealed, secret := row.WebhookSecretSealed, ""
 	if rotate || len(sealed) == 0 {
 		secret = "whsec_" + randomString(32)
-		if sealed, err = s.box.Seal(secret, webhookContext(code)); err != nil {
+		if sealed, err = s.seal(secret, webhookContext(code)); err != nil {
 			return Merchant{}, "", err
 		}
 	}
@@ -320,12 +327,17 @@ func (s *Service) WebhookSecret(ctx context.Context, merchantID int64) (string, 
 	if len(row.WebhookSecretSealed) == 0 {
 		return "", fmt.Errorf("merchant %q has no webhook secret: %w", row.Code, ErrNotFound)
 	}
-	return s.box.Open(row.WebhookSecretSealed, webhookContext(row.Code))
+	return s.open(row.WebhookSecretSealed, webhookContext(row.Code))
 }
 
-// CreateAPIKey makes a new API key for a merchant. The key is returned once and
+// CreateAPIKey makes a new API key for a merchant with the given scopes (none:
+// DefaultScopes; an unknown one is ErrInvalid). The key is returned once and
 // only its hash is stored.
-func (s *Service) CreateAPIKey(ctx context.Context, merchantCode, name string) (string, APIKey, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, merchantCode, name string, scopes ...Scope) (string, APIKey, error) {
+	names, err := normalizeScopes(scopes)
+	if err != nil {
+		return "", APIKey{}, err
+	}
 	m, err := s.Merchant(ctx, merchantCode)
 	if err != nil {
 		return "", APIKey{}, err
@@ -333,7 +345,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, merchantCode, name string) (
 	prefix := "tly_" + randomString(8)
 	key := prefix + "_" + randomString(32)
 	sum := sha256.Sum256([]byte(key))
-	row, err := s.q.InsertAPIKey(ctx, merchantsdb.InsertAPIKeyParams{MerchantID: m.ID, Name: name, Prefix: prefix, KeyHash: sum[:]})
+	row, err := s.q.InsertAPIKey(ctx, merchantsdb.InsertAPIKeyParams{MerchantID: m.ID, Name: name, Prefix: prefix, KeyHash: sum[:], Scopes: names})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key for %q: %w", merchantCode, err)
 	}
@@ -373,31 +385,41 @@ func (s *Service) RevokeAPIKey(ctx context.Context, merchantCode, prefix string)
 	return nil
 }
 
-// Authenticate returns the merchant owning an API key; a malformed, unknown or
-// revoked key is ErrUnauthorized. The comparison is constant-time.
-func (s *Service) Authenticate(ctx context.Context, key string) (Merchant, error) {
+// Authenticate returns the merchant owning an API key and the key (its id and
+// scopes, never its secret); a malformed, unknown or revoked key is
+// ErrUnauthorized. The comparison is constant-time.
+func (s *Service) Authenticate(ctx context.Context, key string) (Merchant, APIKey, error) {
 	i := strings.LastIndexByte(key, '_')
 	if !strings.HasPrefix(key, "tly_") || i <= len("tly_") {
-		return Merchant{}, ErrUnauthorized
+		return Merchant{}, APIKey{}, ErrUnauthorized
 	}
 	row, err := s.q.APIKeyByPrefix(ctx, key[:i])
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Merchant{}, ErrUnauthorized
+		return Merchant{}, APIKey{}, ErrUnauthorized
 	}
 	if err != nil {
-		return Merchant{}, fmt.Errorf("look up API key: %w", err)
+		return Merchant{}, APIKey{}, fmt.Errorf("look up API key: %w", err)
 	}
 	sum := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare(sum[:], row.KeyHash) != 1 || row.RevokedAt != nil {
-		return Merchant{}, ErrUnauthorized
+		return Merchant{}, APIKey{}, ErrUnauthorized
 	}
-	return s.MerchantByID(ctx, row.MerchantID)
+	k := APIKey{ID: row.ID, MerchantID: row.MerchantID, Name: row.Name, Prefix: row.Prefix, Scopes: scopesFrom(row.Scopes),
+		CreatedAt: row.CreatedAt, RevokedAt: row.RevokedAt}
+	m, err := s.MerchantByID(ctx, row.MerchantID)
+	if err != nil {
+		return Merchant{}, APIKey{}, err
+	}
+	return m, k, nil
 }
 
 // AddProviderAccount creates a provider account, sealing its secret.
 func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInput) (ProviderAccount, error) {
 	m, err := s.Merchant(ctx, in.MerchantCode)
 	if err != nil {
+		return ProviderAccount{}, err
+	}
+	if err := s.needBox("add provider account " + strconv.Quote(in.Name)); err != nil {
 		return ProviderAccount{}, err
 	}
 	in = in.withDefaults()
@@ -407,7 +429,7 @@ func (s *Service) AddProviderAccount(ctx context.Context, in ProviderAccountInpu
 	if err := s.check(ctx, &in); err != nil {
 		return ProviderAccount{}, err
 	}
-	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
+	sealed, err := s.seal(in.Secret, accountContext(in.Name))
 	if err != nil {
 		return ProviderAccount{}, err
 	}
@@ -654,11 +676,14 @@ func (s *Service) PatchProviderAccount(ctx context.Context, merchantID int64, na
 
 // store validates and writes an account's new settings.
 func (s *Service) store(ctx context.Context, cur ProviderAccount, in ProviderAccountInput, enabled bool) (ProviderAccount, error) {
+	if err := s.needBox("change provider account " + strconv.Quote(cur.Name)); err != nil {
+		return ProviderAccount{}, err
+	}
 	in = in.withDefaults()
 	if err := s.check(ctx, &in); err != nil {
 		return ProviderAccount{}, err
 	}
-	sealed, err := s.box.Seal(in.Secret, accountContext(in.Name))
+	sealed, err := s.seal(in.Secret, accountContext(in.Name))
 	if err != nil {
 		return ProviderAccount{}, err
 	}
@@ -787,9 +812,15 @@ func (s *Service) checkCurrencies(ctx context.Context, name string, caps provide
 }
 
 func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, error) {
-	secret, err := s.box.Open(r.SecretSealed, accountContext(r.Name))
-	if err != nil {
-		return ProviderAccount{}, fmt.Errorf("open secret of provider account %q: %w", r.Name, err)
+	// Without a box (a read-only command run without TALLY_SECRET_KEY) the
+	// account is read without its secret; building its adapter is refused
+	// (AdapterFor).
+	var secret string
+	if s.box != nil {
+		var err error
+		if secret, err = s.box.Open(r.SecretSealed, accountContext(r.Name)); err != nil {
+			return ProviderAccount{}, fmt.Errorf("open secret of provider account %q: %w", r.Name, err)
+		}
 	}
 	opts := map[string]string{}
 	if len(r.Options) > 0 {
@@ -817,7 +848,35 @@ func merchantFrom(r merchantsdb.Merchant) Merchant {
 }
 
 func apiKeyFrom(r merchantsdb.ApiKey) APIKey {
-	return APIKey{ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Prefix: r.Prefix, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
+	return APIKey{ID: r.ID, MerchantID: r.MerchantID, Name: r.Name, Prefix: r.Prefix, Scopes: scopesFrom(r.Scopes),
+		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
+}
+
+// needBox refuses what needs the secret key when the Service has none (New
+// with a nil box): the error wraps secrets.ErrNoKey, which names
+// TALLY_SECRET_KEY.
+func (s *Service) needBox(what string) error {
+	if s.box == nil {
+		return fmt.Errorf("%s: %w", what, secrets.ErrNoKey)
+	}
+	return nil
+}
+
+// seal seals a secret under the Service's box (secrets.ErrNoKey without one).
+func (s *Service) seal(plaintext, context string) ([]byte, error) {
+	if err := s.needBox("seal " + context); err != nil {
+		return nil, err
+	}
+	return s.box.Seal(plaintext, context)
+}
+
+// open opens a sealed secret under the Service's box (secrets.ErrNoKey
+// without one).
+func (s *Service) open(sealed []byte, context string) (string, error) {
+	if err := s.needBox("open " + context); err != nil {
+		return "", err
+	}
+	return s.box.Open(sealed, context)
 }
 
 func webhookContext(code string) string { return "merchant_webhook:" + code }

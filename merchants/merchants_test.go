@@ -3,6 +3,8 @@ package merchants_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,23 +78,32 @@ func TestAPIKeysAuthenticateAndRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Authenticate(ctx, key)
-	if err != nil || got.ID != m.ID {
-		t.Fatalf("Authenticate = %+v, %v", got, err)
+	got, k, err := s.Authenticate(ctx, key)
+	if err != nil || got.ID != m.ID || k.ID != info.ID || k.Actor() != fmt.Sprintf("key:%d", info.ID) {
+		t.Fatalf("Authenticate = %+v, %+v, %v", got, k, err)
+	}
+	// A key made without scopes holds the default ones, and only them.
+	if !slices.Equal(k.Scopes, merchants.DefaultScopes) || !slices.Equal(info.Scopes, merchants.DefaultScopes) {
+		t.Fatalf("new key's scopes = %v (info %v), want %v", k.Scopes, info.Scopes, merchants.DefaultScopes)
+	}
+	for _, sc := range merchants.Scopes {
+		if k.Has(sc) != slices.Contains(merchants.DefaultScopes, sc) {
+			t.Errorf("default key Has(%s) = %v", sc, k.Has(sc))
+		}
 	}
 	last := "Z"
 	if strings.HasSuffix(key, "Z") {
 		last = "Y"
 	}
 	for _, bad := range []string{"", "tly_", "nope", key + "x", key[:len(key)-1] + last, strings.Replace(key, "tly_", "tlx_", 1)} {
-		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, merchants.ErrUnauthorized) {
+		if _, _, err := s.Authenticate(ctx, bad); !errors.Is(err, merchants.ErrUnauthorized) {
 			t.Errorf("Authenticate(%q) err = %v, want ErrUnauthorized", bad, err)
 		}
 	}
 	if err := s.RevokeAPIKey(ctx, "acme", info.Prefix); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, key); !errors.Is(err, merchants.ErrUnauthorized) {
+	if _, _, err := s.Authenticate(ctx, key); !errors.Is(err, merchants.ErrUnauthorized) {
 		t.Fatalf("revoked key: %v", err)
 	}
 	if err := s.RevokeAPIKey(ctx, "acme", info.Prefix); !errors.Is(err, merchants.ErrNotFound) {

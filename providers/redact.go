@@ -68,3 +68,11 @@ func snippet(b []byte) string {
 
 // Snippet is snippet for the adapters' own messages.
 func Snippet(b []byte) string { return snippet(b) }
+
+// sensitiveField matches a whole field name that Redact treats as sensitive.
+var sensitiveField = regexp.MustCompile(`(?i)^` + sensitiveKey + `$`)
+
+// SensitiveField reports whether a field of a provider's body (a JSON member,
+// a form or query parameter) holds a credential or a signature, by the same
+// rule as Redact: what shows a body to people drops such fields.
+func SensitiveField(name string) bool { return sensitiveField.MatchString(name) }

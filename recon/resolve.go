@@ -28,9 +28,10 @@ const (
 	// RefundPayer credits the customer and pays the money back out through a
 	// payout order (suspense to the customer, then a payout).
 	RefundPayer Action = "refund_payer"
-	// WriteOff books the difference as a loss (or a gain): suspense to
-	// expenses:loss, a balance drift against the clearing account, a reversal's
-	// receivable written off.
+	// WriteOff books the difference to the right side: a surplus (money
+	// parked in suspense that nobody claims, a provider holding more than the
+	// ledger) is credited to income:gain; a shortfall (a provider holding
+	// less, a reversal's or a payout's receivable) is debited to expenses:loss.
 	WriteOff Action = "write_off"
 	// MatchOrder attributes parked money to an order tally knows (suspense to
 	// that order's customer).
@@ -63,9 +64,11 @@ type Resolved struct {
 // park (use ignore, or another resolution).
 var ErrNothingToMove = errors.New("no money is parked for this discrepancy")
 
-// Resolve applies an accountant's resolution: it posts the adjusting transfer
-// where money moves and closes the discrepancy with who, when and why, in one
-// transaction. Resolving a closed discrepancy is discrepancies.ErrClosed.
+// Resolve applies an accountant's resolution at once, without maker-checker:
+// it posts the adjusting transfer where money moves and closes the discrepancy
+// with who, when and why, in one transaction. Resolving a closed discrepancy is
+// discrepancies.ErrClosed. The API and the CLI go through Propose instead;
+// Resolve is for tally's own code and tests.
 //
 // refund_payer credits the customer and creates the refund payout (its order,
 // hold and submit_order job) in that same transaction: the refund's provider
@@ -73,82 +76,144 @@ var ErrNothingToMove = errors.New("no money is parked for this discrepancy")
 // adapter's own rules), or the resolution is refused with ErrInvalid and
 // nothing moves.
 func (s *Service) Resolve(ctx context.Context, merchantID, id int64, r Resolution) (Resolved, error) {
-	if strings.TrimSpace(r.Actor) == "" {
-		return Resolved{}, fmt.Errorf("resolution needs an actor (who decides): %w", ErrInvalid)
+	if err := r.check(); err != nil {
+		return Resolved{}, err
 	}
-	switch r.Action {
-	case AcceptReceived, RefundPayer, WriteOff, MatchOrder:
-	case Ignore:
-		if strings.TrimSpace(r.Note) == "" {
-			return Resolved{}, fmt.Errorf("ignoring a discrepancy needs a reason (--note): %w", ErrInvalid)
-		}
-	default:
-		return Resolved{}, fmt.Errorf("resolution %q: accept_received, refund_payer, write_off, match_order or ignore: %w", r.Action, ErrInvalid)
-	}
-	if r.Action == RefundPayer {
-		d, err := s.disc.Get(ctx, s.pool, id)
-		if err != nil {
-			return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
-		}
-		if d.MerchantID != merchantID {
-			return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, discrepancies.ErrNotFound)
-		}
-		if d.Status == discrepancies.Open {
-			_, req, err := s.adjustment(ctx, d, r)
-			if err != nil {
-				return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
-			}
-			if err := s.checkRefund(ctx, merchantID, *req); err != nil {
-				return Resolved{}, fmt.Errorf("resolve discrepancy %d: refund_payer refused before anything moved: %w", id, err)
-			}
-		}
+	if err := s.precheckRefund(ctx, merchantID, id, r); err != nil {
+		return Resolved{}, err
 	}
 	var out Resolved
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		d, err := s.disc.GetForUpdateTx(ctx, tx, id)
+		d, err := s.lockOpen(ctx, tx, merchantID, id)
 		if err != nil {
 			return err
-		}
-		if d.MerchantID != merchantID {
-			return fmt.Errorf("discrepancy %d: %w", id, discrepancies.ErrNotFound)
-		}
-		if d.Status != discrepancies.Open {
-			return fmt.Errorf("discrepancy %d is %s (%s by %s): %w", id, d.Status, d.Resolution, d.ResolvedBy, discrepancies.ErrClosed)
 		}
 		entries, req, err := s.adjustment(ctx, d, r)
 		if err != nil {
 			return err
 		}
-		key := ""
-		if len(entries) > 0 {
-			key = fmt.Sprintf("resolution:%d", d.ID)
-			if _, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{Merchant: merchantID, Key: key, Entries: entries,
-				Reference: fmt.Sprintf("discrepancy:%d", d.ID), Metadata: map[string]string{"resolution": string(r.Action), "actor": r.Actor}}); err != nil {
-				return fmt.Errorf("post the adjusting transfer: %w", err)
-			}
-		}
-		status := discrepancies.Resolved
-		if r.Action == Ignore {
-			status = discrepancies.Ignored
-		}
-		if req != nil {
-			o, _, err := s.orders.CreateTx(ctx, tx, *req)
-			if errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrInsufficientFunds) || errors.Is(err, orders.ErrDuplicateOrderNo) {
-				return fmt.Errorf("refund payout refused: %w: %w", ErrInvalid, err)
-			}
-			if err != nil {
-				return fmt.Errorf("refund payout: %w", err)
-			}
-			out.Refund = &o
-		}
-		out.Discrepancy, err = s.disc.CloseTx(ctx, tx, d.ID, status, string(r.Action), r.Actor, r.Note, key)
-		out.TransferKey = key
+		out, err = s.resolveTx(ctx, tx, d, r, entries, req, nil)
 		return err
 	})
 	if err != nil {
 		return Resolved{}, fmt.Errorf("resolve discrepancy %d: %w", id, err)
 	}
 	return out, nil
+}
+
+// check validates a resolution's action and actor (and ignore's reason).
+func (r Resolution) check() error {
+	if strings.TrimSpace(r.Actor) == "" {
+		return fmt.Errorf("resolution needs an actor (who decides): %w", ErrInvalid)
+	}
+	switch r.Action {
+	case AcceptReceived, RefundPayer, WriteOff, MatchOrder:
+	case Ignore:
+		if strings.TrimSpace(r.Note) == "" {
+			return fmt.Errorf("ignoring a discrepancy needs a reason (--note): %w", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("resolution %q: accept_received, refund_payer, write_off, match_order or ignore: %w", r.Action, ErrInvalid)
+	}
+	return nil
+}
+
+// precheckRefund refuses, before any transaction, a refund_payer whose payout
+// its provider account would refuse.
+func (s *Service) precheckRefund(ctx context.Context, merchantID, id int64, r Resolution) error {
+	if r.Action != RefundPayer {
+		return nil
+	}
+	d, err := s.disc.Get(ctx, s.pool, id)
+	if err != nil {
+		return fmt.Errorf("resolve discrepancy %d: %w", id, err)
+	}
+	if d.MerchantID != merchantID {
+		return fmt.Errorf("resolve discrepancy %d: %w", id, discrepancies.ErrNotFound)
+	}
+	if d.Status != discrepancies.Open {
+		return nil // the transaction says ErrClosed
+	}
+	_, req, err := s.adjustment(ctx, d, r)
+	if err != nil {
+		return fmt.Errorf("resolve discrepancy %d: %w", id, err)
+	}
+	if err := s.checkRefund(ctx, merchantID, *req); err != nil {
+		return fmt.Errorf("resolve discrepancy %d: refund_payer refused before anything moved: %w", id, err)
+	}
+	return nil
+}
+
+// lockOpen locks the merchant's discrepancy id for the rest of tx; another
+// merchant's is ErrNotFound, a closed one ErrClosed.
+func (s *Service) lockOpen(ctx context.Context, tx pgx.Tx, merchantID, id int64) (discrepancies.Discrepancy, error) {
+	d, err := s.disc.GetForUpdateTx(ctx, tx, id)
+	if err != nil {
+		return discrepancies.Discrepancy{}, err
+	}
+	if d.MerchantID != merchantID {
+		return discrepancies.Discrepancy{}, fmt.Errorf("discrepancy %d: %w", id, discrepancies.ErrNotFound)
+	}
+	if d.Status != discrepancies.Open {
+		return discrepancies.Discrepancy{}, fmt.Errorf("discrepancy %d is %s (%s by %s): %w", id, d.Status, d.Resolution, d.ResolvedBy, discrepancies.ErrClosed)
+	}
+	return d, nil
+}
+
+// resolveTx carries out a validated resolution on d, locked and open in tx:
+// the adjusting transfer (keyed resolution:{id}, exactly once), the refund
+// payout, and the closing of the discrepancy by r.Actor. meta is added to the
+// transfer's metadata (e.g. the maker of an approved proposal).
+func (s *Service) resolveTx(ctx context.Context, tx pgx.Tx, d discrepancies.Discrepancy, r Resolution, entries []ledger.Entry,
+	req *orders.CreateRequest, meta map[string]string) (Resolved, error) {
+	var out Resolved
+	key := ""
+	if len(entries) > 0 {
+		key = fmt.Sprintf("resolution:%d", d.ID)
+		if d.ResolvedBy != "" {
+			// Closed before and reopened (a new drift after a write-off): each
+			// sighting counts, so this closing's key is new.
+			key = fmt.Sprintf("resolution:%d:%d", d.ID, d.SeenCount)
+		}
+		md := map[string]string{"resolution": string(r.Action), "actor": r.Actor}
+		for k, v := range meta {
+			md[k] = v
+		}
+		if _, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{Merchant: d.MerchantID, Key: key, Entries: entries,
+			Reference: fmt.Sprintf("discrepancy:%d", d.ID), Metadata: md}); err != nil {
+			return Resolved{}, fmt.Errorf("post the adjusting transfer: %w", err)
+		}
+	}
+	status := discrepancies.Resolved
+	if r.Action == Ignore {
+		status = discrepancies.Ignored
+	}
+	if req != nil {
+		o, _, err := s.orders.CreateTx(ctx, tx, *req)
+		if errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrInsufficientFunds) || errors.Is(err, orders.ErrDuplicateOrderNo) {
+			return Resolved{}, fmt.Errorf("refund payout refused: %w: %w", ErrInvalid, err)
+		}
+		if err != nil {
+			return Resolved{}, fmt.Errorf("refund payout: %w", err)
+		}
+		out.Refund = &o
+	}
+	var err error
+	out.Discrepancy, err = s.disc.CloseTx(ctx, tx, d.ID, status, string(r.Action), r.Actor, r.Note, key)
+	out.TransferKey = key
+	return out, err
+}
+
+// stake is the amount a resolution's transfer moves (its debits), what a
+// threshold is compared with.
+func stake(entries []ledger.Entry) decimal.Decimal {
+	sum := decimal.Zero
+	for _, e := range entries {
+		if e.Side == ledger.Debit {
+			sum = sum.Add(e.Amount)
+		}
+	}
+	return sum
 }
 
 // checkRefund refuses, before the resolution commits, a refund payout that
@@ -232,7 +297,7 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 			return nil, nil, fmt.Errorf("match_order on a %s: %w", d.Type, ErrNothingToMove)
 		}
 		if r.OrderID == 0 {
-			return nil, nil, fmt.Errorf("match_order needs the order to match (--order): %w", ErrInvalid)
+			return nil, nil, errNoOrderToMatch
 		}
 		o, err := s.orders.Get(ctx, d.MerchantID, r.OrderID)
 		if err != nil {
@@ -256,8 +321,10 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 			rec := ledger.ReceivableAccount(o.CustomerID, cur)
 			return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: parked}, {Account: rec, Side: ledger.Credit, Amount: parked}}, nil, nil
 		case parked.IsPositive() && inSuspense:
+			// Money parked that nobody claims is a surplus: a gain, never a
+			// negative expense.
 			return []ledger.Entry{{Account: ledger.SuspenseAccount(cur), Side: ledger.Debit, Amount: parked},
-				{Account: loss, Side: ledger.Credit, Amount: parked}}, nil, nil
+				{Account: ledger.GainAccount(cur), Side: ledger.Credit, Amount: parked}}, nil, nil
 		case d.Type == discrepancies.BalanceDrift && !d.AmountDelta.IsZero():
 			acct, err := s.merchants.ProviderAccountByID(ctx, d.ProviderAccountID)
 			if err != nil {
@@ -268,7 +335,8 @@ func (s *Service) adjustment(ctx context.Context, d discrepancies.Discrepancy, r
 			if d.AmountDelta.IsNegative() { // the provider holds less than the ledger says
 				return []ledger.Entry{{Account: loss, Side: ledger.Debit, Amount: amt}, {Account: clearing, Side: ledger.Credit, Amount: amt}}, nil, nil
 			}
-			return []ledger.Entry{{Account: clearing, Side: ledger.Debit, Amount: amt}, {Account: loss, Side: ledger.Credit, Amount: amt}}, nil, nil
+			// The provider holds more than the ledger says: a gain.
+			return []ledger.Entry{{Account: clearing, Side: ledger.Debit, Amount: amt}, {Account: ledger.GainAccount(cur), Side: ledger.Credit, Amount: amt}}, nil, nil
 		}
 		return nil, nil, fmt.Errorf("write_off on a %s: %w", d.Type, ErrNothingToMove)
 	}

@@ -22,19 +22,19 @@ import (
 
 func (s *Server) apiRoutes() []Route {
 	return []Route{
-		{Method: "POST", Pattern: "/v1/deposits", Auth: true, Handler: s.createOrder(providers.KindDeposit)},
-		{Method: "POST", Pattern: "/v1/payouts", Auth: true, Handler: s.createOrder(providers.KindPayout)},
-		{Method: "GET", Pattern: "/v1/orders", Auth: true, Handler: s.listOrders},
-		{Method: "GET", Pattern: "/v1/orders/{id}", Auth: true, Handler: s.getOrder},
-		{Method: "GET", Pattern: "/v1/orders/{id}/timeline", Auth: true, Handler: s.orderTimeline},
-		{Method: "GET", Pattern: "/v1/balances", Auth: true, Handler: s.balances},
-		{Method: "GET", Pattern: "/v1/accounts/{code}/entries", Auth: true, Handler: s.entries},
-		{Method: "GET", Pattern: "/v1/provider-accounts", Auth: true, Handler: s.listProviderAccounts},
-		{Method: "POST", Pattern: "/v1/provider-accounts", Auth: true, Handler: s.createProviderAccount},
-		{Method: "PATCH", Pattern: "/v1/provider-accounts/{name}", Auth: true, Handler: s.updateProviderAccount},
-		{Method: "GET", Pattern: "/v1/webhook-deliveries", Auth: true, Handler: s.webhookDeliveries},
-		{Method: "GET", Pattern: "/v1/discrepancies", Auth: true, Handler: s.listDiscrepancies},
-		{Method: "GET", Pattern: "/v1/discrepancies/{id}", Auth: true, Handler: s.getDiscrepancy},
+		{Method: "POST", Pattern: "/v1/deposits", Auth: true, Scope: merchants.OrdersWrite, Handler: s.createOrder(providers.KindDeposit)},
+		{Method: "POST", Pattern: "/v1/payouts", Auth: true, Scope: merchants.OrdersWrite, Handler: s.createOrder(providers.KindPayout)},
+		{Method: "GET", Pattern: "/v1/orders", Auth: true, Scope: merchants.OrdersRead, Handler: s.listOrders},
+		{Method: "GET", Pattern: "/v1/orders/{id}", Auth: true, Scope: merchants.OrdersRead, Handler: s.getOrder},
+		{Method: "GET", Pattern: "/v1/orders/{id}/timeline", Auth: true, Scope: merchants.OrdersRead, Handler: s.orderTimeline},
+		{Method: "GET", Pattern: "/v1/balances", Auth: true, Scope: merchants.ReconRead, Handler: s.balances},
+		{Method: "GET", Pattern: "/v1/accounts/{code}/entries", Auth: true, Scope: merchants.ReconRead, Handler: s.entries},
+		{Method: "GET", Pattern: "/v1/provider-accounts", Auth: true, Scope: merchants.ReconRead, Handler: s.listProviderAccounts},
+		{Method: "POST", Pattern: "/v1/provider-accounts", Auth: true, Scope: merchants.AccountsWrite, Handler: s.createProviderAccount},
+		{Method: "PATCH", Pattern: "/v1/provider-accounts/{name}", Auth: true, Scope: merchants.AccountsWrite, Handler: s.updateProviderAccount},
+		{Method: "GET", Pattern: "/v1/webhook-deliveries", Auth: true, Scope: merchants.OrdersRead, Handler: s.webhookDeliveries},
+		{Method: "GET", Pattern: "/v1/discrepancies", Auth: true, Scope: merchants.ReconRead, Handler: s.listDiscrepancies},
+		{Method: "GET", Pattern: "/v1/discrepancies/{id}", Auth: true, Scope: merchants.ReconRead, Handler: s.getDiscrepancy},
 	}
 }
 

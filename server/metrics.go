@@ -30,7 +30,7 @@ func newMetrics(reg *prometheus.Registry, svc *callbacks.Service) *metrics {
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_callbacks_total", Help: "Provider callbacks by provider account and verdict."},
 			[]string{"provider_account", "verdict"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_api_auth_failures_total",
-			Help: "Merchant API requests not authenticated, by outcome: refused (a bad key, 401) or limited (429, the source's failures over the limit, no key looked up)."},
+			Help: "Merchant API requests not authenticated, by outcome: refused (a bad key, 401), limited (429, the source's failures over the limit, no key looked up) or insufficient_scope (a valid key without the route's scope, 403)."},
 			[]string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.callbacks, m.authFailures)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/recon/report"
@@ -18,13 +19,16 @@ const MaxStatementBytes = 256 << 20
 
 func (s *Server) reconRoutes() []Route {
 	return []Route{
-		{Method: "POST", Pattern: "/v1/recon/runs", Auth: true, Handler: s.startRun},
-		{Method: "GET", Pattern: "/v1/recon/runs", Auth: true, Handler: s.listRuns},
-		{Method: "GET", Pattern: "/v1/recon/runs/{id}", Auth: true, Handler: s.getRun},
-		{Method: "GET", Pattern: "/v1/recon/runs/{id}/report", Auth: true, Handler: s.runReport},
-		{Method: "GET", Pattern: "/v1/reports/daily", Auth: true, Handler: s.dailyReport},
-		{Method: "POST", Pattern: "/v1/statements", Auth: true, Handler: s.importStatement},
-		{Method: "POST", Pattern: "/v1/discrepancies/{id}/resolve", Auth: true, Handler: s.resolve},
+		{Method: "POST", Pattern: "/v1/recon/runs", Auth: true, Scope: merchants.ReconWrite, Handler: s.startRun},
+		{Method: "GET", Pattern: "/v1/recon/runs", Auth: true, Scope: merchants.ReconRead, Handler: s.listRuns},
+		{Method: "GET", Pattern: "/v1/recon/runs/{id}", Auth: true, Scope: merchants.ReconRead, Handler: s.getRun},
+		{Method: "GET", Pattern: "/v1/recon/runs/{id}/report", Auth: true, Scope: merchants.ReconRead, Handler: s.runReport},
+		{Method: "GET", Pattern: "/v1/reports/daily", Auth: true, Scope: merchants.ReconRead, Handler: s.dailyReport},
+		{Method: "POST", Pattern: "/v1/statements", Auth: true, Scope: merchants.ReconWrite, Handler: s.importStatement},
+		{Method: "POST", Pattern: "/v1/discrepancies/{id}/resolve", Auth: true, Scope: merchants.ReconWrite, Handler: s.resolve},
+		{Method: "GET", Pattern: "/v1/approvals", Auth: true, Scope: merchants.ReconRead, Handler: s.listApprovals},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/approve", Auth: true, Scope: merchants.ReconApprove, Handler: s.approve},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/reject", Auth: true, Scope: merchants.ReconApprove, Handler: s.reject},
 	}
 }
 
@@ -190,7 +194,7 @@ func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
 	allow, _ := strconv.ParseBool(q.Get("allow_bad_rows"))
 	m := MerchantFrom(r.Context())
 	res, err := s.deps.Recon.Import(r.Context(), m.ID, acct, name, http.MaxBytesReader(w, r.Body, MaxStatementBytes),
-		recon.ImportOptions{AllowBadRows: allow, Actor: "api:" + m.Code})
+		recon.ImportOptions{AllowBadRows: allow, Actor: Actor(r.Context())})
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -210,6 +214,9 @@ func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// resolve proposes a resolution (maker-checker): 200 with the resolution when
+// it resolved at once (ignore, or an amount below the merchant's threshold),
+// 202 with the proposal when it awaits an approver other than its maker.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
@@ -217,7 +224,6 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		Action        string           `json:"action"`
-		Actor         string           `json:"actor"`
 		Note          string           `json:"note"`
 		OrderID       int64            `json:"order_id"`
 		RefundAccount string           `json:"refund_account"`
@@ -226,20 +232,95 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &body) {
 		return
 	}
-	res := recon.Resolution{Action: recon.Action(body.Action), Actor: body.Actor, Note: body.Note, OrderID: body.OrderID, RefundAccount: body.RefundAccount}
+	res := recon.Resolution{Action: recon.Action(body.Action), Actor: Actor(r.Context()), Note: body.Note, OrderID: body.OrderID, RefundAccount: body.RefundAccount}
 	if body.Beneficiary != nil {
 		res.Beneficiary = *body.Beneficiary
 	}
-	out, err := s.deps.Recon.Resolve(r.Context(), MerchantFrom(r.Context()).ID, id, res)
+	out, err := s.deps.Recon.Propose(r.Context(), MerchantFrom(r.Context()).ID, id, res)
 	switch {
 	case errors.Is(err, discrepancies.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such discrepancy", "")
 	case errors.Is(err, discrepancies.ErrClosed):
 		writeError(w, http.StatusConflict, "already_resolved", err.Error(), "")
+	case errors.Is(err, recon.ErrPending):
+		writeError(w, http.StatusConflict, "pending_proposal", err.Error(), "")
 	case errors.Is(err, recon.ErrInvalid), errors.Is(err, recon.ErrNothingToMove):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_resolution", err.Error(), "action")
-	case err != nil && out.Discrepancy.ID != 0:
-		writeJSON(w, http.StatusAccepted, map[string]any{"resolved": out, "warning": err.Error()})
+	case err != nil:
+		s.orderError(w, r, err)
+	case out.Pending():
+		w.Header().Set("Location", "/v1/approvals?status=pending")
+		writeJSON(w, http.StatusAccepted, map[string]any{"proposal": out.Proposal})
+	default:
+		writeJSON(w, http.StatusOK, out.Resolved)
+	}
+}
+
+var proposalStatuses = []string{string(recon.Pending), string(recon.Approved), string(recon.Rejected)}
+
+// listApprovals lists the merchant's resolution proposals, newest first;
+// next is the cursor (?after=) of the following page.
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) {
+	if !checkQuery(w, r, query{"status": proposalStatuses, "after": nil, "discrepancy_id": nil}) {
+		return
+	}
+	q := r.URL.Query()
+	after, err := optInt(q.Get("after"))
+	if err != nil || after < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_cursor", "after must be a proposal id", "after")
+		return
+	}
+	disc, err := optInt(q.Get("discrepancy_id"))
+	if err != nil || disc < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_filter", "discrepancy_id must be a discrepancy id", "discrepancy_id")
+		return
+	}
+	const limit = 50
+	ps, err := s.deps.Recon.Approvals(r.Context(), recon.ApprovalFilter{MerchantIDs: []int64{MerchantFrom(r.Context()).ID},
+		Status: recon.ProposalStatus(q.Get("status")), DiscrepancyID: disc, After: after, Limit: limit})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := map[string]any{"data": ps}
+	if len(ps) == limit {
+		out["next"] = strconv.FormatInt(ps[len(ps)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) approve(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, true) }
+
+func (s *Server) reject(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, false) }
+
+// decideProposal approves or rejects a proposal as the authenticated actor.
+func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, approve bool) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Note string `json:"note"`
+	}
+	if !s.decode(w, r, &body) {
+		return
+	}
+	decide := s.deps.Recon.Reject
+	if approve {
+		decide = s.deps.Recon.Approve
+	}
+	out, err := decide(r.Context(), MerchantFrom(r.Context()).ID, id, Actor(r.Context()), body.Note)
+	switch {
+	case errors.Is(err, recon.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such proposal", "")
+	case errors.Is(err, recon.ErrSelfApproval):
+		writeError(w, http.StatusForbidden, "self_approval", "a proposal's maker cannot approve it: another person must", "")
+	case errors.Is(err, recon.ErrDecided):
+		writeError(w, http.StatusConflict, "already_decided", err.Error(), "")
+	case errors.Is(err, discrepancies.ErrClosed):
+		writeError(w, http.StatusConflict, "already_resolved", err.Error(), "")
+	case errors.Is(err, recon.ErrInvalid), errors.Is(err, recon.ErrNothingToMove):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error(), "")
 	case err != nil:
 		s.orderError(w, r, err)
 	default:

@@ -85,8 +85,13 @@ type Route struct {
 	Method  string
 	Pattern string // net/http pattern path, e.g. /v1/orders/{id}
 	// Auth: the route needs a merchant API key; the handler finds the merchant
-	// with MerchantFrom.
-	Auth    bool
+	// with MerchantFrom, the key with KeyFrom and who acts with Actor.
+	Auth bool
+	// Scope is what the key must hold (merchants.Scope): a key without it is
+	// answered 403 insufficient_scope before the handler runs. Every Auth
+	// route declares one; New panics on one that does not, so a new route
+	// cannot be reachable by every key by omission.
+	Scope   merchants.Scope
 	Handler http.HandlerFunc
 	// Internal routes (health, metrics, the document itself) are not in the
 	// merchant API document.
@@ -136,7 +141,10 @@ func New(deps Deps, opts Options) *Server {
 	for _, r := range s.routes {
 		h := r.Handler
 		if r.Auth {
-			h = s.authenticate(h)
+			if !r.Scope.Valid() {
+				panic(fmt.Sprintf("server: route %s %s needs an API key but declares no valid scope (%q)", r.Method, r.Pattern, r.Scope))
+			}
+			h = s.authenticate(r.Scope, h)
 		}
 		pattern := r.Pattern
 		if r.Method != "" {
@@ -162,7 +170,11 @@ func (s *Server) Admin() *Admin {
 	return NewAdmin(AdminDeps{Pool: s.deps.Pool, Registry: s.opts.Registry, Routes: s.deps.Admin, Logger: s.opts.Logger})
 }
 
-type ctxKey struct{}
+type (
+	ctxKey   struct{}
+	keyKey   struct{}
+	actorKey struct{}
+)
 
 // MerchantFrom returns the merchant an authenticated request belongs to.
 func MerchantFrom(ctx context.Context) merchants.Merchant {
@@ -170,10 +182,37 @@ func MerchantFrom(ctx context.Context) merchants.Merchant {
 	return m
 }
 
-// authenticate requires "Authorization: Bearer <API key>". A source (client
-// address) that presented too many refused keys is answered 429 with
-// Retry-After before its key is looked up (Options.AuthFailureBurst).
-func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
+// KeyFrom returns the API key an authenticated request was made with (its id
+// and scopes, never its secret); ok is false when the request was not made
+// with a key.
+func KeyFrom(ctx context.Context) (key merchants.APIKey, ok bool) {
+	key, ok = ctx.Value(keyKey{}).(merchants.APIKey)
+	return key, ok
+}
+
+// Actor returns who acts in an authenticated request, as resolutions,
+// proposals, approvals and assignments record it: "key:<api key id>" for a
+// merchant API key, or what WithActor set ("user:<staff user id>" for the
+// console). It is "" when nobody authenticated: callers that record an actor
+// must refuse to act then, never fall back to a name the caller typed.
+func Actor(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}
+
+// WithActor returns ctx with its actor set: for another authenticator than
+// the API key's (the console's staff sessions, "user:<id>").
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// authenticate requires "Authorization: Bearer <API key>" holding scope. A
+// source (client address) that presented too many refused keys is answered
+// 429 with Retry-After before its key is looked up
+// (Options.AuthFailureBurst). A valid key without the scope is answered 403
+// insufficient_scope naming it (and is not counted as a refused key: it is
+// the merchant's own, known key).
+func (s *Server) authenticate(scope merchants.Scope, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		source := sourceKey(ClientAddr(r, s.opts.TrustedProxies))
 		if wait, limited := s.authLimit.blocked(source); limited {
@@ -189,7 +228,7 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "an API key is required: Authorization: Bearer <key>", "")
 			return
 		}
-		m, err := s.deps.Merchants.Authenticate(r.Context(), strings.TrimSpace(key))
+		m, k, err := s.deps.Merchants.Authenticate(r.Context(), strings.TrimSpace(key))
 		if err != nil {
 			if errors.Is(err, merchants.ErrUnauthorized) {
 				s.metrics.authFailures.WithLabelValues("refused").Inc()
@@ -203,8 +242,25 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 			s.internal(w, r, err)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, m)))
+		if !k.Has(scope) {
+			s.metrics.authFailures.WithLabelValues("insufficient_scope").Inc()
+			writeError(w, http.StatusForbidden, "insufficient_scope",
+				fmt.Sprintf("this API key lacks the scope %s (it has: %s); the operator grants scopes: tally apikey create --scope %s",
+					scope, orNone(merchants.JoinScopes(k.Scopes)), scope), "")
+			return
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, m)
+		ctx = context.WithValue(ctx, keyKey{}, k)
+		ctx = WithActor(ctx, k.Actor())
+		next(w, r.WithContext(ctx))
 	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {

@@ -102,6 +102,11 @@ type Options struct {
 	// EgressLookup resolves host names for the egress policy
 	// (egress.WithLookup); nil is the system resolver.
 	EgressLookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// APIKeyScopes are the scopes of the Env's API key (Env.APIKey); nil is
+	// every scope (merchants.AllScopes), so that a test drives the whole API
+	// with it. A test of what a key may not do makes keys of its own
+	// (Env.NewAPIKey) or narrows this one.
+	APIKeyScopes []merchants.Scope
 }
 
 // envPoolSize is the size of tally's own pool in an Env, sized like a small
@@ -138,7 +143,9 @@ type Env struct {
 	URL        string
 	AdminURL   string
 	Merchant   merchants.Merchant
-	APIKey     string
+	// APIKey is the merchant's API key, holding Options.APIKeyScopes (every
+	// scope by default).
+	APIKey string
 	// Webhooks records the signed webhooks tally sends the merchant.
 	Webhooks *WebhookRecorder
 	// Accounts maps provider -> provider account name ("cpay" -> "cpay-main").
@@ -259,7 +266,11 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	e.Merchant, e.Webhooks.secret = m, whsec
-	if e.APIKey, _, err = e.Merchants.CreateAPIKey(ctx, "acme", "tests"); err != nil {
+	scopes := opts.APIKeyScopes
+	if scopes == nil {
+		scopes = merchants.AllScopes()
+	}
+	if e.APIKey, _, err = e.Merchants.CreateAPIKey(ctx, "acme", "tests", scopes...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -381,6 +392,17 @@ func (r Response) JSON(t testing.TB, v any) {
 func (e *Env) API(method, path string, body any, headers ...string) Response {
 	e.T.Helper()
 	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
+}
+
+// NewAPIKey makes another API key of the Env's merchant holding scopes (none:
+// merchants.DefaultScopes), for APIAs.
+func (e *Env) NewAPIKey(name string, scopes ...merchants.Scope) string {
+	e.T.Helper()
+	key, _, err := e.Merchants.CreateAPIKey(context.Background(), e.Merchant.Code, name, scopes...)
+	if err != nil {
+		e.T.Fatalf("API key %s: %v", name, err)
+	}
+	return key
 }
 
 // APIAs calls tally's merchant API with another API key (another merchant's).

@@ -123,12 +123,12 @@ func TestAccountUpdateAndAPIKeyRevoke(t *testing.T) {
 	mustRun(t, dbURL, "account", "opening", "--merchant", "acme", "--name", "cpay-main", "--currency", "USDT", "--amount", "1")
 
 	apiKey := strings.TrimSpace(mustRun(t, dbURL, "apikey", "create", "--merchant", "acme"))
-	if _, err := svc.Authenticate(context.Background(), apiKey); err != nil {
+	if _, _, err := svc.Authenticate(context.Background(), apiKey); err != nil {
 		t.Fatalf("new key: %v", err)
 	}
 	prefix := apiKey[:strings.LastIndexByte(apiKey, '_')]
 	mustRun(t, dbURL, "apikey", "revoke", "--merchant", "acme", "--prefix", prefix)
-	if _, err := svc.Authenticate(context.Background(), apiKey); !errors.Is(err, merchants.ErrUnauthorized) {
+	if _, _, err := svc.Authenticate(context.Background(), apiKey); !errors.Is(err, merchants.ErrUnauthorized) {
 		t.Fatalf("revoked key: %v, want ErrUnauthorized", err)
 	}
 	if _, err := run(t, dbURL, "apikey", "revoke", "--merchant", "acme", "--prefix", prefix); err == nil {

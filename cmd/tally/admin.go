@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/server"
 )
@@ -102,35 +103,53 @@ func newMerchantCmd(g *globals) *cobra.Command {
 	hook.Flags().StringVar(&webhook, "url", "", "webhook URL (empty disables webhooks)")
 	hook.Flags().BoolVar(&rotate, "rotate", false, "make a new signing secret")
 	_ = hook.MarkFlagRequired("code")
-	cmd.AddCommand(create, list, hook)
+	cmd.AddCommand(create, list, hook, newThresholdCmd(g))
 	return cmd
 }
 
 func newAPIKeyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "apikey", Short: "Manage merchant API keys"}
 	var merchant, name, prefix string
+	var scopeFlags []string
 	create := &cobra.Command{
 		Use:   "create",
-		Short: "Create an API key; it is printed once and stored only as a hash",
-		Args:  cobra.NoArgs,
+		Short: "Create an API key with scopes; it is printed once and stored only as a hash",
+		Long: `Create an API key for a merchant. It is printed once and stored only as a hash.
+
+A key holds scopes; each merchant API route needs one:
+  orders:read     orders, their timelines and webhook deliveries
+  orders:write    create deposits and payouts
+  recon:read      discrepancies, runs, reports, balances, entries, provider accounts
+  recon:write     resolve or propose resolutions, write off, import statements, start runs, assign
+  recon:approve   approve or reject proposed resolutions
+  accounts:write  create and change provider accounts and webhook settings
+Without --scope a key holds orders:read, orders:write and recon:read.`,
+		Example: `  tally apikey create --merchant acme --name shop
+  tally apikey create --merchant acme --name back-office --scope recon:read --scope recon:write,recon:approve`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			scopes, err := merchants.ParseScopes(scopeFlags...)
+			if err != nil {
+				return fmt.Errorf("--scope: %w", err)
+			}
 			a, err := g.adminApp(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer closeApp(a)
-			key, info, err := a.Merchants.CreateAPIKey(cmd.Context(), merchant, name)
+			key, info, err := a.Merchants.CreateAPIKey(cmd.Context(), merchant, name, scopes...)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "API key %s for %s (shown once; store it now):\n", info.Prefix, merchant)
+			fmt.Fprintf(os.Stderr, "API key %s (id %d) for %s, scopes %s (shown once; store it now):\n", info.Prefix, info.ID, merchant,
+				merchants.JoinScopes(info.Scopes))
 			fmt.Fprintln(cmd.OutOrStdout(), key)
 			return nil
 		},
 	}
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List a merchant's API keys (prefixes only)",
+		Short: "List a merchant's API keys (prefixes and scopes, never the keys)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.adminApp(cmd.Context())
@@ -143,13 +162,13 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "PREFIX\tNAME\tCREATED\tREVOKED")
+			fmt.Fprintln(w, "ID\tPREFIX\tNAME\tSCOPES\tCREATED\tREVOKED")
 			for _, k := range keys {
 				rev := ""
 				if k.RevokedAt != nil {
 					rev = k.RevokedAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.CreatedAt.Format(time.RFC3339), rev)
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, merchants.JoinScopes(k.Scopes), k.CreatedAt.Format(time.RFC3339), rev)
 			}
 			return w.Flush()
 		},
@@ -172,6 +191,7 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 		_ = c.MarkFlagRequired("merchant")
 	}
 	create.Flags().StringVar(&name, "name", "", "what the key is for")
+	create.Flags().StringArrayVar(&scopeFlags, "scope", nil, "a scope the key holds (repeatable or comma-separated; default orders:read,orders:write,recon:read)")
 	revoke.Flags().StringVar(&prefix, "prefix", "", "the key's prefix (tly_xxxxxxxx)")
 	_ = revoke.MarkFlagRequired("prefix")
 	cmd.AddCommand(create, list, revoke)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -13,11 +14,23 @@ import (
 
 // newApp builds the whole tally of a command through the composition root
 // (app.New) from the global flags: the database, the secret key
-// (TALLY_SECRET_KEY) and the operator's egress policy. poolSize bounds the
-// connections; tune, when given, adjusts the rest of the config (jobs,
-// services, server).
+// (TALLY_SECRET_KEY, required: serve, worker and recon run call providers)
+// and the operator's egress policy. poolSize bounds the connections; tune,
+// when given, adjusts the rest of the config (jobs, services, server).
 func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, tune ...func(*app.Config)) (*app.App, error) {
+	return g.buildApp(ctx, publicURL, poolSize, true, tune...)
+}
+
+// buildApp is newApp; without needKey an unset TALLY_SECRET_KEY leaves the
+// App without a secrets box (app.Config.Box), so that a command that only
+// reads runs without the key that opens every provider credential, and one
+// that needs it fails when it does, naming TALLY_SECRET_KEY. A key that is
+// set but malformed is an error either way.
+func (g *globals) buildApp(ctx context.Context, publicURL string, poolSize int32, needKey bool, tune ...func(*app.Config)) (*app.App, error) {
 	box, err := secrets.FromEnv()
+	if errors.Is(err, secrets.ErrNoKey) && !needKey {
+		box, err = nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +56,11 @@ func (g *globals) newApp(ctx context.Context, publicURL string, poolSize int32, 
 
 // adminApp is newApp for short commands that need no public URL: it works
 // no job and runs no schedule (what they change queues jobs for the workers).
+// The secret key is optional (buildApp): the commands that read (discrepancy
+// list and show, report, recon runs and show, user list) run without it, and
+// those that need it (merchant create, account add) say so.
 func (g *globals) adminApp(ctx context.Context) (*app.App, error) {
-	return g.newApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 4)
+	return g.buildApp(ctx, envOr("TALLY_PUBLIC_URL", "http://127.0.0.1:8080"), 4, false)
 }
 
 // closeApp closes a command's App (its runner, the callbacks service's loops,

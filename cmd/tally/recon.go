@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyhq/tally/app"
@@ -24,7 +25,7 @@ import (
 )
 
 func init() {
-	extraCommands = append(extraCommands, newReconCmd, newDiscrepancyCmd, newReportCmd)
+	extraCommands = append(extraCommands, newReconCmd, newDiscrepancyCmd, newReportCmd, newApprovalCmd)
 }
 
 func newReconCmd(g *globals) *cobra.Command {
@@ -282,13 +283,18 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	var action, actor, note, refundAccount string
+	var action, note, refundAccount string
 	var orderID int64
 	var bene []string
 	resolve := &cobra.Command{
 		Use:   "resolve ID",
-		Short: "Resolve a discrepancy: accept_received, refund_payer, write_off, match_order or ignore",
-		Args:  cobra.ExactArgs(1),
+		Short: "Propose a resolution: accept_received, refund_payer, write_off, match_order or ignore",
+		Long: `Propose a resolution as the operating system user (recorded as cli:$USER), with a
+reason (--note, required). ignore, and a resolution whose amount is below the
+merchant's threshold for its currency (tally merchant threshold), resolve at once;
+any other resolution that posts to the ledger becomes a proposal that another
+person approves (tally approval approve) before money moves.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
@@ -298,39 +304,207 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			actor, err := cliActor()
+			if err != nil {
+				return err
+			}
 			a, m, err := g.merchantApp(cmd.Context(), merchant)
 			if err != nil {
 				return err
 			}
 			defer closeApp(a)
-			res, err := a.Recon.Resolve(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
+			res, err := a.Recon.Propose(cmd.Context(), m.ID, id, recon.Resolution{Action: recon.Action(action), Actor: actor, Note: note,
 				OrderID: orderID, RefundAccount: refundAccount, Beneficiary: party})
-			if err != nil && res.Discrepancy.ID == 0 {
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "discrepancy %d %s (%s by %s)", res.Discrepancy.ID, res.Discrepancy.Status, res.Discrepancy.Resolution, res.Discrepancy.ResolvedBy)
-			if res.TransferKey != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "; ledger transfer %s", res.TransferKey)
+			out := cmd.OutOrStdout()
+			if p := res.Proposal; p != nil {
+				fmt.Fprintf(out, "proposal %d: %s of %s %s on discrepancy %d by %s awaits approval (tally approval approve %d)\n",
+					p.ID, p.Action, p.Amount, p.Currency, p.DiscrepancyID, p.Maker, p.ID)
+				return nil
 			}
-			if res.Refund != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "; refund payout order %d", res.Refund.ID)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			return err
+			printResolved(out, *res.Resolved)
+			return nil
 		},
 	}
 	rf := resolve.Flags()
 	rf.StringVar(&merchant, "merchant", "", "merchant code")
 	rf.StringVar(&action, "action", "", "accept_received, refund_payer, write_off, match_order or ignore")
-	rf.StringVar(&actor, "actor", os.Getenv("USER"), "who decides (recorded in the audit trail)")
-	rf.StringVar(&note, "note", "", "why (required for ignore)")
+	rf.StringVar(&note, "note", "", "why (required; recorded in the audit trail)")
 	rf.Int64Var(&orderID, "order", 0, "match_order: the order to attribute the money to")
 	rf.StringVar(&refundAccount, "refund-account", "", "refund_payer: provider account of the payout (default: the order's)")
 	rf.StringArrayVar(&bene, "beneficiary", nil, "refund_payer: beneficiary field Name=..., Account=... (repeatable)")
 	_ = resolve.MarkFlagRequired("merchant")
 	_ = resolve.MarkFlagRequired("action")
+	_ = resolve.MarkFlagRequired("note")
 	cmd.AddCommand(list, show, resolve)
 	return cmd
+}
+
+// cliActor is the CLI's authenticated actor: cli:<os user> (the operator's
+// CLI has database access; $USER names who runs it).
+func cliActor() (string, error) {
+	u := os.Getenv("USER")
+	if u == "" {
+		u = os.Getenv("LOGNAME")
+	}
+	if strings.TrimSpace(u) == "" {
+		return "", errors.New("set USER: resolutions and approvals record the operating system user who made them")
+	}
+	return "cli:" + u, nil
+}
+
+func printResolved(w io.Writer, res recon.Resolved) {
+	fmt.Fprintf(w, "discrepancy %d %s (%s by %s)", res.Discrepancy.ID, res.Discrepancy.Status, res.Discrepancy.Resolution, res.Discrepancy.ResolvedBy)
+	if res.TransferKey != "" {
+		fmt.Fprintf(w, "; ledger transfer %s", res.TransferKey)
+	}
+	if res.Refund != nil {
+		fmt.Fprintf(w, "; refund payout order %d", res.Refund.ID)
+	}
+	fmt.Fprintln(w)
+}
+
+func newApprovalCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "approval", Aliases: []string{"approvals"}, Short: "List, approve and reject resolution proposals (maker-checker)"}
+	var merchant, status string
+	var after int64
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List resolution proposals, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeApp(a)
+			f := recon.ApprovalFilter{Status: recon.ProposalStatus(status), After: after, Limit: 500}
+			if merchant != "" {
+				m, err := a.Merchants.Merchant(cmd.Context(), merchant)
+				if err != nil {
+					return err
+				}
+				f.MerchantIDs = []int64{m.ID}
+			}
+			ps, err := a.Recon.Approvals(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tDISCREPANCY\tACTION\tAMOUNT\tCUR\tMAKER\tSTATUS\tDECIDED BY\tREASON")
+			for _, p := range ps {
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.DiscrepancyID, p.Action, p.Amount, p.Currency, p.Maker,
+					p.Status, orDash(p.DecidedBy), truncate(p.Reason, 60))
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().StringVar(&merchant, "merchant", "", "only this merchant's proposals")
+	list.Flags().StringVar(&status, "status", "pending", "pending, approved, rejected (empty: all)")
+	list.Flags().Int64Var(&after, "after", 0, "page: proposals older than this id")
+
+	decide := func(use, short string, approve bool) *cobra.Command {
+		var note string
+		c := &cobra.Command{
+			Use:   use + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					return err
+				}
+				actor, err := cliActor()
+				if err != nil {
+					return err
+				}
+				a, err := g.adminApp(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer closeApp(a)
+				fn := a.Recon.Reject
+				if approve {
+					fn = a.Recon.Approve
+				}
+				d, err := fn(cmd.Context(), 0, id, actor, note)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "proposal %d %s by %s\n", d.Proposal.ID, d.Proposal.Status, d.Proposal.DecidedBy)
+				if d.Resolved != nil {
+					printResolved(out, *d.Resolved)
+				}
+				return nil
+			},
+		}
+		c.Flags().StringVar(&note, "note", "", "why (required to reject)")
+		return c
+	}
+	cmd.AddCommand(list,
+		decide("approve", "Approve a proposal (not your own): its resolution posts now, exactly once", true),
+		decide("reject", "Reject a proposal with a reason (your own: withdraw it); nothing posts", false))
+	return cmd
+}
+
+// newThresholdCmd is tally merchant threshold: the approval threshold of a
+// merchant's currency.
+func newThresholdCmd(g *globals) *cobra.Command {
+	var merchant, currency, amount string
+	c := &cobra.Command{
+		Use:   "threshold",
+		Short: "Set (with --currency and --amount) or show a merchant's approval thresholds",
+		Long: `A resolution that posts to the ledger needs a second person's approval when its
+amount is at or above the merchant's threshold for the currency; without a
+threshold every amount needs approval.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, m, err := g.merchantApp(cmd.Context(), merchant)
+			if err != nil {
+				return err
+			}
+			defer closeApp(a)
+			if currency != "" || amount != "" {
+				if currency == "" || amount == "" {
+					return errors.New("set a threshold with both --currency and --amount")
+				}
+				v, err := decimal.NewFromString(amount)
+				if err != nil {
+					return fmt.Errorf("--amount %q: %w", amount, err)
+				}
+				if err := a.Recon.SetThreshold(cmd.Context(), m.ID, currency, v); err != nil {
+					return err
+				}
+			}
+			ts, err := a.Recon.Thresholds(cmd.Context(), m.ID)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(ts) == 0 {
+				fmt.Fprintf(out, "merchant %s: no thresholds, every posting resolution needs approval\n", m.Code)
+			}
+			for _, t := range ts {
+				fmt.Fprintf(out, "%s: resolutions of %s or more need approval\n", t.Currency, t.Amount)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&merchant, "merchant", "", "merchant code")
+	c.Flags().StringVar(&currency, "currency", "", "currency code")
+	c.Flags().StringVar(&amount, "amount", "", "threshold (>= 0)")
+	_ = c.MarkFlagRequired("merchant")
+	return c
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func newReportCmd(g *globals) *cobra.Command {

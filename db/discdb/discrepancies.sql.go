@@ -12,6 +12,55 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const assignDiscrepancy = `-- name: AssignDiscrepancy :one
+UPDATE discrepancies SET assigned_to = $1::bigint,
+    assigned_at = CASE WHEN $1::bigint IS NULL THEN NULL ELSE now() END
+WHERE id = $2 AND status = 'open'
+RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank
+`
+
+type AssignDiscrepancyParams struct {
+	AssignedTo *int64
+	ID         int64
+}
+
+// Assign an open discrepancy to a staff user (NULL unassigns).
+func (q *Queries) AssignDiscrepancy(ctx context.Context, arg AssignDiscrepancyParams) (Discrepancy, error) {
+	row := q.db.QueryRow(ctx, assignDiscrepancy, arg.AssignedTo, arg.ID)
+	var i Discrepancy
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.ProviderAccountID,
+		&i.OrderID,
+		&i.Type,
+		&i.Fingerprint,
+		&i.Status,
+		&i.Severity,
+		&i.Currency,
+		&i.Expected,
+		&i.Actual,
+		&i.AmountDelta,
+		&i.Summary,
+		&i.Detail,
+		&i.SuspenseAmount,
+		&i.Repaired,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.SeenCount,
+		&i.LastRunID,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+		&i.Resolution,
+		&i.ResolutionNote,
+		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
+	)
+	return i, err
+}
+
 const clearOrderSuspense = `-- name: ClearOrderSuspense :exec
 UPDATE discrepancies SET suspense_amount = 0
 WHERE order_id = $1 AND status = 'open' AND type IN ('amount_mismatch', 'unknown_order')
@@ -27,7 +76,7 @@ const closeDiscrepancy = `-- name: CloseDiscrepancy :one
 UPDATE discrepancies SET status = $1, resolved_at = now(), resolved_by = $2,
     resolution = $3, resolution_note = $4, resolution_transfer_key = $5
 WHERE id = $6 AND status = 'open'
-RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key
+RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank
 `
 
 type CloseDiscrepancyParams struct {
@@ -75,6 +124,9 @@ func (q *Queries) CloseDiscrepancy(ctx context.Context, arg CloseDiscrepancyPara
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 	)
 	return i, err
 }
@@ -111,7 +163,7 @@ func (q *Queries) CountOpenDiscrepancies(ctx context.Context, merchantID *int64)
 }
 
 const discrepancyByFingerprint = `-- name: DiscrepancyByFingerprint :one
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies WHERE merchant_id = $1 AND fingerprint = $2
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies WHERE merchant_id = $1 AND fingerprint = $2
 `
 
 type DiscrepancyByFingerprintParams struct {
@@ -148,12 +200,15 @@ func (q *Queries) DiscrepancyByFingerprint(ctx context.Context, arg DiscrepancyB
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 	)
 	return i, err
 }
 
 const getDiscrepancy = `-- name: GetDiscrepancy :one
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies WHERE id = $1
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies WHERE id = $1
 `
 
 func (q *Queries) GetDiscrepancy(ctx context.Context, id int64) (Discrepancy, error) {
@@ -185,12 +240,15 @@ func (q *Queries) GetDiscrepancy(ctx context.Context, id int64) (Discrepancy, er
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 	)
 	return i, err
 }
 
 const getDiscrepancyForUpdate = `-- name: GetDiscrepancyForUpdate :one
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies WHERE id = $1 FOR UPDATE
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetDiscrepancyForUpdate(ctx context.Context, id int64) (Discrepancy, error) {
@@ -222,6 +280,9 @@ func (q *Queries) GetDiscrepancyForUpdate(ctx context.Context, id int64) (Discre
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 	)
 	return i, err
 }
@@ -251,7 +312,7 @@ func (q *Queries) InsertDiscrepancyEvent(ctx context.Context, arg InsertDiscrepa
 }
 
 const listDiscrepancies = `-- name: ListDiscrepancies :many
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
 WHERE ($1::bigint IS NULL OR merchant_id = $1)
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR type = $3)
@@ -315,6 +376,9 @@ func (q *Queries) ListDiscrepancies(ctx context.Context, arg ListDiscrepanciesPa
 			&i.Resolution,
 			&i.ResolutionNote,
 			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
 		); err != nil {
 			return nil, err
 		}
@@ -361,7 +425,7 @@ func (q *Queries) ListDiscrepancyEvents(ctx context.Context, discrepancyID int64
 const markDiscrepancyRepaired = `-- name: MarkDiscrepancyRepaired :one
 UPDATE discrepancies SET repaired = true, last_seen_at = now()
 WHERE id = $1
-RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key
+RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank
 `
 
 func (q *Queries) MarkDiscrepancyRepaired(ctx context.Context, id int64) (Discrepancy, error) {
@@ -393,8 +457,565 @@ func (q *Queries) MarkDiscrepancyRepaired(ctx context.Context, id int64) (Discre
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 	)
 	return i, err
+}
+
+const openSummary = `-- name: OpenSummary :many
+SELECT type, severity,
+       (CASE WHEN first_seen_at > now() - interval '1 day' THEN 'lt_1d'
+             WHEN first_seen_at > now() - interval '7 days' THEN '1d_7d'
+             WHEN first_seen_at > now() - interval '30 days' THEN '7d_30d'
+             ELSE 'gt_30d' END)::text AS age,
+       count(*)::bigint AS n
+FROM discrepancies
+WHERE status = 'open' AND ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+GROUP BY 1, 2, 3
+`
+
+type OpenSummaryRow struct {
+	Type     string
+	Severity string
+	Age      string
+	N        int64
+}
+
+// Open discrepancies by type, severity and age bucket, for the console overview.
+func (q *Queries) OpenSummary(ctx context.Context, merchantIds []int64) ([]OpenSummaryRow, error) {
+	rows, err := q.db.Query(ctx, openSummary, merchantIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OpenSummaryRow
+	for rows.Next() {
+		var i OpenSummaryRow
+		if err := rows.Scan(
+			&i.Type,
+			&i.Severity,
+			&i.Age,
+			&i.N,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const queueAmountAsc = `-- name: QueueAmountAsc :many
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR severity = ANY($4::text[]))
+  AND ($5::bigint IS NULL OR provider_account_id = $5::bigint)
+  AND ($6::bigint IS NULL OR order_id = $6::bigint)
+  AND ($7::bigint IS NULL OR ($7::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = $7::bigint)
+  AND ($8::timestamptz IS NULL OR first_seen_at < $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR first_seen_at >= $9::timestamptz)
+  AND ($10::numeric IS NULL OR abs(amount_delta) >= $10::numeric)
+  AND ($11::numeric IS NULL OR abs(amount_delta) <= $11::numeric)
+  AND ($12::numeric IS NULL OR (abs(amount_delta), id) > ($12::numeric, $13::bigint))
+ORDER BY abs(amount_delta), id
+LIMIT $14
+`
+
+type QueueAmountAscParams struct {
+	MerchantIds       []int64
+	Status            *string
+	Types             []string
+	Severities        []string
+	ProviderAccountID *int64
+	OrderID           *int64
+	AssignedTo        *int64
+	OpenedBefore      *time.Time
+	OpenedAfter       *time.Time
+	MinAmount         decimal.NullDecimal
+	MaxAmount         decimal.NullDecimal
+	CursorAmount      decimal.NullDecimal
+	CursorID          *int64
+	RowLimit          int32
+}
+
+// smallest amount at stake first.
+func (q *Queries) QueueAmountAsc(ctx context.Context, arg QueueAmountAscParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, queueAmountAsc,
+		arg.MerchantIds,
+		arg.Status,
+		arg.Types,
+		arg.Severities,
+		arg.ProviderAccountID,
+		arg.OrderID,
+		arg.AssignedTo,
+		arg.OpenedBefore,
+		arg.OpenedAfter,
+		arg.MinAmount,
+		arg.MaxAmount,
+		arg.CursorAmount,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const queueAmountDesc = `-- name: QueueAmountDesc :many
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR severity = ANY($4::text[]))
+  AND ($5::bigint IS NULL OR provider_account_id = $5::bigint)
+  AND ($6::bigint IS NULL OR order_id = $6::bigint)
+  AND ($7::bigint IS NULL OR ($7::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = $7::bigint)
+  AND ($8::timestamptz IS NULL OR first_seen_at < $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR first_seen_at >= $9::timestamptz)
+  AND ($10::numeric IS NULL OR abs(amount_delta) >= $10::numeric)
+  AND ($11::numeric IS NULL OR abs(amount_delta) <= $11::numeric)
+  AND ($12::numeric IS NULL OR (abs(amount_delta), id) < ($12::numeric, $13::bigint))
+ORDER BY abs(amount_delta) DESC, id DESC
+LIMIT $14
+`
+
+type QueueAmountDescParams struct {
+	MerchantIds       []int64
+	Status            *string
+	Types             []string
+	Severities        []string
+	ProviderAccountID *int64
+	OrderID           *int64
+	AssignedTo        *int64
+	OpenedBefore      *time.Time
+	OpenedAfter       *time.Time
+	MinAmount         decimal.NullDecimal
+	MaxAmount         decimal.NullDecimal
+	CursorAmount      decimal.NullDecimal
+	CursorID          *int64
+	RowLimit          int32
+}
+
+// largest amount at stake first.
+func (q *Queries) QueueAmountDesc(ctx context.Context, arg QueueAmountDescParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, queueAmountDesc,
+		arg.MerchantIds,
+		arg.Status,
+		arg.Types,
+		arg.Severities,
+		arg.ProviderAccountID,
+		arg.OrderID,
+		arg.AssignedTo,
+		arg.OpenedBefore,
+		arg.OpenedAfter,
+		arg.MinAmount,
+		arg.MaxAmount,
+		arg.CursorAmount,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const queueNewest = `-- name: QueueNewest :many
+
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR severity = ANY($4::text[]))
+  AND ($5::bigint IS NULL OR provider_account_id = $5::bigint)
+  AND ($6::bigint IS NULL OR order_id = $6::bigint)
+  AND ($7::bigint IS NULL OR ($7::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = $7::bigint)
+  AND ($8::timestamptz IS NULL OR first_seen_at < $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR first_seen_at >= $9::timestamptz)
+  AND ($10::numeric IS NULL OR abs(amount_delta) >= $10::numeric)
+  AND ($11::numeric IS NULL OR abs(amount_delta) <= $11::numeric)
+  AND ($12::timestamptz IS NULL OR (first_seen_at, id) < ($12::timestamptz, $13::bigint))
+ORDER BY first_seen_at DESC, id DESC
+LIMIT $14
+`
+
+type QueueNewestParams struct {
+	MerchantIds       []int64
+	Status            *string
+	Types             []string
+	Severities        []string
+	ProviderAccountID *int64
+	OrderID           *int64
+	AssignedTo        *int64
+	OpenedBefore      *time.Time
+	OpenedAfter       *time.Time
+	MinAmount         decimal.NullDecimal
+	MaxAmount         decimal.NullDecimal
+	CursorTime        *time.Time
+	CursorID          *int64
+	RowLimit          int32
+}
+
+// The discrepancy queue (Query): one query per sort, each walking its index
+// (migration 00028) in order from a keyset cursor; never OFFSET. The filters
+// are all optional (NULL matches everything).
+// newest first (by first sighting, then id).
+func (q *Queries) QueueNewest(ctx context.Context, arg QueueNewestParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, queueNewest,
+		arg.MerchantIds,
+		arg.Status,
+		arg.Types,
+		arg.Severities,
+		arg.ProviderAccountID,
+		arg.OrderID,
+		arg.AssignedTo,
+		arg.OpenedBefore,
+		arg.OpenedAfter,
+		arg.MinAmount,
+		arg.MaxAmount,
+		arg.CursorTime,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const queueOldest = `-- name: QueueOldest :many
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR severity = ANY($4::text[]))
+  AND ($5::bigint IS NULL OR provider_account_id = $5::bigint)
+  AND ($6::bigint IS NULL OR order_id = $6::bigint)
+  AND ($7::bigint IS NULL OR ($7::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = $7::bigint)
+  AND ($8::timestamptz IS NULL OR first_seen_at < $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR first_seen_at >= $9::timestamptz)
+  AND ($10::numeric IS NULL OR abs(amount_delta) >= $10::numeric)
+  AND ($11::numeric IS NULL OR abs(amount_delta) <= $11::numeric)
+  AND ($12::timestamptz IS NULL OR (first_seen_at, id) > ($12::timestamptz, $13::bigint))
+ORDER BY first_seen_at, id
+LIMIT $14
+`
+
+type QueueOldestParams struct {
+	MerchantIds       []int64
+	Status            *string
+	Types             []string
+	Severities        []string
+	ProviderAccountID *int64
+	OrderID           *int64
+	AssignedTo        *int64
+	OpenedBefore      *time.Time
+	OpenedAfter       *time.Time
+	MinAmount         decimal.NullDecimal
+	MaxAmount         decimal.NullDecimal
+	CursorTime        *time.Time
+	CursorID          *int64
+	RowLimit          int32
+}
+
+// oldest first.
+func (q *Queries) QueueOldest(ctx context.Context, arg QueueOldestParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, queueOldest,
+		arg.MerchantIds,
+		arg.Status,
+		arg.Types,
+		arg.Severities,
+		arg.ProviderAccountID,
+		arg.OrderID,
+		arg.AssignedTo,
+		arg.OpenedBefore,
+		arg.OpenedAfter,
+		arg.MinAmount,
+		arg.MaxAmount,
+		arg.CursorTime,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const queueSeverity = `-- name: QueueSeverity :many
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR severity = ANY($4::text[]))
+  AND ($5::bigint IS NULL OR provider_account_id = $5::bigint)
+  AND ($6::bigint IS NULL OR order_id = $6::bigint)
+  AND ($7::bigint IS NULL OR ($7::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = $7::bigint)
+  AND ($8::timestamptz IS NULL OR first_seen_at < $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR first_seen_at >= $9::timestamptz)
+  AND ($10::numeric IS NULL OR abs(amount_delta) >= $10::numeric)
+  AND ($11::numeric IS NULL OR abs(amount_delta) <= $11::numeric)
+  AND ($12::smallint IS NULL OR (severity_rank, id) < ($12::smallint, $13::bigint))
+ORDER BY severity_rank DESC, id DESC
+LIMIT $14
+`
+
+type QueueSeverityParams struct {
+	MerchantIds       []int64
+	Status            *string
+	Types             []string
+	Severities        []string
+	ProviderAccountID *int64
+	OrderID           *int64
+	AssignedTo        *int64
+	OpenedBefore      *time.Time
+	OpenedAfter       *time.Time
+	MinAmount         decimal.NullDecimal
+	MaxAmount         decimal.NullDecimal
+	CursorRank        *int16
+	CursorID          *int64
+	RowLimit          int32
+}
+
+// most severe first, newest first within a severity.
+func (q *Queries) QueueSeverity(ctx context.Context, arg QueueSeverityParams) ([]Discrepancy, error) {
+	rows, err := q.db.Query(ctx, queueSeverity,
+		arg.MerchantIds,
+		arg.Status,
+		arg.Types,
+		arg.Severities,
+		arg.ProviderAccountID,
+		arg.OrderID,
+		arg.AssignedTo,
+		arg.OpenedBefore,
+		arg.OpenedAfter,
+		arg.MinAmount,
+		arg.MaxAmount,
+		arg.CursorRank,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Discrepancy
+	for rows.Next() {
+		var i Discrepancy
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.OrderID,
+			&i.Type,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Severity,
+			&i.Currency,
+			&i.Expected,
+			&i.Actual,
+			&i.AmountDelta,
+			&i.Summary,
+			&i.Detail,
+			&i.SuspenseAmount,
+			&i.Repaired,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.SeenCount,
+			&i.LastRunID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Resolution,
+			&i.ResolutionNote,
+			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const touchOrderDiscrepancies = `-- name: TouchOrderDiscrepancies :exec
@@ -445,7 +1066,7 @@ ON CONFLICT (merchant_id, fingerprint) DO UPDATE SET
     amount_delta = CASE WHEN discrepancies.status = 'open' OR discrepancies.resolution = 'auto_closed'
                              OR discrepancies.amount_delta <> EXCLUDED.amount_delta
                         THEN EXCLUDED.amount_delta ELSE discrepancies.amount_delta END
-RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, (xmax = 0) AS inserted
+RETURNING id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank, (xmax = 0) AS inserted
 `
 
 type UpsertDiscrepancyParams struct {
@@ -491,6 +1112,9 @@ type UpsertDiscrepancyRow struct {
 	Resolution            string
 	ResolutionNote        string
 	ResolutionTransferKey string
+	AssignedTo            *int64
+	AssignedAt            *time.Time
+	SeverityRank          *int16
 	Inserted              bool
 }
 
@@ -543,6 +1167,9 @@ func (q *Queries) UpsertDiscrepancy(ctx context.Context, arg UpsertDiscrepancyPa
 		&i.Resolution,
 		&i.ResolutionNote,
 		&i.ResolutionTransferKey,
+		&i.AssignedTo,
+		&i.AssignedAt,
+		&i.SeverityRank,
 		&i.Inserted,
 	)
 	return i, err

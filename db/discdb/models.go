@@ -36,6 +36,9 @@ type Discrepancy struct {
 	Resolution            string
 	ResolutionNote        string
 	ResolutionTransferKey string
+	AssignedTo            *int64
+	AssignedAt            *time.Time
+	SeverityRank          *int16
 }
 
 type DiscrepancyEvent struct {

@@ -13,7 +13,7 @@ import (
 )
 
 const aPIKeyByPrefix = `-- name: APIKeyByPrefix :one
-SELECT k.id, k.merchant_id, k.name, k.prefix, k.key_hash, k.created_at, k.revoked_at, m.code AS merchant_code
+SELECT k.id, k.merchant_id, k.name, k.prefix, k.key_hash, k.created_at, k.revoked_at, k.scopes, m.code AS merchant_code
 FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
 WHERE k.prefix = $1
 `
@@ -26,6 +26,7 @@ type APIKeyByPrefixRow struct {
 	KeyHash      []byte
 	CreatedAt    time.Time
 	RevokedAt    *time.Time
+	Scopes       []string
 	MerchantCode string
 }
 
@@ -40,15 +41,16 @@ func (q *Queries) APIKeyByPrefix(ctx context.Context, prefix string) (APIKeyByPr
 		&i.KeyHash,
 		&i.CreatedAt,
 		&i.RevokedAt,
+		&i.Scopes,
 		&i.MerchantCode,
 	)
 	return i, err
 }
 
 const insertAPIKey = `-- name: InsertAPIKey :one
-INSERT INTO api_keys (merchant_id, name, prefix, key_hash)
-VALUES ($1, $2, $3, $4)
-RETURNING id, merchant_id, name, prefix, key_hash, created_at, revoked_at
+INSERT INTO api_keys (merchant_id, name, prefix, key_hash, scopes)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, merchant_id, name, prefix, key_hash, created_at, revoked_at, scopes
 `
 
 type InsertAPIKeyParams struct {
@@ -56,6 +58,7 @@ type InsertAPIKeyParams struct {
 	Name       string
 	Prefix     string
 	KeyHash    []byte
+	Scopes     []string
 }
 
 func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (ApiKey, error) {
@@ -64,6 +67,7 @@ func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (Api
 		arg.Name,
 		arg.Prefix,
 		arg.KeyHash,
+		arg.Scopes,
 	)
 	var i ApiKey
 	err := row.Scan(
@@ -74,6 +78,7 @@ func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (Api
 		&i.KeyHash,
 		&i.CreatedAt,
 		&i.RevokedAt,
+		&i.Scopes,
 	)
 	return i, err
 }
@@ -180,7 +185,7 @@ func (q *Queries) InsertProviderAccount(ctx context.Context, arg InsertProviderA
 }
 
 const listAPIKeys = `-- name: ListAPIKeys :many
-SELECT id, merchant_id, name, prefix, key_hash, created_at, revoked_at FROM api_keys WHERE merchant_id = $1 ORDER BY id
+SELECT id, merchant_id, name, prefix, key_hash, created_at, revoked_at, scopes FROM api_keys WHERE merchant_id = $1 ORDER BY id
 `
 
 func (q *Queries) ListAPIKeys(ctx context.Context, merchantID int64) ([]ApiKey, error) {
@@ -200,6 +205,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context, merchantID int64) ([]ApiKey, 
 			&i.KeyHash,
 			&i.CreatedAt,
 			&i.RevokedAt,
+			&i.Scopes,
 		); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ type ApiKey struct {
 	KeyHash    []byte
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+	Scopes     []string
 }
 
 type Merchant struct {

@@ -10,6 +10,13 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+type ApprovalThreshold struct {
+	MerchantID int64
+	Currency   string
+	Threshold  decimal.Decimal
+	UpdatedAt  time.Time
+}
+
 type Discrepancy struct {
 	ID                    int64
 	MerchantID            int64
@@ -36,6 +43,9 @@ type Discrepancy struct {
 	Resolution            string
 	ResolutionNote        string
 	ResolutionTransferKey string
+	AssignedTo            *int64
+	AssignedAt            *time.Time
+	SeverityRank          *int16
 }
 
 type ReconRun struct {
@@ -54,6 +64,26 @@ type ReconRun struct {
 	StartedAt         time.Time
 	HeartbeatAt       time.Time
 	FinishedAt        *time.Time
+}
+
+type ResolutionProposal struct {
+	ID            int64
+	MerchantID    int64
+	DiscrepancyID int64
+	Action        string
+	OrderID       *int64
+	RefundAccount string
+	Beneficiary   []byte
+	Amount        decimal.Decimal
+	Currency      string
+	Maker         string
+	Reason        string
+	Status        string
+	DecidedBy     *string
+	DecidedAt     *time.Time
+	DecisionNote  string
+	TransferKey   string
+	CreatedAt     time.Time
 }
 
 type Statement struct {

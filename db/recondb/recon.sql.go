@@ -109,6 +109,52 @@ type CopyStatementLinesParams struct {
 	Requested       decimal.NullDecimal
 }
 
+const decideProposal = `-- name: DecideProposal :one
+UPDATE resolution_proposals SET status = $1, decided_by = $2, decided_at = now(),
+    decision_note = $3, transfer_key = $4
+WHERE id = $5 AND status = 'pending'
+RETURNING id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at
+`
+
+type DecideProposalParams struct {
+	Status       string
+	DecidedBy    *string
+	DecisionNote string
+	TransferKey  string
+	ID           int64
+}
+
+func (q *Queries) DecideProposal(ctx context.Context, arg DecideProposalParams) (ResolutionProposal, error) {
+	row := q.db.QueryRow(ctx, decideProposal,
+		arg.Status,
+		arg.DecidedBy,
+		arg.DecisionNote,
+		arg.TransferKey,
+		arg.ID,
+	)
+	var i ResolutionProposal
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.DiscrepancyID,
+		&i.Action,
+		&i.OrderID,
+		&i.RefundAccount,
+		&i.Beneficiary,
+		&i.Amount,
+		&i.Currency,
+		&i.Maker,
+		&i.Reason,
+		&i.Status,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.DecisionNote,
+		&i.TransferKey,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const failedScheduledWindows = `-- name: FailedScheduledWindows :many
 SELECT window_start, window_end, count(*)::bigint AS failures FROM recon_runs
 WHERE trigger = 'schedule' AND kind = $1 AND provider_account_id = $2
@@ -246,6 +292,65 @@ func (q *Queries) FinishStatement(ctx context.Context, arg FinishStatementParams
 	return i, err
 }
 
+const insertProposal = `-- name: InsertProposal :one
+
+INSERT INTO resolution_proposals (merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary,
+                                  amount, currency, maker, reason)
+VALUES ($1, $2, $3, $4, $5, $6,
+        $7, $8, $9, $10)
+RETURNING id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at
+`
+
+type InsertProposalParams struct {
+	MerchantID    int64
+	DiscrepancyID int64
+	Action        string
+	OrderID       *int64
+	RefundAccount string
+	Beneficiary   []byte
+	Amount        decimal.Decimal
+	Currency      string
+	Maker         string
+	Reason        string
+}
+
+// Maker-checker (migration 00028).
+func (q *Queries) InsertProposal(ctx context.Context, arg InsertProposalParams) (ResolutionProposal, error) {
+	row := q.db.QueryRow(ctx, insertProposal,
+		arg.MerchantID,
+		arg.DiscrepancyID,
+		arg.Action,
+		arg.OrderID,
+		arg.RefundAccount,
+		arg.Beneficiary,
+		arg.Amount,
+		arg.Currency,
+		arg.Maker,
+		arg.Reason,
+	)
+	var i ResolutionProposal
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.DiscrepancyID,
+		&i.Action,
+		&i.OrderID,
+		&i.RefundAccount,
+		&i.Beneficiary,
+		&i.Amount,
+		&i.Currency,
+		&i.Maker,
+		&i.Reason,
+		&i.Status,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.DecisionNote,
+		&i.TransferKey,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const insertRun = `-- name: InsertRun :one
 INSERT INTO recon_runs (merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -357,6 +462,69 @@ func (q *Queries) LastScheduledWindowEnd(ctx context.Context, arg LastScheduledW
 	return window_end, err
 }
 
+const listProposals = `-- name: ListProposals :many
+SELECT id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at FROM resolution_proposals
+WHERE ($1::bigint[] IS NULL OR merchant_id = ANY($1::bigint[]))
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::bigint IS NULL OR discrepancy_id = $3::bigint)
+  AND ($4::bigint IS NULL OR id < $4::bigint)
+ORDER BY id DESC
+LIMIT $5
+`
+
+type ListProposalsParams struct {
+	MerchantIds   []int64
+	Status        *string
+	DiscrepancyID *int64
+	BeforeID      *int64
+	RowLimit      int32
+}
+
+// Newest first, keyset paged by id.
+func (q *Queries) ListProposals(ctx context.Context, arg ListProposalsParams) ([]ResolutionProposal, error) {
+	rows, err := q.db.Query(ctx, listProposals,
+		arg.MerchantIds,
+		arg.Status,
+		arg.DiscrepancyID,
+		arg.BeforeID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ResolutionProposal
+	for rows.Next() {
+		var i ResolutionProposal
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.DiscrepancyID,
+			&i.Action,
+			&i.OrderID,
+			&i.RefundAccount,
+			&i.Beneficiary,
+			&i.Amount,
+			&i.Currency,
+			&i.Maker,
+			&i.Reason,
+			&i.Status,
+			&i.DecidedBy,
+			&i.DecidedAt,
+			&i.DecisionNote,
+			&i.TransferKey,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRuns = `-- name: ListRuns :many
 SELECT id, merchant_id, provider_account_id, kind, window_start, window_end, statement_id, trigger, status, checkpoint, summary, error, started_at, heartbeat_at, finished_at FROM recon_runs
 WHERE merchant_id = $1
@@ -407,8 +575,37 @@ func (q *Queries) ListRuns(ctx context.Context, arg ListRunsParams) ([]ReconRun,
 	return items, nil
 }
 
+const listThresholds = `-- name: ListThresholds :many
+SELECT merchant_id, currency, threshold, updated_at FROM approval_thresholds WHERE merchant_id = $1 ORDER BY currency
+`
+
+func (q *Queries) ListThresholds(ctx context.Context, merchantID int64) ([]ApprovalThreshold, error) {
+	rows, err := q.db.Query(ctx, listThresholds, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApprovalThreshold
+	for rows.Next() {
+		var i ApprovalThreshold
+		if err := rows.Scan(
+			&i.MerchantID,
+			&i.Currency,
+			&i.Threshold,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const openDiscrepanciesNotSeen = `-- name: OpenDiscrepanciesNotSeen :many
-SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key FROM discrepancies
+SELECT id, merchant_id, provider_account_id, order_id, type, fingerprint, status, severity, currency, expected, actual, amount_delta, summary, detail, suspense_amount, repaired, first_seen_at, last_seen_at, seen_count, last_run_id, resolved_at, resolved_by, resolution, resolution_note, resolution_transfer_key, assigned_to, assigned_at, severity_rank FROM discrepancies
 WHERE status = 'open' AND provider_account_id = $1
   AND type = ANY($2::text[])
   AND last_seen_at < $3
@@ -469,6 +666,9 @@ func (q *Queries) OpenDiscrepanciesNotSeen(ctx context.Context, arg OpenDiscrepa
 			&i.Resolution,
 			&i.ResolutionNote,
 			&i.ResolutionTransferKey,
+			&i.AssignedTo,
+			&i.AssignedAt,
+			&i.SeverityRank,
 		); err != nil {
 			return nil, err
 		}
@@ -478,6 +678,93 @@ func (q *Queries) OpenDiscrepanciesNotSeen(ctx context.Context, arg OpenDiscrepa
 		return nil, err
 	}
 	return items, nil
+}
+
+const pendingProposalFor = `-- name: PendingProposalFor :one
+SELECT id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at FROM resolution_proposals WHERE discrepancy_id = $1 AND status = 'pending'
+`
+
+func (q *Queries) PendingProposalFor(ctx context.Context, discrepancyID int64) (ResolutionProposal, error) {
+	row := q.db.QueryRow(ctx, pendingProposalFor, discrepancyID)
+	var i ResolutionProposal
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.DiscrepancyID,
+		&i.Action,
+		&i.OrderID,
+		&i.RefundAccount,
+		&i.Beneficiary,
+		&i.Amount,
+		&i.Currency,
+		&i.Maker,
+		&i.Reason,
+		&i.Status,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.DecisionNote,
+		&i.TransferKey,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const proposalByID = `-- name: ProposalByID :one
+SELECT id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at FROM resolution_proposals WHERE id = $1
+`
+
+func (q *Queries) ProposalByID(ctx context.Context, id int64) (ResolutionProposal, error) {
+	row := q.db.QueryRow(ctx, proposalByID, id)
+	var i ResolutionProposal
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.DiscrepancyID,
+		&i.Action,
+		&i.OrderID,
+		&i.RefundAccount,
+		&i.Beneficiary,
+		&i.Amount,
+		&i.Currency,
+		&i.Maker,
+		&i.Reason,
+		&i.Status,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.DecisionNote,
+		&i.TransferKey,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const proposalForUpdate = `-- name: ProposalForUpdate :one
+SELECT id, merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary, amount, currency, maker, reason, status, decided_by, decided_at, decision_note, transfer_key, created_at FROM resolution_proposals WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) ProposalForUpdate(ctx context.Context, id int64) (ResolutionProposal, error) {
+	row := q.db.QueryRow(ctx, proposalForUpdate, id)
+	var i ResolutionProposal
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.DiscrepancyID,
+		&i.Action,
+		&i.OrderID,
+		&i.RefundAccount,
+		&i.Beneficiary,
+		&i.Amount,
+		&i.Currency,
+		&i.Maker,
+		&i.Reason,
+		&i.Status,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.DecisionNote,
+		&i.TransferKey,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const recordRunFinding = `-- name: RecordRunFinding :exec
@@ -989,6 +1276,22 @@ func (q *Queries) StatementOrdersPage(ctx context.Context, arg StatementOrdersPa
 	return items, nil
 }
 
+const thresholdFor = `-- name: ThresholdFor :one
+SELECT threshold FROM approval_thresholds WHERE merchant_id = $1 AND currency = $2
+`
+
+type ThresholdForParams struct {
+	MerchantID int64
+	Currency   string
+}
+
+func (q *Queries) ThresholdFor(ctx context.Context, arg ThresholdForParams) (decimal.Decimal, error) {
+	row := q.db.QueryRow(ctx, thresholdFor, arg.MerchantID, arg.Currency)
+	var threshold decimal.Decimal
+	err := row.Scan(&threshold)
+	return threshold, err
+}
+
 const tryAdvisoryLock = `-- name: TryAdvisoryLock :one
 SELECT pg_try_advisory_lock($1::bigint)::boolean AS acquired
 `
@@ -1000,4 +1303,21 @@ func (q *Queries) TryAdvisoryLock(ctx context.Context, key int64) (bool, error) 
 	var acquired bool
 	err := row.Scan(&acquired)
 	return acquired, err
+}
+
+const upsertThreshold = `-- name: UpsertThreshold :exec
+INSERT INTO approval_thresholds (merchant_id, currency, threshold)
+VALUES ($1, $2, $3)
+ON CONFLICT (merchant_id, currency) DO UPDATE SET threshold = EXCLUDED.threshold, updated_at = now()
+`
+
+type UpsertThresholdParams struct {
+	MerchantID int64
+	Currency   string
+	Threshold  decimal.Decimal
+}
+
+func (q *Queries) UpsertThreshold(ctx context.Context, arg UpsertThresholdParams) error {
+	_, err := q.db.Exec(ctx, upsertThreshold, arg.MerchantID, arg.Currency, arg.Threshold)
+	return err
 }

@@ -89,3 +89,121 @@ WHERE order_id = @order_id AND status = 'open' AND type IN ('amount_mismatch', '
 -- the run does not close them as consistent.
 UPDATE discrepancies SET last_run_id = @run_id, last_seen_at = now()
 WHERE order_id = @order_id AND status = 'open';
+
+-- The discrepancy queue (Query): one query per sort, each walking its index
+-- (migration 00028) in order from a keyset cursor; never OFFSET. The filters
+-- are all optional (NULL matches everything).
+
+-- name: QueueNewest :many
+-- newest first (by first sighting, then id).
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(types)::text[] IS NULL OR type = ANY(sqlc.narg(types)::text[]))
+  AND (sqlc.narg(severities)::text[] IS NULL OR severity = ANY(sqlc.narg(severities)::text[]))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id)::bigint)
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id)::bigint)
+  AND (sqlc.narg(assigned_to)::bigint IS NULL OR (sqlc.narg(assigned_to)::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = sqlc.narg(assigned_to)::bigint)
+  AND (sqlc.narg(opened_before)::timestamptz IS NULL OR first_seen_at < sqlc.narg(opened_before)::timestamptz)
+  AND (sqlc.narg(opened_after)::timestamptz IS NULL OR first_seen_at >= sqlc.narg(opened_after)::timestamptz)
+  AND (sqlc.narg(min_amount)::numeric IS NULL OR abs(amount_delta) >= sqlc.narg(min_amount)::numeric)
+  AND (sqlc.narg(max_amount)::numeric IS NULL OR abs(amount_delta) <= sqlc.narg(max_amount)::numeric)
+  AND (sqlc.narg(cursor_time)::timestamptz IS NULL OR (first_seen_at, id) < (sqlc.narg(cursor_time)::timestamptz, sqlc.narg(cursor_id)::bigint))
+ORDER BY first_seen_at DESC, id DESC
+LIMIT @row_limit;
+
+-- name: QueueOldest :many
+-- oldest first.
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(types)::text[] IS NULL OR type = ANY(sqlc.narg(types)::text[]))
+  AND (sqlc.narg(severities)::text[] IS NULL OR severity = ANY(sqlc.narg(severities)::text[]))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id)::bigint)
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id)::bigint)
+  AND (sqlc.narg(assigned_to)::bigint IS NULL OR (sqlc.narg(assigned_to)::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = sqlc.narg(assigned_to)::bigint)
+  AND (sqlc.narg(opened_before)::timestamptz IS NULL OR first_seen_at < sqlc.narg(opened_before)::timestamptz)
+  AND (sqlc.narg(opened_after)::timestamptz IS NULL OR first_seen_at >= sqlc.narg(opened_after)::timestamptz)
+  AND (sqlc.narg(min_amount)::numeric IS NULL OR abs(amount_delta) >= sqlc.narg(min_amount)::numeric)
+  AND (sqlc.narg(max_amount)::numeric IS NULL OR abs(amount_delta) <= sqlc.narg(max_amount)::numeric)
+  AND (sqlc.narg(cursor_time)::timestamptz IS NULL OR (first_seen_at, id) > (sqlc.narg(cursor_time)::timestamptz, sqlc.narg(cursor_id)::bigint))
+ORDER BY first_seen_at, id
+LIMIT @row_limit;
+
+-- name: QueueAmountDesc :many
+-- largest amount at stake first.
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(types)::text[] IS NULL OR type = ANY(sqlc.narg(types)::text[]))
+  AND (sqlc.narg(severities)::text[] IS NULL OR severity = ANY(sqlc.narg(severities)::text[]))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id)::bigint)
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id)::bigint)
+  AND (sqlc.narg(assigned_to)::bigint IS NULL OR (sqlc.narg(assigned_to)::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = sqlc.narg(assigned_to)::bigint)
+  AND (sqlc.narg(opened_before)::timestamptz IS NULL OR first_seen_at < sqlc.narg(opened_before)::timestamptz)
+  AND (sqlc.narg(opened_after)::timestamptz IS NULL OR first_seen_at >= sqlc.narg(opened_after)::timestamptz)
+  AND (sqlc.narg(min_amount)::numeric IS NULL OR abs(amount_delta) >= sqlc.narg(min_amount)::numeric)
+  AND (sqlc.narg(max_amount)::numeric IS NULL OR abs(amount_delta) <= sqlc.narg(max_amount)::numeric)
+  AND (sqlc.narg(cursor_amount)::numeric IS NULL OR (abs(amount_delta), id) < (sqlc.narg(cursor_amount)::numeric, sqlc.narg(cursor_id)::bigint))
+ORDER BY abs(amount_delta) DESC, id DESC
+LIMIT @row_limit;
+
+-- name: QueueAmountAsc :many
+-- smallest amount at stake first.
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(types)::text[] IS NULL OR type = ANY(sqlc.narg(types)::text[]))
+  AND (sqlc.narg(severities)::text[] IS NULL OR severity = ANY(sqlc.narg(severities)::text[]))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id)::bigint)
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id)::bigint)
+  AND (sqlc.narg(assigned_to)::bigint IS NULL OR (sqlc.narg(assigned_to)::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = sqlc.narg(assigned_to)::bigint)
+  AND (sqlc.narg(opened_before)::timestamptz IS NULL OR first_seen_at < sqlc.narg(opened_before)::timestamptz)
+  AND (sqlc.narg(opened_after)::timestamptz IS NULL OR first_seen_at >= sqlc.narg(opened_after)::timestamptz)
+  AND (sqlc.narg(min_amount)::numeric IS NULL OR abs(amount_delta) >= sqlc.narg(min_amount)::numeric)
+  AND (sqlc.narg(max_amount)::numeric IS NULL OR abs(amount_delta) <= sqlc.narg(max_amount)::numeric)
+  AND (sqlc.narg(cursor_amount)::numeric IS NULL OR (abs(amount_delta), id) > (sqlc.narg(cursor_amount)::numeric, sqlc.narg(cursor_id)::bigint))
+ORDER BY abs(amount_delta), id
+LIMIT @row_limit;
+
+-- name: QueueSeverity :many
+-- most severe first, newest first within a severity.
+SELECT * FROM discrepancies
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(types)::text[] IS NULL OR type = ANY(sqlc.narg(types)::text[]))
+  AND (sqlc.narg(severities)::text[] IS NULL OR severity = ANY(sqlc.narg(severities)::text[]))
+  AND (sqlc.narg(provider_account_id)::bigint IS NULL OR provider_account_id = sqlc.narg(provider_account_id)::bigint)
+  AND (sqlc.narg(order_id)::bigint IS NULL OR order_id = sqlc.narg(order_id)::bigint)
+  AND (sqlc.narg(assigned_to)::bigint IS NULL OR (sqlc.narg(assigned_to)::bigint = -1 AND assigned_to IS NULL)
+       OR assigned_to = sqlc.narg(assigned_to)::bigint)
+  AND (sqlc.narg(opened_before)::timestamptz IS NULL OR first_seen_at < sqlc.narg(opened_before)::timestamptz)
+  AND (sqlc.narg(opened_after)::timestamptz IS NULL OR first_seen_at >= sqlc.narg(opened_after)::timestamptz)
+  AND (sqlc.narg(min_amount)::numeric IS NULL OR abs(amount_delta) >= sqlc.narg(min_amount)::numeric)
+  AND (sqlc.narg(max_amount)::numeric IS NULL OR abs(amount_delta) <= sqlc.narg(max_amount)::numeric)
+  AND (sqlc.narg(cursor_rank)::smallint IS NULL OR (severity_rank, id) < (sqlc.narg(cursor_rank)::smallint, sqlc.narg(cursor_id)::bigint))
+ORDER BY severity_rank DESC, id DESC
+LIMIT @row_limit;
+
+-- name: AssignDiscrepancy :one
+-- Assign an open discrepancy to a staff user (NULL unassigns).
+UPDATE discrepancies SET assigned_to = sqlc.narg(assigned_to)::bigint,
+    assigned_at = CASE WHEN sqlc.narg(assigned_to)::bigint IS NULL THEN NULL ELSE now() END
+WHERE id = @id AND status = 'open'
+RETURNING *;
+
+-- name: OpenSummary :many
+-- Open discrepancies by type, severity and age bucket, for the console overview.
+SELECT type, severity,
+       (CASE WHEN first_seen_at > now() - interval '1 day' THEN 'lt_1d'
+             WHEN first_seen_at > now() - interval '7 days' THEN '1d_7d'
+             WHEN first_seen_at > now() - interval '30 days' THEN '7d_30d'
+             ELSE 'gt_30d' END)::text AS age,
+       count(*)::bigint AS n
+FROM discrepancies
+WHERE status = 'open' AND (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+GROUP BY 1, 2, 3;

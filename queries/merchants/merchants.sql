@@ -18,8 +18,8 @@ WHERE id = @id
 RETURNING *;
 
 -- name: InsertAPIKey :one
-INSERT INTO api_keys (merchant_id, name, prefix, key_hash)
-VALUES (@merchant_id, @name, @prefix, @key_hash)
+INSERT INTO api_keys (merchant_id, name, prefix, key_hash, scopes)
+VALUES (@merchant_id, @name, @prefix, @key_hash, @scopes)
 RETURNING *;
 
 -- name: APIKeyByPrefix :one

@@ -188,3 +188,48 @@ SELECT pg_try_advisory_lock(@key::bigint)::boolean AS acquired;
 
 -- name: AdvisoryUnlock :one
 SELECT pg_advisory_unlock(@key::bigint)::boolean AS released;
+
+-- Maker-checker (migration 00028).
+
+-- name: InsertProposal :one
+INSERT INTO resolution_proposals (merchant_id, discrepancy_id, action, order_id, refund_account, beneficiary,
+                                  amount, currency, maker, reason)
+VALUES (@merchant_id, @discrepancy_id, @action, @order_id, @refund_account, @beneficiary,
+        @amount, @currency, @maker, @reason)
+RETURNING *;
+
+-- name: ProposalByID :one
+SELECT * FROM resolution_proposals WHERE id = @id;
+
+-- name: ProposalForUpdate :one
+SELECT * FROM resolution_proposals WHERE id = @id FOR UPDATE;
+
+-- name: PendingProposalFor :one
+SELECT * FROM resolution_proposals WHERE discrepancy_id = @discrepancy_id AND status = 'pending';
+
+-- name: DecideProposal :one
+UPDATE resolution_proposals SET status = @status, decided_by = @decided_by, decided_at = now(),
+    decision_note = @decision_note, transfer_key = @transfer_key
+WHERE id = @id AND status = 'pending'
+RETURNING *;
+
+-- name: ListProposals :many
+-- Newest first, keyset paged by id.
+SELECT * FROM resolution_proposals
+WHERE (sqlc.narg(merchant_ids)::bigint[] IS NULL OR merchant_id = ANY(sqlc.narg(merchant_ids)::bigint[]))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(discrepancy_id)::bigint IS NULL OR discrepancy_id = sqlc.narg(discrepancy_id)::bigint)
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: UpsertThreshold :exec
+INSERT INTO approval_thresholds (merchant_id, currency, threshold)
+VALUES (@merchant_id, @currency, @threshold)
+ON CONFLICT (merchant_id, currency) DO UPDATE SET threshold = EXCLUDED.threshold, updated_at = now();
+
+-- name: ThresholdFor :one
+SELECT threshold FROM approval_thresholds WHERE merchant_id = @merchant_id AND currency = @currency;
+
+-- name: ListThresholds :many
+SELECT * FROM approval_thresholds WHERE merchant_id = @merchant_id ORDER BY currency;
