@@ -143,7 +143,7 @@ func TestConsoleAdmin(t *testing.T) {
 		t.Fatalf("River's available jobs: %q", txt)
 	}
 	b.screenshot("admin-river")
-	adminCookie := consoleSession(t, env, "ada@example.com")
+	adminCookie := sessionOf(t, env, "ada@example.com")
 	if code, body := consoleGet(t, env, "/console/admin/river/api/states", adminCookie); code != http.StatusOK || !strings.Contains(body, "available") {
 		t.Fatalf("River API for the admin: %d %.200s", code, body)
 	}
@@ -160,7 +160,7 @@ func TestConsoleAdmin(t *testing.T) {
 		t.Fatalf("accountant on /console/admin sees %q", h)
 	}
 	b.screenshot("admin-refused")
-	ann := consoleSession(t, env, "ann@example.com")
+	ann := sessionOf(t, env, "ann@example.com")
 	for _, p := range []string{"/console/admin", "/console/admin/accounts", "/console/admin/users/" + itoa(vic.ID),
 		"/console/admin/river/", "/console/admin/river/jobs", "/console/admin/river/api/states", "/console/admin/river/api/jobs?state=available"} {
 		if code, _ := consoleGet(t, env, p, ann); code != http.StatusForbidden {
@@ -168,7 +168,7 @@ func TestConsoleAdmin(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/console/admin/users", "/console/admin/users/" + itoa(vic.ID) + "/disabled", "/console/admin/river/api/jobs/retry"} {
-		if code := consolePost(t, env, p, url.Values{"email": {"eve@example.com"}, "role": {"admin"}, "disabled": {"false"}}, ann); code != http.StatusForbidden {
+		if code := consolePost(t, env, p, ann, url.Values{"email": {"eve@example.com"}, "role": {"admin"}, "disabled": {"false"}}, "Sec-Fetch-Site", "same-origin"); code != http.StatusForbidden {
 			t.Errorf("accountant POST %s: %d, want 403", p, code)
 		}
 	}
@@ -184,29 +184,7 @@ func TestConsoleAdmin(t *testing.T) {
 	}
 }
 
-
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// consoleSession signs a staff user in over HTTP and returns the session
-// cookie's value.
-func consoleSession(t *testing.T, env *tallytest.Env, email string) string {
-	t.Helper()
-	req, _ := http.NewRequest("POST", env.URL+"/console/login", strings.NewReader(url.Values{"email": {email}, "password": {staffPassword}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == "tally_session" && c.Value != "" {
-			return c.Value
-		}
-	}
-	t.Fatalf("sign in %s: %d, no session", email, resp.StatusCode)
-	return ""
-}
 
 // consoleGet GETs a console path with a session ("" for none).
 func consoleGet(t *testing.T, env *tallytest.Env, path, session string) (int, string) {
@@ -223,21 +201,6 @@ func consoleGet(t *testing.T, env *tallytest.Env, path, session string) (int, st
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
-}
-
-// consolePost POSTs a same-origin form with a session.
-func consolePost(t *testing.T, env *tallytest.Env, path string, form url.Values, session string) int {
-	t.Helper()
-	req, _ := http.NewRequest("POST", env.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.AddCookie(&http.Cookie{Name: "tally_session", Value: session})
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // waitJS waits until a JavaScript expression is true, each evaluation
