@@ -48,9 +48,10 @@ unit:
 	DATABASE_URL='$(DB_URL)' $(GO) test -race -count=1 -timeout 20m ./...
 
 ## demo: the one-command tour (see README). tally finds (or starts, and then
-## stops) PostgreSQL itself.
+## stops) PostgreSQL itself. It ends by printing the console's address and the
+## demo logins, and keeps the console up on the demo's data until Ctrl-C.
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo --serve
 
 ## bench: the performance figures reported in issue notes.
 bench: build

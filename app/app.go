@@ -127,6 +127,7 @@ type App struct {
 	// Server.Admin for the operator's.
 	Server *server.Server
 
+	riverUI   *jobs.UI
 	logger    *slog.Logger
 	ownPool   bool
 	closeOnce sync.Once
@@ -226,8 +227,12 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 		so.Logger = logger
 	}
 	a.Staff = staff.New(pool, cfg.Staff)
+	if a.riverUI, err = jobs.NewUI(queue, console.RiverPrefix, logger); err != nil {
+		return err
+	}
 	a.Console = console.New(console.Deps{Staff: a.Staff, Discrepancies: a.Discrepancies, Recon: a.Recon, Ledger: a.Ledger,
-		Orders: a.Orders, Merchants: a.Merchants, Webhooks: a.Webhooks, Callbacks: a.Callbacks, Pool: pool},
+		Orders: a.Orders, Merchants: a.Merchants, Webhooks: a.Webhooks, Callbacks: a.Callbacks, Pool: pool,
+		RiverUI: a.riverUI},
 		console.Options{Logger: logger, ClientAddr: func(r *http.Request) string {
 			return server.ClientAddr(r, so.TrustedProxies).String()
 		}})
@@ -278,6 +283,7 @@ func (a *App) Close(ctx context.Context) error {
 			a.logger.Warn("callbacks not drained", "error", err)
 			errs = append(errs, err)
 		}
+		a.riverUI.Close()
 		if a.ownPool {
 			a.Pool.Close()
 		}

@@ -56,6 +56,9 @@ type Deps struct {
 	Merchants     *merchants.Service
 	Webhooks      *webhooks.Service
 	Callbacks     *callbacks.Service
+	// RiverUI is River's own UI (jobs.UI), served to admins under
+	// /console/admin/river/ (RiverPrefix); nil shows no link to it.
+	RiverUI http.Handler
 	// Pool is what the discrepancies store and the console's own reads run
 	// on (the store takes the connection from its caller).
 	Pool *pgxpool.Pool

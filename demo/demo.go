@@ -46,6 +46,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress receives progress lines (nil: none).
 	Progress func(string)
+	// Listen is the address of tally's public listener (the merchant API,
+	// the callbacks and the console); empty is a free port on 127.0.0.1.
+	Listen string
+	// Serve keeps everything up on the demo's data after the summary, until
+	// ctx ends (tally demo --serve, stopped by SIGINT or SIGTERM), so that
+	// the console can be looked at.
+	Serve bool
 	// EgressAllow is what tally may reach besides public addresses, beyond
 	// the sandbox and the webhook receiver the demo runs (which it allows
 	// itself, exactly): tally demo --egress-allow.
@@ -62,6 +69,10 @@ type Result struct {
 	LedgerOK bool
 	Reports  []string
 	DBURL    string
+	// ConsoleURL is the accounting console's address; Logins are its demo
+	// users (one of each role) and their passwords.
+	ConsoleURL string
+	Logins     []Login
 }
 
 // OK reports whether every listed kind of fault was injected, every injected
@@ -105,7 +116,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{DBURL: st.dbURL}
+	res := Result{DBURL: st.dbURL, ConsoleURL: st.tallyURL + "/console/", Logins: append([]Login(nil), logins...)}
 	fmt.Fprintf(out, "tally demo: merchant %q with five provider accounts\n  sandbox (5 simulated providers): %s   tally: %s   database: %s\n\n",
 		st.merchant.Name, st.sandboxURL, st.tallyURL, redactURL(st.dbURL))
 
@@ -182,6 +193,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	st.print(ctx, out, deposits, payouts, runs, res, rep, time.Since(start))
+	printConsole(out, res.ConsoleURL, opts.Serve)
+	if opts.Serve {
+		<-ctx.Done()
+		fmt.Fprintf(out, "stopping the demo\n")
+	}
 	return res, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,15 +67,19 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 	_, _ = rand.Read(key)
 	box, _ := secrets.New(key)
 
-	tallyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := opts.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	tallyLn, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tally's listener: %w", err)
 	}
 	sbxLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	st.tallyURL, st.sandboxURL = "http://"+tallyLn.Addr().String(), "http://"+sbxLn.Addr().String()
+	st.tallyURL, st.sandboxURL = "http://"+dialable(tallyLn.Addr()), "http://"+sbxLn.Addr().String()
 
 	// The merchant's webhook receiver, before tally: its address is in the
 	// egress policy.
@@ -92,6 +97,9 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 		return nil, err
 	}
 	if err := st.setup(ctx); err != nil {
+		return nil, err
+	}
+	if err := st.staffUsers(ctx); err != nil {
 		return nil, err
 	}
 	// The sandbox's merchants post to their account's callback key (the
@@ -115,6 +123,16 @@ func up(ctx context.Context, opts Options) (*stack, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// dialable is a listener's address as a client reaches it: a wildcard
+// listener (0.0.0.0:8080, [::]:8080) on this machine's loopback.
+func dialable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 func (st *stack) serve(ln net.Listener, h http.Handler) {

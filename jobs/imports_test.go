@@ -41,7 +41,7 @@ func TestRiverStaysInJobs(t *testing.T) {
 			return err
 		}
 		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "github.com/riverqueue/") {
+			if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "github.com/riverqueue/") || strings.HasPrefix(p, "riverqueue.com/") {
 				t.Errorf("%s imports %s: River belongs to package jobs", rel, p)
 			}
 		}

@@ -24,8 +24,15 @@ func newDemoCmd(g *globals) *cobra.Command {
 through the merchant API while the sandbox injects faults (payer-modified amounts,
 dropped, duplicated, reordered and delayed callbacks, reversals, provider outages,
 bad signatures, balance drift, unknown orders), reconcile every provider account,
-export the reports, and print how many injected faults tally caught. Everything it
-started is stopped at the end; a PostgreSQL cluster it had to start is stopped too.`,
+export the reports, and print how many injected faults tally caught, then the
+accounting console's address and its demo logins (an accountant, an approver, a
+viewer and an admin, with their passwords).
+
+With --serve, everything stays up on the demo's data until interrupted (Ctrl-C,
+SIGTERM): tally's public listener, with the console under /console/, at --listen
+(default 127.0.0.1:8080; the session cookie is Secure, which browsers accept over
+plain HTTP on 127.0.0.1 and localhost only). Everything it started is stopped at the
+end; a PostgreSQL cluster it had to start is stopped too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -41,6 +48,9 @@ started is stopped at the end; a PostgreSQL cluster it had to start is stopped t
 				defer func() { _ = localpg.Stop(ctx, localpg.Options{}) }()
 			}
 			o.DatabaseURL = u
+			if !o.Serve && !cmd.Flags().Changed("listen") {
+				o.Listen = "" // a free port: nothing is served after the demo
+			}
 			o.Stdout = cmd.OutOrStdout()
 			policy, err := g.egressPolicy()
 			if err != nil {
@@ -68,5 +78,7 @@ started is stopped at the end; a PostgreSQL cluster it had to start is stopped t
 	f.StringVar(&o.Database, "database", "tally_demo", "database the demo (re)creates on the server")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the day's randomness (0: a fixed default)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines")
+	f.BoolVar(&o.Serve, "serve", false, "keep tally (and its console) up on the demo's data until interrupted")
+	f.StringVar(&o.Listen, "listen", demo.DefaultListen, "address of tally's public listener (merchant API, callbacks, console)")
 	return cmd
 }
