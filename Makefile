@@ -51,6 +51,10 @@ unit:
 ## stops) PostgreSQL itself. It ends by printing the console's address and the
 ## demo logins, and keeps the console up on the demo's data until Ctrl-C.
 demo: build
+	./$(BIN) demo
+
+## demo-serve: the demo, then tally and its console stay up on the demo's data until Ctrl-C.
+demo-serve: build
 	./$(BIN) demo --serve
 
 ## bench: the performance figures reported in issue notes.

@@ -51,7 +51,12 @@ func (st *stack) staffUsers(ctx context.Context) error {
 
 // printConsole writes the console's address and the demo logins: the
 // demo's last lines.
+// Without serving, the demo's own listener is gone: the address is where
+// make demo-serve (tally demo --serve) puts the console.
 func printConsole(w io.Writer, consoleURL string, serving bool) {
+	if !serving {
+		consoleURL = "http://" + DefaultListen + "/console/"
+	}
 	fmt.Fprintf(w, "\naccounting console: %s\n", consoleURL)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  SIGN IN AS\tPASSWORD\tROLE")
@@ -62,6 +67,6 @@ func printConsole(w io.Writer, consoleURL string, serving bool) {
 	if serving {
 		fmt.Fprintf(w, "the console stays up on the demo's data until interrupted (Ctrl-C)\n")
 	} else {
-		fmt.Fprintf(w, "the console stopped with the demo: tally demo --serve (make demo) keeps it up on the demo's data\n")
+		fmt.Fprintf(w, "the console stopped with the demo: make demo-serve (tally demo --serve) runs the demo again and keeps the console up there\n")
 	}
 }
