@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/discrepancies"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/tallytest"
@@ -138,7 +139,11 @@ func TestReconAPI(t *testing.T) {
 	}
 	rr.JSON(t, &proposed)
 	p := proposed.Proposal
-	if p.ID == 0 || p.Status != recon.Pending || p.Maker != "key:"+e.Merchant.Code || !p.Amount.Equal(dec("55")) || p.Currency != "BRL" {
+	_, key, err := e.Merchants.Authenticate(context.Background(), e.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID == 0 || p.Status != recon.Pending || p.Maker != key.Actor() || !p.Amount.Equal(dec("55")) || p.Currency != "BRL" {
 		t.Fatalf("proposal = %+v", p)
 	}
 	if !e.Balance("liabilities:customer:api1:BRL").IsZero() {
@@ -153,8 +158,10 @@ func TestReconAPI(t *testing.T) {
 	if rr = e.API("POST", "/v1/approvals/"+itoa(p.ID)+"/approve", map[string]string{"note": "mine"}); rr.Status != http.StatusForbidden || !strings.Contains(string(rr.Body), "self_approval") {
 		t.Fatalf("self-approval: %d %s", rr.Status, rr.Body)
 	}
-	if _, err := e.Recon.Approve(context.Background(), e.Merchant.ID, p.ID, "user:7", "checked the bank statement"); err != nil {
-		t.Fatal(err)
+	// Another key, granted recon:approve, is another actor: its approval posts.
+	approver := e.NewAPIKey("approver", merchants.ReconRead, merchants.ReconApprove)
+	if rr = e.APIAs(approver, "POST", "/v1/approvals/"+itoa(p.ID)+"/approve", map[string]string{"note": "checked the bank statement"}); rr.Status != http.StatusOK {
+		t.Fatalf("approve by another key: %d %s", rr.Status, rr.Body)
 	}
 	if rr = e.API("POST", "/v1/approvals/"+itoa(p.ID)+"/reject", map[string]string{"note": "late"}); rr.Status != http.StatusConflict || !strings.Contains(string(rr.Body), "already_decided") {
 		t.Fatalf("decide twice: %d %s", rr.Status, rr.Body)
