@@ -70,6 +70,9 @@ func TestDiscrepancyResolveNeedsASecondOperator(t *testing.T) {
 	if !strings.Contains(out, "approved by cli:bob") || !strings.Contains(out, "ledger transfer resolution:") || !gain().Equal(nine) {
 		t.Fatalf("approve printed %q, gain %s; want 9", out, gain())
 	}
+	if out = mustRun(t, dbURL, "discrepancy", "show", strconv.FormatInt(first, 10)); !strings.Contains(out, `proposal 1: write_off of 9 BRL by cli:alice ("nobody claims it"): approved by cli:bob ("checked")`) {
+		t.Fatalf("discrepancy show = %q, want the approved proposal", out)
+	}
 	if _, err := run(t, dbURL, "approval", "approve", "1"); err == nil || !strings.Contains(err.Error(), "already decided") {
 		t.Fatalf("second approval: %v", err)
 	}

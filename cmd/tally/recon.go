@@ -276,6 +276,20 @@ func newDiscrepancyCmd(g *globals) *cobra.Command {
 			if d.Status != discrepancies.Open {
 				fmt.Fprintf(out, "%s by %s at %s: %s (transfer %s)\n", d.Resolution, d.ResolvedBy, d.ResolvedAt.Format(time.RFC3339), d.ResolutionNote, d.ResolutionTransferKey)
 			}
+			if d.AssignedTo != 0 {
+				fmt.Fprintf(out, "assigned to user:%d since %s\n", d.AssignedTo, d.AssignedAt.Format(time.RFC3339))
+			}
+			props, err := a.Recon.Approvals(cmd.Context(), recon.ApprovalFilter{DiscrepancyID: id, Limit: 20})
+			if err != nil {
+				return err
+			}
+			for _, p := range props {
+				fmt.Fprintf(out, "proposal %d: %s of %s %s by %s (%q): %s", p.ID, p.Action, p.Amount, p.Currency, p.Maker, p.Reason, p.Status)
+				if p.DecidedBy != "" {
+					fmt.Fprintf(out, " by %s (%q)", p.DecidedBy, p.DecisionNote)
+				}
+				fmt.Fprintln(out)
+			}
 			fmt.Fprintln(out, "audit trail:")
 			for _, e := range evs {
 				fmt.Fprintf(out, "  %s  %-11s %-8s %s\n", e.CreatedAt.Format(time.RFC3339), e.Action, e.Actor, e.Note)
