@@ -49,7 +49,7 @@ unit:
 
 ## demo: the one-command tour (see README). tally finds (or starts, and then
 ## stops) PostgreSQL itself. It ends by printing the console's address and the
-## demo logins, and keeps the console up on the demo's data until Ctrl-C.
+## demo logins; demo-serve keeps the console up on the demo's data until Ctrl-C.
 demo: build
 	./$(BIN) demo
 
