@@ -573,10 +573,14 @@ func (c *Console) adminAddAccount(w http.ResponseWriter, r *http.Request) {
 		refuse("Choose a merchant.")
 		return
 	}
+	// Not Operator: a browser session is not the operator's shell, so a base
+	// URL must be one of the provider's documented hosts or one the operator
+	// allows (tally serve --provider-host-allow), as through the API: a
+	// stolen session cannot point an account's signed calls anywhere.
 	acct, err := c.deps.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: m.Code, Name: f.view.Name,
 		Provider: f.view.Provider, BaseURL: f.view.BaseURL, ProviderMerchantID: f.view.ProviderMerchantID, Secret: f.secret,
 		Options: f.options, AmountPolicy: merchants.AmountPolicy(f.view.AmountPolicy), AmountTolerance: f.amtTol,
-		BalanceTolerance: f.balTol, DateTolerance: f.dateTol, DepositLifetime: f.life, MaxAmounts: f.limits, Operator: true})
+		BalanceTolerance: f.balTol, DateTolerance: f.dateTol, DepositLifetime: f.life, MaxAmounts: f.limits})
 	if msg, ok := accountRefusal(err); ok {
 		refuse(msg)
 		return
@@ -674,7 +678,7 @@ func (c *Console) adminUpdateAccount(w http.ResponseWriter, r *http.Request) {
 	policy := merchants.AmountPolicy(f.view.AmountPolicy)
 	p := merchants.ProviderAccountPatch{BaseURL: &f.view.BaseURL, ProviderMerchantID: &f.view.ProviderMerchantID, Options: f.options,
 		AmountPolicy: &policy, AmountTolerance: &f.amtTol, BalanceTolerance: &f.balTol, DateTolerance: &f.dateTol,
-		DepositLifetime: &f.life, MaxAmounts: f.limits, Enabled: &f.view.Enabled, Operator: true}
+		DepositLifetime: &f.life, MaxAmounts: f.limits, Enabled: &f.view.Enabled}
 	if f.secret != "" {
 		p.Secret = &f.secret
 	}

@@ -26,15 +26,13 @@ const (
 	// ReconWrite: resolve discrepancies or propose a resolution, write off,
 	// import statements, start runs, assign.
 	ReconWrite Scope = "recon:write"
-	// ReconApprove: approve or reject proposed resolutions.
-	ReconApprove Scope = "recon:approve"
 	// AccountsWrite: create and change provider accounts and webhook settings
 	// through the API.
 	AccountsWrite Scope = "accounts:write"
 )
 
 // Scopes lists every scope, in the order they are shown.
-var Scopes = []Scope{OrdersRead, OrdersWrite, ReconRead, ReconWrite, ReconApprove, AccountsWrite}
+var Scopes = []Scope{OrdersRead, OrdersWrite, ReconRead, ReconWrite, AccountsWrite}
 
 // DefaultScopes are a new key's scopes when none are asked for, and those the
 // keys made before scopes existed were given (migration 00031).

@@ -28,7 +28,7 @@ func TestAPIKeyScopes(t *testing.T) {
 		want []merchants.Scope
 	}{
 		{"default", nil, []merchants.Scope{merchants.OrdersRead, merchants.OrdersWrite, merchants.ReconRead}},
-		{"one", []merchants.Scope{merchants.ReconApprove}, []merchants.Scope{merchants.ReconApprove}},
+		{"one", []merchants.Scope{merchants.AccountsWrite}, []merchants.Scope{merchants.AccountsWrite}},
 		{"reordered and repeated", []merchants.Scope{merchants.ReconWrite, merchants.OrdersRead, merchants.ReconWrite},
 			[]merchants.Scope{merchants.OrdersRead, merchants.ReconWrite}},
 		{"all", merchants.AllScopes(), merchants.Scopes},
@@ -67,7 +67,7 @@ func TestParseScopes(t *testing.T) {
 		{nil, nil, true},
 		{[]string{""}, nil, true},
 		{[]string{"recon:write"}, []merchants.Scope{merchants.ReconWrite}, true},
-		{[]string{"recon:write,recon:approve", " Orders:Read "}, []merchants.Scope{merchants.ReconWrite, merchants.ReconApprove, merchants.OrdersRead}, true},
+		{[]string{"recon:write,accounts:write", " Orders:Read "}, []merchants.Scope{merchants.ReconWrite, merchants.AccountsWrite, merchants.OrdersRead}, true},
 		{[]string{"recon:write", "recon:write"}, []merchants.Scope{merchants.ReconWrite}, true},
 		{[]string{"recon:write,admin"}, nil, false},
 		{[]string{"recon"}, nil, false},
@@ -76,7 +76,7 @@ func TestParseScopes(t *testing.T) {
 		if (err == nil) != tc.ok || !slices.Equal(got, tc.want) {
 			t.Errorf("ParseScopes(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
-		if err != nil && (!errors.Is(err, merchants.ErrInvalid) || !strings.Contains(err.Error(), "recon:approve")) {
+		if err != nil && (!errors.Is(err, merchants.ErrInvalid) || !strings.Contains(err.Error(), "accounts:write")) {
 			t.Errorf("ParseScopes(%q): %v, want ErrInvalid naming the known scopes", tc.in, err)
 		}
 	}

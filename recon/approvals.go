@@ -25,6 +25,10 @@ var (
 	ErrPending = errors.New("a resolution proposal is already pending for this discrepancy")
 	// ErrSelfApproval: the maker of a proposal may not approve it.
 	ErrSelfApproval = errors.New("a proposal's maker cannot approve it")
+	// ErrNotAPerson: only a person approves (a staff user, "user:<id>", or
+	// the operator's CLI, "cli:<name>"); a merchant API key proposes and
+	// withdraws its own proposals but approves nothing.
+	ErrNotAPerson = errors.New("only a person approves a resolution")
 	// ErrDecided: the proposal was already approved or rejected.
 	ErrDecided = errors.New("proposal already decided")
 )
@@ -186,6 +190,9 @@ func (s *Service) insertProposal(ctx context.Context, tx pgx.Tx, d discrepancies
 func (s *Service) Approve(ctx context.Context, merchantID, proposalID int64, approver, note string) (Decision, error) {
 	if strings.TrimSpace(approver) == "" {
 		return Decision{}, fmt.Errorf("approval needs an approver: %w", ErrInvalid)
+	}
+	if !strings.HasPrefix(approver, "user:") && !strings.HasPrefix(approver, "cli:") {
+		return Decision{}, fmt.Errorf("approval by %s: %w", approver, ErrNotAPerson)
 	}
 	var out Decision
 	var closed error

@@ -27,8 +27,7 @@ func (s *Server) reconRoutes() []Route {
 		{Method: "POST", Pattern: "/v1/statements", Auth: true, Scope: merchants.ReconWrite, Handler: s.importStatement},
 		{Method: "POST", Pattern: "/v1/discrepancies/{id}/resolve", Auth: true, Scope: merchants.ReconWrite, Handler: s.resolve},
 		{Method: "GET", Pattern: "/v1/approvals", Auth: true, Scope: merchants.ReconRead, Handler: s.listApprovals},
-		{Method: "POST", Pattern: "/v1/approvals/{id}/approve", Auth: true, Scope: merchants.ReconApprove, Handler: s.approve},
-		{Method: "POST", Pattern: "/v1/approvals/{id}/reject", Auth: true, Scope: merchants.ReconApprove, Handler: s.reject},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/reject", Auth: true, Scope: merchants.ReconWrite, Handler: s.withdraw},
 	}
 }
 
@@ -289,12 +288,11 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) approve(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, true) }
-
-func (s *Server) reject(w http.ResponseWriter, r *http.Request) { s.decideProposal(w, r, false) }
-
-// decideProposal approves or rejects a proposal as the authenticated actor.
-func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, approve bool) {
+// withdraw rejects a proposal the authenticated key made itself (its maker
+// withdrawing it). Approving, and deciding another's proposal, is a person's
+// (a staff user in the console, or the operator's CLI): a key approves
+// nothing, so that the second pair of eyes is never a machine.
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
 		return
@@ -305,11 +303,21 @@ func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, approve 
 	if !s.decode(w, r, &body) {
 		return
 	}
-	decide := s.deps.Recon.Reject
-	if approve {
-		decide = s.deps.Recon.Approve
+	merchantID, actor := MerchantFrom(r.Context()).ID, Actor(r.Context())
+	p, err := s.deps.Recon.Proposal(r.Context(), id)
+	if errors.Is(err, recon.ErrNotFound) || (err == nil && p.MerchantID != merchantID) {
+		writeError(w, http.StatusNotFound, "not_found", "no such proposal", "")
+		return
 	}
-	out, err := decide(r.Context(), MerchantFrom(r.Context()).ID, id, Actor(r.Context()), body.Note)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if p.Maker != actor {
+		writeError(w, http.StatusForbidden, "not_the_maker", "an API key withdraws only its own proposals: approving or rejecting another's is a person's (the console or the operator's CLI)", "")
+		return
+	}
+	out, err := s.deps.Recon.Reject(r.Context(), merchantID, id, actor, body.Note)
 	switch {
 	case errors.Is(err, recon.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such proposal", "")

@@ -105,8 +105,15 @@ type User struct {
 // Actor is how the user's decisions are recorded: "user:<id>".
 func (u User) Actor() string { return "user:" + strconv.FormatInt(u.ID, 10) }
 
-// Can reports whether the user's role holds the permission.
-func (u User) Can(p Permission) bool { return !u.Disabled && u.Role.Can(p) }
+// Can reports whether the user's role holds the permission. Administering
+// (users, provider accounts, operator pages) spans every merchant, so a user
+// limited to some merchants never holds it, whatever the role says.
+func (u User) Can(p Permission) bool {
+	if p == Administer && u.MerchantIDs != nil {
+		return false
+	}
+	return !u.Disabled && u.Role.Can(p)
+}
 
 // SeesMerchant reports whether the user may see the merchant's data.
 func (u User) SeesMerchant(id int64) bool {
@@ -193,8 +200,8 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if !in.Role.Valid() {
-		return User{}, fmt.Errorf("role %q: viewer, accountant, approver or admin: %w", in.Role, ErrInvalid)
+	if err := checkRole(in.Role, in.MerchantIDs); err != nil {
+		return User{}, err
 	}
 	hash, err := hashNew(in.Password)
 	if err != nil {
@@ -262,8 +269,8 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (Use
 
 // SetRole changes a user's role and merchants (nil: every merchant).
 func (s *Service) SetRole(ctx context.Context, id int64, role Role, merchantIDs []int64) (User, error) {
-	if !role.Valid() {
-		return User{}, fmt.Errorf("role %q: viewer, accountant, approver or admin: %w", role, ErrInvalid)
+	if err := checkRole(role, merchantIDs); err != nil {
+		return User{}, err
 	}
 	row, err := s.q.SetRole(ctx, staffdb.SetRoleParams{ID: id, Role: string(role), MerchantIds: merchantIDs})
 	if err != nil {
@@ -329,6 +336,9 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		return "", Session{}, fmt.Errorf("login: %w", err)
 	}
 	if row.LockedUntil != nil && row.LockedUntil.After(time.Now()) {
+		// As long as a real check, so that timing does not tell a locked
+		// account (hence an existing email) from an unknown one.
+		_, _ = verify(dummyHash(), password)
 		return "", Session{}, &LockedError{Until: *row.LockedUntil}
 	}
 	ok, err := verify(row.PasswordHash, password)
@@ -400,6 +410,18 @@ func NewPassword() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// checkRole refuses an unknown role, and an admin limited to some merchants:
+// an admin manages users and provider accounts of every merchant.
+func checkRole(r Role, merchantIDs []int64) error {
+	if !r.Valid() {
+		return fmt.Errorf("role %q: viewer, accountant, approver or admin: %w", r, ErrInvalid)
+	}
+	if r == Admin && merchantIDs != nil {
+		return fmt.Errorf("an admin manages every merchant's users and accounts, so cannot be limited to some merchants: %w", ErrInvalid)
+	}
+	return nil
 }
 
 func normalizeEmail(s string) (string, error) {

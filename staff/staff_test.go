@@ -21,6 +21,9 @@ func TestLoginSessionLogout(t *testing.T) {
 	if u.Email != "ann@example.com" || u.Role != staff.Accountant || !u.MustChange || u.MerchantIDs != nil {
 		t.Fatalf("created %+v", u)
 	}
+	if _, err := s.CreateUser(ctx, staff.NewUser{Email: "ed@example.com", Role: staff.Admin, Password: "another long password", MerchantIDs: []int64{1}}); !errors.Is(err, staff.ErrInvalid) {
+		t.Fatalf("an admin limited to a merchant: %v", err)
+	}
 	if _, err := s.CreateUser(ctx, staff.NewUser{Email: "ann@example.com", Role: staff.Viewer, Password: "another long password"}); !errors.Is(err, staff.ErrExists) {
 		t.Fatalf("second ann: %v", err)
 	}
@@ -147,6 +150,10 @@ func TestRoles(t *testing.T) {
 		{staff.Approver, true, false, true, false},
 		{staff.Admin, true, true, true, true},
 		{staff.Role("root"), false, false, false, false},
+	}
+	limited := staff.User{Role: staff.Admin, MerchantIDs: []int64{1}}
+	if limited.Can(staff.Administer) || !limited.Can(staff.Approve) {
+		t.Errorf("an admin limited to merchants: administer %v, approve %v", limited.Can(staff.Administer), limited.Can(staff.Approve))
 	}
 	for _, c := range cases {
 		got := [4]bool{c.role.Can(staff.Read), c.role.Can(staff.Propose), c.role.Can(staff.Approve), c.role.Can(staff.Administer)}

@@ -120,12 +120,11 @@ A key holds scopes; each merchant API route needs one:
   orders:read     orders, their timelines and webhook deliveries
   orders:write    create deposits and payouts
   recon:read      discrepancies, runs, reports, balances, entries, provider accounts
-  recon:write     resolve or propose resolutions, write off, import statements, start runs, assign
-  recon:approve   approve or reject proposed resolutions
+  recon:write     resolve or propose resolutions, withdraw own proposals, import statements, start runs
   accounts:write  create and change provider accounts and webhook settings
 Without --scope a key holds orders:read, orders:write and recon:read.`,
 		Example: `  tally apikey create --merchant acme --name shop
-  tally apikey create --merchant acme --name back-office --scope recon:read --scope recon:write,recon:approve`,
+  tally apikey create --merchant acme --name back-office --scope recon:read --scope recon:write,accounts:write`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			scopes, err := merchants.ParseScopes(scopeFlags...)

@@ -48,7 +48,7 @@ func TestDiscrepancyResolveNeedsASecondOperator(t *testing.T) {
 		return b.Posted
 	}
 
-	t.Setenv("USER", "alice")
+	asOperator(t, "alice")
 	if _, err := run(t, dbURL, "discrepancy", "resolve", strconv.FormatInt(first, 10), "--merchant", "acme", "--action", "write_off"); err == nil {
 		t.Fatal("resolve without --note succeeded")
 	}
@@ -65,7 +65,7 @@ func TestDiscrepancyResolveNeedsASecondOperator(t *testing.T) {
 	if out, err := run(t, dbURL, "approval", "approve", "1", "--note", "fine"); err == nil || !strings.Contains(err.Error(), "cannot approve") {
 		t.Fatalf("self-approval: %v %s", err, out)
 	}
-	t.Setenv("USER", "bob")
+	asOperator(t, "bob")
 	out = mustRun(t, dbURL, "approval", "approve", "1", "--note", "checked")
 	if !strings.Contains(out, "approved by cli:bob") || !strings.Contains(out, "ledger transfer resolution:") || !gain().Equal(nine) {
 		t.Fatalf("approve printed %q, gain %s; want 9", out, gain())
@@ -87,4 +87,12 @@ func TestDiscrepancyResolveNeedsASecondOperator(t *testing.T) {
 	if !strings.Contains(out, "resolved (write_off by cli:bob)") || !gain().Equal(nine.Add(nine)) {
 		t.Fatalf("resolve below the threshold printed %q, gain %s; want 18", out, gain())
 	}
+}
+
+// asOperator makes the CLI's operating system user login (cliUser) for the
+// rest of the test, to play two operators in one process.
+func asOperator(t *testing.T, login string) {
+	old := cliUser
+	cliUser = func() (string, error) { return login, nil }
+	t.Cleanup(func() { cliUser = old })
 }

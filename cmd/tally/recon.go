@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -356,17 +357,25 @@ person approves (tally approval approve) before money moves.`,
 	return cmd
 }
 
-// cliActor is the CLI's authenticated actor: cli:<os user> (the operator's
-// CLI has database access; $USER names who runs it).
+// cliActor is the CLI's authenticated actor: cli:<login>, the login of the
+// process's user id (the operator's CLI has database access; the kernel, not
+// an environment variable anyone can set, says who runs it).
 func cliActor() (string, error) {
-	u := os.Getenv("USER")
-	if u == "" {
-		u = os.Getenv("LOGNAME")
-	}
-	if strings.TrimSpace(u) == "" {
-		return "", errors.New("set USER: resolutions and approvals record the operating system user who made them")
+	u, err := cliUser()
+	if err != nil || strings.TrimSpace(u) == "" {
+		return "", fmt.Errorf("resolutions and approvals record the operating system user who made them, and it cannot be found: %v", err)
 	}
 	return "cli:" + u, nil
+}
+
+// cliUser finds the login of the process's user id; tests replace it to
+// play two operators.
+var cliUser = func() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", err
+	}
+	return u.Username, nil
 }
 
 func printResolved(w io.Writer, res recon.Resolved) {

@@ -145,9 +145,9 @@ func TestAPIKeyScopesCommand(t *testing.T) {
 	ctx := context.Background()
 
 	key := strings.TrimSpace(mustRun(t, dbURL, "apikey", "create", "--merchant", "acme", "--name", "back-office",
-		"--scope", "recon:write", "--scope", "recon:approve,recon:read"))
+		"--scope", "recon:write", "--scope", "accounts:write,recon:read"))
 	_, k, err := svc.Authenticate(ctx, key)
-	if want := []merchants.Scope{merchants.ReconRead, merchants.ReconWrite, merchants.ReconApprove}; err != nil || !slices.Equal(k.Scopes, want) {
+	if want := []merchants.Scope{merchants.ReconRead, merchants.ReconWrite, merchants.AccountsWrite}; err != nil || !slices.Equal(k.Scopes, want) {
 		t.Fatalf("key with --scope: %+v, %v; want scopes %v", k, err, want)
 	}
 	key = strings.TrimSpace(mustRun(t, dbURL, "apikey", "create", "--merchant", "acme", "--name", "shop"))
@@ -159,7 +159,7 @@ func TestAPIKeyScopesCommand(t *testing.T) {
 		t.Fatalf("an unknown scope: %v\n%s", err, out)
 	}
 	out := mustRun(t, dbURL, "apikey", "list", "--merchant", "acme")
-	if !strings.Contains(out, "SCOPES") || !strings.Contains(out, "recon:read,recon:write,recon:approve") ||
+	if !strings.Contains(out, "SCOPES") || !strings.Contains(out, "recon:read,recon:write,accounts:write") ||
 		!strings.Contains(out, "orders:read,orders:write,recon:read") || strings.Count(out, "tly_") != 2 {
 		t.Fatalf("apikey list:\n%s", out)
 	}

@@ -8,7 +8,7 @@
 ALTER TABLE api_keys
     ADD COLUMN scopes text[] NOT NULL DEFAULT ARRAY['orders:read', 'orders:write', 'recon:read']::text[],
     ADD CONSTRAINT api_keys_scopes_check CHECK (
-        scopes <@ ARRAY['orders:read', 'orders:write', 'recon:read', 'recon:write', 'recon:approve', 'accounts:write']::text[]
+        scopes <@ ARRAY['orders:read', 'orders:write', 'recon:read', 'recon:write', 'accounts:write']::text[]
         AND array_position(scopes, NULL) IS NULL);
 
 -- +goose Down
