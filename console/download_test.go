@@ -90,7 +90,9 @@ func TestExportErrorAfterFirstByteAborts(t *testing.T) {
 		}()
 		w := &brokenWriter{ResponseRecorder: httptest.NewRecorder()}
 		c.booksExport(w, httptest.NewRequest("GET", "/console/ledger/journal", nil), "xlsx", "journal", "Journal", testCols,
-			func(emit func([]xcell) error) error { return emit([]xcell{xint(1), xtext("a"), xamount(decimal.NewFromInt(1), 2)}) })
+			func(emit func([]xcell) error) error {
+				return emit([]xcell{xint(1), xtext("a"), xamount(decimal.NewFromInt(1), 2)})
+			})
 		t.Fatal("no panic")
 	}()
 }
