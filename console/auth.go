@@ -103,11 +103,24 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // login checks the form and opens a session. Every refusal shows one message
-// (staff.ErrBadCredentials), or the time a locked account is open again.
+// (staff.ErrBadCredentials), or the time a locked account is open again. A
+// client address past its attempts (login_guard.go) is answered 429 with
+// Retry-After before any password is checked. Signing in also purges the
+// sessions that ended, at most once an hour, in the background.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	token, sess, err := c.deps.Staff.Login(r.Context(), email, password, c.opts.ClientAddr(r))
+	client := c.opts.ClientAddr(r)
+	if wait, ok := c.guard.allow(client, c.opts.Now()); !ok {
+		secs := retryAfterSeconds(wait)
+		c.log.Warn("console: sign-in attempts limited", "client", client, "retry_after_s", secs)
+		w.Header().Set("Retry-After", secs)
+		c.render(w, r, http.StatusTooManyRequests, "login.html", "Sign in", loginData{Email: email, Next: next,
+			Error: "Too many sign-in attempts from your address: try again in " + secs + " seconds."})
+		return
+	}
+	c.purgeSessions()
+	token, sess, err := c.deps.Staff.Login(r.Context(), email, password, client)
 	if err != nil {
 		data := loginData{Email: email, Next: next}
 		var locked *staff.LockedError
@@ -120,7 +133,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err)
 			return
 		}
-		c.log.Info("console: sign-in refused", "locked", locked != nil, "client", c.opts.ClientAddr(r))
+		c.log.Info("console: sign-in refused", "locked", locked != nil, "client", client)
 		c.render(w, r, http.StatusUnauthorized, "login.html", "Sign in", data)
 		return
 	}

@@ -89,6 +89,7 @@ type Console struct {
 	paths   map[string]bool // GET paths a route serves, for the navigation
 	queue   discrepancyQueue
 	routes  []route
+	guard   *loginGuard // sign-in limiter and session purge (login_guard.go)
 
 	curMu  sync.Mutex
 	curAt  time.Time
@@ -146,6 +147,7 @@ func New(deps Deps, opts Options) *Console {
 	}
 	c := &Console{deps: deps, opts: opts, log: opts.Logger, assets: loadAssets(), paths: map[string]bool{}}
 	c.queue = c.newQueue()
+	c.guard = newLoginGuard()
 	c.pages = c.parseTemplates()
 
 	var routes []route

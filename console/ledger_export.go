@@ -72,23 +72,26 @@ func booksFormat(r *http.Request) (string, bool) {
 }
 
 // booksExport writes a table as an attachment named name.<format>. rows calls
-// emit for each row in order. An error after the first byte was sent can
-// only be logged (and cuts the download short, which the client sees).
+// emit for each row in order. An error before the first byte was sent is
+// answered with the error page; after it, the response is aborted (finish),
+// so that the browser reports a failed download, never a truncated file.
 func (c *Console) booksExport(w http.ResponseWriter, r *http.Request, format, name, sheet string, cols []xcol, rows func(emit func([]xcell) error) error) {
+	d := newDownload(w)
 	var err error
 	switch format {
 	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-		err = booksCSV(w, cols, rows)
+		d.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		d.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		err = booksCSV(d, cols, rows)
 	default:
-		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
-		err = booksXLSX(w, sheet, cols, rows)
+		d.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		d.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
+		err = booksXLSX(d, sheet, cols, rows)
 	}
 	if err != nil {
-		c.log.Error("console: export", "name", name, "format", format, "error", err)
+		err = fmt.Errorf("export %s.%s: %w", name, format, err)
 	}
+	c.finish(d, r, name+"."+format, err)
 }
 
 func booksCSV(w io.Writer, cols []xcol, rows func(emit func([]xcell) error) error) error {

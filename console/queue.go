@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
 
@@ -232,6 +233,9 @@ func (n queueNames) row(it queueItem) queueRow {
 	r := queueRow{queueItem: it, Merchant: n.merchants[it.MerchantID], Account: n.accounts[it.ProviderAccountID]}
 	if it.AssignedTo != 0 {
 		r.Assignee = n.users[it.AssignedTo]
+		if r.Assignee == "" { // someone the user may not know of
+			r.Assignee = "user:" + strconv.FormatInt(it.AssignedTo, 10)
+		}
 	}
 	return r
 }
@@ -262,9 +266,15 @@ func (c *Console) names(ctx context.Context, u staff.User) (queueNames, error) {
 	if err != nil {
 		return n, err
 	}
+	// Only the staff who share a merchant with the user are named to them
+	// (a merchant-limited user does not learn every staff email); the
+	// assignee list offers those who may be given discrepancies.
 	for _, su := range users {
+		if !sharesMerchant(u, su) {
+			continue
+		}
 		n.users[su.ID] = su.Email
-		if !su.Disabled {
+		if unassignable(su) == "" {
 			n.userOptions = append(n.userOptions, option{strconv.FormatInt(su.ID, 10), su.Email})
 		}
 	}
@@ -280,7 +290,10 @@ func typeNames() []string {
 }
 
 // queueAssign gives the checked discrepancies to a user (or unassigns them),
-// each recorded in its audit trail under the signed-in user.
+// each recorded in its audit trail under the signed-in user. All or none:
+// every checked discrepancy is checked (the signed-in user sees it, it is
+// open, the assignee may work on it) before any is assigned, in one
+// transaction; a refusal is reported in the flash message.
 func (c *Console) queueAssign(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
 	back := safeNext(r.PostFormValue("back"))
@@ -302,28 +315,106 @@ func (c *Console) queueAssign(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withFlash(back, "Check the items to assign first."), http.StatusSeeOther)
 		return
 	}
-	for _, id := range ids {
-		// Scope: the user must see the discrepancy's merchant.
-		d, err := c.deps.Discrepancies.Get(r.Context(), c.deps.Pool, id)
-		if errors.Is(err, discrepancies.ErrNotFound) || (err == nil && !u.SeesMerchant(d.MerchantID)) {
-			c.notFound(w, r)
+	// In id order, so that two assignments of the same items lock them in
+	// the same order.
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	refuse := func(reason string) {
+		c.log.Info("console: assignment refused", "actor", u.Actor(), "assignee", to, "reason", reason)
+		http.Redirect(w, r, withFlash(back, "Assignment refused: "+reason+" Nothing was assigned."), http.StatusSeeOther)
+	}
+	var assignee staff.User
+	if to != 0 {
+		assignee, err = c.deps.Staff.User(r.Context(), to)
+		if errors.Is(err, staff.ErrNotFound) {
+			refuse("that user does not exist.")
 			return
 		}
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		if err := c.queue.Assign(r.Context(), id, to, u.Actor()); err != nil {
-			if errors.Is(err, discrepancies.ErrBadQuery) {
-				http.Redirect(w, r, withFlash(back, "Assignment refused: "+err.Error()), http.StatusSeeOther)
-				return
-			}
-			c.fail(w, r, err)
+		if reason := unassignable(assignee); reason != "" {
+			refuse(reason)
 			return
 		}
 	}
+	err = pgx.BeginFunc(r.Context(), c.deps.Pool, func(tx pgx.Tx) error {
+		for _, id := range ids {
+			d, err := c.deps.Discrepancies.GetForUpdateTx(r.Context(), tx, id)
+			if err != nil {
+				return err
+			}
+			if !u.SeesMerchant(d.MerchantID) {
+				// As if it did not exist: the user does not see it.
+				return fmt.Errorf("discrepancy %d: %w", id, discrepancies.ErrNotFound)
+			}
+			if d.Status != discrepancies.Open {
+				return &assignRefusal{fmt.Sprintf("discrepancy %d is %s.", id, d.Status)}
+			}
+			if to != 0 && !assignee.SeesMerchant(d.MerchantID) {
+				return &assignRefusal{fmt.Sprintf("%s does not see the merchant of discrepancy %d.", assignee.Email, id)}
+			}
+		}
+		for _, id := range ids {
+			if _, err := c.deps.Discrepancies.AssignTx(r.Context(), tx, id, to, u.Actor()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var refusal *assignRefusal
+	switch {
+	case errors.As(err, &refusal):
+		refuse(refusal.reason)
+		return
+	case errors.Is(err, discrepancies.ErrNotFound):
+		c.notFound(w, r)
+		return
+	case errors.Is(err, discrepancies.ErrClosed), errors.Is(err, discrepancies.ErrBadQuery):
+		refuse(err.Error() + ".")
+		return
+	case err != nil:
+		c.fail(w, r, err)
+		return
+	}
 	c.log.Info("console: discrepancies assigned", "actor", u.Actor(), "count", len(ids), "assignee", to)
 	http.Redirect(w, r, withFlash(back, fmt.Sprintf("%d assigned.", len(ids))), http.StatusSeeOther)
+}
+
+// assignRefusal: an assignment the console refuses, with the reason the
+// flash message shows.
+type assignRefusal struct{ reason string }
+
+func (e *assignRefusal) Error() string { return "assignment refused: " + e.reason }
+
+// unassignable is why a user may not be given discrepancies ("" if they
+// may): only enabled accountants, approvers and admins work on them (a
+// viewer only reads). Whether they see a discrepancy's merchant is checked
+// on each.
+func unassignable(a staff.User) string {
+	switch {
+	case a.Disabled:
+		return a.Email + " is disabled."
+	case a.Role == staff.Viewer || !a.Role.Valid():
+		return a.Email + " is a viewer, who only reads."
+	}
+	return ""
+}
+
+// sharesMerchant reports whether two users see a merchant in common (a
+// user limited to no merchant list, MerchantIDs nil, sees every one): the
+// staff a user may know of, e.g. in the queue's list of assignees.
+func sharesMerchant(a, b staff.User) bool {
+	if a.MerchantIDs == nil || b.MerchantIDs == nil {
+		return true
+	}
+	for _, id := range a.MerchantIDs {
+		if slices.Contains(b.MerchantIDs, id) {
+			return true
+		}
+	}
+	return false
 }
 
 func withFlash(back, msg string) string {
@@ -383,7 +474,7 @@ func (c *Console) queueExport(format string) http.HandlerFunc {
 		}
 		name := "open-items-" + c.opts.Now().UTC().Format("20060102-150405")
 		if format == "csv" {
-			c.writeCSV(w, name, rows)
+			c.writeCSV(w, r, name, rows)
 			return
 		}
 		c.writeXLSX(w, r, name, rows)
@@ -410,11 +501,17 @@ func (c *Console) exportRecord(d queueRow) []any {
 		dec(d.Actual), d.AmountDelta.Round(scale), d.Summary, d.FirstSeenAt.UTC(), d.LastSeenAt.UTC(), d.SeenCount, d.Assignee, order}
 }
 
-func (c *Console) writeCSV(w http.ResponseWriter, name string, rows []queueRow) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(exportColumns)
+// writeCSV writes the rows as CSV. A failed write after the first byte
+// aborts the response (finish): the browser reports a failed download.
+func (c *Console) writeCSV(w http.ResponseWriter, r *http.Request, name string, rows []queueRow) {
+	dl := newDownload(w)
+	dl.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	dl.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	cw := csv.NewWriter(dl)
+	if err := cw.Write(exportColumns); err != nil {
+		c.finish(dl, r, name+".csv", fmt.Errorf("export %s.csv: %w", name, err))
+		return
+	}
 	for _, d := range rows {
 		rec := c.exportRecord(d)
 		out := make([]string, len(rec))
@@ -429,9 +526,15 @@ func (c *Console) writeCSV(w http.ResponseWriter, name string, rows []queueRow) 
 				out[i] = csvSafe(fmt.Sprint(x))
 			}
 		}
-		_ = cw.Write(out)
+		if err := cw.Write(out); err != nil {
+			c.finish(dl, r, name+".csv", fmt.Errorf("export %s.csv: %w", name, err))
+			return
+		}
 	}
 	cw.Flush()
+	if err := cw.Error(); err != nil {
+		c.finish(dl, r, name+".csv", fmt.Errorf("export %s.csv: %w", name, err))
+	}
 }
 
 // csvSafe keeps a spreadsheet from reading text as a formula.
@@ -509,9 +612,12 @@ func (c *Console) writeXLSX(w http.ResponseWriter, r *http.Request, name string,
 	_ = f.SetColWidth(sheet, "A", "P", 14)
 	_ = f.SetColWidth(sheet, "K", "K", 48)
 	_ = f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"})
-	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
-	if err := f.Write(w); err != nil {
-		c.log.Warn("console: write xlsx", "error", err)
+	dl := newDownload(w)
+	dl.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	dl.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
+	if err := f.Write(dl); err != nil {
+		// Before the first byte: the error page; after it: an aborted
+		// download, never a truncated workbook.
+		c.finish(dl, r, name+".xlsx", fmt.Errorf("export %s.xlsx: %w", name, err))
 	}
 }

@@ -316,9 +316,13 @@ func (c *Console) runReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", report.ContentType(f))
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="recon-run-%d%s"`, run.ID, report.Extension(f)))
-	if err := report.Write(w, sum, f, cur); err != nil {
-		c.log.Error("console: write report", "run_id", run.ID, "format", f, "error", err)
+	name := fmt.Sprintf("recon-run-%d%s", run.ID, report.Extension(f))
+	d := newDownload(w)
+	d.Header().Set("Content-Type", report.ContentType(f))
+	d.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	if err := report.Write(d, sum, f, cur); err != nil {
+		// Before the first byte: the error page; after it: an aborted
+		// download, never a truncated report that looks whole.
+		c.finish(d, r, name, fmt.Errorf("write the report of run %d: %w", run.ID, err))
 	}
 }
