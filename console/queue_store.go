@@ -47,13 +47,11 @@ type queuePage struct {
 	Next  string
 }
 
-// discrepancyQueue is what the open items page needs from package
-// discrepancies (consumer-defined, so the page is built before the store's
-// Query and Assign are on main).
+// discrepancyQueue is what the open items page reads from package
+// discrepancies (consumer-defined: the page's tests and benchmark hold it to
+// the page's needs, not to the store's whole API).
 type discrepancyQueue interface {
 	Query(ctx context.Context, q queueQuery) (queuePage, error)
-	// Assign gives a discrepancy to a user (0 unassigns), recorded under actor.
-	Assign(ctx context.Context, id, userID int64, actor string) error
 }
 
 // queueSorts are the sorts the queue offers, with their labels.
@@ -99,9 +97,4 @@ func (q storeQueue) Query(ctx context.Context, in queueQuery) (queuePage, error)
 		out.Items[i] = queueItem{Discrepancy: d, AssignedTo: d.AssignedTo, AssignedAt: d.AssignedAt}
 	}
 	return out, nil
-}
-
-func (q storeQueue) Assign(ctx context.Context, id, userID int64, actor string) error {
-	_, err := q.store.Assign(ctx, q.pool, id, userID, actor)
-	return err
 }
