@@ -11,11 +11,8 @@ import (
 	"github.com/tallyhq/tally/discrepancies"
 )
 
-// queueQuery is the open items' filter, sort and page. It mirrors
-// discrepancies.Query field for field (being added to package discrepancies
-// in parallel): once that is on main, queueQuery, queuePage and queueItem
-// become aliases of discrepancies.Query, discrepancies.Page and
-// discrepancies.Discrepancy, and interimQueue gives way to the store.
+// queueQuery is the open items' filter, sort and page as the page parses
+// them from the URL; storeQueue hands it to discrepancies.Query.
 type queueQuery struct {
 	MerchantIDs       []int64 // nil: every merchant
 	Status            discrepancies.Status
