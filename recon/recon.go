@@ -483,34 +483,15 @@ func (s *Service) build(ctx context.Context, run Run, cp *checkpoint) (Summary, 
 	}
 	var after int64
 	for {
-		rows, err := s.q.RunFindings(ctx, recondb.RunFindingsParams{RunID: run.ID, AfterID: after, RowLimit: 5000})
+		page, err := s.RunFindings(ctx, run.ID, after, 1000)
 		if err != nil {
-			return Summary{}, fmt.Errorf("findings: %w", err)
+			return Summary{}, err
 		}
-		nos, err := s.orderNos(ctx, rows)
-		if err != nil {
-			return Summary{}, fmt.Errorf("findings: %w", err)
-		}
-		for _, r := range rows {
-			f := Finding{DiscrepancyID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, ProviderAccount: r.ProviderAccount,
-				Currency: r.Currency, AmountDelta: r.AmountDelta, Summary: r.Summary, New: r.New,
-				AutoClosed: r.AutoClosed, Repaired: r.Repaired}
-			if r.OrderID != nil {
-				f.OrderID = *r.OrderID
-				f.OrderNo = nos[*r.OrderID]
-			}
-			if r.Expected.Valid {
-				f.Expected = r.Expected.Decimal.String()
-			}
-			if r.Actual.Valid {
-				f.Actual = r.Actual.Decimal.String()
-			}
-			sum.Findings = append(sum.Findings, f)
-			after = r.ID
-		}
-		if len(rows) < 5000 {
+		sum.Findings = append(sum.Findings, page...)
+		if len(page) < 1000 {
 			break
 		}
+		after = page[len(page)-1].DiscrepancyID
 	}
 	return sum, nil
 }
