@@ -224,21 +224,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, status int,
 
 // targetUser reads the user the path names, answering 404 when there is none.
 func (c *Console) targetUser(w http.ResponseWriter, r *http.Request) (staff.User, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		c.notFound(w, r)
-		return staff.User{}, false
-	}
-	u, err := c.deps.Staff.User(r.Context(), id)
-	if errors.Is(err, staff.ErrNotFound) {
-		c.notFound(w, r)
-		return staff.User{}, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return staff.User{}, false
-	}
-	return u, true
+	return byPathID(c, w, r, c.deps.Staff.User, staff.ErrNotFound)
 }
 
 // adminSetRole changes a user's role and merchants. An admin cannot change
@@ -610,21 +596,7 @@ func accountRefusal(err error) (string, bool) {
 // targetAccount reads the account the path names, answering 404 when there
 // is none.
 func (c *Console) targetAccount(w http.ResponseWriter, r *http.Request) (merchants.ProviderAccount, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		c.notFound(w, r)
-		return merchants.ProviderAccount{}, false
-	}
-	a, err := c.deps.Merchants.ProviderAccountByID(r.Context(), id)
-	if errors.Is(err, merchants.ErrNotFound) {
-		c.notFound(w, r)
-		return merchants.ProviderAccount{}, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return merchants.ProviderAccount{}, false
-	}
-	return a, true
+	return byPathID(c, w, r, c.deps.Merchants.ProviderAccountByID, merchants.ErrNotFound)
 }
 
 func (c *Console) adminAccount(w http.ResponseWriter, r *http.Request) {

@@ -189,7 +189,7 @@ func TestAssigneeListSharesMerchants(t *testing.T) {
 	s.user("acc-a@example.com", staff.Accountant, ma.ID)
 	s.user("acc-ac@example.com", staff.Approver, mc.ID, ma.ID)
 	accB, _ := s.user("acc-b@example.com", staff.Accountant, mb.ID)
-	s.user("acc-bc@example.com", staff.Admin, mb.ID, mc.ID)
+	s.user("acc-bc@example.com", staff.Approver, mb.ID, mc.ID)
 	s.user("admin@example.com", staff.Admin)
 	s.user("viewer-b@example.com", staff.Viewer, mb.ID)
 

@@ -136,25 +136,16 @@ func (c *Console) discrepancyPage(w http.ResponseWriter, r *http.Request) {
 // loadDiscrepancy reads the path's discrepancy and checks the user sees its
 // merchant; on false it has answered.
 func (c *Console) loadDiscrepancy(w http.ResponseWriter, r *http.Request) (discrepancies.Discrepancy, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	get := func(ctx context.Context, id int64) (discrepancies.Discrepancy, error) {
+		return c.deps.Discrepancies.Get(ctx, c.deps.Pool, id)
+	}
+	d, ok := byPathID(c, w, r, get, discrepancies.ErrNotFound)
+	if ok && !userFrom(r.Context()).SeesMerchant(d.MerchantID) {
+		// Another merchant's is not found: the page tells nothing of it.
 		c.notFound(w, r)
 		return discrepancies.Discrepancy{}, false
 	}
-	d, err := c.deps.Discrepancies.Get(r.Context(), c.deps.Pool, id)
-	if errors.Is(err, discrepancies.ErrNotFound) {
-		c.notFound(w, r)
-		return discrepancies.Discrepancy{}, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return discrepancies.Discrepancy{}, false
-	}
-	if !userFrom(r.Context()).SeesMerchant(d.MerchantID) {
-		c.forbidden(w, r)
-		return discrepancies.Discrepancy{}, false
-	}
-	return d, true
+	return d, ok
 }
 
 // showDiscrepancy gathers the evidence and renders the page with data's

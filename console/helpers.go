@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -103,4 +104,26 @@ func formInt64(r *http.Request, key string) (int64, error) {
 		return 0, fmt.Errorf("%s: not a number", key)
 	}
 	return n, nil
+}
+
+// byPathID loads what the path's {id} names through get: a malformed id or
+// get's notFound answers the 404 page, any other failure the error page.
+// Scoping (may the user see it?) is the caller's.
+func byPathID[T any](c *Console, w http.ResponseWriter, r *http.Request, get func(context.Context, int64) (T, error), notFound error) (T, bool) {
+	var zero T
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		c.notFound(w, r)
+		return zero, false
+	}
+	v, err := get(r.Context(), id)
+	if errors.Is(err, notFound) {
+		c.notFound(w, r)
+		return zero, false
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return zero, false
+	}
+	return v, true
 }

@@ -237,21 +237,13 @@ func publicReason(err error) string {
 
 // visibleRun reads a run the user may see; another merchant's is not found.
 func (c *Console) visibleRun(w http.ResponseWriter, r *http.Request) (recon.Run, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	get := func(ctx context.Context, id int64) (recon.Run, error) { return c.deps.Recon.Get(ctx, 0, id) }
+	run, ok := byPathID(c, w, r, get, recon.ErrNotFound)
+	if ok && !userFrom(r.Context()).SeesMerchant(run.MerchantID) {
 		c.notFound(w, r)
 		return recon.Run{}, false
 	}
-	run, err := c.deps.Recon.Get(r.Context(), 0, id)
-	if errors.Is(err, recon.ErrNotFound) || (err == nil && !userFrom(r.Context()).SeesMerchant(run.MerchantID)) {
-		c.notFound(w, r)
-		return recon.Run{}, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return recon.Run{}, false
-	}
-	return run, true
+	return run, ok
 }
 
 type runData struct {
