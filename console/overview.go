@@ -247,7 +247,7 @@ type chartTick struct {
 // matchChart builds the chart for the merchants in scope (nil: all) and the
 // currency asked for (the first one with figures when it has none).
 func (c *Console) matchChart(ctx context.Context, scope []int64, currency string) (chart, error) {
-	end := c.opts.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1) // tomorrow's midnight: today counts
+	end := c.opts.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1) // tomorrow's midnight: today counts
 	start := end.AddDate(0, 0, -chartDays)
 	perCur := map[string]map[int64]*chartDay{}
 	day := func(cur string, at time.Time) *chartDay {
