@@ -2,16 +2,19 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/staff"
 )
@@ -79,21 +82,22 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if c.deps.Recon != nil {
-		if data.Runs, err = c.deps.Recon.RunsOf(ctx, recon.RunFilter{MerchantIDs: scope, Limit: lastRuns}); err != nil {
-			c.fail(w, r, err)
+	// The runs and balances, the open counts and the chart read different
+	// tables: read them at the same time.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		if c.deps.Recon == nil {
 			return
 		}
-		if data.Balances, err = c.balances(ctx, scope, ms); err != nil {
-			c.fail(w, r, err)
-			return
+		if data.Runs, errs[0] = c.deps.Recon.RunsOf(ctx, recon.RunFilter{MerchantIDs: scope, Limit: lastRuns}); errs[0] == nil {
+			data.Balances, errs[0] = c.balances(ctx, scope, ms)
 		}
-	}
-	if err := c.openCounts(ctx, u, &data); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if data.Chart, err = c.matchChart(ctx, scope, r.URL.Query().Get("currency")); err != nil {
+	})
+	wg.Go(func() { errs[1] = c.openCounts(ctx, u, &data) })
+	wg.Go(func() { data.Chart, errs[2] = c.matchChart(ctx, scope, r.URL.Query().Get("currency")) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -264,25 +268,30 @@ func (c *Console) matchChart(ctx context.Context, scope []int64, currency string
 		}
 		return d
 	}
+	// The two sums read different tables: at the same time.
+	var matched []orders.DayAmount
+	var mismatched []discrepancies.DayAmount
+	var wg sync.WaitGroup
+	var errM, errD error
 	if c.deps.Orders != nil {
-		matched, err := c.deps.Orders.MatchedByDay(ctx, scope, start, end)
-		if err != nil {
-			return chart{}, err
-		}
-		for _, m := range matched {
-			d := day(m.Currency, m.Day)
-			d.Matched = d.Matched.Add(m.Amount)
-		}
+		wg.Go(func() { matched, errM = c.deps.Orders.MatchedByDay(ctx, scope, start, end) })
 	}
 	if c.deps.Discrepancies != nil {
-		mis, err := c.deps.Discrepancies.MismatchedByDay(ctx, c.deps.Pool, scope, start, end)
-		if err != nil {
-			return chart{}, err
-		}
-		for _, m := range mis {
-			d := day(m.Currency, m.Day)
-			d.Mismatched = d.Mismatched.Add(m.Amount)
-		}
+		wg.Go(func() {
+			mismatched, errD = c.deps.Discrepancies.MismatchedByDay(ctx, c.deps.Pool, scope, start, end)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errM, errD); err != nil {
+		return chart{}, err
+	}
+	for _, m := range matched {
+		d := day(m.Currency, m.Day)
+		d.Matched = d.Matched.Add(m.Amount)
+	}
+	for _, m := range mismatched {
+		d := day(m.Currency, m.Day)
+		d.Mismatched = d.Mismatched.Add(m.Amount)
 	}
 	ch := chart{Width: 900, Height: 240, Top: 10, Left: 70, PlotH: 190}
 	for cur := range perCur {
