@@ -40,6 +40,10 @@ type approvalRow struct {
 	Yours bool
 }
 
+// maxApprovalReads bounds the reads of one approvals page (with the "mine"
+// filter, which may skip many rows).
+const maxApprovalReads = 20
+
 var approvalStatuses = []struct{ Value, Label string }{
 	{"pending", "Pending"}, {"approved", "Approved"}, {"rejected", "Rejected"}, {"all", "All"},
 }
@@ -52,7 +56,7 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request) {
 	if data.Status == "" {
 		data.Status = "pending"
 	}
-	f := recon.ApprovalFilter{Limit: int32(c.opts.PageSize) + 1}
+	f := recon.ApprovalFilter{Limit: int32(min(c.opts.PageSize+1, 500))}
 	switch data.Status {
 	case "pending", "approved", "rejected":
 		f.Status = recon.ProposalStatus(data.Status)
@@ -88,10 +92,19 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request) {
 		data.Tabs = append(data.Tabs, approvalTab{Label: s.Label, Path: withParam(withoutCursor(r), "status", s.Value), Current: s.Value == data.Status})
 	}
 	actors := c.actorNames()
-	next := ""
-	// The "mine" filter keeps the user's own proposals; it reads further
-	// pages until one is full or the list ends (bounded).
-	for i := 0; ; i++ {
+	// A page shows PageSize rows; the next page's link is set only when a
+	// row follows them (reading one more row than a page, so that exactly
+	// PageSize rows left give no empty next page). The "mine" filter keeps
+	// the user's own proposals: it reads further until it has a page and one
+	// more row or the list ends, at most maxApprovalReads reads (then the
+	// next page resumes where reading stopped and may be short).
+	var rows []approvalRow
+	next, more := "", true
+	for i := 0; more && len(rows) <= c.opts.PageSize; i++ {
+		if i == maxApprovalReads {
+			next = strconv.FormatInt(f.After, 10)
+			break
+		}
 		ps, err := c.deps.Recon.Approvals(ctx, f)
 		if errors.Is(err, recon.ErrInvalid) {
 			c.badRequest(w, r, "Not a filter of this list.")
@@ -101,30 +114,25 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err)
 			return
 		}
-		more := len(ps) > c.opts.PageSize
-		if more {
-			ps = ps[:c.opts.PageSize]
-		}
+		more = len(ps) == int(f.Limit)
 		for _, p := range ps {
 			f.After = p.ID
 			if data.Mine && p.Maker != u.Actor() {
 				continue
 			}
-			data.Rows = append(data.Rows, approvalRow{
+			rows = append(rows, approvalRow{
 				proposalView: proposalView{Proposal: p, MakerName: actors.name(ctx, p.Maker), DecidedName: actors.name(ctx, p.DecidedBy)},
 				Merchant:     names[p.MerchantID], Yours: p.Maker == u.Actor()})
-			if len(data.Rows) == c.opts.PageSize {
+			if len(rows) > c.opts.PageSize {
 				break
 			}
 		}
-		if !more && len(data.Rows) < c.opts.PageSize {
-			break
-		}
-		if len(data.Rows) == c.opts.PageSize || !data.Mine || i == 19 {
-			next = strconv.FormatInt(f.After, 10)
-			break
-		}
 	}
+	if len(rows) > c.opts.PageSize {
+		rows = rows[:c.opts.PageSize]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	data.Rows = rows
 	data.Pager = newPager(r, next)
 	c.render(w, r, http.StatusOK, "approvals.html", "Approvals", data)
 }

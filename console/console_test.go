@@ -18,8 +18,11 @@ import (
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/ledger"
 	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/secrets"
 	"github.com/tallyhq/tally/staff"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // site is a console over a fresh database, served by a test server.
@@ -34,7 +37,11 @@ type site struct {
 
 func newSite(t *testing.T) *site { return newSiteTB(t) }
 
-func newSiteTB(t testing.TB) *site {
+func newSiteTB(t testing.TB) *site { return newSitePaged(t, 0) }
+
+// newSitePaged is a site whose lists show pageSize rows a page (0: the
+// default).
+func newSitePaged(t testing.TB, pageSize int) *site {
 	t.Helper()
 	pool := testdb.New(t)
 	st := staff.New(pool, staff.Options{})
@@ -44,8 +51,12 @@ func newSiteTB(t testing.TB) *site {
 		t.Fatal(err)
 	}
 	ms := merchants.New(pool, box, merchants.Options{Ledger: l})
-	c := console.New(console.Deps{Staff: st, Pool: pool, Ledger: l, Discrepancies: discrepancies.New(), Merchants: ms},
-		console.Options{Logger: slog.New(slog.DiscardHandler)})
+	disc := discrepancies.New()
+	ord := orders.New(pool, l, ms, disc, nil, orders.Options{})
+	c := console.New(console.Deps{Staff: st, Pool: pool, Ledger: l, Discrepancies: disc, Merchants: ms, Orders: ord,
+		Recon:    recon.New(pool, ord, ms, l, disc, nil, recon.Options{}),
+		Webhooks: webhooks.New(pool, ord, ms, webhooks.Options{})},
+		console.Options{Logger: slog.New(slog.DiscardHandler), PageSize: pageSize})
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	return &site{t: t, pool: pool, staff: st, merchants: ms, console: c, srv: srv}

@@ -142,7 +142,10 @@ type orderData struct {
 	Merchant   merchants.Merchant
 	Timeline   []orderEventRow
 	Deliveries []webhooks.Delivery
-	Request    string
+	// DeliveriesOlder links to the next older page of deliveries ("" when
+	// none is older); DeliveriesNewest back to the newest ("" on it).
+	DeliveriesOlder, DeliveriesNewest string
+	Request                           string
 }
 
 // orderEventRow is one event of an order's timeline with its detail
@@ -152,9 +155,10 @@ type orderEventRow struct {
 	DetailText string
 }
 
-// maxDeliveries bounds the attempts an order page lists (they come newest
-// first, 500 a read).
-const maxDeliveries = 5000
+// deliveriesPage is how many webhook delivery attempts an order page shows
+// at once, newest first; older ones are a keyset page away
+// (?deliveries_before=<id>).
+const deliveriesPage = 100
 
 func (c *Console) orderPage(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
@@ -189,18 +193,24 @@ func (c *Console) orderPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.deps.Webhooks != nil {
 		var before int64
-		for len(d.Deliveries) < maxDeliveries {
-			ds, err := c.deps.Webhooks.Deliveries(r.Context(), o.MerchantID, id, before, 500)
-			if err != nil {
-				c.fail(w, r, err)
+		if v := r.URL.Query().Get("deliveries_before"); v != "" {
+			if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
+				c.badRequest(w, r, "deliveries_before: not a page of this list.")
 				return
 			}
-			d.Deliveries = append(d.Deliveries, ds...)
-			if len(ds) < 500 {
-				break
-			}
-			before = ds[len(ds)-1].ID
+			d.DeliveriesNewest = withParam(r, "deliveries_before", "")
 		}
+		// One more than a page says whether an older page exists.
+		ds, err := c.deps.Webhooks.Deliveries(r.Context(), o.MerchantID, id, before, deliveriesPage+1)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if len(ds) > deliveriesPage {
+			ds = ds[:deliveriesPage]
+			d.DeliveriesOlder = withParam(r, "deliveries_before", strconv.FormatInt(ds[len(ds)-1].ID, 10))
+		}
+		d.Deliveries = ds
 	}
 	c.render(w, r, http.StatusOK, "orders_detail.html", fmt.Sprintf("Order %d", id), d)
 }

@@ -2,16 +2,19 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/discrepancies"
-	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
+	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/recon"
 	"github.com/tallyhq/tally/staff"
 )
@@ -24,25 +27,33 @@ func (c *Console) overviewRoutes() []route {
 // chartDays is how many days the overview's chart shows.
 const chartDays = 30
 
-// overviewRuns bounds the runs the overview reads (the last ones of every
-// merchant the user sees, for the runs table, the balances and the chart).
-const overviewRuns = 120
+// lastRuns is how many runs the overview's "Last runs" table shows.
+const lastRuns = 10
 
+// Bounds of the runs the balances read: they read completed runs newest
+// first until every provider account of the merchants the user sees has
+// been seen in a balance reconciliation, at most balanceRunsRead runs (in
+// pages of balanceRunsPage) and at most balanceSummaries run summaries.
+const (
+	balanceRunsRead  = 200
+	balanceRunsPage  = 50
+	balanceSummaries = 20
+)
+
+// balanceRow is one provider account and currency of the overview's
+// balances: every figure is the one of the same balance reconciliation (the
+// run RunID, started At), so Drift = Provider − (Ledger + InFlight) on the
+// page.
 type balanceRow struct {
 	Merchant, Account, Currency string
-	Ledger                      decimal.Decimal // the clearing account's balance now
-	Provider                    decimal.Decimal // at the last balance reconciliation
+	Ledger                      decimal.Decimal // the clearing account's posted balance, as of the run
+	Provider                    decimal.Decimal
 	InFlight                    decimal.Decimal
-	Drift                       decimal.Decimal // provider − (ledger + in flight) at that run
+	Drift                       decimal.Decimal // provider − (ledger + in flight)
 	Tolerance                   decimal.Decimal
 	OK                          bool
 	RunID                       int64
 	At                          time.Time
-}
-
-type runRow struct {
-	recon.Run
-	Merchant string
 }
 
 type countCell struct {
@@ -57,7 +68,7 @@ type overviewData struct {
 	ByType     []countCell
 	BySeverity []countCell
 	ByAge      []countCell
-	Runs       []runRow
+	Runs       []recon.ListedRun
 	Chart      chart
 }
 
@@ -65,72 +76,100 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := userFrom(ctx)
 	var data overviewData
+	scope, _ := merchantScope(u, 0)
 	ms, err := c.visibleMerchants(ctx, u)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	codes := map[int64]string{}
-	var runs []runRow
-	for _, m := range ms {
-		codes[m.ID] = m.Code
-		rs, err := c.deps.Recon.Runs(ctx, m.ID, 0, overviewRuns)
-		if err != nil {
-			c.fail(w, r, err)
+	// The runs and balances, the open counts and the chart read different
+	// tables: read them at the same time.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		if c.deps.Recon == nil {
 			return
 		}
-		for _, run := range rs {
-			runs = append(runs, runRow{Run: run, Merchant: m.Code})
+		if data.Runs, errs[0] = c.deps.Recon.RunsOf(ctx, recon.RunFilter{MerchantIDs: scope, Limit: lastRuns}); errs[0] == nil {
+			data.Balances, errs[0] = c.balances(ctx, scope, ms)
 		}
-	}
-	sort.Slice(runs, func(i, j int) bool { return runs[i].StartedAt.After(runs[j].StartedAt) })
-	data.Runs = runs[:min(len(runs), 10)]
-
-	if data.Balances, err = c.balances(ctx, runs); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if err := c.openCounts(ctx, u, &data); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if data.Chart, err = c.matchChart(ctx, runs, r.URL.Query().Get("currency")); err != nil {
+	})
+	wg.Go(func() { errs[1] = c.openCounts(ctx, u, &data) })
+	wg.Go(func() { data.Chart, errs[2] = c.matchChart(ctx, scope, r.URL.Query().Get("currency")) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	c.render(w, r, http.StatusOK, "overview.html", "Overview", data)
 }
 
-// balances are, per provider account and currency, the last balance
-// reconciliation's figures with the ledger's balance now.
-func (c *Console) balances(ctx context.Context, runs []runRow) ([]balanceRow, error) {
+// balances are, per provider account and currency, the figures of the last
+// completed balance reconciliation (a balances or full run) that covered
+// it, all as of that run: the ledger balance is the one the run compared,
+// not the ledger's now, so that the drift shown is provider − (ledger + in
+// flight) of the row. It reads the completed runs of the merchants in scope
+// (nil: all) newest first and stops once every provider account of ms has
+// been seen, or at the bounds (balanceRunsRead, balanceSummaries).
+func (c *Console) balances(ctx context.Context, scope []int64, ms []merchants.Merchant) ([]balanceRow, error) {
+	want := map[string]bool{} // merchant id/account name not seen yet
+	if c.deps.Merchants != nil {
+		for _, m := range ms {
+			accts, err := c.deps.Merchants.ProviderAccounts(ctx, m.ID)
+			if err != nil {
+				return nil, fmt.Errorf("provider accounts of merchant %d: %w", m.ID, err)
+			}
+			for _, a := range accts {
+				want[fmt.Sprintf("%d/%s", m.ID, a.Name)] = true
+			}
+		}
+	}
 	seen := map[string]bool{}
 	var out []balanceRow
-	for _, run := range runs {
-		if run.Status != recon.RunCompleted || (run.Kind != recon.KindBalances && run.Kind != recon.KindFull) {
-			continue
-		}
-		sum, err := c.deps.Recon.Summary(ctx, run.ID)
+	var before int64
+	read, summaries := 0, 0
+	for read < balanceRunsRead && summaries < balanceSummaries {
+		runs, err := c.deps.Recon.RunsOf(ctx, recon.RunFilter{MerchantIDs: scope, Status: recon.RunCompleted,
+			BeforeID: before, Limit: balanceRunsPage})
 		if err != nil {
-			return nil, fmt.Errorf("summary of run %d: %w", run.ID, err)
+			return nil, err
 		}
-		for _, b := range sum.Balances {
-			key := run.Merchant + "/" + b.ProviderAccount + "/" + b.Currency
-			if seen[key] {
+		for _, run := range runs {
+			read++
+			before = run.ID
+			if run.Kind != recon.KindBalances && run.Kind != recon.KindFull {
 				continue
 			}
-			seen[key] = true
-			row := balanceRow{Merchant: run.Merchant, Account: b.ProviderAccount, Currency: b.Currency, Ledger: b.Ledger,
-				Provider: b.Provider, InFlight: b.InFlight, Drift: b.Difference, Tolerance: b.Tolerance, OK: b.OK, RunID: run.ID, At: run.StartedAt}
-			if now, err := c.deps.Ledger.Balance(ctx, run.MerchantID, ledger.ProviderAccount(b.ProviderAccount, b.Currency)); err == nil {
-				row.Ledger = now.Posted
+			if summaries == balanceSummaries {
+				break
 			}
-			out = append(out, row)
+			summaries++
+			sum, err := c.deps.Recon.Summary(ctx, run.ID)
+			if err != nil {
+				return nil, fmt.Errorf("summary of run %d: %w", run.ID, err)
+			}
+			for _, b := range sum.Balances {
+				key := fmt.Sprintf("%d/%s/%s", run.MerchantID, b.ProviderAccount, b.Currency)
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				delete(want, fmt.Sprintf("%d/%s", run.MerchantID, b.ProviderAccount))
+				out = append(out, balanceRow{Merchant: run.Merchant, Account: b.ProviderAccount, Currency: b.Currency,
+					Ledger: b.Ledger, Provider: b.Provider, InFlight: b.InFlight, Drift: b.Difference,
+					Tolerance: b.Tolerance, OK: b.OK, RunID: run.ID, At: run.StartedAt})
+			}
+			if len(want) == 0 && len(ms) > 0 {
+				break
+			}
+		}
+		if len(runs) < balanceRunsPage || (len(want) == 0 && len(ms) > 0) {
+			break
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		return a.Merchant+a.Account+a.Currency < b.Merchant+b.Account+b.Currency
+		return a.Merchant+"\x00"+a.Account+"\x00"+a.Currency < b.Merchant+"\x00"+b.Account+"\x00"+b.Currency
 	})
 	return out, nil
 }
@@ -169,8 +208,22 @@ func (c *Console) openCounts(ctx context.Context, u staff.User, data *overviewDa
 	return nil
 }
 
-// chart is the overview's bar chart: matched against mismatched amounts per
-// day (of the runs' window ends) for one currency, drawn server-side as SVG.
+// chart is the overview's bar chart of matched against mismatched amounts
+// per UTC day for the last chartDays days, in one currency, drawn
+// server-side as SVG. Its figures come from facts that do not depend on
+// reconciliation runs, so that an order counts once however many
+// (overlapping) runs checked it:
+//
+//   - Matched, on a day: the money of the orders (deposits and payouts) that
+//     reached succeeded that day (their final time, UTC) and have no open or
+//     resolved discrepancy of discrepancies.AmountTypes: what they moved,
+//     their paid amount in the currency they settled in (orders.MatchedByDay).
+//   - Mismatched, on a day: the sum of abs(amount_delta) of the
+//     discrepancies of discrepancies.AmountTypes first seen that day, in
+//     their currency, whatever their status now
+//     (discrepancies.Store.MismatchedByDay).
+//
+// Both are of the merchants the user sees.
 type chart struct {
 	Currency   string
 	Currencies []string
@@ -195,33 +248,50 @@ type chartTick struct {
 	Label string
 }
 
-func (c *Console) matchChart(ctx context.Context, runs []runRow, currency string) (chart, error) {
-	end := c.opts.Now().UTC().Truncate(24 * time.Hour)
-	start := end.AddDate(0, 0, -(chartDays - 1))
-	perCur := map[string]map[time.Time]*chartDay{}
-	for _, run := range runs {
-		if run.Status != recon.RunCompleted || run.Kind == recon.KindBalances || run.WindowEnd.Before(start) {
-			continue
+// matchChart builds the chart for the merchants in scope (nil: all) and the
+// currency asked for (the first one with figures when it has none).
+func (c *Console) matchChart(ctx context.Context, scope []int64, currency string) (chart, error) {
+	end := c.opts.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1) // tomorrow's midnight: today counts
+	start := end.AddDate(0, 0, -chartDays)
+	perCur := map[string]map[int64]*chartDay{}
+	day := func(cur string, at time.Time) *chartDay {
+		days := perCur[cur]
+		if days == nil {
+			days = map[int64]*chartDay{}
+			perCur[cur] = days
 		}
-		sum, err := c.deps.Recon.Summary(ctx, run.ID)
-		if err != nil {
-			return chart{}, fmt.Errorf("summary of run %d: %w", run.ID, err)
+		k := at.UTC().Unix()
+		d := days[k]
+		if d == nil {
+			d = &chartDay{Day: at.UTC()}
+			days[k] = d
 		}
-		day := run.WindowEnd.UTC().Truncate(24 * time.Hour)
-		for _, l := range sum.Orders {
-			days := perCur[l.Currency]
-			if days == nil {
-				days = map[time.Time]*chartDay{}
-				perCur[l.Currency] = days
-			}
-			d := days[day]
-			if d == nil {
-				d = &chartDay{Day: day}
-				days[day] = d
-			}
-			d.Matched = d.Matched.Add(l.MatchedAmount)
-			d.Mismatched = d.Mismatched.Add(l.UnmatchedAmount)
-		}
+		return d
+	}
+	// The two sums read different tables: at the same time.
+	var matched []orders.DayAmount
+	var mismatched []discrepancies.DayAmount
+	var wg sync.WaitGroup
+	var errM, errD error
+	if c.deps.Orders != nil {
+		wg.Go(func() { matched, errM = c.deps.Orders.MatchedByDay(ctx, scope, start, end) })
+	}
+	if c.deps.Discrepancies != nil {
+		wg.Go(func() {
+			mismatched, errD = c.deps.Discrepancies.MismatchedByDay(ctx, c.deps.Pool, scope, start, end)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errM, errD); err != nil {
+		return chart{}, err
+	}
+	for _, m := range matched {
+		d := day(m.Currency, m.Day)
+		d.Matched = d.Matched.Add(m.Amount)
+	}
+	for _, m := range mismatched {
+		d := day(m.Currency, m.Day)
+		d.Mismatched = d.Mismatched.Add(m.Amount)
 	}
 	ch := chart{Width: 900, Height: 240, Top: 10, Left: 70, PlotH: 190}
 	for cur := range perCur {
@@ -234,9 +304,9 @@ func (c *Console) matchChart(ctx context.Context, runs []runRow, currency string
 	}
 	days := perCur[ch.Currency]
 	for i := 0; i < chartDays; i++ {
-		day := start.AddDate(0, 0, i)
-		d := chartDay{Day: day}
-		if got := days[day]; got != nil {
+		at := start.AddDate(0, 0, i)
+		d := chartDay{Day: at}
+		if got := days[at.Unix()]; got != nil {
 			d = *got
 		}
 		if top := decimal.Max(d.Matched, d.Mismatched); top.GreaterThan(ch.Max) {

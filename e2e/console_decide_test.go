@@ -41,6 +41,28 @@ func apiBalance(t *testing.T, env *tallytest.Env, account string) decimal.Decima
 	return decimal.Zero
 }
 
+// ledgerPageBalance is an account's balance as the console's Ledger page
+// shows it to the signed-in user (its "Balance" cell, "1,234.50 BRL"), zero
+// when the page lists no such account (none was posted to yet).
+func ledgerPageBalance(t *testing.T, b *browser, merchantID int64, account string) decimal.Decimal {
+	t.Helper()
+	b.visit(fmt.Sprintf("/console/ledger?%s", url.Values{"merchant": {fmt.Sprint(merchantID)}, "prefix": {account}}.Encode()))
+	row := `#balances tr[data-account="` + account + `"]`
+	if b.count(row) == 0 {
+		return decimal.Zero
+	}
+	cell := b.text(row + ` .balance`)
+	amount, cur, ok := strings.Cut(strings.TrimSpace(cell), " ")
+	if !ok || !strings.HasSuffix(account, ":"+cur) {
+		t.Fatalf("balance of %s on the ledger page: %q", account, cell)
+	}
+	d, err := decimal.NewFromString(strings.ReplaceAll(amount, ",", ""))
+	if err != nil {
+		t.Fatalf("balance of %s on the ledger page: %q: %v", account, cell, err)
+	}
+	return d
+}
+
 // consolePost posts a console form as a script would (no browser): with a
 // session token (empty: none) and extra headers, never following redirects.
 func consolePost(t *testing.T, env *tallytest.Env, path, token string, form url.Values, headers ...string) int {
@@ -115,6 +137,11 @@ func TestConsoleDecide(t *testing.T) {
 	// (the seeded one differs by 3.00) and opens it.
 	b := newBrowser(t, env.URL)
 	b.login("ann@example.com", staffPassword)
+	// The customer's balance on the Ledger page before the decision.
+	pageBefore := ledgerPageBalance(t, b, env.Merchant.ID, customer)
+	if !pageBefore.Equal(before) {
+		t.Fatalf("the ledger page shows %s for %s, the API %s", pageBefore, customer, before)
+	}
 	b.visit("/console/discrepancies")
 	b.do(
 		discard(chromedp.Evaluate[bool](`(() => { for (const o of document.getElementById('f-type').options) o.selected = o.value === 'amount_mismatch'; return true })()`)),
@@ -260,15 +287,20 @@ func TestConsoleDecide(t *testing.T) {
 	}
 	b.screenshot("decide-approved")
 
-	// The customer's balance grew by exactly the proposed amount, once.
-	if got := apiBalance(t, env, customer); !got.Sub(before).Equal(p.Amount) || !p.Amount.Equal(decimal.RequireFromString("45")) {
-		t.Fatalf("customer balance %s, was %s: want +%s", got, before, p.Amount)
+	// The customer's balance on the Ledger page grew by exactly the
+	// proposed amount, once.
+	if !p.Amount.Equal(decimal.RequireFromString("45")) {
+		t.Fatalf("proposed amount %s, want 45", p.Amount)
 	}
+	if got := ledgerPageBalance(t, b, env.Merchant.ID, customer); !got.Sub(pageBefore).Equal(p.Amount) {
+		t.Fatalf("customer balance on the ledger page %s, was %s: want +%s", got, pageBefore, p.Amount)
+	}
+	b.screenshot("decide-ledger-after")
 	if got := consolePost(t, env, approvePath, bob, url.Values{}, same...); got != http.StatusConflict {
 		t.Errorf("approving twice: %d", got)
 	}
-	if got := apiBalance(t, env, customer); !got.Sub(before).Equal(p.Amount) {
-		t.Fatalf("a second approval moved money: %s", got)
+	if got := ledgerPageBalance(t, b, env.Merchant.ID, customer); !got.Sub(pageBefore).Equal(p.Amount) {
+		t.Fatalf("a second approval moved money: the ledger page shows %s", got)
 	}
 	b.visit("/console/approvals?status=approved")
 	if n := b.count(fmt.Sprintf(`#approvals tr[data-proposal="%d"]`, p.ID)); n != 1 {
