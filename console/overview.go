@@ -215,9 +215,8 @@ func (c *Console) openCounts(ctx context.Context, u staff.User, data *overviewDa
 // (overlapping) runs checked it:
 //
 //   - Matched, on a day: the money of the orders (deposits and payouts) that
-//     reached succeeded that day (their final time, UTC) and have no open or
-//     resolved discrepancy of discrepancies.AmountTypes: what they moved,
-//     their paid amount in the currency they settled in (orders.MatchedByDay).
+//     reached succeeded that day (their final time, UTC) paid exactly as
+//     ordered, in the order's currency (orders.MatchedByDay).
 //   - Mismatched, on a day: the sum of abs(amount_delta) of the
 //     discrepancies of discrepancies.AmountTypes first seen that day, in
 //     their currency, whatever their status now

@@ -64,8 +64,8 @@ VALUES ($1, $2, $3, 'fp-' || gen_random_uuid(), $4, 'medium', $5, $6, 'test', $7
 }
 
 // The chart of matched against mismatched amounts counts facts, not runs:
-// matched is the money of the orders that succeeded that day without an
-// open or resolved amount discrepancy, mismatched the absolute deltas of
+// matched is the money of the orders that succeeded that day paid exactly
+// as ordered, mismatched the absolute deltas of
 // the amount discrepancies first seen that day; both per UTC day and
 // currency, scoped to the merchants the user sees.
 func TestOverviewChart(t *testing.T) {
@@ -82,15 +82,18 @@ func TestOverviewChart(t *testing.T) {
 	s.order(m1, a1, "deposit", "succeeded", "999", "BRL", "999", "BRL", today.AddDate(0, 0, -40))
 	s.order(m1, a1, "deposit", "failed", "80", "BRL", "", "", noon)
 	s.order(m1, a1, "deposit", "succeeded", "12", "USDT", "12", "USDT", noon)
-	// Moved another amount than requested: its money is what it moved.
+	// Paid another amount than ordered, or in another currency: a mismatch
+	// (its discrepancy carries the money), not matched.
 	s.order(m1, a1, "deposit", "succeeded", "25", "BRL", "24.5", "BRL", noon)
-	// Amount discrepancies, open or resolved, keep an order out of matched.
+	s.order(m1, a1, "deposit", "succeeded", "9", "BRL", "9", "USDT", noon)
 	d := s.order(m1, a1, "deposit", "succeeded", "50", "BRL", "55", "BRL", noon)
 	s.discrepancy(m1, d, "amount_mismatch", "open", "BRL", "5", noon)
+	// Paid as ordered, with a fee that differs: the order's money matched,
+	// the fee's difference is a mismatch the day it was seen.
 	d = s.order(m1, a1, "deposit", "succeeded", "60", "BRL", "60", "BRL", noon)
 	s.discrepancy(m1, d, "fee_mismatch", "resolved", "BRL", "-2", past)
-	// An ignored one, or one about time, does not; the ignored one was still
-	// a mismatch the day it was seen.
+	// An ignored discrepancy was still a mismatch the day it was seen; one
+	// about time is none.
 	d = s.order(m1, a1, "deposit", "succeeded", "30", "BRL", "30", "BRL", noon)
 	s.discrepancy(m1, d, "amount_mismatch", "ignored", "BRL", "1", noon)
 	d = s.order(m1, a1, "deposit", "succeeded", "20", "BRL", "20", "BRL", noon)
@@ -112,8 +115,8 @@ func TestOverviewChart(t *testing.T) {
 		want              []string
 	}{
 		{"merchant m1", mine, "/console/", []string{
-			day(today, "214.50", "9.50"), day(past, "7.00", "2.00"), day(today.AddDate(0, 0, -29), "0.00", "0.00")}},
-		{"every merchant", all, "/console/", []string{day(today, "1,214.50", "309.50"), day(past, "7.00", "2.00")}},
+			day(today, "250.00", "9.50"), day(past, "7.00", "2.00"), day(today.AddDate(0, 0, -29), "0.00", "0.00")}},
+		{"every merchant", all, "/console/", []string{day(today, "1,250.00", "309.50"), day(past, "7.00", "2.00")}},
 		{"USDT", mine, "/console/?currency=USDT", []string{day(today, "12.00000000", "0.00000000")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,16 +14,14 @@ import (
 
 const succeededByDay = `-- name: SucceededByDay :many
 SELECT date_trunc('day', o.final_at, 'UTC')::timestamptz AS day,
-       coalesce(nullif(o.settled_currency, ''), o.currency)::text AS currency,
+       o.currency::text AS currency,
        sum(o.paid_amount)::numeric AS amount,
        count(*)::bigint AS n
 FROM orders o
-WHERE o.status = 'succeeded' AND o.paid_amount IS NOT NULL
+WHERE o.status = 'succeeded' AND o.paid_amount = o.amount
+  AND (o.settled_currency = '' OR o.settled_currency = o.currency)
   AND o.final_at >= $1::timestamptz AND o.final_at < $2::timestamptz
   AND ($3::bigint[] IS NULL OR o.merchant_id = ANY($3::bigint[]))
-  AND NOT EXISTS (
-    SELECT 1 FROM discrepancies d
-    WHERE d.order_id = o.id AND d.status IN ('open', 'resolved') AND d.type = ANY($4::text[]))
 GROUP BY 1, 2
 ORDER BY 1, 2
 `
@@ -32,7 +30,6 @@ type SucceededByDayParams struct {
 	SettledFrom   time.Time
 	SettledBefore time.Time
 	MerchantIds   []int64
-	AmountTypes   []string
 }
 
 type SucceededByDayRow struct {
@@ -43,18 +40,13 @@ type SucceededByDayRow struct {
 }
 
 // The money of the orders (deposits and payouts) that reached succeeded in
-// [@settled_from, @settled_before), per UTC day of their final time and per
-// currency they settled in: what they moved (paid_amount, in the settled
-// currency). An order with an open or resolved discrepancy of one of
-// @amount_types is left out (its money is not matched). For the console
-// overview's chart.
+// [@settled_from, @settled_before) paid exactly as ordered (the paid amount
+// is the order's amount, in the order's currency), per UTC day of their
+// final time and per currency. An order paid otherwise is a mismatch (its
+// discrepancy carries it), not matched money. For the console overview's
+// chart.
 func (q *Queries) SucceededByDay(ctx context.Context, arg SucceededByDayParams) ([]SucceededByDayRow, error) {
-	rows, err := q.db.Query(ctx, succeededByDay,
-		arg.SettledFrom,
-		arg.SettledBefore,
-		arg.MerchantIds,
-		arg.AmountTypes,
-	)
+	rows, err := q.db.Query(ctx, succeededByDay, arg.SettledFrom, arg.SettledBefore, arg.MerchantIds)
 	if err != nil {
 		return nil, err
 	}
