@@ -1,12 +1,7 @@
 package console
 
 import (
-	"archive/zip"
-	"bytes"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +10,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/tallyhq/tally/xlsxout"
 )
 
 // The Ledger page's exports (trial balance, journal): one table streamed as
@@ -22,13 +19,8 @@ import (
 // date cells (XLSX) or RFC 3339 in UTC (CSV). Rows are written as they come,
 // so an export of millions of entries keeps memory flat: CSV goes straight
 // to the response; XLSX through excelize's StreamWriter (temporary files),
-// zipped straight to the response.
-//
-// Amounts never pass through float64: excelize's StreamWriter writes numbers
-// only from Go integers and floats, so an amount is handed to it as a string
-// with a random marker, and the zip writer under excelize turns each such
-// cell into a numeric cell holding the decimal's exact digits (the technique
-// of recon/report/xlsx.go, which keeps it unexported).
+// zipped straight to the response by package xlsxout, which writes each
+// amount as a numeric cell of its exact digits (never a float64).
 
 // xcol is a column of an export.
 type xcol struct {
@@ -86,7 +78,7 @@ func (c *Console) booksExport(w http.ResponseWriter, r *http.Request, format, na
 	default:
 		d.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 		d.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
-		err = booksXLSX(d, sheet, cols, rows)
+		err = booksXLSX(d, sheet, booksTimeFormat, cols, rows)
 	}
 	if err != nil {
 		err = fmt.Errorf("export %s.%s: %w", name, format, err)
@@ -138,14 +130,16 @@ func booksCSVSafe(s string) string {
 // booksTimeFormat shows a date cell's instant (UTC) to the second.
 const booksTimeFormat = "yyyy-mm-dd hh:mm:ss"
 
-func booksXLSX(w io.Writer, sheet string, cols []xcol, rows func(emit func([]xcell) error) error) error {
-	var nonce [12]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+// booksXLSX writes a table as the one sheet of an XLSX workbook: a bold
+// header row kept in view, the columns' widths, amounts as exact numbers in
+// their scale's number format, times as date cells shown in timeFormat.
+func booksXLSX(w io.Writer, sheet, timeFormat string, cols []xcol, rows func(emit func([]xcell) error) error) error {
+	f := excelize.NewFile()
+	defer func() { _ = f.Close() }() // removes the sheet's temporary file
+	out, err := xlsxout.New(f)
+	if err != nil {
 		return err
 	}
-	marker := "tally-amount-" + hex.EncodeToString(nonce[:]) + ":"
-	f := excelize.NewFile()
-	defer func() { _ = f.Close() }()
 	if err := f.SetSheetName(f.GetSheetName(0), sheet); err != nil {
 		return err
 	}
@@ -153,8 +147,7 @@ func booksXLSX(w io.Writer, sheet string, cols []xcol, rows func(emit func([]xce
 	if err != nil {
 		return err
 	}
-	tf := booksTimeFormat
-	timeStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &tf})
+	timeStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &timeFormat})
 	if err != nil {
 		return err
 	}
@@ -190,7 +183,7 @@ func booksXLSX(w io.Writer, sheet string, cols []xcol, rows func(emit func([]xce
 	if err := sw.SetRow("A1", values); err != nil {
 		return err
 	}
-	row, amounts := 1, 0
+	row := 1
 	err = rows(func(cells []xcell) error {
 		row++
 		if row > excelize.TotalRows {
@@ -203,8 +196,7 @@ func booksXLSX(w io.Writer, sheet string, cols []xcol, rows func(emit func([]xce
 				if err != nil {
 					return err
 				}
-				values[i] = excelize.Cell{StyleID: id, Value: marker + x.amount.String()}
-				amounts++
+				values[i] = excelize.Cell{StyleID: id, Value: out.Amount(x.amount)}
 			case xTimeCell:
 				values[i] = excelize.Cell{StyleID: timeStyle, Value: x.at.UTC()}
 			case xIntCell:
@@ -231,121 +223,6 @@ func booksXLSX(w io.Writer, sheet string, cols []xcol, rows func(emit func([]xce
 	if err := sw.Flush(); err != nil {
 		return err
 	}
-	zw := &booksZip{Writer: zip.NewWriter(w), open: []byte(booksInlineOpen + marker)}
-	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zw })
-	if err := f.Write(io.Discard); err != nil { // the bytes go to w through zw
-		return err
-	}
-	if zw.numbers != amounts {
-		return fmt.Errorf("xlsx: %d of %d amount cells converted to numbers", zw.numbers, amounts)
-	}
-	return nil
-}
-
-// The XML excelize v2.11's StreamWriter writes for a string cell is
-// <c r="B2" s="3" t="inlineStr"><is><t>TEXT</t></is></c>; a marked amount
-// becomes <c r="B2" s="3" t="n"><v>DIGITS</v></c>.
-const (
-	booksInlineOpen  = ` t="inlineStr"><is><t>`
-	booksInlineClose = `</t></is>`
-	booksNumberOpen  = ` t="n"><v>`
-	booksNumberClose = `</v>`
-)
-
-// booksZip is the zip writer under excelize; it filters every worksheet
-// through booksCells.
-type booksZip struct {
-	*zip.Writer
-	open    []byte
-	current *booksCells
-	numbers int
-}
-
-// Create starts the next file of the archive, which ends the previous one.
-func (z *booksZip) Create(name string) (io.Writer, error) {
-	if err := z.endFile(); err != nil {
-		return nil, err
-	}
-	fw, err := z.Writer.Create(name)
-	if err != nil || !strings.HasPrefix(name, "xl/worksheets/") {
-		return fw, err
-	}
-	z.current = &booksCells{w: fw, open: z.open}
-	return z.current, nil
-}
-
-// Close ends the last file and writes the zip's central directory.
-func (z *booksZip) Close() error {
-	if err := z.endFile(); err != nil {
-		return err
-	}
-	return z.Writer.Close()
-}
-
-func (z *booksZip) endFile() error {
-	if z.current == nil {
-		return nil
-	}
-	cur := z.current
-	z.current = nil
-	if err := cur.drain(true); err != nil {
-		return err
-	}
-	if cur.inValue {
-		return errors.New("xlsx: worksheet ends inside a numeric cell")
-	}
-	z.numbers += cur.numbers
-	return nil
-}
-
-// booksCells rewrites marked inline-string cells as numeric cells while
-// the worksheet streams through, holding back only what might be the start
-// of a marker split between two writes.
-type booksCells struct {
-	w       io.Writer
-	open    []byte
-	pending []byte
-	inValue bool
-	numbers int
-}
-
-func (n *booksCells) Write(p []byte) (int, error) {
-	n.pending = append(n.pending, p...)
-	if err := n.drain(false); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (n *booksCells) drain(final bool) error {
-	for {
-		find, replace := n.open, booksNumberOpen
-		if n.inValue {
-			find, replace = []byte(booksInlineClose), booksNumberClose
-		}
-		i := bytes.Index(n.pending, find)
-		if i < 0 {
-			keep := 0
-			if !final {
-				keep = min(len(find)-1, len(n.pending))
-			}
-			cut := len(n.pending) - keep
-			if _, err := n.w.Write(n.pending[:cut]); err != nil {
-				return err
-			}
-			n.pending = append(n.pending[:0], n.pending[cut:]...)
-			return nil
-		}
-		if _, err := n.w.Write(n.pending[:i]); err != nil {
-			return err
-		}
-		if _, err := io.WriteString(n.w, replace); err != nil {
-			return err
-		}
-		n.pending = n.pending[i+len(find):]
-		if n.inValue {
-			n.numbers++
-		}
-		n.inValue = !n.inValue
-	}
+	_, err = out.WriteTo(w)
+	return err
 }

@@ -16,7 +16,7 @@ func TestBooksXLSX(t *testing.T) {
 	at := time.Date(2026, 12, 6, 13, 45, 30, 0, time.UTC)
 	big := decimal.RequireFromString("12345678901234.123456789")
 	var buf bytes.Buffer
-	err := booksXLSX(&buf, "Journal", []xcol{{"Account", 30}, {"Debit", 18}, {"Time", 20}, {"Entry", 8}},
+	err := booksXLSX(&buf, "Journal", booksTimeFormat, []xcol{{"Account", 30}, {"Debit", 18}, {"Time", 20}, {"Entry", 8}},
 		func(emit func([]xcell) error) error {
 			if err := emit([]xcell{xtext("=cmd"), xamount(big, 9), xtime(at), xint(7)}); err != nil {
 				return err

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/staff"
@@ -545,79 +544,57 @@ func csvSafe(s string) string {
 	return s
 }
 
+// queueTimeFormat shows the XLSX export's times (UTC) to the minute.
+const queueTimeFormat = "yyyy-mm-dd hh:mm"
+
+// writeXLSX writes the rows as the sheet "Open items" of an XLSX workbook
+// (booksXLSX: amounts exact numbers at their currency's scale, times date
+// cells). A failed write after the first byte aborts the response (finish).
 func (c *Console) writeXLSX(w http.ResponseWriter, r *http.Request, name string, rows []queueRow) {
-	f := excelize.NewFile()
-	defer f.Close()
-	const sheet = "Open items"
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	bold, _ := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
-	dateFmt := "yyyy-mm-dd hh:mm"
-	dateStyle, _ := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt})
-	numStyles := map[int32]int{}
-	numStyle := func(scale int32) int {
-		if s, ok := numStyles[scale]; ok {
-			return s
-		}
-		format := "#,##0"
-		if scale > 0 {
-			format += "." + strings.Repeat("0", int(scale))
-		}
-		s, _ := f.NewStyle(&excelize.Style{CustomNumFmt: &format})
-		numStyles[scale] = s
-		return s
-	}
-	set := func(col, row int, v any, style int) error {
-		cell, err := excelize.CoordinatesToCellName(col, row)
-		if err != nil {
-			return err
-		}
-		switch x := v.(type) {
-		case nil:
-			return nil
-		case decimal.Decimal:
-			// The exact digits as a number cell (no float64 on the way).
-			err = f.SetCellDefault(sheet, cell, x.String())
-		default:
-			err = f.SetCellValue(sheet, cell, v)
-		}
-		if err == nil && style != 0 {
-			err = f.SetCellStyle(sheet, cell, cell, style)
-		}
-		return err
-	}
+	cols := make([]xcol, len(exportColumns))
 	for i, h := range exportColumns {
-		if err := set(i+1, 1, h, bold); err != nil {
-			c.fail(w, r, err)
-			return
+		cols[i] = xcol{Header: h, Width: 14}
+		if h == "Summary" {
+			cols[i].Width = 48
 		}
 	}
-	for i, d := range rows {
-		for j, v := range c.exportRecord(d) {
-			style := 0
-			switch v.(type) {
-			case decimal.Decimal:
-				style = numStyle(c.scale(d.Currency))
-			case time.Time:
-				style = dateStyle
-			}
-			if err := set(j+1, i+2, v, style); err != nil {
-				c.fail(w, r, err)
-				return
-			}
-		}
-	}
-	_ = f.SetColWidth(sheet, "A", "P", 14)
-	_ = f.SetColWidth(sheet, "K", "K", 48)
-	_ = f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"})
 	dl := newDownload(w)
 	dl.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	dl.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xlsx"`)
-	if err := f.Write(dl); err != nil {
-		// Before the first byte: the error page; after it: an aborted
-		// download, never a truncated workbook.
+	err := booksXLSX(dl, "Open items", queueTimeFormat, cols, func(emit func([]xcell) error) error {
+		cells := make([]xcell, len(cols))
+		for _, d := range rows {
+			scale := c.scale(d.Currency)
+			for i, v := range c.exportRecord(d) {
+				cells[i] = queueCell(v, scale)
+			}
+			if err := emit(cells); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		c.finish(dl, r, name+".xlsx", fmt.Errorf("export %s.xlsx: %w", name, err))
 	}
+}
+
+// queueCell is the XLSX cell of a value of exportRecord; scale is the
+// number of decimals of the row's currency.
+func queueCell(v any, scale int32) xcell {
+	switch x := v.(type) {
+	case nil:
+		return xempty()
+	case decimal.Decimal:
+		return xamount(x, scale)
+	case time.Time:
+		return xtime(x)
+	case int64:
+		return xint(x)
+	case int32:
+		return xint(int64(x))
+	case string:
+		return xtext(x)
+	}
+	return xtext(fmt.Sprint(v))
 }
