@@ -184,8 +184,9 @@ func (s *Service) insertProposal(ctx context.Context, tx pgx.Tx, d discrepancies
 // posts the resolution exactly once (its amount must still be the proposed
 // one, else ErrInvalid: propose again), closes the discrepancy and marks the
 // proposal approved with the transfer key. A proposal whose discrepancy was
-// closed meanwhile is rejected by "tally" and answered ErrClosed. approver is the authenticated
-// actor. merchantID 0 is any merchant (callers that scoped the proposal
+// closed meanwhile is rejected by "tally" and answered ErrClosed. approver is
+// the authenticated actor, a person ("user:" or "cli:"; anyone else is
+// ErrNotAPerson). merchantID 0 is any merchant (callers that scoped the proposal
 // themselves); another merchant's proposal is ErrNotFound.
 func (s *Service) Approve(ctx context.Context, merchantID, proposalID int64, approver, note string) (Decision, error) {
 	if strings.TrimSpace(approver) == "" {
