@@ -1,5 +1,5 @@
 // Command screenshots takes the README's pictures of the accounting console
-// from a running demo (make demo, or tally demo --serve) with headless
+// from a running demo (make demo-serve, or tally demo --serve) with headless
 // Chromium: the overview and the discrepancy detail of a payer-modified
 // amount, signed in as the demo's accountant.
 //
