@@ -187,6 +187,13 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	default:
+		// Whoever else held the old password is signed out.
+		if ck, err := r.Cookie(CookieName); err == nil {
+			if _, err := c.deps.Staff.EndOtherSessions(r.Context(), u.ID, ck.Value); err != nil {
+				c.fail(w, r, err)
+				return
+			}
+		}
 		c.log.Info("console: password changed", "actor", u.Actor())
 		if u.MustChange {
 			http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)

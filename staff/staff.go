@@ -395,6 +395,17 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	return nil
 }
 
+// EndOtherSessions ends every session of the user but the one keepToken
+// names (the one that just changed the password): a password change signs
+// out whoever else held the old one. It returns how many it ended.
+func (s *Service) EndOtherSessions(ctx context.Context, userID int64, keepToken string) (int64, error) {
+	n, err := s.q.DeleteOtherSessions(ctx, staffdb.DeleteOtherSessionsParams{UserID: userID, KeepHash: tokenHash(keepToken)})
+	if err != nil {
+		return 0, fmt.Errorf("end other sessions of user %d: %w", userID, err)
+	}
+	return n, nil
+}
+
 // PurgeSessions deletes the sessions that ended; it returns how many.
 func (s *Service) PurgeSessions(ctx context.Context) (int64, error) {
 	n, err := s.q.DeleteExpiredSessions(ctx, s.opts.IdleTimeout.Seconds())

@@ -103,8 +103,18 @@ func TestDisableAndResetEndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, _, err := s.Login(ctx, "cy@example.com", "a brand new password", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.ChangePassword(ctx, u.ID, "a brand new password", "cy's own new password"); err != nil {
 		t.Fatal(err)
+	}
+	if n, err := s.EndOtherSessions(ctx, u.ID, token); err != nil || n != 1 {
+		t.Fatalf("end other sessions: %d, %v; want 1", n, err)
+	}
+	if _, err := s.Session(ctx, other); !errors.Is(err, staff.ErrNoSession) {
+		t.Fatalf("the other session after a password change: %v", err)
 	}
 	sess, err := s.Session(ctx, token)
 	if err != nil || sess.User.MustChange {

@@ -56,5 +56,8 @@ DELETE FROM staff_sessions WHERE token_hash = @token_hash;
 -- name: DeleteUserSessions :exec
 DELETE FROM staff_sessions WHERE user_id = @user_id;
 
+-- name: DeleteOtherSessions :execrows
+DELETE FROM staff_sessions WHERE user_id = @user_id AND token_hash <> @keep_hash;
+
 -- name: DeleteExpiredSessions :execrows
 DELETE FROM staff_sessions WHERE expires_at <= now() OR last_seen_at <= now() - make_interval(secs => @idle_seconds::float8);
