@@ -15,6 +15,7 @@ import (
 
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/localpg"
+	"github.com/tallyhq/tally/server"
 )
 
 func main() {
@@ -80,6 +81,8 @@ func (g *globals) setupLogger() error {
 	if g.logJSON {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
+	// A line logged with an HTTP request's context carries its request_id.
+	h = server.RequestIDHandler(h)
 	slog.SetDefault(slog.New(h))
 	return nil
 }
