@@ -488,7 +488,7 @@ func (s *Server) updateProviderAccount(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.internal(w, r, err)
 	default:
-		s.opts.Logger.Info("provider account updated", "provider_account", a.Name, "secret_changed", body.Secret != nil)
+		s.opts.Logger.InfoContext(r.Context(), "provider account updated", "provider_account", a.Name, "secret_changed", body.Secret != nil)
 		writeJSON(w, http.StatusOK, s.view(a))
 	}
 }

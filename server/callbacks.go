@@ -56,7 +56,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown callback URL", http.StatusNotFound)
 		return
 	case err != nil:
-		s.opts.Logger.Error("callback account not read; asking the provider to retry", "error", err)
+		s.opts.Logger.ErrorContext(r.Context(), "callback account not read; asking the provider to retry", "error", err)
 		s.metrics.callbacks.WithLabelValues("unknown", "unavailable").Inc()
 		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
 		return
@@ -103,7 +103,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.limited(w, t.Label, err)
 		return
 	case err != nil:
-		s.opts.Logger.Error("callback not stored; asking the provider to retry", "provider_account", t.Label, "error", err)
+		s.opts.Logger.ErrorContext(r.Context(), "callback not stored; asking the provider to retry", "provider_account", t.Label, "error", err)
 		s.metrics.callbacks.WithLabelValues(t.Label, "unavailable").Inc()
 		http.Error(w, "temporarily unavailable, retry", http.StatusServiceUnavailable)
 		return
@@ -119,7 +119,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if res.Verdict == "rejected" && res.Sampled && !res.Repeat {
 		// One line per sample (at most the hour's samples per account), not
 		// per delivery: a flood does not flood the logs.
-		s.opts.Logger.Warn("callback rejected; kept as a sample", "provider_account", t.Label, "inbox_id", res.InboxID, "remote_addr", r.RemoteAddr)
+		s.opts.Logger.WarnContext(r.Context(), "callback rejected; kept as a sample", "provider_account", t.Label, "inbox_id", res.InboxID, "remote_addr", r.RemoteAddr)
 	}
 	res.Reply.Write(w)
 }

@@ -154,7 +154,7 @@ func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, sum recon.S
 	w.Header().Set("Content-Type", report.ContentType(f))
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s%s"`, name, report.Extension(f)))
 	if err := report.Write(w, sum, f, cur); err != nil {
-		s.opts.Logger.Error("write report", "error", err)
+		s.opts.Logger.ErrorContext(r.Context(), "write report", "error", err)
 	}
 }
 

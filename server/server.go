@@ -123,6 +123,8 @@ func New(deps Deps, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// A line logged with a request's context carries its request_id.
+	opts.Logger = requestIDLogger(opts.Logger)
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
@@ -152,7 +154,7 @@ func New(deps Deps, opts Options) *Server {
 		}
 		mux.Handle(pattern, s.instrument(r.Pattern, h))
 	}
-	s.handler = recoverPanics(opts.Logger, mux)
+	s.handler = withRequestID(opts.TrustedProxies, recoverPanics(opts.Logger, mux))
 	return s
 }
 
@@ -233,7 +235,7 @@ func (s *Server) authenticate(scope merchants.Scope, next http.HandlerFunc) http
 			if errors.Is(err, merchants.ErrUnauthorized) {
 				s.metrics.authFailures.WithLabelValues("refused").Inc()
 				if s.authLimit.failed(source) {
-					s.opts.Logger.Warn("refused API keys from one source exceed the limit: answering 429 until it slows down",
+					s.opts.Logger.WarnContext(r.Context(), "refused API keys from one source exceed the limit: answering 429 until it slows down",
 						"source", source, "path", r.URL.Path)
 				}
 				writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or revoked API key", "")
@@ -270,7 +272,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
 			}
 		}()
@@ -280,7 +282,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 
 // internal answers 500 (503 when the database is the cause) and logs the error.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	s.opts.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	if isUnavailable(err) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry", "")
 		return
@@ -294,12 +296,18 @@ type APIError struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
+		// RequestID is the request's id (the X-Request-Id answer header):
+		// quoted to the operator, it finds the request's log lines.
+		RequestID string `json:"request_id,omitempty"`
 	} `json:"error"`
 }
 
+// writeError answers an APIError; its request_id is the X-Request-Id the
+// request id middleware (withRequestID) set on w.
 func writeError(w http.ResponseWriter, status int, code, message, field string) {
 	var e APIError
 	e.Error.Code, e.Error.Message, e.Error.Field = code, message, field
+	e.Error.RequestID = w.Header().Get(RequestIDHeader)
 	writeJSON(w, status, e)
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/tallyhq/tally/egress"
 )
@@ -27,13 +25,4 @@ func (g *globals) hostAllow() (egress.AllowList, error) {
 		return egress.AllowList{}, fmt.Errorf("--provider-host-allow %w", err)
 	}
 	return l, nil
-}
-
-// envList is an environment variable's comma-separated entries, none when unset.
-func envList(k string) []string {
-	v := strings.TrimSpace(os.Getenv(k))
-	if v == "" {
-		return nil
-	}
-	return []string{v}
 }

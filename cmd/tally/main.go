@@ -15,6 +15,7 @@ import (
 
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/localpg"
+	"github.com/tallyhq/tally/server"
 )
 
 func main() {
@@ -45,7 +46,12 @@ func newRoot() *cobra.Command {
 		Short:         "Payment reconciliation engine: ledger, provider jobs, reconciliation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every flag not given on the command line comes from its
+		// TALLY_<FLAG> variable (applyEnv), before anything uses it.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
 			return g.setupLogger()
 		},
 	}
@@ -53,8 +59,8 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.databaseURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster in ./.pgdata)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.logJSON, "log-json", false, "write logs as JSON")
-	pf.StringArrayVar(&g.egressAllow, "egress-allow", envList("TALLY_EGRESS_ALLOW"), "let tally's provider calls and webhooks reach these otherwise refused addresses (repeatable or comma-separated: 10.0.0.0/8, 127.0.0.1:9000, sandbox.internal[:port]; default $TALLY_EGRESS_ALLOW)")
-	pf.StringArrayVar(&g.providerHostAllow, "provider-host-allow", envList("TALLY_PROVIDER_HOST_ALLOW"), "base URL hosts merchants may set through the API beyond each provider's documented hosts (same entries as --egress-allow; default $TALLY_PROVIDER_HOST_ALLOW)")
+	pf.StringArrayVar(&g.egressAllow, "egress-allow", nil, "let tally's provider calls and webhooks reach these otherwise refused addresses (repeatable or comma-separated: 10.0.0.0/8, 127.0.0.1:9000, sandbox.internal[:port])")
+	pf.StringArrayVar(&g.providerHostAllow, "provider-host-allow", nil, "base URL hosts merchants may set through the API beyond each provider's documented hosts (same entries as --egress-allow)")
 	root.AddCommand(newMigrateCmd(g), newDBCmd(g))
 	for _, add := range extraCommands {
 		root.AddCommand(add(g))
@@ -75,6 +81,8 @@ func (g *globals) setupLogger() error {
 	if g.logJSON {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
+	// A line logged with an HTTP request's context carries its request_id.
+	h = server.RequestIDHandler(h)
 	slog.SetDefault(slog.New(h))
 	return nil
 }

@@ -132,7 +132,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "public listen address: the merchant API, callbacks, /healthz and /openapi.json")
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach tally at (callbacks go to <url>/callbacks/<account's callback key>); default http(s)://<addr>")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "URL providers reach tally at (callbacks go to <url>/callbacks/<account's callback key>); default http(s)://<addr>")
 	bindAdminAddr(cmd, &adminAddr)
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve the public listener over TLS (1.2 or later) with --tls-key")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
@@ -208,7 +208,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return serveUntilDone(ctx, a, ls...)
 		},
 	}
-	cmd.Flags().StringVar(&publicURL, "public-url", envOr("TALLY_PUBLIC_URL", ""), "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required; default $TALLY_PUBLIC_URL)")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required)")
 	bindAdminAddr(cmd, &adminAddr)
 	f.bind(cmd, false)
 	return cmd
