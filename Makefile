@@ -13,8 +13,10 @@ DB_URL = $(or $(DATABASE_URL),$(shell $(GO) run ./cmd/tally db url))
 
 all: build
 
+## build: bin/tally, the one binary; it says how to put it on the PATH.
 build:
 	$(GO) build -o $(BIN) ./cmd/tally
+	@echo "built $(BIN); put it on the PATH with: export PATH=\"$(CURDIR)/bin:\$$PATH\""
 
 ## test: every check CI makes (gofmt, go vet, sqlc staleness) and the whole test suite
 ## with the race detector against real PostgreSQL.

@@ -339,7 +339,7 @@ func New(pool *pgxpool.Pool, q *Queue, svc Services, opts Options) (*Runner, err
 func (r *Runner) workerClient(pool *pgxpool.Pool, svc Services) (*river.Client[pgx.Tx], error) {
 	opts := r.opts
 	cfg := &river.Config{
-		Logger:               opts.Logger.With("component", "river"),
+		Logger:               riverLogger(opts.Logger),
 		JobTimeout:           2 * time.Minute,
 		RescueStuckJobsAfter: 5 * time.Minute,
 	}

@@ -34,7 +34,7 @@ type Queue struct {
 // wake the workers of a queue) and Logger.
 func NewQueue(pool *pgxpool.Pool, opts Options) (*Queue, error) {
 	opts = opts.withDefaults()
-	cfg := &river.Config{Logger: opts.Logger.With("component", "river")}
+	cfg := &river.Config{Logger: riverLogger(opts.Logger)}
 	// River notifies the workers of a queue of an insert at most once per
 	// fetch cooldown: the Runner's own timing, so that an insert wakes them
 	// as soon as they may fetch.

@@ -133,11 +133,11 @@ func LoadMerchants(path string) (map[string][]sim.Merchant, error) {
 	return f, nil
 }
 
-// Merchants assembles the sandbox's merchants from a --merchants file (path,
-// "" for none) and --merchant provider:id:secret flags: a provider named in
-// either gets exactly the merchants given there (the file's, then the flags'),
-// and every provider named in neither keeps its default merchant
-// (DefaultMerchants), so that naming one provider does not leave the other
+// Merchants assembles the merchants of `tally sandbox` from a --merchants file
+// (path, "" for none) and --merchant provider:id:secret flags: a provider named
+// in either gets exactly the merchants given there (the file's, then the
+// flags'), and every provider named in neither keeps its default merchant
+// (CommandMerchants: holding only the README's opening balances), so that naming one provider does not leave the other
 // four without merchants. A provider the file lists with an empty list has no
 // merchants.
 func Merchants(path string, flags []string) (map[string][]sim.Merchant, error) {
@@ -158,7 +158,7 @@ func Merchants(path string, flags []string) (map[string][]sim.Merchant, error) {
 		}
 		named[p] = append(named[p], m)
 	}
-	out := DefaultMerchants()
+	out := CommandMerchants()
 	for p, ms := range named {
 		out[p] = ms
 	}
@@ -166,13 +166,14 @@ func Merchants(path string, flags []string) (map[string][]sim.Merchant, error) {
 }
 
 // ParseMerchantFlag reads "provider:id:secret" (a --merchant flag) into a merchant
-// with the default fees and balances of DefaultMerchants.
+// with the default fees of DefaultMerchants and the balances of
+// CommandBalances.
 func ParseMerchantFlag(v string) (string, sim.Merchant, error) {
 	parts := strings.SplitN(v, ":", 3)
 	if len(parts) != 3 || parts[1] == "" || parts[2] == "" || !known(parts[0]) {
 		return "", sim.Merchant{}, fmt.Errorf("--merchant %q: want provider:id:secret with provider one of %s", v, strings.Join(registry.Names(), ", "))
 	}
-	m := defaultMerchant(parts[0])
+	m := defaultMerchant(parts[0], false)
 	m.ID, m.Secret = parts[1], parts[2]
 	return parts[0], m, nil
 }
@@ -186,14 +187,37 @@ func known(p string) bool {
 	return false
 }
 
-// DefaultMerchants is one merchant per provider with documented credentials, for
-// `tally sandbox` without flags and for the demo. Secrets here are sandbox-only.
+// DefaultMerchants is one merchant per provider with documented credentials,
+// for the demo and the tests, which book an opening balance for every currency
+// these merchants hold (C-Pay's hold eight). Secrets here are sandbox-only.
 func DefaultMerchants() map[string][]sim.Merchant {
 	out := map[string][]sim.Merchant{}
 	for _, p := range registry.Names() {
-		out[p] = []sim.Merchant{defaultMerchant(p)}
+		out[p] = []sim.Merchant{defaultMerchant(p, true)}
 	}
 	return out
+}
+
+// CommandMerchants is DefaultMerchants as `tally sandbox` starts them without
+// flags: the same credentials and fees, but holding only CommandBalances, so
+// that a walkthrough of the README, which books exactly those as its provider
+// accounts' opening balances (`tally account opening`), opens no balance_drift
+// for money it was never told about.
+func CommandMerchants() map[string][]sim.Merchant {
+	out := map[string][]sim.Merchant{}
+	for _, p := range registry.Names() {
+		out[p] = []sim.Merchant{defaultMerchant(p, false)}
+	}
+	return out
+}
+
+// CommandBalances are the balances (available, none frozen) of CommandMerchants
+// per provider and currency: what the README's walkthrough books as opening
+// balances. UsdtPay and VPay have no balance API and hold nothing.
+var CommandBalances = map[string]map[string]string{
+	"cpay":      {"USDT": "100000"},
+	"cxpay":     {"BRL": "100000"},
+	"usdtcnpay": {"CNY": "1000000"},
 }
 
 // DefaultCredentials are the ids and secrets of DefaultMerchants.
@@ -205,7 +229,9 @@ var DefaultCredentials = map[string]struct{ ID, Secret string }{
 	"vpay":      {"9yUreYgTRtit39Dy", "D2PQPllGEBOV4mcMxoKTM7foVpzqrjIx"},
 }
 
-func defaultMerchant(p string) sim.Merchant {
+// defaultMerchant is p's default merchant; full gives it DefaultMerchants'
+// balances, else CommandBalances.
+func defaultMerchant(p string, full bool) sim.Merchant {
 	d := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 	c := DefaultCredentials[p]
 	m := sim.Merchant{ID: c.ID, Secret: c.Secret, Options: map[string]string{}, Balances: map[string]*sim.Balance{},
@@ -224,6 +250,12 @@ func defaultMerchant(p string) sim.Merchant {
 		m.Options["rate:CNY"] = "7.20"
 	case "vpay":
 		m.Options["rate:CNY"] = "7.20"
+	}
+	if !full {
+		m.Balances = map[string]*sim.Balance{}
+		for cur, amt := range CommandBalances[p] {
+			m.Balances[cur] = &sim.Balance{Available: d(amt)}
+		}
 	}
 	return m
 }

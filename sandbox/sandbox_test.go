@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -259,5 +260,39 @@ func TestMerchantsKeepDefaultsForProvidersNotNamed(t *testing.T) {
 	}
 	if _, err := sandbox.Merchants(t.TempDir()+"/missing.json", nil); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+// TestCommandMerchantsHoldWhatTheREADMEBooks: `tally sandbox` without flags
+// (and a --merchant flag's merchant) holds exactly the opening balances the
+// README's walkthrough books, and nothing in another currency, so that the
+// first balances check of a fresh walkthrough opens no balance_drift; the
+// demo's and tests' DefaultMerchants keep C-Pay's eight currencies.
+func TestCommandMerchantsHoldWhatTheREADMEBooks(t *testing.T) {
+	want := map[string]map[string]string{
+		"cpay": {"USDT": "100000"}, "cxpay": {"BRL": "100000"}, "usdtcnpay": {"CNY": "1000000"}, "usdtpay": {}, "vpay": {},
+	}
+	held := func(m sim.Merchant) map[string]string {
+		out := map[string]string{}
+		for cur, b := range m.Balances {
+			out[cur] = b.Available.Add(b.Frozen).String()
+		}
+		return out
+	}
+	ms, err := sandbox.Merchants("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, w := range want {
+		if got := held(ms[p][0]); !maps.Equal(got, w) {
+			t.Errorf("tally sandbox's %s merchant holds %v, want %v", p, got, w)
+		}
+	}
+	_, m, err := sandbox.ParseMerchantFlag("cpay:30000001:s1")
+	if err != nil || !maps.Equal(held(m), want["cpay"]) {
+		t.Errorf("a --merchant cpay merchant holds %v (%v), want %v", held(m), err, want["cpay"])
+	}
+	if got := held(sandbox.DefaultMerchants()["cpay"][0]); len(got) != 8 || got["EUR"] != "100000" {
+		t.Errorf("DefaultMerchants' cpay holds %v, want eight currencies", got)
 	}
 }

@@ -33,7 +33,9 @@ Merchants come from --merchants FILE (JSON: provider -> list of merchants) and
 --merchant provider:id:secret flags. A provider named in either gets exactly the
 merchants given there; every provider named in neither keeps its one default
 sandbox merchant, with the credentials listed in the README (so with neither
-flag, all five have their default merchant).`,
+flag, all five have their default merchant). The default merchants hold only what
+the README books as opening balances: C-Pay 100000 USDT, CXPay 100000 BRL,
+USDTCNPAY 1000000 CNY.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ms, err := sandbox.Merchants(merchantsFile, merchantFlags)
