@@ -203,9 +203,21 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 		oo.Logger = logger
 	}
 	a.Orders = orders.New(pool, a.Ledger, a.Merchants, a.Discrepancies, queue, oo)
+	// The registry first: the callbacks service observes the
+	// callback-to-ledger latency into it.
+	so := cfg.Server
+	if so.Registry == nil {
+		so.Registry = server.NewRegistry()
+	}
 	co := cfg.Callbacks
 	if co.Logger == nil {
 		co.Logger = logger
+	}
+	observe := server.CallbackLatency(so.Registry)
+	if prev := co.Applied; prev != nil {
+		co.Applied = func(d time.Duration) { prev(d); observe(d) }
+	} else {
+		co.Applied = observe
 	}
 	a.Callbacks = callbacks.New(pool, a.Orders, a.Merchants, a.Discrepancies, queue, co)
 	wo := cfg.Webhooks
@@ -222,7 +234,6 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	if a.Jobs, err = jobs.New(pool, queue, jobs.Services{Orders: a.Orders, Callbacks: a.Callbacks, Webhooks: a.Webhooks, Recon: a.Recon}, jo); err != nil {
 		return err
 	}
-	so := cfg.Server
 	if so.Logger == nil {
 		so.Logger = logger
 	}
@@ -237,7 +248,7 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 			return server.ClientAddr(r, so.TrustedProxies).String()
 		}})
 	a.Server = server.New(server.Deps{Pool: pool, Orders: a.Orders, Callbacks: a.Callbacks, Webhooks: a.Webhooks, Merchants: a.Merchants,
-		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon,
+		Ledger: a.Ledger, Discrepancies: a.Discrepancies, Recon: a.Recon, Jobs: a.Jobs,
 		Extra: []server.Route{{Pattern: console.Prefix + "/", Handler: a.Console.Handler().ServeHTTP, Internal: true}}}, so)
 	return nil
 }

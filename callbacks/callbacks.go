@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,6 +61,11 @@ type Options struct {
 	// instead of sharing one with the callbacks processed at the same time
 	// (see Process); for tests and comparisons.
 	NoGroups bool
+	// Applied, when set, is told of every verified callback applied to its
+	// order, after its transaction committed: how long since the callback's
+	// first delivery was received (its inbox row's received_at), i.e. the
+	// callback-to-ledger latency (/metrics). It must not block.
+	Applied func(sinceReceived time.Duration)
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }

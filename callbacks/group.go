@@ -130,11 +130,17 @@ func (g *group) run(batch []*groupItem) {
 	}
 	var applied map[int64]bool
 	var grouped int
+	var received []time.Time
 	err := pgx.BeginFunc(ctx, g.s.pool, func(tx pgx.Tx) error {
 		var err error
-		applied, grouped, err = g.applyTx(ctx, tx, ids)
+		applied, grouped, received, err = g.applyTx(ctx, tx, ids)
 		return err
 	})
+	if err == nil {
+		for _, t := range received {
+			g.s.observeApplied(t)
+		}
+	}
 	if err != nil {
 		// Each callback is applied alone instead; one of them will meet the
 		// cause and its job report it.
@@ -149,17 +155,19 @@ func (g *group) run(batch []*groupItem) {
 
 // applyTx applies what it can of the callbacks ids in tx (an orders.Group)
 // and returns the inbox ids it applied or found needing nothing, and how many
-// it applied. The inbox rows are locked first, in the order intake's repeat
+// it applied, and when those applied to an order were received. The inbox rows are locked first, in the order intake's repeat
 // deliveries lock them; the group's ledger batch is written last, after the
 // inbox marks.
-func (g *group) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]bool, int, error) {
+func (g *group) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]bool, int, []time.Time, error) {
 	s := g.s
 	q := s.q.WithTx(tx)
 	stored, err := q.CallbacksByIDs(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load %d callbacks: %w", len(ids), err)
+		return nil, 0, nil, fmt.Errorf("load %d callbacks: %w", len(ids), err)
 	}
 	applied := map[int64]bool{}
+	receivedAt := map[int64]time.Time{}
+	var received []time.Time
 	var cbs []orders.CallbackEvent
 	// Applied in inbox id order: the order intake stored them (within one
 	// intake batch, the order of its inserts).
@@ -178,14 +186,15 @@ func (g *group) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]
 			continue // refused now: the alone path says why
 		}
 		cbs = append(cbs, orders.CallbackEvent{ID: in.ID, Account: acct, Event: *ev})
+		receivedAt[in.ID] = in.ReceivedAt
 	}
 	if len(cbs) == 0 {
-		return applied, 0, nil
+		return applied, 0, nil, nil
 	}
 	group := s.orders.NewGroup(tx)
 	results, err := group.Apply(ctx, cbs)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var marks callbacksdb.MarkCallbacksProcessedParams
 	for i, r := range results {
@@ -193,17 +202,20 @@ func (g *group) applyTx(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]
 			continue
 		}
 		applied[cbs[i].ID] = true
+		if r.OrderID != 0 {
+			received = append(received, receivedAt[cbs[i].ID])
+		}
 		marks.Ids = append(marks.Ids, cbs[i].ID)
 		marks.OrderIds = append(marks.OrderIds, r.OrderID)
 		marks.Outcomes = append(marks.Outcomes, string(r.Outcome))
 	}
 	if len(marks.Ids) > 0 {
 		if err := q.MarkCallbacksProcessed(ctx, marks); err != nil {
-			return nil, 0, fmt.Errorf("mark %d callbacks processed: %w", len(marks.Ids), err)
+			return nil, 0, nil, fmt.Errorf("mark %d callbacks processed: %w", len(marks.Ids), err)
 		}
 	}
 	if err := group.Post(ctx); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return applied, len(marks.Ids), nil
+	return applied, len(marks.Ids), received, nil
 }

@@ -118,7 +118,8 @@ func (s *Service) processAlone(ctx context.Context, inboxID int64) error {
 	if !ev.Verified {
 		return s.hint(ctx, cb)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var onOrder bool
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		if done, err := lockUnprocessed(ctx, q, inboxID); err != nil || done {
 			return err
@@ -130,9 +131,22 @@ func (s *Service) processAlone(ctx context.Context, inboxID int64) error {
 		mark := callbacksdb.MarkCallbackProcessedParams{ID: inboxID, Outcome: "no order"}
 		if res.OrderID != 0 {
 			mark.OrderID, mark.Outcome = &res.OrderID, string(res.Outcome)
+			onOrder = true
 		}
 		return q.MarkCallbackProcessed(ctx, mark)
 	})
+	if err == nil && onOrder {
+		s.observeApplied(in.ReceivedAt)
+	}
+	return err
+}
+
+// observeApplied tells Options.Applied of a callback applied to its order.
+func (s *Service) observeApplied(receivedAt time.Time) {
+	if s.opts.Applied == nil {
+		return
+	}
+	s.opts.Applied(max(time.Since(receivedAt), 0))
 }
 
 // lockUnprocessed locks a stored callback inside q's transaction and reports

@@ -281,6 +281,7 @@ type Runner struct {
 	opts      Options
 	pool      *pgxpool.Pool
 	callbacks *callbacks.Service
+	stats     *StatsReader
 
 	mu      sync.Mutex
 	working bool // client started and not stopped
@@ -302,7 +303,7 @@ type Services struct {
 // inserts goes through q (the Queue svc were built with).
 func New(pool *pgxpool.Pool, q *Queue, svc Services, opts Options) (*Runner, error) {
 	opts = opts.withDefaults()
-	r := &Runner{queue: q, opts: opts, pool: pool, callbacks: svc.Callbacks}
+	r := &Runner{queue: q, opts: opts, pool: pool, callbacks: svc.Callbacks, stats: NewStatsReader(pool)}
 	if opts.Workers {
 		client, err := r.workerClient(pool, svc)
 		if err != nil {

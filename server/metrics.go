@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,7 +22,7 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, svc *callbacks.Service) *metrics {
+func newMetrics(reg *prometheus.Registry, deps Deps, logger *slog.Logger) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tally_http_requests_total", Help: "HTTP requests by route and status."},
 			[]string{"route", "status"}),
@@ -33,9 +34,9 @@ func newMetrics(reg *prometheus.Registry, svc *callbacks.Service) *metrics {
 			Help: "Merchant API requests not authenticated, by outcome: refused (a bad key, 401), limited (429, the source's failures over the limit, no key looked up) or insufficient_scope (a valid key without the route's scope, 403)."},
 			[]string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.callbacks, m.authFailures)
-	if svc != nil {
-		registerAppliedMetrics(reg, svc)
+	reg.MustRegister(m.requests, m.latency, m.callbacks, m.authFailures, newStateCollector(deps, logger))
+	if deps.Callbacks != nil {
+		registerAppliedMetrics(reg, deps.Callbacks)
 	}
 	return m
 }

@@ -42,6 +42,8 @@ type Deps struct {
 	// Recon runs reconciliations: POST /v1/recon/runs starts one as a job
 	// (recon.Service.Start). Optional: without it the recon routes fail.
 	Recon *recon.Service
+	// Jobs counts the job queue for /metrics (jobs.Runner); optional.
+	Jobs JobStats
 	// Extra mounts more routes on the public listener's mux.
 	Extra []Route
 	// Admin mounts operator pages on the admin listener (Server.Admin), never
@@ -126,9 +128,9 @@ func New(deps Deps, opts Options) *Server {
 	// A line logged with a request's context carries its request_id.
 	opts.Logger = requestIDLogger(opts.Logger)
 	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
+		opts.Registry = NewRegistry()
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps.Callbacks),
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(opts.Registry, deps, opts.Logger),
 		authLimit: newAuthLimiter(opts.AuthFailureBurst, opts.AuthFailureRate, opts.Logger), ingress: newIngress(opts.Ingress)}
 	s.routes = append(s.apiRoutes(), s.callbackRoutes()...)
 	s.routes = append(s.routes, s.reconRoutes()...)
