@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/tallyhq/tally/server"
 )
 
@@ -68,6 +70,14 @@ func TestOpenAPIOperationsTyped(t *testing.T) {
 	}
 	if err := json.Unmarshal(server.OpenAPI(), &doc); err != nil {
 		t.Fatalf("openapi.json: %v", err)
+	}
+	loader := openapi3.NewLoader()
+	parsed, err := loader.LoadFromData(server.OpenAPI())
+	if err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if err := parsed.Validate(loader.Context); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
 	}
 	ids := map[string]string{}
 	for path, ops := range doc.Paths {
