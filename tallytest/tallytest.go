@@ -17,7 +17,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,7 +390,14 @@ func (r Response) JSON(t testing.TB, v any) {
 // (sent as is), nil, or a value sent as JSON.
 func (e *Env) API(method, path string, body any, headers ...string) Response {
 	e.T.Helper()
-	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
+	return e.api(method, path, body, append([]string{"Authorization", "Bearer " + e.APIKey}, headers...)...)
+}
+
+// api calls tally's merchant API and checks the answer against the OpenAPI
+// document (CheckContract), failing the test on a mismatch.
+func (e *Env) api(method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	return e.doChecked(true, e.URL, method, path, body, headers...)
 }
 
 // NewAPIKey makes another API key of the Env's merchant holding scopes (none:
@@ -408,7 +414,7 @@ func (e *Env) NewAPIKey(name string, scopes ...merchants.Scope) string {
 // APIAs calls tally's merchant API with another API key (another merchant's).
 func (e *Env) APIAs(apiKey, method, path string, body any, headers ...string) Response {
 	e.T.Helper()
-	return e.do(e.URL, method, path, body, append([]string{"Authorization", "Bearer " + apiKey}, headers...)...)
+	return e.api(method, path, body, append([]string{"Authorization", "Bearer " + apiKey}, headers...)...)
 }
 
 // Control calls the sandbox control API of a provider (path relative to
@@ -424,19 +430,30 @@ func (e *Env) Control(provider, method, path string, body any) Response {
 
 func (e *Env) do(base, method, path string, body any, headers ...string) Response {
 	e.T.Helper()
-	var rd io.Reader
+	return e.doChecked(false, base, method, path, body, headers...)
+}
+
+// doChecked is do; with check, the answer is also validated against the
+// merchant API's OpenAPI document (CheckContract).
+func (e *Env) doChecked(check bool, base, method, path string, body any, headers ...string) Response {
+	e.T.Helper()
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			e.T.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		raw = j
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
@@ -454,6 +471,11 @@ func (e *Env) do(base, method, path string, body any, headers ...string) Respons
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if check {
+		if err := CheckContract(req, raw, resp.StatusCode, resp.Header, b); err != nil {
+			e.T.Errorf("contract: %v", err)
+		}
+	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 

@@ -1,0 +1,104 @@
+package tallytest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/tallyhq/tally/server"
+)
+
+// contract is the merchant API document (server.OpenAPI) loaded once, with
+// its router, so that every answer the tests receive through Env.API and
+// Env.APIAs is checked against it: a drift between the server and the
+// document integrators generate clients from fails a test.
+var contract struct {
+	once   sync.Once
+	router routers.Router
+	err    error
+}
+
+// reportContentTypes are the report formats besides JSON; their bodies are
+// checked as opaque strings.
+var reportContentTypes = []string{"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+func loadContract() (routers.Router, error) {
+	contract.once.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(server.OpenAPI())
+		if err != nil {
+			contract.err = fmt.Errorf("load openapi.json: %w", err)
+			return
+		}
+		if err := doc.Validate(loader.Context); err != nil {
+			contract.err = fmt.Errorf("openapi.json is not a valid document: %w", err)
+			return
+		}
+		// Match paths whatever host the test server listens on.
+		doc.Servers = nil
+		for _, ct := range reportContentTypes {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+		}
+		contract.router, contract.err = gorillamux.NewRouter(doc)
+	})
+	return contract.router, contract.err
+}
+
+// CheckContract validates one answer of tally's merchant API against the
+// OpenAPI document: its status, content type and body. A request the
+// document does not describe (an unknown path or method: /callbacks' provider
+// answers, /console, /healthz, a method probe) is not checked; the test of
+// that path asserts its answer itself. It returns nil when the answer agrees.
+func CheckContract(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) error {
+	router, err := loadContract()
+	if err != nil {
+		return err
+	}
+	u := *req.URL
+	u.Scheme, u.Host = "", ""
+	r := req.Clone(context.Background())
+	r.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	r.Host = ""
+	route, params, err := router.FindRoute(r)
+	if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("route %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if route.Path == "/callbacks/{key}" {
+		// Providers', not merchants': answered in each provider's own words.
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status: status,
+		Header: header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return fmt.Errorf("%s %s answered %d, which openapi.json does not describe: %w\nbody: %s", req.Method, req.URL.RequestURI(), status, err, truncate(body, 2000))
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return append(b[:n:n], "..."...)
+	}
+	return b
+}
