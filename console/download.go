@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 )
 
 // A download (an export, a run's report) streams its file into the response.
@@ -58,4 +59,13 @@ func (c *Console) finish(d *download, r *http.Request, what string, err error) {
 	c.log.Error("console: download failed after it started; aborting the response",
 		"download", what, "path", r.URL.Path, "error", err)
 	panic(http.ErrAbortHandler)
+}
+
+// csvSafe keeps a spreadsheet from reading a text cell of a CSV export as a
+// formula (every export's text cells go through it).
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

@@ -107,7 +107,7 @@ func booksCSV(w io.Writer, cols []xcol, rows func(emit func([]xcell) error) erro
 			case xEmptyCell:
 				rec[i] = ""
 			default:
-				rec[i] = booksCSVSafe(x.text)
+				rec[i] = csvSafe(x.text)
 			}
 		}
 		return cw.Write(rec)
@@ -117,14 +117,6 @@ func booksCSV(w io.Writer, cols []xcol, rows func(emit func([]xcell) error) erro
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// booksCSVSafe keeps a spreadsheet from reading a text cell as a formula.
-func booksCSVSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // booksTimeFormat shows a date cell's instant (UTC) to the second.

@@ -536,14 +536,6 @@ func (c *Console) writeCSV(w http.ResponseWriter, r *http.Request, name string, 
 	}
 }
 
-// csvSafe keeps a spreadsheet from reading text as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // queueTimeFormat shows the XLSX export's times (UTC) to the minute.
 const queueTimeFormat = "yyyy-mm-dd hh:mm"
 
