@@ -95,35 +95,43 @@ func TestCallbackBodyLimitAndBoundedMetricLabels(t *testing.T) {
 func TestLegacyCallbackRoutes(t *testing.T) {
 	t.Parallel()
 	for _, open := range []bool{false, true} {
-		e := tallytest.New(t, tallytest.Options{LegacyCallbackRoutes: open})
-		ctx := context.Background()
-		// cxpay-main stands for an account migration 00025 found; cpay-main
-		// for one added after it.
-		if _, err := e.Pool.Exec(ctx, `UPDATE provider_accounts SET legacy_route = true WHERE name = 'cxpay-main'`); err != nil {
-			t.Fatal(err)
-		}
-		ic := e.InterceptCallbacks()
-		o := brlDeposit(e, "legacy", "12.00")
-		e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
-		cb := ic.WaitFor(o.ProviderOrderNo)
-		ic.Release()
-		byName := cb
-		byName.Path = "/callbacks/cxpay-main"
-		status, body := e.Deliver(byName, cb.Body, nil)
-		if open && status != http.StatusOK || !open && status != http.StatusNotFound {
-			t.Fatalf("legacy routes %v: the old name route answered %d %s", open, status, body)
-		}
-		newer := byName
-		newer.Path = "/callbacks/cpay-main"
-		if status, body := e.Deliver(newer, []byte(`{}`), nil); status != http.StatusNotFound {
-			t.Fatalf("legacy routes %v: a newer account's name answered %d %s", open, status, body)
-		}
-		if open {
-			e.WaitStatus(o.ID, orders.StatusSucceeded)
-			e.WaitIdle()
-			if got := e.Balance("liabilities:customer:legacy:BRL"); !got.Equal(dec("12")) {
-				t.Fatalf("customer = %s, want 12", got)
-			}
+		// A subtest each, so that the first Env (and its connection slots,
+		// testdb.Reserve) is released before the second is asked for: a test
+		// holding one Env while waiting for another can starve the suite.
+		t.Run(fmt.Sprintf("legacy=%v", open), func(t *testing.T) { legacyCallbackRoute(t, open) })
+	}
+}
+
+// legacyCallbackRoute is TestLegacyCallbackRoutes with the window open or shut.
+func legacyCallbackRoute(t *testing.T, open bool) {
+	e := tallytest.New(t, tallytest.Options{LegacyCallbackRoutes: open})
+	ctx := context.Background()
+	// cxpay-main stands for an account migration 00025 found; cpay-main
+	// for one added after it.
+	if _, err := e.Pool.Exec(ctx, `UPDATE provider_accounts SET legacy_route = true WHERE name = 'cxpay-main'`); err != nil {
+		t.Fatal(err)
+	}
+	ic := e.InterceptCallbacks()
+	o := brlDeposit(e, "legacy", "12.00")
+	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	cb := ic.WaitFor(o.ProviderOrderNo)
+	ic.Release()
+	byName := cb
+	byName.Path = "/callbacks/cxpay-main"
+	status, body := e.Deliver(byName, cb.Body, nil)
+	if open && status != http.StatusOK || !open && status != http.StatusNotFound {
+		t.Fatalf("legacy routes %v: the old name route answered %d %s", open, status, body)
+	}
+	newer := byName
+	newer.Path = "/callbacks/cpay-main"
+	if status, body := e.Deliver(newer, []byte(`{}`), nil); status != http.StatusNotFound {
+		t.Fatalf("legacy routes %v: a newer account's name answered %d %s", open, status, body)
+	}
+	if open {
+		e.WaitStatus(o.ID, orders.StatusSucceeded)
+		e.WaitIdle()
+		if got := e.Balance("liabilities:customer:legacy:BRL"); !got.Equal(dec("12")) {
+			t.Fatalf("customer = %s, want 12", got)
 		}
 	}
 }
