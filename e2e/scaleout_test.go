@@ -69,6 +69,7 @@ func TestScaleOutTwoServersTwoWorkersOneKilled(t *testing.T) {
 	const wait = 2 * time.Minute // every wait on state: generous under load
 	ctx := context.Background()
 	bin := buildTally(t)
+	begun := time.Now()
 
 	// One database for everything: the test's pool, the four processes'
 	// pools and `tally ledger check`'s (pgx's default, 4 on small machines).
@@ -155,7 +156,8 @@ func TestScaleOutTwoServersTwoWorkersOneKilled(t *testing.T) {
 
 	// One worker leads the schedule; the database and its metrics say which.
 	leader, survivor := waitScheduleLeader(t, pool, workers[:], wait)
-	t.Logf("schedule leader: %s (pid %d)", leader.name, leader.pid())
+	t.Logf("four processes ready %s after the build; schedule leader: %s (pid %d)", time.Since(begun).Round(10*time.Millisecond),
+		leader.name, leader.pid())
 	waitGauge(t, leader, 1, wait)
 	waitGauge(t, survivor, 0, wait)
 
