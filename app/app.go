@@ -55,6 +55,11 @@ type Config struct {
 	// (zero: pgx's default) and Close closes it.
 	DatabaseURL string
 	PoolSize    int32
+	// ApplicationName is the pool's application_name (pg_stat_activity), when
+	// DatabaseURL names none: tally serve and tally worker name their command,
+	// pid and host, so that an operator sees which process holds which
+	// connection, and which leads the schedule (jobs.ScheduleLeaderOf).
+	ApplicationName string
 	// Pool, instead of DatabaseURL, is a pool the App uses and leaves open:
 	// its owner closes it after Close (a test that orders its cleanups, a
 	// second process in a test sharing the first one's pool).
@@ -158,6 +163,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		if cfg.PoolSize > 0 {
 			pcfg.MaxConns = cfg.PoolSize
+		}
+		if _, named := pcfg.ConnConfig.RuntimeParams["application_name"]; !named && cfg.ApplicationName != "" {
+			pcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ApplicationName
 		}
 		if a.Pool, err = db.ConnectConfig(ctx, pcfg); err != nil {
 			return nil, err

@@ -115,15 +115,18 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err := checkPublicURL(publicURL, false); err != nil {
 				return err
 			}
+			reg := server.NewRegistry()
 			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune, func(c *app.Config) {
 				c.Jobs = f.options()
-				c.Server = server.Options{Registry: server.NewRegistry(), TrustedProxies: trusted, Ingress: in.limits,
+				c.ApplicationName = processName("serve")
+				c.Server = server.Options{Registry: reg, TrustedProxies: trusted, Ingress: in.limits,
 					AuthFailureBurst: authBurst, AuthFailureRate: authRate}
 			})
 			if err != nil {
 				return err
 			}
 			defer closeApp(a)
+			registerLeaderGauge(reg, a.Jobs)
 			ls := []listener{{name: "public", flag: "addr", addr: addr, handler: a.Server.Handler(), tls: tlsCfg}}
 			if adminAddr != "" {
 				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: a.Server.Admin().Handler()})
@@ -190,17 +193,20 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			f.workers = true
+			reg := server.NewRegistry()
 			a, err := g.newApp(ctx, publicURL, f.poolSize, func(c *app.Config) {
 				c.Jobs = f.options()
+				c.ApplicationName = processName("worker")
 				// Only the admin listener: its /metrics counts what this
 				// process's workers applied (the server's own series stay
 				// empty without a public listener).
-				c.Server = server.Options{Registry: server.NewRegistry()}
+				c.Server = server.Options{Registry: reg}
 			})
 			if err != nil {
 				return err
 			}
 			defer closeApp(a)
+			registerLeaderGauge(reg, a.Jobs)
 			var ls []listener
 			if adminAddr != "" {
 				ls = append(ls, listener{name: "admin", flag: "admin-addr", addr: adminAddr, handler: a.Server.Admin().Handler()})

@@ -7,7 +7,57 @@ package jobsdb
 
 import (
 	"context"
+	"time"
 )
+
+const advisoryLockHolder = `-- name: AdvisoryLockHolder :many
+SELECT a.pid::integer AS backend_pid,
+       coalesce(a.application_name, '')::text AS application_name,
+       coalesce(host(a.client_addr), '')::text AS client_addr,
+       a.backend_start::timestamptz AS backend_start
+FROM pg_catalog.pg_locks l
+JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+  AND l.classid::text::bigint = ($1::bigint >> 32)
+  AND l.objid::text::bigint = ($1::bigint & 4294967295)
+`
+
+type AdvisoryLockHolderRow struct {
+	BackendPid      int32
+	ApplicationName string
+	ClientAddr      string
+	BackendStart    time.Time
+}
+
+// The sessions holding a session advisory lock taken with a bigint key in
+// this database (none or one): the PostgreSQL backend, the holder's
+// application_name (tally sets it to the process's command, pid and host)
+// and address, and since when the session exists.
+func (q *Queries) AdvisoryLockHolder(ctx context.Context, key int64) ([]AdvisoryLockHolderRow, error) {
+	rows, err := q.db.Query(ctx, advisoryLockHolder, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AdvisoryLockHolderRow
+	for rows.Next() {
+		var i AdvisoryLockHolderRow
+		if err := rows.Scan(
+			&i.BackendPid,
+			&i.ApplicationName,
+			&i.ClientAddr,
+			&i.BackendStart,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const advisoryUnlock = `-- name: AdvisoryUnlock :one
 SELECT pg_advisory_unlock($1::bigint)::boolean AS released
