@@ -375,7 +375,7 @@ type providerAccountView struct {
 	// MaxAmounts are the account's own limits by currency; other currencies
 	// have the default, 10^12 minor units.
 	MaxAmounts map[string]ledger.Money `json:"max_amounts"`
-	Enabled    bool                       `json:"enabled"`
+	Enabled    bool                    `json:"enabled"`
 	// CallbackURL is where the provider posts this account's callbacks:
 	// tally's public URL and the account's unguessable callback key. Every
 	// order tally sends the provider carries it; give it to the provider

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -100,7 +101,53 @@ func CheckContract(req *http.Request, reqBody []byte, status int, header http.He
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		return fmt.Errorf("%s %s answered %d, which openapi.json does not describe: %w\nbody: %s", req.Method, req.URL.RequestURI(), status, err, truncate(body, 2000))
 	}
+	if strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		var v any
+		if err := json.Unmarshal(body, &v); err == nil {
+			if key := notSnakeCase(v, ""); key != "" {
+				return fmt.Errorf("%s %s answered %d with the key %s, which is not snake_case\nbody: %s", req.Method, req.URL.RequestURI(), status, key, truncate(body, 2000))
+			}
+		}
+	}
 	return nil
+}
+
+// snakeKey is how every key of a merchant API answer is spelt.
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// mapFields hold maps whose keys are data, not field names: currency codes
+// (max_amounts), the merchant's own keys (extra, options), and free-form
+// evidence (detail).
+var mapFields = map[string]bool{"max_amounts": true, "options": true, "extra": true, "detail": true}
+
+// notSnakeCase is the path of the first key of v, at any depth, that is not
+// snake_case ("data[0].TaxID"), or "".
+func notSnakeCase(v any, path string) string {
+	switch n := v.(type) {
+	case map[string]any:
+		for k, c := range n {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if !snakeKey.MatchString(k) {
+				return p
+			}
+			if mapFields[k] {
+				continue
+			}
+			if bad := notSnakeCase(c, p); bad != "" {
+				return bad
+			}
+		}
+	case []any:
+		for i, c := range n {
+			if bad := notSnakeCase(c, fmt.Sprintf("%s[%d]", path, i)); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
 }
 
 func truncate(b []byte, n int) []byte {

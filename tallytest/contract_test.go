@@ -42,6 +42,7 @@ func TestCheckContract(t *testing.T) {
 		{"an error code not listed for the operation", "GET", "http://127.0.0.1:1/v1/orders/7", 404, jsonCT, `{"error":{"code":"no_such_thing","message":"y"}}`, false},
 		{"another status's code", "GET", "http://127.0.0.1:1/v1/orders/7", 400, jsonCT, `{"error":{"code":"not_found","message":"y"}}`, false},
 		{"a null amount", "GET", "http://127.0.0.1:1/v1/orders/7", 200, jsonCT, strings.Replace(order, `"status":"created",`, `"status":"created","paid_amount":null,`, 1), false},
+		{"an extra Go field name", "GET", "http://127.0.0.1:1/v1/orders/7", 200, jsonCT, strings.Replace(order, `"id":"p1"`, `"id":"p1","OccurredAt":"2026-12-07T00:00:00Z"`, 1), false},
 		{"a Go field name", "GET", "http://127.0.0.1:1/v1/orders/7", 200, jsonCT, strings.Replace(order, `"id":"p1"`, `"ID":"p1"`, 1), false},
 		{"an amount in exponent form", "GET", "http://127.0.0.1:1/v1/orders/7", 200, jsonCT, strings.Replace(order, `"100.50"`, `"1.005E2"`, 1), false},
 		{"a CSV report", "GET", "http://127.0.0.1:1/v1/reports/daily?date=2026-12-07&format=csv", 200,
