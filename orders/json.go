@@ -44,6 +44,11 @@ func (o Order) MarshalJSON() ([]byte, error) {
 	}
 	v := orderJSON{plainOrder: plainOrder(o), Amount: ledger.FormatIn(o.Amount, o.Currency),
 		PaidAmount: optIn(o.PaidAmount, settled), CreditedAmount: optIn(o.CreditedAmount, settled), Fee: optIn(o.Fee, settled)}
+	if o.PayForm != nil && o.PayForm.Fields == nil {
+		pf := *o.PayForm
+		pf.Fields = []providers.FormField{} // a list is [], never null
+		v.PayForm = &pf
+	}
 	if o.FXRate.Valid {
 		v.FXRate = o.FXRate.Decimal.String() // a rate, not an amount: its own digits
 	}

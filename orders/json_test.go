@@ -40,6 +40,8 @@ func TestOrderJSONAmountsAtScale(t *testing.T) {
 			PaidAmount: providers.Nullable(d("14.0845"))},
 			map[string]any{"amount": "100.00", "paid_amount": "14.08450000"}},
 		{"more digits than the scale", orders.Order{Amount: d("0.125"), Currency: "USD"}, map[string]any{"amount": "0.125"}},
+		{"a form without fields", orders.Order{Amount: d("1"), Currency: "USD", PayForm: &providers.PayForm{Action: "https://x", Method: "GET"}},
+			map[string]any{"pay_form": map[string]any{"action": "https://x", "method": "GET", "fields": []any{}}}},
 	} {
 		b, err := json.Marshal(c.o)
 		if err != nil {
