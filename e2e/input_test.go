@@ -124,7 +124,7 @@ func TestInputAmounts(t *testing.T) {
 	}
 	// A configured limit replaces the default for its currency only, and is shown.
 	r := e.API("PATCH", "/v1/provider-accounts/cpay-main", `{"max_amounts":{"USDT":"500.5","BRL":"10"},"amount_tolerance":"0.01"}`)
-	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"max_amounts":{"BRL":"10","USDT":"500.5"}`) || !strings.Contains(string(r.Body), `"amount_tolerance":"0.01"`) {
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"max_amounts":{"BRL":"10.00","USDT":"500.50000000"}`) || !strings.Contains(string(r.Body), `"amount_tolerance":"0.01"`) {
 		t.Fatalf("PATCH max_amounts: %d %s", r.Status, r.Body)
 	}
 	limitsSeen(t, e, 2) // the orders service keeps an account up to 2 s
