@@ -9,7 +9,7 @@ BIN := bin/tally
 # Resolved lazily, once per make run, only by the targets that need a database.
 DB_URL = $(or $(DATABASE_URL),$(shell $(GO) run ./cmd/tally db url))
 
-.PHONY: all build test check fmt vet sqlc-check generate unit browser demo bench bench-ledger fuzz clean db-stop
+.PHONY: all build test check fmt vet sqlc-check api-check generate unit browser demo bench bench-ledger fuzz clean db-stop
 
 all: build
 
@@ -18,9 +18,9 @@ build:
 	$(GO) build -o $(BIN) ./cmd/tally
 	@echo "built $(BIN); put it on the PATH with: export PATH=\"$(CURDIR)/bin:\$$PATH\""
 
-## test: every check CI makes (gofmt, go vet, sqlc staleness) and the whole test suite
-## with the race detector against real PostgreSQL.
-test: check browser unit
+## test: every check CI makes (gofmt, go vet, sqlc staleness, the API document) and the
+## whole test suite with the race detector against real PostgreSQL.
+test: check api-check browser unit
 
 ## browser: the console's browser tests (e2e/console_*) drive headless Chromium;
 ## install Debian's chromium when it is missing and apt-get can (they skip without it).
@@ -33,6 +33,20 @@ browser:
 	fi
 
 check: fmt vet sqlc-check
+
+## api-check: server/openapi.json lints clean under Redocly's recommended-strict ruleset,
+## and a TypeScript client generated from it (openapi-typescript) types every success
+## body (tsc). Tool versions are pinned in tools/api/package-lock.json; node and npm
+## come from Debian's packages when missing.
+api-check:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "installing node and npm for api-check"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	fi
+	@cd tools/api && if [ ! node_modules/.package-lock.json -nt package-lock.json ]; then \
+	  npm ci --no-audit --no-fund --loglevel=error; fi
+	cd tools/api && npm run --silent check
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/') $$(git ls-files --others --exclude-standard '*.go')); \

@@ -196,15 +196,15 @@ func (st *stack) createOne(ctx context.Context, kind string, r order) (orders.Or
 	if r.provider == "vpay" {
 		body["pay_currency"] = "USDT"
 	}
-	party := map[string]string{"Name": "Ana Souza", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999990000"}
+	party := map[string]string{"name": "Ana Souza", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999990000"}
 	if kind == "payout" {
 		switch r.provider {
 		case "cpay":
-			party = map[string]string{"Account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "Network": "TRON(TRC-20)"}
+			party = map[string]string{"account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "network": "TRON(TRC-20)"}
 		case "cxpay":
-			party["Account"], party["AccountType"] = "12345-6", "CPF"
+			party["account"], party["account_type"] = "12345-6", "CPF"
 		case "usdtcnpay":
-			party = map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}
+			party = map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"}
 		}
 		body["beneficiary"] = party
 	} else {

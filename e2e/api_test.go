@@ -25,7 +25,7 @@ func countOrders(t *testing.T, e *tallytest.Env) int {
 func TestAPIRefusesBadInputAndStoresNothing(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
-	payer := `"payer":{"Name":"A","TaxID":"1","Email":"a@b.c","Phone":"1"}`
+	payer := `"payer":{"name":"A","tax_id":"1","email":"a@b.c","phone":"1"}`
 	tests := []struct {
 		name, path, body string
 		headers          []string
@@ -39,7 +39,7 @@ func TestAPIRefusesBadInputAndStoresNothing(t *testing.T) {
 		{"currency the provider does not take", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"USDT",` + payer + `}`, nil, 422, "unsupported_currency"},
 		{"unknown currency", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"XYZ"}`, nil, 422, "unsupported_currency"},
 		{"USDTCNPAY amount not a multiple of 100", "/v1/deposits", `{"provider_account":"usdtcnpay-main","customer_id":"c","amount":"150","currency":"CNY"}`, nil, 400, "invalid_amount"},
-		{"USDTCNPAY payout not a multiple of 100", "/v1/payouts", `{"provider_account":"usdtcnpay-main","customer_id":"c","amount":"250","currency":"CNY","beneficiary":{"Name":"x","Account":"1","Category":"1"}}`, nil, 400, "invalid_amount"},
+		{"USDTCNPAY payout not a multiple of 100", "/v1/payouts", `{"provider_account":"usdtcnpay-main","customer_id":"c","amount":"250","currency":"CNY","beneficiary":{"name":"x","account":"1","category":"1"}}`, nil, 400, "invalid_amount"},
 		{"deposit-only provider asked for a payout", "/v1/payouts", `{"provider_account":"vpay-main","customer_id":"c","amount":"5","currency":"CNY"}`, nil, 422, "unsupported_operation"},
 		{"malformed JSON", "/v1/deposits", `{"provider_account":`, nil, 400, "malformed_json"},
 		{"unknown field", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL","colour":"red"}`, nil, 400, "unknown_field"},
@@ -52,7 +52,7 @@ func TestAPIRefusesBadInputAndStoresNothing(t *testing.T) {
 		{"wrong content type", "/v1/deposits", `provider_account=cxpay-main`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"},
 		{"missing idempotency key", "/v1/deposits", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL",` + payer + `}`, []string{"Idempotency-Key", ""}, 400, "missing_idempotency_key"},
 		{"bad wait", "/v1/deposits?wait=forever", `{"provider_account":"cxpay-main","customer_id":"c","amount":"5","currency":"BRL",` + payer + `}`, nil, 400, "invalid_wait"},
-		{"payout over the balance", "/v1/payouts", `{"provider_account":"cxpay-main","customer_id":"broke","amount":"5.00","currency":"BRL","beneficiary":{"Name":"x","Account":"1","AccountType":"CPF","TaxID":"1","Email":"a@b.c","Phone":"1"}}`, nil, 422, "insufficient_funds"},
+		{"payout over the balance", "/v1/payouts", `{"provider_account":"cxpay-main","customer_id":"broke","amount":"5.00","currency":"BRL","beneficiary":{"name":"x","account":"1","account_type":"CPF","tax_id":"1","email":"a@b.c","phone":"1"}}`, nil, 422, "insufficient_funds"},
 	}
 	for i, tc := range tests {
 		headers := append([]string{"Idempotency-Key", fmt.Sprintf("bad-%d", i)}, tc.headers...)

@@ -134,7 +134,7 @@ func TestConsoleAdmin(t *testing.T) {
 	b.waitJS(`document.querySelector('a[href="/console/admin/river/queues"]') !== null`)
 	// A deposit's submit_order job waits (no workers here): River lists it.
 	if r := env.API("POST", "/v1/deposits", map[string]any{"provider_account": "cxpay-main", "customer_id": "adm1", "amount": "100.00",
-		"currency": "BRL", "payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}}, "Idempotency-Key", "admin-river-1"); r.Status != http.StatusCreated {
+		"currency": "BRL", "payer": map[string]string{"name": "Ana", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}}, "Idempotency-Key", "admin-river-1"); r.Status != http.StatusCreated {
 		t.Fatalf("create deposit: %d %s", r.Status, r.Body)
 	}
 	b.do(chromedp.Navigate(b.base + "/console/admin/river/jobs?state=available"))

@@ -31,7 +31,7 @@ func TestConsoleBooks(t *testing.T) {
 	env := tallytest.New(t, tallytest.Options{})
 	ctx := t.Context()
 	o := env.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": "c1", "amount": "100.00", "currency": "BRL",
-		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+		"payer": map[string]string{"name": "Ana", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}})
 	env.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
 	o = env.WaitStatus(o.ID, orders.StatusSucceeded)
 	env.Eventually("webhooks", func() bool { return len(env.Webhooks.For(o.ID)) >= 2 })

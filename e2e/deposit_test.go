@@ -15,7 +15,7 @@ func TestCXPayDepositExact(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{})
 	o := e.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": "c1", "amount": "100.00", "currency": "BRL",
-		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+		"payer": map[string]string{"name": "Ana", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}})
 	if o.Status != orders.StatusPending || o.CashierURL == "" {
 		t.Fatalf("after create+wait: %+v", o)
 	}

@@ -24,13 +24,13 @@ import (
 func brlDeposit(e *tallytest.Env, customer, amount string) orders.Order {
 	e.T.Helper()
 	return e.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": customer, "amount": amount, "currency": "BRL",
-		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+		"payer": map[string]string{"name": "Ana", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}})
 }
 
 func brlPayout(e *tallytest.Env, customer, amount string) orders.Order {
 	e.T.Helper()
 	return e.CreateOrder("payout", map[string]any{"provider_account": "cxpay-main", "customer_id": customer, "amount": amount, "currency": "BRL",
-		"beneficiary": map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+		"beneficiary": map[string]string{"name": "Ana", "account": "12345-6", "account_type": "CPF", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}})
 }
 
 func script(e *tallytest.Env, provider, orderNo string, s map[string]any) {
@@ -100,7 +100,7 @@ func TestPayoutSettlesAndFailureVoidsHold(t *testing.T) {
 	}
 	// A payout larger than the balance is refused whole, nothing stored.
 	r := e.API("POST", "/v1/payouts", map[string]any{"provider_account": "cxpay-main", "customer_id": "c2", "amount": "300.01", "currency": "BRL",
-		"beneficiary": map[string]string{"Name": "Ana", "Account": "1", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}}, "Idempotency-Key", "too-much")
+		"beneficiary": map[string]string{"name": "Ana", "account": "1", "account_type": "CPF", "tax_id": "1", "email": "a@b.c", "phone": "1"}}, "Idempotency-Key", "too-much")
 	if r.Status != http.StatusUnprocessableEntity || !contains(r.Body, "insufficient_funds") {
 		t.Fatalf("overdraft payout: %d %s", r.Status, r.Body)
 	}

@@ -87,8 +87,8 @@ func TestInputAmounts(t *testing.T) {
 		{"above the default limit (10^12 minor units)", "POST", dep, deposit(`"10000.00000001"`), 400, "invalid_amount", "amount", "above the limit of provider account \"cpay-main\": 10000 USDT"},
 		{"far above any limit", "POST", dep, deposit(`"` + strings.Repeat("9", 30) + `"`), 400, "invalid_amount", "amount", "above the limit"},
 		{"too long to read", "POST", dep, deposit(`"` + strings.Repeat("9", 41) + `"`), 400, "invalid_amount", "amount", "longer than 40"},
-		{"payout amount as a number", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":5,"currency":"USDT","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "not a JSON number"},
-		{"payout amount with exponent", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":"5e0","currency":"USDT","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "exponent"},
+		{"payout amount as a number", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":5,"currency":"USDT","beneficiary":{"network":"TRON(TRC-20)","account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "not a JSON number"},
+		{"payout amount with exponent", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":"5e0","currency":"USDT","beneficiary":{"network":"TRON(TRC-20)","account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "exponent"},
 		// Provider-account amounts: tolerances and limits.
 		{"tolerance as a number", "PATCH", "/v1/provider-accounts/cpay-main", `{"amount_tolerance":0.01}`, 400, "invalid_amount", "amount_tolerance", "not a JSON number"},
 		{"negative tolerance", "PATCH", "/v1/provider-accounts/cpay-main", `{"balance_tolerance":"-1"}`, 400, "invalid_amount", "balance_tolerance", "sign"},
@@ -124,14 +124,14 @@ func TestInputAmounts(t *testing.T) {
 	}
 	// A configured limit replaces the default for its currency only, and is shown.
 	r := e.API("PATCH", "/v1/provider-accounts/cpay-main", `{"max_amounts":{"USDT":"500.5","BRL":"10"},"amount_tolerance":"0.01"}`)
-	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"max_amounts":{"BRL":"10","USDT":"500.5"}`) || !strings.Contains(string(r.Body), `"amount_tolerance":"0.01"`) {
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"max_amounts":{"BRL":"10.00","USDT":"500.50000000"}`) || !strings.Contains(string(r.Body), `"amount_tolerance":"0.01"`) {
 		t.Fatalf("PATCH max_amounts: %d %s", r.Status, r.Body)
 	}
 	limitsSeen(t, e, 2) // the orders service keeps an account up to 2 s
 	before := countOrders(t, e)
 	checkRefusals(t, e, []refusal{
 		{"above the configured limit", "POST", dep, deposit(`"500.500001"`), 400, "invalid_amount", "amount", "above the limit of provider account \"cpay-main\": 500.5 USDT"},
-		{"payout above the configured limit", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":"501","currency":"USDT","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "500.5 USDT"},
+		{"payout above the configured limit", "POST", pay, `{"provider_account":"cpay-main","customer_id":"c1","amount":"501","currency":"USDT","beneficiary":{"network":"TRON(TRC-20)","account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 400, "invalid_amount", "amount", "500.5 USDT"},
 	})
 	if n := countOrders(t, e); n != before {
 		t.Fatalf("orders above the limit stored: %d, was %d", n, before)
@@ -191,7 +191,7 @@ func TestInputDuplicateKeys(t *testing.T) {
 		t.Fatalf("a refused PATCH changed the options: %v %v", x.Options, err)
 	}
 	// The same keys in different objects are not duplicates.
-	r := e.API("POST", dep, `{"provider_account":"cxpay-main","customer_id":"c1","amount":"1.00","currency":"BRL","payer":{"Name":"a","TaxID":"12345678909","Email":"a@b.c","Phone":"1"},"extra":{"Name":"x"}}`,
+	r := e.API("POST", dep, `{"provider_account":"cxpay-main","customer_id":"c1","amount":"1.00","currency":"BRL","payer":{"name":"a","tax_id":"12345678909","email":"a@b.c","phone":"1"},"extra":{"name":"x"}}`,
 		"Idempotency-Key", "distinct")
 	if r.Status == http.StatusBadRequest && strings.Contains(string(r.Body), "duplicate") {
 		t.Fatalf("keys in different objects refused: %s", r.Body)
@@ -215,7 +215,7 @@ func TestInputSettlementCurrency(t *testing.T) {
 		{"CXPay with another pay_currency", "POST", dep, `{"provider_account":"cxpay-main","customer_id":"c1","amount":"1","currency":"BRL","pay_currency":"USDT"}`, 422, "unsupported_currency", "pay_currency", "cxpay settles"},
 		{"UsdtPay paid in USDT", "POST", dep, `{"provider_account":"usdtpay-main","customer_id":"83430099","amount":"1","currency":"CNY","pay_currency":"USDT","return_url":"https://shop.example/ok"}`, 422, "unsupported_currency", "pay_currency", "usdtpay settles"},
 		{"USDTCNPAY paid in USDT", "POST", dep, `{"provider_account":"usdtcnpay-main","customer_id":"c1","amount":"100","currency":"CNY","pay_currency":"USDT"}`, 422, "unsupported_currency", "pay_currency", ""},
-		{"payout with another pay_currency", "POST", "/v1/payouts", `{"provider_account":"cpay-main","customer_id":"c1","amount":"1","currency":"USDT","pay_currency":"BTC","beneficiary":{"Network":"TRON(TRC-20)","Account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 422, "unsupported_currency", "pay_currency", "pays a payout out in its currency"},
+		{"payout with another pay_currency", "POST", "/v1/payouts", `{"provider_account":"cpay-main","customer_id":"c1","amount":"1","currency":"USDT","pay_currency":"BTC","beneficiary":{"network":"TRON(TRC-20)","account":"TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}}`, 422, "unsupported_currency", "pay_currency", "pays a payout out in its currency"},
 	})
 	if n := countOrders(t, e); n != 0 {
 		t.Fatalf("%d orders stored by refused requests", n)

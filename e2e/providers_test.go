@@ -51,7 +51,7 @@ func TestDepositEveryProvider(t *testing.T) {
 		{
 			provider: "cxpay",
 			req: map[string]any{"customer_id": "u1", "amount": "80.00", "currency": "BRL",
-				"payer": map[string]string{"Name": "Ana", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}},
+				"payer": map[string]string{"name": "Ana", "tax_id": "1", "email": "a@b.c", "phone": "1"}},
 			ledger: map[string]string{"liabilities:customer:u1:BRL": "80", "assets:provider:cxpay-main:BRL": "79.2", "expenses:fees:cxpay-main:BRL": "0.8"},
 		},
 		{
@@ -130,13 +130,13 @@ func TestPayoutEveryProviderWithPayouts(t *testing.T) {
 		ledger                           map[string]string
 	}{
 		{provider: "cpay", currency: "USDT", fund: "100", amount: "50",
-			beneficiary: map[string]string{"Account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "Network": "TRON(TRC-20)"},
+			beneficiary: map[string]string{"account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "network": "TRON(TRC-20)"},
 			ledger:      map[string]string{"liabilities:customer:p1:USDT": "50", "assets:provider:cpay-main:USDT": "49.5", "expenses:fees:cpay-main:USDT": "0.5"}},
 		{provider: "cxpay", currency: "BRL", fund: "100", amount: "50.00",
-			beneficiary: map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"},
+			beneficiary: map[string]string{"name": "Ana", "account": "12345-6", "account_type": "CPF", "tax_id": "1", "email": "a@b.c", "phone": "1"},
 			ledger:      map[string]string{"liabilities:customer:p1:BRL": "50", "assets:provider:cxpay-main:BRL": "49.5", "expenses:fees:cxpay-main:BRL": "0.5"}},
 		{provider: "usdtcnpay", currency: "CNY", fund: "1000", amount: "500",
-			beneficiary: map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"},
+			beneficiary: map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"},
 			// Settled in two parts; USDTCNPAY states no fee.
 			settle: func(e *tallytest.Env, o orders.Order) {
 				e.Control("usdtcnpay", "POST", "/orders/"+o.ProviderOrderNo+"/settle-part", map[string]string{"amount": "200"})

@@ -672,7 +672,7 @@ func TestStatementUSDTCNPayWithdrawalParts(t *testing.T) {
 	e.Fund("usdtcnpay", "w1", "CNY", "1000")
 	payout := func(amount string) orders.Order {
 		return e.CreateOrder("payout", map[string]any{"provider_account": "usdtcnpay-main", "customer_id": "w1", "amount": amount, "currency": "CNY",
-			"beneficiary": map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}})
+			"beneficiary": map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"}})
 	}
 	a := payout("500")
 	e.Control("usdtcnpay", "POST", "/orders/"+a.ProviderOrderNo+"/settle-part", map[string]string{"amount": "200"})

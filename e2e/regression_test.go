@@ -27,7 +27,7 @@ func TestResubmitOfAnExistingOrderIsNotARejection(t *testing.T) {
 	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
 	e.Fund("cxpay", "j1", "BRL", "500")
 	r := e.API("POST", "/v1/payouts", map[string]any{"provider_account": "cxpay-main", "customer_id": "j1", "amount": "200.00", "currency": "BRL",
-		"beneficiary": map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}},
+		"beneficiary": map[string]string{"name": "Ana", "account": "12345-6", "account_type": "CPF", "tax_id": "1", "email": "a@b.c", "phone": "1"}},
 		"Idempotency-Key", "j1")
 	var p orders.Order
 	r.JSON(t, &p)

@@ -58,13 +58,13 @@ type ruleProvider struct {
 
 var ruleProviders = []ruleProvider{
 	{name: "cxpay", signed: true, fee: true, failedCallback: true, refs: true,
-		deposit: map[string]any{"amount": "80.00", "currency": "BRL", "payer": map[string]string{"Name": "Ana", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}},
+		deposit: map[string]any{"amount": "80.00", "currency": "BRL", "payer": map[string]string{"name": "Ana", "tax_id": "1", "email": "a@b.c", "phone": "1"}},
 		payout: map[string]any{"amount": "50.00", "currency": "BRL",
-			"beneficiary": map[string]string{"Name": "Ana", "Account": "12345-6", "AccountType": "CPF", "TaxID": "1", "Email": "a@b.c", "Phone": "1"}}},
+			"beneficiary": map[string]string{"name": "Ana", "account": "12345-6", "account_type": "CPF", "tax_id": "1", "email": "a@b.c", "phone": "1"}}},
 	{name: "cpay", signed: true, currency: true, fee: true, failedCallback: true, reversedAsFailed: true, refs: true, foreign: "BTC",
 		deposit: map[string]any{"amount": "50", "currency": "USDT"},
 		payout: map[string]any{"amount": "40", "currency": "USDT",
-			"beneficiary": map[string]string{"Account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "Network": "TRON(TRC-20)"}}},
+			"beneficiary": map[string]string{"account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "network": "TRON(TRC-20)"}}},
 	{name: "usdtpay", signed: true, currency: true, refs: true, foreign: "USD",
 		deposit: map[string]any{"amount": "100.00", "currency": "CNY", "return_url": "http://merchant.example/paid"}},
 	{name: "vpay", signed: true, currency: true, fee: true, failedCallback: true, quoted: true, refs: true, foreign: "BTC",
@@ -72,7 +72,7 @@ var ruleProviders = []ruleProvider{
 	{name: "usdtcnpay", failedCallback: true, reversedAsFailed: true,
 		deposit: map[string]any{"amount": "1000", "currency": "CNY"},
 		payout: map[string]any{"amount": "500", "currency": "CNY",
-			"beneficiary": map[string]string{"Name": "张三", "Account": "6222020202020202", "Category": "0", "BankCode": "1"}}},
+			"beneficiary": map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"}}},
 }
 
 // outcome is what the rule must make of an event.

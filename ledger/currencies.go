@@ -71,6 +71,7 @@ func (c *currencyCache) put(cur Currency) {
 	}
 	c.byCode[cur.Code] = cur
 	c.mu.Unlock()
+	rememberScale(cur)
 }
 
 func currencyFromRow(r ledgerdb.Currency) Currency {

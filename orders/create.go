@@ -385,10 +385,13 @@ func payoutRequest(req CreateRequest, providerNo, notifyURL string) providers.Pa
 
 // requestHash identifies a request's content for idempotency.
 func requestHash(req CreateRequest) []byte {
+	h := hashedRequest{Kind: req.Kind, ProviderAccount: req.ProviderAccount, MerchantOrderNo: req.MerchantOrderNo,
+		CustomerID: req.CustomerID, Amount: req.Amount, Currency: req.Currency, PayCurrency: req.PayCurrency, Method: req.Method,
+		Party: hashedParty(req.Party), ReturnURL: req.ReturnURL, FailURL: req.FailURL, Extra: req.Extra}
 	b, _ := json.Marshal(struct {
-		CreateRequest
+		hashedRequest
 		Amount string `json:"amount"`
-	}{req, req.Amount.String()})
+	}{h, req.Amount.String()})
 	sum := sha256.Sum256(b)
 	return sum[:]
 }

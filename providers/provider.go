@@ -187,17 +187,20 @@ type PayoutRequest struct {
 }
 
 // Party describes a payer or a beneficiary; each provider uses the fields it knows.
+// Its JSON (the merchant API's payer and beneficiary) is snake_case; rows
+// stored by an earlier tally spelt the keys as Go's field names (TaxID), which
+// UnmarshalStoredParty still reads.
 type Party struct {
-	Name        string
-	Email       string
-	Phone       string
-	TaxID       string // Brazil CPF/CNPJ
-	Account     string // bank account, card, Pix key, Alipay account or wallet address
-	AccountType string // provider's own code (C-Pay Pix accountType, CXPay account kind)
-	BankCode    string // bank code, IFSC, or USDTCNPAY bankChannel
-	Network     string // crypto network, e.g. "TRON(TRC-20)"
-	Country     string
-	Category    string // USDTCNPAY: "0" bank, "1" Alipay
+	Name        string `json:"name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	TaxID       string `json:"tax_id,omitempty"`       // Brazil CPF/CNPJ
+	Account     string `json:"account,omitempty"`      // bank account, card, Pix key, Alipay account or wallet address
+	AccountType string `json:"account_type,omitempty"` // provider's own code (C-Pay Pix accountType, CXPay account kind)
+	BankCode    string `json:"bank_code,omitempty"`    // bank code, IFSC, or USDTCNPAY bankChannel
+	Network     string `json:"network,omitempty"`      // crypto network, e.g. "TRON(TRC-20)"
+	Country     string `json:"country,omitempty"`
+	Category    string `json:"category,omitempty"` // USDTCNPAY: "0" bank, "1" Alipay
 }
 
 // CreateResult is a provider's answer to a create call.
@@ -218,20 +221,25 @@ type CreateResult struct {
 }
 
 // PayForm is an HTML form the payer's browser submits to the provider.
+// Its JSON keys are snake_case (single words, which encoding/json also
+// matched in the Go spelling of the rows stored before).
 type PayForm struct {
-	Action string
-	Method string
-	Fields []FormField // in the provider's documented order
+	Action string      `json:"action"`
+	Method string      `json:"method"`
+	Fields []FormField `json:"fields"` // in the provider's documented order
 }
 
 // FormField is one field of a PayForm.
-type FormField struct{ Name, Value string }
+type FormField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
 
 // WalletAddress is a deposit address on one network.
 type WalletAddress struct {
-	Currency string
-	Network  string
-	Address  string
+	Currency string `json:"currency"`
+	Network  string `json:"network"`
+	Address  string `json:"address"`
 }
 
 // OrderQuery identifies an order at the provider. Providers look orders up by
@@ -354,12 +362,14 @@ type Quote struct {
 	Rate decimal.Decimal
 }
 
-// Part is one piece of an order settled in several parts.
+// Part is one piece of an order settled in several parts. Its JSON keys are
+// snake_case; UnmarshalJSON also reads the Go spelling of parts stored by an
+// earlier tally (OccurredAt).
 type Part struct {
-	ID         string
-	Amount     decimal.Decimal
-	Status     Status
-	OccurredAt time.Time
+	ID         string          `json:"id"`
+	Amount     decimal.Decimal `json:"amount"`
+	Status     Status          `json:"status"`
+	OccurredAt time.Time       `json:"occurred_at"`
 }
 
 // Callback is an inbound request from a provider, as received.

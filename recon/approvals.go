@@ -418,6 +418,6 @@ func proposalFrom(r recondb.ResolutionProposal) Proposal {
 	if r.DecidedBy != nil {
 		p.DecidedBy = *r.DecidedBy
 	}
-	_ = json.Unmarshal(r.Beneficiary, &p.Beneficiary)
+	_ = providers.UnmarshalStoredParty(r.Beneficiary, &p.Beneficiary) // either spelling: stored before Party's tags or after
 	return p
 }

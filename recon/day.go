@@ -44,6 +44,12 @@ import (
 // Runs whose window ends after the day are in a later day's report; Notes
 // says how many.
 func (s *Service) Day(ctx context.Context, merchantID int64, day time.Time) (Summary, error) {
+	sum, err := s.day(ctx, merchantID, day)
+	sum.fillLists()
+	return sum, err
+}
+
+func (s *Service) day(ctx context.Context, merchantID int64, day time.Time) (Summary, error) {
 	day = day.UTC()
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.Add(24 * time.Hour)

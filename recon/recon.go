@@ -422,6 +422,12 @@ func (s *Service) finish(ctx context.Context, run Run, cp *checkpoint) (Summary,
 // Summary returns a finished run's stored summary, or the summary so far of a
 // running one.
 func (s *Service) Summary(ctx context.Context, runID int64) (Summary, error) {
+	sum, err := s.summary(ctx, runID)
+	sum.fillLists()
+	return sum, err
+}
+
+func (s *Service) summary(ctx context.Context, runID int64) (Summary, error) {
 	row, err := s.q.RunByID(ctx, runID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Summary{}, fmt.Errorf("run %d: %w", runID, ErrNotFound)

@@ -18,7 +18,7 @@ import (
 func deposit(e *tallytest.Env, customer, amount string) orders.Order {
 	e.T.Helper()
 	return e.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": customer, "amount": amount, "currency": "BRL",
-		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
+		"payer": map[string]string{"name": "Ana", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999999999"}})
 }
 
 // A run closes the stale_pending discrepancies whose order has ended since,

@@ -46,8 +46,8 @@ type Statement struct {
 	Filename        string    `json:"filename"`
 	Lines           int32     `json:"lines"`
 	BadLines        int32     `json:"bad_lines"`
-	PeriodStart     time.Time `json:"period_start"`
-	PeriodEnd       time.Time `json:"period_end"`
+	PeriodStart     time.Time `json:"period_start,omitzero"` // left out for a statement without lines
+	PeriodEnd       time.Time `json:"period_end,omitzero"`
 	ImportedAt      time.Time `json:"imported_at"`
 }
 

@@ -18,7 +18,7 @@ type Summary struct {
 	WindowEnd       time.Time `json:"window_end"`
 	Status          RunStatus `json:"status"`
 	StartedAt       time.Time `json:"started_at"`
-	FinishedAt      time.Time `json:"finished_at,omitempty"`
+	FinishedAt      time.Time `json:"finished_at,omitzero"` // left out while the run is still going
 	Error           string    `json:"error,omitempty"`
 
 	// Orders has one line per provider account and currency.

@@ -201,7 +201,7 @@ func (s *Server) orderTimeline(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"order": o, "events": tl, "webhook_deliveries": d})
+	writeJSON(w, http.StatusOK, map[string]any{"order": o, "events": nonNil(tl), "webhook_deliveries": nonNil(d)})
 }
 
 // page is a list answer with the cursor of the next page.
@@ -283,16 +283,18 @@ func (s *Server) balances(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type balance struct {
-		Account   string          `json:"account"`
-		Currency  string          `json:"currency"`
-		Type      string          `json:"type"`
-		Posted    decimal.Decimal `json:"posted"`
-		Pending   decimal.Decimal `json:"pending"`
-		Available decimal.Decimal `json:"available"`
+		Account   string       `json:"account"`
+		Currency  string       `json:"currency"`
+		Type      string       `json:"type"`
+		Posted    ledger.Money `json:"posted"`
+		Pending   ledger.Money `json:"pending"`
+		Available ledger.Money `json:"available"`
 	}
 	out := make([]balance, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, balance{Account: b.Account, Currency: b.Currency, Type: string(b.Type), Posted: b.Posted, Pending: b.Pending, Available: b.Available})
+		out = append(out, balance{Account: b.Account, Currency: b.Currency, Type: string(b.Type),
+			Posted: ledger.Money{Amount: b.Posted, Currency: b.Currency}, Pending: ledger.Money{Amount: b.Pending, Currency: b.Currency},
+			Available: ledger.Money{Amount: b.Available, Currency: b.Currency}})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
@@ -328,7 +330,34 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pg)
+	out := entryPage{Data: make([]entryView, 0, len(pg.Entries)), NextAfter: pg.Next}
+	for _, e := range pg.Entries {
+		out.Data = append(out.Data, entryView{ID: e.ID, TransferID: e.TransferID, TransferKey: e.TransferKey, Reference: e.Reference,
+			Account: e.Account, Side: string(e.Side), Phase: string(e.Phase), Amount: ledger.Money{Amount: e.Amount, Currency: e.Currency},
+			Currency: e.Currency, CreatedAt: e.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// entryPage is one page of an account's entries, oldest first; next_after
+// (left out on the last page) is the cursor of the next (?after=).
+type entryPage struct {
+	Data      []entryView `json:"data"`
+	NextAfter int64       `json:"next_after,omitempty"`
+}
+
+// entryView is one ledger entry of an account as the merchant API shows it.
+type entryView struct {
+	ID          int64        `json:"id"`
+	TransferID  int64        `json:"transfer_id"`
+	TransferKey string       `json:"transfer_key"`
+	Reference   string       `json:"reference"`
+	Account     string       `json:"account"`
+	Side        string       `json:"side"`
+	Phase       string       `json:"phase"`
+	Amount      ledger.Money `json:"amount"`
+	Currency    string       `json:"currency"`
+	CreatedAt   time.Time    `json:"created_at"`
 }
 
 // providerAccountView is a provider account without its secret.
@@ -345,8 +374,8 @@ type providerAccountView struct {
 	DepositLifetime    string            `json:"deposit_lifetime"`
 	// MaxAmounts are the account's own limits by currency; other currencies
 	// have the default, 10^12 minor units.
-	MaxAmounts map[string]decimal.Decimal `json:"max_amounts"`
-	Enabled    bool                       `json:"enabled"`
+	MaxAmounts map[string]ledger.Money `json:"max_amounts"`
+	Enabled    bool                    `json:"enabled"`
 	// CallbackURL is where the provider posts this account's callbacks:
 	// tally's public URL and the account's unguessable callback key. Every
 	// order tally sends the provider carries it; give it to the provider
@@ -357,10 +386,17 @@ type providerAccountView struct {
 }
 
 func (s *Server) view(a merchants.ProviderAccount) providerAccountView {
-	return providerAccountView{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, ProviderMerchantID: a.ProviderMerchantID,
+	view := providerAccountView{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, ProviderMerchantID: a.ProviderMerchantID,
 		Options: a.Options, AmountPolicy: string(a.AmountPolicy), AmountTolerance: a.AmountTolerance, BalanceTolerance: a.BalanceTolerance,
-		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(), MaxAmounts: a.MaxAmounts,
+		DateTolerance: a.DateTolerance.String(), DepositLifetime: a.DepositLifetime.String(), MaxAmounts: map[string]ledger.Money{},
 		Enabled: a.Enabled, CallbackURL: s.deps.Orders.NotifyURL(a), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	for cur, v := range a.MaxAmounts {
+		view.MaxAmounts[cur] = ledger.Money{Amount: v, Currency: cur}
+	}
+	if view.Options == nil {
+		view.Options = map[string]string{}
+	}
+	return view
 }
 
 func (s *Server) listProviderAccounts(w http.ResponseWriter, r *http.Request) {
@@ -512,7 +548,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	writeJSON(w, http.StatusOK, map[string]any{"data": nonNil(list)})
 }
 
 func (s *Server) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
@@ -558,7 +594,7 @@ func (s *Server) getDiscrepancy(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"discrepancy": d, "audit": evs})
+	writeJSON(w, http.StatusOK, map[string]any{"discrepancy": d, "audit": nonNil(evs)})
 }
 
 // decode reads a JSON body of at most MaxBodyBytes, refusing anything but
@@ -603,7 +639,11 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s must be a %s", typ.Field, typ.Type), typ.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			writeError(w, http.StatusBadRequest, "unknown_field", "unknown field "+strconv.Quote(field), field)
+			msg := "unknown field " + strconv.Quote(field)
+			if snake := snakeCase(field); snake != field {
+				msg += " (field names are snake_case: " + strconv.Quote(snake) + ")"
+			}
+			writeError(w, http.StatusBadRequest, "unknown_field", msg, field)
 		default:
 			writeError(w, http.StatusBadRequest, "malformed_json", err.Error(), "")
 		}
@@ -639,6 +679,35 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// snakeCase spells a Go-style field name ("TaxID", "payer.AccountType") as
+// the API does ("tax_id", "payer.account_type"), for the hint of an
+// unknown_field refusal.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			prevLower := i > 0 && (s[i-1] >= 'a' && s[i-1] <= 'z' || s[i-1] >= '0' && s[i-1] <= '9')
+			nextLower := i > 0 && i+1 < len(s) && s[i-1] >= 'A' && s[i-1] <= 'Z' && s[i+1] >= 'a' && s[i+1] <= 'z'
+			if prevLower || nextLower {
+				b.WriteByte('_')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// nonNil is list, or an empty list for nil: a list in an answer is [] when
+// empty, never null.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 func optInt(s string) (int64, error) {

@@ -199,7 +199,7 @@ func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &tooBig):
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a statement may weigh at most %d bytes", MaxStatementBytes), "")
 	case errors.Is(err, recon.ErrBadRows):
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]string{"code": "bad_rows", "message": err.Error()}, "bad_rows": res.BadRows})
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]string{"code": "bad_rows", "message": err.Error()}, "bad_rows": nonNil(res.BadRows)})
 	case errors.Is(err, recon.ErrNotFound):
 		writeError(w, http.StatusUnprocessableEntity, "unknown_provider_account", err.Error(), "provider_account")
 	case errors.Is(err, recon.ErrInvalid):
@@ -207,8 +207,10 @@ func (s *Server) importStatement(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.internal(w, r, err)
 	case res.Duplicate:
+		res.BadRows = nonNil(res.BadRows)
 		writeJSON(w, http.StatusOK, res)
 	default:
+		res.BadRows = nonNil(res.BadRows)
 		writeJSON(w, http.StatusCreated, res)
 	}
 }
@@ -281,7 +283,7 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	out := map[string]any{"data": ps}
+	out := map[string]any{"data": nonNil(ps)}
 	if len(ps) == limit {
 		out["next"] = strconv.FormatInt(ps[len(ps)-1].ID, 10)
 	}

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -109,6 +110,24 @@ type Server struct {
 	metrics   *metrics
 	authLimit *authLimiter
 	ingress   *ingress
+	// scalesRead is set once the ledger's currencies were read (loadScales).
+	scalesRead atomic.Bool
+}
+
+// loadScales reads every currency of the ledger once, on the first
+// authenticated request, so that the answers write every amount at its
+// currency's scale (ledger.FormatIn) even for a currency `tally currency
+// add` added before this process started and that it has not used yet. A
+// failure is retried on the next request.
+func (s *Server) loadScales(ctx context.Context) {
+	if s.deps.Ledger == nil || s.scalesRead.Load() {
+		return
+	}
+	if _, err := s.deps.Ledger.Currencies(ctx); err != nil {
+		s.opts.Logger.WarnContext(ctx, "currencies not read: amounts in a currency this process has not used are written with their own digits", "error", err)
+		return
+	}
+	s.scalesRead.Store(true)
 }
 
 // New builds the server.
@@ -253,6 +272,7 @@ func (s *Server) authenticate(scope merchants.Scope, next http.HandlerFunc) http
 					scope, orNone(merchants.JoinScopes(k.Scopes)), scope), "")
 			return
 		}
+		s.loadScales(r.Context())
 		ctx := context.WithValue(r.Context(), ctxKey{}, m)
 		ctx = context.WithValue(ctx, keyKey{}, k)
 		ctx = WithActor(ctx, k.Actor())

@@ -643,14 +643,29 @@ type WebhookRecorder struct {
 	bad    int
 	// Fail makes the next n deliveries answer 500.
 	fail int
+	// drift are the deliveries that did not match the document's webhooks
+	// (CheckWebhook): the test fails with them when it ends.
+	drift []error
 }
 
 func newWebhookRecorder(t testing.TB) *WebhookRecorder {
 	w := &WebhookRecorder{}
+	// Registered before the server's Close, so it runs after it: every
+	// delivery has been checked by then.
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, err := range w.drift {
+			t.Errorf("a webhook tally sent does not match openapi.json: %v", err)
+		}
+	})
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		if err := CheckWebhook(r.Header, b); err != nil && len(w.drift) < 10 {
+			w.drift = append(w.drift, err)
+		}
 		if w.fail > 0 {
 			w.fail--
 			http.Error(rw, "down", http.StatusInternalServerError)

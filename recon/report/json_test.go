@@ -76,20 +76,24 @@ func TestJSONIsMarshalIndent(t *testing.T) {
 }
 
 // TestJSONAmountsAreStrings pins the wire form of amounts: quoted decimal
-// strings, exact, never JSON numbers.
+// strings at the currency's scale (CNY 2, BTC and USDT 8), exact (digits
+// beyond the scale kept; a currency the process does not know, XYZ, with the
+// digits it has), never JSON numbers.
 func TestJSONAmountsAreStrings(t *testing.T) {
 	var buf bytes.Buffer
 	if err := report.Write(&buf, fullSummary(), report.JSON, currencies); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`"matched_amount": "0.3"`,
-		`"unmatched_amount": "12345678901234567890"`,
+		`"matched_amount": "0.30"`,
+		`"unmatched_amount": "12345678901234567890.00"`,
 		`"amount_delta": "-0.00000001"`,
 		`"provider_balance": "1.23456789012345678901"`,
-		`"amount_delta": "12345678901234567890.123456"`,
-		`"amount_at_stake": "100.5"`,
+		`"amount_delta": "12345678901234567890.12345600"`,
+		`"amount_at_stake": "100.50"`,
 		`"first_seen_at": "2026-10-01T23:59:59Z"`,
+		`"matched_amount": "1000.00000100"`,
+		`"unmatched_amount": "-0.50000000"`,
 		`"age": "\u003e30d"`, // encoding/json escapes < and >: ">30d" once decoded
 	} {
 		if !strings.Contains(buf.String(), want) {
