@@ -87,7 +87,7 @@ func attr(s tracetest.SpanStub, key string) (string, bool) {
 func TestTracingCallbackToLedger(t *testing.T) {
 	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
-	tp := tracing.NewProvider(sdktrace.NewSimpleSpanProcessor(exp), tracing.Options{Process: "test"})
+	tp := tracing.NewProvider(sdktrace.NewSimpleSpanProcessor(exp), tracing.Options{SampleRatio: 1, Process: "test"})
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	e := tallytest.New(t, tallytest.Options{Tracer: tp})
 	tracedDeposit(t, e)
@@ -192,7 +192,7 @@ func TestTracingCallbackToLedger(t *testing.T) {
 // a recording one (so it does not run in parallel).
 func TestTracingOff(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
-	global := tracing.NewProvider(sdktrace.NewSimpleSpanProcessor(exp), tracing.Options{})
+	global := tracing.NewProvider(sdktrace.NewSimpleSpanProcessor(exp), tracing.Options{SampleRatio: 1})
 	otel.SetTracerProvider(global)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	t.Cleanup(func() {

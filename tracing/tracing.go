@@ -65,8 +65,8 @@ type Options struct {
 	// tracing is off.
 	Endpoint string
 	// SampleRatio is the share of traces recorded, decided at each root
-	// (an HTTP request, a job nobody's trace queued); 1 records every one,
-	// and so does zero (recording none is tracing off).
+	// (an HTTP request, a job nobody's trace queued): 1 records every one,
+	// 0 none (the flag's default is 1).
 	SampleRatio float64
 	// ServiceName is the resource's service.name; empty is
 	// OTEL_SERVICE_NAME, else DefaultServiceName.
@@ -131,10 +131,6 @@ func NewProvider(sp sdktrace.SpanProcessor, opts Options) *sdktrace.TracerProvid
 	if opts.Process != "" {
 		attrs = append(attrs, attribute.String("tally.process", opts.Process))
 	}
-	ratio := opts.SampleRatio
-	if ratio == 0 {
-		ratio = 1
-	}
 	// The SDK's own attributes and OTEL_RESOURCE_ATTRIBUTES, then ours.
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL, attrs...))
 	if err != nil {
@@ -143,7 +139,7 @@ func NewProvider(sp sdktrace.SpanProcessor, opts Options) *sdktrace.TracerProvid
 	return sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(sp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(opts.SampleRatio))),
 	)
 }
 
