@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -17,12 +18,12 @@ import (
 // parameters hold callback bodies, keys and sealed secrets). Spans are made
 // only inside a trace being recorded, so River's polling and an idle pool
 // make none. A nil tp leaves cfg as it is (tracing off); a tracer cfg
-// already has is kept and tp's is not added.
+// already has keeps working beside it (multitracer).
 func Trace(cfg *pgxpool.Config, tp trace.TracerProvider) {
-	if tp == nil || cfg.ConnConfig.Tracer != nil {
+	if tp == nil {
 		return
 	}
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer(
+	t := otelpgx.NewTracer(
 		otelpgx.WithTracerProvider(tp),
 		// Its metrics would go to the global meter provider: tally's
 		// metrics are Prometheus's (server/metrics.go).
@@ -31,6 +32,11 @@ func Trace(cfg *pgxpool.Config, tp trace.TracerProvider) {
 		// Acquiring a connection is a span of its own per query otherwise.
 		otelpgx.WithDisableAcquireTracer(),
 	)
+	if prev := cfg.ConnConfig.Tracer; prev != nil {
+		cfg.ConnConfig.Tracer = multitracer.New(prev, t)
+		return
+	}
+	cfg.ConnConfig.Tracer = t
 }
 
 // QueryName names a query's span: the name sqlc gives it in its leading
