@@ -12,8 +12,9 @@ import (
 )
 
 // Trace instruments the pool cfg describes with query spans (otelpgx) from
-// tp: a span per query, batch and COPY, named by its sqlc query name
-// ("TransferTx") or else its SQL operation ("SELECT"), carrying the SQL text
+// tp: a span per query, preparation, batch and COPY, named by its kind and
+// its sqlc query name ("query TransferTx") or else its SQL operation
+// ("query SELECT"), carrying the SQL text
 // but never its parameters (otelpgx records none unless asked to: the
 // parameters hold callback bodies, keys and sealed secrets). Spans are made
 // only inside a trace being recorded, so River's polling and an idle pool
@@ -29,6 +30,9 @@ func Trace(cfg *pgxpool.Config, tp trace.TracerProvider) {
 		// metrics are Prometheus's (server/metrics.go).
 		otelpgx.WithMeterProvider(noop.NewMeterProvider()),
 		otelpgx.WithSpanNameCtxFunc(QueryName),
+		// "query TransferTx", "prepare TransferTx", "batch ...": a
+		// statement's preparation and its run told apart.
+		otelpgx.WithQuerySpanNamePrefix(),
 		// Acquiring a connection is a span of its own per query otherwise.
 		otelpgx.WithDisableAcquireTracer(),
 	)
