@@ -19,16 +19,15 @@ import (
 	"github.com/tallyhq/tally/tracing"
 )
 
-// tracedDeposit pays a C-Pay-X deposit of 100.00 BRL through the sandbox,
-// whose simulator posts tally a real signed callback, and waits until the
-// ledger holds it.
+// tracedDeposit pays a C-Pay deposit of 100 USDT through the sandbox, whose
+// simulator posts tally a real signed callback, and waits until the ledger
+// holds it.
 func tracedDeposit(t *testing.T, e *tallytest.Env) orders.Order {
 	t.Helper()
-	o := e.CreateOrder("deposit", map[string]any{"provider_account": "cxpay-main", "customer_id": "c1", "amount": "100.00", "currency": "BRL",
-		"payer": map[string]string{"Name": "Ana", "TaxID": "12345678901", "Email": "ana@example.com", "Phone": "+5511999999999"}})
-	e.Control("cxpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
+	o := e.CreateOrder("deposit", map[string]any{"provider_account": "cpay-main", "customer_id": "c1", "amount": "100", "currency": "USDT"})
+	e.Control("cpay", "POST", "/orders/"+o.ProviderOrderNo+"/pay", nil)
 	o = e.WaitStatus(o.ID, orders.StatusSucceeded)
-	if got := e.Balance("liabilities:customer:c1:BRL"); !got.Equal(dec("100")) {
+	if got := e.Balance("liabilities:customer:c1:USDT"); !got.Equal(dec("100")) {
 		t.Fatalf("customer = %s, want 100", got)
 	}
 	return o
@@ -174,8 +173,8 @@ func TestTracingCallbackToLedger(t *testing.T) {
 	}
 
 	// Nothing secret in any span of the run.
-	secrets := map[string]string{"API key": e.APIKey, "callback key": e.CallbackKeys["cxpay"],
-		"provider secret": sandbox.DefaultCredentials["cxpay"].Secret, "payer tax id": "12345678901"}
+	secrets := map[string]string{"API key": e.APIKey, "callback key": e.CallbackKeys["cpay"],
+		"provider secret": sandbox.DefaultCredentials["cpay"].Secret}
 	for _, s := range all {
 		for _, a := range s.Attributes {
 			v := a.Value.Emit()
@@ -188,7 +187,7 @@ func TestTracingCallbackToLedger(t *testing.T) {
 				}
 			}
 		}
-		if strings.Contains(s.Name, e.CallbackKeys["cxpay"]) {
+		if strings.Contains(s.Name, e.CallbackKeys["cpay"]) {
 			t.Errorf("span name %q holds the callback key", s.Name)
 		}
 	}
