@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/console"
@@ -107,6 +108,12 @@ type Config struct {
 	Server server.Options
 	// Staff tunes the console's sessions (idle and absolute expiry).
 	Staff staff.Options
+	// Tracing, when set, traces this tally (package tracing): the public
+	// listener's requests, the jobs, the queries of the pool New opens (a
+	// given Pool is instrumented by its owner, db.Trace) and the spans the
+	// services add inside those traces. Nil: no tracing, at no cost. It
+	// fills Jobs.Tracer and Server.Tracer unless they are set.
+	Tracing trace.TracerProvider
 }
 
 // App is a whole tally, built by New.
@@ -167,6 +174,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		if _, named := pcfg.ConnConfig.RuntimeParams["application_name"]; !named && cfg.ApplicationName != "" {
 			pcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ApplicationName
 		}
+		db.Trace(pcfg, cfg.Tracing)
 		if a.Pool, err = db.ConnectConfig(ctx, pcfg); err != nil {
 			return nil, err
 		}
@@ -190,6 +198,9 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	jo := cfg.Jobs
 	if jo.Logger == nil {
 		jo.Logger = logger
+	}
+	if jo.Tracer == nil {
+		jo.Tracer = cfg.Tracing
 	}
 	// The queue first: the services insert through it, the runner built
 	// after them shares it.
@@ -216,6 +227,9 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	so := cfg.Server
 	if so.Registry == nil {
 		so.Registry = server.NewRegistry()
+	}
+	if so.Tracer == nil {
+		so.Tracer = cfg.Tracing
 	}
 	co := cfg.Callbacks
 	if co.Logger == nil {

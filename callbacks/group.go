@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/db/callbacksdb"
 	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/tracing"
 )
 
 // group applies the stored callbacks that process_callback jobs hand it at
@@ -41,6 +44,9 @@ type group struct {
 type groupItem struct {
 	inboxID int64
 	done    chan bool // buffered: true when the group applied it (or it needed nothing)
+	// span is the caller's (the process_callback job's) span: the group's
+	// transaction continues the first traced caller's trace (tracing.Follow).
+	span trace.Span
 }
 
 const (
@@ -67,9 +73,10 @@ func (g *group) start(s *Service) {
 // found needing nothing). A closed Service is ErrClosed.
 func (g *group) apply(ctx context.Context, inboxIDs []int64) (map[int64]bool, error) {
 	items := make([]*groupItem, len(inboxIDs))
+	span := trace.SpanFromContext(ctx)
 	err := g.s.handIn(func() error {
 		for i, id := range inboxIDs {
-			items[i] = &groupItem{inboxID: id, done: make(chan bool, 1)}
+			items[i] = &groupItem{inboxID: id, done: make(chan bool, 1), span: span}
 			select {
 			case g.ch <- items[i]:
 			case <-ctx.Done():
@@ -117,9 +124,13 @@ func (g *group) run(batch []*groupItem) {
 	ctx, cancel := context.WithTimeout(g.s.ctx, groupTimeout)
 	defer cancel()
 	ids := make([]int64, len(batch))
+	spans := make([]trace.Span, len(batch))
 	for i, it := range batch {
-		ids[i] = it.inboxID
+		ids[i], spans[i] = it.inboxID, it.span
 	}
+	ctx, span := tracing.Follow(ctx, spans, traceScope, "callbacks.group",
+		trace.WithAttributes(attribute.Int("callbacks.batch", len(batch))))
+	defer span.End()
 	// The provider accounts first, outside the transaction: reading one the
 	// cache no longer holds takes a second pool connection, which a group
 	// holding locks must not wait for.

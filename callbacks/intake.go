@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/db/callbacksdb"
+	"github.com/tallyhq/tally/tracing"
 )
 
 // intake group-commits verified callbacks: the callbacks that reach Ingest at
@@ -30,6 +33,9 @@ type intakeItem struct {
 	params  callbacksdb.InsertCallbacksParams
 	verdict string
 	done    chan intakeResult // buffered: a committer never waits for its caller
+	// span is the caller's (the callback request's) span: the batch's
+	// transaction continues the first traced caller's trace (tracing.Follow).
+	span trace.Span
 }
 
 type intakeResult struct {
@@ -60,6 +66,7 @@ func (in *intake) start(s *Service) {
 // store waits until its callback is stored with its job, in some batch. A
 // closed Service is ErrClosed.
 func (in *intake) store(ctx context.Context, it *intakeItem) (Ingested, error) {
+	it.span = trace.SpanFromContext(ctx)
 	err := in.s.handIn(func() error {
 		select {
 		case in.ch <- it:
@@ -111,6 +118,9 @@ func (in *intake) commit(batch []*intakeItem) {
 	})
 	ctx, cancel := context.WithTimeout(in.s.ctx, intakeTimeout)
 	defer cancel()
+	ctx, span := tracing.Follow(ctx, intakeSpans(batch), traceScope, "callbacks.intake",
+		trace.WithAttributes(attribute.Int("callbacks.batch", len(batch))))
+	defer span.End()
 	outs := make([]Ingested, len(batch))
 	err := pgx.BeginFunc(ctx, in.s.pool, func(tx pgx.Tx) error {
 		q := in.s.q.WithTx(tx)
@@ -153,4 +163,16 @@ func (in *intake) commit(batch []*intakeItem) {
 	for i, it := range batch {
 		it.done <- intakeResult{out: outs[i], err: err}
 	}
+}
+
+// traceScope is the instrumentation scope of the callbacks service's spans.
+const traceScope = "github.com/tallyhq/tally/callbacks"
+
+// intakeSpans are the callers' spans of a batch.
+func intakeSpans(batch []*intakeItem) []trace.Span {
+	spans := make([]trace.Span, len(batch))
+	for i, it := range batch {
+		spans[i] = it.span
+	}
+	return spans
 }

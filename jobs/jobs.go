@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/orders"
@@ -206,6 +207,10 @@ type Options struct {
 	// package's kinds).
 	Tasks  []Task
 	Logger *slog.Logger
+	// Tracer, when set, traces the jobs (package tracing): a span around
+	// every insert and every job worked, the worked job's span continuing
+	// the trace that queued it (tracePlugins). Nil: no tracing, at no cost.
+	Tracer trace.TracerProvider
 }
 
 // ReconSchedule is reconciliation's part of the schedule (Options.Recon).
@@ -351,6 +356,7 @@ func (r *Runner) workerClient(pool *pgxpool.Pool, svc Services) (*river.Client[p
 		}
 	}
 	cfg.FetchPollInterval, cfg.FetchCooldown = opts.fetchTiming()
+	cfg.Plugins = tracePlugins(opts.Tracer)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
 	river.AddWorker(workers, &callbackWorker{svc: svc.Callbacks})

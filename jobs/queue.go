@@ -39,6 +39,7 @@ func NewQueue(pool *pgxpool.Pool, opts Options) (*Queue, error) {
 	// fetch cooldown: the Runner's own timing, so that an insert wakes them
 	// as soon as they may fetch.
 	cfg.FetchPollInterval, cfg.FetchCooldown = opts.fetchTiming()
+	cfg.Plugins = tracePlugins(opts.Tracer)
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: insert-only client: %w", ErrRiver, err)

@@ -380,7 +380,9 @@ const (
 // transfer validates req, resolves its accounts and stores it with one call of
 // ledger_transfer: in tx (ledger_transfer_tx, retried inside tx) or on the pool
 // (retried here).
-func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
+func (l *Ledger) transfer(ctx context.Context, tx pgx.Tx, req TransferRequest) (_ Transfer, err error) {
+	ctx, span := postSpan(ctx, "ledger.transfer", req.Merchant, 1, tx != nil)
+	defer endPostSpan(span, &err)
 	label := "transfer " + req.Key
 	p, err := prepareTransfer(req, l.lookupIn(ctx, l.dbtx(tx)))
 	if err != nil {
@@ -481,10 +483,12 @@ func (l *Ledger) appendEntries(ctx context.Context, ea *entryArrays, merchant in
 // transferBatch validates reqs, resolves their accounts and posts them with one
 // call of ledger_post_transfers: in tx (ledger_post_transfers_tx, retried inside
 // tx) or on the pool (retried here).
-func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) ([]Transfer, error) {
+func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRequest) (_ []Transfer, err error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
+	ctx, span := postSpan(ctx, "ledger.transfer_batch", reqs[0].Merchant, len(reqs), tx != nil)
+	defer endPostSpan(span, &err)
 	label := "transfer batch"
 	if len(reqs) == 1 {
 		label = "transfer " + reqs[0].Key
@@ -547,7 +551,6 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 		ea.transfer, ea.account, ea.nslots, ea.side, ea.amount, ea.currency
 
 	var rows []ledgerdb.PostTransfersRow
-	var err error
 	var names map[int64]string
 	if tx != nil {
 		var caught []ledgerdb.PostTransfersTxRow
@@ -597,7 +600,9 @@ func (l *Ledger) transferBatch(ctx context.Context, tx pgx.Tx, reqs []TransferRe
 }
 
 // resolve posts, voids or expires a hold with one call of ledger_resolve.
-func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolution, now time.Time) (Transfer, error) {
+func (l *Ledger) resolve(ctx context.Context, tx pgx.Tx, action string, r Resolution, now time.Time) (_ Transfer, err error) {
+	ctx, span := postSpan(ctx, "ledger."+action, r.Merchant, 1, tx != nil)
+	defer endPostSpan(span, &err)
 	label := action + " hold " + r.HoldKey
 	if r.Hold != 0 {
 		label = fmt.Sprintf("%s hold %d", action, r.Hold)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/callbacks"
 	"github.com/tallyhq/tally/discrepancies"
@@ -78,6 +79,9 @@ type Options struct {
 	// Ingress bounds the callback ingress (rate limits); zero fields take
 	// the defaults.
 	Ingress IngressOptions
+	// Tracer, when set, gives every request to the public listener a server
+	// span (tracing.go); nil: no tracing, at no cost.
+	Tracer trace.TracerProvider
 }
 
 // Route is one route of the server, kept as data so that a test can hold the
@@ -175,7 +179,7 @@ func New(deps Deps, opts Options) *Server {
 		}
 		mux.Handle(pattern, s.instrument(r.Pattern, h))
 	}
-	s.handler = withRequestID(opts.TrustedProxies, recoverPanics(opts.Logger, mux))
+	s.handler = withRequestID(opts.TrustedProxies, recoverPanics(opts.Logger, traced(opts.Tracer, mux)))
 	return s
 }
 

@@ -24,9 +24,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/callbacks"
+	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
@@ -106,6 +108,10 @@ type Options struct {
 	// with it. A test of what a key may not do makes keys of its own
 	// (Env.NewAPIKey) or narrows this one.
 	APIKeyScopes []merchants.Scope
+	// Tracer traces this tally (app.Config.Tracing) and its pool's queries
+	// (db.Trace): a test's provider over an in-memory exporter. Nil: no
+	// tracing.
+	Tracer trace.TracerProvider
 }
 
 // envPoolSize is the size of tally's own pool in an Env, sized like a small
@@ -196,6 +202,7 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = envPoolSize
+	db.Trace(cfg, opts.Tracer)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +251,7 @@ func New(t testing.TB, opts Options) *Env {
 		Recon:     recon.Options{PageSize: opts.ReconPageSize, StaleAfter: opts.ReconStaleAfter},
 		Jobs:      jo,
 		Server:    so,
+		Tracing:   opts.Tracer,
 	}
 	if e.App, err = app.New(ctx, e.cfg); err != nil {
 		t.Fatal(err)

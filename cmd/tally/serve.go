@@ -89,6 +89,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var authRate float64
 	f := &runtimeFlags{}
 	in := &ingressFlags{}
+	tf := &tracingFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server (merchant API, callback ingress) and, unless told otherwise, the workers and the schedule",
@@ -116,7 +117,12 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			reg := server.NewRegistry()
-			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune, func(c *app.Config) {
+			traceTune, stopTracing, err := tf.start(ctx, "serve")
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
+			a, err := g.newApp(ctx, publicURL, f.poolSize, in.tune, traceTune, func(c *app.Config) {
 				c.Jobs = f.options()
 				c.ApplicationName = processName("serve")
 				c.Server = server.Options{Registry: reg, TrustedProxies: trusted, Ingress: in.limits,
@@ -148,6 +154,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	f.workers = true
 	f.bind(cmd, true)
 	in.bind(cmd)
+	tf.bind(cmd)
 	return cmd
 }
 
@@ -179,6 +186,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	f := &runtimeFlags{workers: true}
+	tf := &tracingFlags{}
 	var publicURL, adminAddr string
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -194,7 +202,12 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			f.workers = true
 			reg := server.NewRegistry()
-			a, err := g.newApp(ctx, publicURL, f.poolSize, func(c *app.Config) {
+			traceTune, stopTracing, err := tf.start(ctx, "worker")
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
+			a, err := g.newApp(ctx, publicURL, f.poolSize, traceTune, func(c *app.Config) {
 				c.Jobs = f.options()
 				c.ApplicationName = processName("worker")
 				// Only the admin listener: its /metrics counts what this
@@ -217,6 +230,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&publicURL, "public-url", "", "URL providers reach the API nodes at: every order sent to a provider carries <url>/callbacks/<account's callback key> (required)")
 	bindAdminAddr(cmd, &adminAddr)
 	f.bind(cmd, false)
+	tf.bind(cmd)
 	return cmd
 }
 
