@@ -5,11 +5,12 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 SQLC := $(GO) tool -modfile=tools/go.mod sqlc
+OAPI_CODEGEN := $(GO) tool -modfile=tools/go.mod oapi-codegen -config client/oapi-codegen.yaml
 BIN := bin/tally
 # Resolved lazily, once per make run, only by the targets that need a database.
 DB_URL = $(or $(DATABASE_URL),$(shell $(GO) run ./cmd/tally db url))
 
-.PHONY: all build test check fmt vet sqlc-check api-check generate unit browser demo bench bench-ledger fuzz clean db-stop
+.PHONY: all build test check fmt vet sqlc-check client-check api-check generate unit browser demo bench bench-ledger fuzz clean db-stop
 
 all: build
 
@@ -32,7 +33,7 @@ browser:
 	    echo "warning: chromium could not be installed: the console's browser tests will be skipped"; \
 	fi
 
-check: fmt vet sqlc-check
+check: fmt vet sqlc-check client-check
 
 ## api-check: server/openapi.json lints clean under Redocly's recommended-strict ruleset,
 ## and a TypeScript client generated from it (openapi-typescript) types every success
@@ -58,8 +59,16 @@ vet:
 sqlc-check:
 	$(SQLC) diff
 
+## client-check: client/client.gen.go is what oapi-codegen makes of server/openapi.json.
+client-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(OAPI_CODEGEN) -o "$$tmp/client.gen.go" server/openapi.json; \
+	if ! diff -u client/client.gen.go "$$tmp/client.gen.go" >"$$tmp/diff"; then \
+	  head -40 "$$tmp/diff"; echo "client/client.gen.go is stale: run make generate"; exit 1; fi
+
 generate:
 	$(SQLC) generate
+	$(OAPI_CODEGEN) -o client/client.gen.go server/openapi.json
 
 unit:
 	DATABASE_URL='$(DB_URL)' $(GO) test -race -count=1 -timeout 20m ./...

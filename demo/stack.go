@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tallyhq/tally/app"
+	"github.com/tallyhq/tally/client"
 	"github.com/tallyhq/tally/db/localpg"
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/jobs"
@@ -46,6 +47,9 @@ type stack struct {
 
 	merchant merchants.Merchant
 	apiKey   string
+	// api is tally's merchant API as the merchant's system calls it: the
+	// client generated from tally's OpenAPI document, with the merchant's key.
+	api      *client.ClientWithResponses
 	hooks    *hookReceiver
 	accounts map[string]merchants.ProviderAccount
 	client   *http.Client
@@ -152,6 +156,9 @@ func (st *stack) setup(ctx context.Context) error {
 	if st.apiKey, _, err = st.tally.Merchants.CreateAPIKey(ctx, m.Code, "demo"); err != nil {
 		return err
 	}
+	if st.api, err = client.NewWithKey(st.tallyURL, st.apiKey, client.WithHTTPClient(st.client)); err != nil {
+		return err
+	}
 	for _, p := range providersInOrder {
 		c := sandbox.DefaultCredentials[p]
 		opts := map[string]string{}
@@ -217,34 +224,6 @@ func (st *stack) down() {
 	if st.sandbox != nil {
 		st.sandbox.Close()
 	}
-}
-
-// api calls tally's merchant API as the merchant's system does.
-func (st *stack) api(ctx context.Context, method, path string, body any, headers ...string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, st.tallyURL+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+st.apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := st.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
 }
 
 // control calls a provider's sandbox control API.

@@ -2,10 +2,8 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 
 	"sync"
@@ -13,7 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/client"
 	"github.com/tallyhq/tally/providers"
 	"github.com/tallyhq/tally/providers/cxpay"
 	"github.com/tallyhq/tally/providers/sim"
@@ -88,8 +86,8 @@ func scriptedFaults() []scriptedFault {
 func (st *stack) scripted(ctx context.Context) ([]order, error) {
 	var out []order
 	for i, f := range scriptedFaults() {
-		o, err := st.createOne(ctx, "deposit", order{provider: f.provider, order: orders.Order{CustomerID: fmt.Sprintf("c-%s-%d", f.provider, i%6),
-			Amount: decimal.RequireFromString(f.amount)}})
+		o, err := st.createOne(ctx, "deposit", request{provider: f.provider, customer: fmt.Sprintf("c-%s-%d", f.provider, i%6),
+			amount: decimal.RequireFromString(f.amount)})
 		if err != nil {
 			return out, fmt.Errorf("scripted %s deposit: %w", f.provider, err)
 		}
@@ -106,19 +104,26 @@ func (st *stack) scripted(ctx context.Context) ([]order, error) {
 	return out, nil
 }
 
-// order is one order the demo created, and the provider it went to.
+// order is one order the demo created, as tally's API answered it, and the
+// provider it went to.
 type order struct {
 	provider string
-	order    orders.Order
+	order    client.Order
+}
+
+// request is one order the demo asks tally for.
+type request struct {
+	provider, customer string
+	amount             decimal.Decimal
 }
 
 // deposits creates the day's deposits through the merchant API, a few at a time,
 // and for UsdtPay posts the pay form as the payer's browser does.
 func (st *stack) deposits(ctx context.Context, rng *rand.Rand) ([]order, error) {
-	var reqs []order
+	var reqs []request
 	for _, p := range providersInOrder {
 		for i := 0; i < st.opts.Deposits; i++ {
-			reqs = append(reqs, order{provider: p, order: orders.Order{CustomerID: fmt.Sprintf("c-%s-%d", p, i%6), Amount: depositAmount(p, rng)}})
+			reqs = append(reqs, request{provider: p, customer: fmt.Sprintf("c-%s-%d", p, i%6), amount: depositAmount(p, rng)})
 		}
 	}
 	rng.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
@@ -127,7 +132,7 @@ func (st *stack) deposits(ctx context.Context, rng *rand.Rand) ([]order, error) 
 
 // payouts pays out about half of what each customer of the payout providers holds.
 func (st *stack) payouts(ctx context.Context, rng *rand.Rand) ([]order, error) {
-	var reqs []order
+	var reqs []request
 	for _, p := range []string{"cpay", "cxpay", "usdtcnpay"} {
 		cur := map[string]string{"cpay": "USDT", "cxpay": "BRL", "usdtcnpay": "CNY"}[p]
 		for i := 0; i < 6 && len(reqs) < st.opts.Payouts*3; i++ {
@@ -139,7 +144,7 @@ func (st *stack) payouts(ctx context.Context, rng *rand.Rand) ([]order, error) {
 			for k := 0; k < st.opts.Payouts/6+1; k++ {
 				amt := payoutAmount(p, b.Available.Div(decimal.NewFromInt(int64(st.opts.Payouts/6+2))))
 				if amt.IsPositive() {
-					reqs = append(reqs, order{provider: p, order: orders.Order{CustomerID: cust, Amount: amt}})
+					reqs = append(reqs, request{provider: p, customer: cust, amount: amt})
 				}
 			}
 		}
@@ -149,11 +154,11 @@ func (st *stack) payouts(ctx context.Context, rng *rand.Rand) ([]order, error) {
 }
 
 // create posts orders through the API with 6 concurrent clients.
-func (st *stack) create(ctx context.Context, kind string, reqs []order) ([]order, error) {
+func (st *stack) create(ctx context.Context, kind string, reqs []request) ([]order, error) {
 	var mu sync.Mutex
 	var out []order
 	var firstErr error
-	work := make(chan order)
+	work := make(chan request)
 	var wg sync.WaitGroup
 	for w := 0; w < 6; w++ {
 		wg.Add(1)
@@ -189,54 +194,69 @@ func (st *stack) create(ctx context.Context, kind string, reqs []order) ([]order
 	return out, firstErr
 }
 
-func (st *stack) createOne(ctx context.Context, kind string, r order) (orders.Order, error) {
-	body := map[string]any{"provider_account": r.provider + "-main", "customer_id": r.order.CustomerID, "amount": r.order.Amount.String()}
+// createOne places one deposit or payout through tally's merchant API (the
+// generated client) and waits up to 5s for the provider's answer; for UsdtPay
+// it posts the pay form as the payer's browser does.
+func (st *stack) createOne(ctx context.Context, kind string, r request) (client.Order, error) {
 	cur := map[string]string{"cpay": "USDT", "cxpay": "BRL", "usdtcnpay": "CNY", "usdtpay": "CNY", "vpay": "CNY"}[r.provider]
-	body["currency"] = cur
-	if r.provider == "vpay" {
-		body["pay_currency"] = "USDT"
-	}
-	party := map[string]string{"name": "Ana Souza", "tax_id": "12345678901", "email": "ana@example.com", "phone": "+5511999990000"}
+	party := client.Party{Name: new("Ana Souza"), TaxID: new("12345678901"), Email: new("ana@example.com"), Phone: new("+5511999990000")}
+	key := fmt.Sprintf("demo-%s-%s-%d", kind, r.provider, rand.Int64())
+	account, amount, wait := r.provider+"-main", r.amount.String(), new("5s")
+	// The created order (201), else the answer for the error.
+	var (
+		o      *client.Order
+		status int
+		answer []byte
+		err    error
+	)
 	if kind == "payout" {
 		switch r.provider {
 		case "cpay":
-			party = map[string]string{"account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "network": "TRON(TRC-20)"}
+			party = client.Party{Account: new("TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw"), Network: new("TRON(TRC-20)")}
 		case "cxpay":
-			party["account"], party["account_type"] = "12345-6", "CPF"
+			party.Account, party.AccountType = new("12345-6"), new("CPF")
 		case "usdtcnpay":
-			party = map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"}
+			party = client.Party{Name: new("张三"), Account: new("6222020202020202"), Category: new("0"), BankCode: new("1")}
 		}
-		body["beneficiary"] = party
+		var resp *client.CreatePayoutResponse
+		resp, err = st.api.CreatePayoutWithResponse(ctx, &client.CreatePayoutParams{IdempotencyKey: key, Wait: wait},
+			client.PayoutRequest{ProviderAccount: account, CustomerID: r.customer, Amount: amount, Currency: cur, Beneficiary: &party})
+		if err == nil {
+			o, status, answer = resp.JSON201, resp.StatusCode(), resp.Body
+		}
 	} else {
-		body["return_url"] = "https://demo-broker.example/deposit/done"
+		req := client.DepositRequest{ProviderAccount: account, CustomerID: r.customer, Amount: amount, Currency: cur,
+			ReturnURL: new("https://demo-broker.example/deposit/done")}
 		if r.provider == "cxpay" {
-			body["payer"] = party
+			req.Payer = &party
+		}
+		if r.provider == "vpay" {
+			req.PayCurrency = new("USDT")
+		}
+		var resp *client.CreateDepositResponse
+		resp, err = st.api.CreateDepositWithResponse(ctx, &client.CreateDepositParams{IdempotencyKey: key, Wait: wait}, req)
+		if err == nil {
+			o, status, answer = resp.JSON201, resp.StatusCode(), resp.Body
 		}
 	}
-	key := fmt.Sprintf("demo-%s-%s-%d", kind, r.provider, rand.Int64())
-	code, b, err := st.api(ctx, "POST", "/v1/"+kind+"s?wait=5s", body, "Idempotency-Key", key)
 	if err != nil {
-		return orders.Order{}, err
+		return client.Order{}, fmt.Errorf("create %s at %s: %w", kind, r.provider, err)
 	}
-	if code != http.StatusCreated {
-		return orders.Order{}, fmt.Errorf("create %s at %s: HTTP %d %s", kind, r.provider, code, b)
+	if o == nil {
+		return client.Order{}, fmt.Errorf("create %s at %s: HTTP %d %s", kind, r.provider, status, answer)
 	}
-	var o orders.Order
-	if err := json.Unmarshal(b, &o); err != nil {
-		return orders.Order{}, err
-	}
-	if o.PayForm != nil {
+	if f := o.PayForm; f != nil {
 		form := url.Values{}
-		for _, f := range o.PayForm.Fields {
-			form.Set(f.Name, f.Value)
+		for _, fl := range f.Fields {
+			form.Set(fl.Name, fl.Value)
 		}
-		resp, err := st.client.PostForm(o.PayForm.Action, form)
+		resp, err := st.client.PostForm(f.Action, form)
 		if err != nil {
-			return o, fmt.Errorf("post the UsdtPay form: %w", err)
+			return *o, fmt.Errorf("post the UsdtPay form: %w", err)
 		}
 		resp.Body.Close()
 	}
-	return o, nil
+	return *o, nil
 }
 
 // extras are the day's faults that are not about one scripted order: deposits to

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tallyhq/tally/client"
 	"github.com/tallyhq/tally/merchants"
-	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
 
@@ -80,21 +80,35 @@ func TestAPIRefusesBadInputAndStoresNothing(t *testing.T) {
 	}
 }
 
+// The Idempotency-Key replays the first answer and refuses another body, under
+// concurrency too, and the merchant order number is unique: driven through the
+// generated client, the refusals read as the document's typed error body.
 func TestIdempotency(t *testing.T) {
 	t.Parallel()
 	e := tallytest.New(t, tallytest.Options{NoWorkers: true})
-	body := `{"provider_account":"cpay-main","customer_id":"c1","amount":"12.5","currency":"USDT"}`
-	first := e.API("POST", "/v1/deposits", body, "Idempotency-Key", "same")
-	again := e.API("POST", "/v1/deposits", body, "Idempotency-Key", "same")
-	var a, b orders.Order
-	first.JSON(t, &a)
-	again.JSON(t, &b)
-	if first.Status != 201 || again.Status != 200 || a.ID != b.ID || again.Header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("replay: %d/%d ids %d/%d", first.Status, again.Status, a.ID, b.ID)
+	deposit := func(api *client.ClientWithResponses, key, customer, amount string, orderNo *string) (*client.CreateDepositResponse, error) {
+		return api.CreateDepositWithResponse(context.Background(), &client.CreateDepositParams{IdempotencyKey: key},
+			client.DepositRequest{ProviderAccount: "cpay-main", CustomerID: customer, Amount: amount, Currency: "USDT", MerchantOrderNo: orderNo})
 	}
-	other := e.API("POST", "/v1/deposits", strings.Replace(body, "12.5", "13", 1), "Idempotency-Key", "same")
-	if other.Status != http.StatusConflict || !strings.Contains(string(other.Body), "idempotency_conflict") {
-		t.Fatalf("same key, other body: %d %s", other.Status, other.Body)
+	api := e.Client()
+	first, err := deposit(api, "same", "c1", "12.5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := deposit(api, "same", "c1", "12.5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.JSON201 == nil || again.JSON200 == nil || first.JSON201.ID != again.JSON200.ID || again.HTTPResponse.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: HTTP %d %s, then HTTP %d %s", first.StatusCode(), first.Body, again.StatusCode(), again.Body)
+	}
+	other, err := deposit(api, "same", "c1", "13", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.JSON409 == nil || other.JSON409.Error.Code != "idempotency_conflict" || other.JSON409.Error.RequestID == nil ||
+		*other.JSON409.Error.RequestID != other.HTTPResponse.Header.Get("X-Request-Id") || *other.JSON409.Error.RequestID == "" {
+		t.Fatalf("same key, other body: HTTP %d %s, want 409 idempotency_conflict with the request id", other.StatusCode(), other.Body)
 	}
 	// Twenty concurrent requests with one key create one order.
 	var wg sync.WaitGroup
@@ -103,13 +117,16 @@ func TestIdempotency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.API("POST", "/v1/deposits", strings.Replace(body, "c1", "c2", 1), "Idempotency-Key", "race")
-			var o orders.Order
-			if r.Status == 200 || r.Status == 201 {
-				r.JSON(t, &o)
-				ids <- o.ID
-			} else {
-				t.Errorf("concurrent create: %d %s", r.Status, r.Body)
+			r, err := deposit(api, "race", "c2", "12.5", nil)
+			switch {
+			case err != nil:
+				t.Errorf("concurrent create: %v", err)
+			case r.JSON201 != nil:
+				ids <- r.JSON201.ID
+			case r.JSON200 != nil:
+				ids <- r.JSON200.ID
+			default:
+				t.Errorf("concurrent create: HTTP %d %s", r.StatusCode(), r.Body)
 			}
 		}()
 	}
@@ -123,10 +140,25 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("concurrent creates made %d distinct orders (%d stored), want 1 (2 in all)", len(seen), countOrders(t, e))
 	}
 	// The merchant order number is unique too.
-	r1 := e.API("POST", "/v1/deposits", `{"provider_account":"cpay-main","merchant_order_no":"M-1","customer_id":"c1","amount":"1","currency":"USDT"}`, "Idempotency-Key", "m1")
-	r2 := e.API("POST", "/v1/deposits", `{"provider_account":"cpay-main","merchant_order_no":"M-1","customer_id":"c1","amount":"2","currency":"USDT"}`, "Idempotency-Key", "m2")
-	if r1.Status != 201 || r2.Status != http.StatusConflict || !strings.Contains(string(r2.Body), "duplicate_merchant_order_no") {
-		t.Fatalf("duplicate merchant order no: %d, %d %s", r1.Status, r2.Status, r2.Body)
+	r1, err := deposit(api, "m1", "c1", "1", new("M-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := deposit(api, "m2", "c1", "2", new("M-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.JSON201 == nil || r2.JSON409 == nil || r2.JSON409.Error.Code != "duplicate_merchant_order_no" {
+		t.Fatalf("duplicate merchant order no: HTTP %d, HTTP %d %s", r1.StatusCode(), r2.StatusCode(), r2.Body)
+	}
+	// A key without orders:write creates nothing, whatever its Idempotency-Key.
+	reader := e.Client(e.NewAPIKey("reader", merchants.OrdersRead))
+	r3, err := deposit(reader, "same", "c1", "12.5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.JSON403 == nil || r3.JSON403.Error.Code != "insufficient_scope" || countOrders(t, e) != 3 {
+		t.Fatalf("a read-only key: HTTP %d %s, %d orders stored, want 403 insufficient_scope and 3", r3.StatusCode(), r3.Body, countOrders(t, e))
 	}
 }
 

@@ -1,10 +1,13 @@
 package e2e_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
+	"github.com/tallyhq/tally/client"
 	"github.com/tallyhq/tally/orders"
 	"github.com/tallyhq/tally/tallytest"
 )
@@ -121,24 +124,26 @@ func TestDepositEveryProvider(t *testing.T) {
 	}
 }
 
+// Payouts at every provider that makes them, placed and read back through the
+// generated client (every answer also checked against the document).
 func TestPayoutEveryProviderWithPayouts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		provider, currency, fund, amount string
-		beneficiary                      map[string]string
-		settle                           func(e *tallytest.Env, o orders.Order)
+		beneficiary                      client.Party
+		settle                           func(e *tallytest.Env, o client.Order)
 		ledger                           map[string]string
 	}{
 		{provider: "cpay", currency: "USDT", fund: "100", amount: "50",
-			beneficiary: map[string]string{"account": "TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw", "network": "TRON(TRC-20)"},
+			beneficiary: client.Party{Account: new("TRMYtLHzmTeMm1FW86LZh2LGnE2D7kJnnw"), Network: new("TRON(TRC-20)")},
 			ledger:      map[string]string{"liabilities:customer:p1:USDT": "50", "assets:provider:cpay-main:USDT": "49.5", "expenses:fees:cpay-main:USDT": "0.5"}},
 		{provider: "cxpay", currency: "BRL", fund: "100", amount: "50.00",
-			beneficiary: map[string]string{"name": "Ana", "account": "12345-6", "account_type": "CPF", "tax_id": "1", "email": "a@b.c", "phone": "1"},
+			beneficiary: client.Party{Name: new("Ana"), Account: new("12345-6"), AccountType: new("CPF"), TaxID: new("1"), Email: new("a@b.c"), Phone: new("1")},
 			ledger:      map[string]string{"liabilities:customer:p1:BRL": "50", "assets:provider:cxpay-main:BRL": "49.5", "expenses:fees:cxpay-main:BRL": "0.5"}},
 		{provider: "usdtcnpay", currency: "CNY", fund: "1000", amount: "500",
-			beneficiary: map[string]string{"name": "张三", "account": "6222020202020202", "category": "0", "bank_code": "1"},
+			beneficiary: client.Party{Name: new("张三"), Account: new("6222020202020202"), Category: new("0"), BankCode: new("1")},
 			// Settled in two parts; USDTCNPAY states no fee.
-			settle: func(e *tallytest.Env, o orders.Order) {
+			settle: func(e *tallytest.Env, o client.Order) {
 				e.Control("usdtcnpay", "POST", "/orders/"+o.ProviderOrderNo+"/settle-part", map[string]string{"amount": "200"})
 				e.Control("usdtcnpay", "POST", "/orders/"+o.ProviderOrderNo+"/settle-part", map[string]string{"amount": "300"})
 			},
@@ -148,10 +153,18 @@ func TestPayoutEveryProviderWithPayouts(t *testing.T) {
 		t.Run(tc.provider, func(t *testing.T) {
 			t.Parallel()
 			e := tallytest.New(t, tallytest.Options{})
+			api := e.Client()
 			e.Fund(tc.provider, "p1", tc.currency, tc.fund)
-			o := e.CreateOrder("payout", map[string]any{"provider_account": tc.provider + "-main", "customer_id": "p1", "amount": tc.amount,
-				"currency": tc.currency, "beneficiary": tc.beneficiary})
-			if o.SubmitState != "submitted" {
+			r, err := api.CreatePayoutWithResponse(context.Background(), &client.CreatePayoutParams{IdempotencyKey: "payout-p1-1", Wait: new("5s")},
+				client.PayoutRequest{ProviderAccount: tc.provider + "-main", CustomerID: "p1", Amount: tc.amount, Currency: tc.currency, Beneficiary: &tc.beneficiary})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.JSON201 == nil {
+				t.Fatalf("create: HTTP %d %s, want 201 and the payout", r.StatusCode(), r.Body)
+			}
+			o := *r.JSON201
+			if o.SubmitState != client.OrderSubmitStateSubmitted || o.Kind != client.OrderKindPayout || !dec(o.Amount).Equal(dec(tc.amount)) {
 				t.Fatalf("payout not submitted: %+v", o)
 			}
 			held := dec(tc.fund).Sub(dec(tc.amount))
@@ -163,15 +176,28 @@ func TestPayoutEveryProviderWithPayouts(t *testing.T) {
 			} else {
 				e.Control(tc.provider, "POST", "/orders/"+o.ProviderOrderNo+"/settle", nil)
 			}
-			o = e.WaitStatus(o.ID, orders.StatusSucceeded)
+			e.WaitStatus(o.ID, orders.StatusSucceeded)
 			e.WaitIdle()
 			for acct, want := range tc.ledger {
 				if got := e.Balance(acct); !got.Equal(dec(want)) {
 					t.Errorf("%s = %s, want %s", acct, got, want)
 				}
 			}
-			if tc.provider == "usdtcnpay" && len(o.Parts) != 2 {
-				t.Errorf("parts = %+v, want the two settled parts", o.Parts)
+			got := getOrder(t, api, o.ID)
+			if got.Status != client.OrderStatusSucceeded || got.FinalAt == nil {
+				t.Errorf("GET the settled payout: status %s final at %v, want succeeded and a final time", got.Status, got.FinalAt)
+			}
+			if tc.provider == "usdtcnpay" {
+				var parts []string
+				if got.Parts != nil {
+					for _, p := range *got.Parts {
+						parts = append(parts, dec(p.Amount).String())
+					}
+				}
+				slices.Sort(parts)
+				if len(parts) != 2 || parts[0] != "200" || parts[1] != "300" {
+					t.Errorf("parts = %v, want the two settled parts, 200 and 300", parts)
+				}
 			}
 			e.Eventually("payout webhooks", func() bool {
 				evs := e.Webhooks.For(o.ID)

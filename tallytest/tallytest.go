@@ -28,6 +28,7 @@ import (
 
 	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/callbacks"
+	"github.com/tallyhq/tally/client"
 	"github.com/tallyhq/tally/db"
 	"github.com/tallyhq/tally/db/testdb"
 	"github.com/tallyhq/tally/discrepancies"
@@ -423,6 +424,57 @@ func (e *Env) NewAPIKey(name string, scopes ...merchants.Scope) string {
 func (e *Env) APIAs(apiKey, method, path string, body any, headers ...string) Response {
 	e.T.Helper()
 	return e.api(method, path, body, append([]string{"Authorization", "Bearer " + apiKey}, headers...)...)
+}
+
+// Client is the generated merchant API client (package client) on this tally,
+// sending the Env's API key, or apiKey when one is given. Every answer it
+// receives is also checked against the OpenAPI document (CheckContract), as
+// API's are: a mismatch fails the test.
+func (e *Env) Client(apiKey ...string) *client.ClientWithResponses {
+	e.T.Helper()
+	key := e.APIKey
+	if len(apiKey) > 0 {
+		key = apiKey[0]
+	}
+	c, err := client.NewWithKey(e.URL, key, client.WithHTTPClient(&http.Client{Transport: contractTransport{t: e.T}}))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return c
+}
+
+// contractTransport runs every request through http.DefaultTransport and its
+// answer through CheckContract.
+type contractTransport struct{ t testing.TB }
+
+// RoundTrip sends req, reads the answer whole, checks it against the
+// document (a mismatch is a test error) and hands it on unread.
+func (ct contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the request body: %w", err)
+		}
+		reqBody = b
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read the answer to %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if err := CheckContract(req, reqBody, resp.StatusCode, resp.Header, body); err != nil {
+		ct.t.Errorf("contract: %v", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // Control calls the sandbox control API of a provider (path relative to
