@@ -29,8 +29,7 @@ func (r *errorRecorder) Errorf(format string, args ...any) {
 // client still gets the body.
 func TestClientChecksContract(t *testing.T) {
 	order := `{"id":7,"provider_account":"cpay-main","provider":"cpay","kind":"deposit","origin":"api","provider_order_no":"T7",
-		"customer_id":"c1","amount":"100.50","currency":"BRL","pay_currency":"BRL","status":"created","paid_amount":null,
-		"credited_amount":null,"fee":null,"fx_rate":null,"submit_state":"pending",
+		"customer_id":"c1","amount":"100.50","currency":"BRL","pay_currency":"BRL","status":"created","submit_state":"pending",
 		"created_at":"2026-12-07T00:00:00Z","updated_at":"2026-12-07T00:00:00Z"}`
 	var answer string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
