@@ -79,6 +79,9 @@ func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, opts Optio
 
 // SignatureHeader carries the signature of a merchant webhook:
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the webhook secret>".
+// During a secret rotation's overlap window it carries one v1= per secret,
+// the new secret's first: "t=<unix>,v1=<new>,v1=<old>"; Verify accepts the
+// header when any of them matches.
 const SignatureHeader = "Tally-Signature"
 
 // Event is the body of a merchant webhook: the order as it is now and the
@@ -113,7 +116,7 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return err
 	}
-	m, secret := hook.merchant, hook.secret
+	m := hook.merchant
 	if m.WebhookURL == "" {
 		return nil
 	}
@@ -135,19 +138,30 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return fmt.Errorf("webhook body: %w", err)
 	}
+	return s.post(ctx, hook, orderID, ev.ID, attempt, body)
+}
+
+// post makes one signed attempt of an event's webhook (orderID 0: about no
+// order) and records it; an answer other than 2xx, or none, is an error
+// wrapping ErrNotAcknowledged.
+func (s *Service) post(ctx context.Context, hook target, orderID, eventID int64, attempt int, body []byte) error {
+	m := hook.merchant
 	now := s.opts.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.WebhookURL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, Sign(secret, now, body))
-	req.Header.Set("Tally-Event-Id", strconv.FormatInt(ev.ID, 10))
+	req.Header.Set(SignatureHeader, SignAll(hook.secrets.Signing(now), now, body))
+	req.Header.Set("Tally-Event-Id", strconv.FormatInt(eventID, 10))
 	// The webhook client is under the egress policy and follows no redirect:
 	// a 3xx is a failed attempt, never the signed event sent elsewhere.
 	start := time.Now()
 	resp, err := s.client.Do(req)
-	d := webhooksdb.InsertWebhookDeliveryParams{MerchantID: m.ID, OrderID: orderID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
+	d := webhooksdb.InsertWebhookDeliveryParams{MerchantID: m.ID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
+	if orderID != 0 {
+		d.OrderID = &orderID
+	}
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
@@ -165,10 +179,10 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 		s.opts.Logger.Warn("record webhook delivery", "order_id", orderID, "error", rerr)
 	}
 	if err != nil {
-		return fmt.Errorf("webhook for order %d event %d: %w: %v", orderID, eventID, ErrNotAcknowledged, err)
+		return fmt.Errorf("webhook for event %d: %w: %v", eventID, ErrNotAcknowledged, err)
 	}
 	if !d.Delivered {
-		return fmt.Errorf("webhook for order %d event %d: %w: HTTP %d", orderID, eventID, ErrNotAcknowledged, resp.StatusCode)
+		return fmt.Errorf("webhook for event %d: %w: HTTP %d", eventID, ErrNotAcknowledged, resp.StatusCode)
 	}
 	return nil
 }
@@ -196,7 +210,7 @@ func attemptError(err error) string {
 // secret takes effect within merchants.AccountTTL.
 type target struct {
 	merchant merchants.Merchant
-	secret   string // empty without a webhook URL
+	secrets  merchants.WebhookSecrets // zero without a webhook URL
 	read     time.Time
 }
 
@@ -213,7 +227,7 @@ func (s *Service) target(ctx context.Context, merchantID int64) (target, error) 
 	}
 	t = target{merchant: m, read: time.Now()}
 	if m.WebhookURL != "" {
-		if t.secret, err = s.merchants.WebhookSecret(ctx, m.ID); err != nil {
+		if t.secrets, err = s.merchants.WebhookSecrets(ctx, m.ID); err != nil {
 			return target{}, err
 		}
 	}
@@ -223,40 +237,82 @@ func (s *Service) target(ctx context.Context, merchantID int64) (target, error) 
 	return t, nil
 }
 
-// Sign is the Tally-Signature value for body sent at t.
+// Sign is the Tally-Signature value for body sent at t, under one secret.
 func Sign(secret string, t time.Time, body []byte) string {
+	return SignAll([]string{secret}, t, body)
+}
+
+// SignAll is the Tally-Signature value for body sent at t under each secret
+// in turn: "t=<unix>,v1=<hex>[,v1=<hex>...]" (a rotation's overlap window
+// signs under the new secret and the old one).
+func SignAll(secrets []string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
+	var b strings.Builder
+	b.WriteString("t=")
+	b.WriteString(ts)
+	for _, secret := range secrets {
+		b.WriteString(",v1=")
+		b.WriteString(hex.EncodeToString(mac(secret, ts, body)))
+	}
+	return b.String()
+}
+
+// mac is HMAC-SHA256 of "<ts>.<body>" under secret.
+func mac(secret, ts string, body []byte) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts))
 	m.Write([]byte("."))
 	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return m.Sum(nil)
 }
 
-// Verify checks a Tally-Signature header against body, refusing signatures
-// older than tolerance (replays). Merchants use the same rule.
+// Errors Verify returns.
+var (
+	// ErrMalformedSignature: the header has no timestamp or no v1= signature.
+	ErrMalformedSignature = errors.New("malformed signature header")
+	// ErrSignatureTooOld: the timestamp is outside the tolerance (a replay).
+	ErrSignatureTooOld = errors.New("signature timestamp outside the tolerance")
+	// ErrSignatureMismatch: no v1= signature is the body's under the secret.
+	ErrSignatureMismatch = errors.New("signature does not match")
+)
+
+// Verify checks a Tally-Signature header against body under secret,
+// refusing signatures older than tolerance (replays). The header is good
+// when any of its v1= signatures matches: during a rotation's overlap window
+// tally signs under both secrets, so an endpoint holding either verifies.
+// Merchants use the same rule.
 func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
+	var ts string
+	var sigs []string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			ts = v
 		case "v1":
-			sig = v
+			sigs = append(sigs, v)
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return errors.New("malformed signature header")
+	if err != nil || len(sigs) == 0 {
+		return ErrMalformedSignature
 	}
 	t := time.Unix(sec, 0)
 	if d := now.Sub(t); d > tolerance || d < -tolerance {
-		return fmt.Errorf("signature timestamp %s outside the %s tolerance", t.UTC().Format(time.RFC3339), tolerance)
+		return fmt.Errorf("%w: %s, tolerance %s", ErrSignatureTooOld, t.UTC().Format(time.RFC3339), tolerance)
 	}
-	want := Sign(secret, t, body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
-		return errors.New("signature does not match")
+	want := mac(secret, ts, body)
+	ok := false
+	for _, sig := range sigs {
+		got, err := hex.DecodeString(sig)
+		// Every signature is compared, in constant time: how many there are
+		// and which matched tell an attacker nothing.
+		if err == nil && hmac.Equal(want, got) {
+			ok = true
+		}
+	}
+	if !ok {
+		return ErrSignatureMismatch
 	}
 	return nil
 }
@@ -294,8 +350,15 @@ func (s *Service) Deliveries(ctx context.Context, merchantID, orderID, beforeID 
 	}
 	out := make([]Delivery, len(rows))
 	for i, r := range rows {
-		out[i] = Delivery{ID: r.ID, OrderID: r.OrderID, EventID: r.EventID, URL: r.Url, Attempt: r.Attempt, StatusCode: r.StatusCode,
+		out[i] = Delivery{ID: r.ID, OrderID: deref(r.OrderID), EventID: r.EventID, URL: r.Url, Attempt: r.Attempt, StatusCode: r.StatusCode,
 			Error: r.Error, DurationMS: r.DurationMs, Delivered: r.Delivered, At: r.CreatedAt}
 	}
 	return out, nil
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -11,7 +11,7 @@ import (
 type WebhookDelivery struct {
 	ID         int64
 	MerchantID int64
-	OrderID    int64
+	OrderID    *int64
 	EventID    int64
 	Url        string
 	Attempt    int32

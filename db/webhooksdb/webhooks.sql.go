@@ -17,7 +17,7 @@ RETURNING id, merchant_id, order_id, event_id, url, attempt, status_code, error,
 
 type InsertWebhookDeliveryParams struct {
 	MerchantID int64
-	OrderID    int64
+	OrderID    *int64
 	EventID    int64
 	Url        string
 	Attempt    int32
