@@ -19,14 +19,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tallyhq/tally/db/webhooksdb"
+	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/egress"
 	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/orders"
@@ -43,7 +46,22 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock the signatures carry; default time.Now.
 	Now func() time.Time
+	// Queue queues the delivery of an event that is not an order's
+	// (discrepancy.opened, discrepancy.resolved) in the transaction that
+	// writes it; app.New sets it (jobs.Queue). Without one, such events are
+	// refused (DiscrepancyChangedTx).
+	Queue Queue
 }
+
+// Queue is what the Service needs of package jobs: a notify_merchant job
+// queued in the caller's transaction (an orders.Notice with OrderID 0 is a
+// webhook event of this package's, EventID its id).
+type Queue interface {
+	NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error
+}
+
+// ErrNoQueue: the Service has no Queue to deliver a webhook event through.
+var ErrNoQueue = errors.New("webhooks: no queue")
 
 // Service delivers merchant webhooks.
 type Service struct {
@@ -104,10 +122,85 @@ type Event struct {
 // retries.
 var ErrNotAcknowledged = errors.New("merchant webhook not acknowledged")
 
-// Notify sends the merchant the signed webhook for one order event and records
-// the attempt. A merchant without a webhook URL is skipped. A non-2xx answer or a
+// DiscrepancyEvent is the body of a discrepancy.opened or
+// discrepancy.resolved webhook: Discrepancy is the object GET
+// /v1/discrepancies/{id} answers (its "discrepancy"), as it was when the
+// event occurred.
+type DiscrepancyEvent struct {
+	ID          int64           `json:"id"`
+	Type        string          `json:"type"` // "discrepancy.opened" or "discrepancy.resolved"
+	OccurredAt  time.Time       `json:"occurred_at"`
+	Discrepancy json.RawMessage `json:"discrepancy"`
+}
+
+// DiscrepancyChangedTx writes, in the transaction that opens or closes a
+// discrepancy, the merchant's discrepancy.opened or discrepancy.resolved
+// event and queues its delivery, when the merchant has a webhook URL and
+// subscribes to that kind (merchants.Merchant.WebhookEvents). A discrepancy
+// about no merchant is nobody's to hear of. It implements
+// discrepancies.Notifier.
+func (s *Service) DiscrepancyChangedTx(ctx context.Context, tx pgx.Tx, change string, d discrepancies.Discrepancy) error {
+	if d.MerchantID == 0 {
+		return nil
+	}
+	kind := "discrepancy." + change
+	// Read in tx: a second connection while tx holds one could wait forever
+	// on a pool whose every connection is such a transaction's.
+	q := s.q.WithTx(tx)
+	m, err := q.MerchantWebhookEvents(ctx, d.MerchantID)
+	if err != nil {
+		return fmt.Errorf("webhook subscriptions of merchant %d: %w", d.MerchantID, err)
+	}
+	if m.WebhookUrl == "" || !slices.Contains(m.WebhookEvents, kind) {
+		return nil
+	}
+	if s.opts.Queue == nil {
+		return ErrNoQueue
+	}
+	// Encoded as the API encodes its answers (writeJSON: no HTML escaping).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return fmt.Errorf("webhook event %s of discrepancy %d: %w", kind, d.ID, err)
+	}
+	id, err := q.InsertWebhookEvent(ctx, webhooksdb.InsertWebhookEventParams{MerchantID: d.MerchantID, Type: kind,
+		DiscrepancyID: d.ID, Payload: bytes.TrimSpace(buf.Bytes())})
+	if err != nil {
+		return fmt.Errorf("webhook event %s of discrepancy %d: %w", kind, d.ID, err)
+	}
+	return s.opts.Queue.NotifyMerchant(ctx, tx, orders.Notice{EventID: id})
+}
+
+// notifyEvent sends the merchant the signed webhook of one of this
+// package's events (a discrepancy's) and records the attempt, like Notify.
+func (s *Service) notifyEvent(ctx context.Context, eventID int64, attempt int) error {
+	ev, err := s.q.WebhookEventByID(ctx, eventID)
+	if err != nil {
+		return fmt.Errorf("webhook event %d: %w", eventID, err)
+	}
+	hook, err := s.target(ctx, ev.MerchantID)
+	if err != nil {
+		return err
+	}
+	if hook.merchant.WebhookURL == "" {
+		return nil
+	}
+	body, err := json.Marshal(DiscrepancyEvent{ID: ev.ID, Type: ev.Type, OccurredAt: ev.CreatedAt, Discrepancy: ev.Payload})
+	if err != nil {
+		return fmt.Errorf("webhook body: %w", err)
+	}
+	return s.post(ctx, hook, 0, ev.ID, attempt, body)
+}
+
+// Notify sends the merchant the signed webhook for one order event (orderID
+// 0: for one of this package's events, a discrepancy's) and records the
+// attempt. A merchant without a webhook URL is skipped. A non-2xx answer or a
 // network failure is an error, so that the job retries with backoff.
 func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt int) error {
+	if orderID == 0 {
+		return s.notifyEvent(ctx, eventID, attempt)
+	}
 	ev, err := s.orders.Event(ctx, eventID)
 	if err != nil {
 		return err

@@ -22,7 +22,8 @@ CREATE TABLE webhook_events (
     merchant_id     bigint NOT NULL REFERENCES merchants (id),
     type            text NOT NULL CHECK (type IN ('discrepancy.opened', 'discrepancy.resolved')),
     discrepancy_id  bigint NOT NULL,
-    payload         jsonb NOT NULL,
+    -- json, not jsonb: the object exactly as the API encodes it.
+    payload         json NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhook_events_merchant_idx ON webhook_events (merchant_id, id);

@@ -21,3 +21,12 @@ type WebhookDelivery struct {
 	Delivered  bool
 	CreatedAt  time.Time
 }
+
+type WebhookEvent struct {
+	ID            int64
+	MerchantID    int64
+	Type          string
+	DiscrepancyID int64
+	Payload       []byte
+	CreatedAt     time.Time
+}

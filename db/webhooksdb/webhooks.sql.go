@@ -56,6 +56,31 @@ func (q *Queries) InsertWebhookDelivery(ctx context.Context, arg InsertWebhookDe
 	return i, err
 }
 
+const insertWebhookEvent = `-- name: InsertWebhookEvent :one
+INSERT INTO webhook_events (merchant_id, type, discrepancy_id, payload)
+VALUES ($1, $2, $3, $4)
+RETURNING id
+`
+
+type InsertWebhookEventParams struct {
+	MerchantID    int64
+	Type          string
+	DiscrepancyID int64
+	Payload       []byte
+}
+
+func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error) {
+	row := q.db.QueryRow(ctx, insertWebhookEvent,
+		arg.MerchantID,
+		arg.Type,
+		arg.DiscrepancyID,
+		arg.Payload,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const listWebhookDeliveries = `-- name: ListWebhookDeliveries :many
 SELECT id, merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered, created_at FROM webhook_deliveries
 WHERE merchant_id = $1
@@ -107,4 +132,40 @@ func (q *Queries) ListWebhookDeliveries(ctx context.Context, arg ListWebhookDeli
 		return nil, err
 	}
 	return items, nil
+}
+
+const merchantWebhookEvents = `-- name: MerchantWebhookEvents :one
+SELECT webhook_url, webhook_events FROM merchants WHERE id = $1
+`
+
+type MerchantWebhookEventsRow struct {
+	WebhookUrl    string
+	WebhookEvents []string
+}
+
+// Whether a merchant hears of an event: its webhook URL and subscriptions
+// (package merchants' columns, read in the caller's transaction).
+func (q *Queries) MerchantWebhookEvents(ctx context.Context, id int64) (MerchantWebhookEventsRow, error) {
+	row := q.db.QueryRow(ctx, merchantWebhookEvents, id)
+	var i MerchantWebhookEventsRow
+	err := row.Scan(&i.WebhookUrl, &i.WebhookEvents)
+	return i, err
+}
+
+const webhookEventByID = `-- name: WebhookEventByID :one
+SELECT id, merchant_id, type, discrepancy_id, payload, created_at FROM webhook_events WHERE id = $1
+`
+
+func (q *Queries) WebhookEventByID(ctx context.Context, id int64) (WebhookEvent, error) {
+	row := q.db.QueryRow(ctx, webhookEventByID, id)
+	var i WebhookEvent
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.Type,
+		&i.DiscrepancyID,
+		&i.Payload,
+		&i.CreatedAt,
+	)
+	return i, err
 }
