@@ -46,6 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock the signatures carry; default time.Now.
 	Now func() time.Time
+	// Dispatch tunes the per-merchant dispatcher (dispatch.go).
+	Dispatch DispatchOptions
 	// Queue queues the delivery of an event that is not an order's
 	// (discrepancy.opened, discrepancy.resolved) in the transaction that
 	// writes it; app.New sets it (jobs.Queue). Without one, such events are
@@ -91,6 +93,7 @@ func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, opts Optio
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Dispatch = opts.Dispatch.withDefaults()
 	return &Service{q: webhooksdb.New(pool), orders: o, merchants: m, opts: opts, client: opts.Egress.Client(opts.Timeout),
 		hooks: map[int64]target{}}
 }
@@ -169,7 +172,7 @@ func (s *Service) DiscrepancyChangedTx(ctx context.Context, tx pgx.Tx, change st
 	if err != nil {
 		return fmt.Errorf("webhook event %s of discrepancy %d: %w", kind, d.ID, err)
 	}
-	return s.opts.Queue.NotifyMerchant(ctx, tx, orders.Notice{EventID: id})
+	return s.opts.Queue.NotifyMerchant(ctx, tx, orders.Notice{EventID: id, MerchantID: d.MerchantID})
 }
 
 // notifyEvent sends the merchant the signed webhook of one of this
@@ -217,6 +220,71 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	if err != nil {
 		return err
 	}
+	body, err := orderEventBody(ev, o)
+	if err != nil {
+		return err
+	}
+	return s.post(ctx, hook, orderID, ev.ID, attempt, body)
+}
+
+// post makes one signed attempt of an event's webhook (orderID 0: about no
+// order) and records it; an answer other than 2xx, or none, is an error
+// wrapping ErrNotAcknowledged.
+func (s *Service) post(ctx context.Context, hook target, orderID, eventID int64, attempt int, body []byte) error {
+	d, err := s.attempt(ctx, hook, orderID, eventID, attempt, body)
+	if _, rerr := s.q.InsertWebhookDelivery(ctx, webhooksdb.InsertWebhookDeliveryParams(d)); rerr != nil {
+		s.opts.Logger.Warn("record webhook delivery", "event_id", eventID, "error", rerr)
+	}
+	return err
+}
+
+// attempt makes one signed attempt of an event's webhook and returns its
+// record (not stored); an answer other than 2xx, or none, is an error
+// wrapping ErrNotAcknowledged.
+func (s *Service) attempt(ctx context.Context, hook target, orderID, eventID int64, attempt int, body []byte) (webhooksdb.InsertWebhookDeliveriesParams, error) {
+	m := hook.merchant
+	now := s.opts.Now()
+	d := webhooksdb.InsertWebhookDeliveriesParams{MerchantID: m.ID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
+	if orderID != 0 {
+		d.OrderID = &orderID
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		d.Error = "invalid_url: the webhook URL cannot be requested"
+		return d, fmt.Errorf("webhook request: %w: %v", ErrNotAcknowledged, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, SignAll(hook.secrets.Signing(now), now, body))
+	req.Header.Set("Tally-Event-Id", strconv.FormatInt(eventID, 10))
+	// The webhook client is under the egress policy and follows no redirect:
+	// a 3xx is a failed attempt, never the signed event sent elsewhere.
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		d.StatusCode = int32(resp.StatusCode)
+		d.Delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			d.Error = redirectError
+		}
+	} else {
+		d.Error = attemptError(err)
+		s.opts.Logger.Debug("webhook attempt failed", "merchant_id", m.ID, "event_id", eventID, "error", err)
+	}
+	d.DurationMs = int32(time.Since(start).Milliseconds())
+	if err != nil {
+		return d, fmt.Errorf("webhook for event %d: %w: %v", eventID, ErrNotAcknowledged, err)
+	}
+	if !d.Delivered {
+		return d, fmt.Errorf("webhook for event %d: %w: HTTP %d", eventID, ErrNotAcknowledged, resp.StatusCode)
+	}
+	return d, nil
+}
+
+// orderEventBody is the webhook body of an order event: the order as it is
+// now and the status change.
+func orderEventBody(ev orders.TimelineEntry, o orders.Order) ([]byte, error) {
 	we := Event{ID: ev.ID, Type: "order." + ev.ToStatus, FromStatus: ev.FromStatus, ToStatus: ev.ToStatus, OccurredAt: ev.At, Order: o}
 	var disputed struct {
 		Disputed string `json:"disputed"`
@@ -229,55 +297,9 @@ func (s *Service) Notify(ctx context.Context, orderID, eventID int64, attempt in
 	}
 	body, err := json.Marshal(we)
 	if err != nil {
-		return fmt.Errorf("webhook body: %w", err)
+		return nil, fmt.Errorf("webhook body: %w", err)
 	}
-	return s.post(ctx, hook, orderID, ev.ID, attempt, body)
-}
-
-// post makes one signed attempt of an event's webhook (orderID 0: about no
-// order) and records it; an answer other than 2xx, or none, is an error
-// wrapping ErrNotAcknowledged.
-func (s *Service) post(ctx context.Context, hook target, orderID, eventID int64, attempt int, body []byte) error {
-	m := hook.merchant
-	now := s.opts.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("webhook request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, SignAll(hook.secrets.Signing(now), now, body))
-	req.Header.Set("Tally-Event-Id", strconv.FormatInt(eventID, 10))
-	// The webhook client is under the egress policy and follows no redirect:
-	// a 3xx is a failed attempt, never the signed event sent elsewhere.
-	start := time.Now()
-	resp, err := s.client.Do(req)
-	d := webhooksdb.InsertWebhookDeliveryParams{MerchantID: m.ID, EventID: eventID, Url: m.WebhookURL, Attempt: int32(attempt)}
-	if orderID != 0 {
-		d.OrderID = &orderID
-	}
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		d.StatusCode = int32(resp.StatusCode)
-		d.Delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
-		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			d.Error = redirectError
-		}
-	} else {
-		d.Error = attemptError(err)
-		s.opts.Logger.Debug("webhook attempt failed", "order_id", orderID, "event_id", eventID, "error", err)
-	}
-	d.DurationMs = int32(time.Since(start).Milliseconds())
-	if _, rerr := s.q.InsertWebhookDelivery(ctx, d); rerr != nil {
-		s.opts.Logger.Warn("record webhook delivery", "order_id", orderID, "error", rerr)
-	}
-	if err != nil {
-		return fmt.Errorf("webhook for event %d: %w: %v", eventID, ErrNotAcknowledged, err)
-	}
-	if !d.Delivered {
-		return fmt.Errorf("webhook for event %d: %w: HTTP %d", eventID, ErrNotAcknowledged, resp.StatusCode)
-	}
-	return nil
+	return body, nil
 }
 
 // redirectError is what a delivery answered with a redirect says.

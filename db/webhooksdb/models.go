@@ -22,6 +22,16 @@ type WebhookDelivery struct {
 	CreatedAt  time.Time
 }
 
+type WebhookEndpoint struct {
+	MerchantID int64
+	State      string
+	Failures   int32
+	Opened     int32
+	OpenUntil  *time.Time
+	LastError  string
+	UpdatedAt  time.Time
+}
+
 type WebhookEvent struct {
 	ID            int64
 	MerchantID    int64
