@@ -32,7 +32,7 @@ import (
 // defaults.
 type DispatchOptions struct {
 	// Concurrency is how many of a merchant's orders are delivered at once;
-	// default 8.
+	// default 32.
 	Concurrency int
 	// Batch is how many due events a dispatcher claims at once; default 256.
 	Batch int
@@ -62,7 +62,7 @@ func (o DispatchOptions) withDefaults() DispatchOptions {
 		}
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = 32
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256

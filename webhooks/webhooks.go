@@ -94,7 +94,13 @@ func New(pool *pgxpool.Pool, o *orders.Service, m *merchants.Service, opts Optio
 		opts.Now = time.Now
 	}
 	opts.Dispatch = opts.Dispatch.withDefaults()
-	return &Service{q: webhooksdb.New(pool), orders: o, merchants: m, opts: opts, client: opts.Egress.Client(opts.Timeout),
+	// One client for every delivery, under the egress policy, keeping a
+	// merchant's connections open for the dispatcher's next batch.
+	tr := opts.Egress.Transport()
+	tr.MaxIdleConnsPerHost = 2 * opts.Dispatch.Concurrency
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 1024)
+	client := &http.Client{Transport: tr, Timeout: opts.Timeout, CheckRedirect: egress.NoRedirect}
+	return &Service{q: webhooksdb.New(pool), orders: o, merchants: m, opts: opts, client: client,
 		hooks: map[int64]target{}}
 }
 
