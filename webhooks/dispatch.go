@@ -384,6 +384,8 @@ func (s *Service) recordBatch(ctx context.Context, merchantID int64, outs []outc
 		}
 	}
 	if len(records) > 0 {
+		// In event order: an order's attempts listed as they were made.
+		slices.SortFunc(records, func(a, b webhooksdb.InsertWebhookDeliveriesParams) int { return cmp.Compare(a.EventID, b.EventID) })
 		if _, err := s.q.InsertWebhookDeliveries(ctx, records); err != nil {
 			return fmt.Errorf("record %d webhook attempts: %w", len(records), err)
 		}

@@ -50,7 +50,7 @@ acknowledged deposit was settled once and runs ledger.Check.`,
 	f.BoolVar(&cfg.NewCustomers, "new-customers", false, "leave each customer's ledger account to its first deposit (default: they exist, as for a long-running server)")
 	f.Int32Var(&cfg.PoolSize, "pool-size", cfg.PoolSize, "database connections (tally serve --pool-size)")
 	f.IntVar(&cfg.CallbackWorkers, "callback-workers", cfg.CallbackWorkers, "workers processing callbacks (tally serve --callback-workers)")
-	f.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "workers delivering merchant webhooks (0: tally serve's)")
+	f.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "merchant webhook dispatchers run at once (0: tally serve's)")
 	f.BoolVar(&cfg.SplitWorkers, "split-workers", false, "run the workers as tally worker beside tally serve --workers=false: services and a --pool-size pool of their own")
 	f.BoolVar(&cfg.NoWorkers, "no-workers", false, "run no River workers (tally serve --workers=false): acknowledgements only")
 	f.Float64Var(&cfg.Rate, "rate", 0, "callbacks per second in total, paced (0: as fast as the server answers)")
