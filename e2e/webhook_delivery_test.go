@@ -110,7 +110,7 @@ func TestWebhookEventsOfAnOrderArriveInOrder(t *testing.T) {
 	e.WaitIdle()
 	type row struct {
 		attempt, status int32
-		delivered      bool
+		delivered       bool
 	}
 	rows, err := e.Pool.Query(context.Background(), `SELECT d.attempt, d.status_code, d.delivered FROM webhook_deliveries d
 		JOIN order_events ev ON ev.id = d.event_id WHERE d.order_id = $1 ORDER BY d.id`, o.ID)
