@@ -22,6 +22,7 @@ import (
 	"github.com/tallyhq/tally/app"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/ledger"
+	"github.com/tallyhq/tally/merchants"
 	"github.com/tallyhq/tally/providers/cxpay"
 )
 
@@ -82,6 +83,15 @@ type CallbacksConfig struct {
 	CPUProfile string
 	// Keep leaves the scratch database in place.
 	Keep bool
+	// Merchants spreads the orders over this many merchants (order i is
+	// merchant i % Merchants's), each with its own provider account and
+	// webhook endpoint on the local receiver; default 1.
+	Merchants int
+	// FailingMerchant makes the first merchant's endpoint fail: "500"
+	// answers 500, "hang" answers nothing until the request times out;
+	// empty: every endpoint answers 200. The other merchants' figures show
+	// whether one failing endpoint delays them.
+	FailingMerchant string
 	// Log receives tally's logs; default: warnings and errors to stderr.
 	Log *slog.Logger
 }
@@ -130,6 +140,9 @@ func (c CallbacksConfig) withDefaults() CallbacksConfig {
 	if c.Drain <= 0 {
 		c.Drain = d.Drain
 	}
+	if c.Merchants <= 0 {
+		c.Merchants = 1
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -174,10 +187,25 @@ type CallbacksResult struct {
 	// Grouped and Alone are the callbacks the workers applied in group
 	// transactions and each in its own (callbacks.Stats).
 	Grouped, Alone int64
-	// WebhooksDone and WebhooksWaiting are the notify_merchant jobs completed
-	// and not yet completed when the drain ended: webhooks queue behind the
-	// ledger under load.
-	WebhooksDone, WebhooksWaiting int
+	// WebhooksDone and WebhooksWaiting are the webhook events delivered and
+	// not yet delivered when the posting had drained; WaitingAfter5s those
+	// still waiting 5 s later (the failing merchant's apart, when one fails).
+	WebhooksDone, WebhooksWaiting, WaitingAfter5s int
+	// Events is the webhook events of the measured callbacks' deposits;
+	// DeliveredPerSecond the webhooks delivered (any event's) during the
+	// measured sending time, per second.
+	Events             int
+	DeliveredPerSecond float64
+	// EventP50 and EventP99 are the event-to-delivered latencies (from the
+	// event's transaction to the recorded 2xx delivery) of the measured
+	// events, over the merchants whose endpoint answers 200; Undelivered
+	// counts those of them not delivered when the webhook drain ended.
+	EventP50, EventP99 time.Duration
+	Undelivered        int
+	// FailingAttempts is the attempts made to the failing merchant's
+	// endpoint, and FailingState its breaker's state at the end.
+	FailingAttempts int
+	FailingState    string
 }
 
 // Callbacks runs the callbacks benchmark and prints its table to out.
@@ -193,6 +221,17 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	}
 	hooks := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/hooks/0" {
+			switch cfg.FailingMerchant {
+			case "500":
+				http.Error(w, "down", http.StatusInternalServerError)
+			case "hang":
+				select {
+				case <-r.Context().Done():
+				case <-time.After(time.Minute):
+				}
+			}
+		}
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hooks.Serve(hookLn) }()
 	defer hooks.Close()
@@ -211,23 +250,49 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	// jobs; the workers are another "process" (twin, below).
 	jopts := jobs.Options{Workers: !cfg.NoWorkers && !cfg.SplitWorkers, CallbackWorkers: cfg.CallbackWorkers, WebhookWorkers: cfg.WebhookWorkers,
 		FetchPoll: cfg.FetchPoll, Logger: cfg.Log}
-	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.Keep, "http://"+hookLn.Addr().String()+"/hooks",
+	hookBase := "http://" + hookLn.Addr().String() + "/hooks/"
+	st, closeStack, err := scratch(ctx, cfg.URL, cfg.Database, cfg.Keep, hookBase+"0",
 		app.Config{PoolSize: cfg.PoolSize, PublicURL: base, Logger: cfg.Log, Jobs: jopts})
 	if err != nil {
 		return res, fmt.Errorf("callbacks bench setup: %w", err)
 	}
 	defer closeStack()
-	if err := insertPendingDeposits(ctx, st, cfg.Orders, cfg.Customers); err != nil {
+	// The merchants: the scratch one, and more with accounts of their own.
+	ms, accts := []merchants.Merchant{st.merchant}, []merchants.ProviderAccount{st.account}
+	for k := 1; k < cfg.Merchants; k++ {
+		code := benchMerchant + strconv.Itoa(k)
+		m, _, err := st.Merchants.CreateMerchant(ctx, code, "Benchmark merchant "+strconv.Itoa(k), hookBase+strconv.Itoa(k))
+		if err != nil {
+			return res, err
+		}
+		a, err := st.Merchants.AddProviderAccount(ctx, merchants.ProviderAccountInput{MerchantCode: code, Name: benchAccount,
+			Provider: benchProvider, BaseURL: "http://" + benchBaseHost + "/cxpay", ProviderMerchantID: "M10001", Secret: benchSecret,
+			Options: benchAccountOptions, Operator: true})
+		if err != nil {
+			return res, err
+		}
+		ms, accts = append(ms, m), append(accts, a)
+	}
+	if err := insertPendingDeposits(ctx, st, ms, accts, cfg.Orders, cfg.Customers); err != nil {
 		return res, fmt.Errorf("create %d pending deposits: %w", cfg.Orders, err)
 	}
-	accounts := []string{ledger.ProviderAccount(benchAccount, benchCurrency), ledger.FeesAccount(benchAccount, benchCurrency)}
-	if !cfg.NewCustomers {
-		for c := range cfg.Customers {
-			accounts = append(accounts, ledger.CustomerAccount(customerID(c), benchCurrency))
+	type account struct {
+		merchant int64
+		name     string
+	}
+	var accounts []account
+	for k, m := range ms {
+		accounts = append(accounts, account{m.ID, ledger.ProviderAccount(benchAccount, benchCurrency)}, account{m.ID, ledger.FeesAccount(benchAccount, benchCurrency)})
+		if !cfg.NewCustomers {
+			for c := range cfg.Customers {
+				if c%len(ms) == k%len(ms) || cfg.Customers%len(ms) != 0 {
+					accounts = append(accounts, account{m.ID, ledger.CustomerAccount(customerID(c), benchCurrency)})
+				}
+			}
 		}
 	}
 	for _, a := range accounts {
-		if _, err := st.Ledger.EnsureAccount(ctx, st.merchant.ID, a); err != nil {
+		if _, err := st.Ledger.EnsureAccount(ctx, a.merchant, a.name); err != nil {
 			return res, err
 		}
 	}
@@ -246,7 +311,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 		}
 		defer w.close()
 		for _, a := range accounts {
-			if _, err := w.Ledger.EnsureAccount(ctx, w.merchant.ID, a); err != nil {
+			if _, err := w.Ledger.EnsureAccount(ctx, a.merchant, a.name); err != nil {
 				return res, err
 			}
 		}
@@ -279,6 +344,13 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	}
 	fmt.Fprintf(out, "callbacks bench: %d connections, %s measured after %s warm-up, %s signed success callbacks (one per pending deposit, at most %s), pool %d, %s\n",
 		cfg.Connections, cfg.Duration, cfg.Warmup, benchProvider, group(int64(cfg.Orders)), cfg.PoolSize, workers)
+	if cfg.Merchants > 1 || cfg.FailingMerchant != "" {
+		failing := "every endpoint answers 200"
+		if cfg.FailingMerchant != "" {
+			failing = "merchant 0's endpoint: " + cfg.FailingMerchant
+		}
+		fmt.Fprintf(out, "  %d merchants, %s\n", cfg.Merchants, failing)
+	}
 
 	// The load: each client its own keep-alive connection, posting the next
 	// order's callback as soon as the previous one is answered.
@@ -291,7 +363,10 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 	stopAt := measureFrom.Add(cfg.Duration)
 	var errMu sync.Mutex
 	var wg sync.WaitGroup
-	url := base + "/callbacks/" + st.account.CallbackKey // the account's callback key, as its orders carry it
+	urls := make([]string, len(accts)) // each account's callback key, as its orders carry it
+	for k, a := range accts {
+		urls[k] = base + "/callbacks/" + a.CallbackKey
+	}
 	var profiling bool
 	var profileErr error
 	profileStarted := make(chan struct{})
@@ -337,7 +412,7 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 					t0 = time.Now()
 				}
 				sent[i] = t0
-				err := post(ctx, client, url, bodies[i])
+				err := post(ctx, client, urls[i%len(urls)], bodies[i])
 				acked[i] = time.Since(t0)
 				if err != nil {
 					errMu.Lock()
@@ -407,9 +482,10 @@ func Callbacks(ctx context.Context, cfg CallbacksConfig, out io.Writer) (Callbac
 			fmt.Fprintf(out, "warning: %d callbacks still unprocessed %s after sending stopped\n", left, cfg.Drain)
 		}
 	}
-	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state <> 'completed')
-		FROM river_job WHERE kind = 'notify_merchant'`).Scan(&res.WebhooksDone, &res.WebhooksWaiting); err != nil {
-		return res, err
+	if !cfg.NoWorkers {
+		if err := webhookFigures(ctx, st.Pool, cfg, ms[0].ID, measureFrom, sendEnd, sent, ok, &res); err != nil {
+			return res, err
+		}
 	}
 	stopRunner() // River records the last completions before it stops
 	stats := applier.Stats()
@@ -558,21 +634,116 @@ func orderAmount(i int) int { return 100 + i%100 }
 func customerID(c int) string { return "cust" + strconv.Itoa(c) }
 
 // insertPendingDeposits inserts n deposits as submit_order leaves them after
-// CXPay accepted them (status pending, submit_state submitted), in one statement.
-func insertPendingDeposits(ctx context.Context, st *stack, n, customers int) error {
+// CXPay accepted them (status pending, submit_state submitted), in one
+// statement: order i is merchant i % len(ms)'s, on its account.
+func insertPendingDeposits(ctx context.Context, st *stack, ms []merchants.Merchant, accts []merchants.ProviderAccount, n, customers int) error {
+	mids, aids := make([]int64, len(ms)), make([]int64, len(ms))
+	for k := range ms {
+		mids[k], aids[k] = ms[k].ID, accts[k].ID
+	}
 	_, err := st.Pool.Exec(ctx, `
 		INSERT INTO orders (merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id,
 		                    customer_id, amount, currency, pay_currency, status, submit_state, request, cashier_url)
-		SELECT $1, $2, 'deposit', 'api', 'm-' || (g - 1), 'cb-' || (g - 1), 'P' || (g - 1),
+		SELECT ($1::bigint[])[(g - 1) % $6 + 1], ($2::bigint[])[(g - 1) % $6 + 1], 'deposit', 'api', 'm-' || (g - 1), 'cb-' || (g - 1), 'P' || (g - 1),
 		       'cust' || ((g - 1) % $4), 100 + (g - 1) % 100, $5, $5, 'pending', 'submitted', '{}',
 		       'http://127.0.0.1:9/cxpay/pay/P' || (g - 1)
 		FROM generate_series(1, $3::int) g`,
-		st.merchant.ID, st.account.ID, n, customers, benchCurrency)
+		mids, aids, n, customers, benchCurrency, len(ms))
 	if err != nil {
 		return err
 	}
 	_, err = st.Pool.Exec(ctx, `ANALYZE orders`)
 	return err
+}
+
+// webhookFigures measures the merchant webhooks once the posting drained:
+// what is delivered and waiting then and 5 s later, deliveries per second
+// while sending, and (after waiting up to cfg.Drain for the healthy
+// merchants' webhooks) event-to-delivered latency of the measured
+// callbacks' events: from the event's transaction to its recorded 2xx
+// delivery.
+func webhookFigures(ctx context.Context, pool *pgxpool.Pool, cfg CallbacksConfig, failingID int64, measureFrom, sendEnd time.Time,
+	sent []time.Time, ok []bool, res *CallbacksResult) error {
+	exclude := int64(0) // a merchant left out of the waiting counts
+	if cfg.FailingMerchant != "" {
+		exclude = failingID
+	}
+	waiting := func() (int, error) {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_outbox WHERE merchant_id <> $1`, exclude).Scan(&n)
+		return n, err
+	}
+	var err error
+	if res.WebhooksWaiting, err = waiting(); err != nil {
+		return err
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE delivered`).Scan(&res.WebhooksDone); err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	if res.WaitingAfter5s, err = waiting(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(cfg.Drain)
+	for left := res.WaitingAfter5s; left > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(100 * time.Millisecond)
+		if left, err = waiting(); err != nil {
+			return err
+		}
+	}
+	var inWindow int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE delivered AND created_at BETWEEN $1 AND $2`,
+		measureFrom, sendEnd).Scan(&inWindow); err != nil {
+		return err
+	}
+	if d := sendEnd.Sub(measureFrom); d > 0 {
+		res.DeliveredPerSecond = float64(inWindow) / d.Seconds()
+	}
+	// The measured callbacks' events (a deposit's succeeded event), and when
+	// each was delivered.
+	rows, err := pool.Query(ctx, `SELECT o.provider_order_no, o.merchant_id, ev.created_at, d.created_at
+		FROM order_events ev JOIN orders o ON o.id = ev.order_id
+		LEFT JOIN LATERAL (SELECT min(created_at) AS created_at FROM webhook_deliveries WHERE event_id = ev.id AND delivered) d ON true
+		WHERE ev.to_status = 'succeeded' AND ev.from_status <> ev.to_status`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var lat []time.Duration
+	for rows.Next() {
+		var no string
+		var merchant int64
+		var at time.Time
+		var delivered *time.Time
+		if err := rows.Scan(&no, &merchant, &at, &delivered); err != nil {
+			return err
+		}
+		i, err := orderIndex(no)
+		if err != nil || i >= len(sent) || sent[i].IsZero() || sent[i].Before(measureFrom) || !ok[i] {
+			continue
+		}
+		if exclude != 0 && merchant == exclude {
+			continue
+		}
+		res.Events++
+		if delivered == nil {
+			res.Undelivered++
+			continue
+		}
+		lat = append(lat, delivered.Sub(at))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	sortDurations(lat)
+	res.EventP50, res.EventP99 = percentile(lat, 50), percentile(lat, 99)
+	if cfg.FailingMerchant != "" {
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhook_deliveries WHERE merchant_id = $1),
+			COALESCE((SELECT state FROM webhook_endpoints WHERE merchant_id = $1), 'closed')`, failingID).Scan(&res.FailingAttempts, &res.FailingState); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // callbackBody is CXPay's success callback for order i, exactly as its
@@ -607,7 +778,18 @@ func printCallbacks(out io.Writer, cfg CallbacksConfig, r CallbacksResult) {
 	row("callback-to-ledger p50 / p99", ms(r.PostP50)+" / "+ms(r.PostP99))
 	row("posted within 1 s", fmt.Sprintf("%.1f %%   (target >= 99 %%)", 100*r.WithinSecond))
 	row("applied in groups / alone", fmt.Sprintf("%s / %s", group(r.Grouped), group(r.Alone)))
-	row("webhooks done / waiting after drain", fmt.Sprintf("%s / %s", group(int64(r.WebhooksDone)), group(int64(r.WebhooksWaiting))))
+	row("webhooks delivered / waiting at drain", fmt.Sprintf("%s / %s, %s waiting 5 s later", group(int64(r.WebhooksDone)),
+		group(int64(r.WebhooksWaiting)), group(int64(r.WaitingAfter5s))))
+	row("webhooks delivered per second", group(int64(r.DeliveredPerSecond+0.5)))
+	healthy := ""
+	if cfg.FailingMerchant != "" {
+		healthy = " (the merchants answering 200)"
+	}
+	row("event-to-delivered p50 / p99", fmt.Sprintf("%s / %s%s, %s of %s undelivered", ms(r.EventP50), ms(r.EventP99), healthy,
+		group(int64(r.Undelivered)), group(int64(r.Events))))
+	if cfg.FailingMerchant != "" {
+		row("failing endpoint", fmt.Sprintf("%s attempts, breaker %s", group(int64(r.FailingAttempts)), r.FailingState))
+	}
 	check := "ok"
 	if !r.LedgerOK {
 		check = "FAILED"

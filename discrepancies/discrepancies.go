@@ -167,10 +167,44 @@ type DB interface {
 }
 
 // Store reads and writes discrepancies.
-type Store struct{}
+type Store struct {
+	notifier Notifier
+}
 
 // New returns a Store.
 func New() *Store { return &Store{} }
+
+// Changes a Notifier is told of.
+const (
+	// ChangeOpened: a discrepancy was opened, or opened again.
+	ChangeOpened = "opened"
+	// ChangeResolved: a discrepancy was closed (resolved, ignored, or closed
+	// by a run).
+	ChangeResolved = "resolved"
+)
+
+// Notifier is told of a discrepancy opened or closed, in the transaction
+// that opens or closes it, with the discrepancy as it is then: package
+// webhooks writes the merchant's discrepancy.opened or discrepancy.resolved
+// event there, so that the event exists exactly when the change commits. An
+// error rolls the change back.
+type Notifier interface {
+	DiscrepancyChangedTx(ctx context.Context, tx pgx.Tx, change string, d Discrepancy) error
+}
+
+// SetNotifier sets the Store's Notifier (app.New, before anything runs).
+func (s *Store) SetNotifier(n Notifier) { s.notifier = n }
+
+// notify tells the Notifier, if any, of a change.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, change string, d Discrepancy) error {
+	if s.notifier == nil {
+		return nil
+	}
+	if err := s.notifier.DiscrepancyChangedTx(ctx, tx, change, d); err != nil {
+		return fmt.Errorf("discrepancy %d %s: notify: %w", d.ID, change, err)
+	}
+	return nil
+}
 
 // RecordTx opens a discrepancy, or counts another sighting of an open one, in
 // the caller's transaction. It reports whether a new row was opened.
@@ -210,6 +244,9 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, f Finding) (Discrepancy
 			DiscrepancyID: d.ID, Action: action, Actor: actorOr(f.Actor, "tally"), Note: f.Summary, Detail: detail,
 		}); err != nil {
 			return Discrepancy{}, false, fmt.Errorf("record discrepancy %s: audit: %w", f.Fingerprint, err)
+		}
+		if err := s.notify(ctx, tx, ChangeOpened, d); err != nil {
+			return Discrepancy{}, false, err
 		}
 	}
 	return d, row.Inserted, nil
@@ -252,7 +289,11 @@ func (s *Store) CloseTx(ctx context.Context, tx pgx.Tx, id int64, status Status,
 	if err := q.InsertDiscrepancyEvent(ctx, discdb.InsertDiscrepancyEventParams{DiscrepancyID: id, Action: action, Actor: actor, Note: note, Detail: detail}); err != nil {
 		return Discrepancy{}, fmt.Errorf("close discrepancy %d: audit: %w", id, err)
 	}
-	return from(row), nil
+	d := from(row)
+	if err := s.notify(ctx, tx, ChangeResolved, d); err != nil {
+		return Discrepancy{}, err
+	}
+	return d, nil
 }
 
 // GetForUpdateTx returns a discrepancy locked for the rest of tx.

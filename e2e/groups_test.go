@@ -162,9 +162,9 @@ func mixedBurst(t *testing.T, groups bool) {
 			(SELECT count(*) FROM callback_inbox WHERE order_id = $1),
 			(SELECT count(*) FROM callback_inbox WHERE order_id = $1 AND outcome = 'applied' AND processed_at IS NOT NULL),
 			(SELECT count(*) FROM order_events WHERE order_id = $1 AND from_status <> to_status AND from_status <> ''),
-			(SELECT count(*) FROM river_job j JOIN order_events ev ON ev.id = (j.args->>'event_id')::bigint
-				AND ev.order_id = $1 AND ev.from_status <> ev.to_status
-				WHERE j.kind = 'notify_merchant' AND (j.args->>'order_id')::bigint = $1),
+			(SELECT count(*) FROM order_events ev WHERE ev.order_id = $1 AND ev.from_status <> ev.to_status
+				AND (EXISTS (SELECT 1 FROM webhook_outbox w WHERE w.event_id = ev.id AND w.order_id = $1)
+				     OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.order_id = $1))),
 			(SELECT count(*) FROM order_events WHERE order_id = $1 AND source = 'callback' AND to_status IN ('succeeded', 'failed')
 				AND from_status <> to_status AND detail ? 'callback_id')`, o.ID).Scan(&rows, &applied, &changes, &webhooks, &settled); err != nil {
 			t.Fatal(err)

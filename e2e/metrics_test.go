@@ -108,14 +108,14 @@ func TestMetricsFamilies(t *testing.T) {
 	if sum.Status != recon.RunCompleted || !sum.Ledger.OK {
 		t.Fatalf("run: %+v", sum)
 	}
-	// A webhook left waiting: the workers stopped, a notify_merchant job queued.
+	// A webhook left waiting: the workers stopped, an event in the outbox.
 	e.StopWorkers()
 	var eventID int64
 	if err := e.Pool.QueryRow(ctx, `SELECT max(id) FROM order_events WHERE order_id = $1`, a.ID).Scan(&eventID); err != nil {
 		t.Fatal(err)
 	}
 	if err := pgx.BeginFunc(ctx, e.Pool, func(tx pgx.Tx) error {
-		return e.Runner.Queue().NotifyMerchant(ctx, tx, orders.Notice{OrderID: a.ID, EventID: eventID})
+		return e.Runner.Queue().NotifyMerchant(ctx, tx, orders.Notice{OrderID: a.ID, EventID: eventID, MerchantID: e.Merchant.ID})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +139,15 @@ func TestMetricsFamilies(t *testing.T) {
 		"tally_db_pool_acquire_seconds_total", "tally_db_pool_empty_acquires_total", "tally_db_pool_canceled_acquires_total"} {
 		mustSeries(t, fams, name, nil)
 	}
-	// Jobs: the one webhook waiting, and its age.
-	if got := mustSeries(t, fams, "tally_jobs", map[string]string{"kind": "notify_merchant", "state": "available"}); got != 1 {
-		t.Errorf("tally_jobs{notify_merchant,available} = %v, want 1", got)
+	// Webhooks: the one event waiting, its age, the merchant's endpoint delivering.
+	if got := mustSeries(t, fams, "tally_webhook_merchant_backlog", map[string]string{"merchant": "acme"}); got != 1 {
+		t.Errorf("tally_webhook_merchant_backlog{acme} = %v, want 1", got)
 	}
-	if got := mustSeries(t, fams, "tally_job_queue_latency_seconds", map[string]string{"kind": "notify_merchant"}); got < 0 || got > 60 {
-		t.Errorf("queue latency of notify_merchant = %v", got)
+	if got := mustSeries(t, fams, "tally_webhook_merchant_lag_seconds", map[string]string{"merchant": "acme"}); got < 0 || got > 60 {
+		t.Errorf("tally_webhook_merchant_lag_seconds{acme} = %v", got)
+	}
+	if got := mustSeries(t, fams, "tally_webhook_endpoint_state", map[string]string{"merchant": "acme"}); got != 0 {
+		t.Errorf("tally_webhook_endpoint_state{acme} = %v, want 0 (closed)", got)
 	}
 	if got := mustSeries(t, fams, "tally_webhook_backlog", nil); got != 1 {
 		t.Errorf("tally_webhook_backlog = %v, want 1", got)

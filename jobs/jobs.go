@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,6 +288,12 @@ type Runner struct {
 	pool      *pgxpool.Pool
 	callbacks *callbacks.Service
 	stats     *StatsReader
+	// webhooks and dispatching: the merchants' webhook dispatchers, started
+	// by startDispatchers while the workers run (cancelStarter stops it).
+	webhooks      *webhooks.Service
+	dispatching   *runningSet
+	cancelStarter context.CancelFunc
+	starterDone   chan struct{}
 
 	mu      sync.Mutex
 	working bool // client started and not stopped
@@ -308,7 +315,8 @@ type Services struct {
 // inserts goes through q (the Queue svc were built with).
 func New(pool *pgxpool.Pool, q *Queue, svc Services, opts Options) (*Runner, error) {
 	opts = opts.withDefaults()
-	r := &Runner{queue: q, opts: opts, pool: pool, callbacks: svc.Callbacks, stats: NewStatsReader(pool)}
+	r := &Runner{queue: q, opts: opts, pool: pool, callbacks: svc.Callbacks, stats: NewStatsReader(pool),
+		webhooks: svc.Webhooks, dispatching: &runningSet{m: map[int64]int{}}}
 	if opts.Workers {
 		client, err := r.workerClient(pool, svc)
 		if err != nil {
@@ -361,7 +369,8 @@ func (r *Runner) workerClient(pool *pgxpool.Pool, svc Services) (*river.Client[p
 	river.AddWorker(workers, &submitWorker{svc: svc.Orders, base: opts.SubmitRetryBase})
 	river.AddWorker(workers, &callbackWorker{svc: svc.Callbacks})
 	river.AddWorker(workers, &syncWorker{svc: svc.Orders})
-	river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks})
+	river.AddWorker(workers, &notifyWorker{svc: svc.Webhooks}) // notify_merchant jobs queued before the outbox
+	river.AddWorker(workers, &dispatchWorker{svc: svc.Webhooks, running: r.dispatching})
 	river.AddWorker(workers, &syncOpenWorker{svc: svc.Orders, runner: r})
 	river.AddWorker(workers, &expireWorker{svc: svc.Orders})
 	river.AddWorker(workers, &requeueWorker{runner: r})
@@ -407,6 +416,14 @@ func (r *Runner) Start(ctx context.Context) error {
 			return fmt.Errorf("start river: %w", err)
 		}
 		r.working = true
+		if r.worksQueue(QueueWebhooks) {
+			sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			r.cancelStarter, r.starterDone = cancel, make(chan struct{})
+			go func() {
+				defer close(r.starterDone)
+				r.startDispatchers(sctx, r.webhooks, r.dispatching)
+			}()
+		}
 	}
 	if r.schedule != nil {
 		r.schedule.Start()
@@ -424,6 +441,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	if r.schedule != nil {
 		errs = append(errs, r.schedule.Stop())
 	}
+	r.stopStarter()
 	if r.working {
 		if err := r.client.Stop(ctx); err != nil {
 			errs = append(errs, r.client.StopAndCancel(context.Background()))
@@ -440,12 +458,27 @@ func (r *Runner) Stop(ctx context.Context) error {
 func (r *Runner) Abandon(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopStarter()
 	if r.working {
 		_ = r.client.StopAndCancel(ctx)
 		r.working = false
 	}
 	if r.schedule != nil {
 		_ = r.schedule.Stop()
+	}
+}
+
+// worksQueue says whether this process works queue q.
+func (r *Runner) worksQueue(q string) bool {
+	return len(r.opts.Queues) == 0 || slices.Contains(r.opts.Queues, q)
+}
+
+// stopStarter stops the dispatcher starter, if it runs (r.mu held).
+func (r *Runner) stopStarter() {
+	if r.cancelStarter != nil {
+		r.cancelStarter()
+		<-r.starterDone
+		r.cancelStarter = nil
 	}
 }
 

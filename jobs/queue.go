@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tallyhq/tally/orders"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // Queue inserts tally's jobs: inside the caller's transaction for the order
@@ -76,19 +77,12 @@ func (q *Queue) SyncOrderForHint(ctx context.Context, tx pgx.Tx, orderID, inboxI
 	return q.insertTx(ctx, tx, SyncOrderArgs{OrderID: orderID, HintID: inboxID}, nil)
 }
 
-// NotifyMerchant queues notify_merchant for each order event, many in one insert.
+// NotifyMerchant queues the webhook of each event (orders.Queue,
+// webhooks.Queue): rows of the webhook outbox in tx
+// (webhooks.EnqueueTx), which the merchants' dispatchers (webhook_dispatch)
+// deliver; no job per event.
 func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error {
-	if len(notices) == 1 {
-		return q.insertTx(ctx, tx, NotifyMerchantArgs{OrderID: notices[0].OrderID, EventID: notices[0].EventID}, nil)
-	}
-	params := make([]river.InsertManyParams, len(notices))
-	for i, n := range notices {
-		params[i] = river.InsertManyParams{Args: NotifyMerchantArgs{OrderID: n.OrderID, EventID: n.EventID}}
-	}
-	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("queue %d notify_merchant jobs: %w", len(notices), err)
-	}
-	return nil
+	return webhooks.EnqueueTx(ctx, tx, notices...)
 }
 
 // RunRecon queues a reconciliation run's recon_run job (one per run while it

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/url"
 	"regexp"
@@ -57,7 +58,56 @@ type Merchant struct {
 	Code       string
 	Name       string
 	WebhookURL string
-	CreatedAt  time.Time
+	// WebhookEvents are the kinds of event the merchant's webhook receives
+	// (EventOrder, EventDiscrepancyOpened, EventDiscrepancyResolved); by
+	// default EventOrder only.
+	WebhookEvents []string
+	CreatedAt     time.Time
+}
+
+// The kinds of event a merchant's webhook may subscribe to
+// (SetWebhookEvents).
+const (
+	// EventOrder is every order event (order.<status>, order.disputed).
+	EventOrder = "order"
+	// EventDiscrepancyOpened is discrepancy.opened: a discrepancy about the
+	// merchant was opened (or opened again).
+	EventDiscrepancyOpened = "discrepancy.opened"
+	// EventDiscrepancyResolved is discrepancy.resolved: one was closed
+	// (resolved, ignored, or closed by a run).
+	EventDiscrepancyResolved = "discrepancy.resolved"
+)
+
+// WebhookEventKinds lists the kinds a merchant may subscribe to.
+var WebhookEventKinds = []string{EventOrder, EventDiscrepancyOpened, EventDiscrepancyResolved}
+
+// Subscribed says whether the merchant's webhook receives events of kind.
+func (m Merchant) Subscribed(kind string) bool { return slices.Contains(m.WebhookEvents, kind) }
+
+// WebhookSecrets are the secrets a merchant's webhooks are signed with: the
+// current one, and during a rotation's overlap window the one it replaced,
+// until PreviousUntil.
+type WebhookSecrets struct {
+	Current  string
+	Previous string // empty: no overlap
+	// PreviousUntil ends the overlap window: from then on Previous signs
+	// nothing.
+	PreviousUntil time.Time
+}
+
+// Signing are the secrets that sign a delivery made at now: the current one,
+// then the previous one while the overlap window lasts.
+func (w WebhookSecrets) Signing(now time.Time) []string {
+	if w.Previous != "" && now.Before(w.PreviousUntil) {
+		return []string{w.Current, w.Previous}
+	}
+	return []string{w.Current}
+}
+
+// LogValue keeps the secrets out of every log line: a WebhookSecrets logs
+// only whether an overlap window is on and until when.
+func (w WebhookSecrets) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("overlap", w.Previous != ""), slog.Time("previous_until", w.PreviousUntil))
 }
 
 // APIKey describes a key without its secret part.
@@ -190,6 +240,9 @@ type Options struct {
 	// Adapters configure the provider adapters of the accounts (Adapter,
 	// adapters.go).
 	Adapters AdapterOptions
+	// Now is the clock webhook secret rotations start their overlap window
+	// from; default time.Now.
+	Now func() time.Time
 }
 
 // Service manages merchants and their configuration.
@@ -213,6 +266,9 @@ type CurrencyBook interface {
 // adapter, a webhook secret, adding or changing an account, creating a
 // merchant) fails with an error wrapping secrets.ErrNoKey.
 func New(pool *pgxpool.Pool, box *secrets.Box, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Service{pool: pool, q: merchantsdb.New(pool), box: box, opts: opts, cache: newAdapterCache()}
 }
 
@@ -318,16 +374,116 @@ func (s *Service) SetWebhook(ctx context.Context, code, webhookURL string, rotat
 	return merchantFrom(row), secret, nil
 }
 
-// WebhookSecret opens the merchant's webhook signing secret.
+// WebhookSecret opens the merchant's current webhook signing secret.
 func (s *Service) WebhookSecret(ctx context.Context, merchantID int64) (string, error) {
+	ws, err := s.WebhookSecrets(ctx, merchantID)
+	return ws.Current, err
+}
+
+// WebhookSecrets opens the merchant's webhook signing secrets: the current
+// one and, while a rotation's overlap window lasts, the one it replaced.
+func (s *Service) WebhookSecrets(ctx context.Context, merchantID int64) (WebhookSecrets, error) {
 	row, err := s.q.MerchantByID(ctx, merchantID)
 	if err != nil {
-		return "", notFound(err, "merchant %d", merchantID)
+		return WebhookSecrets{}, notFound(err, "merchant %d", merchantID)
 	}
 	if len(row.WebhookSecretSealed) == 0 {
-		return "", fmt.Errorf("merchant %q has no webhook secret: %w", row.Code, ErrNotFound)
+		return WebhookSecrets{}, fmt.Errorf("merchant %q has no webhook secret: %w", row.Code, ErrNotFound)
 	}
-	return s.open(row.WebhookSecretSealed, webhookContext(row.Code))
+	var ws WebhookSecrets
+	if ws.Current, err = s.open(row.WebhookSecretSealed, webhookContext(row.Code)); err != nil {
+		return WebhookSecrets{}, err
+	}
+	if len(row.WebhookSecretPrevSealed) > 0 && row.WebhookSecretPrevUntil != nil && s.opts.Now().Before(*row.WebhookSecretPrevUntil) {
+		if ws.Previous, err = s.open(row.WebhookSecretPrevSealed, webhookContext(row.Code)); err != nil {
+			return WebhookSecrets{}, err
+		}
+		ws.PreviousUntil = *row.WebhookSecretPrevUntil
+	}
+	return ws, nil
+}
+
+// MaxWebhookOverlap bounds a rotation's overlap window.
+const MaxWebhookOverlap = 30 * 24 * time.Hour
+
+// RotateWebhookSecret makes the merchant a new webhook signing secret,
+// returned once. For overlap after now (the Service's clock) every delivery
+// is signed under both the new secret and the one it replaces (two v1=
+// signatures), so that the merchant may switch its endpoint to the new one
+// at any moment of the window; with overlap 0 the old secret stops signing
+// at once. A rotation during another's window ends that window: the secret
+// it replaced is dropped, the one being replaced overlaps. Both secrets stay
+// sealed at rest.
+func (s *Service) RotateWebhookSecret(ctx context.Context, code string, overlap time.Duration) (Merchant, string, error) {
+	if overlap < 0 || overlap > MaxWebhookOverlap {
+		return Merchant{}, "", fmt.Errorf("webhook secret overlap %s: between 0 and %s: %w", overlap, MaxWebhookOverlap, ErrInvalid)
+	}
+	row, err := s.q.MerchantByCode(ctx, code)
+	if err != nil {
+		return Merchant{}, "", notFound(err, "merchant %q", code)
+	}
+	secret := "whsec_" + randomString(32)
+	sealed, err := s.seal(secret, webhookContext(code))
+	if err != nil {
+		return Merchant{}, "", err
+	}
+	p := merchantsdb.RotateMerchantWebhookSecretParams{ID: row.ID, WebhookSecretSealed: sealed}
+	if overlap > 0 && len(row.WebhookSecretSealed) > 0 {
+		until := s.opts.Now().Add(overlap)
+		p.PrevSealed, p.PrevUntil = row.WebhookSecretSealed, &until
+	}
+	if row, err = s.q.RotateMerchantWebhookSecret(ctx, p); err != nil {
+		return Merchant{}, "", fmt.Errorf("rotate webhook secret of %q: %w", code, err)
+	}
+	return merchantFrom(row), secret, nil
+}
+
+// SetWebhookEvents sets the kinds of event the merchant's webhook receives
+// (WebhookEventKinds; none is refused: an empty webhook URL turns webhooks
+// off).
+func (s *Service) SetWebhookEvents(ctx context.Context, code string, kinds []string) (Merchant, error) {
+	kinds, err := ParseWebhookEvents(kinds...)
+	if err != nil {
+		return Merchant{}, err
+	}
+	row, err := s.q.MerchantByCode(ctx, code)
+	if err != nil {
+		return Merchant{}, notFound(err, "merchant %q", code)
+	}
+	if row, err = s.q.SetMerchantWebhookEvents(ctx, merchantsdb.SetMerchantWebhookEventsParams{ID: row.ID, WebhookEvents: kinds}); err != nil {
+		return Merchant{}, fmt.Errorf("set webhook events of %q: %w", code, err)
+	}
+	return merchantFrom(row), nil
+}
+
+// ParseWebhookEvents reads event kinds (each value may list several,
+// comma-separated; "discrepancy" is both discrepancy kinds) into the order of
+// WebhookEventKinds; an unknown kind, or none, is ErrInvalid.
+func ParseWebhookEvents(values ...string) ([]string, error) {
+	seen := map[string]bool{}
+	for _, v := range values {
+		for _, k := range strings.Split(v, ",") {
+			switch k = strings.TrimSpace(k); {
+			case k == "":
+			case k == "discrepancy":
+				seen[EventDiscrepancyOpened], seen[EventDiscrepancyResolved] = true, true
+			case slices.Contains(WebhookEventKinds, k):
+				seen[k] = true
+			default:
+				return nil, fmt.Errorf("webhook event %q: one of %s (or discrepancy): %w", k, strings.Join(WebhookEventKinds, ", "), ErrInvalid)
+			}
+		}
+	}
+	var out []string
+	for _, k := range WebhookEventKinds {
+		if seen[k] {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("webhook events: at least one of %s: %w", strings.Join(WebhookEventKinds, ", "), ErrInvalid)
+	}
+	return out, nil
 }
 
 // CreateAPIKey makes a new API key for a merchant with the given scopes (none:
@@ -844,7 +1000,7 @@ func (s *Service) accountFrom(r merchantsdb.ProviderAccount) (ProviderAccount, e
 }
 
 func merchantFrom(r merchantsdb.Merchant) Merchant {
-	return Merchant{ID: r.ID, Code: r.Code, Name: r.Name, WebhookURL: r.WebhookUrl, CreatedAt: r.CreatedAt}
+	return Merchant{ID: r.ID, Code: r.Code, Name: r.Name, WebhookURL: r.WebhookUrl, WebhookEvents: r.WebhookEvents, CreatedAt: r.CreatedAt}
 }
 
 func apiKeyFrom(r merchantsdb.ApiKey) APIKey {

@@ -120,7 +120,7 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, f Facts, row ordersdb.
 			return failed(err)
 		}
 		if e.Notify {
-			notices = append(notices, Notice{OrderID: row.ID, EventID: id})
+			notices = append(notices, Notice{OrderID: row.ID, EventID: id, MerchantID: row.MerchantID})
 		}
 	}
 	if len(notices) > 0 {

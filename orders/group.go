@@ -249,7 +249,7 @@ func (w *groupFlush) write(ctx context.Context, s *Service, tx pgx.Tx, q *orders
 				return
 			}
 			if w.events[i].notify {
-				notices = append(notices, Notice{OrderID: params[i].OrderID, EventID: id})
+				notices = append(notices, Notice{OrderID: params[i].OrderID, EventID: id, MerchantID: params[i].MerchantID})
 			}
 		})
 		if eerr != nil {

@@ -142,9 +142,10 @@ type Queue interface {
 	NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...Notice) error
 }
 
-// Notice is an order event the merchant is told of.
+// Notice is an event the merchant is told of: an order event (OrderID 0: an
+// event of package webhooks', a discrepancy's), of MerchantID.
 type Notice struct {
-	OrderID, EventID int64
+	OrderID, EventID, MerchantID int64
 }
 
 // Options configure a Service.
@@ -408,4 +409,37 @@ func (s *Service) ByProviderNo(ctx context.Context, providerAccountID int64, no 
 		return Order{}, fmt.Errorf("order %s: %w", no, err)
 	}
 	return s.fromRow(ctx, row)
+}
+
+// EventsAndOrders returns order events by id, and the orders they are of as
+// they are now, in two queries: what a webhook dispatcher needs for a batch
+// of order events (package webhooks). Ids not found are left out.
+func (s *Service) EventsAndOrders(ctx context.Context, eventIDs []int64) (map[int64]TimelineEntry, map[int64]Order, error) {
+	rows, err := s.q.OrderEventsByIDs(ctx, eventIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %d order events: %w", len(eventIDs), err)
+	}
+	evs := make(map[int64]TimelineEntry, len(rows))
+	var orderIDs []int64
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		evs[r.ID] = entryFromRow(r)
+		if !seen[r.OrderID] {
+			seen[r.OrderID] = true
+			orderIDs = append(orderIDs, r.OrderID)
+		}
+	}
+	ors, err := s.q.OrdersByIDs(ctx, orderIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %d orders: %w", len(orderIDs), err)
+	}
+	out := make(map[int64]Order, len(ors))
+	for _, r := range ors {
+		o, err := s.fromRow(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[o.ID] = o
+	}
+	return evs, out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tallyhq/tally/discrepancies"
 	"github.com/tallyhq/tally/jobs"
 	"github.com/tallyhq/tally/recon"
+	"github.com/tallyhq/tally/webhooks"
 )
 
 // JobStats counts the job queue by kind and state (jobs.Runner); the
@@ -57,6 +58,7 @@ type stateCollector struct {
 	jobs   JobStats
 	disc   *discrepancies.Store
 	recon  *recon.Service
+	hooks  WebhookBacklog
 	logger *slog.Logger
 
 	sourceUp *prometheus.Desc
@@ -66,6 +68,8 @@ type stateCollector struct {
 
 	jobsByState, queueLatency      *prometheus.Desc
 	webhookBacklog, webhookLag     *prometheus.Desc
+	merchantBacklog, merchantLag   *prometheus.Desc
+	endpointState                  *prometheus.Desc
 	discOpen                       *prometheus.Desc
 	reconLastRun, reconLastRunOK   *prometheus.Desc
 	ledgerCheckOK, ledgerCheckLast *prometheus.Desc
@@ -75,8 +79,12 @@ func newStateCollector(deps Deps, logger *slog.Logger) *stateCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return &stateCollector{pool: deps.Pool, jobs: deps.Jobs, disc: deps.Discrepancies, recon: deps.Recon, logger: logger,
-		sourceUp: d("tally_metrics_source_up", "1 when the scrape-time query of a source (jobs, discrepancies, recon_runs, ledger_checks) answered within its timeout, 0 when it failed and its families were left out.", "source"),
+	var hooks WebhookBacklog
+	if deps.Webhooks != nil {
+		hooks = deps.Webhooks
+	}
+	return &stateCollector{pool: deps.Pool, jobs: deps.Jobs, disc: deps.Discrepancies, recon: deps.Recon, hooks: hooks, logger: logger,
+		sourceUp: d("tally_metrics_source_up", "1 when the scrape-time query of a source (jobs, webhooks, discrepancies, recon_runs, ledger_checks) answered within its timeout, 0 when it failed and its families were left out.", "source"),
 
 		poolAcquired:       d("tally_db_pool_acquired_conns", "Connections of this process's pool in use."),
 		poolIdle:           d("tally_db_pool_idle_conns", "Idle connections of this process's pool."),
@@ -88,10 +96,14 @@ func newStateCollector(deps Deps, logger *slog.Logger) *stateCollector {
 		poolEmpty:          d("tally_db_pool_empty_acquires_total", "Acquires that waited because the pool had no idle connection."),
 		poolCanceled:       d("tally_db_pool_canceled_acquires_total", "Acquires given up (their context ended) before a connection was free."),
 
-		jobsByState:    d("tally_jobs", "Jobs in the queue (every process's) by kind and state: available (queued), scheduled, running, retryable (failed, waiting to be retried), discarded (gave up, kept by River for a week).", "kind", "state"),
-		queueLatency:   d("tally_job_queue_latency_seconds", "Age of the oldest available job of a kind (since it became available): how long work waits for a worker; 0 when none waits.", "kind"),
-		webhookBacklog: d("tally_webhook_backlog", "Merchant webhooks not yet delivered (notify_merchant jobs available, scheduled, running or retryable)."),
-		webhookLag:     d("tally_webhook_lag_seconds", "Age of the oldest merchant webhook not yet delivered (since its job was queued); 0 when none is waiting."),
+		jobsByState:     d("tally_jobs", "Jobs in the queue (every process's) by kind and state: available (queued), scheduled, running, retryable (failed, waiting to be retried), discarded (gave up, kept by River for a week).", "kind", "state"),
+		queueLatency:    d("tally_job_queue_latency_seconds", "Age of the oldest available job of a kind (since it became available): how long work waits for a worker; 0 when none waits.", "kind"),
+		webhookBacklog:  d("tally_webhook_backlog", "Merchant webhook events not yet delivered (in the outbox, due or waiting for a retry; given up ones excluded)."),
+		webhookLag:      d("tally_webhook_lag_seconds", "Age of the oldest merchant webhook event not yet delivered (since the change it reports committed); 0 when none is waiting."),
+		merchantBacklog: d("tally_webhook_merchant_backlog", "A merchant's webhook events not yet delivered.", "merchant"),
+		merchantLag:     d("tally_webhook_merchant_lag_seconds", "Age of a merchant's oldest webhook event not yet delivered.", "merchant"),
+		endpointState: d("tally_webhook_endpoint_state",
+			"A merchant webhook endpoint's circuit breaker: 0 closed (delivering), 1 half_open (one probe), 2 open (failing: nothing attempted until it half-opens).", "merchant"),
 		discOpen:       d("tally_discrepancies_open", "Open discrepancies (every merchant's) by type and severity.", "type", "severity"),
 		reconLastRun:   d("tally_recon_last_run_timestamp_seconds", "When the last finished reconciliation run of a provider account (merchant/account) finished, Unix seconds.", "provider_account"),
 		reconLastRunOK: d("tally_recon_last_run_ok", "1 when the last finished reconciliation run of a provider account completed, 0 when it failed.", "provider_account"),
@@ -105,7 +117,7 @@ func newStateCollector(deps Deps, logger *slog.Logger) *stateCollector {
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sourceUp, c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax, c.poolConstructing,
 		c.poolAcquires, c.poolAcquireSeconds, c.poolEmpty, c.poolCanceled, c.jobsByState, c.queueLatency, c.webhookBacklog,
-		c.webhookLag, c.discOpen, c.reconLastRun, c.reconLastRunOK, c.ledgerCheckOK, c.ledgerCheckLast} {
+		c.webhookLag, c.merchantBacklog, c.merchantLag, c.endpointState, c.discOpen, c.reconLastRun, c.reconLastRunOK, c.ledgerCheckOK, c.ledgerCheckLast} {
 		ch <- d
 	}
 }
@@ -119,6 +131,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var sources []func(context.Context, chan<- prometheus.Metric) (string, error)
 	if c.jobs != nil {
 		sources = append(sources, c.collectJobs)
+	}
+	if c.hooks != nil {
+		sources = append(sources, c.collectWebhooks)
 	}
 	if c.pool != nil && c.disc != nil {
 		sources = append(sources, c.collectDiscrepancies)
@@ -179,17 +194,12 @@ func (c *stateCollector) collectPool(ch chan<- prometheus.Metric) {
 	k(c.poolCanceled, float64(st.CanceledAcquireCount()))
 }
 
-// webhookKind is the job that delivers a merchant webhook.
-var webhookKind = jobs.NotifyMerchantArgs{}.Kind()
-
 func (c *stateCollector) collectJobs(ctx context.Context, ch chan<- prometheus.Metric) (string, error) {
 	st, err := c.jobs.Stats(ctx)
 	if err != nil {
 		return "jobs", err
 	}
 	latency := map[string]float64{}
-	var backlog float64
-	var oldestWebhook time.Time
 	for _, k := range st.Kinds {
 		ch <- prometheus.MustNewConstMetric(c.jobsByState, prometheus.GaugeValue, float64(k.Count), k.Kind, k.State)
 		if _, ok := latency[k.Kind]; !ok {
@@ -198,23 +208,39 @@ func (c *stateCollector) collectJobs(ctx context.Context, ch chan<- prometheus.M
 		if k.State == jobs.StateAvailable && !k.Oldest.IsZero() {
 			latency[k.Kind] = max(st.At.Sub(k.Oldest).Seconds(), 0)
 		}
-		if k.Kind == webhookKind && k.State != jobs.StateDiscarded {
-			backlog += float64(k.Count)
-			if !k.OldestCreated.IsZero() && (oldestWebhook.IsZero() || k.OldestCreated.Before(oldestWebhook)) {
-				oldestWebhook = k.OldestCreated
-			}
-		}
 	}
 	for kind, v := range latency {
 		ch <- prometheus.MustNewConstMetric(c.queueLatency, prometheus.GaugeValue, v, kind)
 	}
-	lag := 0.0
-	if !oldestWebhook.IsZero() {
-		lag = max(st.At.Sub(oldestWebhook).Seconds(), 0)
-	}
-	ch <- prometheus.MustNewConstMetric(c.webhookBacklog, prometheus.GaugeValue, backlog)
-	ch <- prometheus.MustNewConstMetric(c.webhookLag, prometheus.GaugeValue, lag)
 	return "jobs", nil
+}
+
+// WebhookBacklog is what the metrics read of merchant webhook delivery;
+// *webhooks.Service is one.
+type WebhookBacklog interface {
+	Backlog(ctx context.Context) ([]webhooks.EndpointStatus, error)
+}
+
+// endpointStates are tally_webhook_endpoint_state's values.
+var endpointStates = map[string]float64{webhooks.EndpointClosed: 0, webhooks.EndpointHalfOpen: 1, webhooks.EndpointOpen: 2}
+
+func (c *stateCollector) collectWebhooks(ctx context.Context, ch chan<- prometheus.Metric) (string, error) {
+	eps, err := c.hooks.Backlog(ctx)
+	if err != nil {
+		return "webhooks", err
+	}
+	var backlog int64
+	var lag time.Duration
+	for _, e := range eps {
+		backlog += e.Waiting
+		lag = max(lag, e.Lag)
+		ch <- prometheus.MustNewConstMetric(c.merchantBacklog, prometheus.GaugeValue, float64(e.Waiting), e.Merchant)
+		ch <- prometheus.MustNewConstMetric(c.merchantLag, prometheus.GaugeValue, e.Lag.Seconds(), e.Merchant)
+		ch <- prometheus.MustNewConstMetric(c.endpointState, prometheus.GaugeValue, endpointStates[e.State], e.Merchant)
+	}
+	ch <- prometheus.MustNewConstMetric(c.webhookBacklog, prometheus.GaugeValue, float64(backlog))
+	ch <- prometheus.MustNewConstMetric(c.webhookLag, prometheus.GaugeValue, lag.Seconds())
+	return "webhooks", nil
 }
 
 func (c *stateCollector) collectDiscrepancies(ctx context.Context, ch chan<- prometheus.Metric) (string, error) {

@@ -603,13 +603,15 @@ func (e *Env) Eventually(what string, cond func() bool) {
 	}
 }
 
-// WaitIdle waits until River has no job left to run.
+// WaitIdle waits until River has no job left to run and every merchant
+// webhook is delivered (or given up).
 func (e *Env) WaitIdle() {
 	e.T.Helper()
-	e.Eventually("River queues to drain", func() bool {
+	e.Eventually("River queues and webhooks to drain", func() bool {
 		var n int
 		_ = e.Pool.QueryRow(context.Background(),
-			`SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable','scheduled') AND kind NOT IN ('sync_open_orders','expire_holds')`).Scan(&n)
+			`SELECT (SELECT count(*) FROM river_job WHERE state IN ('available','running','retryable','scheduled') AND kind NOT IN ('sync_open_orders','expire_holds'))
+			      + (SELECT count(*) FROM webhook_outbox WHERE next_attempt_at < '9999-01-01')`).Scan(&n)
 		return n == 0
 	})
 }

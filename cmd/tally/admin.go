@@ -34,6 +34,8 @@ func newMerchantCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Manage merchants (tenants)"}
 	var code, name, webhook string
 	var rotate bool
+	var overlap time.Duration
+	var events []string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a merchant; prints its webhook signing secret once",
@@ -88,11 +90,28 @@ func newMerchantCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeApp(a)
-			m, secret, err := a.Merchants.SetWebhook(cmd.Context(), code, webhook, rotate)
+			var kinds []string
+			if cmd.Flags().Changed("events") {
+				// Checked before anything changes.
+				if kinds, err = merchants.ParseWebhookEvents(events...); err != nil {
+					return err
+				}
+			}
+			m, secret, err := a.Merchants.SetWebhook(cmd.Context(), code, webhook, rotate && overlap == 0)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "merchant %s webhook: %s\n", m.Code, m.WebhookURL)
+			if rotate && overlap > 0 {
+				if m, secret, err = a.Merchants.RotateWebhookSecret(cmd.Context(), code, overlap); err != nil {
+					return err
+				}
+			}
+			if kinds != nil {
+				if m, err = a.Merchants.SetWebhookEvents(cmd.Context(), code, kinds); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "merchant %s webhook: %s\nevents: %s\n", m.Code, m.WebhookURL, strings.Join(m.WebhookEvents, ","))
 			if secret != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "new webhook secret (shown once): %s\n", secret)
 			}
@@ -102,8 +121,52 @@ func newMerchantCmd(g *globals) *cobra.Command {
 	hook.Flags().StringVar(&code, "code", "", "merchant code")
 	hook.Flags().StringVar(&webhook, "url", "", "webhook URL (empty disables webhooks)")
 	hook.Flags().BoolVar(&rotate, "rotate", false, "make a new signing secret")
+	hook.Flags().DurationVar(&overlap, "overlap", 0, "with --rotate: how long the old secret keeps signing beside the new one (two v1= signatures)")
+	hook.Flags().StringSliceVar(&events, "events", nil, "events the webhook receives: order, discrepancy.opened, discrepancy.resolved (discrepancy: both); default order")
 	_ = hook.MarkFlagRequired("code")
+	hook.AddCommand(newWebhookRotateCmd(g))
 	cmd.AddCommand(create, list, hook, newThresholdCmd(g))
+	return cmd
+}
+
+// newWebhookRotateCmd is tally merchant webhook rotate: a new signing
+// secret, printed once, with an overlap window during which the old one
+// signs too.
+func newWebhookRotateCmd(g *globals) *cobra.Command {
+	var code string
+	var overlap time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Make (and print once) a new webhook signing secret; the old one keeps signing for --overlap",
+		Long: `Make a new webhook signing secret, printed once. For --overlap, every delivery carries a
+signature under each secret (Tally-Signature: t=<unix>,v1=<new>,v1=<old>), so the merchant can
+switch its endpoint to the new secret at any moment of the window; after it, only the new
+secret signs. Running processes take the new secret within a few seconds.`,
+		Example: "  tally merchant webhook rotate --code acme --overlap 24h",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.adminApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeApp(a)
+			m, secret, err := a.Merchants.RotateWebhookSecret(cmd.Context(), code, overlap)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "merchant %s: new webhook secret (shown once): %s\n", m.Code, secret)
+			if overlap > 0 {
+				fmt.Fprintf(out, "the previous secret signs too until %s\n", time.Now().Add(overlap).UTC().Format(time.RFC3339))
+			} else {
+				fmt.Fprintln(out, "the previous secret no longer signs")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&code, "code", "", "merchant code")
+	cmd.Flags().DurationVar(&overlap, "overlap", 24*time.Hour, "how long the old secret keeps signing beside the new one (0: stops at once)")
+	_ = cmd.MarkFlagRequired("code")
 	return cmd
 }
 

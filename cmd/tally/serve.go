@@ -42,7 +42,7 @@ func (f *runtimeFlags) bind(cmd *cobra.Command, serve bool) {
 	}
 	cmd.Flags().Int32Var(&f.poolSize, "pool-size", 40, "database connections")
 	cmd.Flags().IntVar(&f.callbackWorkers, "callback-workers", 64, "workers processing provider callbacks (their jobs share group transactions: too few make small groups)")
-	cmd.Flags().IntVar(&f.webhookWorkers, "webhook-workers", 16, "workers delivering merchant webhooks (more keep up with a higher sustained rate, at the ledger's expense under a burst)")
+	cmd.Flags().IntVar(&f.webhookWorkers, "webhook-workers", 16, "merchant webhook dispatchers this process runs at once (one per merchant with webhooks due; each delivers up to 32 of its merchant's orders at once)")
 	cmd.Flags().DurationVar(&f.syncEvery, "sync-every", 30*time.Second, "how often open orders are polled through providers' query APIs")
 	cmd.Flags().DurationVar(&f.syncAge, "sync-age", time.Minute, "how old an open order must be before it is polled")
 	cmd.Flags().DurationVar(&f.reconEvery, "recon-every", 15*time.Minute, "reconciliation window: every provider account is reconciled (orders and balances) once per window")

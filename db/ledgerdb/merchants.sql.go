@@ -10,7 +10,7 @@ import (
 )
 
 const getMerchantByCode = `-- name: GetMerchantByCode :one
-SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants WHERE code = $1
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events FROM merchants WHERE code = $1
 `
 
 func (q *Queries) GetMerchantByCode(ctx context.Context, code string) (Merchant, error) {
@@ -23,6 +23,9 @@ func (q *Queries) GetMerchantByCode(ctx context.Context, code string) (Merchant,
 		&i.CreatedAt,
 		&i.WebhookUrl,
 		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
 	)
 	return i, err
 }

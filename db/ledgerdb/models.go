@@ -29,12 +29,15 @@ type Currency struct {
 }
 
 type Merchant struct {
-	ID                  int64
-	Code                string
-	Name                string
-	CreatedAt           time.Time
-	WebhookUrl          string
-	WebhookSecretSealed []byte
+	ID                      int64
+	Code                    string
+	Name                    string
+	CreatedAt               time.Time
+	WebhookUrl              string
+	WebhookSecretSealed     []byte
+	WebhookSecretPrevSealed []byte
+	WebhookSecretPrevUntil  *time.Time
+	WebhookEvents           []string
 }
 
 type Transfer struct {

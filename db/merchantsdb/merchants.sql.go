@@ -86,7 +86,7 @@ func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (Api
 const insertMerchant = `-- name: InsertMerchant :one
 INSERT INTO merchants (code, name, webhook_url, webhook_secret_sealed)
 VALUES ($1, $2, $3, $4)
-RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed
+RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events
 `
 
 type InsertMerchantParams struct {
@@ -111,6 +111,9 @@ func (q *Queries) InsertMerchant(ctx context.Context, arg InsertMerchantParams) 
 		&i.CreatedAt,
 		&i.WebhookUrl,
 		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
 	)
 	return i, err
 }
@@ -218,7 +221,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context, merchantID int64) ([]ApiKey, 
 }
 
 const listMerchants = `-- name: ListMerchants :many
-SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants ORDER BY id
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events FROM merchants ORDER BY id
 `
 
 func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
@@ -237,6 +240,9 @@ func (q *Queries) ListMerchants(ctx context.Context) ([]Merchant, error) {
 			&i.CreatedAt,
 			&i.WebhookUrl,
 			&i.WebhookSecretSealed,
+			&i.WebhookSecretPrevSealed,
+			&i.WebhookSecretPrevUntil,
+			&i.WebhookEvents,
 		); err != nil {
 			return nil, err
 		}
@@ -295,7 +301,7 @@ func (q *Queries) ListProviderAccounts(ctx context.Context, merchantID *int64) (
 }
 
 const merchantByCode = `-- name: MerchantByCode :one
-SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants WHERE code = $1
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events FROM merchants WHERE code = $1
 `
 
 func (q *Queries) MerchantByCode(ctx context.Context, code string) (Merchant, error) {
@@ -308,12 +314,15 @@ func (q *Queries) MerchantByCode(ctx context.Context, code string) (Merchant, er
 		&i.CreatedAt,
 		&i.WebhookUrl,
 		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
 	)
 	return i, err
 }
 
 const merchantByID = `-- name: MerchantByID :one
-SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed FROM merchants WHERE id = $1
+SELECT id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events FROM merchants WHERE id = $1
 `
 
 func (q *Queries) MerchantByID(ctx context.Context, id int64) (Merchant, error) {
@@ -326,6 +335,9 @@ func (q *Queries) MerchantByID(ctx context.Context, id int64) (Merchant, error) 
 		&i.CreatedAt,
 		&i.WebhookUrl,
 		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
 	)
 	return i, err
 }
@@ -526,10 +538,75 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, arg RevokeAPIKeyParams) (int
 	return result.RowsAffected(), nil
 }
 
+const rotateMerchantWebhookSecret = `-- name: RotateMerchantWebhookSecret :one
+UPDATE merchants SET webhook_secret_sealed = $1,
+    webhook_secret_prev_sealed = $2, webhook_secret_prev_until = $3
+WHERE id = $4
+RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events
+`
+
+type RotateMerchantWebhookSecretParams struct {
+	WebhookSecretSealed []byte
+	PrevSealed          []byte
+	PrevUntil           *time.Time
+	ID                  int64
+}
+
+// The new secret signs from now; the one it replaces keeps signing beside it
+// until prev_until (NULL prev: no overlap).
+func (q *Queries) RotateMerchantWebhookSecret(ctx context.Context, arg RotateMerchantWebhookSecretParams) (Merchant, error) {
+	row := q.db.QueryRow(ctx, rotateMerchantWebhookSecret,
+		arg.WebhookSecretSealed,
+		arg.PrevSealed,
+		arg.PrevUntil,
+		arg.ID,
+	)
+	var i Merchant
+	err := row.Scan(
+		&i.ID,
+		&i.Code,
+		&i.Name,
+		&i.CreatedAt,
+		&i.WebhookUrl,
+		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
+	)
+	return i, err
+}
+
+const setMerchantWebhookEvents = `-- name: SetMerchantWebhookEvents :one
+UPDATE merchants SET webhook_events = $1 WHERE id = $2
+RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events
+`
+
+type SetMerchantWebhookEventsParams struct {
+	WebhookEvents []string
+	ID            int64
+}
+
+func (q *Queries) SetMerchantWebhookEvents(ctx context.Context, arg SetMerchantWebhookEventsParams) (Merchant, error) {
+	row := q.db.QueryRow(ctx, setMerchantWebhookEvents, arg.WebhookEvents, arg.ID)
+	var i Merchant
+	err := row.Scan(
+		&i.ID,
+		&i.Code,
+		&i.Name,
+		&i.CreatedAt,
+		&i.WebhookUrl,
+		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
+	)
+	return i, err
+}
+
 const updateMerchantWebhook = `-- name: UpdateMerchantWebhook :one
 UPDATE merchants SET webhook_url = $1, webhook_secret_sealed = $2
 WHERE id = $3
-RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed
+RETURNING id, code, name, created_at, webhook_url, webhook_secret_sealed, webhook_secret_prev_sealed, webhook_secret_prev_until, webhook_events
 `
 
 type UpdateMerchantWebhookParams struct {
@@ -548,6 +625,9 @@ func (q *Queries) UpdateMerchantWebhook(ctx context.Context, arg UpdateMerchantW
 		&i.CreatedAt,
 		&i.WebhookUrl,
 		&i.WebhookSecretSealed,
+		&i.WebhookSecretPrevSealed,
+		&i.WebhookSecretPrevUntil,
+		&i.WebhookEvents,
 	)
 	return i, err
 }

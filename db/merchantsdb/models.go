@@ -22,12 +22,15 @@ type ApiKey struct {
 }
 
 type Merchant struct {
-	ID                  int64
-	Code                string
-	Name                string
-	CreatedAt           time.Time
-	WebhookUrl          string
-	WebhookSecretSealed []byte
+	ID                      int64
+	Code                    string
+	Name                    string
+	CreatedAt               time.Time
+	WebhookUrl              string
+	WebhookSecretSealed     []byte
+	WebhookSecretPrevSealed []byte
+	WebhookSecretPrevUntil  *time.Time
+	WebhookEvents           []string
 }
 
 type ProviderAccount struct {

@@ -849,6 +849,40 @@ func (q *Queries) OrderEventByID(ctx context.Context, id int64) (OrderEvent, err
 	return i, err
 }
 
+const orderEventsByIDs = `-- name: OrderEventsByIDs :many
+SELECT id, order_id, merchant_id, source, from_status, to_status, detail, created_at, staff_only FROM order_events WHERE id = ANY($1::bigint[])
+`
+
+func (q *Queries) OrderEventsByIDs(ctx context.Context, ids []int64) ([]OrderEvent, error) {
+	rows, err := q.db.Query(ctx, orderEventsByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderEvent
+	for rows.Next() {
+		var i OrderEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderID,
+			&i.MerchantID,
+			&i.Source,
+			&i.FromStatus,
+			&i.ToStatus,
+			&i.Detail,
+			&i.CreatedAt,
+			&i.StaffOnly,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderIDByProviderID = `-- name: OrderIDByProviderID :one
 SELECT id, provider_order_no FROM orders WHERE provider_account_id = $1 AND provider_order_id = $2
 ORDER BY id LIMIT 1
@@ -903,6 +937,69 @@ func (q *Queries) OrderIDsByProviderIDs(ctx context.Context, arg OrderIDsByProvi
 	for rows.Next() {
 		var i OrderIDsByProviderIDsRow
 		if err := rows.Scan(&i.ID, &i.ProviderAccountID, &i.ProviderOrderID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ordersByIDs = `-- name: OrdersByIDs :many
+SELECT id, merchant_id, provider_account_id, kind, origin, merchant_order_no, provider_order_no, provider_order_id, customer_id, amount, currency, pay_currency, status, status_reason, paid_amount, credited_amount, fee, settled_currency, fx_rate, tx_hash, credited_to, parts, cashier_url, pay_form, addresses, request, idempotency_key, request_hash, submit_state, submit_attempts, last_error, hold_key, expires_at, created_at, updated_at, final_at, last_synced_at, last_error_code FROM orders WHERE id = ANY($1::bigint[])
+`
+
+func (q *Queries) OrdersByIDs(ctx context.Context, ids []int64) ([]Order, error) {
+	rows, err := q.db.Query(ctx, ordersByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Order
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.ProviderAccountID,
+			&i.Kind,
+			&i.Origin,
+			&i.MerchantOrderNo,
+			&i.ProviderOrderNo,
+			&i.ProviderOrderID,
+			&i.CustomerID,
+			&i.Amount,
+			&i.Currency,
+			&i.PayCurrency,
+			&i.Status,
+			&i.StatusReason,
+			&i.PaidAmount,
+			&i.CreditedAmount,
+			&i.Fee,
+			&i.SettledCurrency,
+			&i.FxRate,
+			&i.TxHash,
+			&i.CreditedTo,
+			&i.Parts,
+			&i.CashierUrl,
+			&i.PayForm,
+			&i.Addresses,
+			&i.Request,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.SubmitState,
+			&i.SubmitAttempts,
+			&i.LastError,
+			&i.HoldKey,
+			&i.ExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinalAt,
+			&i.LastSyncedAt,
+			&i.LastErrorCode,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -11,7 +11,7 @@ import (
 type WebhookDelivery struct {
 	ID         int64
 	MerchantID int64
-	OrderID    int64
+	OrderID    *int64
 	EventID    int64
 	Url        string
 	Attempt    int32
@@ -20,4 +20,23 @@ type WebhookDelivery struct {
 	DurationMs int32
 	Delivered  bool
 	CreatedAt  time.Time
+}
+
+type WebhookEndpoint struct {
+	MerchantID int64
+	State      string
+	Failures   int32
+	Opened     int32
+	OpenUntil  *time.Time
+	LastError  string
+	UpdatedAt  time.Time
+}
+
+type WebhookEvent struct {
+	ID            int64
+	MerchantID    int64
+	Type          string
+	DiscrepancyID int64
+	Payload       []byte
+	CreatedAt     time.Time
 }

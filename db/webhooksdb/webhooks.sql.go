@@ -7,7 +7,130 @@ package webhooksdb
 
 import (
 	"context"
+	"time"
 )
+
+const claimWebhookEvents = `-- name: ClaimWebhookEvents :many
+SELECT o.event_id, o.order_id, o.attempts, o.created_at FROM webhook_outbox o
+WHERE o.merchant_id = $1 AND o.next_attempt_at <= now()
+  AND NOT EXISTS (SELECT 1 FROM webhook_outbox p
+                  WHERE o.order_id IS NOT NULL AND p.order_id = o.order_id AND p.event_id < o.event_id
+                    AND p.next_attempt_at > now() AND p.next_attempt_at < '9999-01-01')
+ORDER BY o.merchant_id, o.next_attempt_at, o.event_id
+LIMIT $2
+`
+
+type ClaimWebhookEventsParams struct {
+	MerchantID int64
+	RowLimit   int32
+}
+
+type ClaimWebhookEventsRow struct {
+	EventID   int64
+	OrderID   *int64
+	Attempts  int32
+	CreatedAt time.Time
+}
+
+// A merchant's due events, oldest first, but none of an order whose earlier
+// event waits for its retry (events of one order go in order; one given up
+// blocks nothing).
+func (q *Queries) ClaimWebhookEvents(ctx context.Context, arg ClaimWebhookEventsParams) ([]ClaimWebhookEventsRow, error) {
+	rows, err := q.db.Query(ctx, claimWebhookEvents, arg.MerchantID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimWebhookEventsRow
+	for rows.Next() {
+		var i ClaimWebhookEventsRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.OrderID,
+			&i.Attempts,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deleteWebhookOutbox = `-- name: DeleteWebhookOutbox :exec
+DELETE FROM webhook_outbox WHERE event_id = ANY($1::bigint[])
+`
+
+func (q *Queries) DeleteWebhookOutbox(ctx context.Context, eventIds []int64) error {
+	_, err := q.db.Exec(ctx, deleteWebhookOutbox, eventIds)
+	return err
+}
+
+const dueWebhookMerchants = `-- name: DueWebhookMerchants :many
+WITH RECURSIVE m AS (
+    (SELECT o.merchant_id FROM webhook_outbox o WHERE o.next_attempt_at <= now() ORDER BY o.merchant_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.merchant_id FROM webhook_outbox o
+            WHERE o.merchant_id > m.merchant_id AND o.next_attempt_at <= now() ORDER BY o.merchant_id LIMIT 1)
+    FROM m WHERE m.merchant_id IS NOT NULL
+)
+SELECT merchant_id::bigint AS merchant_id FROM m WHERE merchant_id IS NOT NULL
+`
+
+// The merchants with an event due (a skip scan of the due index).
+func (q *Queries) DueWebhookMerchants(ctx context.Context) ([]int64, error) {
+	rows, err := q.db.Query(ctx, dueWebhookMerchants)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var merchant_id int64
+		if err := rows.Scan(&merchant_id); err != nil {
+			return nil, err
+		}
+		items = append(items, merchant_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const enqueueWebhookEvents = `-- name: EnqueueWebhookEvents :exec
+INSERT INTO webhook_outbox (event_id, merchant_id, order_id)
+SELECT e, m, NULLIF(o, 0)
+FROM (SELECT unnest($1::bigint[]) AS e, unnest($2::bigint[]) AS m, unnest($3::bigint[]) AS o) t
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type EnqueueWebhookEventsParams struct {
+	EventIds    []int64
+	MerchantIds []int64
+	OrderIds    []int64
+}
+
+// Events to deliver, in the transaction of the change they report.
+func (q *Queries) EnqueueWebhookEvents(ctx context.Context, arg EnqueueWebhookEventsParams) error {
+	_, err := q.db.Exec(ctx, enqueueWebhookEvents, arg.EventIds, arg.MerchantIds, arg.OrderIds)
+	return err
+}
+
+type InsertWebhookDeliveriesParams struct {
+	MerchantID int64
+	OrderID    *int64
+	EventID    int64
+	Url        string
+	Attempt    int32
+	StatusCode int32
+	Error      string
+	DurationMs int32
+	Delivered  bool
+}
 
 const insertWebhookDelivery = `-- name: InsertWebhookDelivery :one
 INSERT INTO webhook_deliveries (merchant_id, order_id, event_id, url, attempt, status_code, error, duration_ms, delivered)
@@ -17,7 +140,7 @@ RETURNING id, merchant_id, order_id, event_id, url, attempt, status_code, error,
 
 type InsertWebhookDeliveryParams struct {
 	MerchantID int64
-	OrderID    int64
+	OrderID    *int64
 	EventID    int64
 	Url        string
 	Attempt    int32
@@ -54,6 +177,31 @@ func (q *Queries) InsertWebhookDelivery(ctx context.Context, arg InsertWebhookDe
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const insertWebhookEvent = `-- name: InsertWebhookEvent :one
+INSERT INTO webhook_events (merchant_id, type, discrepancy_id, payload)
+VALUES ($1, $2, $3, $4)
+RETURNING id
+`
+
+type InsertWebhookEventParams struct {
+	MerchantID    int64
+	Type          string
+	DiscrepancyID int64
+	Payload       []byte
+}
+
+func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error) {
+	row := q.db.QueryRow(ctx, insertWebhookEvent,
+		arg.MerchantID,
+		arg.Type,
+		arg.DiscrepancyID,
+		arg.Payload,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const listWebhookDeliveries = `-- name: ListWebhookDeliveries :many
@@ -97,6 +245,185 @@ func (q *Queries) ListWebhookDeliveries(ctx context.Context, arg ListWebhookDeli
 			&i.Error,
 			&i.DurationMs,
 			&i.Delivered,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const merchantWebhookEvents = `-- name: MerchantWebhookEvents :one
+SELECT webhook_url, webhook_events FROM merchants WHERE id = $1
+`
+
+type MerchantWebhookEventsRow struct {
+	WebhookUrl    string
+	WebhookEvents []string
+}
+
+// Whether a merchant hears of an event: its webhook URL and subscriptions
+// (package merchants' columns, read in the caller's transaction).
+func (q *Queries) MerchantWebhookEvents(ctx context.Context, id int64) (MerchantWebhookEventsRow, error) {
+	row := q.db.QueryRow(ctx, merchantWebhookEvents, id)
+	var i MerchantWebhookEventsRow
+	err := row.Scan(&i.WebhookUrl, &i.WebhookEvents)
+	return i, err
+}
+
+const rescheduleWebhookEvents = `-- name: RescheduleWebhookEvents :exec
+UPDATE webhook_outbox w SET attempts = t.attempts, next_attempt_at = t.next_attempt_at
+FROM (SELECT unnest($1::bigint[]) AS event_id, unnest($2::int[]) AS attempts,
+             unnest($3::timestamptz[]) AS next_attempt_at) t
+WHERE w.event_id = t.event_id
+`
+
+type RescheduleWebhookEventsParams struct {
+	EventIds     []int64
+	Attempts     []int32
+	NextAttempts []time.Time
+}
+
+func (q *Queries) RescheduleWebhookEvents(ctx context.Context, arg RescheduleWebhookEventsParams) error {
+	_, err := q.db.Exec(ctx, rescheduleWebhookEvents, arg.EventIds, arg.Attempts, arg.NextAttempts)
+	return err
+}
+
+const saveWebhookEndpoint = `-- name: SaveWebhookEndpoint :exec
+INSERT INTO webhook_endpoints (merchant_id, state, failures, opened, open_until, last_error, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+ON CONFLICT (merchant_id) DO UPDATE SET state = EXCLUDED.state, failures = EXCLUDED.failures, opened = EXCLUDED.opened,
+    open_until = EXCLUDED.open_until, last_error = EXCLUDED.last_error, updated_at = now()
+`
+
+type SaveWebhookEndpointParams struct {
+	MerchantID int64
+	State      string
+	Failures   int32
+	Opened     int32
+	OpenUntil  *time.Time
+	LastError  string
+}
+
+func (q *Queries) SaveWebhookEndpoint(ctx context.Context, arg SaveWebhookEndpointParams) error {
+	_, err := q.db.Exec(ctx, saveWebhookEndpoint,
+		arg.MerchantID,
+		arg.State,
+		arg.Failures,
+		arg.Opened,
+		arg.OpenUntil,
+		arg.LastError,
+	)
+	return err
+}
+
+const webhookBacklog = `-- name: WebhookBacklog :many
+SELECT m.id AS merchant_id, m.code, COALESCE(b.waiting, 0)::bigint AS waiting,
+       COALESCE(b.lag_seconds, 0)::float8 AS lag_seconds, COALESCE(e.state, 'closed')::text AS state
+FROM merchants m
+LEFT JOIN (SELECT o.merchant_id, count(*) AS waiting, EXTRACT(EPOCH FROM now() - min(o.created_at)) AS lag_seconds
+           FROM webhook_outbox o WHERE o.next_attempt_at < '9999-01-01' GROUP BY o.merchant_id) b ON b.merchant_id = m.id
+LEFT JOIN webhook_endpoints e ON e.merchant_id = m.id
+WHERE b.merchant_id IS NOT NULL OR e.merchant_id IS NOT NULL
+ORDER BY m.id
+`
+
+type WebhookBacklogRow struct {
+	MerchantID int64
+	Code       string
+	Waiting    int64
+	LagSeconds float64
+	State      string
+}
+
+// Per merchant with events waiting or a breaker on record: events waiting
+// (due or retrying, not given up), the age of the oldest, the breaker state.
+func (q *Queries) WebhookBacklog(ctx context.Context) ([]WebhookBacklogRow, error) {
+	rows, err := q.db.Query(ctx, webhookBacklog)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WebhookBacklogRow
+	for rows.Next() {
+		var i WebhookBacklogRow
+		if err := rows.Scan(
+			&i.MerchantID,
+			&i.Code,
+			&i.Waiting,
+			&i.LagSeconds,
+			&i.State,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const webhookEndpoint = `-- name: WebhookEndpoint :one
+SELECT merchant_id, state, failures, opened, open_until, last_error, updated_at FROM webhook_endpoints WHERE merchant_id = $1
+`
+
+func (q *Queries) WebhookEndpoint(ctx context.Context, merchantID int64) (WebhookEndpoint, error) {
+	row := q.db.QueryRow(ctx, webhookEndpoint, merchantID)
+	var i WebhookEndpoint
+	err := row.Scan(
+		&i.MerchantID,
+		&i.State,
+		&i.Failures,
+		&i.Opened,
+		&i.OpenUntil,
+		&i.LastError,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const webhookEventByID = `-- name: WebhookEventByID :one
+SELECT id, merchant_id, type, discrepancy_id, payload, created_at FROM webhook_events WHERE id = $1
+`
+
+func (q *Queries) WebhookEventByID(ctx context.Context, id int64) (WebhookEvent, error) {
+	row := q.db.QueryRow(ctx, webhookEventByID, id)
+	var i WebhookEvent
+	err := row.Scan(
+		&i.ID,
+		&i.MerchantID,
+		&i.Type,
+		&i.DiscrepancyID,
+		&i.Payload,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const webhookEventsByIDs = `-- name: WebhookEventsByIDs :many
+SELECT id, merchant_id, type, discrepancy_id, payload, created_at FROM webhook_events WHERE id = ANY($1::bigint[])
+`
+
+func (q *Queries) WebhookEventsByIDs(ctx context.Context, ids []int64) ([]WebhookEvent, error) {
+	rows, err := q.db.Query(ctx, webhookEventsByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WebhookEvent
+	for rows.Next() {
+		var i WebhookEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.MerchantID,
+			&i.Type,
+			&i.DiscrepancyID,
+			&i.Payload,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err

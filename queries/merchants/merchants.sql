@@ -17,6 +17,18 @@ UPDATE merchants SET webhook_url = @webhook_url, webhook_secret_sealed = @webhoo
 WHERE id = @id
 RETURNING *;
 
+-- name: RotateMerchantWebhookSecret :one
+-- The new secret signs from now; the one it replaces keeps signing beside it
+-- until prev_until (NULL prev: no overlap).
+UPDATE merchants SET webhook_secret_sealed = @webhook_secret_sealed,
+    webhook_secret_prev_sealed = sqlc.narg(prev_sealed), webhook_secret_prev_until = sqlc.narg(prev_until)
+WHERE id = @id
+RETURNING *;
+
+-- name: SetMerchantWebhookEvents :one
+UPDATE merchants SET webhook_events = @webhook_events WHERE id = @id
+RETURNING *;
+
 -- name: InsertAPIKey :one
 INSERT INTO api_keys (merchant_id, name, prefix, key_hash, scopes)
 VALUES (@merchant_id, @name, @prefix, @key_hash, @scopes)

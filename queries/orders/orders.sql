@@ -208,3 +208,9 @@ SELECT * FROM orders WHERE id = ANY(@ids::bigint[]) ORDER BY id;
 
 -- name: ReconOrderRefs :many
 SELECT id, provider_order_no, provider_order_id, status, created_at FROM orders WHERE id = ANY(@ids::bigint[]) ORDER BY id;
+
+-- name: OrderEventsByIDs :many
+SELECT * FROM order_events WHERE id = ANY(@ids::bigint[]);
+
+-- name: OrdersByIDs :many
+SELECT * FROM orders WHERE id = ANY(@ids::bigint[]);
