@@ -3860,10 +3860,25 @@ type DiscrepancyStatus string
 // DiscrepancyType defines model for Discrepancy.Type.
 type DiscrepancyType string
 
+// DiscrepancyAuditEntry One entry of a discrepancy's audit trail: who did what, when.
+type DiscrepancyAuditEntry struct {
+	// Action opened, reopened, resolved, ignored, proposed, approved, rejected, assigned, ...
+	Action string `json:"action"`
+
+	// Actor user:<id>, key:<id>, cli:<login>, recon, ...
+	Actor     string    `json:"actor"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Detail What the action recorded (free-form, snake_case keys).
+	Detail map[string]interface{} `json:"detail"`
+	ID     int64                  `json:"id"`
+	Note   *string                `json:"note,omitempty"`
+}
+
 // DiscrepancyDetail defines model for DiscrepancyDetail.
 type DiscrepancyDetail struct {
-	Audit       []DiscrepancyEvent `json:"audit"`
-	Discrepancy Discrepancy        `json:"discrepancy"`
+	Audit       []DiscrepancyAuditEntry `json:"audit"`
+	Discrepancy Discrepancy             `json:"discrepancy"`
 }
 
 // DiscrepancyEvent The body of a discrepancy webhook: discrepancy.opened when reconciliation or the payment pipeline opens a discrepancy, discrepancy.resolved when it is resolved or ignored.
