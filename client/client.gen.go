@@ -4447,11 +4447,15 @@ type WebhookDelivery struct {
 	Delivered  bool      `json:"delivered"`
 	DurationMs int       `json:"duration_ms"`
 	Error      *string   `json:"error,omitempty"`
-	EventID    int64     `json:"event_id"`
-	ID         int64     `json:"id"`
-	OrderID    int64     `json:"order_id"`
-	StatusCode int       `json:"status_code"`
-	URL        string    `json:"url"`
+
+	// EventID The event delivered: the webhook body's id and its Tally-Event-Id header.
+	EventID int64 `json:"event_id"`
+	ID      int64 `json:"id"`
+
+	// OrderID The order the event is of; left out for a discrepancy event.
+	OrderID    *int64 `json:"order_id,omitempty"`
+	StatusCode int    `json:"status_code"`
+	URL        string `json:"url"`
 }
 
 // WebhookDeliveryList defines model for WebhookDeliveryList.

@@ -441,7 +441,7 @@ func Verify(secret, header string, body []byte, now time.Time, tolerance time.Du
 // Delivery is one recorded webhook attempt.
 type Delivery struct {
 	ID         int64     `json:"id"`
-	OrderID    int64     `json:"order_id"`
+	OrderID    int64     `json:"order_id,omitempty"` // left out for a discrepancy event
 	EventID    int64     `json:"event_id"`
 	URL        string    `json:"url"`
 	Attempt    int32     `json:"attempt"`
