@@ -247,7 +247,6 @@ func (a *App) build(ctx context.Context, cfg Config, logger *slog.Logger) error 
 	if wo.Logger == nil {
 		wo.Logger = logger
 	}
-	wo.Queue = queue
 	a.Webhooks = webhooks.New(pool, a.Orders, a.Merchants, wo)
 	// Discrepancies opened and closed become the merchants' webhook events.
 	a.Discrepancies.SetNotifier(a.Webhooks)

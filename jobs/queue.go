@@ -77,8 +77,8 @@ func (q *Queue) SyncOrderForHint(ctx context.Context, tx pgx.Tx, orderID, inboxI
 	return q.insertTx(ctx, tx, SyncOrderArgs{OrderID: orderID, HintID: inboxID}, nil)
 }
 
-// NotifyMerchant queues the webhook of each event (orders.Queue,
-// webhooks.Queue): rows of the webhook outbox in tx
+// NotifyMerchant queues the webhook of each event (orders.Queue):
+// rows of the webhook outbox in tx
 // (webhooks.EnqueueTx), which the merchants' dispatchers (webhook_dispatch)
 // deliver; no job per event.
 func (q *Queue) NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error {

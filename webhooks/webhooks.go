@@ -48,22 +48,7 @@ type Options struct {
 	Now func() time.Time
 	// Dispatch tunes the per-merchant dispatcher (dispatch.go).
 	Dispatch DispatchOptions
-	// Queue queues the delivery of an event that is not an order's
-	// (discrepancy.opened, discrepancy.resolved) in the transaction that
-	// writes it; app.New sets it (jobs.Queue). Without one, such events are
-	// refused (DiscrepancyChangedTx).
-	Queue Queue
 }
-
-// Queue is what the Service needs of package jobs: a notify_merchant job
-// queued in the caller's transaction (an orders.Notice with OrderID 0 is a
-// webhook event of this package's, EventID its id).
-type Queue interface {
-	NotifyMerchant(ctx context.Context, tx pgx.Tx, notices ...orders.Notice) error
-}
-
-// ErrNoQueue: the Service has no Queue to deliver a webhook event through.
-var ErrNoQueue = errors.New("webhooks: no queue")
 
 // Service delivers merchant webhooks.
 type Service struct {
@@ -163,9 +148,6 @@ func (s *Service) DiscrepancyChangedTx(ctx context.Context, tx pgx.Tx, change st
 	if m.WebhookUrl == "" || !slices.Contains(m.WebhookEvents, kind) {
 		return nil
 	}
-	if s.opts.Queue == nil {
-		return ErrNoQueue
-	}
 	// Encoded as the API encodes its answers (writeJSON: no HTML escaping).
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -178,7 +160,7 @@ func (s *Service) DiscrepancyChangedTx(ctx context.Context, tx pgx.Tx, change st
 	if err != nil {
 		return fmt.Errorf("webhook event %s of discrepancy %d: %w", kind, d.ID, err)
 	}
-	return s.opts.Queue.NotifyMerchant(ctx, tx, orders.Notice{EventID: id, MerchantID: d.MerchantID})
+	return EnqueueTx(ctx, tx, orders.Notice{EventID: id, MerchantID: d.MerchantID})
 }
 
 // notifyEvent sends the merchant the signed webhook of one of this
